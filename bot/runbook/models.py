@@ -1,0 +1,546 @@
+"""The runbook as typed data: what a rollout is made of, validated once at load time.
+
+Models are frozen; the engine never mutates a runbook. Conditions and durations
+are parsed here so a bad one is reported by ``ionbot check`` and not at 5 PM.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from bot.runbook.conditions import Condition, parse_condition
+from bot.runbook.durations import format_duration, parse_clock, parse_duration
+
+
+def _to_duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError("expected a duration such as 5m, 30m or 24h")
+
+
+def _to_clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads 17:00 as the sexagesimal integer 1020.
+        return time(value // 60, value % 60)
+    if isinstance(value, str):
+        return parse_clock(value)
+    raise ValueError("expected a time of day such as 09:00 or 17:00")
+
+
+def _to_condition(value: Any) -> Condition:
+    if isinstance(value, Condition):
+        return value
+    if isinstance(value, str):
+        return parse_condition(value)
+    raise ValueError("expected a condition such as 'error_rate_pct > 1 for 5m'")
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": r"^(\d+[dhms])+$", "examples": ["5m", "24h"]}),
+]
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_to_clock),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": r"^\d{1,2}:\d{2}$", "examples": ["17:00"]}),
+]
+ConditionExpr = Annotated[
+    Condition,
+    BeforeValidator(_to_condition),
+    PlainSerializer(lambda c: c.text or str(c), return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["error_rate_pct > 1 for 5m"]}),
+]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+RoleId = str
+EnvName = str
+
+
+class Model(BaseModel):
+    """Base: frozen, strict about unknown keys so typos are caught by ``ionbot check``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+# --- calendar, environments, services -------------------------------------------------
+
+
+class Calendar(Model):
+    """Day N of a run is the Nth working day from its start date, in the team time zone."""
+
+    working_days: int = Field(ge=1, le=366, description="Number of working days in the rollout.")
+    weekdays: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    timezone: str = Field("America/Chicago", description="IANA zone of the team, e.g. America/Chicago.")
+
+
+class Environment(Model):
+    """A deployment target (GCP project); production ones need four eyes and typed confirmation."""
+
+    name: EnvName
+    project: str = Field(description="GCP project id.")
+    production: bool = False
+    base_url: str | None = Field(None, description="Base URL for HTTP probes, e.g. https://staging.example.dev.")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Hosts http.load may target.")
+    database: str | None = Field(None, description="Name of the SQL target (from configuration) for sql.*.")
+
+
+class Service(Model):
+    """A Cloud Run service and the regions it runs in."""
+
+    name: str
+    regions: list[str] = Field(min_length=1)
+
+
+class CloudSqlInstance(Model):
+    name: str
+    environment: EnvName = "production"
+    tier: str | None = Field(None, description="Tier the runbook expects before the rollout.")
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+class MonitoringQuery(Model):
+    """One Cloud Monitoring ``list_time_series`` request, aligned and reduced on the server."""
+
+    filter: str
+    aligner: str = Field("ALIGN_MEAN", description="e.g. ALIGN_PERCENTILE_95, ALIGN_RATE, ALIGN_DELTA.")
+    reducer: str | None = Field(None, description="e.g. REDUCE_PERCENTILE_95, REDUCE_SUM, REDUCE_MEAN.")
+    group_by: list[str] = Field(default_factory=list)
+    alignment_period: Duration = timedelta(minutes=1)
+
+
+class Metric(Model):
+    """A catalogue metric: how it is read, its unit, baseline and which direction is better."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    unit: Literal["pct", "ms", "count", "usd", "mb", "ratio", "rps"]
+    source: Literal["monitoring", "incidents"] = "monitoring"
+    query: MonitoringQuery | None = None
+    numerator: MonitoringQuery | None = Field(None, description="Ratio metrics: 100 * numerator / denominator.")
+    denominator: MonitoringQuery | None = None
+    invert_ratio: bool = Field(False, description="Ratio metrics: report 100 - ratio (availability).")
+    baseline: float | None = None
+    target: float | None = None
+    better: Literal["higher", "lower"] = "lower"
+    window_aggregate: Literal["mean", "max", "min", "last", "sum"] = "mean"
+
+    @model_validator(mode="after")
+    def _one_reading(self) -> Metric:
+        if self.source == "monitoring":
+            has_query = self.query is not None
+            has_ratio = self.numerator is not None and self.denominator is not None
+            if has_query == has_ratio:
+                raise ValueError("a monitoring metric needs either 'query' or both 'numerator' and 'denominator'")
+        return self
+
+
+# --- actions (one model per kind; executing them is bot/actions) -----------------------
+
+
+class ActionBase(Model):
+    """Fields every action has. ``environments`` limits where it runs (e.g. a staging-only load test)."""
+
+    title: str | None = None
+    environments: list[EnvName] | None = Field(None, description="Run only in these environments.")
+
+
+class CloudRunScale(ActionBase):
+    kind: Literal["cloud_run.scale"]
+    service: str
+    regions: list[str] | Literal["all"] = "all"
+    min_instances: int | None = Field(None, ge=0, le=1000)
+    max_instances: int | None = Field(None, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _something(self) -> CloudRunScale:
+        if self.min_instances is None and self.max_instances is None:
+            raise ValueError("cloud_run.scale needs min_instances, max_instances or both")
+        if self.min_instances is not None and self.max_instances is not None:
+            if self.min_instances > self.max_instances:
+                raise ValueError("min_instances must not exceed max_instances")
+        return self
+
+
+class CloudRunEnv(ActionBase):
+    kind: Literal["cloud_run.env"]
+    service: str
+    regions: list[str] | Literal["all"] = "all"
+    set: dict[str, str] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+
+
+class CloudRunTraffic(ActionBase):
+    kind: Literal["cloud_run.traffic"]
+    service: str
+    regions: list[str] | Literal["all"] = "all"
+    percent: int = Field(ge=0, le=100, description="Share for the target revision; 100 promotes it.")
+    to: str = Field("latest", description="'latest' or a revision tag.")
+
+
+class CloudRunDeploy(ActionBase):
+    kind: Literal["cloud_run.deploy"]
+    service: str
+    regions: list[str] | Literal["all"] = "all"
+    image: str
+    traffic_percent: int = Field(0, ge=0, le=100)
+    tag: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class CloudSqlTier(ActionBase):
+    kind: Literal["cloud_sql.tier"]
+    instance: str
+    tier: str
+    timeout: Duration = timedelta(minutes=30)
+
+
+class HttpSmoke(ActionBase):
+    kind: Literal["http.smoke"]
+    path: str = Field(description="Path under the environment's base_url, or a full URL.")
+    requests: int = Field(ge=1, le=10_000)
+    concurrency: int = Field(10, ge=1, le=500)
+    max_p95_ms: float | None = None
+    max_error_rate_pct: float = 0.0
+    timeout: Duration = timedelta(seconds=10)
+
+
+class HttpLoad(ActionBase):
+    kind: Literal["http.load"]
+    path: str
+    rate_rps: float = Field(gt=0)
+    concurrency: int = Field(ge=1, le=2000)
+    duration: Duration
+    max_requests: int = Field(ge=1)
+    max_p95_ms: float | None = None
+    max_error_rate_pct: float | None = None
+
+
+class SqlQuery(ActionBase):
+    kind: Literal["sql.query"]
+    sql: str
+    row_cap: int = Field(50, ge=1, le=10_000)
+    expect: str | None = Field(None, description="Text that must appear in the result (e.g. an index name).")
+
+
+class SqlExecute(ActionBase):
+    kind: Literal["sql.execute"]
+    sql: str
+    revert_sql: str = Field(description="Statement that undoes this one exactly (DROP INDEX ...).")
+    verify_sql: str | None = Field(None, description="Query run after apply; must return rows.")
+    verify_expect: str | None = None
+
+
+class SqlBenchmark(ActionBase):
+    kind: Literal["sql.benchmark"]
+    queries: list[str] = Field(min_length=1)
+    repeat: int = Field(20, ge=1, le=10_000)
+    max_mean_ms: float | None = None
+    max_p95_ms: float | None = None
+
+
+class MetricGate(ActionBase):
+    kind: Literal["metric.gate"]
+    condition: ConditionExpr
+
+
+class Wait(ActionBase):
+    kind: Literal["wait"]
+    duration: Duration
+    reason: str | None = None
+
+
+class Manual(ActionBase):
+    kind: Literal["manual"]
+    instruction: str
+
+
+class ScalingRule(Model):
+    """One time-of-day window; hours are [start, end) in the rule set's time zone."""
+
+    name: str
+    start: ClockTime
+    end: ClockTime
+    min_instances: int = Field(ge=0)
+    max_instances: int = Field(ge=1)
+
+
+class ScalingSchedule(ActionBase):
+    kind: Literal["scaling.schedule"]
+    service: str
+    regions: list[str] | Literal["all"] = "all"
+    timezone: str | None = Field(None, description="Defaults to the calendar's time zone.")
+    rules: list[ScalingRule] = Field(min_length=1)
+    otherwise: ScalingRule = Field(description="Applies outside every rule ('Other').")
+
+
+Action = Annotated[
+    CloudRunScale
+    | CloudRunEnv
+    | CloudRunTraffic
+    | CloudRunDeploy
+    | CloudSqlTier
+    | HttpSmoke
+    | HttpLoad
+    | SqlQuery
+    | SqlExecute
+    | SqlBenchmark
+    | MetricGate
+    | Wait
+    | Manual
+    | ScalingSchedule,
+    Field(discriminator="kind"),
+]
+
+ACTION_KINDS: tuple[str, ...] = (
+    "cloud_run.scale",
+    "cloud_run.env",
+    "cloud_run.traffic",
+    "cloud_run.deploy",
+    "cloud_sql.tier",
+    "http.smoke",
+    "http.load",
+    "sql.query",
+    "sql.execute",
+    "sql.benchmark",
+    "metric.gate",
+    "wait",
+    "manual",
+    "scaling.schedule",
+)
+
+
+# --- steps, gates --------------------------------------------------------------------------
+
+
+class TimeWindow(Model):
+    start: ClockTime
+    end: ClockTime
+
+
+class ChecklistItem(Model):
+    """A box to tick. ``condition`` (optional) lets the bot show the live value beside it."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    text: str
+    condition: ConditionExpr | None = None
+
+
+class ApprovalRule(Model):
+    role: RoleId
+    count: int = Field(1, ge=1)
+
+
+class CostImpact(Model):
+    """Monthly saving a step realises when done in production (negative = saving)."""
+
+    service: str
+    monthly_usd: float
+
+
+class Verification(Model):
+    """A post-deployment window ("30 minutes post-deployment"): conditions must hold throughout."""
+
+    window: Duration
+    conditions: list[ConditionExpr] = Field(default_factory=list)
+
+
+class RollbackProcedure(Model):
+    description: str
+    commands: list[str] = Field(default_factory=list, description="What a person would type; for reference.")
+
+
+class Step(Model):
+    id: str = Field(pattern=r"^day\d+\.\d+$")
+    title: str
+    window: TimeWindow | None = None
+    objective: str | None = None
+    actions: list[Action] = Field(default_factory=list)
+    checklist: list[ChecklistItem] = Field(default_factory=list)
+    acceptance: list[ConditionExpr] = Field(default_factory=list)
+    rollback_if: list[ConditionExpr] = Field(default_factory=list)
+    verification: Verification | None = None
+    expected_impact: str | None = None
+    cost_impact: CostImpact | None = None
+    approvals: list[ApprovalRule] = Field(default_factory=list)
+    environments: list[EnvName] = Field(default_factory=lambda: ["production"])
+    staging_first: bool = Field(False, description="Production run refused until the staging run is done.")
+    depends_on: list[str] = Field(default_factory=list)
+    rollback: RollbackProcedure | None = None
+    auto_revert_on_failure: bool = False
+    notes: str | None = None
+
+    @property
+    def day(self) -> int:
+        return int(self.id[3:].split(".")[0])
+
+
+class Day(Model):
+    number: int = Field(ge=1)
+    title: str
+    weekday: Weekday | None = None
+    objective: str | None = None
+    phase: str | None = None
+    steps: list[Step] = Field(default_factory=list)
+
+
+class Phase(Model):
+    name: str
+    first_day: int
+    last_day: int
+
+
+class HealthCheck(Model):
+    label: str
+    condition: ConditionExpr
+
+
+class ChecklistSection(Model):
+    title: str
+    items: list[ChecklistItem] = Field(min_length=1)
+
+
+class Gate(Model):
+    """A Go/No-Go: health checks, manual sections, a YES/NO decision and sign-offs.
+
+    Steps on ``unlocks_day`` and later cannot run until this gate is decided YES.
+    """
+
+    id: str = Field(pattern=r"^(preflight|gonogo\.day\d+)$")
+    title: str
+    day: int = Field(ge=1)
+    at: ClockTime
+    health_checks: list[HealthCheck] = Field(default_factory=list)
+    sections: list[ChecklistSection] = Field(default_factory=list)
+    yes_label: str = "YES - Proceed"
+    no_label: str = "NO - Postpone"
+    signoffs: list[RoleId] = Field(default_factory=list)
+    unlocks_day: int | None = None
+
+
+# --- triggers, schedule, targets, roles ----------------------------------------------------
+
+
+class Trigger(Model):
+    """A run-wide rollback trigger, watched continuously against production."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    condition: ConditionExpr
+    environment: EnvName = "production"
+    auto_rollback_after: Duration | None = None
+
+
+class Standup(Model):
+    name: str
+    at: ClockTime
+    timezone: str
+    channel: str | None = Field(None, description="Defaults to the run's channel.")
+
+
+class Schedule(Model):
+    daily_report_at: ClockTime
+    standups: list[Standup] = Field(default_factory=list)
+    standup_duration: Duration = timedelta(minutes=15)
+    standup_agenda: list[str] = Field(default_factory=list)
+    summary_day: int | None = Field(None, description="Day of the Phase 1 summary report.")
+    final_report_day: int | None = None
+    final_report_at: ClockTime | None = None
+    watch_interval: Duration = timedelta(seconds=60)
+
+
+class PerformanceTarget(Model):
+    metric: str
+    label: str
+    current: float
+    target: float
+
+
+class CostTarget(Model):
+    service: str
+    current_usd: float
+    target_usd: float
+
+    @property
+    def savings_usd(self) -> float:
+        return self.target_usd - self.current_usd
+
+
+class QualityTarget(Model):
+    label: str
+    condition: ConditionExpr | None = Field(None, description="Checked from metrics when given.")
+
+
+class Targets(Model):
+    performance: list[PerformanceTarget] = Field(default_factory=list)
+    cost: list[CostTarget] = Field(default_factory=list)
+    quality: list[QualityTarget] = Field(default_factory=list)
+    overall_monthly_savings_usd: float | None = Field(None, description="Whole-programme target (-615).")
+    expected_results: list[str] = Field(default_factory=list)
+    notes: str | None = None
+
+
+class Role(Model):
+    id: RoleId = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+
+
+class Runbook(Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str
+    objective: str | None = None
+    week: str | None = None
+    calendar: Calendar
+    environments: list[Environment] = Field(min_length=1)
+    services: list[Service] = Field(default_factory=list)
+    sql_instances: list[CloudSqlInstance] = Field(default_factory=list)
+    metrics: list[Metric] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    phases: list[Phase] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list)
+    days: list[Day] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    auto_rollback_after: Duration | None = Field(None, description="Default for every trigger.")
+    rollback_procedures: list[RollbackProcedure] = Field(default_factory=list)
+    schedule: Schedule
+    targets: Targets = Field(default_factory=Targets)
+
+    # -- lookups used everywhere; cheap because runbooks are small --
+
+    def steps(self) -> list[Step]:
+        return [step for day in self.days for step in day.steps]
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps() if s.id == step_id), None)
+
+    def gate(self, gate_id: str) -> Gate | None:
+        return next((g for g in self.gates if g.id == gate_id), None)
+
+    def day(self, number: int) -> Day | None:
+        return next((d for d in self.days if d.number == number), None)
+
+    def metric(self, metric_id: str) -> Metric | None:
+        return next((m for m in self.metrics if m.id == metric_id), None)
+
+    def environment(self, name: str) -> Environment | None:
+        return next((e for e in self.environments if e.name == name), None)
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def gates_blocking(self, day: int) -> list[Gate]:
+        """Gates that must be decided YES before a step of ``day`` may run."""
+        return [g for g in self.gates if g.unlocks_day is not None and g.unlocks_day <= day]
