@@ -268,3 +268,37 @@ class OutboxStore(Protocol):
     async def mark_delivered(self, message_id: str, ts: str | None) -> None: ...
 
     async def mark_failed(self, message_id: str, error: str) -> None: ...
+
+
+# --- condition checks (implemented by the evaluator over a MetricsSource) -----------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One condition checked against live metrics.
+
+    ``passed`` is None when the answer is unknown (no data, no baseline): never healthy.
+    ``value`` is the figure compared (latest, window aggregate, or worst point of a ``for``).
+    """
+
+    condition: str
+    passed: bool | None
+    value: float | None
+    threshold: float | None
+    detail: str
+
+
+class ConditionChecker(Protocol):
+    """Checks a runbook condition in an environment at ``now`` (gates, acceptance, metric.gate)."""
+
+    async def check(self, condition: Any, environment: Environment, now: datetime) -> CheckResult: ...
+
+
+class KeyValueStore(Protocol):
+    """Small durable settings (e.g. the active scaling rules of day 2.3)."""
+
+    async def get_value(self, key: str) -> JSON | None: ...
+
+    async def put_value(self, key: str, value: JSON) -> None: ...
+
+    async def delete_value(self, key: str) -> None: ...

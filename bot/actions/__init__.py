@@ -1,0 +1,1 @@
+"""One module per action kind, each implementing the engine's Action protocol; see registry.py."""
