@@ -141,9 +141,7 @@ def parse_condition(text: str, known_metrics: set[str] | None = None) -> Conditi
         return tok
 
     if not tokens:
-        raise ConditionSyntaxError(
-            "empty condition; write e.g. 'error_rate_pct > 1 for 5m'", column=1
-        )
+        raise ConditionSyntaxError("empty condition; write e.g. 'error_rate_pct > 1 for 5m'", column=1)
     metric_tok = expect("word", "a metric name")
     if metric_tok.text in ("for", "over", "baseline"):
         raise ConditionSyntaxError(

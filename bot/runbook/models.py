@@ -77,11 +77,15 @@ class Model(BaseModel):
 # --- calendar, environments, services -------------------------------------------------
 
 
+def _working_week() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri"]
+
+
 class Calendar(Model):
     """Day N of a run is the Nth working day from its start date, in the team time zone."""
 
     working_days: int = Field(ge=1, le=366, description="Number of working days in the rollout.")
-    weekdays: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    weekdays: list[Weekday] = Field(default_factory=lambda: _working_week())
     timezone: str = Field("America/Chicago", description="IANA zone of the team, e.g. America/Chicago.")
 
 
@@ -91,7 +95,9 @@ class Environment(Model):
     name: EnvName
     project: str = Field(description="GCP project id.")
     production: bool = False
-    base_url: str | None = Field(None, description="Base URL for HTTP probes, e.g. https://staging.example.dev.")
+    base_url: str | None = Field(
+        None, description="Base URL for HTTP probes, e.g. https://staging.example.dev."
+    )
     allowed_hosts: list[str] = Field(default_factory=list, description="Hosts http.load may target.")
     database: str | None = Field(None, description="Name of the SQL target (from configuration) for sql.*.")
 
@@ -130,13 +136,18 @@ class Metric(Model):
     unit: Literal["pct", "ms", "count", "usd", "mb", "ratio", "rps"]
     source: Literal["monitoring", "incidents"] = "monitoring"
     query: MonitoringQuery | None = None
-    numerator: MonitoringQuery | None = Field(None, description="Ratio metrics: 100 * numerator / denominator.")
+    numerator: MonitoringQuery | None = Field(
+        None, description="Ratio metrics: 100 * numerator / denominator."
+    )
     denominator: MonitoringQuery | None = None
     invert_ratio: bool = Field(False, description="Ratio metrics: report 100 - ratio (availability).")
     baseline: float | None = None
     target: float | None = None
     better: Literal["higher", "lower"] = "lower"
     window_aggregate: Literal["mean", "max", "min", "last", "sum"] = "mean"
+    scale: float = Field(
+        1.0, description="Multiply readings by this: 1000 turns seconds into ms, 100 a fraction into pct."
+    )
 
     @model_validator(mode="after")
     def _one_reading(self) -> Metric:
@@ -144,7 +155,9 @@ class Metric(Model):
             has_query = self.query is not None
             has_ratio = self.numerator is not None and self.denominator is not None
             if has_query == has_ratio:
-                raise ValueError("a monitoring metric needs either 'query' or both 'numerator' and 'denominator'")
+                raise ValueError(
+                    "a monitoring metric needs either 'query' or both 'numerator' and 'denominator'"
+                )
         return self
 
 
@@ -169,9 +182,9 @@ class CloudRunScale(ActionBase):
     def _something(self) -> CloudRunScale:
         if self.min_instances is None and self.max_instances is None:
             raise ValueError("cloud_run.scale needs min_instances, max_instances or both")
-        if self.min_instances is not None and self.max_instances is not None:
-            if self.min_instances > self.max_instances:
-                raise ValueError("min_instances must not exceed max_instances")
+        low, high = self.min_instances, self.max_instances
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_instances must not exceed max_instances")
         return self
 
 

@@ -11,9 +11,9 @@ def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A "; did you mean X?" suffix, or "" when nothing is close."""
-    matches = closest(word, choices)
+def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:
+    """A "; did you mean X?" suffix naming up to ``n`` choices, or "" when nothing is close."""
+    matches = closest(word, choices, n=n)
     if not matches:
         return ""
     if len(matches) == 1:

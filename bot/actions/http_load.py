@@ -1,0 +1,105 @@
+"""http.load: day 2.1's bounded load test of staging (ab -n 100000 -c 500 at 5,000 r/s for 1 h).
+
+Bounded twice: it stops at the first of its duration or its request cap, and the prober's
+configured limits may scale it down further (the sim and the demo do); the outcome says so.
+"""
+
+from __future__ import annotations
+
+from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
+from bot.actions.http_smoke import judge, limits_text, probe_url, refusal, unreachable
+from bot.cloud.http_probe import LoadPlan, ProbeRefused
+from bot.engine.ports import ActionFailed, Outcome, ProgressCallback, Target
+from bot.runbook.durations import format_duration
+from bot.runbook.models import HttpLoad
+
+
+class HttpLoadAction(ReadOnlyAction):
+    """Paced GETs at ``rate_rps`` with ``concurrency`` in flight, judged on P95 and error rate."""
+
+    def __init__(self, spec: HttpLoad, binding: Binding, deps: ActionDeps) -> None:
+        self.spec = spec
+        self.environment = binding.environment
+        self.deps = deps
+        self.url = probe_url(self.environment, spec.path)
+        shown = self.url or spec.path
+        super().__init__(
+            Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})")
+        )
+
+    def _refusal(self) -> str | None:
+        return refusal("load-test", self.environment, self.spec.path, self.url, include_base_url=False)
+
+    def plan(self) -> tuple[LoadPlan, list[str]]:
+        """The bounds the test will actually run with, and what the configured limits reduced."""
+        spec = self.spec
+        asked = LoadPlan(spec.rate_rps, spec.concurrency, spec.duration, spec.max_requests)
+        return asked.capped(self.deps.http.limits)
+
+    def describe(self) -> str:
+        spec = self.spec
+        plan, notes = self.plan()
+        line = (
+            f"Load test GET {self.url or spec.path} in {self.environment.name}: {plan.rate_rps:g} rps, "
+            f"{plan.concurrency} concurrent, for {format_duration(plan.duration)} or "
+            f"{plan.max_requests} requests, whichever comes first; pass if "
+            f"{limits_text(spec.max_error_rate_pct, spec.max_p95_ms)}"
+        )
+        if notes:
+            line += f" (scaled down by the configured limits: {', '.join(notes)})"
+        reason = self._refusal()
+        return f"{line} (will be refused: {reason})" if reason else line
+
+    async def run(self, progress: ProgressCallback) -> Outcome:
+        reason = self._refusal()
+        if reason is not None or self.url is None:
+            raise ActionFailed(reason or f"no URL for {self.spec.path}")
+        spec = self.spec
+        plan, notes = self.plan()
+        await progress(
+            f"load test: {plan.rate_rps:g} rps to {self.url} for up to {format_duration(plan.duration)} "
+            f"or {plan.max_requests} requests"
+        )
+        try:
+            report = await self.deps.http.load(
+                self.url,
+                rate_rps=plan.rate_rps,
+                concurrency=plan.concurrency,
+                duration=plan.duration,
+                max_requests=plan.max_requests,
+                clock=self.deps.clock,
+            )
+        except ProbeRefused as exc:
+            raise ActionFailed(f"{exc}; nothing was sent.") from None
+        failed = unreachable(self.url, report)
+        if failed is not None:
+            raise failed
+        failures = judge(report, spec.max_error_rate_pct, spec.max_p95_ms)
+        data = {
+            **report.as_data(),
+            "max_error_rate_pct": spec.max_error_rate_pct,
+            "max_p95_ms": spec.max_p95_ms,
+            "planned": {
+                "rate_rps": plan.rate_rps,
+                "concurrency": plan.concurrency,
+                "duration_s": plan.duration.total_seconds(),
+                "max_requests": plan.max_requests,
+            },
+            "scaled_down": notes,
+        }
+        stopped = "request cap" if report.stopped_by == "max_requests" else "duration"
+        tail = f"stopped at the {stopped}"
+        if notes:
+            tail += f"; scaled down by the configured limits: {', '.join(notes)}"
+        limits = limits_text(spec.max_error_rate_pct, spec.max_p95_ms)
+        if failures:
+            message = (
+                f"load test failed: {'; '.join(failures)} ({report.figures()}; {tail}; limits: {limits})"
+            )
+            return Outcome(ok=False, changed=False, message=message, data=data)
+        message = f"load test passed: {report.figures()} ({tail}; limits: {limits})"
+        return Outcome(ok=True, changed=False, message=message, data=data)
+
+
+def build(spec: HttpLoad, binding: Binding, deps: ActionDeps) -> HttpLoadAction:
+    return HttpLoadAction(spec, binding, deps)

@@ -1,0 +1,146 @@
+"""http.smoke: N requests against the environment's service, judged on error rate and P95 (day 2.2).
+
+Also the URL and allow-list rules shared with http.load: a probe only ever targets the environment's
+own hosts, so a runbook typo cannot aim traffic at someone else's server.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
+from bot.cloud.http_probe import ProbeRefused, ProbeReport
+from bot.engine.ports import ActionFailed, Outcome, ProgressCallback, Target
+from bot.runbook.models import Environment, HttpSmoke
+
+
+def probe_url(environment: Environment, path: str) -> str | None:
+    """A full URL as given, or ``path`` under the environment's base_url; None without a base_url."""
+    if path.startswith(("http://", "https://")):
+        return path
+    if environment.base_url is None:
+        return None
+    return environment.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def allowed_hosts(environment: Environment, include_base_url: bool) -> list[str]:
+    hosts = [h.lower() for h in environment.allowed_hosts]
+    if include_base_url and environment.base_url:
+        base = host_of(environment.base_url)
+        if base and base not in hosts:
+            hosts.append(base)
+    return hosts
+
+
+def refusal(
+    verb: str, environment: Environment, path: str, url: str | None, include_base_url: bool
+) -> str | None:
+    """Why this probe may not run here (one sentence), or None when it may."""
+    if url is None:
+        return (
+            f"cannot {verb} {path}: {environment.name} has no base_url; nothing was sent. "
+            "Set the environment's base_url in the runbook or give a full URL."
+        )
+    host = host_of(url)
+    hosts = allowed_hosts(environment, include_base_url)
+    if host not in hosts:
+        listed = ", ".join(hosts) or "none"
+        return (
+            f"refusing to {verb} {host}: not in {environment.name}'s allowed_hosts ({listed}); "
+            "nothing was sent. Add the host to the environment's allowed_hosts if it is meant to be tested."
+        )
+    return None
+
+
+def judge(report: ProbeReport, max_error_rate_pct: float | None, max_p95_ms: float | None) -> list[str]:
+    """The thresholds ``report`` breaks, each with the figure and the limit; empty when it passes."""
+    failures: list[str] = []
+    if max_error_rate_pct is not None and report.error_rate_pct > max_error_rate_pct:
+        failures.append(f"error rate {report.error_rate_pct:.2f}% is above {max_error_rate_pct:g}%")
+    if max_p95_ms is not None:
+        if report.p95_ms is None:
+            failures.append("no request was answered, so there is no P95")
+        elif report.p95_ms > max_p95_ms:
+            failures.append(f"P95 {report.p95_ms:.1f} ms is above {max_p95_ms:g} ms")
+    return failures
+
+
+def limits_text(max_error_rate_pct: float | None, max_p95_ms: float | None) -> str:
+    parts = []
+    if max_error_rate_pct is not None:
+        parts.append(f"error rate <= {max_error_rate_pct:g}%")
+    if max_p95_ms is not None:
+        parts.append(f"P95 <= {max_p95_ms:g} ms")
+    return " and ".join(parts) or "no thresholds (report only)"
+
+
+def unreachable(url: str, report: ProbeReport) -> ActionFailed | None:
+    """An ActionFailed when not one request got an HTTP answer: the endpoint is down or wrong."""
+    if report.count == 0 or report.answered > 0:
+        return None
+    return ActionFailed(
+        f"could not reach {url}: none of {report.count} requests got an answer ({report.first_error}); "
+        "nothing was changed. Check that the service is up and the environment's base_url is right.",
+        retryable=True,
+    )
+
+
+class HttpSmokeAction(ReadOnlyAction):
+    """Day 2.2's "send 100 test requests, response time < 50 ms, no errors"."""
+
+    def __init__(self, spec: HttpSmoke, binding: Binding, deps: ActionDeps) -> None:
+        self.spec = spec
+        self.environment = binding.environment
+        self.deps = deps
+        self.url = probe_url(self.environment, spec.path)
+        shown = self.url or spec.path
+        super().__init__(
+            Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})")
+        )
+
+    def _refusal(self) -> str | None:
+        return refusal("smoke-test", self.environment, self.spec.path, self.url, include_base_url=True)
+
+    def describe(self) -> str:
+        spec = self.spec
+        line = (
+            f"Smoke test GET {self.url or spec.path} in {self.environment.name}: {spec.requests} requests, "
+            f"{spec.concurrency} at a time; pass if "
+            f"{limits_text(spec.max_error_rate_pct, spec.max_p95_ms)}"
+        )
+        reason = self._refusal()
+        return f"{line} (will be refused: {reason})" if reason else line
+
+    async def run(self, progress: ProgressCallback) -> Outcome:
+        reason = self._refusal()
+        if reason is not None or self.url is None:
+            raise ActionFailed(reason or f"no URL for {self.spec.path}")
+        spec = self.spec
+        await progress(f"smoke test: sending {spec.requests} requests to {self.url}")
+        try:
+            report = await self.deps.http.smoke(self.url, spec.requests, spec.concurrency, spec.timeout)
+        except ProbeRefused as exc:
+            raise ActionFailed(f"{exc}; nothing was sent.") from None
+        failed = unreachable(self.url, report)
+        if failed is not None:
+            raise failed
+        failures = judge(report, spec.max_error_rate_pct, spec.max_p95_ms)
+        data = {
+            **report.as_data(),
+            "max_error_rate_pct": spec.max_error_rate_pct,
+            "max_p95_ms": spec.max_p95_ms,
+        }
+        limits = limits_text(spec.max_error_rate_pct, spec.max_p95_ms)
+        if failures:
+            message = f"smoke test failed: {'; '.join(failures)} ({report.figures()}; limits: {limits})"
+            return Outcome(ok=False, changed=False, message=message, data=data)
+        message = f"smoke test passed: {report.figures()} (limits: {limits})"
+        return Outcome(ok=True, changed=False, message=message, data=data)
+
+
+def build(spec: HttpSmoke, binding: Binding, deps: ActionDeps) -> HttpSmokeAction:
+    return HttpSmokeAction(spec, binding, deps)

@@ -1,0 +1,35 @@
+"""manual: something a person does (a deploy by hand, a look at a dashboard); the bot records it.
+
+The person who confirmed the run vouches for it, so apply only writes that down.
+"""
+
+from __future__ import annotations
+
+from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
+from bot.engine.ports import Outcome, ProgressCallback, Target
+from bot.runbook.models import Manual
+
+
+class ManualAction(ReadOnlyAction):
+    """A runbook instruction for a person; changes nothing the bot can see or revert."""
+
+    def __init__(self, spec: Manual, binding: Binding, deps: ActionDeps) -> None:
+        self.spec = spec
+        self.environment = binding.environment
+        super().__init__(
+            Target(
+                key=f"{self.environment.name}:manual:{spec.instruction}",
+                label=f"manual ({self.environment.name})",
+            )
+        )
+
+    def describe(self) -> str:
+        return f"Manual, by a person in {self.environment.name}: {self.spec.instruction}"
+
+    async def run(self, progress: ProgressCallback) -> Outcome:
+        message = f"manual: {self.spec.instruction} — recorded as done by the person who confirmed the run"
+        return Outcome(ok=True, changed=False, message=message, data={"instruction": self.spec.instruction})
+
+
+def build(spec: Manual, binding: Binding, deps: ActionDeps) -> ManualAction:
+    return ManualAction(spec, binding, deps)

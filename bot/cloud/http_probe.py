@@ -1,0 +1,395 @@
+"""HTTP probes (smoke tests and bounded load tests) over aiohttp.
+
+The runbook keeps its real URLs; in the sim and the tests a ``host_map`` resolves those hosts to a
+local server and ``loopback_only`` makes sure nothing ever leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import math
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from bot.engine.ports import Clock
+
+Timer = Callable[[], float]
+
+
+class ProbeRefused(Exception):
+    """The prober will not send traffic to this URL (e.g. a non-loopback address in the sim)."""
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the figure ab and most dashboards report); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """What a smoke or load test measured; ``answered`` counts requests that got any HTTP response."""
+
+    url: str
+    count: int
+    errors: int
+    answered: int
+    duration_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    statuses: Mapping[int, int] = field(default_factory=dict)
+    first_error: str | None = None
+    stopped_by: str = "requests"
+
+    @property
+    def error_rate_pct(self) -> float:
+        return 100.0 * self.errors / self.count if self.count else 0.0
+
+    @property
+    def throughput_rps(self) -> float | None:
+        return self.count / self.duration_s if self.duration_s > 0 else None
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "requests": self.count,
+            "errors": self.errors,
+            "answered": self.answered,
+            "error_rate_pct": round(self.error_rate_pct, 3),
+            "p50_ms": _round(self.p50_ms),
+            "p95_ms": _round(self.p95_ms),
+            "p99_ms": _round(self.p99_ms),
+            "throughput_rps": _round(self.throughput_rps),
+            "duration_s": round(self.duration_s, 3),
+            "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
+            "stopped_by": self.stopped_by,
+        }
+
+    def figures(self) -> str:
+        """One line with the figures, e.g. '100 requests, 0 errors (0.00%), P50 3.1 ms, P95 8.0 ms'."""
+        parts = [
+            f"{self.count} requests",
+            f"{self.errors} errors ({self.error_rate_pct:.2f}%)",
+            f"P50 {_ms(self.p50_ms)}",
+            f"P95 {_ms(self.p95_ms)}",
+            f"P99 {_ms(self.p99_ms)}",
+        ]
+        if self.throughput_rps is not None:
+            parts.append(f"{self.throughput_rps:.1f} req/s over {self.duration_s:.1f} s")
+        return ", ".join(parts)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Caps that scale a runbook's load test down (sim, demo, tests); None means no cap."""
+
+    max_requests: int | None = None
+    max_duration: timedelta | None = None
+    max_concurrency: int | None = None
+    max_rate_rps: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The bounds of one load test, after any caps."""
+
+    rate_rps: float
+    concurrency: int
+    duration: timedelta
+    max_requests: int
+
+    def capped(self, limits: LoadLimits) -> tuple[LoadPlan, list[str]]:
+        """This plan within ``limits``, and one note per figure the limits reduced."""
+        notes: list[str] = []
+
+        def cap(name: str, asked: Any, limit: Any, shown: Callable[[Any], str] = str) -> Any:
+            if limit is None or asked <= limit:
+                return asked
+            notes.append(f"{name} {shown(asked)} -> {shown(limit)}")
+            return limit
+
+        plan = LoadPlan(
+            rate_rps=cap("rate", self.rate_rps, limits.max_rate_rps, lambda v: f"{v:g} rps"),
+            concurrency=cap("concurrency", self.concurrency, limits.max_concurrency),
+            duration=cap("duration", self.duration, limits.max_duration, _duration_text),
+            max_requests=cap("requests", self.max_requests, limits.max_requests),
+        )
+        return plan, notes
+
+
+def _duration_text(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds:g}s"
+
+
+class HostMapResolver(AbstractResolver):
+    """Resolves mapped hosts to local addresses; with ``loopback_only`` refuses everything else.
+
+    Refusing before any DNS lookup keeps the sim and the tests from touching the network at all.
+    """
+
+    def __init__(self, host_map: Mapping[str, tuple[str, int]], loopback_only: bool) -> None:
+        self._host_map = {host.lower(): addr for host, addr in host_map.items()}
+        self._loopback_only = loopback_only
+        self._fallback: AbstractResolver | None = None
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        mapped = self._host_map.get(host.lower().rstrip("."))
+        if mapped is not None:
+            address, mapped_port = mapped
+            return [_result(host, address, mapped_port)]
+        if self._loopback_only:
+            if host.lower() == "localhost":
+                return [_result(host, "127.0.0.1", port)]
+            raise OSError(f"{host} is not mapped to a local address and this prober is loopback-only")
+        if self._fallback is None:
+            self._fallback = aiohttp.ThreadedResolver()
+        return await self._fallback.resolve(host, port, family)
+
+    async def close(self) -> None:
+        if self._fallback is not None:
+            await self._fallback.close()
+
+
+def _result(hostname: str, address: str, port: int) -> ResolveResult:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return ResolveResult(hostname=hostname, host=address, port=port, family=family, proto=0, flags=0)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpProber:
+    """Sends probe traffic and measures it; one aiohttp session, opened on first use.
+
+    ``host_map`` maps a runbook host to a local (address, port) and turns https into http for it;
+    ``loopback_only`` refuses any destination that is not 127.0.0.1/::1 (the sim sets it).
+    ``limits`` scales load tests down (the action reports when they did). ``timer`` measures latency.
+    """
+
+    def __init__(
+        self,
+        *,
+        host_map: Mapping[str, tuple[str, int]] | None = None,
+        loopback_only: bool = False,
+        limits: LoadLimits | None = None,
+        timer: Timer = time.perf_counter,
+        user_agent: str = "ionbot-probe/1",
+    ) -> None:
+        self.host_map = {host.lower(): addr for host, addr in (host_map or {}).items()}
+        self.loopback_only = loopback_only
+        self.limits = limits or LoadLimits()
+        self._timer = timer
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+        if loopback_only:
+            for host, (address, _port) in self.host_map.items():
+                if not _is_loopback(address):
+                    raise ProbeRefused(
+                        f"host_map sends {host} to {address}, which is not a loopback address, "
+                        "and this prober is loopback-only; map it to 127.0.0.1"
+                    )
+
+    def route(self, url: str) -> URL:
+        """The URL actually requested: https becomes http for mapped hosts; refusals raise ProbeRefused."""
+        parsed = URL(url)
+        host = (parsed.host or "").lower()
+        if parsed.scheme not in ("http", "https") or not host:
+            raise ProbeRefused(f"{url} is not an http(s) URL with a host")
+        if host in self.host_map:
+            return parsed.with_scheme("http") if parsed.scheme == "https" else parsed
+        if self.loopback_only and not (_is_loopback(host) or host == "localhost"):
+            raise ProbeRefused(
+                f"refusing to send traffic to {host}: this prober is loopback-only and {host} "
+                "is not in its host_map"
+            )
+        return parsed
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            resolver = HostMapResolver(self.host_map, self.loopback_only)
+            connector = aiohttp.TCPConnector(resolver=resolver, limit=0, use_dns_cache=False)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self._user_agent}
+            )
+        return self._session
+
+    async def smoke(
+        self,
+        url: str,
+        requests: int,
+        concurrency: int,
+        timeout: timedelta,  # noqa: ASYNC109 - per request, not a deadline for the whole call
+    ) -> ProbeReport:
+        """``requests`` GETs, at most ``concurrency`` at a time, each within ``timeout``."""
+        target = self.route(url)
+        recorder = _Recorder(url)
+        gate = asyncio.Semaphore(max(1, concurrency))
+        client_timeout = aiohttp.ClientTimeout(total=timeout.total_seconds())
+        started = self._timer()
+
+        async def one() -> None:
+            async with gate:
+                await self._request(target, client_timeout, recorder)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(requests):
+                group.create_task(one())
+        return recorder.report(self._timer() - started, stopped_by="requests")
+
+    async def load(
+        self,
+        url: str,
+        rate_rps: float,
+        concurrency: int,
+        duration: timedelta,
+        max_requests: int,
+        clock: Clock,
+        timeout: timedelta = timedelta(seconds=10),  # noqa: ASYNC109 - per request
+    ) -> ProbeReport:
+        """Paced GETs until the first of ``duration`` (on ``clock``) or ``max_requests``.
+
+        A token bucket paces the starts at ``rate_rps``; a semaphore bounds requests in flight.
+        """
+        target = self.route(url)
+        recorder = _Recorder(url)
+        gate = asyncio.Semaphore(max(1, concurrency))
+        client_timeout = aiohttp.ClientTimeout(total=timeout.total_seconds())
+        start = clock.now()
+        bucket = TokenBucket(rate_rps, clock)
+        limit = duration.total_seconds()
+        sent = 0
+        stopped_by = "max_requests"
+
+        async def one() -> None:
+            try:
+                await self._request(target, client_timeout, recorder)
+            finally:
+                gate.release()
+
+        async with asyncio.TaskGroup() as group:
+            while sent < max_requests:
+                if (clock.now() - start).total_seconds() >= limit:
+                    stopped_by = "duration"
+                    break
+                await bucket.take()
+                if (clock.now() - start).total_seconds() >= limit:
+                    stopped_by = "duration"
+                    break
+                await gate.acquire()
+                group.create_task(one())
+                sent += 1
+        elapsed = (clock.now() - start).total_seconds()
+        return recorder.report(elapsed, stopped_by=stopped_by)
+
+    async def _request(self, url: URL, limit: aiohttp.ClientTimeout, recorder: _Recorder) -> None:
+        started = self._timer()
+        try:
+            async with self._client().get(url, timeout=limit, allow_redirects=False) as response:
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            recorder.failed(exc)
+            return
+        recorder.answered(status, (self._timer() - started) * 1000.0)
+
+
+class TokenBucket:
+    """Hands out one token per request at ``rate`` per second on ``clock``; holds at most one spare.
+
+    A burst of one keeps starts evenly spaced, which is what "N requests per second" means to ab.
+    """
+
+    def __init__(self, rate: float, clock: Clock, burst: float = 1.0) -> None:
+        self._rate = rate
+        self._clock = clock
+        self._burst = burst
+        self._tokens = burst
+        self._stamp = clock.now()
+
+    def _refill(self) -> None:
+        now = self._clock.now()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp).total_seconds() * self._rate)
+        self._stamp = now
+
+    async def take(self) -> None:
+        self._refill()
+        while self._tokens < 1.0:
+            await self._clock.sleep((1.0 - self._tokens) / self._rate)
+            self._refill()
+        self._tokens -= 1.0
+
+
+class _Recorder:
+    """Collects per-request results; a 5xx, a timeout or a connection error is an error."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.latencies: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.errors = 0
+        self.count = 0
+        self.first_error: str | None = None
+
+    def answered(self, status: int, latency_ms: float) -> None:
+        self.count += 1
+        self.statuses[status] += 1
+        self.latencies.append(latency_ms)
+        if status >= 500:
+            self.errors += 1
+            self.first_error = self.first_error or f"HTTP {status}"
+
+    def failed(self, exc: BaseException) -> None:
+        self.count += 1
+        self.errors += 1
+        if self.first_error is None:
+            detail = str(exc) or type(exc).__name__
+            self.first_error = f"{type(exc).__name__}: {detail}"
+
+    def report(self, duration_s: float, stopped_by: str) -> ProbeReport:
+        return ProbeReport(
+            url=self.url,
+            count=self.count,
+            errors=self.errors,
+            answered=sum(self.statuses.values()),
+            duration_s=duration_s,
+            p50_ms=percentile(self.latencies, 50),
+            p95_ms=percentile(self.latencies, 95),
+            p99_ms=percentile(self.latencies, 99),
+            statuses=dict(self.statuses),
+            first_error=self.first_error,
+            stopped_by=stopped_by,
+        )

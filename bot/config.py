@@ -1,0 +1,130 @@
+"""Every knob is an environment variable with a default; the embedded default needs none.
+
+The README's configuration table is generated from this class (``ionbot config``),
+so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+JsonMap = Annotated[dict[str, list[str]], NoDecode]
+JsonStrMap = Annotated[dict[str, str], NoDecode]
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message lists every problem at once."""
+
+
+class Settings(BaseSettings):
+    """Deployment configuration. Secrets only ever come from here, never from the repo."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./ion.db",
+        alias="ION_DATABASE_URL",
+        description="State store. SQLite file by default; postgresql+asyncpg://... in production.",
+    )
+    runbook: Path = Field(
+        Path("runbooks/week17.yaml"), alias="ION_RUNBOOK", description="The runbook this bot runs."
+    )
+    cloud: Literal["sim", "gcp"] = Field(
+        "sim", alias="ION_CLOUD", description="sim: the in-memory world; gcp: real Cloud Run/SQL/Monitoring."
+    )
+    dry_run: bool = Field(False, alias="ION_DRY_RUN", description="Plan and record everything, mutate nothing.")
+    channel: str = Field("C_ION_ROLLOUT", alias="ION_CHANNEL", description="Default channel of the console.")
+    roles: JsonMap = Field(
+        default_factory=dict,
+        alias="ION_ROLES",
+        description='JSON role -> Slack user or user-group ids, e.g. {"lead": ["U123"], "sre_oncall": ["S456"]}.'
+        " Empty: the demo team.",
+    )
+    permissions: JsonMap = Field(
+        default_factory=dict,
+        alias="ION_PERMISSIONS",
+        description='JSON capability -> roles overriding the defaults, e.g. {"rollback": ["sre_oncall", "lead"]}.',
+    )
+    oncall_group: str | None = Field(
+        None, alias="ION_ONCALL_GROUP", description="Slack user-group id mentioned by alerts (S...)."
+    )
+    sql_targets: JsonStrMap = Field(
+        default_factory=dict,
+        alias="ION_SQL_TARGETS",
+        description='JSON database name -> SQLAlchemy URL for sql.* actions, e.g. {"ion-primary-db": "postgresql+asyncpg://..."}.',
+    )
+    templates_dir: Path | None = Field(
+        None, alias="ION_TEMPLATES_DIR", description="A team's own report templates (falls back per file)."
+    )
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN", description="xoxb-... (serve).")
+    slack_signing_secret: str | None = Field(
+        None, alias="SLACK_SIGNING_SECRET", description="Verifies Slack's requests (serve, HTTP mode)."
+    )
+    slack_app_token: str | None = Field(
+        None, alias="SLACK_APP_TOKEN", description="xapp-...: set it to use Socket Mode instead of HTTP."
+    )
+    slack_api_url: str | None = Field(
+        None, alias="SLACK_API_URL", description="Override of the Web API base URL (local fakes, tests)."
+    )
+    host: str = Field("0.0.0.0", alias="ION_HOST", description="Address `ionbot serve` binds.")
+    port: int = Field(3000, alias="PORT", description="Port `ionbot serve` listens on (Cloud Run sets it).")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", alias="ION_LOG_FORMAT", description="auto: JSON when not on a terminal."
+    )
+    log_level: str = Field("INFO", alias="ION_LOG_LEVEL", description="DEBUG, INFO, WARNING, ERROR.")
+    sim_http_max_requests: int = Field(
+        500, alias="ION_SIM_HTTP_MAX_REQUESTS", description="Cap on http.load requests against the sim app."
+    )
+
+    @field_validator("roles", "permissions", "sql_targets", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; raise ConfigError listing every invalid variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            lines.append(f"  {name}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def require_for_serve(settings: Settings) -> None:
+    """`ionbot serve` needs Slack credentials; say which are missing, all at once."""
+    missing = []
+    if not settings.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-...)")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)")
+    if settings.cloud == "gcp" and not settings.sql_targets:
+        missing.append('ION_SQL_TARGETS (JSON, e.g. {"ion-primary-db": "postgresql+asyncpg://..."})')
+    if missing:
+        raise ConfigError("cannot start `ionbot serve`; missing:\n" + "\n".join(f"  {m}" for m in missing))
+
+
+def env_table() -> str:
+    """A Markdown table of every variable with its default, for the README."""
+    rows = ["| variable | default | what it is |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "(none)" if default in (None, {}, []) else f"`{default}`"
+        rows.append(f"| `{field.alias or name}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)

@@ -1,0 +1,256 @@
+"""Running a claimed lane: write-ahead, apply target by target, verify, soak, accept or fail.
+
+Each target's snapshot is committed (one store call) before its apply starts, and its outcome
+is committed right after, so a crash at any point leaves a record ``recovery.py`` can reconcile.
+A BaseException (cancellation, a killed process) is deliberately not caught: the records stay
+as they are and recovery decides what landed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from bot.engine import checklist, rollback
+from bot.engine.context import Context
+from bot.engine.errors import Refused
+from bot.engine.plan import BoundAction, bind_actions
+from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, ProgressCallback
+from bot.engine.records import (
+    Execution,
+    ExecutionState,
+    Run,
+    StepLane,
+    StepState,
+    TargetRecord,
+    TargetStatus,
+)
+from bot.engine.states import lane_name
+from bot.engine.targets import settle, write_ahead
+from bot.runbook.models import Step
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    execution: Execution
+    lane: StepLane
+    ok: bool
+    message: str
+    applied: list[TargetRecord] = field(default_factory=list)
+    revert_lines: list[str] = field(default_factory=list)
+    rollback: rollback.RollbackResult | None = None
+
+
+class StepFailed(Exception):
+    """Internal: the step cannot go on; ``message`` is the sentence for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Executor:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def execute(
+        self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor
+    ) -> ExecutionResult:
+        """Carry a claimed execution (lane already ``running``) to done or failed."""
+        ctx = self._ctx
+        name = lane_name(lane)
+        records: list[TargetRecord] = []
+
+        async def progress(text: str) -> None:
+            await ctx.emit(
+                run, "execution_progress", f"{name}: {text}", step.id, {"execution_id": execution.id}
+            )
+
+        bound, skipped = bind_actions(ctx, step, lane.environment)
+        for line in skipped:
+            await progress(f"skipped {line}")
+        try:
+            for item in bound:
+                await progress(f"{'would run' if execution.dry_run else 'running'}: {item.line}")
+                await self._apply_action(execution, item, records, progress)
+            if not execution.dry_run:
+                await self._verify(bound, records)
+            lane, execution = await self._enter_verifying(lane, execution, actor)
+            await self._soak_and_accept(run, step, lane, progress)
+        except StepFailed as failure:
+            return await self._fail(run, step, lane, execution, records, failure.message, actor)
+        return await self._succeed(run, step, lane, execution, records, actor)
+
+    async def _apply_action(
+        self, execution: Execution, item: BoundAction, records: list[TargetRecord], progress: ProgressCallback
+    ) -> None:
+        ctx = self._ctx
+        for target in item.action.targets():
+            snapshot = await item.action.snapshot(target) if item.action.mutating else None
+            record = await write_ahead(ctx, execution, len(records), item, target, snapshot)
+            records.append(record)
+            if execution.dry_run:
+                shown = "; ".join(record.changes) or "no change"
+                records[-1] = await settle(ctx, record, TargetStatus.SKIPPED, f"dry run: would apply {shown}")
+                await progress(f"would change {target.label}: {shown}")
+                continue
+            try:
+                outcome = await item.action.apply(target, snapshot, progress)
+            except ActionFailed as exc:
+                records[-1] = await settle(ctx, record, TargetStatus.FAILED, exc.message)
+                raise StepFailed(exc.message) from exc
+            except Exception as exc:  # a bug in an adapter must not leave the lane running
+                message = f"{item.line} failed unexpectedly on {target.label} ({type(exc).__name__}: {exc})."
+                records[-1] = await settle(ctx, record, TargetStatus.FAILED, message)
+                raise StepFailed(message) from exc
+            if not outcome.ok:
+                records[-1] = await settle(ctx, record, TargetStatus.FAILED, outcome.message)
+                raise StepFailed(outcome.message)
+            status = TargetStatus.APPLIED if outcome.changed else TargetStatus.UNCHANGED
+            records[-1] = await settle(ctx, record, status, outcome.message)
+            await progress(f"{target.label}: {outcome.message}")
+
+    async def _verify(self, bound: list[BoundAction], records: list[TargetRecord]) -> None:
+        by_index = {b.index: b for b in bound}
+        for record in records:
+            item = by_index[record.action_index]
+            target = next(t for t in item.action.targets() if t.key == record.target_key)
+            try:
+                outcome = await item.action.verify(target)
+            except ActionFailed as exc:
+                raise StepFailed(exc.message) from exc
+            if not outcome.ok:
+                raise StepFailed(f"Verification of {record.target_label} failed: {outcome.message}")
+
+    async def _enter_verifying(
+        self, lane: StepLane, execution: Execution, actor: Actor
+    ) -> tuple[StepLane, Execution]:
+        moved = await self._ctx.lanes.transition(lane, StepState.VERIFYING, actor, "applied; verifying")
+        verifying = replace(execution, state=ExecutionState.VERIFYING)
+        await self._ctx.store.save_execution(verifying)
+        return moved, verifying
+
+    async def _soak_and_accept(
+        self, run: Run, step: Step, lane: StepLane, progress: ProgressCallback
+    ) -> None:
+        """The verification window is a soak: wait it out, then its conditions and acceptance must hold."""
+        ctx = self._ctx
+        env = ctx.environment(lane.environment)
+        conditions = []
+        if step.verification is not None:
+            if not run.dry_run:
+                await progress(f"watching for {step.verification.window} before accepting")
+                await ctx.clock.sleep(step.verification.window.total_seconds())
+            conditions.extend(step.verification.conditions)
+        conditions.extend(step.acceptance)
+        for condition in conditions:
+            result = await ctx.checker.check(condition, env, ctx.clock.now())
+            if result.passed is None:
+                raise StepFailed(
+                    f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy)."
+                )
+            if not result.passed:
+                raise StepFailed(f"'{result.condition}' does not hold: {result.detail}.")
+            await progress(f"{result.condition}: pass ({result.detail})")
+
+    async def _succeed(
+        self,
+        run: Run,
+        step: Step,
+        lane: StepLane,
+        execution: Execution,
+        records: list[TargetRecord],
+        actor: Actor,
+    ) -> ExecutionResult:
+        ctx = self._ctx
+        current = await ctx.lanes.get(run.id, step.id, lane.environment)
+        if current.state is not StepState.VERIFYING or current.last_execution_id != execution.id:
+            message = f"{lane_name(lane)} was {current.state.value} by someone else during verification."
+            ended = replace(
+                execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=message
+            )
+            await ctx.store.save_execution(ended)
+            return ExecutionResult(ended, current, False, message, _applied(records))
+        ended = replace(
+            execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="verified"
+        )
+        await ctx.store.save_execution(ended)
+        lane, message = await accept_if_complete(ctx, run, step, current, actor)
+        await ctx.emit(
+            run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": True}
+        )
+        return ExecutionResult(ended, lane, True, message, _applied(records))
+
+    async def _fail(
+        self,
+        run: Run,
+        step: Step,
+        lane: StepLane,
+        execution: Execution,
+        records: list[TargetRecord],
+        reason: str,
+        actor: Actor,
+    ) -> ExecutionResult:
+        ctx = self._ctx
+        applied = _applied(records)
+        ended = replace(execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=reason)
+        await ctx.store.save_execution(ended)
+        current = await ctx.lanes.get(run.id, step.id, lane.environment)
+        if (
+            current.state in (StepState.RUNNING, StepState.VERIFYING)
+            and current.last_execution_id == execution.id
+        ):
+            current = await ctx.lanes.transition(current, StepState.FAILED, actor, reason)
+        plan = await rollback.preview(ctx, run, step, current)
+        listed = ", ".join(r.target_label for r in applied) or "nothing"
+        message = f"{lane_name(lane)} failed: {reason} Applied before the failure: {listed}."
+        result = ExecutionResult(ended, current, False, message, applied, plan.lines if applied else [])
+        if applied and step.auto_revert_on_failure and current.state is StepState.FAILED:
+            reverted = await rollback.perform(ctx, run, step, current, BOT_ACTOR)
+            message += f" Reverted automatically: {reverted.message}"
+            result = replace(result, lane=reverted.lane, message=message, rollback=reverted)
+        elif applied:
+            message += " Roll back to restore exactly: " + "; ".join(plan.lines)
+            result = replace(result, message=message)
+        else:
+            message += " Nothing was changed."
+            result = replace(result, message=message)
+        await ctx.emit(
+            run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": False}
+        )
+        return result
+
+
+def _applied(records: list[TargetRecord]) -> list[TargetRecord]:
+    return [r for r in records if r.mutating and r.status is TargetStatus.APPLIED]
+
+
+async def accept_if_complete(
+    ctx: Context, run: Run, step: Step, lane: StepLane, actor: Actor
+) -> tuple[StepLane, str]:
+    """verifying -> done once verification passed and the checklist is complete or waived."""
+    name = lane_name(lane)
+    if lane.state is not StepState.VERIFYING:
+        return lane, f"{name} is {lane.state.value}."
+    execution = await ctx.store.get_execution(lane.last_execution_id) if lane.last_execution_id else None
+    if execution is None or execution.state is not ExecutionState.SUCCEEDED:
+        return lane, f"{name} is still verifying."
+    if ctx.requires_checklist(step, lane.environment):
+        status = await checklist.status(ctx, run.id, step.id, step.checklist)
+        if not status.complete:
+            waiting = f"verified; waiting for the checklist ({status.summary()})"
+            lane = await _note(ctx, lane, waiting)
+            return (
+                lane,
+                f"{name} verified; tick or waive the rest of its checklist to accept it "
+                f"({status.summary()}).",
+            )
+    try:
+        done = await ctx.lanes.transition(lane, StepState.DONE, actor, "verified and accepted")
+    except Refused as refused:
+        return lane, refused.message
+    return done, f"{name} is done."
+
+
+async def _note(ctx: Context, lane: StepLane, reason: str) -> StepLane:
+    noted = replace(lane, reason=reason)
+    return noted if await ctx.store.put_lane(noted, lane.state) else lane

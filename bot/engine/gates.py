@@ -1,0 +1,185 @@
+"""Go/No-Go gates: live health checks, manual section ticks, a YES/NO decision and sign-offs.
+
+YES is allowed only when every health check passed (or a person overrode it with a reason)
+and every section item is ticked: the gate is the team's evidence, not a formality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.engine import checklist
+from bot.engine.checklist import ChecklistStatus
+from bot.engine.context import Context
+from bot.engine.errors import Refused
+from bot.engine.ports import Actor
+from bot.engine.records import GateRecord, HealthResult, Run, SignOff
+from bot.runbook.models import ChecklistItem, Gate
+from bot.runbook.suggest import did_you_mean
+
+GATE_ENVIRONMENT = "production"
+
+
+@dataclass(frozen=True)
+class GateView:
+    gate: Gate
+    record: GateRecord
+    sections: ChecklistStatus
+
+    @property
+    def blockers(self) -> list[str]:
+        """What stands between the gate and a YES, one sentence each."""
+        found: list[str] = []
+        results = {h.label: h for h in self.record.health}
+        for check in self.gate.health_checks:
+            result = results.get(check.label)
+            if result is None:
+                found.append(f"health check '{check.label}' has not been run")
+            elif result.passed is not True and not result.override_reason:
+                state = "unknown (no data)" if result.passed is None else "failing"
+                found.append(f"health check '{check.label}' is {state}: {result.detail}")
+        found.extend(f"'{item.text}' is not ticked" for item in self.sections.missing)
+        return found
+
+
+def gate_items(gate: Gate) -> list[ChecklistItem]:
+    return [item for section in gate.sections for item in section.items]
+
+
+def find_gate(ctx: Context, gate_id: str) -> Gate:
+    gate = ctx.runbook.gate(gate_id)
+    if gate is None:
+        raise Refused(f"no gate {gate_id}{did_you_mean(gate_id, [g.id for g in ctx.runbook.gates])}.")
+    return gate
+
+
+async def view(ctx: Context, run: Run, gate: Gate) -> GateView:
+    record = await ctx.store.get_gate(run.id, gate.id) or GateRecord(run_id=run.id, gate_id=gate.id)
+    sections = await checklist.status(ctx, run.id, gate.id, gate_items(gate))
+    return GateView(gate, record, sections)
+
+
+async def check_health(ctx: Context, run: Run, gate: Gate, actor: Actor) -> GateView:
+    """Measure every health check now; earlier overrides survive only for checks still not passing."""
+    current = await view(ctx, run, gate)
+    previous = {h.label: h for h in current.record.health}
+    env = ctx.runbook.environment(GATE_ENVIRONMENT) or ctx.runbook.environments[-1]
+    now = ctx.clock.now()
+    results: list[HealthResult] = []
+    for check in gate.health_checks:
+        measured = await ctx.checker.check(check.condition, env, now)
+        old = previous.get(check.label)
+        keep = old is not None and measured.passed is not True and old.override_reason
+        results.append(
+            HealthResult(
+                label=check.label,
+                condition=measured.condition,
+                passed=measured.passed,
+                value=measured.value,
+                threshold=measured.threshold,
+                detail=measured.detail,
+                checked_at=now,
+                override_by=old.override_by if keep and old else None,
+                override_reason=old.override_reason if keep and old else None,
+            )
+        )
+    record = replace(current.record, health=results)
+    await ctx.store.save_gate(record)
+    shown = "; ".join(f"{r.label}: {_verdict(r.passed)}" for r in results)
+    await ctx.auditor.record(actor, "gate health checked", run_id=run.id, step_id=gate.id, detail=shown)
+    return await view(ctx, run, gate)
+
+
+def _verdict(passed: bool | None) -> str:
+    return {True: "pass", False: "FAIL", None: "unknown"}[passed]
+
+
+async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, actor: Actor) -> GateView:
+    if not reason.strip():
+        raise Refused("Overriding a health check needs a reason. Nothing was changed.")
+    current = await view(ctx, run, gate)
+    labels = [h.label for h in current.record.health]
+    if label not in labels:
+        raise Refused(
+            f"{gate.id} has no measured health check '{label}'{did_you_mean(label, labels)}; "
+            "run the health checks first. Nothing was changed."
+        )
+    health = [
+        replace(h, override_by=actor.name, override_reason=reason) if h.label == label else h
+        for h in current.record.health
+    ]
+    await ctx.store.save_gate(replace(current.record, health=health))
+    await ctx.auditor.record(
+        actor, "gate check overridden", run_id=run.id, step_id=gate.id, after=label, detail=reason
+    )
+    return await view(ctx, run, gate)
+
+
+async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | None, actor: Actor) -> GateView:
+    current = await view(ctx, run, gate)
+    if current.record.decision is not None:
+        raise Refused(
+            f"{gate.id} was already decided {current.record.decision.upper()} "
+            f"by {current.record.decided_by_name}; "
+            "nothing was changed."
+        )
+    if yes and current.blockers:
+        raise Refused(
+            f"{gate.id} cannot be decided YES yet: "
+            + "; ".join(current.blockers)
+            + ". Nothing was decided; tick the items, rerun the health checks, "
+            "or override a check with a reason."
+        )
+    if not yes and not (reason and reason.strip()):
+        raise Refused(
+            f"Deciding {gate.id} NO needs a reason, so the team knows what to fix. Nothing was decided."
+        )
+    record = replace(
+        current.record,
+        decision="yes" if yes else "no",
+        decided_by=actor.user_id,
+        decided_by_name=actor.name,
+        decided_at=ctx.clock.now(),
+        reason=reason,
+    )
+    await ctx.store.save_gate(record)
+    await ctx.auditor.record(
+        actor,
+        "gate decided",
+        run_id=run.id,
+        step_id=gate.id,
+        before="undecided",
+        after=record.decision,
+        detail=reason,
+    )
+    label = gate.yes_label if yes else gate.no_label
+    await ctx.emit(
+        run, "gate_changed", f"{gate.title}: {label} (decided by {actor.name}).", data={"gate": gate.id}
+    )
+    return await view(ctx, run, gate)
+
+
+async def sign_off(ctx: Context, run: Run, gate: Gate, role: str, actor: Actor) -> GateView:
+    if role not in gate.signoffs:
+        raise Refused(f"{gate.id} takes sign-offs from {', '.join(gate.signoffs) or 'nobody'}, not {role}.")
+    if not actor.has(role):
+        raise Refused(
+            f"{actor.name} cannot sign off {gate.id} as {role}: {actor.name} does not have that role."
+        )
+    current = await view(ctx, run, gate)
+    if any(s.role == role for s in current.record.signoffs):
+        raise Refused(f"{gate.id} already has a {role} sign-off; nothing was changed.")
+    signoffs = [*current.record.signoffs, SignOff(role, actor.user_id, actor.name, ctx.clock.now())]
+    await ctx.store.save_gate(replace(current.record, signoffs=signoffs))
+    await ctx.auditor.record(actor, "gate signed off", run_id=run.id, step_id=gate.id, after=role)
+    return await view(ctx, run, gate)
+
+
+async def undecided_blocking(ctx: Context, run: Run, day: int) -> list[Gate]:
+    """Gates that must be YES before a step of ``day`` runs and are not (yet)."""
+    blocking: list[Gate] = []
+    for gate in ctx.runbook.gates_blocking(day):
+        record = await ctx.store.get_gate(run.id, gate.id)
+        if record is None or record.decision != "yes":
+            blocking.append(gate)
+    return blocking

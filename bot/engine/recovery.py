@@ -1,0 +1,109 @@
+"""Crash recovery: reconcile every execution a restart found still running, applying nothing.
+
+For each target whose snapshot was written but whose outcome was not, the live state is read
+back: equal to the target (empty diff) means it landed, equal to the snapshot means it did not.
+The lane ends ``failed`` and the revert stays available for whatever landed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.engine import targets as tg
+from bot.engine.context import Context
+from bot.engine.plan import bind_actions
+from bot.engine.ports import BOT_ACTOR
+from bot.engine.records import Execution, ExecutionState, StepState, TargetRecord, TargetStatus
+from bot.engine.states import lane_name
+
+
+@dataclass(frozen=True)
+class Recovered:
+    execution: Execution
+    applied: int
+    total: int
+    message: str
+
+
+async def recover(ctx: Context) -> list[Recovered]:
+    """Call once on start, before taking commands."""
+    found: list[Recovered] = []
+    for execution in await ctx.store.unfinished_executions():
+        found.append(await _reconcile(ctx, execution))
+    return found
+
+
+async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
+    step = ctx.runbook.step(execution.step_id)
+    run = await ctx.store.get_run(execution.run_id)
+    records = await ctx.store.targets(execution.id)
+    if step is not None:
+        records = [await _settle_unknown(ctx, execution, record) for record in records]
+    done = TargetStatus.REVERTED if execution.kind == "rollback" else TargetStatus.APPLIED
+    landed = sum(1 for r in records if r.mutating and r.status is done)
+    total = _total_targets(ctx, execution) if step is not None else len(records)
+    verb = "reverted" if execution.kind == "rollback" else "applied"
+    what = "rollback interrupted" if execution.kind == "rollback" else "interrupted"
+    reason = f"{what} by a restart; {landed} of {total} targets {verb}"
+    ended = replace(execution, state=ExecutionState.INTERRUPTED, finished_at=ctx.clock.now(), message=reason)
+    await ctx.store.save_execution(ended)
+    lane = await ctx.store.get_lane(execution.run_id, execution.step_id, execution.environment)
+    live_states = (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
+    if lane is not None and lane.last_execution_id == execution.id and lane.state in live_states:
+        lane = await ctx.lanes.transition(lane, StepState.FAILED, BOT_ACTOR, reason)
+    name = f"{execution.step_id} ({execution.environment})" if lane is None else lane_name(lane)
+    message = f"{name}: {reason}. Nothing was applied again; roll it back or run it again when ready."
+    await ctx.auditor.record(
+        BOT_ACTOR,
+        "recovered",
+        run_id=execution.run_id,
+        step_id=execution.step_id,
+        outcome="failed",
+        detail=message,
+    )
+    if run is not None:
+        await ctx.emit(run, "recovered", message, execution.step_id, {"execution_id": execution.id})
+    return Recovered(ended, landed, total, message)
+
+
+async def _settle_unknown(ctx: Context, execution: Execution, record: TargetRecord) -> TargetRecord:
+    """Decide, by reading live state, whether a snapshotted-but-unfinished target landed."""
+    if record.status is not TargetStatus.SNAPSHOTTED:
+        return record
+    if not record.mutating:
+        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "interrupted by a restart")
+    step = ctx.runbook.step(execution.step_id)
+    assert step is not None  # checked by the caller
+    action, target = tg.rebind(ctx, step, execution.environment, record)
+    live = await action.read_back(target)
+    if execution.kind == "rollback":
+        original = await _original(ctx, execution, record)
+        if original is not None and live == original.snapshot:
+            await tg.settle(ctx, original, TargetStatus.REVERTED, "reverted (confirmed after a restart)")
+            return await tg.settle(ctx, record, TargetStatus.REVERTED, "reverted (confirmed after a restart)")
+        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "not reverted (found after a restart)")
+    if not action.diff(target, live):
+        return await tg.settle(ctx, record, TargetStatus.APPLIED, "applied (confirmed after a restart)")
+    if live == record.snapshot:
+        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "not applied (found after a restart)")
+    # Neither at target nor at the snapshot: treat as applied so the revert restores the snapshot.
+    return await tg.settle(
+        ctx, record, TargetStatus.APPLIED, "partly applied (found after a restart); revert it"
+    )
+
+
+async def _original(ctx: Context, execution: Execution, record: TargetRecord) -> TargetRecord | None:
+    if execution.reverts is None:
+        return None
+    for candidate in await ctx.store.targets(execution.reverts):
+        if (candidate.action_index, candidate.target_key) == (record.action_index, record.target_key):
+            return candidate
+    return None
+
+
+def _total_targets(ctx: Context, execution: Execution) -> int:
+    step = ctx.runbook.step(execution.step_id)
+    if step is None:
+        return 0
+    bound, _ = bind_actions(ctx, step, execution.environment)
+    return sum(len(item.action.targets()) for item in bound if item.action.mutating)

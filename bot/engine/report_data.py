@@ -1,0 +1,341 @@
+"""The data of every scheduled report: what was done, how the metrics moved, what blocks, what is next.
+
+Pure: the lead reads the store and the metrics checker and hands over the small input
+records of bot/engine/report_model.py (re-exported here); nothing here touches Slack,
+the database or the clock. Rendering is bot/reports. A metric without a value is "no data" (status unknown), never healthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from bot.engine.cost_ledger import CostEntry, CostLedger, LaneEvent
+from bot.engine.report_model import (
+    CompletedStep,
+    DailyReport,
+    DayPlan,
+    Decision,
+    FinalReport,
+    GateDecision,
+    Issue,
+    IssueKind,
+    MetricLine,
+    MetricReading,
+    MetricStatus,
+    OpenAlert,
+    PendingApproval,
+    PhaseSummary,
+    PlannedGate,
+    PlannedStep,
+    QualityLine,
+    QualityReading,
+    StandupDigest,
+    StepOutcome,
+    UntickedItem,
+)
+from bot.runbook.models import Gate, Runbook
+
+__all__ = [
+    "CostEntry",
+    "CostLedger",
+    "DailyReport",
+    "FinalReport",
+    "GateDecision",
+    "LaneEvent",
+    "MetricReading",
+    "OpenAlert",
+    "PendingApproval",
+    "PhaseSummary",
+    "QualityReading",
+    "StandupDigest",
+    "StepOutcome",
+    "UntickedItem",
+    "daily_report",
+    "final_report",
+    "phase_summary",
+    "standup_digest",
+]
+
+# --- builders ----------------------------------------------------------------------------------
+
+
+def daily_report(
+    runbook: Runbook,
+    day: int,
+    outcomes: Sequence[StepOutcome],
+    metrics: Sequence[MetricReading],
+    alerts: Sequence[OpenAlert],
+    pending: Sequence[PendingApproval],
+    unticked: Sequence[UntickedItem],
+    ledger: CostLedger,
+    late: bool = False,
+) -> DailyReport:
+    """The 5 PM report of ``day``; ``outcomes`` are the lanes that changed state that day."""
+    return DailyReport(
+        title=f"{week_label(runbook)} Day {day} Report",
+        day=day,
+        late=late,
+        completed=completed_steps(runbook, outcomes),
+        metrics=metric_lines(runbook, metrics),
+        cost=ledger,
+        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        next_day=day_plan(runbook, day + 1),
+    )
+
+
+def standup_digest(
+    runbook: Runbook,
+    day: int,
+    standup: str,
+    yesterday: Sequence[StepOutcome],
+    metrics: Sequence[MetricReading],
+    alerts: Sequence[OpenAlert],
+    pending: Sequence[PendingApproval],
+    unticked: Sequence[UntickedItem],
+    ledger: CostLedger,
+    late: bool = False,
+) -> StandupDigest:
+    """The standup's four agenda answers; ``yesterday`` are the lanes that changed on the previous run day."""
+    return StandupDigest(
+        title=f"{week_label(runbook)} Day {day} Standup ({standup})",
+        standup=standup,
+        day=day,
+        late=late,
+        completed_yesterday=completed_steps(runbook, yesterday),
+        today=day_plan(runbook, day),
+        blockers=issues(runbook, yesterday, alerts, pending, unticked),
+        metrics=metric_lines(runbook, metrics),
+        cost=ledger,
+        agenda=tuple(runbook.schedule.standup_agenda),
+    )
+
+
+def phase_summary(
+    runbook: Runbook,
+    day: int,
+    outcomes: Sequence[StepOutcome],
+    metrics: Sequence[MetricReading],
+    alerts: Sequence[OpenAlert],
+    pending: Sequence[PendingApproval],
+    unticked: Sequence[UntickedItem],
+    ledger: CostLedger,
+    decisions: Sequence[GateDecision],
+    late: bool = False,
+) -> PhaseSummary:
+    """The summary of the phase that ends on ``day`` (the seed's Day 1-5 report); outcomes span the phase."""
+    phase = next((p for p in runbook.phases if p.first_day <= day <= p.last_day), None)
+    first, last = (phase.first_day, phase.last_day) if phase else (1, day)
+    following = next((p for p in runbook.phases if p.first_day == last + 1), None)
+    name = phase.name if phase else f"Days {first}-{last}"
+    return PhaseSummary(
+        title=f"{week_label(runbook)} {name} Summary (Days {first}-{last})",
+        phase=name,
+        first_day=first,
+        last_day=last,
+        day=day,
+        late=late,
+        completed=completed_steps(runbook, outcomes),
+        metrics=metric_lines(runbook, metrics),
+        cost=ledger,
+        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        decision=decision_for(runbook, day, decisions),
+        next_phase=following.name if following else None,
+        next_day=day_plan(runbook, day + 1),
+    )
+
+
+def final_report(
+    runbook: Runbook,
+    day: int,
+    outcomes: Sequence[StepOutcome],
+    metrics: Sequence[MetricReading],
+    alerts: Sequence[OpenAlert],
+    pending: Sequence[PendingApproval],
+    unticked: Sequence[UntickedItem],
+    ledger: CostLedger,
+    decisions: Sequence[GateDecision],
+    quality: Sequence[QualityReading],
+    late: bool = False,
+) -> FinalReport:
+    """The end-of-rollout report against the success, cost and quality targets."""
+    checked = {q.label: q for q in quality}
+    lines = []
+    for target in runbook.targets.quality:
+        reading = checked.get(target.label)
+        if reading is None:
+            lines.append(QualityLine(target.label, "unknown", "not checked"))
+        else:
+            status: MetricStatus = (
+                "unknown" if reading.passed is None else "met" if reading.passed else "not met"
+            )
+            lines.append(QualityLine(target.label, status, reading.detail))
+    return FinalReport(
+        title=f"{week_label(runbook)} Final Report",
+        day=day,
+        late=late,
+        completed=completed_steps(runbook, outcomes),
+        metrics=metric_lines(runbook, metrics),
+        cost=ledger,
+        quality=tuple(lines),
+        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        decision=decision_for(runbook, day, decisions),
+        expected_results=tuple(runbook.targets.expected_results),
+    )
+
+
+# --- parts ---------------------------------------------------------------------------------------
+
+
+def week_label(runbook: Runbook) -> str:
+    """ "Week 17" from ``week: 17``; the runbook title when no week is given."""
+    week = (runbook.week or "").strip()
+    if not week:
+        return runbook.title
+    return f"Week {week}" if week.isdigit() else week
+
+
+def completed_steps(runbook: Runbook, outcomes: Sequence[StepOutcome]) -> tuple[CompletedStep, ...]:
+    zone = ZoneInfo(runbook.calendar.timezone)
+    done = [o for o in outcomes if o.state == "done"]
+    done.sort(
+        key=lambda o: (o.finished_at is None, o.finished_at or datetime.min.replace(tzinfo=zone), o.step_id)
+    )
+    return tuple(
+        CompletedStep(
+            o.step_id,
+            o.title,
+            o.environment,
+            o.by,
+            o.finished_at.astimezone(zone) if o.finished_at else None,
+        )
+        for o in done
+    )
+
+
+def metric_lines(runbook: Runbook, readings: Sequence[MetricReading]) -> tuple[MetricLine, ...]:
+    """One line per performance target, then any other reading given; baselines default to the targets'."""
+    by_id = {r.metric_id: r for r in readings}
+    lines: list[MetricLine] = []
+    for target in runbook.targets.performance:
+        reading = by_id.pop(target.metric, None)
+        metric = runbook.metric(target.metric)
+        unit = reading.unit if reading else metric.unit if metric else ""
+        baseline: float | None = (
+            reading.baseline if reading and reading.baseline is not None else target.current
+        )
+        now = reading.now if reading else None
+        lines.append(_line(runbook, target.metric, target.label, unit, baseline, now, target.target))
+    for reading in by_id.values():
+        metric = runbook.metric(reading.metric_id)
+        label = metric.title if metric else reading.metric_id
+        other_baseline = (
+            reading.baseline if reading.baseline is not None else metric.baseline if metric else None
+        )
+        target_value = reading.target if reading.target is not None else metric.target if metric else None
+        lines.append(
+            _line(runbook, reading.metric_id, label, reading.unit, other_baseline, reading.now, target_value)
+        )
+    return tuple(lines)
+
+
+def _line(
+    runbook: Runbook,
+    metric_id: str,
+    label: str,
+    unit: str,
+    baseline: float | None,
+    now: float | None,
+    target: float | None,
+) -> MetricLine:
+    return MetricLine(
+        metric_id,
+        label,
+        unit,
+        baseline,
+        now,
+        target,
+        metric_status(runbook, metric_id, baseline, now, target),
+    )
+
+
+def metric_status(
+    runbook: Runbook, metric_id: str, baseline: float | None, now: float | None, target: float | None
+) -> MetricStatus:
+    """met / not met against the target in the metric's better direction; unknown without a value."""
+    if now is None or target is None:
+        return "unknown"
+    metric = runbook.metric(metric_id)
+    if metric is not None:
+        higher = metric.better == "higher"
+    elif baseline is not None and baseline != target:
+        higher = target > baseline
+    else:
+        return "unknown"
+    return "met" if (now >= target if higher else now <= target) else "not met"
+
+
+def issues(
+    runbook: Runbook,
+    outcomes: Sequence[StepOutcome],
+    alerts: Sequence[OpenAlert],
+    pending: Sequence[PendingApproval],
+    unticked: Sequence[UntickedItem],
+) -> tuple[Issue, ...]:
+    """Failed and rolled-back steps, open alerts, pending approvals, then unticked checklist items."""
+    zone = ZoneInfo(runbook.calendar.timezone)
+    found: list[Issue] = []
+    for o in outcomes:
+        if o.state in ("failed", "rolled_back"):
+            kind: IssueKind = "failed" if o.state == "failed" else "rolled_back"
+            at = o.finished_at.astimezone(zone) if o.finished_at else None
+            found.append(Issue(kind, o.step_id, o.title, o.environment, at))
+    for a in sorted(alerts, key=lambda a: a.opened_at):
+        trigger = next((t for t in runbook.triggers if t.id == a.trigger_id), None)
+        detail = trigger.title if trigger else a.kind
+        found.append(Issue("alert", a.trigger_id, a.message, f"{detail}, {a.state}", a.opened_at.astimezone(zone)))
+    for p in pending:
+        found.append(Issue("approval", p.step_id, p.title, f"{p.environment}, needs {p.waiting_for}"))
+    for u in unticked:
+        found.append(Issue("unticked", u.step_id, u.text, u.item_id))
+    return tuple(found)
+
+
+def day_plan(runbook: Runbook, number: int) -> DayPlan | None:
+    """The runbook's plan for day ``number``; None past the last working day."""
+    if number > runbook.calendar.working_days:
+        return None
+    day = runbook.day(number)
+    gates = tuple(PlannedGate(g.id, g.title, _clock(g.at)) for g in runbook.gates if g.day == number)
+    if day is None:
+        return DayPlan(number, f"Day {number}", None, (), gates)
+    steps = tuple(
+        PlannedStep(
+            s.id,
+            s.title,
+            f"{_clock(s.window.start)}-{_clock(s.window.end)}" if s.window else None,
+            tuple(s.environments),
+        )
+        for s in day.steps
+    )
+    return DayPlan(number, day.title, day.objective, steps, gates)
+
+
+def decision_for(runbook: Runbook, day: int, decisions: Sequence[GateDecision]) -> Decision | None:
+    """The latest gate on or before ``day`` (day 3's for the phase summary, day 10's for the final)."""
+    candidates = [g for g in runbook.gates if g.day <= day and g.id != "preflight"]
+    if not candidates:
+        return None
+    gate: Gate = max(candidates, key=lambda g: (g.day, g.at))
+    given = next((d for d in decisions if d.gate_id == gate.id), None)
+    if given is None or given.decision not in ("yes", "no"):
+        return Decision(gate.id, gate.title, "pending", "not decided yet", None, None)
+    state: Literal["yes", "no"] = "yes" if given.decision == "yes" else "no"
+    label = gate.yes_label if state == "yes" else gate.no_label
+    return Decision(gate.id, gate.title, state, label, given.by, given.at)
+
+
+def _clock(value: time) -> str:
+    return value.strftime("%H:%M")

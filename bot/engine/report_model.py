@@ -1,0 +1,217 @@
+"""The records of the scheduled reports: the inputs the lead fills and the report data built from them.
+
+Plain frozen dataclasses, no behaviour beyond a property or two, so templates (and a team's
+own templates) can rely on their field names. Builders live in bot/engine/report_data.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.engine.cost_ledger import CostLedger
+
+MetricStatus = Literal["met", "not met", "unknown"]
+IssueKind = Literal["failed", "rolled_back", "alert", "unticked", "approval"]
+
+# --- inputs (filled by the lead from the store and the metrics checker) ---------------------
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """A step lane's state; ``finished_at`` is when it reached that state, ``by`` who made it happen."""
+
+    step_id: str
+    title: str
+    environment: str
+    state: str
+    finished_at: datetime | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    trigger_id: str
+    message: str
+    opened_at: datetime
+    state: str = "open"
+    kind: str = "breach"
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    step_id: str
+    title: str
+    environment: str
+    waiting_for: str
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True)
+class UntickedItem:
+    step_id: str
+    item_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MetricReading:
+    """The metric's value now (None = no data) beside its baseline and target."""
+
+    metric_id: str
+    now: float | None
+    baseline: float | None
+    target: float | None
+    unit: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """A gate's decision: ``decision`` is "yes", "no", or None while undecided."""
+
+    gate_id: str
+    decision: str | None
+    by: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QualityReading:
+    """A quality target checked by the lead (passed None = could not be checked)."""
+
+    label: str
+    passed: bool | None
+    detail: str = ""
+
+
+# --- outputs (what the templates render) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompletedStep:
+    step_id: str
+    title: str
+    environment: str
+    by: str | None
+    finished_at: datetime | None  # in the team's time zone
+
+
+@dataclass(frozen=True)
+class MetricLine:
+    metric_id: str
+    label: str
+    unit: str
+    baseline: float | None
+    now: float | None
+    target: float | None
+    status: MetricStatus
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One blocker. ``ref`` is a step or trigger id, ``text`` the human part, ``detail`` the context."""
+
+    kind: IssueKind
+    ref: str
+    text: str
+    detail: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    step_id: str
+    title: str
+    window: str | None
+    environments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlannedGate:
+    gate_id: str
+    title: str
+    at: str
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    day: int
+    title: str
+    objective: str | None
+    steps: tuple[PlannedStep, ...]
+    gates: tuple[PlannedGate, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    gate_id: str
+    title: str
+    state: Literal["yes", "no", "pending"]
+    label: str
+    by: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class QualityLine:
+    label: str
+    status: MetricStatus
+    detail: str
+
+
+@dataclass(frozen=True)
+class DailyReport:
+    title: str
+    day: int
+    late: bool
+    completed: tuple[CompletedStep, ...]
+    metrics: tuple[MetricLine, ...]
+    cost: CostLedger
+    issues: tuple[Issue, ...]
+    next_day: DayPlan | None
+
+
+@dataclass(frozen=True)
+class StandupDigest:
+    title: str
+    standup: str
+    day: int
+    late: bool
+    completed_yesterday: tuple[CompletedStep, ...]
+    today: DayPlan | None
+    blockers: tuple[Issue, ...]
+    metrics: tuple[MetricLine, ...]
+    cost: CostLedger
+    agenda: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    title: str
+    phase: str
+    first_day: int
+    last_day: int
+    day: int
+    late: bool
+    completed: tuple[CompletedStep, ...]
+    metrics: tuple[MetricLine, ...]
+    cost: CostLedger
+    issues: tuple[Issue, ...]
+    decision: Decision | None
+    next_phase: str | None
+    next_day: DayPlan | None
+
+
+@dataclass(frozen=True)
+class FinalReport:
+    title: str
+    day: int
+    late: bool
+    completed: tuple[CompletedStep, ...]
+    metrics: tuple[MetricLine, ...]
+    cost: CostLedger
+    quality: tuple[QualityLine, ...]
+    issues: tuple[Issue, ...]
+    decision: Decision | None
+    expected_results: tuple[str, ...]

@@ -1,0 +1,208 @@
+"""Reverting a lane: applied targets back to their write-ahead snapshots, newest first, exactly once.
+
+The preview reads live state now, so the person sees exactly what will be restored; the revert
+itself is claimed like an execution, so a second click (or a second person) does nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+
+from bot.engine import targets as tg
+from bot.engine.context import Context
+from bot.engine.errors import Refused
+from bot.engine.plan import BoundAction, fingerprint
+from bot.engine.ports import ActionFailed, Actor, Change
+from bot.engine.records import (
+    Execution,
+    ExecutionState,
+    Run,
+    StepLane,
+    StepState,
+    TargetRecord,
+    TargetStatus,
+)
+from bot.engine.states import REVERTIBLE, lane_name
+from bot.runbook.models import Step
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    run_id: str
+    step_id: str
+    environment: str
+    production: bool
+    execution_id: str | None
+    changes: list[Change]
+    targets: list[TargetRecord]
+    already_rolled_back: bool = False
+
+    @property
+    def lines(self) -> list[str]:
+        if self.already_rolled_back:
+            return [f"{self.step_id} ({self.environment}) was already rolled back; nothing to restore."]
+        if not self.targets:
+            return [f"{self.step_id} ({self.environment}) has no applied changes; nothing to restore."]
+        if not self.changes:
+            return ["Every applied target is already back at its snapshot; the revert will change nothing."]
+        return [str(c) for c in self.changes]
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    plan: RollbackPlan
+    ok: bool
+    message: str
+    lane: StepLane
+    execution: Execution | None = None
+    reverted: list[TargetRecord] = field(default_factory=list)
+
+
+async def applied_execution(ctx: Context, lane: StepLane) -> Execution | None:
+    """The apply execution whose changes a rollback of ``lane`` would undo."""
+    if lane.last_execution_id is None:
+        return None
+    execution = await ctx.store.get_execution(lane.last_execution_id)
+    if execution is not None and execution.kind == "rollback" and execution.reverts:
+        return await ctx.store.get_execution(execution.reverts)
+    return execution
+
+
+async def preview(ctx: Context, run: Run, step: Step, lane: StepLane) -> RollbackPlan:
+    production = ctx.is_production(lane.environment)
+    execution = await applied_execution(ctx, lane)
+    if lane.state is StepState.ROLLED_BACK:
+        return RollbackPlan(
+            run.id, step.id, lane.environment, production, execution.id if execution else None, [], [], True
+        )
+    records: list[TargetRecord] = []
+    changes: list[Change] = []
+    if execution is not None:
+        stored = await ctx.store.targets(execution.id)
+        records = [r for r in reversed(stored) if r.mutating and r.status is TargetStatus.APPLIED]
+        for record in records:
+            action, target = tg.rebind(ctx, step, lane.environment, record)
+            live = await action.read_back(target)
+            changes.extend(tg.restore_changes(record.target_label, live, record.snapshot))
+    return RollbackPlan(
+        run.id, step.id, lane.environment, production, execution.id if execution else None, changes, records
+    )
+
+
+async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Actor) -> RollbackResult:
+    """Claim the revert of ``lane`` and restore every applied target, newest first."""
+    plan = await preview(ctx, run, step, lane)
+    if plan.already_rolled_back:
+        return await _already(ctx, run, plan, lane, actor)
+    if lane.state not in REVERTIBLE:
+        raise Refused(ctx.lanes.explain(lane, StepState.ROLLING_BACK))
+    now = ctx.clock.now()
+    execution = Execution(
+        id=uuid.uuid4().hex,
+        run_id=run.id,
+        step_id=step.id,
+        environment=lane.environment,
+        kind="rollback",
+        state=ExecutionState.RUNNING,
+        requested_by=actor.user_id,
+        plan_fingerprint=fingerprint(plan.lines, plan.changes),
+        started_at=now,
+        dry_run=run.dry_run,
+        reverts=plan.execution_id,
+    )
+    if not await ctx.store.claim_execution(execution, sorted(REVERTIBLE), StepState.ROLLING_BACK):
+        current = await ctx.lanes.get(run.id, step.id, lane.environment)
+        if current.state is StepState.ROLLED_BACK:
+            return await _already(ctx, run, plan, current, actor)
+        raise Refused(ctx.lanes.explain(current, StepState.ROLLING_BACK))
+    await ctx.auditor.record(
+        actor,
+        "step state",
+        run_id=run.id,
+        step_id=f"{step.id}@{lane.environment}",
+        before=lane.state.value,
+        after=StepState.ROLLING_BACK.value,
+        detail="rollback claimed: " + "; ".join(plan.lines),
+    )
+    claimed = await ctx.lanes.get(run.id, step.id, lane.environment)
+    await ctx.emit(run, "step_changed", f"Rolling back {lane_name(lane)}: " + "; ".join(plan.lines), step.id)
+    return await _revert(ctx, run, step, claimed, execution, plan, actor)
+
+
+async def _already(
+    ctx: Context, run: Run, plan: RollbackPlan, lane: StepLane, actor: Actor
+) -> RollbackResult:
+    message = f"{lane_name(lane)} was already rolled back; nothing was changed."
+    await ctx.auditor.record(
+        actor, "rollback (no-op)", run_id=run.id, step_id=f"{lane.step_id}@{lane.environment}", detail=message
+    )
+    return RollbackResult(replace(plan, already_rolled_back=True), True, message, lane)
+
+
+async def _revert(
+    ctx: Context, run: Run, step: Step, lane: StepLane, execution: Execution, plan: RollbackPlan, actor: Actor
+) -> RollbackResult:
+    name = lane_name(lane)
+
+    async def progress(text: str) -> None:
+        await ctx.emit(run, "execution_progress", f"Rollback of {name}: {text}", step.id)
+
+    reverted: list[TargetRecord] = []
+    for seq, original in enumerate(plan.targets):
+        action, target = tg.rebind(ctx, step, lane.environment, original)
+        live = await action.read_back(target)
+        item = BoundAction(original.action_index, action, original.action_line)
+        record = await tg.write_ahead(ctx, execution, seq, item, target, live)
+        if execution.dry_run:
+            await tg.settle(ctx, record, TargetStatus.SKIPPED, "dry run: not reverted")
+            await progress(f"would restore {original.target_label}")
+            continue
+        try:
+            outcome = await action.revert(target, original.snapshot, progress)
+            if not outcome.ok:
+                raise ActionFailed(outcome.message)
+        except ActionFailed as exc:
+            await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
+            return await _failed(
+                ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor
+            )
+        await tg.settle(ctx, record, TargetStatus.REVERTED, outcome.message)
+        reverted.append(await tg.settle(ctx, original, TargetStatus.REVERTED, outcome.message))
+        await progress(f"restored {original.target_label}")
+    finished = replace(
+        execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="rolled back"
+    )
+    await ctx.store.save_execution(finished)
+    done = await ctx.lanes.transition(lane, StepState.ROLLED_BACK, actor, f"rolled back by {actor.name}")
+    message = f"{name} rolled back: {len(reverted)} target(s) restored to their snapshots."
+    if execution.dry_run:
+        count = len(plan.targets)
+        message = f"{name} rollback rehearsed: {count} target(s) would be restored; nothing was changed."
+    await ctx.emit(run, "rollback_finished", message, step.id, {"execution_id": execution.id})
+    return RollbackResult(plan, True, message, done, finished, reverted)
+
+
+async def _failed(
+    ctx: Context,
+    run: Run,
+    step: Step,
+    lane: StepLane,
+    execution: Execution,
+    plan: RollbackPlan,
+    reverted: list[TargetRecord],
+    failed_at: TargetRecord,
+    reason: str,
+    actor: Actor,
+) -> RollbackResult:
+    left = [r.target_label for r in plan.targets if r not in reverted]
+    message = (
+        f"Rollback of {lane_name(lane)} stopped at {failed_at.target_label}: {reason} "
+        f"Restored: {', '.join(r.target_label for r in reverted) or 'nothing'}. "
+        f"Still changed: {', '.join(left)}. Fix the cause and roll back again; restored targets are kept."
+    )
+    failed = replace(execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=message)
+    await ctx.store.save_execution(failed)
+    moved = await ctx.lanes.transition(lane, StepState.FAILED, actor, message)
+    await ctx.emit(run, "rollback_finished", message, step.id, {"execution_id": execution.id, "ok": False})
+    return RollbackResult(plan, False, message, moved, failed, reverted)

@@ -1,0 +1,472 @@
+"""The use cases the chat layer calls: one method per thing a person can ask the bot to do.
+
+Every method takes the Actor and the channel, raises ``Refused`` with a sentence when the answer
+is no (and audits the refusal), and otherwise returns a typed view or result.
+
+Long executions: ``start_execution`` returns as soon as the run is claimed, with an asyncio
+Task for the rest (apply, verify, soak); ``confirm_run`` is ``start_execution`` awaited to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+
+from bot.engine import approvals, checklist, gates, guards, recovery, rollback
+from bot.engine.context import Context
+from bot.engine.errors import Refused
+from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
+from bot.engine.permissions import Policy
+from bot.engine.plan import Plan, build_plan
+from bot.engine.ports import ActionFactory, Actor, Clock, ConditionChecker, Notifier
+from bot.engine.records import (
+    AuditEntry,
+    Execution,
+    ExecutionState,
+    Incident,
+    Run,
+    RunState,
+    StepLane,
+    StepState,
+)
+from bot.engine.rollout_reads import Reads
+from bot.engine.states import RUNNABLE, lane_name
+from bot.engine.store import RolloutStore
+from bot.runbook.models import Runbook, Step
+
+
+@dataclass(frozen=True)
+class StartedExecution:
+    """A claimed execution and the task finishing it; await ``task`` for the result."""
+
+    execution: Execution
+    task: asyncio.Task[ExecutionResult]
+
+
+class Rollout(Reads):
+    def __init__(
+        self,
+        runbook: Runbook,
+        store: RolloutStore,
+        actions: ActionFactory,
+        checker: ConditionChecker,
+        notifier: Notifier,
+        clock: Clock,
+        policy: Policy,
+        dry_run: bool = False,
+    ) -> None:
+        super().__init__(Context(runbook, store, actions, checker, notifier, clock, policy, dry_run))
+        self._tasks: set[asyncio.Task[ExecutionResult]] = set()
+
+    @asynccontextmanager
+    async def _audited(
+        self, actor: Actor, what: str, run: Run | None, scope: str | None
+    ) -> AsyncIterator[None]:
+        try:
+            yield
+        except Refused as refused:
+            await self.ctx.auditor.record(
+                actor,
+                what,
+                run_id=run.id if run else None,
+                step_id=scope,
+                outcome="refused",
+                detail=refused.message,
+            )
+            raise
+
+    # --- the run ------------------------------------------------------------------------
+
+    async def start_run(
+        self, channel: str, start_date: date | None, actor: Actor, dry_run: bool = False
+    ) -> Run:
+        ctx = self.ctx
+        async with self._audited(actor, "start run", None, None):
+            guards.require(ctx, actor, "pause")
+            today = ctx.clock.now().astimezone(ctx.zone).date()
+            run = Run(
+                id=uuid.uuid4().hex[:12],
+                runbook_id=ctx.runbook.id,
+                channel=channel,
+                start_date=start_date or today,
+                state=RunState.ACTIVE,
+                created_at=ctx.clock.now(),
+                created_by=actor.user_id,
+                dry_run=dry_run or ctx.dry_run,
+            )
+            stored = await ctx.store.create_run(run)
+            if stored.id != run.id:
+                raise Refused(
+                    f"This channel already has run {stored.id} ({stored.state.value}, started "
+                    f"{stored.start_date.isoformat()}); finish or abandon it before starting another."
+                )
+        await ctx.auditor.record(
+            actor, "start run", run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}"
+        )
+        day1 = ctx.calendar(run).date_of(1)
+        await ctx.emit(
+            run, "run_started", f"{ctx.runbook.title} started by {actor.name}; Day 1 is {day1:%a %d %b}."
+        )
+        return run
+
+    async def _set_run_state(self, channel: str, actor: Actor, to: RunState, reason: str | None) -> Run:
+        run = await self.require_run(channel)
+        async with self._audited(actor, f"run {to.value}", run, None):
+            guards.require(self.ctx, actor, "pause")
+            if run.state is to:
+                raise Refused(f"The run is already {to.value}; nothing was changed.")
+            if to is not RunState.ACTIVE and not (reason and reason.strip()):
+                raise Refused(f"Putting the run {to.value} needs a reason, so the team knows why.")
+        changed = replace(run, state=to, reason=reason)
+        await self.ctx.store.save_run(changed)
+        await self.ctx.auditor.record(
+            actor, "run state", run_id=run.id, before=run.state, after=to, detail=reason
+        )
+        why = f": {reason}" if reason else ""
+        await self.ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
+        return changed
+
+    async def hold(self, channel: str, actor: Actor, reason: str) -> Run:
+        return await self._set_run_state(channel, actor, RunState.HELD, reason)
+
+    async def pause(self, channel: str, actor: Actor, reason: str) -> Run:
+        return await self._set_run_state(channel, actor, RunState.PAUSED, reason)
+
+    async def resume(self, channel: str, actor: Actor) -> Run:
+        return await self._set_run_state(channel, actor, RunState.ACTIVE, None)
+
+    async def incident(self, channel: str, text: str, actor: Actor, step_id: str | None = None) -> Incident:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "incident", run, step_id):
+            guards.require(self.ctx, actor, "incident")
+        found = Incident(
+            uuid.uuid4().hex, run.id, actor.user_id, actor.name, self.ctx.clock.now(), text, step_id
+        )
+        await self.ctx.store.add_incident(found)
+        await self.ctx.auditor.record(actor, "incident", run_id=run.id, step_id=step_id, detail=text)
+        return found
+
+    async def audit(self, channel: str, n: int = 20) -> list[AuditEntry]:
+        run = await self.require_run(channel)
+        return await self.ctx.store.audit(run.id, n)
+
+    async def recover(self) -> list[recovery.Recovered]:
+        return await recovery.recover(self.ctx)
+
+    # --- checklists ------------------------------------------------------------------------
+
+    async def tick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "tick", run, step_id):
+            guards.require(self.ctx, actor, "tick")
+            await checklist.tick(self.ctx, run, step.id, step.checklist, item_id, actor)
+        await self._accept_waiting(run, step, actor)
+        return await checklist.status(self.ctx, run.id, step.id, step.checklist)
+
+    async def untick(
+        self, channel: str, step_id: str, item_id: str, actor: Actor
+    ) -> checklist.ChecklistStatus:
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "untick", run, step_id):
+            guards.require(self.ctx, actor, "tick")
+            await checklist.untick(self.ctx, run, step.id, step.checklist, item_id, actor)
+        return await checklist.status(self.ctx, run.id, step.id, step.checklist)
+
+    async def waive(
+        self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
+    ) -> checklist.ChecklistStatus:
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "waive", run, step_id):
+            guards.require(self.ctx, actor, "waive")
+            await checklist.waive(self.ctx, run, step.id, step.checklist, item_id, reason, actor)
+        await self._accept_waiting(run, step, actor)
+        return await checklist.status(self.ctx, run.id, step.id, step.checklist)
+
+    async def _accept_waiting(self, run: Run, step: Step, actor: Actor) -> None:
+        for env in step.environments:
+            lane = await self.ctx.lanes.get(run.id, step.id, env)
+            if lane.state is StepState.VERIFYING:
+                lane, message = await accept_if_complete(self.ctx, run, step, lane, actor)
+                if lane.state is StepState.DONE:
+                    await self.ctx.emit(run, "step_changed", message, step.id)
+
+    # --- plans and approvals ---------------------------------------------------------------
+
+    async def _fresh_plan(self, run: Run, step: Step, lane: StepLane, actor: Actor) -> Plan:
+        """Build the plan now; votes on another plan are withdrawn and the lane steps back."""
+        plan = await build_plan(self.ctx, run.id, run.dry_run, step, lane.environment)
+        if (
+            await approvals.withdraw_stale(self.ctx, lane, plan.fingerprint, actor)
+            and lane.state is StepState.APPROVED
+        ):
+            await self.ctx.lanes.transition(
+                lane, StepState.READY, actor, "the plan changed; approvals withdrawn"
+            )
+            await self.ctx.emit(
+                run,
+                "step_changed",
+                f"{lane_name(lane)}: the plan changed, so approvals were withdrawn.",
+                step.id,
+            )
+        return plan
+
+    async def plan(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "plan", run, step_id):
+            guards.check_environment(step, env)
+        lane = await self.ctx.lanes.get(run.id, step.id, env)
+        return await self._fresh_plan(run, step, lane, actor)
+
+    async def _vote(
+        self, channel: str, step_id: str, env: str, actor: Actor, decision: str, reason: str | None
+    ) -> approvals.ApprovalStatus:
+        ctx = self.ctx
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "approve" if decision == "approved" else "reject", run, step_id):
+            guards.check_environment(step, env)
+            guards.require(ctx, actor, "approve")
+            lane = await ctx.lanes.get(run.id, step.id, env)
+            if lane.state not in (
+                StepState.PENDING,
+                StepState.READY,
+                StepState.APPROVED,
+                StepState.FAILED,
+                StepState.ROLLED_BACK,
+            ):
+                raise Refused(ctx.lanes.explain(lane, StepState.APPROVED))
+            if decision == "rejected" and not (reason and reason.strip()):
+                raise Refused(
+                    f"Rejecting {lane_name(lane)} needs a reason, so the requester knows what to change."
+                )
+            if ctx.is_production(env) and lane.requested_by == actor.user_id:
+                raise Refused(
+                    f"{actor.name} asked to run {lane_name(lane)}, so {actor.name} cannot also approve it: "
+                    "production needs four eyes. Ask another approver; nothing was changed."
+                )
+            plan = await self._fresh_plan(run, step, lane, actor)
+            lane = await ctx.lanes.get(run.id, step.id, env)
+            role = _voting_role(approvals.needs(ctx, step, env), actor, ctx.policy.capabilities["approve"])
+            if role is None:
+                wanted = ", ".join(n.describe() for n in approvals.needs(ctx, step, env))
+                raise Refused(f"{lane_name(lane)} needs {wanted}; {actor.name} has none of those roles.")
+        await approvals.record(ctx, lane, actor, role, decision, plan.fingerprint, reason)
+        return await self._settle_approval(run, step, lane, plan, actor)
+
+    async def _settle_approval(
+        self, run: Run, step: Step, lane: StepLane, plan: Plan, actor: Actor
+    ) -> approvals.ApprovalStatus:
+        status = await approvals.evaluate(self.ctx, step, lane, plan.fingerprint, lane.requested_by)
+        if status.satisfied and lane.state is not StepState.APPROVED:
+            await self.ctx.lanes.transition(lane, StepState.APPROVED, actor, "approved")
+        elif not status.satisfied and lane.state is StepState.APPROVED:
+            await self.ctx.lanes.transition(lane, StepState.READY, actor, status.summary())
+        await self.ctx.emit(run, "step_changed", f"{lane_name(lane)}: {status.summary()}.", step.id)
+        return status
+
+    async def approve(self, channel: str, step_id: str, env: str, actor: Actor) -> approvals.ApprovalStatus:
+        return await self._vote(channel, step_id, env, actor, "approved", None)
+
+    async def reject(
+        self, channel: str, step_id: str, env: str, actor: Actor, reason: str
+    ) -> approvals.ApprovalStatus:
+        return await self._vote(channel, step_id, env, actor, "rejected", reason)
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def request_run(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
+        """Check everything and return the plan to confirm; marks the actor as the requester."""
+        ctx = self.ctx
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "request run", run, step_id):
+            lane = await self._check_runnable(run, step, env, actor)
+            if lane.state not in (
+                StepState.PENDING,
+                StepState.READY,
+                StepState.APPROVED,
+                StepState.FAILED,
+                StepState.ROLLED_BACK,
+            ):
+                raise Refused(ctx.lanes.explain(lane, StepState.RUNNING))
+        if lane.state in (StepState.APPROVED, StepState.READY):
+            if lane.requested_by != actor.user_id:
+                marked = replace(lane, requested_by=actor.user_id)
+                lane = marked if await ctx.store.put_lane(marked, lane.state) else lane
+        else:
+            lane = await ctx.lanes.transition(
+                lane, StepState.READY, actor, f"requested by {actor.name}", requested_by=actor.user_id
+            )
+        plan = await self._fresh_plan(run, step, lane, actor)
+        lane = await ctx.lanes.get(run.id, step.id, env)
+        await self._settle_approval(run, step, lane, plan, actor)
+        await ctx.auditor.record(
+            actor, "request run", run_id=run.id, step_id=f"{step.id}@{env}", detail=f"plan {plan.fingerprint}"
+        )
+        return plan
+
+    async def _check_runnable(self, run: Run, step: Step, env: str, actor: Actor) -> StepLane:
+        ctx = self.ctx
+        guards.check_environment(step, env)
+        guards.require(ctx, actor, guards.run_capability(ctx, env))
+        guards.require_active(run)
+        await guards.check_order(ctx, run, step, env)
+        return await ctx.lanes.get(run.id, step.id, env)
+
+    async def start_execution(
+        self, channel: str, step_id: str, env: str, actor: Actor, fingerprint: str
+    ) -> StartedExecution:
+        """Claim the run of a lane (exactly once) and return at once with the task that finishes it."""
+        ctx = self.ctx
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "confirm run", run, step_id):
+            lane = await self._check_runnable(run, step, env, actor)
+            if lane.state not in RUNNABLE:
+                if lane.state in (
+                    StepState.PENDING,
+                    StepState.READY,
+                    StepState.FAILED,
+                    StepState.ROLLED_BACK,
+                ):
+                    status = await approvals.evaluate(ctx, step, lane, fingerprint, actor.user_id)
+                    raise Refused(
+                        f"{lane_name(lane)} is not approved yet: it {status.summary()}. Nothing was run."
+                    )
+                raise Refused(ctx.lanes.explain(lane, StepState.RUNNING))
+            plan = await self._fresh_plan(run, step, lane, actor)
+            if plan.fingerprint != fingerprint:
+                raise Refused("The plan changed since you looked; review it again. Nothing was run.")
+            status = await approvals.evaluate(ctx, step, lane, plan.fingerprint, actor.user_id)
+            if not status.satisfied:
+                raise Refused(
+                    f"{lane_name(lane)} cannot be run by {actor.name}: it {status.summary()} "
+                    "(your own approval does not count in production). Nothing was run."
+                )
+            execution = Execution(
+                id=uuid.uuid4().hex,
+                run_id=run.id,
+                step_id=step.id,
+                environment=env,
+                kind="apply",
+                state=ExecutionState.RUNNING,
+                requested_by=actor.user_id,
+                plan_fingerprint=plan.fingerprint,
+                started_at=ctx.clock.now(),
+                dry_run=run.dry_run,
+            )
+            if not await ctx.store.claim_execution(execution, sorted(RUNNABLE), StepState.RUNNING):
+                raise Refused(ctx.lanes.explain(await ctx.lanes.get(run.id, step.id, env), StepState.RUNNING))
+        await ctx.auditor.record(
+            actor,
+            "step state",
+            run_id=run.id,
+            step_id=f"{step.id}@{env}",
+            before="approved",
+            after="running",
+            detail=f"execution {execution.id} of plan {plan.fingerprint}",
+        )
+        claimed = await ctx.lanes.get(run.id, step.id, env)
+        await ctx.emit(run, "step_changed", f"{lane_name(claimed)} started by {actor.name}.", step.id)
+        task = asyncio.create_task(Executor(ctx).execute(run, step, claimed, execution, actor))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return StartedExecution(execution, task)
+
+    async def confirm_run(
+        self, channel: str, step_id: str, env: str, actor: Actor, fingerprint: str
+    ) -> ExecutionResult:
+        started = await self.start_execution(channel, step_id, env, actor, fingerprint)
+        return await started.task
+
+    async def skip(self, channel: str, step_id: str, env: str, reason: str, actor: Actor) -> StepLane:
+        run, step = await self.require_step(channel, step_id)
+        async with self._audited(actor, "skip", run, step_id):
+            guards.check_environment(step, env)
+            guards.require(self.ctx, actor, "waive")
+            if not reason.strip():
+                raise Refused(f"Skipping {step.id} needs a reason. Nothing was changed.")
+            lane = await self.ctx.lanes.get(run.id, step.id, env)
+            moved = await self.ctx.lanes.transition(lane, StepState.SKIPPED, actor, reason)
+        await self.ctx.emit(
+            run, "step_changed", f"{lane_name(moved)} skipped by {actor.name}: {reason}", step.id
+        )
+        return moved
+
+    # --- rollback --------------------------------------------------------------------------
+
+    async def rollback_preview(self, channel: str, target: str, actor: Actor) -> rollback.RollbackPlan:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "rollback preview", run, target):
+            guards.require(self.ctx, actor, "rollback")
+            step, lane = await self.rollback_lane(run, target)
+        return await rollback.preview(self.ctx, run, step, lane)
+
+    async def confirm_rollback(self, channel: str, target: str, actor: Actor) -> rollback.RollbackResult:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "rollback", run, target):
+            guards.require(self.ctx, actor, "rollback")
+            step, lane = await self.rollback_lane(run, target)
+            return await rollback.perform(self.ctx, run, step, lane, actor)
+
+    # --- gates -----------------------------------------------------------------------------
+
+    async def gate_tick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "gate tick", run, gate_id):
+            guards.require(self.ctx, actor, "tick")
+            gate = gates.find_gate(self.ctx, gate_id)
+            await checklist.tick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
+        return await gates.view(self.ctx, run, gate)
+
+    async def gate_untick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "gate untick", run, gate_id):
+            guards.require(self.ctx, actor, "tick")
+            gate = gates.find_gate(self.ctx, gate_id)
+            await checklist.untick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
+        return await gates.view(self.ctx, run, gate)
+
+    async def gate_check_health(self, channel: str, gate_id: str, actor: Actor) -> gates.GateView:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "gate health", run, gate_id):
+            gate = gates.find_gate(self.ctx, gate_id)
+        return await gates.check_health(self.ctx, run, gate, actor)
+
+    async def gate_override(
+        self, channel: str, gate_id: str, label: str, reason: str, actor: Actor
+    ) -> gates.GateView:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "gate override", run, gate_id):
+            guards.require(self.ctx, actor, "decide_gate")
+            return await gates.override(
+                self.ctx, run, gates.find_gate(self.ctx, gate_id), label, reason, actor
+            )
+
+    async def gate_decide(
+        self, channel: str, gate_id: str, yes: bool, reason: str | None, actor: Actor
+    ) -> gates.GateView:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "gate decide", run, gate_id):
+            guards.require(self.ctx, actor, "decide_gate")
+            view = await gates.decide(self.ctx, run, gates.find_gate(self.ctx, gate_id), yes, reason, actor)
+        if not yes:
+            await self.pause(channel, actor, f"{gate_id} decided NO: {reason}")
+        return view
+
+    async def gate_signoff(self, channel: str, gate_id: str, role: str, actor: Actor) -> gates.GateView:
+        run = await self.require_run(channel)
+        async with self._audited(actor, "gate sign-off", run, gate_id):
+            return await gates.sign_off(self.ctx, run, gates.find_gate(self.ctx, gate_id), role, actor)
+
+
+def _voting_role(needs: list[approvals.Need], actor: Actor, approvers: frozenset[str]) -> str | None:
+    """The role an actor's vote counts for: a role the step asks for, else any approving role."""
+    for need in needs:
+        if need.role != approvals.ANY_APPROVER and actor.has(need.role):
+            return need.role
+    if any(n.role == approvals.ANY_APPROVER for n in needs) or not needs:
+        mine = sorted(actor.roles & approvers)
+        return mine[0] if mine else None
+    return None

@@ -1,0 +1,105 @@
+"""The read side of the Rollout facade: finding the run, the step, and building views."""
+
+from __future__ import annotations
+
+from bot.engine import checklist, gates, guards
+from bot.engine.calendar import where_are_we
+from bot.engine.context import Context
+from bot.engine.errors import Refused
+from bot.engine.records import Run, StepLane, StepState, TargetStatus
+from bot.engine.states import FINISHED, REVERTIBLE
+from bot.engine.views import LaneView, StatusView, StepSummary, StepView
+from bot.runbook.models import Step
+
+
+class Reads:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def active_run(self, channel: str) -> Run | None:
+        return await self.ctx.store.open_run(channel)
+
+    async def require_run(self, channel: str) -> Run:
+        run = await self.ctx.store.open_run(channel)
+        if run is None:
+            raise Refused("There is no run in this channel; start one with /ion start.")
+        return run
+
+    async def require_step(self, channel: str, step_id: str) -> tuple[Run, Step]:
+        run = await self.require_run(channel)
+        return run, guards.find_step(self.ctx, step_id)
+
+    async def status(self, channel: str) -> StatusView:
+        ctx = self.ctx
+        run = await self.require_run(channel)
+        calendar = ctx.calendar(run)
+        lanes = {(lane.step_id, lane.environment): lane for lane in await ctx.store.lanes(run.id)}
+        summaries: list[StepSummary] = []
+        finished: set[str] = set()
+        for step in ctx.runbook.steps():
+            states = {
+                env: lanes[(step.id, env)].state if (step.id, env) in lanes else StepState.PENDING
+                for env in step.environments
+            }
+            if all(state in FINISHED for state in states.values()):
+                finished.add(step.id)
+            summaries.append(StepSummary(step.id, step.title, step.day, states, calendar.window_of(step)))
+        decisions: dict[str, str | None] = {}
+        for gate in ctx.runbook.gates:
+            record = await ctx.store.get_gate(run.id, gate.id)
+            decisions[gate.id] = record.decision if record else None
+        position = where_are_we(ctx.runbook, calendar, ctx.clock.now(), finished)
+        return StatusView(run, position, summaries, decisions)
+
+    async def step_view(self, channel: str, step_id: str) -> StepView:
+        ctx = self.ctx
+        run, step = await self.require_step(channel, step_id)
+        views: list[LaneView] = []
+        for env in step.environments:
+            lane = await ctx.lanes.get(run.id, step.id, env)
+            votes = [a for a in await ctx.store.approvals(run.id, step.id, env) if a.active]
+            execution = (
+                await ctx.store.get_execution(lane.last_execution_id) if lane.last_execution_id else None
+            )
+            records = await ctx.store.targets(execution.id) if execution else []
+            views.append(LaneView(lane, votes, execution, records, ctx.is_production(env)))
+        status = await checklist.status(ctx, run.id, step.id, step.checklist)
+        return StepView(run, step, ctx.calendar(run).window_of(step), views, status)
+
+    async def gate_view(self, channel: str, gate_id: str) -> gates.GateView:
+        run = await self.require_run(channel)
+        return await gates.view(self.ctx, run, gates.find_gate(self.ctx, gate_id))
+
+    async def rollback_lane(self, run: Run, target: str) -> tuple[Step, StepLane]:
+        """``target`` is "last" (the latest applied production lane), "day2.1" or "day2.1@staging"."""
+        ctx = self.ctx
+        if target == "last":
+            return await self._last_production_lane(run)
+        step_id, _, env = target.partition("@")
+        step = guards.find_step(ctx, step_id)
+        if env:
+            guards.check_environment(step, env)
+            return step, await ctx.lanes.get(run.id, step.id, env)
+        lanes = [await ctx.lanes.get(run.id, step.id, e) for e in step.environments]
+        touched = [
+            lane
+            for lane in lanes
+            if lane.state in REVERTIBLE | {StepState.ROLLING_BACK, StepState.ROLLED_BACK}
+        ]
+        chosen = sorted(touched, key=lambda lane: (lane.changed_at is not None, lane.changed_at))
+        return step, (chosen[-1] if chosen else lanes[-1])
+
+    async def _last_production_lane(self, run: Run) -> tuple[Step, StepLane]:
+        ctx = self.ctx
+        for execution in reversed(await ctx.store.executions(run.id)):
+            if execution.kind != "apply" or not ctx.is_production(execution.environment):
+                continue
+            records = await ctx.store.targets(execution.id)
+            if not any(
+                r.mutating and r.status in (TargetStatus.APPLIED, TargetStatus.REVERTED) for r in records
+            ):
+                continue
+            step = ctx.runbook.step(execution.step_id)
+            if step is not None:
+                return step, await ctx.lanes.get(run.id, step.id, execution.environment)
+        raise Refused("Nothing has been applied in production in this run, so there is nothing to roll back.")

@@ -1,0 +1,121 @@
+"""The step state machine: one declared transition table; moving a lane is the only way state changes.
+
+Persistence is a compare-and-set on the lane's state, so two people moving the same lane at
+once cannot both win; every successful move writes an audit entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from bot.engine.audit import Auditor
+from bot.engine.errors import Refused
+from bot.engine.ports import Actor, Clock
+from bot.engine.records import StepLane, StepState
+from bot.engine.store import RolloutStore
+
+S = StepState
+
+TRANSITIONS: dict[StepState, frozenset[StepState]] = {
+    S.PENDING: frozenset({S.READY, S.APPROVED, S.SKIPPED}),
+    S.READY: frozenset({S.PENDING, S.APPROVED, S.SKIPPED}),
+    S.APPROVED: frozenset({S.PENDING, S.READY, S.RUNNING, S.SKIPPED}),
+    S.RUNNING: frozenset({S.VERIFYING, S.FAILED}),
+    S.VERIFYING: frozenset({S.DONE, S.FAILED}),
+    S.DONE: frozenset({S.ROLLING_BACK}),
+    S.FAILED: frozenset({S.READY, S.APPROVED, S.ROLLING_BACK, S.SKIPPED}),
+    S.ROLLING_BACK: frozenset({S.ROLLED_BACK, S.FAILED}),
+    S.ROLLED_BACK: frozenset({S.READY, S.APPROVED}),
+    S.SKIPPED: frozenset(),
+}
+
+# States in which the step needs no more work in that environment.
+FINISHED: frozenset[StepState] = frozenset({S.DONE, S.SKIPPED})
+# States from which a new execution may be claimed.
+RUNNABLE: frozenset[StepState] = frozenset({S.APPROVED})
+# States whose applied changes can be rolled back.
+REVERTIBLE: frozenset[StepState] = frozenset({S.DONE, S.FAILED, S.VERIFYING})
+
+
+def lane_name(lane: StepLane) -> str:
+    return f"{lane.step_id} ({lane.environment})"
+
+
+def why_not(lane: StepLane, to: StepState, show_time: Callable[[datetime], str]) -> str:
+    """A sentence explaining why ``lane`` cannot move to ``to`` and what to do instead."""
+    name = lane_name(lane)
+    since = f" since {show_time(lane.changed_at)}" if lane.changed_at else ""
+    state = lane.state
+    if state is S.RUNNING or state is S.VERIFYING:
+        verb = "running" if state is S.RUNNING else "verifying"
+        return f"{name} has been {verb}{since}; wait for it or roll it back. Nothing was changed."
+    if state is S.ROLLING_BACK:
+        return f"{name} is being rolled back{since}; wait for it to finish. Nothing was changed."
+    if state is S.DONE:
+        return (
+            f"{name} is already done{since}; roll it back first if you want to run it again. "
+            "Nothing was changed."
+        )
+    if state is S.SKIPPED:
+        reason = f" ({lane.reason})" if lane.reason else ""
+        return f"{name} was skipped{reason}; there is nothing more to do for it. Nothing was changed."
+    if state is S.ROLLED_BACK and to is S.ROLLING_BACK:
+        return f"{name} was already rolled back{since}; nothing was changed."
+    return f"{name} is {state.value}{since} and cannot become {to.value}. Nothing was changed."
+
+
+class Lanes:
+    """Reads lanes (creating them pending on first sight) and moves them along the table."""
+
+    def __init__(
+        self, store: RolloutStore, auditor: Auditor, clock: Clock, show_time: Callable[[datetime], str]
+    ) -> None:
+        self._store = store
+        self._auditor = auditor
+        self._clock = clock
+        self._show_time = show_time
+
+    async def get(self, run_id: str, step_id: str, environment: str) -> StepLane:
+        lane = await self._store.get_lane(run_id, step_id, environment)
+        if lane is not None:
+            return lane
+        fresh = StepLane(run_id=run_id, step_id=step_id, environment=environment)
+        await self._store.put_lane(fresh, None)
+        stored = await self._store.get_lane(run_id, step_id, environment)
+        return stored if stored is not None else fresh
+
+    def explain(self, lane: StepLane, to: StepState) -> str:
+        return why_not(lane, to, self._show_time)
+
+    async def transition(
+        self, lane: StepLane, to: StepState, actor: Actor, reason: str | None = None, **changes: object
+    ) -> StepLane:
+        """Move ``lane`` to ``to`` or raise Refused; ``changes`` sets other lane fields too."""
+        if to not in TRANSITIONS[lane.state]:
+            raise Refused(self.explain(lane, to))
+        moved = replace(
+            lane,
+            state=to,
+            reason=reason,
+            changed_at=self._clock.now(),
+            changed_by=actor.user_id,
+            **changes,  # type: ignore[arg-type]
+        )
+        if not await self._store.put_lane(moved, lane.state):
+            current = await self.get(lane.run_id, lane.step_id, lane.environment)
+            raise Refused(
+                f"{lane_name(lane)} changed while you were looking (it is {current.state.value} now); "
+                "look at it again. Nothing was changed."
+            )
+        await self._auditor.record(
+            actor,
+            "step state",
+            run_id=lane.run_id,
+            step_id=f"{lane.step_id}@{lane.environment}",
+            before=lane.state.value,
+            after=to.value,
+            detail=reason,
+        )
+        return moved

@@ -1,0 +1,161 @@
+"""Everything the engine persists, as one protocol that bot/store implements with SQLAlchemy.
+
+Changelog (additive only; the store engineer reads this):
+- v1: initial protocol.
+
+Rules the implementation must keep:
+- Each method is its own transaction and is committed when it returns (the executor's
+  write-ahead relies on ``save_target`` being durable before ``apply`` runs).
+- ``claim_execution`` and ``put_lane`` are conditional UPDATEs: exactly one of N concurrent
+  callers (across processes) wins; the losers change nothing.
+- Lists come back in a stable order (stated per method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.engine.records import (
+    Approval,
+    AuditEntry,
+    ChecklistTick,
+    Execution,
+    GateRecord,
+    Incident,
+    Run,
+    StepLane,
+    StepState,
+    TargetRecord,
+    Waiver,
+)
+
+
+class RolloutStore(Protocol):
+    # --- runs ---------------------------------------------------------------------------
+
+    async def create_run(self, run: Run) -> Run:
+        """Insert ``run`` unless its channel already has an open run (active/held/paused).
+
+        Returns the channel's open run afterwards: ``run`` itself, or the one already there.
+        Atomic: of two concurrent starts in one channel exactly one is inserted.
+        """
+        ...
+
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    async def open_run(self, channel: str) -> Run | None:
+        """The channel's run whose state is active, held or paused, if any."""
+        ...
+
+    async def open_runs(self) -> list[Run]:
+        """Every open run, oldest first (the scheduler and the watcher iterate them)."""
+        ...
+
+    async def save_run(self, run: Run) -> None:
+        """Update state, reason, finished_at of an existing run."""
+        ...
+
+    # --- step lanes ---------------------------------------------------------------------
+
+    async def get_lane(self, run_id: str, step_id: str, environment: str) -> StepLane | None: ...
+
+    async def lanes(self, run_id: str) -> list[StepLane]:
+        """Every stored lane of the run, ordered by (step_id, environment)."""
+        ...
+
+    async def put_lane(self, lane: StepLane, expected: StepState | None) -> bool:
+        """Compare-and-set: write ``lane`` only if the stored state equals ``expected``.
+
+        ``expected`` None means "insert only if no row exists for (run, step, environment)".
+        Returns False and changes nothing otherwise.
+        """
+        ...
+
+    # --- checklists, waivers, approvals ---------------------------------------------------
+
+    async def put_tick(self, tick: ChecklistTick) -> None:
+        """Insert or replace by (run_id, scope, item_id)."""
+        ...
+
+    async def remove_tick(self, run_id: str, scope: str, item_id: str) -> bool:
+        """Delete; False when it was not ticked."""
+        ...
+
+    async def ticks(self, run_id: str, scope: str) -> list[ChecklistTick]:
+        """Ordered by time ticked."""
+        ...
+
+    async def add_waiver(self, waiver: Waiver) -> None: ...
+
+    async def waivers(self, run_id: str, scope: str) -> list[Waiver]:
+        """Ordered by time."""
+        ...
+
+    async def save_approval(self, approval: Approval) -> None:
+        """Insert or update by id (withdrawal updates withdrawn_at / withdrawn_reason)."""
+        ...
+
+    async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]:
+        """All of the lane's approvals and rejections, withdrawn ones included, oldest first."""
+        ...
+
+    # --- gates --------------------------------------------------------------------------
+
+    async def get_gate(self, run_id: str, gate_id: str) -> GateRecord | None: ...
+
+    async def save_gate(self, record: GateRecord) -> None:
+        """Insert or replace by (run_id, gate_id); health and signoffs may be JSON columns."""
+        ...
+
+    # --- executions (write-ahead) ---------------------------------------------------------
+
+    async def claim_execution(
+        self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState
+    ) -> bool:
+        """Start ``execution`` exactly once.
+
+        In ONE transaction: ``UPDATE lanes SET state=lane_to, last_execution_id=execution.id,
+        changed_at=execution.started_at, changed_by=execution.requested_by WHERE run_id=..
+        AND step_id=.. AND environment=.. AND state IN lane_from``; if one row changed, insert
+        ``execution`` and return True; otherwise insert nothing and return False.
+        """
+        ...
+
+    async def save_execution(self, execution: Execution) -> None:
+        """Update state, finished_at, message of a claimed execution."""
+        ...
+
+    async def get_execution(self, execution_id: str) -> Execution | None: ...
+
+    async def executions(self, run_id: str) -> list[Execution]:
+        """Every execution of the run, oldest first (by started_at, then id)."""
+        ...
+
+    async def unfinished_executions(self) -> list[Execution]:
+        """Executions in state running or verifying, across all runs (crash recovery)."""
+        ...
+
+    async def save_target(self, record: TargetRecord) -> None:
+        """Insert or update by (execution_id, action_index, target_key); durable on return."""
+        ...
+
+    async def targets(self, execution_id: str) -> list[TargetRecord]:
+        """The execution's target records ordered by seq."""
+        ...
+
+    # --- audit, incidents ------------------------------------------------------------------
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        """Append only; entries are never updated or deleted."""
+        ...
+
+    async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+        """Entries (of one run, or all) oldest first; with ``limit`` the newest ``limit`` of them."""
+        ...
+
+    async def add_incident(self, incident: Incident) -> None: ...
+
+    async def incidents(self, run_id: str) -> list[Incident]:
+        """Oldest first."""
+        ...

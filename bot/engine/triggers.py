@@ -1,0 +1,218 @@
+"""What one poll of a rollback trigger does to its alerts: pure state transitions, no I/O.
+
+A breach opens one alert and never re-fires while it is open; it resolves only after the
+condition has been clear for a whole cool-down (a gap restarts the cool-down, since missing
+data is not health). Unknown polls are counted; after N in a row a separate "no_data" alert opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.engine.evaluator import Evaluation
+from bot.engine.ports import AlertRecord
+from bot.runbook.durations import format_duration
+from bot.runbook.models import Trigger
+
+ACTIVE = ("open", "acknowledged", "held")
+BREACH_KINDS = ("breach", "incident")
+
+ChangeKind = Literal[
+    "opened",  # a breach alert opened (event alert_opened)
+    "still_breaching",  # open alert refreshed with the latest value (no event)
+    "clearing",  # condition false: cool-down started
+    "clear_reset",  # breach or unknown again during the cool-down
+    "resolved",  # cool-down passed (event alert_resolved)
+    "no_data_opened",  # N unknown polls in a row (event no_data)
+    "no_data_ongoing",  # still no data; the open no_data alert counts the polls (no event)
+    "no_data_resolved",  # data is back (event alert_resolved)
+    "auto_rollback_started",
+    "auto_rollback_finished",
+    "acknowledged",
+    "held",
+    "incident_declared",
+    "resolved_by_person",
+]
+
+
+@dataclass(frozen=True)
+class TriggerPolicy:
+    cool_down: timedelta = timedelta(minutes=10)
+    no_data_after: int = 3
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """An alert as it must be saved, and why it changed."""
+
+    alert: AlertRecord
+    kind: ChangeKind
+
+
+@dataclass(frozen=True)
+class TriggerContext:
+    """Everything about the poll that is not the verdict: who, when, where, and ids for new alerts."""
+
+    run_id: str
+    now: datetime
+    new_id: str
+    step_id: str | None = None
+    environment: str | None = None
+    default_auto_rollback: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    changes: list[AlertChange] = field(default_factory=list)
+    unknown_polls: int = 0
+
+
+def decide(
+    trigger: Trigger,
+    verdict: Evaluation,
+    breach: AlertRecord | None,
+    no_data: AlertRecord | None,
+    unknown_polls: int,
+    ctx: TriggerContext,
+    policy: TriggerPolicy = TriggerPolicy(),
+) -> Decision:
+    """The alert changes one poll causes. ``breach``/``no_data`` are the trigger's active alerts."""
+    changes: list[AlertChange] = []
+    if verdict.state == "unknown":
+        polls = unknown_polls + 1
+        if breach is not None and breach.clear_since is not None:
+            changes.append(AlertChange(replace(breach, clear_since=None), "clear_reset"))
+        if polls >= policy.no_data_after and no_data is None:
+            changes.append(AlertChange(_no_data_alert(trigger, verdict, polls, ctx), "no_data_opened"))
+        elif no_data is not None:
+            changes.append(AlertChange(replace(no_data, no_data_polls=polls), "no_data_ongoing"))
+        return Decision(changes, polls)
+
+    if no_data is not None:
+        changes.append(AlertChange(_resolved(no_data, ctx.now), "no_data_resolved"))
+    if verdict.state == "true":
+        if breach is None:
+            changes.append(AlertChange(breach_alert(trigger, verdict, ctx), "opened"))
+        else:
+            refreshed = replace(breach, value=verdict.value, clear_since=None)
+            changes.append(AlertChange(refreshed, "clear_reset" if breach.clear_since else "still_breaching"))
+    elif breach is not None and breach.kind == "breach":
+        if breach.clear_since is None:
+            changes.append(AlertChange(replace(breach, clear_since=ctx.now), "clearing"))
+        elif ctx.now - breach.clear_since >= policy.cool_down:
+            changes.append(AlertChange(_resolved(breach, ctx.now), "resolved"))
+    return Decision(changes, 0)
+
+
+def breach_alert(trigger: Trigger, verdict: Evaluation, ctx: TriggerContext) -> AlertRecord:
+    """A new breach alert naming the trigger, the value, the threshold and how long it held."""
+    held = f" for {format_duration(verdict.held_for)}" if verdict.held_for else ""
+    value = _num(verdict.value)
+    message = (
+        f"{trigger.title}: {trigger.condition.metric} is {value} against a threshold of "
+        f"{_num(verdict.threshold)}{held} ({trigger.condition.text or trigger.condition})."
+    )
+    delay = trigger.auto_rollback_after or ctx.default_auto_rollback
+    return AlertRecord(
+        id=ctx.new_id,
+        run_id=ctx.run_id,
+        trigger_id=trigger.id,
+        kind="breach",
+        state="open",
+        opened_at=ctx.now,
+        message=message,
+        value=verdict.value,
+        threshold=verdict.threshold,
+        step_id=ctx.step_id,
+        environment=ctx.environment or trigger.environment,
+        auto_rollback_at=ctx.now + delay if delay else None,
+        data={
+            "held_for_seconds": verdict.held_for.total_seconds() if verdict.held_for else None,
+            "condition": trigger.condition.text or str(trigger.condition),
+            "detail": verdict.detail,
+        },
+    )
+
+
+def incident_alert(trigger: Trigger | None, text: str, actor_name: str, ctx: TriggerContext) -> AlertRecord:
+    """An incident a person declared; it counts as the incident trigger's breach (no re-fire)."""
+    delay = (trigger.auto_rollback_after if trigger else None) or ctx.default_auto_rollback
+    return AlertRecord(
+        id=ctx.new_id,
+        run_id=ctx.run_id,
+        trigger_id=trigger.id if trigger else "production_incident",
+        kind="incident",
+        state="open",
+        opened_at=ctx.now,
+        message=f"Production incident declared by {actor_name}: {text}",
+        value=1.0,
+        threshold=0.0,
+        step_id=ctx.step_id,
+        environment=ctx.environment or (trigger.environment if trigger else "production"),
+        auto_rollback_at=ctx.now + delay if delay else None,
+        data={"declared_by": actor_name, "text": text},
+    )
+
+
+def due_for_auto_rollback(alert: AlertRecord, now: datetime) -> bool:
+    """Open (or merely acknowledged), still breaching, past its time, and not already started."""
+    return (
+        alert.kind in BREACH_KINDS
+        and alert.state in ("open", "acknowledged")
+        and alert.auto_rollback_at is not None
+        and now >= alert.auto_rollback_at
+        and alert.clear_since is None
+        and "auto_rollback_started_at" not in alert.data
+    )
+
+
+def acknowledge(alert: AlertRecord, actor_id: str, now: datetime) -> AlertChange:
+    """Someone is on it; the auto-rollback still happens unless they also hold."""
+    data = {**alert.data, "acknowledged_at": now.isoformat()}
+    state = alert.state if alert.state == "held" else "acknowledged"
+    return AlertChange(replace(alert, state=state, acknowledged_by=actor_id, data=data), "acknowledged")
+
+
+def hold(alert: AlertRecord, actor_id: str, now: datetime) -> AlertChange:
+    """Stop the automatic rollback; a person decides. The alert stays until the condition clears."""
+    data = {**alert.data, "held_by": actor_id, "held_at": now.isoformat()}
+    return AlertChange(
+        replace(alert, state="held", acknowledged_by=alert.acknowledged_by or actor_id, data=data), "held"
+    )
+
+
+def resolve_by_person(alert: AlertRecord, actor_id: str, now: datetime) -> AlertChange:
+    """Close an alert by hand (a declared incident is over); nothing else is changed."""
+    data = {**alert.data, "resolved_by": actor_id}
+    return AlertChange(replace(alert, state="resolved", resolved_at=now, data=data), "resolved_by_person")
+
+
+def _no_data_alert(trigger: Trigger, verdict: Evaluation, polls: int, ctx: TriggerContext) -> AlertRecord:
+    return AlertRecord(
+        id=ctx.new_id,
+        run_id=ctx.run_id,
+        trigger_id=trigger.id,
+        kind="no_data",
+        state="open",
+        opened_at=ctx.now,
+        message=(
+            f"{trigger.title}: no usable data for {trigger.condition.metric} in {polls} checks in a row "
+            f"({verdict.detail}). The trigger cannot fire until data returns; check the metric source."
+        ),
+        step_id=ctx.step_id,
+        environment=ctx.environment or trigger.environment,
+        no_data_polls=polls,
+        data={"detail": verdict.detail},
+    )
+
+
+def _resolved(alert: AlertRecord, now: datetime) -> AlertRecord:
+    return replace(alert, state="resolved", resolved_at=now)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")

@@ -1,0 +1,65 @@
+"""What the chat layer renders: typed read models of a run, a step and its lanes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.engine.calendar import Position
+from bot.engine.checklist import ChecklistStatus
+from bot.engine.records import Approval, Execution, Run, StepLane, StepState, TargetRecord
+from bot.runbook.models import Step
+
+S = StepState
+
+NEXT_MOVES: dict[StepState, tuple[str, ...]] = {
+    S.PENDING: ("approve", "reject", "run", "skip"),
+    S.READY: ("approve", "reject", "run", "skip"),
+    S.APPROVED: ("run", "reject", "skip"),
+    S.RUNNING: ("rollback",),
+    S.VERIFYING: ("tick", "waive", "rollback"),
+    S.DONE: ("rollback",),
+    S.FAILED: ("rollback", "run", "skip"),
+    S.ROLLING_BACK: (),
+    S.ROLLED_BACK: ("run",),
+    S.SKIPPED: (),
+}
+
+
+@dataclass(frozen=True)
+class LaneView:
+    lane: StepLane
+    approvals: list[Approval]
+    last_execution: Execution | None
+    targets: list[TargetRecord]
+    production: bool
+
+    @property
+    def next_moves(self) -> tuple[str, ...]:
+        return NEXT_MOVES[self.lane.state]
+
+
+@dataclass(frozen=True)
+class StepView:
+    run: Run
+    step: Step
+    window: tuple[datetime, datetime] | None
+    lanes: list[LaneView]
+    checklist: ChecklistStatus
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    step_id: str
+    title: str
+    day: int
+    states: dict[str, StepState]
+    window: tuple[datetime, datetime] | None = None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    run: Run
+    position: Position
+    steps: list[StepSummary]
+    gates: dict[str, str | None] = field(default_factory=dict)

@@ -1,0 +1,318 @@
+"""The trigger watch: one poll reads each metric once, judges every trigger, and acts on alerts.
+
+Polls are driven from outside (the scheduler every ``schedule.watch_interval``). State lives in
+the AlertStore, so a restarted bot carries on; the auto-rollback is marked on the alert before it
+is started, so a restart never starts it twice (at most once, by design).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.engine.evaluator import Evaluation, IncidentCounter, IncidentSeries, evaluate, lookback
+from bot.engine.ports import (
+    JSON,
+    Actor,
+    AlertRecord,
+    AlertStore,
+    Clock,
+    Event,
+    MetricsSource,
+    Notifier,
+    Series,
+)
+from bot.engine.triggers import (
+    ACTIVE,
+    BREACH_KINDS,
+    AlertChange,
+    TriggerContext,
+    TriggerPolicy,
+    acknowledge,
+    decide,
+    due_for_auto_rollback,
+    hold,
+    incident_alert,
+    resolve_by_person,
+)
+from bot.runbook.durations import format_duration
+from bot.runbook.models import Runbook, Trigger
+
+log = structlog.get_logger(__name__)
+
+ONCALL_ROLE = "sre_oncall"
+AutoRollback = Callable[[AlertRecord], Awaitable[str]]
+
+
+class AlertNotFound(LookupError):
+    """The alert a button or command names does not exist or is already resolved."""
+
+
+class Watcher:
+    """Watches a run's rollback triggers against production and raises, clears and acts on alerts."""
+
+    def __init__(
+        self,
+        runbook: Runbook,
+        source: MetricsSource,
+        alerts: AlertStore,
+        notifier: Notifier,
+        clock: Clock,
+        on_auto_rollback: AutoRollback,
+        incidents: IncidentCounter,
+        policy: TriggerPolicy = TriggerPolicy(),
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._runbook = runbook
+        self._source = source
+        self._alerts = alerts
+        self._notifier = notifier
+        self._clock = clock
+        self._on_auto_rollback = on_auto_rollback
+        self._incidents = incidents
+        self._policy = policy
+        self._new_id = new_id
+        self._unknown_polls: dict[tuple[str, str], int] = {}
+
+    async def poll(self, run_id: str, channel: str, latest_production_step: str | None) -> list[AlertChange]:
+        """Judge every trigger once; save and announce what changed; start due auto-rollbacks."""
+        now = self._clock.now()
+        verdicts = await self._judge_all(run_id, now)
+        active = await self._alerts.active_alerts(run_id)
+        changes: list[AlertChange] = []
+        for trigger in self._runbook.triggers:
+            breach = _find(active, trigger.id, BREACH_KINDS)
+            no_data = _find(active, trigger.id, ("no_data",))
+            remembered = self._unknown_polls.get((run_id, trigger.id), 0)
+            ctx = TriggerContext(
+                run_id=run_id,
+                now=now,
+                new_id=self._new_id(),
+                step_id=latest_production_step,
+                environment=trigger.environment,
+                default_auto_rollback=self._runbook.auto_rollback_after,
+            )
+            decision = decide(
+                trigger,
+                verdicts[trigger.id],
+                breach,
+                no_data,
+                max(remembered, no_data.no_data_polls if no_data else 0),
+                ctx,
+                self._policy,
+            )
+            self._unknown_polls[(run_id, trigger.id)] = decision.unknown_polls
+            for change in decision.changes:
+                alert = change.alert
+                if change.kind in ("opened", "no_data_opened"):
+                    alert = replace(alert, data={**alert.data, "channel": channel})
+                await self._alerts.save_alert(alert)
+                changes.append(AlertChange(alert, change.kind))
+                await self._announce(AlertChange(alert, change.kind), channel)
+        changes += await self._auto_rollbacks(run_id, channel)
+        return changes
+
+    async def acknowledge(self, alert_id: str, actor: Actor) -> AlertRecord:
+        change = acknowledge(await self._active(alert_id), actor.user_id, self._clock.now())
+        await self._alerts.save_alert(change.alert)
+        return change.alert
+
+    async def hold(self, alert_id: str, actor: Actor) -> AlertRecord:
+        """Stop a pending auto-rollback of this alert; it is not started by any later poll."""
+        change = hold(await self._active(alert_id), actor.user_id, self._clock.now())
+        await self._alerts.save_alert(change.alert)
+        return change.alert
+
+    async def resolve(self, alert_id: str, actor: Actor) -> AlertRecord:
+        """Close an alert by hand, e.g. a declared incident that is over."""
+        change = resolve_by_person(await self._active(alert_id), actor.user_id, self._clock.now())
+        await self._alerts.save_alert(change.alert)
+        channel = str(change.alert.data.get("channel", ""))
+        await self._announce(change, channel)
+        return change.alert
+
+    async def declare_incident(
+        self, run_id: str, channel: str, text: str, actor: Actor, latest_production_step: str | None = None
+    ) -> AlertRecord:
+        """Open an incident alert now (the runbook's 'any production incident' trigger).
+
+        While one is active, a second declaration adds its text to it instead of alerting again.
+        """
+        trigger = self._incident_trigger()
+        trigger_id = trigger.id if trigger else "production_incident"
+        existing = _find(await self._alerts.active_alerts(run_id), trigger_id, BREACH_KINDS)
+        if existing is not None:
+            also = [*existing.data.get("also_declared", []), {"by": actor.name, "text": text}]
+            updated = replace(existing, data={**existing.data, "also_declared": also})
+            await self._alerts.save_alert(updated)
+            return updated
+        ctx = TriggerContext(
+            run_id=run_id,
+            now=self._clock.now(),
+            new_id=self._new_id(),
+            step_id=latest_production_step,
+            default_auto_rollback=self._runbook.auto_rollback_after,
+        )
+        alert = incident_alert(trigger, text, actor.name, ctx)
+        alert = replace(alert, data={**alert.data, "channel": channel})
+        await self._alerts.save_alert(alert)
+        await self._announce(AlertChange(alert, "incident_declared"), channel)
+        return alert
+
+    # --- reading and judging ---------------------------------------------------------------
+
+    async def _judge_all(self, run_id: str, now: datetime) -> dict[str, Evaluation]:
+        """Read each (metric, environment) once over the longest window any trigger needs."""
+        needed: dict[tuple[str, str], timedelta] = {}
+        for trigger in self._runbook.triggers:
+            key = (trigger.condition.metric, trigger.environment)
+            needed[key] = max(needed.get(key, timedelta(0)), lookback(trigger.condition))
+        series: dict[tuple[str, str], Series | str] = {}
+        incidents = IncidentSeries(self._incidents, run_id)
+        for (metric_id, env_name), span in needed.items():
+            metric = self._runbook.metric(metric_id)
+            environment = self._runbook.environment(env_name)
+            if metric is None:
+                series[(metric_id, env_name)] = f"{metric_id} is not in the runbook's metric catalogue"
+                continue
+            if environment is None:
+                series[(metric_id, env_name)] = f"environment {env_name!r} is not in the runbook"
+                continue
+            reader = incidents if metric.source == "incidents" else self._source
+            try:
+                series[(metric_id, env_name)] = await reader.read(metric, environment, now - span, now)
+            except Exception as exc:  # one unreadable metric must not stop the other triggers
+                log.warning("metric_read_failed", metric=metric_id, environment=env_name, error=str(exc))
+                series[(metric_id, env_name)] = f"could not read {metric_id}: {exc}"
+        verdicts: dict[str, Evaluation] = {}
+        for trigger in self._runbook.triggers:
+            got = series[(trigger.condition.metric, trigger.environment)]
+            if isinstance(got, str):
+                verdicts[trigger.id] = Evaluation("unknown", None, None, None, got)
+                continue
+            metric = self._runbook.metric(trigger.condition.metric)
+            assert metric is not None
+            verdicts[trigger.id] = evaluate(
+                trigger.condition, got, metric.baseline, now, metric.window_aggregate
+            )
+        return verdicts
+
+    # --- auto-rollback ------------------------------------------------------------------------
+
+    async def _auto_rollbacks(self, run_id: str, channel: str) -> list[AlertChange]:
+        now = self._clock.now()
+        changes: list[AlertChange] = []
+        for alert in await self._alerts.active_alerts(run_id):
+            if not due_for_auto_rollback(alert, now):
+                continue
+            started = replace(alert, data={**alert.data, "auto_rollback_started_at": now.isoformat()})
+            await self._alerts.save_alert(started)  # write-ahead: a restart never starts it again
+            changes.append(AlertChange(started, "auto_rollback_started"))
+            await self._announce(changes[-1], channel)
+            try:
+                result = await self._on_auto_rollback(started)
+                ok = True
+            except Exception as exc:
+                log.exception("auto_rollback_failed", alert_id=alert.id)
+                result = (
+                    f"The automatic rollback for alert {alert.id} failed: {exc}. "
+                    "It will not be retried automatically; roll back by hand with /ion rollback."
+                )
+                ok = False
+            done_at = self._clock.now().isoformat()
+            finished = replace(
+                started,
+                data={
+                    **started.data,
+                    "auto_rollback_result": result,
+                    "auto_rollback_ok": ok,
+                    "finished_at": done_at,
+                },
+            )
+            await self._alerts.save_alert(finished)
+            changes.append(AlertChange(finished, "auto_rollback_finished"))
+            await self._announce(changes[-1], channel)
+        return changes
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    async def _active(self, alert_id: str) -> AlertRecord:
+        alert = await self._alerts.get_alert(alert_id)
+        if alert is None or alert.state not in ACTIVE:
+            raise AlertNotFound(
+                f"Alert {alert_id} is not open (it does not exist or is already resolved); "
+                "nothing was changed."
+            )
+        return alert
+
+    def _incident_trigger(self) -> Trigger | None:
+        for trigger in self._runbook.triggers:
+            metric = self._runbook.metric(trigger.condition.metric)
+            if metric is not None and metric.source == "incidents":
+                return trigger
+        return None
+
+    async def _announce(self, change: AlertChange, channel: str) -> None:
+        event = _event_for(change, channel)
+        if event is not None:
+            await self._notifier.notify(event)
+
+
+def _find(alerts: list[AlertRecord], trigger_id: str, kinds: tuple[str, ...]) -> AlertRecord | None:
+    return next(
+        (a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None
+    )
+
+
+def _event_for(change: AlertChange, channel: str) -> Event | None:
+    alert = change.alert
+    base: dict[str, JSON] = {
+        "alert_id": alert.id,
+        "trigger_id": alert.trigger_id,
+        "alert_kind": alert.kind,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "step_id": alert.step_id,
+        "environment": alert.environment,
+    }
+    kind = change.kind
+    if kind in ("opened", "incident_declared"):
+        when = alert.auto_rollback_at
+        auto = (
+            f" Automatic rollback of {alert.step_id or 'the latest production step'} at {when:%H:%M} UTC "
+            "unless someone holds it."
+            if when
+            else ""
+        )
+        data = {
+            **base,
+            "held_for_seconds": alert.data.get("held_for_seconds"),
+            "auto_rollback_at": when.isoformat() if when else None,
+            "mention_role": ONCALL_ROLE,
+            "buttons": ["rollback", "acknowledge", "hold"],
+        }
+        return Event("alert_opened", alert.run_id, channel, alert.message + auto, alert.step_id, data)
+    if kind == "no_data_opened":
+        return Event("no_data", alert.run_id, channel, alert.message, alert.step_id, base)
+    if kind in ("resolved", "no_data_resolved", "resolved_by_person"):
+        opened_for = (
+            format_duration(max(alert.resolved_at - alert.opened_at, timedelta(seconds=1)))
+            if (alert.resolved_at)
+            else "a while"
+        )
+        what = "No-data alert" if alert.kind == "no_data" else "Alert"
+        text = f"{what} for {alert.trigger_id} resolved after {opened_for}: {alert.message}"
+        return Event("alert_resolved", alert.run_id, channel, text, alert.step_id, base)
+    if kind == "auto_rollback_started":
+        step = alert.step_id or "the latest production step"
+        text = f"Starting the automatic rollback of {step}: {alert.message}"
+        return Event("auto_rollback_pending", alert.run_id, channel, text, alert.step_id, base)
+    if kind == "auto_rollback_finished":
+        data = {**base, "auto": True, "ok": alert.data.get("auto_rollback_ok")}
+        text = str(alert.data.get("auto_rollback_result", ""))
+        return Event("rollback_finished", alert.run_id, channel, text, alert.step_id, data)
+    return None

@@ -1,0 +1,390 @@
+"""When reports, standups, reminders, scaling rules and the trigger watch run, and that each posts once.
+
+``build_jobs`` is a pure function of the runbook and the run's start date. ``ReportScheduler``
+wires those jobs into an APScheduler 3 ``AsyncIOScheduler``; every run of a job first checks
+that its time falls on a run day, then claims (job, run, local date) in the shared ClaimStore,
+so a restart, a misfire catch-up or a second replica on the same database never posts twice.
+Times are wall-clock times in their zone (zoneinfo), so 17:00 Chicago stays 17:00 across DST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.engine.ports import ClaimStore, Clock
+from bot.runbook.models import Calendar, Runbook
+
+log = structlog.get_logger(__name__)
+
+JobKind = Literal[
+    "daily_report", "standup", "gate_reminder", "phase_summary", "final_report", "scaling", "trigger_watch"
+]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+REPORT_GRACE = timedelta(hours=1)
+GATE_GRACE = timedelta(minutes=30)
+SCALING_GRACE = timedelta(minutes=10)
+LATE_AFTER = timedelta(minutes=5)
+_LOOKBACK = timedelta(days=8)  # longer than any gap between two occurrences of a daily job
+
+
+# --- the run calendar ------------------------------------------------------------------------
+
+
+def run_dates(calendar: Calendar, start: date) -> list[date]:
+    """The date of Day 1..N: the working days (calendar weekdays) from ``start`` on."""
+    allowed = {WEEKDAYS.index(d) for d in calendar.weekdays}
+    dates: list[date] = []
+    current = start
+    while len(dates) < calendar.working_days:
+        if current.weekday() in allowed:
+            dates.append(current)
+        current += timedelta(days=1)
+    return dates
+
+
+def run_day_of(calendar: Calendar, start: date, on: date) -> int | None:
+    """Day N when ``on`` is a run day, None on a weekend or outside the run."""
+    dates = run_dates(calendar, start)
+    return dates.index(on) + 1 if on in dates else None
+
+
+# --- jobs as data ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job of a run. ``day`` is fixed for one-off jobs (summary, final, gate reminders).
+
+    ``name`` is the standup name or the gate id. ``claim`` says how often the job may post:
+    once per local date, once per fire time (hourly scaling), or without a claim (the watch is
+    idempotent: an open alert suppresses re-firing). ``missed_notice`` jobs post "the Day N
+    report was missed" when a restart finds them past their grace time.
+    """
+
+    job_key: str
+    trigger: BaseTrigger
+    kind: JobKind
+    day: int | None
+    misfire_grace_time: timedelta
+    name: str | None = None
+    claim: Literal["per_date", "per_fire", "none"] = "per_date"
+    missed_notice: bool = False
+    run_day_only: bool = True
+
+
+def build_jobs(runbook: Runbook, run_start_date: date) -> list[JobSpec]:
+    """Every job of a run: reports, standups, gate reminders, summary, final report, scaling, watch."""
+    team = ZoneInfo(runbook.calendar.timezone)
+    schedule = runbook.schedule
+    dates = run_dates(runbook.calendar, run_start_date)
+    first = datetime.combine(dates[0], time(0), team)
+    last = datetime.combine(dates[-1], time(23, 59, 59), team)
+    weekdays = ",".join(runbook.calendar.weekdays)
+    report_at = schedule.daily_report_at
+
+    def once(day: int, at: time, zone: ZoneInfo = team) -> CronTrigger:
+        on = dates[day - 1]
+        return CronTrigger(
+            year=on.year, month=on.month, day=on.day, hour=at.hour, minute=at.minute, timezone=zone
+        )
+
+    jobs = [
+        JobSpec(
+            "daily_report",
+            CronTrigger(
+                day_of_week=weekdays,
+                hour=report_at.hour,
+                minute=report_at.minute,
+                timezone=team,
+                start_date=first,
+                end_date=last,
+            ),
+            "daily_report",
+            None,
+            REPORT_GRACE,
+            missed_notice=True,
+        )
+    ]
+    for standup in schedule.standups:
+        # Every day in the standup's own zone; the run-day check (team calendar) filters weekends.
+        trigger = CronTrigger(
+            hour=standup.at.hour,
+            minute=standup.at.minute,
+            timezone=ZoneInfo(standup.timezone),
+            start_date=first,
+            end_date=last,
+        )
+        jobs.append(
+            JobSpec(
+                f"standup:{standup.name}", trigger, "standup", None, schedule.standup_duration, standup.name
+            )
+        )
+    for gate in runbook.gates:
+        if gate.day <= len(dates):
+            jobs.append(
+                JobSpec(
+                    f"gate:{gate.id}", once(gate.day, gate.at), "gate_reminder", gate.day, GATE_GRACE, gate.id
+                )
+            )
+    if schedule.summary_day is not None and schedule.summary_day <= len(dates):
+        day = schedule.summary_day
+        jobs.append(
+            JobSpec(
+                "phase_summary", once(day, report_at), "phase_summary", day, REPORT_GRACE, missed_notice=True
+            )
+        )
+    if schedule.final_report_day is not None and schedule.final_report_day <= len(dates):
+        day = schedule.final_report_day
+        trigger = once(day, schedule.final_report_at or report_at)
+        jobs.append(JobSpec("final_report", trigger, "final_report", day, REPORT_GRACE, missed_notice=True))
+    jobs.append(
+        JobSpec(
+            "scaling",
+            CronTrigger(minute=0, timezone=team, start_date=first),
+            "scaling",
+            None,
+            SCALING_GRACE,
+            claim="per_fire",
+            run_day_only=False,
+        )
+    )
+    interval = schedule.watch_interval
+    jobs.append(
+        JobSpec(
+            "trigger_watch",
+            IntervalTrigger(seconds=int(interval.total_seconds()), start_date=first, timezone=team),
+            "trigger_watch",
+            None,
+            interval,
+            claim="none",
+            run_day_only=False,
+        )
+    )
+    return jobs
+
+
+def fire_times(trigger: BaseTrigger, start: datetime, end: datetime) -> list[datetime]:
+    """Every fire time of ``trigger`` in [start, end]."""
+    times: list[datetime] = []
+    fire: datetime | None = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= end:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return times
+
+
+def latest_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta = _LOOKBACK) -> datetime | None:
+    """When the job was last due at or before ``now`` (None when not within ``lookback``)."""
+    times = fire_times(trigger, now - lookback, now)
+    return times[-1] if times else None
+
+
+def missed_report_text(kind: JobKind, day: int) -> str:
+    """What the team reads when a report's time passed while the bot was down."""
+    name = {"daily_report": "report", "phase_summary": "phase summary", "final_report": "final report"}.get(
+        kind, kind
+    )
+    return f"The Day {day} {name} was missed (the bot was not running at the time); run `/ion report {day}`."
+
+
+# --- wiring -------------------------------------------------------------------------------------
+
+
+class ScheduleCallbacks(Protocol):
+    """What the scheduled jobs do; the lead implements these over the engine and the chat layer."""
+
+    async def post_daily_report(self, run_id: str, day: int, late: bool) -> None: ...
+
+    async def post_standup(self, run_id: str, standup_name: str, day: int, late: bool) -> None: ...
+
+    async def post_gate_reminder(self, run_id: str, gate_id: str, late: bool) -> None: ...
+
+    async def post_phase_summary(self, run_id: str, day: int, late: bool) -> None: ...
+
+    async def post_final_report(self, run_id: str, day: int, late: bool) -> None: ...
+
+    async def post_missed_report(self, run_id: str, kind: str, day: int, text: str) -> None: ...
+
+    async def apply_scaling_rules(self, run_id: str, at: datetime) -> None: ...
+
+    async def watch_triggers(self, run_id: str, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    run_id: str
+    runbook: Runbook
+    start_date: date
+    jobs: dict[str, JobSpec]
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """What one job run did: ``posted`` True when it called back; ``reason`` says why not."""
+
+    posted: bool
+    reason: str
+    day: int | None = None
+    late: bool = False
+
+
+class ReportScheduler:
+    """Adds a run's jobs to the scheduler and runs each with the run-day check and the claim."""
+
+    def __init__(
+        self,
+        scheduler: Any,
+        callbacks: ScheduleCallbacks,
+        claims: ClaimStore,
+        clock: Clock,
+        late_after: timedelta = LATE_AFTER,
+    ) -> None:
+        self.scheduler = scheduler
+        self.callbacks = callbacks
+        self.claims = claims
+        self.clock = clock
+        self.late_after = late_after
+        self.runs: dict[str, ScheduledRun] = {}
+
+    def add_run(self, run_id: str, runbook: Runbook, start_date: date) -> list[JobSpec]:
+        """Register (or re-register, idempotently) every job of an active run."""
+        jobs = build_jobs(runbook, start_date)
+        self.runs[run_id] = ScheduledRun(run_id, runbook, start_date, {j.job_key: j for j in jobs})
+        for spec in jobs:
+            self.scheduler.add_job(
+                self.fire,
+                trigger=spec.trigger,
+                args=(run_id, spec.job_key),
+                id=f"{run_id}:{spec.job_key}",
+                name=f"{spec.kind} of run {run_id}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(spec.misfire_grace_time.total_seconds()),
+                replace_existing=True,
+            )
+        return jobs
+
+    def remove_run(self, run_id: str) -> None:
+        run = self.runs.pop(run_id, None)
+        if run is None:
+            return
+        for key in run.jobs:
+            job_id = f"{run_id}:{key}"
+            if self.scheduler.get_job(job_id) is not None:
+                self.scheduler.remove_job(job_id)
+
+    async def fire(self, run_id: str, job_key: str) -> FireResult:
+        """The body of every scheduled job: when was it due, is that a run day, did we win the claim."""
+        run = self.runs.get(run_id)
+        spec = run.jobs.get(job_key) if run else None
+        if run is None or spec is None:
+            return FireResult(False, "the run or job is no longer scheduled")
+        now = self.clock.now()
+        if spec.claim == "none":
+            failure = await self._call(run, spec, None, now, late=False)
+            return FireResult(failure is None, failure or "ran")
+        due = latest_fire_time(spec.trigger, now, spec.misfire_grace_time + timedelta(minutes=1))
+        if due is None or now - due > spec.misfire_grace_time:
+            return FireResult(False, "not due within its grace time")
+        return await self._run_due(run, spec, due, now)
+
+    async def catch_up(self, now: datetime | None = None) -> list[FireResult]:
+        """On start: post what is due within its grace (marked late); notice reports missed beyond it."""
+        now = now or self.clock.now()
+        results: list[FireResult] = []
+        for run in list(self.runs.values()):
+            for spec in run.jobs.values():
+                if spec.claim != "per_date":
+                    continue
+                due = latest_fire_time(spec.trigger, now)
+                if due is None:
+                    continue
+                if now - due <= spec.misfire_grace_time:
+                    results.append(await self._run_due(run, spec, due, now))
+                elif spec.missed_notice:
+                    results.append(await self._notice_missed(run, spec, due))
+        return results
+
+    # -- internals --
+
+    def _day_of(self, run: ScheduledRun, spec: JobSpec, due: datetime) -> int | None:
+        local = due.astimezone(ZoneInfo(run.runbook.calendar.timezone)).date()
+        day = run_day_of(run.runbook.calendar, run.start_date, local)
+        if spec.day is not None and day != spec.day:
+            return None
+        return day
+
+    def _claim_key(self, run: ScheduledRun, spec: JobSpec, due: datetime) -> tuple[str, str]:
+        local = due.astimezone(ZoneInfo(run.runbook.calendar.timezone))
+        key = f"{spec.job_key}@{local:%H:%M}" if spec.claim == "per_fire" else spec.job_key
+        return key, local.date().isoformat()
+
+    async def _run_due(self, run: ScheduledRun, spec: JobSpec, due: datetime, now: datetime) -> FireResult:
+        day = self._day_of(run, spec, due)
+        if spec.run_day_only and day is None:
+            return FireResult(False, "not a run day")
+        key, local_date = self._claim_key(run, spec, due)
+        if not await self.claims.claim_post(key, run.run_id, local_date):
+            return FireResult(False, "already posted (claimed by this or another replica)", day)
+        late = now - due > self.late_after
+        failure = await self._call(run, spec, day, due, late)
+        if failure is not None:
+            return FireResult(False, failure, day, late)
+        return FireResult(True, "posted late" if late else "posted", day, late)
+
+    async def _notice_missed(self, run: ScheduledRun, spec: JobSpec, due: datetime) -> FireResult:
+        day = self._day_of(run, spec, due)
+        if day is None:
+            return FireResult(False, "not a run day")
+        key, local_date = self._claim_key(run, spec, due)
+        if not await self.claims.claim_post(key, run.run_id, local_date):
+            return FireResult(False, "already posted (claimed by this or another replica)", day)
+        text = missed_report_text(spec.kind, day)
+        failure = await self._guard(spec, self.callbacks.post_missed_report(run.run_id, spec.kind, day, text))
+        if failure is not None:
+            return FireResult(False, failure, day)
+        return FireResult(True, "missed notice posted", day)
+
+    async def _call(
+        self, run: ScheduledRun, spec: JobSpec, day: int | None, at: datetime, late: bool
+    ) -> str | None:
+        cb, run_id = self.callbacks, run.run_id
+        call: Awaitable[None]
+        if spec.kind == "daily_report" and day is not None:
+            call = cb.post_daily_report(run_id, day, late)
+        elif spec.kind == "standup" and day is not None and spec.name is not None:
+            call = cb.post_standup(run_id, spec.name, day, late)
+        elif spec.kind == "gate_reminder" and spec.name is not None:
+            call = cb.post_gate_reminder(run_id, spec.name, late)
+        elif spec.kind == "phase_summary" and day is not None:
+            call = cb.post_phase_summary(run_id, day, late)
+        elif spec.kind == "final_report" and day is not None:
+            call = cb.post_final_report(run_id, day, late)
+        elif spec.kind == "scaling":
+            call = cb.apply_scaling_rules(run_id, at)
+        elif spec.kind == "trigger_watch":
+            call = cb.watch_triggers(run_id, at)
+        else:
+            log.warning("scheduler.job_without_target", job=spec.job_key, run_id=run_id)
+            return f"the job {spec.job_key} has nothing to run"
+        return await self._guard(spec, call)
+
+    async def _guard(self, spec: JobSpec, call: Awaitable[None]) -> str | None:
+        """A failing callback is logged and reported; it must not stop the scheduler or other catch-ups."""
+        try:
+            await call
+        except Exception as error:
+            log.exception("scheduler.job_failed", job=spec.job_key)
+            return (
+                f"claimed, but posting failed ({type(error).__name__}: {error}); post it with `/ion report`"
+            )
+        return None

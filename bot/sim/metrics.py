@@ -1,0 +1,211 @@
+"""Synthetic metrics for the demo and the tests: the seed's baselines, a daily rhythm, small noise.
+
+Deterministic: a value depends only on (seed, metric, environment, timestamp, world state), so
+reading the same minute twice gives the same number. The numbers react to what the runbook
+changes in the simulated world (min instances, cache settings, indexes, SQL tier), and to faults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.engine.ports import Point, Series
+from bot.runbook.models import Environment, Metric
+from bot.sim.faults import FaultPlan
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A metric's resting value, noise amplitude (same unit) and valid range."""
+
+    baseline: float
+    noise: float
+    low: float = 0.0
+    high: float = math.inf
+    load_sensitivity: float = 0.0  # share of the daily load swing the metric follows
+
+
+# The seed's "current" figures (week17 guide), used when the catalogue gives no baseline.
+SHAPES: dict[str, Shape] = {
+    "error_rate_pct": Shape(0.3, 0.05, 0.0, 100.0, 0.5),
+    "availability_pct": Shape(99.97, 0.01, 0.0, 100.0),
+    "p95_latency_ms": Shape(36.4, 0.8, 1.0, math.inf, 0.4),
+    "response_time_ms": Shape(18.0, 0.5, 1.0, math.inf, 0.4),
+    "cache_hit_rate_pct": Shape(82.3, 0.3, 0.0, 100.0),
+    "l1_hit_rate_pct": Shape(64.2, 0.3, 0.0, 100.0),
+    "l2_hit_rate_pct": Shape(89.3, 0.3, 0.0, 100.0),
+    "db_query_ms": Shape(18.3, 0.4, 0.5, math.inf, 0.3),
+    "db_query_p95_ms": Shape(24.0, 0.5, 0.5, math.inf, 0.3),
+    "db_replication_lag_ms": Shape(40.0, 6.0, 0.0, math.inf, 0.5),
+    "db_cpu_pct": Shape(40.0, 1.5, 0.0, 100.0, 1.0),
+    "db_pool_utilization_pct": Shape(55.0, 2.0, 0.0, 100.0, 1.0),
+    "db_pool_errors": Shape(0.0, 0.0, 0.0),
+    "cpu_utilization_pct": Shape(35.0, 1.5, 0.0, 100.0, 1.0),
+    "l1_memory_mb": Shape(2.5, 0.02, 0.0),
+    "cache_eviction_rate": Shape(12.0, 0.8, 0.0, math.inf, 0.5),
+    "recommend_hit_rate_pct": Shape(15.0, 0.5, 0.0, 100.0),
+    "bulk_hit_rate_pct": Shape(22.0, 0.5, 0.0, 100.0),
+    "prefetch_success_pct": Shape(60.0, 1.0, 0.0, 100.0),
+    "incidents": Shape(0.0, 0.0, 0.0),
+}
+
+BASE_CACHE_ITEMS = 1000
+BUSY_ZONE = ZoneInfo("America/Chicago")  # the US business day drives the traffic
+
+
+class SimWorldState(Protocol):
+    """What the simulated cloud tells the metrics about itself (the in-memory world implements it)."""
+
+    def min_instances(self, environment: str) -> Mapping[str, int]:
+        """Region -> min instances of the main service."""
+        ...
+
+    def env_vars(self, environment: str) -> Mapping[str, Mapping[str, str]]:
+        """Region -> environment variables of the main service."""
+        ...
+
+    def sql_tier(self, environment: str) -> str | None: ...
+
+    def has_indexes(self, environment: str) -> bool: ...
+
+
+@dataclass
+class StaticWorld:
+    """A world that only changes when told to: the seed's starting state by default."""
+
+    mins: dict[str, int] = field(
+        default_factory=lambda: {"us-central1": 3, "europe-west1": 2, "asia-southeast1": 1}
+    )
+    env: dict[str, dict[str, str]] = field(default_factory=dict)
+    tier: str | None = "db-custom-16-32768"
+    indexes: bool = False
+
+    def min_instances(self, environment: str) -> Mapping[str, int]:
+        return self.mins
+
+    def env_vars(self, environment: str) -> Mapping[str, Mapping[str, str]]:
+        return self.env
+
+    def sql_tier(self, environment: str) -> str | None:
+        return self.tier
+
+    def has_indexes(self, environment: str) -> bool:
+        return self.indexes
+
+
+class SyntheticMetrics:
+    """``MetricsSource`` for the simulation: a point every ``step_seconds`` on the minute grid."""
+
+    def __init__(
+        self,
+        world: SimWorldState | None = None,
+        faults: FaultPlan | None = None,
+        *,
+        seed: int = 17,
+        step_seconds: int = 60,
+        reference_environment: str = "production",
+    ) -> None:
+        self.world: SimWorldState = world or StaticWorld()
+        self.faults = faults or FaultPlan()
+        self._seed = seed
+        self._step = step_seconds
+        # The world as it was when the simulation started: changes are measured against it.
+        self._ref_mins = sum(self.world.min_instances(reference_environment).values())
+        self._ref_vcpu = _vcpus(self.world.sql_tier(reference_environment))
+
+    def note_step_done(self, step_id: str, at: datetime) -> None:
+        """Hook for the simulation: faults written 'after <step>' start from here."""
+        self.faults.note_step_done(step_id, at)
+
+    async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
+        points = []
+        for at in self._grid(start, end):
+            override = self.faults.override(metric.id, at)
+            if override is not None:
+                if override.value is not None:
+                    points.append(Point(at, override.value))
+                continue  # a no-data fault: the point is missing
+            points.append(Point(at, self.value_at(metric, environment, at)))
+        return Series(metric.id, tuple(points), float(self._step))
+
+    def value_at(self, metric: Metric, environment: Environment, at: datetime) -> float:
+        """The healthy value of ``metric`` at ``at`` (faults aside)."""
+        shape = SHAPES.get(metric.id)
+        if shape is None:
+            if metric.baseline is None:
+                raise ValueError(
+                    f"The simulator has no model for metric {metric.id} and the catalogue gives it no "
+                    "baseline; add a baseline to the metric in the runbook."
+                )
+            shape = Shape(metric.baseline, abs(metric.baseline) * 0.02)
+        base = metric.baseline if metric.baseline is not None else shape.baseline
+        value = base + self._effect(metric.id, environment, base)
+        value *= 1.0 + shape.load_sensitivity * (_load(at) - 1.0)
+        value += shape.noise * self._unit_noise(metric.id, environment.name, at)
+        return round(min(shape.high, max(shape.low, value)), 3)
+
+    def _effect(self, metric_id: str, environment: Environment, base: float) -> float:
+        """How the world's current state moves a metric away from its baseline."""
+        env = environment.name
+        missing = max(0, self._ref_mins - sum(self.world.min_instances(env).values()))
+        items, warmup = _cache_settings(self.world.env_vars(env))
+        l1_gain = min(5.8, 5.8 * (items - BASE_CACHE_ITEMS) / 500) + (2.0 if warmup else 0.0)
+        vcpu = _vcpus(self.world.sql_tier(env))
+        tier_factor = (self._ref_vcpu / vcpu) ** 0.35 if self._ref_vcpu and vcpu else 1.0
+        indexed = self.world.has_indexes(env)
+        effects = {
+            # fewer warm instances cost a little; a better cache and indexed queries win it back
+            "p95_latency_ms": 1.2 * missing - 0.4 * l1_gain - (1.0 if indexed else 0.0),
+            "response_time_ms": 0.5 * missing,
+            "cpu_utilization_pct": 5.0 * missing,
+            "l1_hit_rate_pct": l1_gain,
+            "cache_hit_rate_pct": 0.5 * l1_gain,
+            "l1_memory_mb": 0.002 * (items - BASE_CACHE_ITEMS),
+            "cache_eviction_rate": base * (BASE_CACHE_ITEMS / items - 1.0),
+            "db_query_ms": -3.3 if indexed else 0.0,
+            "db_query_p95_ms": -4.0 if indexed else 0.0,
+            "db_cpu_pct": base * (tier_factor - 1.0),
+        }
+        return effects.get(metric_id, 0.0)
+
+    def _grid(self, start: datetime, end: datetime) -> list[datetime]:
+        first = math.ceil(start.timestamp() / self._step) * self._step
+        last = math.floor(end.timestamp() / self._step) * self._step
+        return [datetime.fromtimestamp(t, UTC) for t in range(int(first), int(last) + 1, self._step)]
+
+    def _unit_noise(self, metric_id: str, environment: str, at: datetime) -> float:
+        key = f"{self._seed}|{metric_id}|{environment}|{int(at.timestamp())}".encode()
+        rng = random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
+        return rng.uniform(-1.0, 1.0)
+
+
+def _load(at: datetime) -> float:
+    """Traffic relative to the daily mean: ~1.15 mid-afternoon on US weekdays, ~0.85 at night."""
+    local = at.astimezone(BUSY_ZONE)
+    hour = local.hour + local.minute / 60
+    busy = math.sin(math.pi * (hour - 7) / 12) if local.weekday() < 5 and 7 < hour < 19 else 0.0
+    return 0.85 + 0.3 * busy
+
+
+def _cache_settings(env_by_region: Mapping[str, Mapping[str, str]]) -> tuple[float, bool]:
+    """Mean CACHE_MAX_ITEMS over regions (1000 when unset) and whether warm-up is on anywhere."""
+    sizes: list[float] = []
+    warmup = False
+    for env in env_by_region.values():
+        raw = env.get("CACHE_MAX_ITEMS", "")
+        sizes.append(float(raw) if raw.isdigit() and int(raw) > 0 else BASE_CACHE_ITEMS)
+        warmup = warmup or env.get("ENABLE_CACHE_WARMUP", "").lower() in ("1", "true", "yes")
+    return (sum(sizes) / len(sizes) if sizes else BASE_CACHE_ITEMS), warmup
+
+
+def _vcpus(tier: str | None) -> int | None:
+    match = re.match(r"db-custom-(\d+)", tier or "")
+    return int(match.group(1)) if match else None

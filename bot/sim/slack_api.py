@@ -1,0 +1,277 @@
+"""A fake Slack Web API on 127.0.0.1, for the real slack_sdk client in tests and the console demo.
+
+It answers the methods the bot uses, records every call so tests can ask what was sent
+(``calls``, ``call_count``, ``last``), assigns message timestamps like Slack does, and can
+answer 429 (with Retry-After) or 5xx for the next N calls of a method to exercise retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    payload: JSONDict
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    status: int
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeSlackWorkspace:
+    """What the fake knows about the workspace: ids returned by auth.test, users, groups, channels."""
+
+    team_id: str = "T0ION"
+    bot_user_id: str = "U0IONBOT"
+    bot_id: str = "B0IONBOT"
+    users: dict[str, JSONDict] = field(default_factory=dict)  # user id -> {"name": ..., "real_name": ...}
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # group id -> user ids
+    channels: dict[str, str] = field(default_factory=dict)  # channel id -> name
+
+
+class FakeSlackApi:
+    """Serve with ``await api.start()``; point clients at ``api.base_url``; ``await api.stop()``."""
+
+    def __init__(self, workspace: FakeSlackWorkspace | None = None) -> None:
+        self.workspace = workspace or FakeSlackWorkspace()
+        self.recorded: list[Call] = []  # answered calls
+        self.attempts: list[Call] = []  # every arrival, faults included
+        self.uploads: dict[str, bytes] = {}
+        self.messages: dict[tuple[str, str], JSONDict] = {}  # (channel, ts) -> latest payload
+        self._faults: dict[str, list[_Fault]] = defaultdict(list)
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlackApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """For ``AsyncWebClient(base_url=...)``."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    # --- questions tests ask ----------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[JSONDict]:
+        """Payloads of every answered call of ``method`` (all methods when None), oldest first."""
+        return [c.payload for c in self.recorded if method is None or c.method == method]
+
+    def call_count(self, method: str) -> int:
+        """Every arrival of ``method``, including ones answered with an injected fault."""
+        return sum(1 for c in self.attempts if c.method == method)
+
+    def last(self, method: str) -> JSONDict | None:
+        found = self.calls(method)
+        return found[-1] if found else None
+
+    # --- fault injection --------------------------------------------------------------------
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with 429 and Retry-After."""
+        self._faults[method].append(_Fault(times, 429, retry_after))
+
+    def fail(self, method: str, times: int = 1, status: int = 503) -> None:
+        """Answer the next ``times`` calls of ``method`` with a server error."""
+        self._faults[method].append(_Fault(times, status))
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def _payload(self, request: web.Request) -> JSONDict:
+        """Query string and body merged: slack_sdk sends JSON, form fields, or query parameters."""
+        data: JSONDict = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            data.update(await self._body(request))
+        for key in ("blocks", "view", "files", "attachments"):
+            if isinstance(data.get(key), str):  # form-encoded clients send JSON-in-a-string
+                with contextlib.suppress(ValueError):
+                    data[key] = json.loads(data[key])
+        return data
+
+    @staticmethod
+    async def _body(request: web.Request) -> JSONDict:
+        if request.content_type == "application/json":
+            body = await request.json()
+            return body if isinstance(body, dict) else {}
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            return {k: v for k, v in form.items() if isinstance(v, str)}
+        return dict(parse_qsl(await request.text(), keep_blank_values=True))
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        while queue:
+            fault = queue[0]
+            if fault.remaining > 0:
+                fault.remaining -= 1
+                return fault
+            queue.pop(0)
+        return None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        payload = await self._payload(request)
+        self.attempts.append(Call(method, payload))
+        fault = self._take_fault(method)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            error = "ratelimited" if fault.status == 429 else "internal_error"
+            return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
+        self.recorded.append(Call(method, payload))
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        body: JSONDict = handler(payload, request)
+        return web.json_response(body)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.uploads[file_id] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
+
+    # --- methods ----------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        return f"1761580800.{next(self._ts):06d}"
+
+    def _m_auth_test(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        w = self.workspace
+        return {
+            "ok": True,
+            "url": "https://ion-test.slack.com/",
+            "team": "ION test",
+            "user": "ionbot",
+            "team_id": w.team_id,
+            "user_id": w.bot_user_id,
+            "bot_id": w.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _m_chat_postMessage(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        channel = str(payload.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not payload.get("text") and not payload.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message = {"type": "message", "user": self.workspace.bot_user_id, "ts": ts, **payload}
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_update(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        key = (str(payload.get("channel", "")), str(payload.get("ts", "")))
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        self.messages[key] = {**self.messages[key], **payload}
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": payload.get("text", "")}
+
+    def _m_chat_postEphemeral(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        if not payload.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _view(self, payload: JSONDict) -> JSONDict:
+        view = payload.get("view")
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = f"V{next(self._ids):08d}"
+        return {"ok": True, "view": {"id": view_id, **view}}
+
+    def _m_views_open(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        if not payload.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return self._view(payload)
+
+    def _m_views_update(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        if not payload.get("view_id") and not payload.get("external_id"):
+            return {"ok": False, "error": "not_found"}
+        return self._view(payload)
+
+    def _m_views_publish(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        if not payload.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view(payload)
+
+    def _m_files_getUploadURLExternal(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        file_id = f"F{next(self._ids):08d}"
+        return {
+            "ok": True,
+            "file_id": file_id,
+            "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+        }
+
+    def _m_files_completeUploadExternal(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        files = payload.get("files")
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        missing = [f.get("id") for f in files if f.get("id") not in self.uploads]
+        if missing:
+            return {"ok": False, "error": "file_not_found"}
+        answered = [
+            {"id": f["id"], "title": f.get("title") or "", "size": len(self.uploads[f["id"]])} for f in files
+        ]
+        return {"ok": True, "files": answered}
+
+    def _m_conversations_info(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        channel = str(payload.get("channel", ""))
+        name = self.workspace.channels.get(channel)
+        if name is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": {"id": channel, "name": name, "is_channel": True, "is_member": True}}
+
+    def _m_users_info(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        user_id = str(payload.get("user", ""))
+        user = self.workspace.users.get(user_id)
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        profile = {"display_name": user.get("name", ""), "real_name": user.get("real_name", "")}
+        return {
+            "ok": True,
+            "user": {"id": user_id, "tz": user.get("tz", "America/Chicago"), **user, "profile": profile},
+        }
+
+    def _m_usergroups_users_list(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        group = str(payload.get("usergroup", ""))
+        if group not in self.workspace.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.workspace.usergroups[group])}

@@ -1,0 +1,350 @@
+"""An in-memory Cloud Run and Cloud SQL that behave like the real ones where the bot can tell.
+
+Services keep revisions, a traffic split, a generation and an etag; a template change makes
+a new revision, an etag mismatch is refused. Faults can be injected (permission denied in a
+region, a burst of 503s, slow operations, a concurrent edit) and listeners hear every change.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from bot.cloud.ports import ServiceConfig, SqlInstanceState, TrafficSplit
+from bot.runbook.models import Runbook
+
+TEMPLATE_FIELDS = frozenset({"min_instances", "max_instances", "env", "image"})
+SERVICE_FIELDS = TEMPLATE_FIELDS | {"traffic"}
+DEFAULT_SQL_TIER = "db-custom-16-32768"
+BASELINE_ENV = {"CACHE_MAX_ITEMS": "1000", "CACHE_TTL": "60"}
+
+
+class WorldError(Exception):
+    """A refusal the real API would give; ``code`` is the gRPC status name, ``http`` its HTTP status."""
+
+    code = "UNKNOWN"
+    http = 500
+
+
+class Unavailable(WorldError):
+    code, http = "UNAVAILABLE", 503
+
+
+class TooManyRequests(WorldError):
+    code, http = "RESOURCE_EXHAUSTED", 429
+
+
+class PermissionDenied(WorldError):
+    code, http = "PERMISSION_DENIED", 403
+
+
+class NotFound(WorldError):
+    code, http = "NOT_FOUND", 404
+
+
+class Conflict(WorldError):
+    code, http = "ABORTED", 409
+
+
+class Invalid(WorldError):
+    code, http = "INVALID_ARGUMENT", 400
+
+
+def region_baseline(region: str) -> tuple[int, int]:
+    """Min/max instances before the rollout, per the seed: US 3/100, EU and Asia 2/100."""
+    return (3, 100) if region.startswith("us-") else (2, 100)
+
+
+@dataclass(frozen=True)
+class Revision:
+    name: str
+    image: str
+    env: dict[str, str]
+    min_instances: int
+    max_instances: int
+
+
+@dataclass
+class RunService:
+    project: str
+    region: str
+    name: str
+    revisions: list[Revision]
+    traffic: tuple[TrafficSplit, ...]
+    generation: int = 1
+    revision_counter: int = 1
+
+    @property
+    def latest(self) -> Revision:
+        return self.revisions[-1]
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.generation}"'
+
+    def config(self) -> ServiceConfig:
+        latest = self.latest
+        return ServiceConfig(
+            project=self.project,
+            region=self.region,
+            name=self.name,
+            min_instances=latest.min_instances,
+            max_instances=latest.max_instances,
+            env=dict(latest.env),
+            image=latest.image,
+            latest_revision=latest.name,
+            traffic=self.traffic,
+            etag=self.etag,
+        )
+
+
+@dataclass
+class SqlInstance:
+    project: str
+    name: str
+    tier: str
+    state: str = "RUNNABLE"
+
+    def view(self) -> SqlInstanceState:
+        return SqlInstanceState(project=self.project, name=self.name, tier=self.tier, state=self.state)
+
+
+@dataclass
+class Operation:
+    """A Cloud Run LRO or a Cloud SQL operation; the change lands when ``done_at`` passes."""
+
+    name: str
+    project: str
+    subject: str  # service name or SQL instance name
+    done_at: datetime
+    land: Callable[[], None]
+    done: bool = False
+    error: WorldError | None = None
+
+
+@dataclass(frozen=True)
+class WorldChange:
+    """What listeners hear: a service's or instance's new state."""
+
+    kind: str  # "service" | "sql"
+    project: str
+    region: str | None
+    name: str
+    service: ServiceConfig | None = None
+    instance: SqlInstanceState | None = None
+
+
+@dataclass
+class Faults:
+    denied_regions: set[tuple[str, str]] = field(default_factory=set)  # (project, region), writes only
+    transient: list[type[WorldError]] = field(default_factory=list)  # raised one per call, in order
+    operation_delay: timedelta = timedelta(0)
+    concurrent_edits: set[tuple[str, str, str]] = field(default_factory=set)  # one-shot per service
+
+
+class World:
+    """The whole fake cloud, shared by the sim adapters and the facades."""
+
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        self.now = now or (lambda: datetime.now(UTC))
+        self.services: dict[tuple[str, str, str], RunService] = {}
+        self.sql: dict[tuple[str, str], SqlInstance] = {}
+        self.operations: dict[str, Operation] = {}
+        self.faults = Faults()
+        self._listeners: list[Callable[[WorldChange], None]] = []
+        self._ids = itertools.count(1)
+
+    # -- seeding ------------------------------------------------------------------------
+
+    @classmethod
+    def seeded(cls, runbook: Runbook, now: Callable[[], datetime] | None = None) -> World:
+        """Every environment's project x every service's regions, at the seed's baseline."""
+        world = cls(now)
+        for environment in runbook.environments:
+            for service in runbook.services:
+                for region in service.regions:
+                    low, high = region_baseline(region)
+                    world.add_service(
+                        environment.project, region, service.name, min_instances=low, max_instances=high
+                    )
+        for instance in runbook.sql_instances:
+            home = runbook.environment(instance.environment)
+            if home is not None:
+                world.add_sql_instance(home.project, instance.name, instance.tier or DEFAULT_SQL_TIER)
+        return world
+
+    def add_service(
+        self,
+        project: str,
+        region: str,
+        name: str,
+        *,
+        min_instances: int = 3,
+        max_instances: int = 100,
+        image: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ServiceConfig:
+        revision = Revision(
+            name=f"{name}-00001",
+            image=image or f"us-docker.pkg.dev/{project}/ion/{name}:week16",
+            env=dict(BASELINE_ENV if env is None else env),
+            min_instances=min_instances,
+            max_instances=max_instances,
+        )
+        service = RunService(project, region, name, [revision], (TrafficSplit(percent=100, latest=True),))
+        self.services[(project, region, name)] = service
+        return service.config()
+
+    def add_sql_instance(self, project: str, name: str, tier: str = DEFAULT_SQL_TIER) -> SqlInstanceState:
+        self.sql[(project, name)] = SqlInstance(project, name, tier)
+        return self.sql[(project, name)].view()
+
+    # -- faults and listeners --------------------------------------------------------------
+
+    def deny(self, project: str, region: str) -> None:
+        """Updates in this project and region are refused (reads still work); region "sql" = Cloud SQL."""
+        self.faults.denied_regions.add((project, region))
+
+    def fail_next(self, count: int, error: type[WorldError] = Unavailable) -> None:
+        """The next ``count`` calls (any kind) fail with a transient error, like a 503 burst."""
+        self.faults.transient.extend([error] * count)
+
+    def slow_operations(self, delay: timedelta) -> None:
+        """Operations started from now on finish ``delay`` later on the world's clock."""
+        self.faults.operation_delay = delay
+
+    def concurrent_edit(self, project: str, region: str, name: str) -> None:
+        """Someone else edits this service just before the bot's next update (once)."""
+        self.faults.concurrent_edits.add((project, region, name))
+
+    def subscribe(self, listener: Callable[[WorldChange], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, change: WorldChange) -> None:
+        for listener in list(self._listeners):
+            listener(change)
+
+    def _transient(self) -> None:
+        if self.faults.transient:
+            raise self.faults.transient.pop(0)("the service is temporarily unavailable; try again")
+
+    def settle(self) -> None:
+        """Land every operation whose time has come."""
+        now = self.now()
+        for operation in self.operations.values():
+            if not operation.done and operation.done_at <= now:
+                operation.done = True
+                operation.land()
+
+    # -- Cloud Run ---------------------------------------------------------------------------
+
+    def _service(self, project: str, region: str, name: str) -> RunService:
+        service = self.services.get((project, region, name))
+        if service is None:
+            raise NotFound(f"service {name} not found in {region} (project {project})")
+        return service
+
+    def get_service(self, project: str, region: str, name: str) -> ServiceConfig:
+        self._transient()
+        self.settle()
+        return self._service(project, region, name).config()
+
+    def update_service(self, config: ServiceConfig, fields: frozenset[str]) -> Operation:
+        """Check and start an update; it lands now or after the injected operation delay."""
+        self._transient()
+        self.settle()
+        key = (config.project, config.region, config.name)
+        if (config.project, config.region) in self.faults.denied_regions:
+            raise PermissionDenied(f"caller may not update services in {config.region} ({config.project})")
+        service = self._service(*key)
+        if key in self.faults.concurrent_edits:
+            self.faults.concurrent_edits.discard(key)
+            service.generation += 1
+        if config.etag and config.etag != service.etag:
+            raise Conflict(f"etag {config.etag} does not match the current {service.etag}")
+        unknown = set(fields) - SERVICE_FIELDS
+        if unknown:
+            raise Invalid(f"cannot update fields {sorted(unknown)}")
+        self._validate(service, config, fields)
+        return self._start(config.project, config.name, lambda: self._land_service(service, config, fields))
+
+    def _validate(self, service: RunService, config: ServiceConfig, fields: frozenset[str]) -> None:
+        if config.min_instances > config.max_instances:
+            raise Invalid("minInstances must not exceed maxInstances")
+        if "traffic" not in fields:
+            return
+        if sum(split.percent for split in config.traffic) != 100:
+            raise Invalid("traffic percentages must add up to 100")
+        known = {revision.name for revision in service.revisions}
+        missing = [s.revision for s in config.traffic if not s.latest and s.revision not in known]
+        if missing:
+            raise Invalid(f"traffic names unknown revisions: {', '.join(str(m) for m in missing)}")
+
+    def _land_service(self, service: RunService, config: ServiceConfig, fields: frozenset[str]) -> None:
+        latest = service.latest
+        template = Revision(
+            name=latest.name,
+            image=config.image if "image" in fields else latest.image,
+            env=dict(config.env) if "env" in fields else dict(latest.env),
+            min_instances=config.min_instances if "min_instances" in fields else latest.min_instances,
+            max_instances=config.max_instances if "max_instances" in fields else latest.max_instances,
+        )
+        changed = False
+        if template != latest:
+            service.revision_counter += 1
+            service.revisions.append(replace(template, name=f"{service.name}-{service.revision_counter:05d}"))
+            changed = True
+        if "traffic" in fields and tuple(config.traffic) != service.traffic:
+            service.traffic = tuple(config.traffic)
+            changed = True
+        if changed:
+            service.generation += 1
+            self._emit(
+                WorldChange("service", service.project, service.region, service.name, service.config())
+            )
+
+    def _start(self, project: str, subject: str, land: Callable[[], None]) -> Operation:
+        name = f"operation-{next(self._ids):05d}"
+        operation = Operation(name, project, subject, self.now() + self.faults.operation_delay, land)
+        self.operations[name] = operation
+        self.settle()
+        return operation
+
+    def operation(self, name: str) -> Operation:
+        self._transient()
+        self.settle()
+        operation = self.operations.get(name)
+        if operation is None:
+            raise NotFound(f"operation {name} not found")
+        return operation
+
+    # -- Cloud SQL ---------------------------------------------------------------------------
+
+    def _instance(self, project: str, name: str) -> SqlInstance:
+        instance = self.sql.get((project, name))
+        if instance is None:
+            raise NotFound(f"Cloud SQL instance {name} not found in project {project}")
+        return instance
+
+    def get_instance(self, project: str, name: str) -> SqlInstanceState:
+        self._transient()
+        self.settle()
+        return self._instance(project, name).view()
+
+    def patch_tier(self, project: str, name: str, tier: str) -> Operation:
+        self._transient()
+        self.settle()
+        if (project, "sql") in self.faults.denied_regions:
+            raise PermissionDenied(f"caller may not patch Cloud SQL instances in project {project}")
+        instance = self._instance(project, name)
+        if not tier.startswith("db-"):
+            raise Invalid(f"{tier} is not a Cloud SQL tier")
+        instance.state = "MAINTENANCE" if self.faults.operation_delay else instance.state
+
+        def land() -> None:
+            instance.tier, instance.state = tier, "RUNNABLE"
+            self._emit(WorldChange("sql", project, None, name, instance=instance.view()))
+
+        return self._start(project, name, land)

@@ -1,0 +1,79 @@
+"""Lets the synthetic metrics see the simulated world: Cloud Run settings, SQL tier, app-db indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.engine.ports import Series
+from bot.runbook.models import Environment, Metric, Runbook
+from bot.sim.metrics import SyntheticMetrics
+from bot.sim.world import World
+
+_INDEX_QUERY = text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'")
+
+
+class WorldState:
+    """Implements the synthetic metrics' SimWorldState over the in-memory world and app databases."""
+
+    def __init__(self, world: World, runbook: Runbook, app_dbs: Mapping[str, AsyncEngine]) -> None:
+        self._world = world
+        self._runbook = runbook
+        self._app_dbs = dict(app_dbs)  # database name -> engine
+        self._indexes: dict[str, bool] = {}
+
+    def _project(self, environment: str) -> str | None:
+        env = self._runbook.environment(environment)
+        return env.project if env else None
+
+    def _main_service(self) -> str | None:
+        return self._runbook.services[0].name if self._runbook.services else None
+
+    def min_instances(self, environment: str) -> Mapping[str, int]:
+        project, name = self._project(environment), self._main_service()
+        return {
+            region: svc.config().min_instances
+            for (p, region, n), svc in self._world.services.items()
+            if p == project and n == name
+        }
+
+    def env_vars(self, environment: str) -> Mapping[str, Mapping[str, str]]:
+        project, name = self._project(environment), self._main_service()
+        return {
+            region: svc.config().env
+            for (p, region, n), svc in self._world.services.items()
+            if p == project and n == name
+        }
+
+    def sql_tier(self, environment: str) -> str | None:
+        project = self._project(environment)
+        tiers = [inst.view().tier for (p, _), inst in self._world.sql.items() if p == project]
+        return tiers[0] if tiers else None
+
+    def has_indexes(self, environment: str) -> bool:
+        return self._indexes.get(environment, False)
+
+    async def refresh(self) -> None:
+        """Re-read which application databases carry the rollout's indexes (async, so done before reads)."""
+        for env in self._runbook.environments:
+            engine = self._app_dbs.get(env.database or "")
+            if engine is None:
+                continue
+            async with engine.connect() as conn:
+                count = (await conn.execute(_INDEX_QUERY)).scalar_one()
+            self._indexes[env.name] = count > 0
+
+
+class WorldMetrics:
+    """SyntheticMetrics that first refreshes what it cannot read synchronously from the world."""
+
+    def __init__(self, metrics: SyntheticMetrics, state: WorldState) -> None:
+        self.metrics = metrics
+        self._state = state
+
+    async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
+        await self._state.refresh()
+        return await self.metrics.read(metric, environment, start, end)

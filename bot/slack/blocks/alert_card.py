@@ -1,0 +1,100 @@
+"""The alert card: which trigger fired, by how much, for how long, the likely culprit, and what to do."""
+
+from __future__ import annotations
+
+from bot.slack.blocks.actions import ActionValue, Verb
+from bot.slack.blocks.kit import (
+    Confirm,
+    Message,
+    actions,
+    button,
+    clock,
+    context,
+    duration,
+    header,
+    number,
+    section,
+)
+from bot.slack.blocks.views import AlertCardView
+from bot.slack.mrkdwn import code, escape_inline, mention_group, who
+
+_TITLES = {"breach": "Rollback trigger", "no_data": "No data", "incident": "Incident"}
+
+
+def alert_card(view: AlertCardView) -> Message:
+    tz = view.meta.timezone
+    kind = _TITLES.get(view.kind, "Alert")
+    blocks = [header(f":rotating_light: {kind}: {view.title}", view.meta.dry_run)]
+    oncall = mention_group(view.oncall_group) if view.oncall_group else ""
+    lines = [f"*Trigger:* {code(view.condition)} on *{escape_inline(view.environment)}*"]
+    if view.kind == "breach":
+        lines.append(
+            f"*Value:* {number(view.value, view.unit)} (threshold {number(view.threshold, view.unit)})"
+        )
+    elif view.kind == "no_data":
+        lines.append("*Value:* no data: the metric cannot be read, so health is unknown")
+    if view.held_for is not None:
+        lines.append(f"*For:* {duration(view.held_for)}")
+    if view.opened_at is not None:
+        lines.append(f"*Since:* {clock(view.opened_at, tz)}")
+    blocks.append(section("\n".join(lines)))
+    if view.latest_step is not None:
+        latest = view.latest_step
+        done = f", finished {clock(latest.finished_at, tz)}" if latest.finished_at else ""
+        blocks.append(
+            section(
+                f"*Latest production step:* {escape_inline(latest.step_id)} {escape_inline(latest.title)} "
+                f"({escape_inline(latest.environment)}{done})"
+            )
+        )
+    if view.auto_rollback_at is not None and view.state == "open":
+        blocks.append(
+            context(f":alarm_clock: Automatic rollback at {clock(view.auto_rollback_at, tz)} unless held.")
+        )
+    if oncall:
+        blocks.append(section(f"{oncall} please look at this now."))
+    if view.state == "open":
+        value = ActionValue(
+            run=view.meta.run_id,
+            step=view.latest_step.step_id if view.latest_step else None,
+            env=view.latest_step.environment if view.latest_step else view.environment,
+            alert=view.alert_id,
+            card_version=view.meta.card_version,
+        )
+        buttons = []
+        if view.latest_step is not None:
+            buttons.append(
+                button(
+                    "Roll back",
+                    Verb.ROLLBACK,
+                    value,
+                    style="danger",
+                    confirm=Confirm(
+                        "Roll back?",
+                        f"Show what rolling back *{escape_inline(view.latest_step.step_id)}* restores? "
+                        "Nothing changes until you confirm.",
+                        confirm="Show me",
+                    ),
+                )
+            )
+        buttons.append(button("Acknowledge", Verb.ACK, value, style="primary"))
+        buttons.append(
+            button(
+                "Hold",
+                Verb.HOLD,
+                value,
+                confirm=Confirm(
+                    "Hold the run?",
+                    "Hold the run and any automatic rollback? No step can run until someone resumes it.",
+                    confirm="Hold",
+                    danger=True,
+                ),
+            )
+        )
+        blocks.append(actions(buttons, block_id=f"alert:{view.alert_id}"))
+    else:
+        by = f" by {who(view.acknowledged_by)}" if view.acknowledged_by else ""
+        blocks.append(context(f"{view.state.replace('_', ' ').capitalize()}{by}."))
+    prefix = "[DRY RUN] " if view.meta.dry_run else ""
+    text = f"{prefix}{kind}: {view.title}"
+    return Message(f"{text} {oncall}".strip(), blocks)

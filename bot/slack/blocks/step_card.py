@@ -1,0 +1,239 @@
+"""The step card: everything a person needs to decide on a step, and the buttons to act on it."""
+
+from __future__ import annotations
+
+from bot.engine.ports import Change
+from bot.runbook.models import Step
+from bot.slack.blocks.actions import ActionValue, Verb
+from bot.slack.blocks.kit import (
+    Box,
+    Confirm,
+    Message,
+    actions,
+    button,
+    checkboxes,
+    clock,
+    context,
+    divider,
+    header,
+    number,
+    section,
+    state_badge,
+    verdict,
+)
+from bot.slack.blocks.views import ApprovalView, CheckView, LaneView, PlanView, StepCardView
+from bot.slack.mrkdwn import code, escape, escape_inline, who
+
+ARROW = "→"
+_ROLLBACKABLE = {"done", "failed", "verifying"}
+_AWAITING_APPROVAL = {"pending", "ready"}
+
+
+def change_line(change: Change) -> str:
+    """``minInstances 3 → 2`` on ``ion-mentoring-api us-central1``, as mrkdwn."""
+    before = "(unset)" if change.before is None else str(change.before)
+    after = "(unset)" if change.after is None else str(change.after)
+    return f"{escape_inline(change.target)}: {code(f'{change.field} {before} {ARROW} {after}')}"
+
+
+def plan_text(plan: PlanView) -> str:
+    lines = [f"*Plan on {escape_inline(plan.environment)}*  {code(plan.fingerprint[:12])}"]
+    for line in plan.lines:
+        lines.append(f"• {escape_inline(line.description)}")
+        if line.mutating and not line.changes:
+            lines.append("    _already at target: nothing to change_")
+        lines.extend(f"    {change_line(change)}" for change in line.changes)
+    return "\n".join(lines)
+
+
+def check_line(check: CheckView) -> str:
+    figure = number(check.value, check.unit)
+    limit = f" (threshold {number(check.threshold, check.unit)})" if check.threshold is not None else ""
+    detail = f" — {escape_inline(check.detail)}" if check.detail else ""
+    return f"{verdict(check.passed)} {escape_inline(check.label)}: {figure}{limit}{detail}"
+
+
+def lane_line(lane: LaneView, tz: str) -> str:
+    since = f" since {clock(lane.since, tz)}" if lane.since else ""
+    by = f" by {who(lane.by)}" if lane.by else ""
+    reason = f": {escape_inline(lane.reason)}" if lane.reason else ""
+    return f"*{escape_inline(lane.environment)}* {state_badge(lane.state)}{since}{by}{reason}"
+
+
+def _value(view: StepCardView, env: str | None) -> ActionValue:
+    plan = next((p for p in view.plans if p.environment == env), None)
+    return ActionValue(
+        run=view.meta.run_id,
+        step=view.step.id,
+        env=env,
+        fingerprint=plan.fingerprint if plan else None,
+        card_version=view.meta.card_version,
+    )
+
+
+def _lane(view: StepCardView, env: str) -> LaneView:
+    return next((lane for lane in view.lanes if lane.environment == env), LaneView(env, "pending"))
+
+
+def _buttons(view: StepCardView) -> list[dict[str, object]]:
+    step = view.step
+    title = escape_inline(f"{step.id} {step.title}")
+    lanes = [_lane(view, env) for env in step.environments]
+    awaiting = next((lane.environment for lane in lanes if lane.state in _AWAITING_APPROVAL), None)
+    elements: list[dict[str, object]] = []
+    if awaiting is not None:
+        elements.append(
+            button(
+                "Approve",
+                Verb.APPROVE,
+                _value(view, awaiting),
+                qualifier=awaiting,
+                style="primary",
+                confirm=Confirm(
+                    "Approve this step?", f"Approve *{title}* on *{awaiting}* as planned?", confirm="Approve"
+                ),
+            )
+        )
+        elements.append(
+            button(
+                "Reject",
+                Verb.REJECT,
+                _value(view, awaiting),
+                qualifier=awaiting,
+                confirm=Confirm(
+                    "Reject this step?",
+                    f"Reject *{title}*? You will be asked for a reason.",
+                    confirm="Reject",
+                    danger=True,
+                ),
+            )
+        )
+    for lane in lanes:
+        if lane.state in {"running", "verifying", "rolling_back", "done", "skipped"}:
+            continue
+        env = lane.environment
+        production = env == "production" or any(p.production for p in view.plans if p.environment == env)
+        text = (
+            f"Run *{title}* on *{escape_inline(env)}*? You will type the service name to confirm."
+            if production
+            else f"Run *{title}* on *{escape_inline(env)}* now?"
+        )
+        elements.append(
+            button(
+                f"Run on {env}",
+                Verb.RUN,
+                _value(view, env),
+                qualifier=env,
+                style="danger" if production else "primary",
+                confirm=Confirm(f"Run on {env}?", text, confirm="Run", danger=production),
+            )
+        )
+    for lane in lanes:
+        if lane.state in _ROLLBACKABLE:
+            env = lane.environment
+            elements.append(
+                button(
+                    f"Roll back {env}",
+                    Verb.ROLLBACK,
+                    _value(view, env),
+                    qualifier=env,
+                    style="danger",
+                    confirm=Confirm(
+                        "Roll back?",
+                        f"Show what rolling back *{title}* on *{escape_inline(env)}* "
+                        "restores? Nothing changes until you confirm.",
+                        confirm="Show me",
+                    ),
+                )
+            )
+    elements.append(
+        button(
+            "Hold",
+            Verb.HOLD,
+            _value(view, None),
+            confirm=Confirm(
+                "Hold the run?",
+                "Hold the whole run? No step can run until someone resumes it.",
+                confirm="Hold",
+                danger=True,
+            ),
+        )
+    )
+    return elements
+
+
+def step_card(view: StepCardView) -> Message:
+    """The card for ``/ion step ID``; long plans and checklists are split by Message.parts()."""
+    step: Step = view.step
+    tz = view.meta.timezone
+    blocks = [header(f"{step.id} · {step.title}", view.meta.dry_run)]
+    facts = []
+    if view.on_date:
+        facts.append(f"Day {step.day} · {view.on_date:%a %d %b}")
+    if step.window:
+        facts.append(f"{step.window.start:%H:%M}–{step.window.end:%H:%M}")
+    facts.append("environments: " + ", ".join(escape_inline(e) for e in step.environments))
+    if step.staging_first:
+        facts.append("staging first")
+    blocks.append(context(" · ".join(facts)))
+    if step.objective:
+        blocks.append(section(f"*Objective:* {escape(step.objective)}"))
+    if view.lanes:
+        blocks.append(section("\n".join(lane_line(lane, tz) for lane in view.lanes)))
+    for plan in view.plans:
+        blocks.append(section(plan_text(plan)))
+    if not view.plans and step.actions:
+        described = [f"• {escape_inline(a.title or a.kind)}" for a in step.actions]
+        blocks.append(section("*Actions*\n" + "\n".join(described)))
+    if step.checklist:
+        blocks.append(section(f"*Checklist* ({_ticked(view)}/{len(step.checklist)} ticked)"))
+        blocks.extend(checkboxes(_boxes(view), Verb.TICK, f"tick:{step.id}"))
+    if step.acceptance:
+        checks = {c.label: c for c in view.acceptance}
+        lines = []
+        for condition in step.acceptance:
+            label = condition.text or str(condition)
+            check = checks.get(label)
+            lines.append(check_line(check) if check else f"• {escape_inline(label)}")
+        blocks.append(section("*Acceptance criteria*\n" + "\n".join(lines)))
+    if view.approvals:
+        lines = [_approval_line(a, tz) for a in view.approvals]
+        blocks.append(context(*lines))
+    if step.expected_impact:
+        blocks.append(context(f"Expected impact: {escape_inline(step.expected_impact)}"))
+    blocks.append(divider())
+    blocks.append(actions(_buttons(view), block_id=f"step:{step.id}"))
+    prefix = "[DRY RUN] " if view.meta.dry_run else ""
+    return Message(f"{prefix}Step {step.id}: {step.title}", blocks)
+
+
+def _approval_line(approval: ApprovalView, tz: str) -> str:
+    thumb = ":+1:" if approval.decision == "approved" else ":-1:"
+    reason = f": {escape_inline(approval.reason)}" if approval.reason else ""
+    env = escape_inline(approval.environment)
+    return f"{thumb} {approval.decision} on {env} by {who(approval.by)} at {clock(approval.at, tz)}{reason}"
+
+
+def _ticked(view: StepCardView) -> int:
+    ids = {item.id for item in view.step.checklist}
+    return len({t.item_id for t in view.ticks if t.item_id in ids})
+
+
+def _boxes(view: StepCardView) -> list[Box]:
+    ticks = {t.item_id: t for t in view.ticks}
+    boxes = []
+    for item in view.step.checklist:
+        tick = ticks.get(item.id)
+        note = None
+        if tick is not None:
+            name = tick.ticked_by
+            note = (
+                f"waived by {name}: {tick.waived_reason}"
+                if tick.waived_reason
+                else f"{name}, {clock(tick.at, view.meta.timezone)}"
+            )
+        value = ActionValue(
+            run=view.meta.run_id, step=view.step.id, item=item.id, card_version=view.meta.card_version
+        )
+        boxes.append(Box(value=value, text=escape_inline(item.text), ticked=tick is not None, note=note))
+    return boxes

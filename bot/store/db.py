@@ -1,0 +1,91 @@
+"""One place that turns a database URL into a configured async engine.
+
+SQLite (the embedded default) gets WAL, a busy timeout, foreign keys and
+``BEGIN IMMEDIATE`` transactions, so concurrent writers queue on the lock
+instead of failing with "database is locked"; PostgreSQL goes through asyncpg.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ion.db"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+}
+
+
+class UnsupportedDatabase(ValueError):
+    """The URL names a database this bot cannot store its state in."""
+
+
+def normalise_url(url: str | URL) -> URL:
+    """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``; ``postgresql://`` -> ``postgresql+asyncpg://``."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    driver = _ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    if driver not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise UnsupportedDatabase(
+            f"the database URL {redact_url(parsed)} uses the driver '{parsed.drivername}', which this bot "
+            "does not support; nothing was opened. Use sqlite:///path.db or postgresql://user@host/db."
+        )
+    return parsed.set(drivername=driver)
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL as it may appear in messages and logs: the password is masked."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return normalise_url(url).get_backend_name() == "sqlite"
+
+
+def is_embedded_sqlite(url: str | URL) -> bool:
+    """A SQLite file (or memory) database: owned by this process, safe to upgrade unattended."""
+    return is_sqlite(url)
+
+
+def create_engine_for(url: str | URL = DEFAULT_DATABASE_URL, **engine_options: Any) -> AsyncEngine:
+    """An AsyncEngine for ``url`` with the per-backend settings the store relies on."""
+    parsed = normalise_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": parsed.get_backend_name() == "postgresql"}
+    options.update(engine_options)
+    engine = create_async_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so "begin" below can say IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred transaction that reads and then writes can fail with SQLITE_BUSY_SNAPSHOT
+        # under WAL without waiting; IMMEDIATE takes the write lock up front and waits instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,184 @@
+"""Executions: the once-only claim and the write-ahead target records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+
+from bot.engine.records import (
+    Execution,
+    ExecutionState,
+    StepLane,
+    StepState,
+    TargetRecord,
+    TargetStatus,
+)
+from bot.store.base import StoreBase
+from bot.store.runs import record_lane_move, state_before_move
+from bot.store.tables import ExecutionRow, ExecutionTargetRow, StepLaneRow
+
+_UNFINISHED = (ExecutionState.RUNNING.value, ExecutionState.VERIFYING.value)
+
+
+def _execution(row: ExecutionRow) -> Execution:
+    return Execution(
+        id=row.id,
+        run_id=row.run_id,
+        step_id=row.step_id,
+        environment=row.environment,
+        kind=row.kind,
+        state=ExecutionState(row.state),
+        requested_by=row.requested_by,
+        plan_fingerprint=row.plan_fingerprint,
+        started_at=row.started_at,
+        dry_run=row.dry_run,
+        reverts=row.reverts,
+        finished_at=row.finished_at,
+        message=row.message,
+    )
+
+
+def _target(row: ExecutionTargetRow) -> TargetRecord:
+    return TargetRecord(
+        execution_id=row.execution_id,
+        seq=row.seq,
+        action_index=row.action_index,
+        action_line=row.action_line,
+        target_key=row.target_key,
+        target_label=row.target_label,
+        snapshot=row.snapshot,
+        status=TargetStatus(row.status),
+        at=row.at,
+        changes=list(row.changes),
+        message=row.message,
+        mutating=row.mutating,
+    )
+
+
+class ExecutionsStore(StoreBase):
+    async def claim_execution(
+        self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState
+    ) -> bool:
+        async with self._transaction() as session:
+            # The conditional UPDATE is the claim: PostgreSQL re-checks the WHERE after a concurrent
+            # writer commits, SQLite serialises writers; either way one caller sees a row come back.
+            won = (
+                await session.execute(
+                    update(StepLaneRow)
+                    .where(
+                        StepLaneRow.run_id == execution.run_id,
+                        StepLaneRow.step_id == execution.step_id,
+                        StepLaneRow.environment == execution.environment,
+                        StepLaneRow.state.in_([state.value for state in lane_from]),
+                    )
+                    .values(
+                        state=lane_to.value,
+                        last_execution_id=execution.id,
+                        changed_at=execution.started_at,
+                        changed_by=execution.requested_by,
+                        version=StepLaneRow.version + 1,
+                    )
+                    .returning(StepLaneRow.version)
+                )
+            ).first()
+            if won is None:
+                return False
+            (version,) = won
+            lane = StepLane(
+                run_id=execution.run_id,
+                step_id=execution.step_id,
+                environment=execution.environment,
+                state=lane_to,
+                changed_at=execution.started_at,
+                changed_by=execution.requested_by,
+                last_execution_id=execution.id,
+            )
+            before = await state_before_move(session, lane.run_id, lane.step_id, lane.environment)
+            record_lane_move(session, lane, before)
+            session.add(
+                ExecutionRow(
+                    id=execution.id,
+                    run_id=execution.run_id,
+                    step_id=execution.step_id,
+                    environment=execution.environment,
+                    kind=execution.kind,
+                    state=execution.state.value,
+                    requested_by=execution.requested_by,
+                    plan_fingerprint=execution.plan_fingerprint,
+                    started_at=execution.started_at,
+                    dry_run=execution.dry_run,
+                    reverts=execution.reverts,
+                    finished_at=execution.finished_at,
+                    message=execution.message,
+                    claimed_by=execution.requested_by,
+                    claim_key=f"{execution.run_id}/{execution.step_id}/{execution.environment}@{version}",
+                    version=1,
+                )
+            )
+            return True
+
+    async def save_execution(self, execution: Execution) -> None:
+        async with self._transaction() as session:
+            await session.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == execution.id)
+                .values(
+                    state=execution.state.value,
+                    finished_at=execution.finished_at,
+                    message=execution.message,
+                    version=ExecutionRow.version + 1,
+                )
+            )
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        async with self._transaction() as session:
+            row = await session.get(ExecutionRow, execution_id)
+            return _execution(row) if row else None
+
+    async def executions(self, run_id: str) -> list[Execution]:
+        async with self._transaction() as session:
+            query = (
+                select(ExecutionRow)
+                .where(ExecutionRow.run_id == run_id)
+                .order_by(ExecutionRow.started_at, ExecutionRow.id)
+            )
+            return [_execution(row) for row in await session.scalars(query)]
+
+    async def unfinished_executions(self) -> list[Execution]:
+        async with self._transaction() as session:
+            query = (
+                select(ExecutionRow)
+                .where(ExecutionRow.state.in_(_UNFINISHED))
+                .order_by(ExecutionRow.started_at, ExecutionRow.id)
+            )
+            return [_execution(row) for row in await session.scalars(query)]
+
+    async def save_target(self, record: TargetRecord) -> None:
+        values = {
+            "execution_id": record.execution_id,
+            "action_index": record.action_index,
+            "target_key": record.target_key,
+            "seq": record.seq,
+            "action_line": record.action_line,
+            "target_label": record.target_label,
+            "snapshot": record.snapshot,
+            "status": record.status.value,
+            "at": record.at,
+            "changes": list(record.changes),
+            "message": record.message,
+            "mutating": record.mutating,
+        }
+        async with self._transaction() as session:
+            await self._upsert(
+                session, ExecutionTargetRow, values, keys=["execution_id", "action_index", "target_key"]
+            )
+
+    async def targets(self, execution_id: str) -> list[TargetRecord]:
+        async with self._transaction() as session:
+            query = (
+                select(ExecutionTargetRow)
+                .where(ExecutionTargetRow.execution_id == execution_id)
+                .order_by(ExecutionTargetRow.seq, ExecutionTargetRow.action_index)
+            )
+            return [_target(row) for row in await session.scalars(query)]

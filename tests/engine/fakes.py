@@ -1,0 +1,349 @@
+"""In-memory fakes for the engine's ports: a RolloutStore, a world of fake actions, a checker."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from bot.engine.ports import (
+    JSON,
+    Action,
+    ActionFailed,
+    Change,
+    CheckResult,
+    Event,
+    Outcome,
+    ProgressCallback,
+    Target,
+)
+
+from bot.engine.records import (
+    OPEN_RUN_STATES,
+    Approval,
+    AuditEntry,
+    ChecklistTick,
+    Execution,
+    ExecutionState,
+    GateRecord,
+    Incident,
+    Run,
+    StepLane,
+    StepState,
+    TargetRecord,
+    Waiver,
+)
+from bot.runbook.models import Environment, Runbook
+
+
+class FakeStore:
+    """A RolloutStore in dictionaries. Check-and-set sections contain no await, so under
+    asyncio they are atomic exactly like the store's conditional UPDATE."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+        self.lane_rows: dict[tuple[str, str, str], StepLane] = {}
+        self.tick_rows: dict[tuple[str, str, str], ChecklistTick] = {}
+        self.waiver_rows: list[Waiver] = []
+        self.approval_rows: dict[str, Approval] = {}
+        self.gate_rows: dict[tuple[str, str], GateRecord] = {}
+        self.execution_rows: dict[str, Execution] = {}
+        self.target_rows: dict[tuple[str, int, str], TargetRecord] = {}
+        self.audit_rows: list[AuditEntry] = []
+        self.incident_rows: list[Incident] = []
+        self.save_target_calls = 0
+
+    async def _yield(self) -> None:
+        await asyncio.sleep(0)
+
+    async def create_run(self, run: Run) -> Run:
+        await self._yield()
+        existing = next(
+            (r for r in self.runs.values() if r.channel == run.channel and r.state in OPEN_RUN_STATES), None
+        )
+        if existing is not None:
+            return copy.deepcopy(existing)
+        self.runs[run.id] = copy.deepcopy(run)
+        return copy.deepcopy(run)
+
+    async def get_run(self, run_id: str) -> Run | None:
+        run = self.runs.get(run_id)
+        return copy.deepcopy(run) if run else None
+
+    async def open_run(self, channel: str) -> Run | None:
+        found = [r for r in self.runs.values() if r.channel == channel and r.state in OPEN_RUN_STATES]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def open_runs(self) -> list[Run]:
+        return [copy.deepcopy(r) for r in self.runs.values() if r.state in OPEN_RUN_STATES]
+
+    async def save_run(self, run: Run) -> None:
+        self.runs[run.id] = copy.deepcopy(run)
+
+    async def get_lane(self, run_id: str, step_id: str, environment: str) -> StepLane | None:
+        lane = self.lane_rows.get((run_id, step_id, environment))
+        return copy.deepcopy(lane) if lane else None
+
+    async def lanes(self, run_id: str) -> list[StepLane]:
+        rows = [copy.deepcopy(v) for k, v in self.lane_rows.items() if k[0] == run_id]
+        return sorted(rows, key=lambda lane: (lane.step_id, lane.environment))
+
+    async def put_lane(self, lane: StepLane, expected: StepState | None) -> bool:
+        await self._yield()
+        key = (lane.run_id, lane.step_id, lane.environment)
+        current = self.lane_rows.get(key)
+        if (current is None and expected is not None) or (current is not None and current.state != expected):
+            return False
+        self.lane_rows[key] = copy.deepcopy(lane)
+        return True
+
+    async def put_tick(self, tick: ChecklistTick) -> None:
+        self.tick_rows[(tick.run_id, tick.scope, tick.item_id)] = copy.deepcopy(tick)
+
+    async def remove_tick(self, run_id: str, scope: str, item_id: str) -> bool:
+        return self.tick_rows.pop((run_id, scope, item_id), None) is not None
+
+    async def ticks(self, run_id: str, scope: str) -> list[ChecklistTick]:
+        rows = [copy.deepcopy(t) for t in self.tick_rows.values() if t.run_id == run_id and t.scope == scope]
+        return sorted(rows, key=lambda t: t.at)
+
+    async def add_waiver(self, waiver: Waiver) -> None:
+        self.waiver_rows.append(copy.deepcopy(waiver))
+
+    async def waivers(self, run_id: str, scope: str) -> list[Waiver]:
+        return [copy.deepcopy(w) for w in self.waiver_rows if w.run_id == run_id and w.scope == scope]
+
+    async def save_approval(self, approval: Approval) -> None:
+        self.approval_rows[approval.id] = copy.deepcopy(approval)
+
+    async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]:
+        rows = [
+            copy.deepcopy(a)
+            for a in self.approval_rows.values()
+            if (a.run_id, a.step_id, a.environment) == (run_id, step_id, environment)
+        ]
+        return sorted(rows, key=lambda a: (a.at, a.id))
+
+    async def get_gate(self, run_id: str, gate_id: str) -> GateRecord | None:
+        record = self.gate_rows.get((run_id, gate_id))
+        return copy.deepcopy(record) if record else None
+
+    async def save_gate(self, record: GateRecord) -> None:
+        self.gate_rows[(record.run_id, record.gate_id)] = copy.deepcopy(record)
+
+    async def claim_execution(
+        self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState
+    ) -> bool:
+        await self._yield()
+        key = (execution.run_id, execution.step_id, execution.environment)
+        lane = self.lane_rows.get(key)
+        if lane is None or lane.state not in lane_from:
+            return False
+        self.lane_rows[key] = replace(
+            lane,
+            state=lane_to,
+            last_execution_id=execution.id,
+            changed_at=execution.started_at,
+            changed_by=execution.requested_by,
+        )
+        self.execution_rows[execution.id] = copy.deepcopy(execution)
+        return True
+
+    async def save_execution(self, execution: Execution) -> None:
+        self.execution_rows[execution.id] = copy.deepcopy(execution)
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        found = self.execution_rows.get(execution_id)
+        return copy.deepcopy(found) if found else None
+
+    async def executions(self, run_id: str) -> list[Execution]:
+        rows = [copy.deepcopy(e) for e in self.execution_rows.values() if e.run_id == run_id]
+        return sorted(rows, key=lambda e: (e.started_at, e.id))
+
+    async def unfinished_executions(self) -> list[Execution]:
+        live = {ExecutionState.RUNNING, ExecutionState.VERIFYING}
+        return [copy.deepcopy(e) for e in self.execution_rows.values() if e.state in live]
+
+    async def save_target(self, record: TargetRecord) -> None:
+        self.save_target_calls += 1
+        key = (record.execution_id, record.action_index, record.target_key)
+        self.target_rows[key] = copy.deepcopy(record)
+
+    async def targets(self, execution_id: str) -> list[TargetRecord]:
+        rows = [copy.deepcopy(t) for t in self.target_rows.values() if t.execution_id == execution_id]
+        return sorted(rows, key=lambda t: t.seq)
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        self.audit_rows.append(copy.deepcopy(entry))
+
+    async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+        rows = [copy.deepcopy(e) for e in self.audit_rows if run_id is None or e.run_id == run_id]
+        return rows[-limit:] if limit else rows
+
+    async def add_incident(self, incident: Incident) -> None:
+        self.incident_rows.append(copy.deepcopy(incident))
+
+    async def incidents(self, run_id: str) -> list[Incident]:
+        return [copy.deepcopy(i) for i in self.incident_rows if i.run_id == run_id]
+
+
+# --- a tests-only action kind over a fake world -------------------------------------------
+
+
+class SimulatedCrash(BaseException):
+    """The process dies mid-apply: not an Exception, so nothing in the engine catches it."""
+
+
+@dataclass
+class World:
+    """Live state of fake services: "env/service/region" -> {"min_instances": n, "max_instances": m}."""
+
+    services: dict[str, dict[str, int]] = field(default_factory=dict)
+    fail_apply: set[str] = field(default_factory=set)  # target keys whose apply raises ActionFailed
+    crash_before_write: set[str] = field(default_factory=set)
+    crash_after_write: set[str] = field(default_factory=set)
+    applied: list[str] = field(default_factory=list)
+    reverted: list[str] = field(default_factory=list)
+
+    def state(self, key: str) -> dict[str, int]:
+        return self.services.setdefault(key, {"min_instances": 3, "max_instances": 100})
+
+
+_FIELDS = {"min_instances": "minInstances", "max_instances": "maxInstances"}
+
+
+class FakeScale:
+    """cloud_run.scale against the World: the same contract a real action kind keeps."""
+
+    mutating = True
+
+    def __init__(self, spec: Any, runbook: Runbook, environment: Environment, world: World) -> None:
+        self.spec = spec
+        self.env = environment.name
+        self.world = world
+        service = runbook.service(spec.service)
+        regions = spec.regions if spec.regions != "all" else (service.regions if service else [])
+        self._targets = [Target(f"{spec.service}/{r}", f"{spec.service} {r} ({self.env})") for r in regions]
+        self.wanted = {k: getattr(spec, k) for k in _FIELDS if getattr(spec, k) is not None}
+
+    def describe(self) -> str:
+        return f"Scale {self.spec.service}: " + ", ".join(f"{k} {v}" for k, v in self.wanted.items())
+
+    def targets(self) -> Sequence[Target]:
+        return self._targets
+
+    def _key(self, target: Target) -> str:
+        return f"{self.env}/{target.key}"
+
+    async def snapshot(self, target: Target) -> JSON:
+        live = self.world.state(self._key(target))
+        return {k: live[k] for k in self.wanted}
+
+    def diff(self, target: Target, snapshot: JSON) -> list[Change]:
+        return [
+            Change(target.label, _FIELDS[k], snapshot.get(k), v)
+            for k, v in self.wanted.items()
+            if snapshot.get(k) != v
+        ]
+
+    async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
+        key = self._key(target)
+        if target.key in self.world.crash_before_write:
+            raise SimulatedCrash(key)
+        if target.key in self.world.fail_apply:
+            raise ActionFailed(f"Cloud Run refused the update of {target.label}: quota exceeded.")
+        if not self.diff(target, await self.snapshot(target)):
+            return Outcome(ok=True, changed=False, message="already at target")
+        self.world.state(key).update(self.wanted)
+        self.world.applied.append(key)
+        if target.key in self.world.crash_after_write:
+            raise SimulatedCrash(key)
+        await progress(f"scaled {target.label}")
+        return Outcome(ok=True, changed=True, message="scaled")
+
+    async def verify(self, target: Target) -> Outcome:
+        ok = not self.diff(target, await self.snapshot(target))
+        return Outcome(ok=ok, changed=False, message="at target" if ok else "not at target")
+
+    async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
+        key = self._key(target)
+        self.world.state(key).update(snapshot)
+        self.world.reverted.append(key)
+        return Outcome(ok=True, changed=True, message="restored")
+
+    async def read_back(self, target: Target) -> JSON:
+        return await self.snapshot(target)
+
+
+class FakeNote:
+    """manual: a non-mutating action (nothing to snapshot or revert)."""
+
+    mutating = False
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+    def describe(self) -> str:
+        return f"Manual: {self.spec.instruction}"
+
+    def targets(self) -> Sequence[Target]:
+        return [Target("note", "the team")]
+
+    async def snapshot(self, target: Target) -> JSON:
+        return None
+
+    def diff(self, target: Target, snapshot: JSON) -> list[Change]:
+        return []
+
+    async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
+        return Outcome(ok=True, changed=False, message="noted")
+
+    async def verify(self, target: Target) -> Outcome:
+        return Outcome(ok=True, changed=False, message="noted")
+
+    async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
+        return Outcome(ok=True, changed=False, message="nothing to revert")
+
+    async def read_back(self, target: Target) -> JSON:
+        return None
+
+
+class FakeActions:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def build(self, spec: Any, runbook: Runbook, environment: Environment) -> Action:
+        if spec.kind == "cloud_run.scale":
+            return FakeScale(spec, runbook, environment, self.world)
+        if spec.kind == "manual":
+            return FakeNote(spec)
+        raise ValueError(f"the fake factory has no {spec.kind}")
+
+
+class FakeChecker:
+    """Metric values by name; a metric with no value is unknown (no data)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+
+    async def check(self, condition: Any, environment: Environment, now: datetime) -> CheckResult:
+        value = self.values.get(condition.metric)
+        text = condition.text or str(condition)
+        if value is None:
+            return CheckResult(text, None, None, None, "no data")
+        passed = condition.holds(value, None)
+        return CheckResult(text, passed, value, condition.threshold.value, f"{condition.metric} = {value}")
+
+
+class FakeNotifier:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def notify(self, event: Event) -> None:
+        self.events.append(event)
+
+    def texts(self, kind: str | None = None) -> list[str]:
+        return [e.text for e in self.events if kind is None or e.kind == kind]

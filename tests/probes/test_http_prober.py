@@ -1,0 +1,103 @@
+"""The prober itself: routing to loopback, refusals before any traffic, pacing and bounds."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import pytest
+
+from bot.cloud.http_probe import HostMapResolver, HttpProber, LoadLimits, LoadPlan, ProbeRefused, percentile
+from bot.sim.http_app import SimHttpApp
+
+from .conftest import API_HOST, VirtualClock
+
+
+def test_mapped_https_url_is_sent_as_http_to_the_same_host() -> None:
+    prober = HttpProber(host_map={API_HOST: ("127.0.0.1", 8080)}, loopback_only=True)
+    routed = prober.route(f"https://{API_HOST}/api/v2/health?x=1")
+    assert str(routed) == f"http://{API_HOST}/api/v2/health?x=1"
+
+
+def test_loopback_only_prober_refuses_an_unmapped_host_before_resolving_it() -> None:
+    prober = HttpProber(host_map={API_HOST: ("127.0.0.1", 8080)}, loopback_only=True)
+    with pytest.raises(ProbeRefused, match=r"refusing to send traffic to evil\.example"):
+        prober.route("https://evil.example/api")
+
+
+def test_loopback_only_prober_refuses_a_non_loopback_address_literal() -> None:
+    prober = HttpProber(loopback_only=True)
+    with pytest.raises(ProbeRefused, match=r"10\.1\.2\.3"):
+        prober.route("http://10.1.2.3/api/v2/health")
+    assert str(prober.route("http://127.0.0.1:9/x")) == "http://127.0.0.1:9/x"
+
+
+def test_loopback_only_prober_refuses_a_host_map_that_points_off_the_machine() -> None:
+    with pytest.raises(ProbeRefused, match="not a loopback address"):
+        HttpProber(host_map={API_HOST: ("10.0.0.7", 443)}, loopback_only=True)
+
+
+async def test_resolver_answers_mapped_hosts_and_refuses_the_rest_without_dns() -> None:
+    resolver = HostMapResolver({API_HOST: ("127.0.0.1", 4321)}, loopback_only=True)
+    [answer] = await resolver.resolve(API_HOST, 443, socket.AF_INET)
+    assert (answer["host"], answer["port"]) == ("127.0.0.1", 4321)
+    with pytest.raises(OSError, match="loopback-only"):
+        await resolver.resolve("www.example.com", 80)
+    await resolver.close()
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)
+    assert percentile([], 95) is None
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_limits_scale_a_load_plan_down_and_say_what_they_reduced() -> None:
+    asked = LoadPlan(rate_rps=5000, concurrency=500, duration=timedelta(hours=1), max_requests=100_000)
+    plan, notes = asked.capped(LoadLimits(max_requests=2000, max_duration=timedelta(seconds=30)))
+    assert plan == LoadPlan(5000, 500, timedelta(seconds=30), 2000)
+    assert notes == ["duration 1h -> 30s", "requests 100000 -> 2000"]
+    assert asked.capped(LoadLimits()) == (asked, [])
+
+
+async def test_smoke_reaches_the_sim_app_under_the_runbook_host_name(
+    sim_app: tuple[SimHttpApp, tuple[str, int]], prober: HttpProber
+) -> None:
+    app, _ = sim_app
+    report = await prober.smoke(f"https://{API_HOST}/api/v2/health", 12, 4, timedelta(seconds=5))
+    assert (report.count, report.errors, report.answered) == (12, 0, 12)
+    assert report.statuses == {200: 12}
+    assert app.served["/api/v2/health"] == 12
+    assert app.hosts_seen[API_HOST] == 12
+
+
+async def test_load_stops_at_its_request_cap(prober: HttpProber, clock: VirtualClock) -> None:
+    report = await prober.load(
+        f"https://{API_HOST}/api/v2/health", 1000, 8, timedelta(hours=1), max_requests=30, clock=clock
+    )
+    assert (report.count, report.stopped_by) == (30, "max_requests")
+    assert len(clock.sleeps) == 29
+    assert sum(clock.sleeps) == pytest.approx(29 / 1000)
+
+
+async def test_load_stops_at_its_duration_paced_by_the_token_bucket(
+    prober: HttpProber, clock: VirtualClock
+) -> None:
+    report = await prober.load(
+        f"https://{API_HOST}/api/v2/health", 50, 5, timedelta(seconds=1), max_requests=10_000, clock=clock
+    )
+    assert (report.count, report.stopped_by) == (50, "duration")
+    assert report.duration_s == pytest.approx(1.0)
+    assert report.throughput_rps == pytest.approx(50.0)
+    assert clock.sleeps == [pytest.approx(0.02)] * 50
+
+
+async def test_load_with_errors_counts_every_5xx(
+    sim_app: tuple[SimHttpApp, tuple[str, int]], prober: HttpProber, clock: VirtualClock
+) -> None:
+    app, _ = sim_app
+    app.error_rate_pct = 100.0
+    report = await prober.load(f"http://{API_HOST}/api/v2/health", 100, 4, timedelta(seconds=1), 10, clock)
+    assert (report.count, report.errors, report.error_rate_pct) == (10, 10, 100.0)
+    assert report.first_error == "HTTP 503"

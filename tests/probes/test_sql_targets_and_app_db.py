@@ -1,0 +1,91 @@
+"""Database names from configuration, the dialect rewrite of EXPLAIN, and the sim's app database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.cloud.sql_target import SqlTargetError, SqlTargets, for_dialect, format_table, read_only_query
+from bot.sim.app_db import AppDbSize, create_app_db
+
+from .conftest import SMALL_DB
+
+LOOKUP = "SELECT * FROM personas WHERE tone='calm' AND pace='flowing' AND intent='seek_advice'"
+
+
+async def test_targets_come_from_the_json_environment_variable(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'staging.db'}"
+    targets = SqlTargets.from_env({"ION_SQL_TARGETS": f'{{"ion-staging-db": "{url}"}}'})
+    assert targets.names() == ["ion-staging-db"]
+    engine = targets.engine("ion-staging-db")
+    assert targets.engine("ion-staging-db") is engine
+    result = await read_only_query(engine, "SELECT 41 + 1 AS answer", row_cap=5)
+    assert result.rows == ((42,),)
+    await targets.dispose()
+    assert SqlTargets.from_env({}).names() == []
+
+
+def test_an_unknown_database_names_the_configuration_to_set() -> None:
+    targets = SqlTargets({"ion-staging-db": "sqlite+aiosqlite:///x.db"})
+    with pytest.raises(SqlTargetError) as err:
+        targets.engine("ion-primary-db")
+    assert str(err.value) == (
+        "no SQL target named 'ion-primary-db' is configured (configured: ion-staging-db); "
+        'set ION_SQL_TARGETS to JSON such as {"ion-primary-db": "postgresql+asyncpg://user@host/db"}'
+    )
+
+
+def test_malformed_configuration_is_a_sentence_with_an_example() -> None:
+    with pytest.raises(
+        SqlTargetError, match=r"ION_SQL_TARGETS is not valid JSON .* set it to an object such as"
+    ):
+        SqlTargets.from_env({"ION_SQL_TARGETS": "{ion-primary-db: x}"})
+    with pytest.raises(SqlTargetError, match="must be a JSON object of database name -> SQLAlchemy URL"):
+        SqlTargets.from_env({"ION_SQL_TARGETS": '["ion-primary-db"]'})
+
+
+def test_explain_becomes_explain_query_plan_on_sqlite_only() -> None:
+    assert for_dialect(f"EXPLAIN {LOOKUP}", "sqlite") == f"EXPLAIN QUERY PLAN {LOOKUP}"
+    assert for_dialect(f"explain query plan {LOOKUP}", "sqlite") == f"explain query plan {LOOKUP}"
+    assert for_dialect(f"EXPLAIN {LOOKUP}", "postgresql") == f"EXPLAIN {LOOKUP}"
+    assert for_dialect(LOOKUP, "sqlite") == LOOKUP
+
+
+def test_tables_are_aligned_text() -> None:
+    assert format_table(["tone", "n"], [("calm", 12), ("direct", None)]) == (
+        "tone   | n\n-------+-----\ncalm   | 12\ndirect | NULL"
+    )
+
+
+async def test_the_persona_index_turns_a_scan_into_an_index_search(tmp_path: Path) -> None:
+    engine = await create_app_db(tmp_path / "app.db", size=SMALL_DB)
+    before = await read_only_query(engine, f"EXPLAIN {LOOKUP}", row_cap=10)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE INDEX idx_persona_tone_pace_intent ON personas(tone, pace, intent)"
+        )
+    after = await read_only_query(engine, f"EXPLAIN {LOOKUP}", row_cap=10)
+    await engine.dispose()
+    assert "SCAN personas" in before.text()
+    assert "SEARCH personas USING INDEX idx_persona_tone_pace_intent" in after.text()
+
+
+async def test_the_app_database_is_the_same_every_time(tmp_path: Path) -> None:
+    size = AppDbSize(personas=400, users=20, preferences=100, sessions=100, slow_queries=40)
+    fingerprints = []
+    for name in ("a.db", "b.db"):
+        engine = await create_app_db(tmp_path / name, size=size)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT (SELECT group_concat(tone || pace || intent) FROM personas), "
+                    "(SELECT group_concat(session_id) FROM sessions), "
+                    "(SELECT round(sum(execution_time_ms), 2) FROM slow_query_log)"
+                )
+            )
+            fingerprints.append(rows.one())
+        await engine.dispose()
+    assert fingerprints[0] == fingerprints[1]
+    assert "calmflowingseek_advice" in fingerprints[0][0]

@@ -1,0 +1,226 @@
+"""Jobs follow the runbook's schedule across DST; each report posts exactly once across replicas and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.scheduler import (
+    JobSpec,
+    ReportScheduler,
+    build_jobs,
+    fire_times,
+    run_dates,
+    run_day_of,
+)
+from tests.reports.fixtures import (
+    RUN_START,
+    FakeClaimStore,
+    RecordingCallbacks,
+    VirtualClock,
+    utc,
+    week17_runbook,
+)
+
+RUNBOOK = week17_runbook()
+CHICAGO = ZoneInfo("America/Chicago")
+RUN_ID = "run-1"
+
+
+def jobs() -> dict[str, JobSpec]:
+    return {j.job_key: j for j in build_jobs(RUNBOOK, RUN_START)}
+
+
+def chicago(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CHICAGO)  # type: ignore[misc]
+
+
+def replica(claims: FakeClaimStore, clock: VirtualClock) -> tuple[ReportScheduler, RecordingCallbacks]:
+    callbacks = RecordingCallbacks()
+    scheduler = ReportScheduler(AsyncIOScheduler(timezone="UTC"), callbacks, claims, clock)
+    scheduler.add_run(RUN_ID, RUNBOOK, RUN_START)
+    return scheduler, callbacks
+
+
+class TestRunCalendar:
+    def test_day_n_is_the_nth_working_day_from_the_start(self) -> None:
+        dates = run_dates(RUNBOOK.calendar, RUN_START)
+        assert dates[0] == date(2026, 10, 22) and dates[2] == date(2026, 10, 26) and dates[-1] == date(2026, 11, 4)
+        assert run_day_of(RUNBOOK.calendar, RUN_START, date(2026, 11, 2)) == 8
+        assert run_day_of(RUNBOOK.calendar, RUN_START, date(2026, 10, 24)) is None  # Saturday
+        assert run_day_of(RUNBOOK.calendar, RUN_START, date(2026, 11, 5)) is None  # after the run
+
+
+class TestBuildJobs:
+    def test_jobs_follow_the_runbook_schedule(self) -> None:
+        specs = jobs()
+        assert list(specs) == [
+            "daily_report",
+            "standup:US",
+            "standup:EU",
+            "standup:Asia",
+            "gate:preflight",
+            "gate:gonogo.day3",
+            "gate:gonogo.day10",
+            "phase_summary",
+            "final_report",
+            "scaling",
+            "trigger_watch",
+        ]
+        assert specs["daily_report"].misfire_grace_time == timedelta(hours=1)
+        assert specs["standup:EU"].misfire_grace_time == timedelta(minutes=15)
+        assert (specs["phase_summary"].day, specs["final_report"].day) == (5, 10)
+        assert specs["trigger_watch"].claim == "none"
+
+    def test_daily_report_stays_at_17_chicago_across_the_november_fall_back(self) -> None:
+        trigger = jobs()["daily_report"].trigger
+        friday = trigger.get_next_fire_time(None, chicago(2026, 10, 30, 12))
+        monday = trigger.get_next_fire_time(None, chicago(2026, 10, 30, 18))
+        assert friday == utc(2026, 10, 30, 22) and monday == utc(2026, 11, 2, 23)
+        assert friday.astimezone(CHICAGO).hour == monday.astimezone(CHICAGO).hour == 17
+
+    def test_daily_report_fires_on_the_ten_run_days_only(self) -> None:
+        times = fire_times(jobs()["daily_report"].trigger, utc(2026, 10, 1), utc(2026, 12, 1))
+        assert [t.astimezone(CHICAGO).date() for t in times] == run_dates(RUNBOOK.calendar, RUN_START)
+
+    def test_eu_standup_stays_at_18_berlin_across_the_october_change(self) -> None:
+        trigger = jobs()["standup:EU"].trigger
+        assert trigger.get_next_fire_time(None, utc(2026, 10, 23, 0)) == utc(2026, 10, 23, 16)  # CEST
+        assert trigger.get_next_fire_time(None, utc(2026, 10, 26, 0)) == utc(2026, 10, 26, 17)  # CET
+
+    def test_asia_and_us_standups_keep_their_own_wall_clock(self) -> None:
+        specs = jobs()
+        asia, us = specs["standup:Asia"].trigger, specs["standup:US"].trigger
+        assert asia.get_next_fire_time(None, utc(2026, 10, 30, 0)) == utc(2026, 10, 30, 14)
+        assert asia.get_next_fire_time(None, utc(2026, 11, 2, 0)) == utc(2026, 11, 2, 14)
+        assert us.get_next_fire_time(None, utc(2026, 10, 30, 0)) == utc(2026, 10, 30, 14)
+        assert us.get_next_fire_time(None, utc(2026, 11, 2, 0)) == utc(2026, 11, 2, 15)
+
+    def test_one_off_jobs_fire_once_on_their_day(self) -> None:
+        specs = jobs()
+        window = (utc(2026, 10, 1), utc(2026, 12, 1))
+        assert fire_times(specs["phase_summary"].trigger, *window) == [chicago(2026, 10, 28, 17)]
+        assert fire_times(specs["final_report"].trigger, *window) == [utc(2026, 11, 4, 23)]
+        assert fire_times(specs["gate:gonogo.day3"].trigger, *window) == [chicago(2026, 10, 26, 17)]
+
+    def test_the_watch_runs_at_the_schedule_interval(self) -> None:
+        trigger = jobs()["trigger_watch"].trigger
+        first = trigger.get_next_fire_time(None, utc(2026, 10, 23, 12, 0, 30))
+        assert trigger.get_next_fire_time(first, first + timedelta(microseconds=1)) - first == timedelta(seconds=60)
+
+
+class TestClaims:
+    async def test_two_replicas_over_the_whole_run_post_each_report_exactly_once(self) -> None:
+        claims = FakeClaimStore()
+        clock = VirtualClock(utc(2026, 10, 21))
+        (a, calls_a), (b, calls_b) = replica(claims, clock), replica(claims, clock)
+        window = (chicago(2026, 10, 22), chicago(2026, 11, 6))
+        due = sorted(
+            (t, spec.job_key) for spec in jobs().values() if spec.claim != "none" for t in fire_times(spec.trigger, *window)
+        )
+        for at, key in due:
+            clock.set(at + timedelta(seconds=2))
+            await asyncio.gather(a.fire(RUN_ID, key), b.fire(RUN_ID, key))
+        posted = [c for c in calls_a.calls + calls_b.calls if c[0] != "scaling"]
+        counts = Counter(c[:-1] for c in posted)
+        assert set(counts.values()) == {1}
+        assert sorted(c[2] for c in posted if c[0] == "daily_report") == list(range(1, 11))
+        assert Counter(c[2] for c in posted if c[0] == "standup") == {"US": 10, "EU": 10, "Asia": 10}
+        assert [c[2] for c in posted if c[0] == "gate_reminder"] == ["preflight", "gonogo.day3", "gonogo.day10"]
+        assert [c[0:3] for c in posted if c[0] in ("phase_summary", "final_report")] == [
+            ("phase_summary", RUN_ID, 5),
+            ("final_report", RUN_ID, 10),
+        ]
+        assert not any(c[-1] for c in posted)  # nothing was late
+        scaling = [c[2] for c in calls_a.calls + calls_b.calls if c[0] == "scaling"]
+        assert len(scaling) == len(set(scaling)) == len([d for d in due if d[1] == "scaling"])
+
+    async def test_a_standup_on_a_weekend_is_not_posted(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 24, 9, 0, 5))
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        result = await scheduler.fire(RUN_ID, "standup:US")
+        assert (result.posted, result.reason) == (False, "not a run day")
+        assert calls.calls == []
+
+    async def test_a_restart_after_posting_does_not_post_again(self) -> None:
+        claims = FakeClaimStore()
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
+        first, calls_first = replica(claims, clock)
+        assert (await first.fire(RUN_ID, "daily_report")).posted
+        clock.set(chicago(2026, 10, 23, 17, 10))
+        restarted, calls_restarted = replica(claims, clock)
+        assert not any(r.posted for r in await restarted.catch_up())
+        assert calls_first.calls == [("daily_report", RUN_ID, 2, False)] and calls_restarted.calls == []
+
+
+class TestLateAndMissed:
+    async def test_down_at_17_and_back_at_17_20_posts_the_report_marked_late_once(self) -> None:
+        claims = FakeClaimStore()
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 20))
+        (a, calls_a), (b, calls_b) = replica(claims, clock), replica(claims, clock)
+        await a.catch_up()
+        await b.catch_up()
+        assert calls_a.calls + calls_b.calls == [("daily_report", RUN_ID, 2, True)]
+
+    async def test_a_report_missed_beyond_its_grace_posts_one_notice_naming_the_command(self) -> None:
+        claims = FakeClaimStore()
+        clock = VirtualClock(chicago(2026, 10, 23, 18, 30))
+        (a, calls_a), (b, calls_b) = replica(claims, clock), replica(claims, clock)
+        await asyncio.gather(a.catch_up(), b.catch_up())
+        assert calls_a.calls + calls_b.calls == [
+            (
+                "missed",
+                RUN_ID,
+                "daily_report",
+                2,
+                "The Day 2 report was missed (the bot was not running at the time); run `/ion report 2`.",
+            )
+        ]
+        await a.catch_up(chicago(2026, 10, 23, 19))
+        assert len(calls_a.calls + calls_b.calls) == 1
+
+    async def test_a_late_job_run_within_grace_is_marked_late(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 28, 17, 20))
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        result = await scheduler.fire(RUN_ID, "phase_summary")
+        assert (result.posted, result.late, result.day) == (True, True, 5)
+        assert calls.calls == [("phase_summary", RUN_ID, 5, True)]
+
+    async def test_a_job_run_after_its_grace_does_nothing(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 23, 18, 30))
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        result = await scheduler.fire(RUN_ID, "daily_report")
+        assert not result.posted and calls.calls == []
+
+    async def test_a_missed_standup_is_not_announced(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 23, 10, 0))
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        await scheduler.catch_up()
+        assert [c for c in calls.calls if c[0] in ("standup", "missed")] == []
+
+    async def test_a_failing_callback_is_reported_and_does_not_stop_catch_up(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 26, 17, 20))  # Day 3: daily report and the gate reminder are due
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        calls.fail_daily_report = True
+        results = await scheduler.catch_up()
+        failed = [r for r in results if not r.posted and r.day == 3]
+        assert failed and "posting failed (RuntimeError: Slack is down)" in failed[0].reason
+        assert ("gate_reminder", RUN_ID, "gonogo.day3", True) in calls.calls
+
+
+class TestWiring:
+    def test_add_run_registers_coalescing_jobs_with_their_grace_and_remove_run_drops_them(self) -> None:
+        aps = AsyncIOScheduler(timezone="UTC")
+        scheduler = ReportScheduler(aps, RecordingCallbacks(), FakeClaimStore(), VirtualClock(utc(2026, 10, 21)))
+        scheduler.add_run(RUN_ID, RUNBOOK, RUN_START)
+        scheduler.add_run(RUN_ID, RUNBOOK, RUN_START)  # idempotent
+        registered = {job.id: job for job in aps.get_jobs()}
+        assert len(registered) == 11
+        report = registered[f"{RUN_ID}:daily_report"]
+        assert (report.coalesce, report.misfire_grace_time, report.args) == (True, 3600, (RUN_ID, "daily_report"))
+        scheduler.remove_run(RUN_ID)
+        assert aps.get_jobs() == []
