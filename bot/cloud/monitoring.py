@@ -41,6 +41,8 @@ class CloudMonitoringSource:
     async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
         if metric.query is not None:
             points = await self._query(metric, metric.query, environment, start, end)
+            if metric.scale != 1.0:  # e.g. replica lag in seconds -> ms, CPU as a fraction -> pct
+                points = {at: value * metric.scale for at, value in points.items()}
             return Series(metric.id, _ordered(points), metric.query.alignment_period.total_seconds())
         if metric.numerator is None or metric.denominator is None:
             raise MetricsUnavailable(

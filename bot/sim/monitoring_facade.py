@@ -127,6 +127,8 @@ class MonitoringFacade:
 
     def _point(self, route: _Route, at: datetime, value: float) -> dict[str, Any]:
         number = _ratio_part(route, value)
+        if route.role == "query" and route.metric.scale != 1.0:
+            number /= route.metric.scale  # serve the raw unit (seconds, fractions) as Monitoring does
         kind = self._point_kinds.get(route.metric.id, "int64" if route.metric.unit == "count" else "double")
         typed: dict[str, Any]
         if kind == "int64":
