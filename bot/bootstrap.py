@@ -7,11 +7,12 @@ with their own clock, settings and fault plan.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -148,7 +149,12 @@ async def build(
         incidents = OpenIncidents(store)
         checker = MetricsChecker(metrics, runbook, incidents)
         deps = ActionDeps(
-            cloud_run=cloud_run, cloud_sql=cloud_sql, http=http, sql=sql, checker=checker, clock=clock,
+            cloud_run=cloud_run,
+            cloud_sql=cloud_sql,
+            http=http,
+            sql=sql,
+            checker=checker,
+            clock=clock,
             settings=store,
         )
         registry = default_registry(deps)
@@ -170,8 +176,20 @@ async def build(
 
         watcher = Watcher(runbook, metrics, store, events, clock, auto_rollback, incidents)
         return Bot(
-            settings, runbook, clock, store, policy, events, registry, deps, metrics, checker, rollout,
-            watcher, sim, stack,
+            settings,
+            runbook,
+            clock,
+            store,
+            policy,
+            events,
+            registry,
+            deps,
+            metrics,
+            checker,
+            rollout,
+            watcher,
+            sim,
+            stack,
         )
     except BaseException:
         await stack.aclose()
@@ -194,10 +212,14 @@ async def _sim_parts(
 
     world = World.seeded(runbook, now=clock.now)
     workdir = Path(tempfile.mkdtemp(prefix="ionbot-sim-"))
+    stack.callback(shutil.rmtree, workdir, True)
     app_dbs = {}
     for env in runbook.environments:
         if env.database and env.database not in app_dbs:
-            engine = await create_app_db(workdir / f"{env.database}.db", size=AppDbSize())
+            # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
+            engine = await create_app_db(
+                workdir / f"{env.database}.db", size=AppDbSize(), now=datetime.now(UTC)
+            )
             stack.push_async_callback(engine.dispose)
             app_dbs[env.database] = engine
     state = WorldState(world, runbook, app_dbs)

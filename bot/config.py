@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 JsonMap = Annotated[dict[str, list[str]], NoDecode]
 JsonStrMap = Annotated[dict[str, str], NoDecode]
 
@@ -38,7 +37,9 @@ class Settings(BaseSettings):
     cloud: Literal["sim", "gcp"] = Field(
         "sim", alias="ION_CLOUD", description="sim: the in-memory world; gcp: real Cloud Run/SQL/Monitoring."
     )
-    dry_run: bool = Field(False, alias="ION_DRY_RUN", description="Plan and record everything, mutate nothing.")
+    dry_run: bool = Field(
+        False, alias="ION_DRY_RUN", description="Plan and record everything, mutate nothing."
+    )
     channel: str = Field("C_ION_ROLLOUT", alias="ION_CHANNEL", description="Default channel of the console.")
     roles: JsonMap = Field(
         default_factory=dict,

@@ -124,13 +124,20 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(?!\s+QUERY\s+PLAN\b)(?:\s+ANALYZE\b)?", re.IGNORECASE)
 
 
+_NOW_MINUS_INTERVAL = re.compile(
+    r"CURRENT_TIMESTAMP\s*-\s*INTERVAL\s*'(\d+)\s*(day|hour|minute)s?'", re.IGNORECASE
+)
+
+
 def for_dialect(sql: str, dialect: str) -> str:
-    """Rewrite the one construct the runbook writes dialect-neutrally: ``EXPLAIN <query>``.
+    """Rewrite the two constructs runbooks write in PostgreSQL form for a SQLite target.
 
     SQLite's plain EXPLAIN prints bytecode; its ``EXPLAIN QUERY PLAN`` is what shows an index.
+    SQLite has no INTERVAL: ``CURRENT_TIMESTAMP - INTERVAL '7 days'`` becomes ``datetime('now', '-7 days')``.
     """
     if dialect == "sqlite":
-        return _EXPLAIN.sub("EXPLAIN QUERY PLAN", sql, count=1)
+        sql = _EXPLAIN.sub("EXPLAIN QUERY PLAN", sql, count=1)
+        return _NOW_MINUS_INTERVAL.sub(lambda m: f"datetime('now', '-{m.group(1)} {m.group(2).lower()}s')", sql)
     return sql
 
 
