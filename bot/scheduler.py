@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -93,9 +93,7 @@ def build_jobs(runbook: Runbook, run_start_date: date) -> list[JobSpec]:
 
     def once(day: int, at: time, zone: ZoneInfo = team) -> CronTrigger:
         on = dates[day - 1]
-        return CronTrigger(
-            year=on.year, month=on.month, day=on.day, hour=at.hour, minute=at.minute, timezone=zone
-        )
+        return CronTrigger(year=on.year, month=on.month, day=on.day, hour=at.hour, minute=at.minute, timezone=zone)
 
     jobs = [
         JobSpec(
@@ -124,23 +122,17 @@ def build_jobs(runbook: Runbook, run_start_date: date) -> list[JobSpec]:
             end_date=last,
         )
         jobs.append(
-            JobSpec(
-                f"standup:{standup.name}", trigger, "standup", None, schedule.standup_duration, standup.name
-            )
+            JobSpec(f"standup:{standup.name}", trigger, "standup", None, schedule.standup_duration, standup.name)
         )
     for gate in runbook.gates:
         if gate.day <= len(dates):
             jobs.append(
-                JobSpec(
-                    f"gate:{gate.id}", once(gate.day, gate.at), "gate_reminder", gate.day, GATE_GRACE, gate.id
-                )
+                JobSpec(f"gate:{gate.id}", once(gate.day, gate.at), "gate_reminder", gate.day, GATE_GRACE, gate.id)
             )
     if schedule.summary_day is not None and schedule.summary_day <= len(dates):
         day = schedule.summary_day
         jobs.append(
-            JobSpec(
-                "phase_summary", once(day, report_at), "phase_summary", day, REPORT_GRACE, missed_notice=True
-            )
+            JobSpec("phase_summary", once(day, report_at), "phase_summary", day, REPORT_GRACE, missed_notice=True)
         )
     if schedule.final_report_day is not None and schedule.final_report_day <= len(dates):
         day = schedule.final_report_day
@@ -149,7 +141,10 @@ def build_jobs(runbook: Runbook, run_start_date: date) -> list[JobSpec]:
     jobs.append(
         JobSpec(
             "scaling",
-            CronTrigger(minute=0, timezone=team, start_date=first),
+            # Hourly in UTC: APScheduler 3.11's hourly cron in a local zone repeats the fall-back hour
+            # forever (01:00 CST after 01:00 CST). Every UTC hour is a local hour start in whole-hour
+            # zones; the callback picks the local rule from ``at``.
+            CronTrigger(minute=0, timezone=UTC, start_date=first),
             "scaling",
             None,
             SCALING_GRACE,
@@ -177,6 +172,8 @@ def fire_times(trigger: BaseTrigger, start: datetime, end: datetime) -> list[dat
     times: list[datetime] = []
     fire: datetime | None = trigger.get_next_fire_time(None, start)
     while fire is not None and fire <= end:
+        if times and fire <= times[-1]:
+            break  # a trigger that does not advance (a DST fold in APScheduler 3) must not hang us
         times.append(fire)
         fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
     return times
@@ -190,9 +187,7 @@ def latest_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta = 
 
 def missed_report_text(kind: JobKind, day: int) -> str:
     """What the team reads when a report's time passed while the bot was down."""
-    name = {"daily_report": "report", "phase_summary": "phase summary", "final_report": "final report"}.get(
-        kind, kind
-    )
+    name = {"daily_report": "report", "phase_summary": "phase summary", "final_report": "final report"}.get(kind, kind)
     return f"The Day {day} {name} was missed (the bot was not running at the time); run `/ion report {day}`."
 
 
@@ -258,6 +253,7 @@ class ReportScheduler:
     def add_run(self, run_id: str, runbook: Runbook, start_date: date) -> list[JobSpec]:
         """Register (or re-register, idempotently) every job of an active run."""
         jobs = build_jobs(runbook, start_date)
+        self.remove_run(run_id)
         self.runs[run_id] = ScheduledRun(run_id, runbook, start_date, {j.job_key: j for j in jobs})
         for spec in jobs:
             self.scheduler.add_job(
@@ -279,7 +275,7 @@ class ReportScheduler:
             return
         for key in run.jobs:
             job_id = f"{run_id}:{key}"
-            if self.scheduler.get_job(job_id) is not None:
+            while self.scheduler.get_job(job_id) is not None:
                 self.scheduler.remove_job(job_id)
 
     async def fire(self, run_id: str, job_key: str) -> FireResult:
@@ -325,7 +321,8 @@ class ReportScheduler:
 
     def _claim_key(self, run: ScheduledRun, spec: JobSpec, due: datetime) -> tuple[str, str]:
         local = due.astimezone(ZoneInfo(run.runbook.calendar.timezone))
-        key = f"{spec.job_key}@{local:%H:%M}" if spec.claim == "per_fire" else spec.job_key
+        # Per-fire claims name the UTC hour: the fall-back night has two local 01:00s.
+        key = f"{spec.job_key}@{due.astimezone(UTC):%Y-%m-%dT%H:%MZ}" if spec.claim == "per_fire" else spec.job_key
         return key, local.date().isoformat()
 
     async def _run_due(self, run: ScheduledRun, spec: JobSpec, due: datetime, now: datetime) -> FireResult:
@@ -354,9 +351,7 @@ class ReportScheduler:
             return FireResult(False, failure, day)
         return FireResult(True, "missed notice posted", day)
 
-    async def _call(
-        self, run: ScheduledRun, spec: JobSpec, day: int | None, at: datetime, late: bool
-    ) -> str | None:
+    async def _call(self, run: ScheduledRun, spec: JobSpec, day: int | None, at: datetime, late: bool) -> str | None:
         cb, run_id = self.callbacks, run.run_id
         call: Awaitable[None]
         if spec.kind == "daily_report" and day is not None:
@@ -384,7 +379,5 @@ class ReportScheduler:
             await call
         except Exception as error:
             log.exception("scheduler.job_failed", job=spec.job_key)
-            return (
-                f"claimed, but posting failed ({type(error).__name__}: {error}); post it with `/ion report`"
-            )
+            return f"claimed, but posting failed ({type(error).__name__}: {error}); post it with `/ion report`"
         return None

@@ -83,7 +83,7 @@ class CloudRunGateway:
         self,
         config: ServiceConfig,
         fields: frozenset[str],
-        timeout: timedelta,  # noqa: ASYNC109 (the port says timeout)
+        timeout: timedelta,
     ) -> ServiceConfig:
         unknown = fields - WRITABLE
         if unknown:

@@ -68,7 +68,7 @@ class CloudSqlGateway:
         project: str,
         instance: str,
         tier: str,
-        timeout: timedelta,  # noqa: ASYNC109 (the port says timeout)
+        timeout: timedelta,
     ) -> SqlInstanceState:
         try:
             pending = await retry_transient(

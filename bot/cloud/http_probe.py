@@ -252,7 +252,7 @@ class HttpProber:
         url: str,
         requests: int,
         concurrency: int,
-        timeout: timedelta,  # noqa: ASYNC109 - per request, not a deadline for the whole call
+        timeout: timedelta,
     ) -> ProbeReport:
         """``requests`` GETs, at most ``concurrency`` at a time, each within ``timeout``."""
         target = self.route(url)
@@ -278,7 +278,7 @@ class HttpProber:
         duration: timedelta,
         max_requests: int,
         clock: Clock,
-        timeout: timedelta = timedelta(seconds=10),  # noqa: ASYNC109 - per request
+        timeout: timedelta = timedelta(seconds=10),
     ) -> ProbeReport:
         """Paced GETs until the first of ``duration`` (on ``clock``) or ``max_requests``.
 

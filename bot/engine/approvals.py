@@ -58,9 +58,7 @@ async def evaluate(
     active = [a for a in rows if a.active and a.plan_fingerprint == fingerprint]
     production = ctx.is_production(lane.environment)
     counted = [
-        a
-        for a in active
-        if a.decision == "approved" and not (production and excluding and a.user_id == excluding)
+        a for a in active if a.decision == "approved" and not (production and excluding and a.user_id == excluding)
     ]
     rejected = next((a for a in reversed(active) if a.decision == "rejected"), None)
     missing: list[Need] = []
@@ -111,9 +109,7 @@ async def withdraw_stale(ctx: Context, lane: StepLane, fingerprint: str, actor: 
     for vote in await ctx.store.approvals(lane.run_id, lane.step_id, lane.environment):
         if vote.active and vote.plan_fingerprint != fingerprint:
             reason = f"the plan changed ({vote.plan_fingerprint} -> {fingerprint})"
-            await ctx.store.save_approval(
-                replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason)
-            )
+            await ctx.store.save_approval(replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
             await ctx.auditor.record(
                 actor,
                 "approval withdrawn",

@@ -90,9 +90,7 @@ class Position:
     next_step: ScheduledStep | None
 
 
-def where_are_we(
-    runbook: Runbook, calendar: RunCalendar, now: datetime, finished: Collection[str]
-) -> Position:
+def where_are_we(runbook: Runbook, calendar: RunCalendar, now: datetime, finished: Collection[str]) -> Position:
     """``finished`` holds the ids of steps that need no more work (done or skipped everywhere)."""
     day = calendar.today(now)
     scheduled = [_schedule(calendar, step) for step in runbook.steps()]

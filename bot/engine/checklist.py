@@ -54,9 +54,7 @@ async def status(ctx: Context, run_id: str, scope: str, items: Sequence[Checklis
     return ChecklistStatus(list(items), ticks, await ctx.store.waivers(run_id, scope))
 
 
-async def tick(
-    ctx: Context, run: Run, scope: str, items: Sequence[ChecklistItem], item_id: str, actor: Actor
-) -> None:
+async def tick(ctx: Context, run: Run, scope: str, items: Sequence[ChecklistItem], item_id: str, actor: Actor) -> None:
     item = _item(items, scope, item_id)
     now = ctx.clock.now()
     await ctx.store.put_tick(ChecklistTick(run.id, scope, item.id, actor.user_id, actor.name, now))

@@ -139,16 +139,12 @@ def realised_impacts(runbook: Runbook, events: Iterable[LaneEvent]) -> list[Real
     for step in runbook.steps():
         if step.cost_impact is not None and step.id in done_since:
             impacts.append(
-                RealisedImpact(
-                    step.id, step.cost_impact.service, step.cost_impact.monthly_usd, done_since[step.id]
-                )
+                RealisedImpact(step.id, step.cost_impact.service, step.cost_impact.monthly_usd, done_since[step.id])
             )
     return impacts
 
 
-def build_cost_ledger(
-    runbook: Runbook, events: Iterable[LaneEvent], bills: Sequence[CostEntry] = ()
-) -> CostLedger:
+def build_cost_ledger(runbook: Runbook, events: Iterable[LaneEvent], bills: Sequence[CostEntry] = ()) -> CostLedger:
     """The cost table now: the runbook's baseline and target per service, what is realised, what is billed."""
     budget: dict[str, tuple[float, float]] = {}
     names: dict[str, str] = {}

@@ -61,9 +61,7 @@ class Executor:
         records: list[TargetRecord] = []
 
         async def progress(text: str) -> None:
-            await ctx.emit(
-                run, "execution_progress", f"{name}: {text}", step.id, {"execution_id": execution.id}
-            )
+            await ctx.emit(run, "execution_progress", f"{name}: {text}", step.id, {"execution_id": execution.id})
 
         bound, skipped = bind_actions(ctx, step, lane.environment)
         for line in skipped:
@@ -121,17 +119,13 @@ class Executor:
             if not outcome.ok:
                 raise StepFailed(f"Verification of {record.target_label} failed: {outcome.message}")
 
-    async def _enter_verifying(
-        self, lane: StepLane, execution: Execution, actor: Actor
-    ) -> tuple[StepLane, Execution]:
+    async def _enter_verifying(self, lane: StepLane, execution: Execution, actor: Actor) -> tuple[StepLane, Execution]:
         moved = await self._ctx.lanes.transition(lane, StepState.VERIFYING, actor, "applied; verifying")
         verifying = replace(execution, state=ExecutionState.VERIFYING)
         await self._ctx.store.save_execution(verifying)
         return moved, verifying
 
-    async def _soak_and_accept(
-        self, run: Run, step: Step, lane: StepLane, progress: ProgressCallback
-    ) -> None:
+    async def _soak_and_accept(self, run: Run, step: Step, lane: StepLane, progress: ProgressCallback) -> None:
         """The verification window is a soak: wait it out, then its conditions and acceptance must hold."""
         ctx = self._ctx
         env = ctx.environment(lane.environment)
@@ -145,9 +139,7 @@ class Executor:
         for condition in conditions:
             result = await ctx.checker.check(condition, env, ctx.clock.now())
             if result.passed is None:
-                raise StepFailed(
-                    f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy)."
-                )
+                raise StepFailed(f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy).")
             if not result.passed:
                 raise StepFailed(f"'{result.condition}' does not hold: {result.detail}.")
             await progress(f"{result.condition}: pass ({result.detail})")
@@ -165,19 +157,13 @@ class Executor:
         current = await ctx.lanes.get(run.id, step.id, lane.environment)
         if current.state is not StepState.VERIFYING or current.last_execution_id != execution.id:
             message = f"{lane_name(lane)} was {current.state.value} by someone else during verification."
-            ended = replace(
-                execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=message
-            )
+            ended = replace(execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=message)
             await ctx.store.save_execution(ended)
             return ExecutionResult(ended, current, False, message, _applied(records))
-        ended = replace(
-            execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="verified"
-        )
+        ended = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="verified")
         await ctx.store.save_execution(ended)
         lane, message = await accept_if_complete(ctx, run, step, current, actor)
-        await ctx.emit(
-            run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": True}
-        )
+        await ctx.emit(run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": True})
         return ExecutionResult(ended, lane, True, message, _applied(records))
 
     async def _fail(
@@ -195,10 +181,7 @@ class Executor:
         ended = replace(execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=reason)
         await ctx.store.save_execution(ended)
         current = await ctx.lanes.get(run.id, step.id, lane.environment)
-        if (
-            current.state in (StepState.RUNNING, StepState.VERIFYING)
-            and current.last_execution_id == execution.id
-        ):
+        if current.state in (StepState.RUNNING, StepState.VERIFYING) and current.last_execution_id == execution.id:
             current = await ctx.lanes.transition(current, StepState.FAILED, actor, reason)
         plan = await rollback.preview(ctx, run, step, current)
         listed = ", ".join(r.target_label for r in applied) or "nothing"
@@ -214,9 +197,7 @@ class Executor:
         else:
             message += " Nothing was changed."
             result = replace(result, message=message)
-        await ctx.emit(
-            run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": False}
-        )
+        await ctx.emit(run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": False})
         return result
 
 
@@ -224,9 +205,7 @@ def _applied(records: list[TargetRecord]) -> list[TargetRecord]:
     return [r for r in records if r.mutating and r.status is TargetStatus.APPLIED]
 
 
-async def accept_if_complete(
-    ctx: Context, run: Run, step: Step, lane: StepLane, actor: Actor
-) -> tuple[StepLane, str]:
+async def accept_if_complete(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Actor) -> tuple[StepLane, str]:
     """verifying -> done once verification passed and the checklist is complete or waived."""
     name = lane_name(lane)
     if lane.state is not StepState.VERIFYING:
@@ -241,8 +220,7 @@ async def accept_if_complete(
             lane = await _note(ctx, lane, waiting)
             return (
                 lane,
-                f"{name} verified; tick or waive the rest of its checklist to accept it "
-                f"({status.summary()}).",
+                f"{name} verified; tick or waive the rest of its checklist to accept it ({status.summary()}).",
             )
     try:
         done = await ctx.lanes.transition(lane, StepState.DONE, actor, "verified and accepted")

@@ -109,9 +109,7 @@ async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, 
         for h in current.record.health
     ]
     await ctx.store.save_gate(replace(current.record, health=health))
-    await ctx.auditor.record(
-        actor, "gate check overridden", run_id=run.id, step_id=gate.id, after=label, detail=reason
-    )
+    await ctx.auditor.record(actor, "gate check overridden", run_id=run.id, step_id=gate.id, after=label, detail=reason)
     return await view(ctx, run, gate)
 
 
@@ -131,9 +129,7 @@ async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | No
             "or override a check with a reason."
         )
     if not yes and not (reason and reason.strip()):
-        raise Refused(
-            f"Deciding {gate.id} NO needs a reason, so the team knows what to fix. Nothing was decided."
-        )
+        raise Refused(f"Deciding {gate.id} NO needs a reason, so the team knows what to fix. Nothing was decided.")
     record = replace(
         current.record,
         decision="yes" if yes else "no",
@@ -153,9 +149,7 @@ async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | No
         detail=reason,
     )
     label = gate.yes_label if yes else gate.no_label
-    await ctx.emit(
-        run, "gate_changed", f"{gate.title}: {label} (decided by {actor.name}).", data={"gate": gate.id}
-    )
+    await ctx.emit(run, "gate_changed", f"{gate.title}: {label} (decided by {actor.name}).", data={"gate": gate.id})
     return await view(ctx, run, gate)
 
 
@@ -163,9 +157,7 @@ async def sign_off(ctx: Context, run: Run, gate: Gate, role: str, actor: Actor) 
     if role not in gate.signoffs:
         raise Refused(f"{gate.id} takes sign-offs from {', '.join(gate.signoffs) or 'nobody'}, not {role}.")
     if not actor.has(role):
-        raise Refused(
-            f"{actor.name} cannot sign off {gate.id} as {role}: {actor.name} does not have that role."
-        )
+        raise Refused(f"{actor.name} cannot sign off {gate.id} as {role}: {actor.name} does not have that role.")
     current = await view(ctx, run, gate)
     if any(s.role == role for s in current.record.signoffs):
         raise Refused(f"{gate.id} already has a {role} sign-off; nothing was changed.")

@@ -23,8 +23,7 @@ def find_step(ctx: Context, step_id: str) -> Step:
 def check_environment(step: Step, environment: str) -> None:
     if environment not in step.environments:
         raise Refused(
-            f"{step.id} does not run in {environment}; it runs in {', '.join(step.environments)}. "
-            "Nothing was changed."
+            f"{step.id} does not run in {environment}; it runs in {', '.join(step.environments)}. Nothing was changed."
         )
 
 
@@ -71,6 +70,5 @@ async def check_order(ctx: Context, run: Run, step: Step, environment: str) -> N
     if blocking:
         ids = ", ".join(g.id for g in blocking)
         raise Refused(
-            f"{step.id} cannot run before {ids} is decided YES. Nothing was changed; "
-            f"see /ion gate {blocking[0].id}."
+            f"{step.id} cannot run before {ids} is decided YES. Nothing was changed; see /ion gate {blocking[0].id}."
         )

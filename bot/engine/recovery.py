@@ -41,7 +41,7 @@ async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
         records = [await _settle_unknown(ctx, execution, record) for record in records]
     done = TargetStatus.REVERTED if execution.kind == "rollback" else TargetStatus.APPLIED
     landed = sum(1 for r in records if r.mutating and r.status is done)
-    total = _total_targets(ctx, execution) if step is not None else len(records)
+    total = await _total_targets(ctx, execution) if step is not None else len(records)
     verb = "reverted" if execution.kind == "rollback" else "applied"
     what = "rollback interrupted" if execution.kind == "rollback" else "interrupted"
     reason = f"{what} by a restart; {landed} of {total} targets {verb}"
@@ -87,9 +87,7 @@ async def _settle_unknown(ctx: Context, execution: Execution, record: TargetReco
     if live == record.snapshot:
         return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "not applied (found after a restart)")
     # Neither at target nor at the snapshot: treat as applied so the revert restores the snapshot.
-    return await tg.settle(
-        ctx, record, TargetStatus.APPLIED, "partly applied (found after a restart); revert it"
-    )
+    return await tg.settle(ctx, record, TargetStatus.APPLIED, "partly applied (found after a restart); revert it")
 
 
 async def _original(ctx: Context, execution: Execution, record: TargetRecord) -> TargetRecord | None:
@@ -101,7 +99,12 @@ async def _original(ctx: Context, execution: Execution, record: TargetRecord) ->
     return None
 
 
-def _total_targets(ctx: Context, execution: Execution) -> int:
+async def _total_targets(ctx: Context, execution: Execution) -> int:
+    """Apply: the lane's mutating targets; rollback: the targets it set out to restore."""
+    if execution.kind == "rollback" and execution.reverts:
+        originals = await ctx.store.targets(execution.reverts)
+        restorable = (TargetStatus.APPLIED, TargetStatus.REVERTED)
+        return sum(1 for r in originals if r.mutating and r.status in restorable)
     step = ctx.runbook.step(execution.step_id)
     if step is None:
         return 0

@@ -2,11 +2,13 @@
 
 Pure: the lead reads the store and the metrics checker and hands over the small input
 records of bot/engine/report_model.py (re-exported here); nothing here touches Slack,
-the database or the clock. Rendering is bot/reports. A metric without a value is "no data" (status unknown), never healthy.
+the database or the clock. Rendering is bot/reports. A metric without a value is
+"no data" (status unknown), never healthy.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Literal
@@ -57,6 +59,7 @@ __all__ = [
     "final_report",
     "phase_summary",
     "standup_digest",
+    "week_label",
 ]
 
 # --- builders ----------------------------------------------------------------------------------
@@ -168,9 +171,7 @@ def final_report(
         if reading is None:
             lines.append(QualityLine(target.label, "unknown", "not checked"))
         else:
-            status: MetricStatus = (
-                "unknown" if reading.passed is None else "met" if reading.passed else "not met"
-            )
+            status: MetricStatus = "unknown" if reading.passed is None else "met" if reading.passed else "not met"
             lines.append(QualityLine(target.label, status, reading.detail))
     return FinalReport(
         title=f"{week_label(runbook)} Final Report",
@@ -190,19 +191,18 @@ def final_report(
 
 
 def week_label(runbook: Runbook) -> str:
-    """ "Week 17" from ``week: 17``; the runbook title when no week is given."""
+    """ "Week 17" from ``week: 17`` or ``week: "17 (2025-10-25 - 2025-10-31)"``; the title when no week is given."""
     week = (runbook.week or "").strip()
     if not week:
         return runbook.title
-    return f"Week {week}" if week.isdigit() else week
+    number = re.match(r"(?i)(?:week\s*)?(\d+)\b", week)
+    return f"Week {number.group(1)}" if number else week
 
 
 def completed_steps(runbook: Runbook, outcomes: Sequence[StepOutcome]) -> tuple[CompletedStep, ...]:
     zone = ZoneInfo(runbook.calendar.timezone)
     done = [o for o in outcomes if o.state == "done"]
-    done.sort(
-        key=lambda o: (o.finished_at is None, o.finished_at or datetime.min.replace(tzinfo=zone), o.step_id)
-    )
+    done.sort(key=lambda o: (o.finished_at is None, o.finished_at or datetime.min.replace(tzinfo=zone), o.step_id))
     return tuple(
         CompletedStep(
             o.step_id,
@@ -223,21 +223,15 @@ def metric_lines(runbook: Runbook, readings: Sequence[MetricReading]) -> tuple[M
         reading = by_id.pop(target.metric, None)
         metric = runbook.metric(target.metric)
         unit = reading.unit if reading else metric.unit if metric else ""
-        baseline: float | None = (
-            reading.baseline if reading and reading.baseline is not None else target.current
-        )
+        baseline: float | None = reading.baseline if reading and reading.baseline is not None else target.current
         now = reading.now if reading else None
         lines.append(_line(runbook, target.metric, target.label, unit, baseline, now, target.target))
     for reading in by_id.values():
         metric = runbook.metric(reading.metric_id)
         label = metric.title if metric else reading.metric_id
-        other_baseline = (
-            reading.baseline if reading.baseline is not None else metric.baseline if metric else None
-        )
+        other_baseline = reading.baseline if reading.baseline is not None else metric.baseline if metric else None
         target_value = reading.target if reading.target is not None else metric.target if metric else None
-        lines.append(
-            _line(runbook, reading.metric_id, label, reading.unit, other_baseline, reading.now, target_value)
-        )
+        lines.append(_line(runbook, reading.metric_id, label, reading.unit, other_baseline, reading.now, target_value))
     return tuple(lines)
 
 

@@ -130,9 +130,7 @@ async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Act
     return await _revert(ctx, run, step, claimed, execution, plan, actor)
 
 
-async def _already(
-    ctx: Context, run: Run, plan: RollbackPlan, lane: StepLane, actor: Actor
-) -> RollbackResult:
+async def _already(ctx: Context, run: Run, plan: RollbackPlan, lane: StepLane, actor: Actor) -> RollbackResult:
     message = f"{lane_name(lane)} was already rolled back; nothing was changed."
     await ctx.auditor.record(
         actor, "rollback (no-op)", run_id=run.id, step_id=f"{lane.step_id}@{lane.environment}", detail=message
@@ -164,15 +162,11 @@ async def _revert(
                 raise ActionFailed(outcome.message)
         except ActionFailed as exc:
             await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
-            return await _failed(
-                ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor
-            )
+            return await _failed(ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor)
         await tg.settle(ctx, record, TargetStatus.REVERTED, outcome.message)
         reverted.append(await tg.settle(ctx, original, TargetStatus.REVERTED, outcome.message))
         await progress(f"restored {original.target_label}")
-    finished = replace(
-        execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="rolled back"
-    )
+    finished = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="rolled back")
     await ctx.store.save_execution(finished)
     done = await ctx.lanes.transition(lane, StepState.ROLLED_BACK, actor, f"rolled back by {actor.name}")
     message = f"{name} rolled back: {len(reverted)} target(s) restored to their snapshots."

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 
-from bot.engine import approvals, checklist, gates, guards, recovery, rollback
+from bot.engine import approvals, checklist, guards, recovery, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
@@ -33,7 +31,7 @@ from bot.engine.records import (
     StepLane,
     StepState,
 )
-from bot.engine.rollout_reads import Reads
+from bot.engine.rollout_gates import GateCommands
 from bot.engine.states import RUNNABLE, lane_name
 from bot.engine.store import RolloutStore
 from bot.runbook.models import Runbook, Step
@@ -47,7 +45,7 @@ class StartedExecution:
     task: asyncio.Task[ExecutionResult]
 
 
-class Rollout(Reads):
+class Rollout(GateCommands):
     def __init__(
         self,
         runbook: Runbook,
@@ -62,28 +60,9 @@ class Rollout(Reads):
         super().__init__(Context(runbook, store, actions, checker, notifier, clock, policy, dry_run))
         self._tasks: set[asyncio.Task[ExecutionResult]] = set()
 
-    @asynccontextmanager
-    async def _audited(
-        self, actor: Actor, what: str, run: Run | None, scope: str | None
-    ) -> AsyncIterator[None]:
-        try:
-            yield
-        except Refused as refused:
-            await self.ctx.auditor.record(
-                actor,
-                what,
-                run_id=run.id if run else None,
-                step_id=scope,
-                outcome="refused",
-                detail=refused.message,
-            )
-            raise
-
     # --- the run ------------------------------------------------------------------------
 
-    async def start_run(
-        self, channel: str, start_date: date | None, actor: Actor, dry_run: bool = False
-    ) -> Run:
+    async def start_run(self, channel: str, start_date: date | None, actor: Actor, dry_run: bool = False) -> Run:
         ctx = self.ctx
         async with self._audited(actor, "start run", None, None):
             guards.require(ctx, actor, "pause")
@@ -104,31 +83,10 @@ class Rollout(Reads):
                     f"This channel already has run {stored.id} ({stored.state.value}, started "
                     f"{stored.start_date.isoformat()}); finish or abandon it before starting another."
                 )
-        await ctx.auditor.record(
-            actor, "start run", run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}"
-        )
+        await ctx.auditor.record(actor, "start run", run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}")
         day1 = ctx.calendar(run).date_of(1)
-        await ctx.emit(
-            run, "run_started", f"{ctx.runbook.title} started by {actor.name}; Day 1 is {day1:%a %d %b}."
-        )
+        await ctx.emit(run, "run_started", f"{ctx.runbook.title} started by {actor.name}; Day 1 is {day1:%a %d %b}.")
         return run
-
-    async def _set_run_state(self, channel: str, actor: Actor, to: RunState, reason: str | None) -> Run:
-        run = await self.require_run(channel)
-        async with self._audited(actor, f"run {to.value}", run, None):
-            guards.require(self.ctx, actor, "pause")
-            if run.state is to:
-                raise Refused(f"The run is already {to.value}; nothing was changed.")
-            if to is not RunState.ACTIVE and not (reason and reason.strip()):
-                raise Refused(f"Putting the run {to.value} needs a reason, so the team knows why.")
-        changed = replace(run, state=to, reason=reason)
-        await self.ctx.store.save_run(changed)
-        await self.ctx.auditor.record(
-            actor, "run state", run_id=run.id, before=run.state, after=to, detail=reason
-        )
-        why = f": {reason}" if reason else ""
-        await self.ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
-        return changed
 
     async def hold(self, channel: str, actor: Actor, reason: str) -> Run:
         return await self._set_run_state(channel, actor, RunState.HELD, reason)
@@ -143,9 +101,7 @@ class Rollout(Reads):
         run = await self.require_run(channel)
         async with self._audited(actor, "incident", run, step_id):
             guards.require(self.ctx, actor, "incident")
-        found = Incident(
-            uuid.uuid4().hex, run.id, actor.user_id, actor.name, self.ctx.clock.now(), text, step_id
-        )
+        found = Incident(uuid.uuid4().hex, run.id, actor.user_id, actor.name, self.ctx.clock.now(), text, step_id)
         await self.ctx.store.add_incident(found)
         await self.ctx.auditor.record(actor, "incident", run_id=run.id, step_id=step_id, detail=text)
         return found
@@ -167,9 +123,7 @@ class Rollout(Reads):
         await self._accept_waiting(run, step, actor)
         return await checklist.status(self.ctx, run.id, step.id, step.checklist)
 
-    async def untick(
-        self, channel: str, step_id: str, item_id: str, actor: Actor
-    ) -> checklist.ChecklistStatus:
+    async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
         run, step = await self.require_step(channel, step_id)
         async with self._audited(actor, "untick", run, step_id):
             guards.require(self.ctx, actor, "tick")
@@ -199,13 +153,8 @@ class Rollout(Reads):
     async def _fresh_plan(self, run: Run, step: Step, lane: StepLane, actor: Actor) -> Plan:
         """Build the plan now; votes on another plan are withdrawn and the lane steps back."""
         plan = await build_plan(self.ctx, run.id, run.dry_run, step, lane.environment)
-        if (
-            await approvals.withdraw_stale(self.ctx, lane, plan.fingerprint, actor)
-            and lane.state is StepState.APPROVED
-        ):
-            await self.ctx.lanes.transition(
-                lane, StepState.READY, actor, "the plan changed; approvals withdrawn"
-            )
+        if await approvals.withdraw_stale(self.ctx, lane, plan.fingerprint, actor) and lane.state is StepState.APPROVED:
+            await self.ctx.lanes.transition(lane, StepState.READY, actor, "the plan changed; approvals withdrawn")
             await self.ctx.emit(
                 run,
                 "step_changed",
@@ -239,9 +188,7 @@ class Rollout(Reads):
             ):
                 raise Refused(ctx.lanes.explain(lane, StepState.APPROVED))
             if decision == "rejected" and not (reason and reason.strip()):
-                raise Refused(
-                    f"Rejecting {lane_name(lane)} needs a reason, so the requester knows what to change."
-                )
+                raise Refused(f"Rejecting {lane_name(lane)} needs a reason, so the requester knows what to change.")
             if ctx.is_production(env) and lane.requested_by == actor.user_id:
                 raise Refused(
                     f"{actor.name} asked to run {lane_name(lane)}, so {actor.name} cannot also approve it: "
@@ -270,9 +217,7 @@ class Rollout(Reads):
     async def approve(self, channel: str, step_id: str, env: str, actor: Actor) -> approvals.ApprovalStatus:
         return await self._vote(channel, step_id, env, actor, "approved", None)
 
-    async def reject(
-        self, channel: str, step_id: str, env: str, actor: Actor, reason: str
-    ) -> approvals.ApprovalStatus:
+    async def reject(self, channel: str, step_id: str, env: str, actor: Actor, reason: str) -> approvals.ApprovalStatus:
         return await self._vote(channel, step_id, env, actor, "rejected", reason)
 
     # --- running ---------------------------------------------------------------------------
@@ -331,9 +276,7 @@ class Rollout(Reads):
                     StepState.ROLLED_BACK,
                 ):
                     status = await approvals.evaluate(ctx, step, lane, fingerprint, actor.user_id)
-                    raise Refused(
-                        f"{lane_name(lane)} is not approved yet: it {status.summary()}. Nothing was run."
-                    )
+                    raise Refused(f"{lane_name(lane)} is not approved yet: it {status.summary()}. Nothing was run.")
                 raise Refused(ctx.lanes.explain(lane, StepState.RUNNING))
             plan = await self._fresh_plan(run, step, lane, actor)
             if plan.fingerprint != fingerprint:
@@ -389,9 +332,7 @@ class Rollout(Reads):
                 raise Refused(f"Skipping {step.id} needs a reason. Nothing was changed.")
             lane = await self.ctx.lanes.get(run.id, step.id, env)
             moved = await self.ctx.lanes.transition(lane, StepState.SKIPPED, actor, reason)
-        await self.ctx.emit(
-            run, "step_changed", f"{lane_name(moved)} skipped by {actor.name}: {reason}", step.id
-        )
+        await self.ctx.emit(run, "step_changed", f"{lane_name(moved)} skipped by {actor.name}: {reason}", step.id)
         return moved
 
     # --- rollback --------------------------------------------------------------------------
@@ -409,56 +350,6 @@ class Rollout(Reads):
             guards.require(self.ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)
             return await rollback.perform(self.ctx, run, step, lane, actor)
-
-    # --- gates -----------------------------------------------------------------------------
-
-    async def gate_tick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
-        run = await self.require_run(channel)
-        async with self._audited(actor, "gate tick", run, gate_id):
-            guards.require(self.ctx, actor, "tick")
-            gate = gates.find_gate(self.ctx, gate_id)
-            await checklist.tick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
-        return await gates.view(self.ctx, run, gate)
-
-    async def gate_untick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
-        run = await self.require_run(channel)
-        async with self._audited(actor, "gate untick", run, gate_id):
-            guards.require(self.ctx, actor, "tick")
-            gate = gates.find_gate(self.ctx, gate_id)
-            await checklist.untick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
-        return await gates.view(self.ctx, run, gate)
-
-    async def gate_check_health(self, channel: str, gate_id: str, actor: Actor) -> gates.GateView:
-        run = await self.require_run(channel)
-        async with self._audited(actor, "gate health", run, gate_id):
-            gate = gates.find_gate(self.ctx, gate_id)
-        return await gates.check_health(self.ctx, run, gate, actor)
-
-    async def gate_override(
-        self, channel: str, gate_id: str, label: str, reason: str, actor: Actor
-    ) -> gates.GateView:
-        run = await self.require_run(channel)
-        async with self._audited(actor, "gate override", run, gate_id):
-            guards.require(self.ctx, actor, "decide_gate")
-            return await gates.override(
-                self.ctx, run, gates.find_gate(self.ctx, gate_id), label, reason, actor
-            )
-
-    async def gate_decide(
-        self, channel: str, gate_id: str, yes: bool, reason: str | None, actor: Actor
-    ) -> gates.GateView:
-        run = await self.require_run(channel)
-        async with self._audited(actor, "gate decide", run, gate_id):
-            guards.require(self.ctx, actor, "decide_gate")
-            view = await gates.decide(self.ctx, run, gates.find_gate(self.ctx, gate_id), yes, reason, actor)
-        if not yes:
-            await self.pause(channel, actor, f"{gate_id} decided NO: {reason}")
-        return view
-
-    async def gate_signoff(self, channel: str, gate_id: str, role: str, actor: Actor) -> gates.GateView:
-        run = await self.require_run(channel)
-        async with self._audited(actor, "gate sign-off", run, gate_id):
-            return await gates.sign_off(self.ctx, run, gates.find_gate(self.ctx, gate_id), role, actor)
 
 
 def _voting_role(needs: list[approvals.Need], actor: Actor, approvers: frozenset[str]) -> str | None:

@@ -1,12 +1,18 @@
-"""The read side of the Rollout facade: finding the run, the step, and building views."""
+"""The read side of the Rollout facade (finding the run and step, building views) and the
+helpers every command shares: auditing refusals and changing the run's state."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from bot.engine import checklist, gates, guards
 from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
 from bot.engine.errors import Refused
-from bot.engine.records import Run, StepLane, StepState, TargetStatus
+from bot.engine.ports import Actor
+from bot.engine.records import Run, RunState, StepLane, StepState, TargetStatus
 from bot.engine.states import FINISHED, REVERTIBLE
 from bot.engine.views import LaneView, StatusView, StepSummary, StepView
 from bot.runbook.models import Step
@@ -15,6 +21,36 @@ from bot.runbook.models import Step
 class Reads:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    @asynccontextmanager
+    async def _audited(self, actor: Actor, what: str, run: Run | None, scope: str | None) -> AsyncIterator[None]:
+        try:
+            yield
+        except Refused as refused:
+            await self.ctx.auditor.record(
+                actor,
+                what,
+                run_id=run.id if run else None,
+                step_id=scope,
+                outcome="refused",
+                detail=refused.message,
+            )
+            raise
+
+    async def _set_run_state(self, channel: str, actor: Actor, to: RunState, reason: str | None) -> Run:
+        run = await self.require_run(channel)
+        async with self._audited(actor, f"run {to.value}", run, None):
+            guards.require(self.ctx, actor, "pause")
+            if run.state is to:
+                raise Refused(f"The run is already {to.value}; nothing was changed.")
+            if to is not RunState.ACTIVE and not (reason and reason.strip()):
+                raise Refused(f"Putting the run {to.value} needs a reason, so the team knows why.")
+        changed = replace(run, state=to, reason=reason)
+        await self.ctx.store.save_run(changed)
+        await self.ctx.auditor.record(actor, "run state", run_id=run.id, before=run.state, after=to, detail=reason)
+        why = f": {reason}" if reason else ""
+        await self.ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
+        return changed
 
     async def active_run(self, channel: str) -> Run | None:
         return await self.ctx.store.open_run(channel)
@@ -58,9 +94,7 @@ class Reads:
         for env in step.environments:
             lane = await ctx.lanes.get(run.id, step.id, env)
             votes = [a for a in await ctx.store.approvals(run.id, step.id, env) if a.active]
-            execution = (
-                await ctx.store.get_execution(lane.last_execution_id) if lane.last_execution_id else None
-            )
+            execution = await ctx.store.get_execution(lane.last_execution_id) if lane.last_execution_id else None
             records = await ctx.store.targets(execution.id) if execution else []
             views.append(LaneView(lane, votes, execution, records, ctx.is_production(env)))
         status = await checklist.status(ctx, run.id, step.id, step.checklist)
@@ -81,11 +115,7 @@ class Reads:
             guards.check_environment(step, env)
             return step, await ctx.lanes.get(run.id, step.id, env)
         lanes = [await ctx.lanes.get(run.id, step.id, e) for e in step.environments]
-        touched = [
-            lane
-            for lane in lanes
-            if lane.state in REVERTIBLE | {StepState.ROLLING_BACK, StepState.ROLLED_BACK}
-        ]
+        touched = [lane for lane in lanes if lane.state in REVERTIBLE | {StepState.ROLLING_BACK, StepState.ROLLED_BACK}]
         chosen = sorted(touched, key=lambda lane: (lane.changed_at is not None, lane.changed_at))
         return step, (chosen[-1] if chosen else lanes[-1])
 
@@ -95,9 +125,7 @@ class Reads:
             if execution.kind != "apply" or not ctx.is_production(execution.environment):
                 continue
             records = await ctx.store.targets(execution.id)
-            if not any(
-                r.mutating and r.status in (TargetStatus.APPLIED, TargetStatus.REVERTED) for r in records
-            ):
+            if not any(r.mutating and r.status in (TargetStatus.APPLIED, TargetStatus.REVERTED) for r in records):
                 continue
             step = ctx.runbook.step(execution.step_id)
             if step is not None:

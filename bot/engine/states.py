@@ -54,10 +54,7 @@ def why_not(lane: StepLane, to: StepState, show_time: Callable[[datetime], str])
     if state is S.ROLLING_BACK:
         return f"{name} is being rolled back{since}; wait for it to finish. Nothing was changed."
     if state is S.DONE:
-        return (
-            f"{name} is already done{since}; roll it back first if you want to run it again. "
-            "Nothing was changed."
-        )
+        return f"{name} is already done{since}; roll it back first if you want to run it again. Nothing was changed."
     if state is S.SKIPPED:
         reason = f" ({lane.reason})" if lane.reason else ""
         return f"{name} was skipped{reason}; there is nothing more to do for it. Nothing was changed."

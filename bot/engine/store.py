@@ -110,9 +110,7 @@ class RolloutStore(Protocol):
 
     # --- executions (write-ahead) ---------------------------------------------------------
 
-    async def claim_execution(
-        self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState
-    ) -> bool:
+    async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
         """Start ``execution`` exactly once.
 
         In ONE transaction: ``UPDATE lanes SET state=lane_to, last_execution_id=execution.id,

@@ -33,9 +33,7 @@ async def write_ahead(
     return record
 
 
-async def settle(
-    ctx: Context, record: TargetRecord, status: TargetStatus, message: str | None
-) -> TargetRecord:
+async def settle(ctx: Context, record: TargetRecord, status: TargetStatus, message: str | None) -> TargetRecord:
     done = replace(record, status=status, message=message, at=ctx.clock.now())
     await ctx.store.save_target(done)
     return done
@@ -53,9 +51,7 @@ def restore_changes(label: str, live: JSON, snapshot: JSON) -> list[Change]:
     """What restoring ``snapshot`` over ``live`` changes, field by field."""
     if isinstance(live, dict) and isinstance(snapshot, dict):
         keys = sorted(set(live) | set(snapshot))
-        return [
-            Change(label, k, live.get(k), snapshot.get(k)) for k in keys if live.get(k) != snapshot.get(k)
-        ]
+        return [Change(label, k, live.get(k), snapshot.get(k)) for k in keys if live.get(k) != snapshot.get(k)]
     if live == snapshot:
         return []
     return [Change(label, "state", live, snapshot)]

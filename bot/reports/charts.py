@@ -40,9 +40,7 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
     panels = max(1, len(series))
     columns = 1 if panels == 1 else 2
     rows = math.ceil(panels / columns)
-    fig, axes_grid = plt.subplots(
-        rows, columns, figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, squeeze=False
-    )
+    fig, axes_grid = plt.subplots(rows, columns, figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, squeeze=False)
     try:
         fig.suptitle(title, fontsize=12)
         axes = [ax for row in axes_grid for ax in row]
@@ -55,9 +53,7 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
             if one.target is not None:
                 ax.axhline(one.target, color="#2ca02c", linestyle=":", linewidth=1.5, label="target")
             if all(math.isnan(v) for v in values):
-                ax.text(
-                    0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#d62728"
-                )
+                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#d62728")
             ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9)
             ax.tick_params(labelsize=7)
             zone = times[0].tzinfo if times else None

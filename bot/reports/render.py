@@ -127,9 +127,7 @@ def validate_templates(custom_dir: Path | None = None) -> list[str]:
             where = f"{error.filename or error.name or name}:{error.lineno}"
             problems.append(f"{where}: {error.message}. {_advice(name)}")
         except TemplateNotFound as error:
-            problems.append(
-                f"{name}: the template {error.name} was not found in {_dirs(custom_dir)}. {_advice(name)}"
-            )
+            problems.append(f"{name}: the template {error.name} was not found in {_dirs(custom_dir)}. {_advice(name)}")
         except Exception as error:  # any render error must be reported, not crash start-up
             problems.append(f"{_render_location(error, name)}: {_describe(error)}. {_advice(name)}")
     return problems

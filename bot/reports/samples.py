@@ -122,7 +122,5 @@ def sample_contexts() -> dict[str, dict[str, Any]]:
         STANDUP: report_context(standup_digest(runbook, 2, "US", *common, late=True)),
         PHASE_SUMMARY: report_context(phase_summary(runbook, 2, *common, decisions, late=True)),
         FINAL_REPORT: report_context(final_report(runbook, 3, *common, decisions, quality, late=True)),
-        STEP_CARD: card_context(
-            step_card(step, "production", "ready", {"healthy"}, ["Scale api: min 3 -> 2"])
-        ),
+        STEP_CARD: card_context(step_card(step, "production", "ready", {"healthy"}, ["Scale api: min 3 -> 2"])),
     }

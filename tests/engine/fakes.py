@@ -20,7 +20,6 @@ from bot.engine.ports import (
     ProgressCallback,
     Target,
 )
-
 from bot.engine.records import (
     OPEN_RUN_STATES,
     Approval,
@@ -134,9 +133,7 @@ class FakeStore:
     async def save_gate(self, record: GateRecord) -> None:
         self.gate_rows[(record.run_id, record.gate_id)] = copy.deepcopy(record)
 
-    async def claim_execution(
-        self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState
-    ) -> bool:
+    async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
         await self._yield()
         key = (execution.run_id, execution.step_id, execution.environment)
         lane = self.lane_rows.get(key)
@@ -205,6 +202,7 @@ class World:
     fail_apply: set[str] = field(default_factory=set)  # target keys whose apply raises ActionFailed
     crash_before_write: set[str] = field(default_factory=set)
     crash_after_write: set[str] = field(default_factory=set)
+    crash_revert: set[str] = field(default_factory=set)  # target keys whose revert kills the process
     applied: list[str] = field(default_factory=list)
     reverted: list[str] = field(default_factory=list)
 
@@ -244,9 +242,7 @@ class FakeScale:
 
     def diff(self, target: Target, snapshot: JSON) -> list[Change]:
         return [
-            Change(target.label, _FIELDS[k], snapshot.get(k), v)
-            for k, v in self.wanted.items()
-            if snapshot.get(k) != v
+            Change(target.label, _FIELDS[k], snapshot.get(k), v) for k, v in self.wanted.items() if snapshot.get(k) != v
         ]
 
     async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
@@ -270,6 +266,8 @@ class FakeScale:
 
     async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
         key = self._key(target)
+        if target.key in self.world.crash_revert:
+            raise SimulatedCrash(key)
         self.world.state(key).update(snapshot)
         self.world.reverted.append(key)
         return Outcome(ok=True, changed=True, message="restored")

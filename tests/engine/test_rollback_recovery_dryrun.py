@@ -1,5 +1,6 @@
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -17,6 +18,7 @@ class TestRollback:
         h = await make()
         h.world.state("production/api/us-central1")["min_instances"] = 4
         await h.run_step("day2.1", "production")
+        await h.clock.advance(timedelta(minutes=5))
         await h.run_step("day2.2", "production")
         preview = await h.rollout.rollback_preview(CHANNEL, "last", olga)
         assert preview.step_id == "day2.2"
@@ -99,6 +101,21 @@ class TestRecovery:
         assert recovered[0].applied == 1 and recovered[0].total == 2
         assert h.world.applied == ["production/api/us-central1"]
 
+    async def test_an_interrupted_rollback_is_reconciled_and_can_be_finished(self) -> None:
+        h = await make()
+        await h.run_step("day2.1", "production")
+        h.world.crash_revert.add("api/us-central1")  # reverted second (newest first)
+        with pytest.raises(SimulatedCrash):
+            await h.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
+        restarted = h.again()
+        [recovered] = await restarted.recover()
+        assert "rollback interrupted by a restart; 1 of 2 targets reverted" in recovered.message
+        h.world.crash_revert.clear()
+        finished = await restarted.confirm_rollback(CHANNEL, "day2.1", sam)
+        assert finished.ok and finished.lane.state is StepState.ROLLED_BACK
+        assert h.world.reverted == ["production/api/europe-west1", "production/api/us-central1"]
+        assert all(v == ORIGINAL for v in h.world.services.values())
+
     async def test_each_write_ahead_step_is_one_store_call_before_apply(self) -> None:
         h = await make()
         h.world.crash_before_write.add("api/us-central1")
@@ -133,7 +150,7 @@ class TestDryRun:
 class TestRunLifecycle:
     async def test_one_active_run_per_channel(self) -> None:
         h = await make()
-        with pytest.raises(Refused, match="This channel already has run .* finish or abandon it"):
+        with pytest.raises(Refused, match=r"This channel already has run .* finish or abandon it"):
             await h.rollout.start_run(CHANNEL, None, lee)
 
     async def test_a_gate_decided_no_pauses_the_run(self) -> None:
@@ -179,7 +196,8 @@ class TestAudit:
             ("verifying", "done"),
         ]
         text = format_audit(entries, as_json=False)
-        assert "sam day2.1@production step state [approved -> running]" in text
+        claim = next(line for line in text.splitlines() if "[approved -> running]" in line)
+        assert claim.split()[2] == "sam" and " day2.1@production step state " in claim
         assert "(REFUSED)" in text
         rows = json.loads(format_audit(entries, as_json=True))
         assert rows[-1]["outcome"] == "refused" and rows[-1]["actor_name"] == "dana"

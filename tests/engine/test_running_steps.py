@@ -67,7 +67,7 @@ class TestOrder:
         staging = await h.run_step("day1.1", "staging")
         assert staging.ok and staging.lane.state is StepState.DONE  # checklist gates production only
         plan = await h.rollout.request_run(CHANNEL, "day1.1", "production", sam)
-        assert plan.production and [str(c) for c in plan.changes][0].endswith("minInstances 3 -> 2")
+        assert plan.production and str(plan.changes[0]).endswith("minInstances 3 -> 2")
 
     async def test_step_refused_before_gonogo_yes(self) -> None:
         h = await make()
@@ -101,9 +101,7 @@ class TestExactlyOnce:
         h = await make()
         plan = await h.rollout.request_run(CHANNEL, "day2.1", "production", sam)
         await h.rollout.approve(CHANNEL, "day2.1", "production", lee)
-        attempts = [
-            h.rollout.confirm_run(CHANNEL, "day2.1", "production", sam, plan.fingerprint) for _ in range(50)
-        ]
+        attempts = [h.rollout.confirm_run(CHANNEL, "day2.1", "production", sam, plan.fingerprint) for _ in range(50)]
         results = await asyncio.gather(*attempts, return_exceptions=True)
         wins = [r for r in results if not isinstance(r, BaseException)]
         refusals = [r for r in results if isinstance(r, Refused)]

@@ -170,8 +170,8 @@ def week17_runbook(**overrides: Any) -> Runbook:
     return Runbook.model_validate(data)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 class VirtualClock:

@@ -16,8 +16,12 @@ from bot.runbook.models import Runbook
 from tests.reports.fixtures import utc
 
 OUTCOMES = [
-    StepOutcome("day2.1", "Reduce Minimum Instances (US Region)", "production", "done", utc(2026, 10, 23, 15, 12), "Alice"),
-    StepOutcome("day2.2", "Reduce Minimum Instances (EU Region)", "production", "done", utc(2026, 10, 23, 16, 5), "Bob"),
+    StepOutcome(
+        "day2.1", "Reduce Minimum Instances (US Region)", "production", "done", utc(2026, 10, 23, 15, 12), "Alice"
+    ),
+    StepOutcome(
+        "day2.2", "Reduce Minimum Instances (EU Region)", "production", "done", utc(2026, 10, 23, 16, 5), "Bob"
+    ),
     StepOutcome("day2.3", "Implement Predictive Scaling", "production", "failed", utc(2026, 10, 23, 17, 30), "Bob"),
     StepOutcome("day2.1", "Reduce Minimum Instances (US Region)", "staging", "done", utc(2026, 10, 23, 14, 2), "Alice"),
 ]
@@ -50,5 +54,15 @@ def ledger(runbook: Runbook) -> CostLedger:
     return build_cost_ledger(runbook, EVENTS, BILLS)
 
 
-def common(runbook: Runbook) -> tuple[object, ...]:
+def empty_ledger(runbook: Runbook) -> CostLedger:
+    return build_cost_ledger(runbook, [])
+
+
+Common = tuple[
+    list[StepOutcome], list[MetricReading], list[OpenAlert], list[PendingApproval], list[UntickedItem], CostLedger
+]
+
+
+def common(runbook: Runbook) -> Common:
+    """The inputs every report builder takes, in its parameter order."""
     return (OUTCOMES, METRICS, ALERTS, PENDING, UNTICKED, ledger(runbook))

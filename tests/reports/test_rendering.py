@@ -45,35 +45,37 @@ def assert_golden(name: str, text: str) -> None:
 
 
 def test_daily_report_matches_golden() -> None:
-    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))  # type: ignore[arg-type]
+    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))
     assert_golden("daily_report_day2.md", render_report(RENDERER, report))
 
 
 def test_quiet_late_daily_report_matches_golden() -> None:
-    ledger = scripted.build_cost_ledger(RUNBOOK, [])
+    ledger = scripted.empty_ledger(RUNBOOK)
     report = daily_report(RUNBOOK, 4, [], [], [], [], [], ledger, late=True)
     assert_golden("daily_report_day4_quiet_late.md", render_report(RENDERER, report))
 
 
 def test_standup_matches_golden() -> None:
-    digest = standup_digest(RUNBOOK, 3, "EU", *scripted.common(RUNBOOK))  # type: ignore[arg-type]
+    digest = standup_digest(RUNBOOK, 3, "EU", *scripted.common(RUNBOOK))
     assert_golden("standup_day3_eu.md", render_report(RENDERER, digest))
 
 
 def test_phase_summary_matches_golden() -> None:
-    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS)  # type: ignore[arg-type]
+    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS)
     assert_golden("phase_summary_day5.md", render_report(RENDERER, summary))
 
 
 def test_final_report_matches_golden() -> None:
-    report = final_report(RUNBOOK, 10, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)  # type: ignore[arg-type]
+    report = final_report(RUNBOOK, 10, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)
     assert_golden("final_report_day10.md", render_report(RENDERER, report))
 
 
 def test_step_card_text_matches_golden() -> None:
     step = RUNBOOK.step("day2.1")
     assert step is not None
-    card = step_card(step, "production", "approved", {"healthy"}, ["ion-mentoring-api us-central1: minInstances 3 -> 2"])
+    card = step_card(
+        step, "production", "approved", {"healthy"}, ["ion-mentoring-api us-central1: minInstances 3 -> 2"]
+    )
     assert_golden("step_card_day2.1.txt", render_step_card(RENDERER, card))
 
 
@@ -81,7 +83,7 @@ def test_missing_values_render_as_no_data() -> None:
     assert format_value(None, "pct") == "no data"
     assert format_value(82.3, "pct") == "82.3%"
     assert format_value(-250, "usd") == "-$250"
-    ledger = scripted.build_cost_ledger(RUNBOOK, [])
+    ledger = scripted.empty_ledger(RUNBOOK)
     text = render_report(RENDERER, daily_report(RUNBOOK, 2, [], [], [], [], [], ledger))
     assert "- Combined Hit Rate: 82.3% → no data (target 85%)" in text
 
@@ -90,7 +92,9 @@ class TestEscaping:
     def test_escape_neutralises_entities_broadcasts_and_markers(self) -> None:
         assert mrkdwn("<!channel> & <@U123|bob>") == "&lt;!channel&gt; &amp; &lt;@U123|bob&gt;"
         assert mrkdwn("ping @here and @Everyone") == "ping @\u200bhere and @\u200bEveryone"
-        assert mrkdwn("*bold* ~gone~ `code` _it_") == "\u2217bold\u2217 \u223cgone\u223c \u02cbcode\u02cb \uff3fit\uff3f"
+        assert (
+            mrkdwn("*bold* ~gone~ `code` _it_") == "\u2217bold\u2217 \u223cgone\u223c \u02cbcode\u02cb \uff3fit\uff3f"
+        )
         assert mrkdwn("error_rate_pct stays") == "error_rate_pct stays"
 
     def test_hostile_user_text_in_every_field_stays_inert(self) -> None:
@@ -99,12 +103,12 @@ class TestEscaping:
         report = daily_report(
             RUNBOOK,
             2,
-            outcomes + [StepOutcome("day2.3", evil, evil, "failed", utc(2026, 10, 23, 16), evil)],
+            [*outcomes, StepOutcome("day2.3", evil, evil, "failed", utc(2026, 10, 23, 16), evil)],
             [],
             [OpenAlert("error_rate", evil, utc(2026, 10, 23, 17))],
             [PendingApproval("day2.3", evil, evil, evil, evil)],
             [UntickedItem("day2.1", "x", evil)],
-            scripted.build_cost_ledger(RUNBOOK, []),
+            scripted.empty_ledger(RUNBOOK),
         )
         text = render_report(RENDERER, report)
         assert evil not in text

@@ -10,17 +10,21 @@ from bot.engine.report_data import (
     final_report,
     phase_summary,
     standup_digest,
+    week_label,
 )
 from tests.reports import scripted
 from tests.reports.fixtures import utc, week17_runbook
 
 RUNBOOK = week17_runbook()
-EMPTY_LEDGER = scripted.build_cost_ledger(RUNBOOK, [])
+EMPTY_LEDGER = scripted.empty_ledger(RUNBOOK)
 
 
 def test_daily_report_lists_done_steps_with_who_and_local_time_in_finish_order() -> None:
-    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))  # type: ignore[arg-type]
-    done = [(c.step_id, c.environment, c.by, c.finished_at.strftime("%H:%M") if c.finished_at else None) for c in report.completed]
+    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))
+    done = [
+        (c.step_id, c.environment, c.by, c.finished_at.strftime("%H:%M") if c.finished_at else None)
+        for c in report.completed
+    ]
     assert done == [
         ("day2.1", "staging", "Alice", "09:02"),
         ("day2.1", "production", "Alice", "10:12"),
@@ -30,7 +34,7 @@ def test_daily_report_lists_done_steps_with_who_and_local_time_in_finish_order()
 
 
 def test_issues_collect_failures_alerts_approvals_and_unticked_items_in_that_order() -> None:
-    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))  # type: ignore[arg-type]
+    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))
     assert [(i.kind, i.ref) for i in report.issues] == [
         ("failed", "day2.3"),
         ("alert", "error_rate"),
@@ -82,19 +86,23 @@ def test_next_day_plan_comes_from_the_runbook_with_the_decision_point() -> None:
 
 def test_a_day_without_steps_plans_its_objective_and_the_last_day_has_no_next_day() -> None:
     monitoring = daily_report(RUNBOOK, 3, [], [], [], [], [], EMPTY_LEDGER).next_day
-    assert monitoring is not None and monitoring.steps == () and monitoring.objective == "Monitor all changes from Days 1-3"
+    assert (
+        monitoring is not None
+        and monitoring.steps == ()
+        and monitoring.objective == "Monitor all changes from Days 1-3"
+    )
     assert daily_report(RUNBOOK, 10, [], [], [], [], [], EMPTY_LEDGER).next_day is None
 
 
 def test_standup_answers_the_agenda_for_today() -> None:
-    digest = standup_digest(RUNBOOK, 3, "EU", *scripted.common(RUNBOOK))  # type: ignore[arg-type]
+    digest = standup_digest(RUNBOOK, 3, "EU", *scripted.common(RUNBOOK))
     assert digest.today is not None and digest.today.day == 3
     assert len(digest.completed_yesterday) == 3
     assert digest.agenda[0] == "What was completed yesterday?"
 
 
 def test_phase_summary_takes_the_day_three_decision_and_names_the_next_phase() -> None:
-    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS)  # type: ignore[arg-type]
+    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS)
     assert (summary.first_day, summary.last_day, summary.next_phase) == (1, 5, "Phase 2: Major Optimizations")
     assert summary.decision is not None
     assert (summary.decision.gate_id, summary.decision.label) == ("gonogo.day3", "GO to Phase 2")
@@ -106,7 +114,7 @@ def test_an_undecided_gate_reads_pending_not_yes() -> None:
 
 
 def test_final_report_marks_unchecked_quality_targets_unknown() -> None:
-    report = final_report(RUNBOOK, 10, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)  # type: ignore[arg-type]
+    report = final_report(RUNBOOK, 10, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)
     assert [(q.label, q.status) for q in report.quality] == [
         ("Uptime: 99.95%+", "met"),
         ("Error Rate: <0.5%", "not met"),
@@ -122,3 +130,10 @@ def test_rolled_back_steps_are_issues_not_completions() -> None:
     report = daily_report(RUNBOOK, 2, rolled, [], [], [], [], EMPTY_LEDGER)
     assert report.completed == ()
     assert [(i.kind, i.ref) for i in report.issues] == [("rolled_back", "day2.1")]
+
+
+def test_the_week_label_reads_the_week_number_however_the_runbook_writes_it() -> None:
+    assert week_label(week17_runbook(week="17 (2025-10-25 - 2025-10-31)")) == "Week 17"
+    assert week_label(week17_runbook(week="Week 18")) == "Week 18"
+    assert week_label(week17_runbook(week="Autumn")) == "Autumn"
+    assert week_label(week17_runbook(week=None)) == "ION Mentoring Optimization"

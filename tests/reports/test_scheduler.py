@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -35,8 +36,8 @@ def jobs() -> dict[str, JobSpec]:
     return {j.job_key: j for j in build_jobs(RUNBOOK, RUN_START)}
 
 
-def chicago(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CHICAGO)  # type: ignore[misc]
+def chicago(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=CHICAGO)
 
 
 def replica(claims: FakeClaimStore, clock: VirtualClock) -> tuple[ReportScheduler, RecordingCallbacks]:
@@ -107,6 +108,11 @@ class TestBuildJobs:
         assert fire_times(specs["final_report"].trigger, *window) == [utc(2026, 11, 4, 23)]
         assert fire_times(specs["gate:gonogo.day3"].trigger, *window) == [chicago(2026, 10, 26, 17)]
 
+    def test_scaling_runs_every_hour_through_the_fall_back_night(self) -> None:
+        times = fire_times(jobs()["scaling"].trigger, chicago(2026, 11, 1, 0, 0), chicago(2026, 11, 1, 23, 59))
+        assert len(times) == 25  # the day has 25 local hours; none repeats, none is skipped
+        assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(times))
+
     def test_the_watch_runs_at_the_schedule_interval(self) -> None:
         trigger = jobs()["trigger_watch"].trigger
         first = trigger.get_next_fire_time(None, utc(2026, 10, 23, 12, 0, 30))
@@ -120,7 +126,10 @@ class TestClaims:
         (a, calls_a), (b, calls_b) = replica(claims, clock), replica(claims, clock)
         window = (chicago(2026, 10, 22), chicago(2026, 11, 6))
         due = sorted(
-            (t, spec.job_key) for spec in jobs().values() if spec.claim != "none" for t in fire_times(spec.trigger, *window)
+            (t, spec.job_key)
+            for spec in jobs().values()
+            if spec.claim != "none"
+            for t in fire_times(spec.trigger, *window)
         )
         for at, key in due:
             clock.set(at + timedelta(seconds=2))
@@ -196,11 +205,11 @@ class TestLateAndMissed:
         result = await scheduler.fire(RUN_ID, "daily_report")
         assert not result.posted and calls.calls == []
 
-    async def test_a_missed_standup_is_not_announced(self) -> None:
-        clock = VirtualClock(chicago(2026, 10, 23, 10, 0))
+    async def test_a_missed_standup_is_not_announced_but_the_missed_report_of_the_day_before_is(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 23, 10, 0))  # Day 2, after the US standup's 15 minutes
         scheduler, calls = replica(FakeClaimStore(), clock)
         await scheduler.catch_up()
-        assert [c for c in calls.calls if c[0] in ("standup", "missed")] == []
+        assert [c[0:4] for c in calls.calls] == [("missed", RUN_ID, "daily_report", 1)]
 
     async def test_a_failing_callback_is_reported_and_does_not_stop_catch_up(self) -> None:
         clock = VirtualClock(chicago(2026, 10, 26, 17, 20))  # Day 3: daily report and the gate reminder are due

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.report_data import daily_report
+from bot.engine.report_data import daily_report, standup_digest
 from bot.reports.context import render_report
 from bot.reports.render import (
     PACKAGED_TEMPLATES,
@@ -29,17 +29,11 @@ def test_the_packaged_templates_all_validate() -> None:
 def test_a_custom_template_overrides_only_its_own_report(tmp_path: Path) -> None:
     (tmp_path / "daily_report.md.j2").write_text("Day {{ report.day }}: {{ report.completed | length }} done\n")
     renderer = ReportRenderer(tmp_path)
-    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))  # type: ignore[arg-type]
+    report = daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK))
     assert render_report(renderer, report) == "Day 2: 3 done\n"
-    standup = scripted_standup()
+    standup = standup_digest(RUNBOOK, 3, "EU", *scripted.common(RUNBOOK))
     assert render_report(renderer, standup).startswith("*Week 17 Day 3 Standup (EU)*")
     assert validate_templates(tmp_path) == []
-
-
-def scripted_standup():  # type: ignore[no-untyped-def]
-    from bot.engine.report_data import standup_digest
-
-    return standup_digest(RUNBOOK, 3, "EU", *scripted.common(RUNBOOK))  # type: ignore[arg-type]
 
 
 def test_a_syntax_error_is_reported_with_file_and_line(tmp_path: Path) -> None:
