@@ -38,6 +38,7 @@ def _lane(row: StepLaneRow) -> StepLane:
         changed_at=row.changed_at,
         changed_by=row.changed_by,
         last_execution_id=row.last_execution_id,
+        requested_by=row.requested_by,
     )
 
 
@@ -162,6 +163,7 @@ class RunsStore(StoreBase):
             "changed_at": lane.changed_at,
             "changed_by": lane.changed_by,
             "last_execution_id": lane.last_execution_id,
+            "requested_by": lane.requested_by,
         }
         if expected is None:
             try:

@@ -94,6 +94,7 @@ class StepLaneRow(Base):
     changed_at: Mapped[datetime | None]
     changed_by: Mapped[str | None] = mapped_column(NAME)
     last_execution_id: Mapped[str | None] = mapped_column(ID)
+    requested_by: Mapped[str | None] = mapped_column(NAME)  # four eyes: this person may not approve
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 

@@ -80,3 +80,11 @@ async def test_lanes_are_listed_by_step_then_environment(store: SqlStore) -> Non
         await store.put_lane(replace(a_lane(run, step_id=step_id), environment=environment), expected=None)
     listed = [(lane.step_id, lane.environment) for lane in await store.lanes(run.id)]
     assert listed == [("day1.1", "production"), ("day2.2", "production"), ("day2.2", "staging")]
+
+
+async def test_a_lane_remembers_who_asked_to_run_it_so_four_eyes_can_refuse_them(store: SqlStore) -> None:
+    run = await store.create_run(a_run())
+    lane = replace(a_lane(run.id), requested_by="U_LEAD")
+    assert await store.put_lane(lane, None)
+    stored = await store.get_lane(run.id, lane.step_id, lane.environment)
+    assert stored is not None and stored.requested_by == "U_LEAD"
