@@ -84,7 +84,7 @@ async def test_lanes_are_listed_by_step_then_environment(store: SqlStore) -> Non
 
 async def test_a_lane_remembers_who_asked_to_run_it_so_four_eyes_can_refuse_them(store: SqlStore) -> None:
     run = await store.create_run(a_run())
-    lane = replace(a_lane(run.id), requested_by="U_LEAD")
+    lane = replace(a_lane(run), requested_by="U_LEAD")
     assert await store.put_lane(lane, None)
     stored = await store.get_lane(run.id, lane.step_id, lane.environment)
     assert stored is not None and stored.requested_by == "U_LEAD"
