@@ -1,0 +1,86 @@
+"""The Bolt app: listeners for `/ion`, the cards' buttons, the dialogs and App Home, wired to the bot.
+
+``build_app`` is the one entry point: HTTP (server.py), Socket Mode and the console all
+dispatch into the app it returns. ``state_of(app)`` gives the app's parts (outbox, reports hook).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.cards import Poster
+from bot.slack.delivery import Outbox, with_retries
+from bot.slack.handlers import AppState
+from bot.slack.handlers.buttons import on_action
+from bot.slack.handlers.commands import on_command
+from bot.slack.handlers.home import on_home_opened
+from bot.slack.handlers.modals import on_submission
+from bot.slack.identity import Directory
+from bot.slack.notifier import SlackNotifier
+from bot.slack.render import Renderer
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Bot
+
+COMMAND = "/ion"
+_STATES: weakref.WeakKeyDictionary[AsyncApp, AppState] = weakref.WeakKeyDictionary()
+
+
+def build_app(
+    bot: Bot, client: AsyncWebClient, *, signing_secret: str | None, process_before_response: bool = False
+) -> AsyncApp:
+    """The app for ``bot``; requests are verified when ``signing_secret`` is given.
+
+    With ``process_before_response`` the listeners finish their work before dispatch returns
+    (tests, the console); otherwise they ack first and Slack gets its answer at once.
+    """
+    with_retries(client)
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret or "",
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=process_before_response,
+    )
+    outbox = Outbox(bot.store, client, bot.clock)
+    state = AppState(
+        bot=bot,
+        outbox=outbox,
+        poster=Poster(outbox, bot.store, bot.settings.dry_run),
+        directory=Directory(bot.policy, client, bot.clock),
+        render=Renderer(bot),
+    )
+    _STATES[app] = state
+
+    async def command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        await on_command(state, ack, body, request)
+
+    async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await on_action(state, ack, body, action)
+
+    async def submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await on_submission(state, ack, body, view)
+
+    async def closed(ack: AsyncAck) -> None:
+        await ack()
+
+    async def home(event: dict[str, Any]) -> None:
+        await on_home_opened(state, event)
+
+    app.command(COMMAND)(command)
+    app.action(re.compile("^ion:"))(action)
+    app.view_submission(re.compile("^ion:"))(submission)
+    app.view_closed(re.compile("^ion:"))(closed)
+    app.event("app_home_opened")(home)
+    bot.events.subscribe(SlackNotifier(state))
+    return app
+
+
+def state_of(app: AsyncApp) -> AppState:
+    """The parts of an app made by build_app: set ``state_of(app).reports`` to enable reports."""
+    return _STATES[app]

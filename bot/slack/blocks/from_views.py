@@ -1,0 +1,193 @@
+"""From the engine's read models (StepView, StatusView, GateView, alerts) to the card views.
+
+The Slack app's half of the adapter (from_engine.py holds the plan halves): one function per
+card, no I/O, so the handlers and the notifier render the same card the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.engine.gates import GateView
+from bot.engine.plan import Plan
+from bot.engine.ports import AlertRecord
+from bot.engine.records import Run
+from bot.engine.views import StatusView, StepView
+from bot.runbook.models import Runbook
+from bot.slack.blocks.from_engine import plan_view
+from bot.slack.blocks.views import (
+    AlertCardView,
+    AlertLineView,
+    ApprovalView,
+    CardMeta,
+    CheckView,
+    GateCardView,
+    GateLineView,
+    LaneView,
+    LatestStepView,
+    SignoffView,
+    StatusCardView,
+    StepCardView,
+    StepLineView,
+    TickView,
+)
+from bot.slack.mrkdwn import escape_inline
+
+
+def version_of(parts: Iterable[object]) -> int:
+    """A small stable number for "the state this card shows"; a click carrying another one is stale."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
+    return int(digest[:7], 16)
+
+
+def step_version(view: StepView) -> int:
+    return version_of(
+        (lane.lane.environment, lane.lane.state.value, lane.lane.last_execution_id) for lane in view.lanes
+    )
+
+
+def gate_version(view: GateView) -> int:
+    return version_of((view.record.decision,))
+
+
+def meta(run: Run, runbook: Runbook, version: int, dry_run: bool) -> CardMeta:
+    return CardMeta(run.id, version, dry_run or run.dry_run, runbook.calendar.timezone)
+
+
+def step_card_view(view: StepView, plans: Sequence[Plan], runbook: Runbook, dry_run: bool) -> StepCardView:
+    lanes = tuple(
+        LaneView(
+            lane.lane.environment,
+            lane.lane.state.value,
+            lane.lane.changed_at,
+            lane.lane.changed_by,
+            lane.lane.reason,
+        )
+        for lane in view.lanes
+    )
+    status = view.checklist
+    ticks = [TickView(t.item_id, t.name, t.at) for t in status.ticks.values()]
+    ticked = {t.item_id for t in ticks}
+    for waiver in status.waivers:
+        items = [waiver.item_id] if waiver.item_id else [i.id for i in status.items]
+        ticks.extend(TickView(i, waiver.name, waiver.at, waiver.reason) for i in items if i not in ticked)
+        ticked.update(items)
+    approvals = tuple(
+        ApprovalView(a.environment, a.user_id, a.at, a.decision, a.role, a.reason)
+        for lane in view.lanes
+        for a in lane.approvals
+    )
+    window = view.window
+    return StepCardView(
+        meta=meta(view.run, runbook, step_version(view), dry_run),
+        step=view.step,
+        lanes=lanes,
+        ticks=tuple(ticks),
+        approvals=approvals,
+        plans=tuple(plan_view(p, view.step) for p in plans),
+        on_date=window[0].astimezone(_zone(runbook)).date() if window else None,
+    )
+
+
+def gate_card_view(view: GateView, run: Run, runbook: Runbook, dry_run: bool) -> GateCardView:
+    record = view.record
+    checks = tuple(
+        CheckView(
+            h.label + (f" (overridden by {h.override_by}: {h.override_reason})" if h.override_reason else ""),
+            h.passed,
+            h.value,
+            h.threshold,
+            detail=h.detail,
+        )
+        for h in record.health
+    )
+    return GateCardView(
+        meta=meta(run, runbook, gate_version(view), dry_run),
+        gate=view.gate,
+        checks=checks,
+        ticks=tuple(TickView(t.item_id, t.name, t.at) for t in view.sections.ticks.values()),
+        signoffs=tuple(SignoffView(s.role, s.name, s.at) for s in record.signoffs),
+        decision=record.decision,
+        decided_by=record.decided_by,
+        decided_at=record.decided_at,
+        reason=record.reason,
+    )
+
+
+def status_card_view(
+    view: StatusView, runbook: Runbook, dry_run: bool, open_alerts: int, today_only: bool
+) -> StatusCardView:
+    zone = _zone(runbook)
+    day = view.position.day
+    steps = [s for s in view.steps if not today_only or s.day == day]
+    lines = tuple(
+        StepLineView(
+            s.step_id,
+            s.title,
+            f"{s.window[0].astimezone(zone):%H:%M}-{s.window[1].astimezone(zone):%H:%M}" if s.window else "",
+            tuple(LaneView(env, state.value) for env, state in s.states.items()),
+        )
+        for s in steps
+    )
+    gates = tuple(
+        GateLineView(g.id, g.title, view.gates.get(g.id)) for g in runbook.gates if not today_only or g.day == day
+    )
+    day_model = runbook.day(day) if day is not None else None
+    next_step = view.position.next_step
+    return StatusCardView(
+        meta=meta(view.run, runbook, 0, dry_run),
+        runbook_title=runbook.title,
+        run_state=view.run.state.value,
+        day=day,
+        day_title=day_model.title if day_model else None,
+        on_date=view.position.local_date,
+        steps=lines,
+        gates=gates,
+        open_alerts=open_alerts,
+        next_step=next_step.step.id if next_step else None,
+        reason=view.run.reason,
+    )
+
+
+def alert_card_view(
+    alert: AlertRecord, run: Run, runbook: Runbook, dry_run: bool, oncall_group: str | None
+) -> AlertCardView:
+    trigger = next((t for t in runbook.triggers if t.id == alert.trigger_id), None)
+    metric = runbook.metric(trigger.condition.metric) if trigger else None
+    step = runbook.step(alert.step_id) if alert.step_id else None
+    held = alert.data.get("held_for_seconds")
+    latest = None
+    if step is not None:
+        env = next((e.name for e in runbook.environments if e.production), step.environments[-1])
+        latest = LatestStepView(step.id, step.title, alert.environment or env)
+    return AlertCardView(
+        meta=meta(run, runbook, version_of((alert.state,)), dry_run),
+        alert_id=alert.id,
+        # An incident's title is what a person typed: escaped, since builders put it in the notification text.
+        title=trigger.title if trigger and alert.kind != "incident" else escape_inline(alert.message),
+        condition=str(trigger.condition) if trigger else alert.trigger_id,
+        kind=alert.kind,
+        state=alert.state,
+        value=alert.value,
+        threshold=alert.threshold,
+        unit=metric.unit if metric else "",
+        held_for=timedelta(seconds=float(held)) if isinstance(held, int | float) else None,
+        opened_at=alert.opened_at,
+        environment=alert.environment or (trigger.environment if trigger else "production"),
+        latest_step=latest,
+        oncall_group=oncall_group,
+        acknowledged_by=alert.acknowledged_by,
+        auto_rollback_at=alert.auto_rollback_at,
+    )
+
+
+def alert_line(alert: AlertRecord, runbook: Runbook) -> AlertLineView:
+    trigger = next((t for t in runbook.triggers if t.id == alert.trigger_id), None)
+    return AlertLineView(alert.id, trigger.title if trigger else alert.message, alert.state, alert.opened_at)
+
+
+def _zone(runbook: Runbook) -> ZoneInfo:
+    return ZoneInfo(runbook.calendar.timezone)

@@ -1,0 +1,231 @@
+"""Moving virtual time in the console: sleepers wake and scheduled jobs fire at their own times, in order.
+
+``advance 2h`` must behave like two real hours: an executor waiting out a verification window
+wakes at its deadline, the watcher polls every ``watch_interval``, the 17:00 report posts at
+17:00. ``JobDriver`` walks the clock from event to event (the next sleeper deadline or the next
+fire time of a job from ``bot.scheduler.build_jobs``) and lets the bot's tasks finish their work
+(``settle``) before time moves on, so a run is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+from typing import Any
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.actions.scaling_schedule import apply_scaling_rules
+from bot.bootstrap import Bot
+from bot.engine.clock import VirtualClock
+from bot.scheduler import FireResult, JobSpec, ReportScheduler, ScheduleCallbacks, fire_times
+
+Settle = Callable[[], Awaitable[None]]
+
+
+class SteppedClock(VirtualClock):
+    """A VirtualClock that also says when its earliest sleeper is due, so time can jump there."""
+
+    def next_deadline(self) -> datetime | None:
+        live = [deadline for deadline, _, future in self._sleepers if not future.done()]
+        return min(live) if live else None
+
+
+class NoScheduler:
+    """Stands in for APScheduler: the driver, not a timer, decides when each job fires."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+
+    def add_job(self, func: Any, **kwargs: Any) -> None:
+        self.jobs[str(kwargs.get("id"))] = kwargs
+
+    def get_job(self, job_id: str) -> object | None:
+        return self.jobs.get(job_id)
+
+    def remove_job(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+
+class EngineCallbacks:
+    """The jobs the engine can do by itself (watch, scaling); reports go to ``reports`` when wired.
+
+    ``reports`` is any object with the report methods of ``ScheduleCallbacks``
+    (post_daily_report, post_standup, ...); without one, report jobs are counted as not wired.
+    """
+
+    def __init__(self, bot: Bot, reports: object | None = None) -> None:
+        self.bot = bot
+        self.reports = reports
+        self.unwired: list[str] = []
+
+    async def watch_triggers(self, run_id: str, at: datetime) -> None:
+        run = await self.bot.store.get_run(run_id)
+        if run is not None:
+            await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
+
+    async def apply_scaling_rules(self, run_id: str, at: datetime) -> None:
+        await apply_scaling_rules(self.bot.deps, self.bot.runbook, at)
+
+    async def _report(self, name: str, *args: Any) -> None:
+        method = getattr(self.reports, name, None)
+        if method is None:
+            self.unwired.append(name)
+            return
+        await method(*args)
+
+    async def post_daily_report(self, run_id: str, day: int, late: bool) -> None:
+        await self._report("post_daily_report", run_id, day, late)
+
+    async def post_standup(self, run_id: str, standup_name: str, day: int, late: bool) -> None:
+        await self._report("post_standup", run_id, standup_name, day, late)
+
+    async def post_gate_reminder(self, run_id: str, gate_id: str, late: bool) -> None:
+        await self._report("post_gate_reminder", run_id, gate_id, late)
+
+    async def post_phase_summary(self, run_id: str, day: int, late: bool) -> None:
+        await self._report("post_phase_summary", run_id, day, late)
+
+    async def post_final_report(self, run_id: str, day: int, late: bool) -> None:
+        await self._report("post_final_report", run_id, day, late)
+
+    async def post_missed_report(self, run_id: str, kind: str, day: int, text: str) -> None:
+        await self._report("post_missed_report", run_id, kind, day, text)
+
+
+@dataclass(frozen=True)
+class Due:
+    at: datetime
+    run_id: str
+    job: JobSpec
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A job that ran: when, which, and what the scheduler made of it (posted, or why not)."""
+
+    due: Due
+    result: FireResult
+
+
+OnFired = Callable[[Fired], Awaitable[None]]
+
+
+class JobDriver:
+    """Fires each open run's jobs as the virtual clock passes their times.
+
+    ``watch_every`` thins the trigger watch (1 = every ``watch_interval``); triggers judge a
+    whole series window, so a coarser poll still sees a breach that lasted its duration.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        clock: SteppedClock,
+        callbacks: ScheduleCallbacks,
+        settle: Settle,
+        *,
+        watch_every: int = 1,
+        watch_hours: tuple[time, time] | None = None,
+        on_fired: OnFired | None = None,
+    ) -> None:
+        self.bot = bot
+        self.clock = clock
+        self.settle = settle
+        self.watch_every = max(1, watch_every)
+        self.watch_hours = watch_hours
+        self.zone = ZoneInfo(bot.runbook.calendar.timezone)
+        self.scheduler = ReportScheduler(NoScheduler(), callbacks, bot.store, clock)
+        self.fired: list[Fired] = []
+        self.on_fired = on_fired
+
+    async def sync_runs(self) -> None:
+        """Schedule the jobs of runs started since the last call (and drop finished ones)."""
+        open_runs = {run.id: run for run in await self.bot.store.open_runs()}
+        for run_id in list(self.scheduler.runs):
+            if run_id not in open_runs:
+                self.scheduler.remove_run(run_id)
+        for run in open_runs.values():
+            if run.id not in self.scheduler.runs:
+                self.scheduler.add_run(run.id, self.bot.runbook, run.start_date)
+
+    def _due(self, start: datetime, end: datetime) -> list[Due]:
+        found: list[Due] = []
+        for run in self.scheduler.runs.values():
+            for spec in run.jobs.values():
+                trigger = spec.trigger
+                if spec.kind == "trigger_watch" and self.watch_every > 1 and isinstance(trigger, IntervalTrigger):
+                    every = timedelta(seconds=trigger.interval.total_seconds() * self.watch_every)
+                    trigger = IntervalTrigger(seconds=int(every.total_seconds()), start_date=trigger.start_date)
+                for at in fire_times(trigger, start + timedelta(microseconds=1), end):
+                    if spec.kind == "trigger_watch" and not self._watching(at):
+                        continue
+                    found.append(Due(at, run.run_id, spec))
+        order = {"trigger_watch": 0, "scaling": 1}
+        return sorted(found, key=lambda d: (d.at, order.get(d.job.kind, 2), d.job.job_key))
+
+    def _watching(self, at: datetime) -> bool:
+        if self.watch_hours is None:
+            return True
+        local = at.astimezone(self.zone).time()
+        return self.watch_hours[0] <= local <= self.watch_hours[1]
+
+    async def advance_to(self, when: datetime) -> list[Fired]:
+        """Move the clock to ``when``: wake sleepers and fire due jobs in time order."""
+        if when < self.clock.now():
+            raise ValueError(
+                f"the clock is already at {self.clock.now():%Y-%m-%d %H:%M} UTC and does not go back"
+            )
+        fired: list[Fired] = []
+        await self.sync_runs()
+        while True:
+            now = self.clock.now()
+            deadline = self.clock.next_deadline()
+            jobs = self._due(now, min(when, deadline) if deadline else when)
+            if deadline is not None and deadline <= when and (not jobs or deadline < jobs[0].at):
+                await self.clock.advance_to(deadline)
+                await self.settle()
+                continue
+            if not jobs:
+                break
+            batch = [j for j in jobs if j.at == jobs[0].at]
+            await self.clock.advance_to(batch[0].at)
+            await self.settle()
+            for due in batch:
+                done = Fired(due, await self.scheduler.fire(due.run_id, due.job.job_key))
+                await self.settle()
+                fired.append(done)
+                if self.on_fired is not None:
+                    await self.on_fired(done)
+            await self.sync_runs()
+        if self.clock.now() < when:
+            await self.clock.advance_to(when)
+            await self.settle()
+        self.fired.extend(fired)
+        return fired
+
+    async def advance(self, delta: timedelta) -> list[Fired]:
+        return await self.advance_to(self.clock.now() + delta)
+
+
+async def settle_tasks(baseline: set[asyncio.Task[Any]], clock: SteppedClock | None, limit: float = 10.0) -> None:
+    """Wait (in real time, briefly) until every task started since ``baseline`` is done or asleep on the clock."""
+    loop = asyncio.get_running_loop()
+    current = asyncio.current_task()
+    give_up = loop.time() + limit
+
+    def busy() -> bool:
+        running = sum(1 for t in asyncio.all_tasks() if t is not current and t not in baseline and not t.done())
+        return running > (clock.sleepers if clock is not None else 0)
+
+    for _ in range(3):  # the common case: nothing was started, or it finished without I/O
+        await asyncio.sleep(0)
+    if not busy():
+        return
+    quiet = 0
+    while loop.time() < give_up and quiet < 3:
+        await asyncio.sleep(0.002)
+        quiet = 0 if busy() else quiet + 1

@@ -1,0 +1,269 @@
+"""`/ion ...`: acknowledge at once, parse, then do the one thing the command asks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.engine.errors import Refused
+from bot.engine.ports import Actor
+from bot.engine.records import Run, StepState
+from bot.slack import commands as c
+from bot.slack.blocks import help_message
+from bot.slack.blocks.kit import Message
+from bot.slack.cards import card_key, text_message
+from bot.slack.handlers import AppState, answered
+from bot.slack.handlers.flows import preview_rollback, run_step
+
+STARTED = frozenset({StepState.RUNNING, StepState.VERIFYING, StepState.DONE})
+
+
+async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+    await ack()
+    channel, user = str(body.get("channel_id", "")), str(body.get("user_id", ""))
+    text = str(body.get("text", ""))
+    retry = _retry_number(request)
+    async with answered(state, channel, user, f"/ion {text.split(' ')[0]}"):
+        parsed = c.parse(text)
+        if isinstance(parsed, c.ParseError):
+            usage = f"\nUsage: `{parsed.usage}`" if parsed.usage else ""
+            await state.poster.say(channel, user, f"{parsed.message} Nothing was changed.{usage}")
+            return
+        actor = await state.directory.actor(user, body.get("user_name"))
+        command = Command(state, channel, actor, str(body.get("trigger_id", "")), retry)
+        await command.do(parsed)
+
+
+def _retry_number(request: AsyncBoltRequest) -> int:
+    values = request.headers.get("x-slack-retry-num") or []
+    try:
+        return int(values[0]) if values else 0
+    except ValueError:
+        return 0
+
+
+class Command:
+    """One command from one person in one channel."""
+
+    def __init__(self, state: AppState, channel: str, actor: Actor, trigger_id: str, retry: int) -> None:
+        self.state = state
+        self.bot = state.bot
+        self.channel = channel
+        self.actor = actor
+        self.trigger_id = trigger_id
+        self.retry = retry
+
+    async def say(self, text: str) -> None:
+        await self.state.poster.say(self.channel, self.actor.user_id, text, dry_run=self.state.dry_run)
+
+    async def show(self, message: Message, run: Run | None = None) -> None:
+        await self.state.poster.post(self.channel, message, dry_run=bool(run and run.dry_run))
+
+    async def do(self, command: c.Command) -> None:
+        handler: Callable[[Any], Awaitable[None]] | None = getattr(self, "_" + type(command).__name__, None)
+        if handler is None:  # every Command type has a method below; this guards a new one
+            raise Refused(f"`/ion` does not handle {type(command).__name__} yet; nothing was changed.")
+        await handler(command)
+
+    async def _run(self) -> Run:
+        return await self.bot.rollout.require_run(self.channel)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def _HelpCommand(self, cmd: c.HelpCommand) -> None:
+        await self.state.poster.ephemeral(self.channel, self.actor.user_id, help_message(cmd.topic, self.state.dry_run))
+
+    async def _StatusCommand(self, cmd: c.StatusCommand) -> None:
+        run = await self._run()
+        await self.show(await self.state.render.status(run, today_only=False), run)
+
+    async def _TodayCommand(self, cmd: c.TodayCommand) -> None:
+        run = await self._run()
+        await self.show(await self.state.render.status(run, today_only=True), run)
+
+    async def _StepCommand(self, cmd: c.StepCommand) -> None:
+        run = await self._run()
+        await self.post_step(run, cmd.step_id)
+
+    async def post_step(self, run: Run, step_id: str) -> None:
+        _, message = await self.state.render.step(run, step_id)
+        await self.state.poster.post(
+            self.channel, message, dry_run=run.dry_run, track=card_key("step", run.id, step_id)
+        )
+
+    async def _NextCommand(self, cmd: c.NextCommand) -> None:
+        view = await self.bot.rollout.status(self.channel)
+        if view.position.next_step is None:
+            await self.say("There is no next step: everything scheduled is done or skipped.")
+            return
+        await self.post_step(view.run, view.position.next_step.step.id)
+
+    async def _AuditCommand(self, cmd: c.AuditCommand) -> None:
+        entries = await self.bot.rollout.audit(self.channel, cmd.limit)
+        if not entries:
+            await self.say("The audit log of this run is empty.")
+            return
+        lines = [
+            f"{e.at:%Y-%m-%d %H:%M} {e.actor_name}: {e.what} {e.step_id or ''} "
+            f"{e.before or ''}{' -> ' if e.after else ''}{e.after or ''} [{e.outcome}] {e.detail or ''}".strip()
+            for e in entries
+        ]
+        await self.say("\n".join(lines))
+
+    # --- the run -----------------------------------------------------------------------------
+
+    async def _StartCommand(self, cmd: c.StartCommand) -> None:
+        runbook = self.bot.runbook
+        if cmd.runbook != runbook.id:
+            raise Refused(
+                f"This bot runs the runbook '{runbook.id}', not '{cmd.runbook}'. "
+                f"Nothing was started; try /ion start {runbook.id}."
+            )
+        ctx = self.bot.rollout.ctx
+        today = ctx.clock.now().astimezone(ctx.zone).date()
+        run = await self.bot.rollout.start_run(self.channel, cmd.date.resolve(today), self.actor)
+        await self.say(f"Run {run.id} started; Day 1 is {run.start_date:%a %d %b}.")
+
+    async def _PauseCommand(self, cmd: c.PauseCommand) -> None:
+        await self.bot.rollout.pause(self.channel, self.actor, f"paused by {self.actor.name} with /ion pause")
+
+    async def _ResumeCommand(self, cmd: c.ResumeCommand) -> None:
+        await self.bot.rollout.resume(self.channel, self.actor)
+
+    async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
+        run = await self._run()
+        await self.bot.rollout.incident(self.channel, cmd.text, self.actor)
+        latest = await self.bot.latest_production_step(run.id)
+        alert = await self.bot.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
+        await self.say(f"Incident recorded (alert {alert.id}); on-call has been alerted.")
+
+    # --- steps -------------------------------------------------------------------------------
+
+    async def _RunCommand(self, cmd: c.RunCommand) -> None:
+        run = await self._run()
+        env = cmd.environment or await self._next_environment(run, cmd.step_id)
+        if self.retry:
+            lane = await self.bot.rollout.ctx.lanes.get(run.id, cmd.step_id, env)
+            if lane.state in STARTED and lane.last_execution_id:
+                await self.say(
+                    f"{cmd.step_id} ({env}) is already {lane.state.value} (execution "
+                    f"{lane.last_execution_id[:8]}); this repeated request did nothing."
+                )
+                return
+        await run_step(self.state, run, cmd.step_id, env, self.actor, self.trigger_id, None, None)
+
+    async def _next_environment(self, run: Run, step_id: str) -> str:
+        view = await self.bot.rollout.step_view(self.channel, step_id)
+        for lane in view.lanes:
+            if lane.lane.state not in (StepState.DONE, StepState.SKIPPED):
+                return lane.lane.environment
+        return view.step.environments[-1]
+
+    async def _awaiting(self, step_id: str) -> str:
+        view = await self.bot.rollout.step_view(self.channel, step_id)
+        for lane in view.lanes:
+            if lane.lane.state in (StepState.PENDING, StepState.READY, StepState.FAILED, StepState.ROLLED_BACK):
+                return lane.lane.environment
+        return view.step.environments[-1]
+
+    async def _ApproveCommand(self, cmd: c.ApproveCommand) -> None:
+        env = cmd.environment or await self._awaiting(cmd.step_id)
+        status = await self.bot.rollout.approve(self.channel, cmd.step_id, env, self.actor)
+        await self.say(f"Your approval of {cmd.step_id} ({env}) is recorded: it {status.summary()}.")
+
+    async def _RejectCommand(self, cmd: c.RejectCommand) -> None:
+        env = await self._awaiting(cmd.step_id)
+        await self.bot.rollout.reject(self.channel, cmd.step_id, env, self.actor, cmd.reason)
+        await self.say(f"You rejected {cmd.step_id} ({env}); the requester has been told why.")
+
+    async def _SkipCommand(self, cmd: c.SkipCommand) -> None:
+        view = await self.bot.rollout.step_view(self.channel, cmd.step_id)
+        open_lanes = [v.lane.environment for v in view.lanes if v.lane.state not in (StepState.DONE, StepState.SKIPPED)]
+        if not open_lanes:
+            raise Refused(f"{cmd.step_id} is already done or skipped everywhere; nothing was changed.")
+        for env in open_lanes:
+            await self.bot.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
+
+    async def _RollbackCommand(self, cmd: c.RollbackCommand) -> None:
+        run = await self._run()
+        await preview_rollback(self.state, run, cmd.step_id or "last", self.actor, self.trigger_id, None)
+
+    # --- checklists and gates ------------------------------------------------------------------
+
+    def _is_gate(self, target: str) -> bool:
+        return self.bot.runbook.gate(target) is not None or not target.startswith("day")
+
+    async def _TickCommand(self, cmd: c.TickCommand) -> None:
+        if self._is_gate(cmd.target_id):
+            await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+        else:
+            status = await self.bot.rollout.tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            await self.say(f"Ticked {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
+        await self.state.refresh_card(await self._run(), cmd.target_id)
+
+    async def _UntickCommand(self, cmd: c.UntickCommand) -> None:
+        if self._is_gate(cmd.target_id):
+            await self.bot.rollout.gate_untick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+        else:
+            await self.bot.rollout.untick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+        await self.state.refresh_card(await self._run(), cmd.target_id)
+
+    async def _WaiveCommand(self, cmd: c.WaiveCommand) -> None:
+        if self._is_gate(cmd.target_id):
+            raise Refused(
+                f"Gate items cannot be waived; tick them, or override a failing health check of {cmd.target_id} "
+                "with a reason. Nothing was changed."
+            )
+        status = await self.bot.rollout.waive(self.channel, cmd.target_id, cmd.item_id, cmd.reason, self.actor)
+        await self.say(f"Waived {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
+        await self.state.refresh_card(await self._run(), cmd.target_id)
+
+    async def _GoNoGoCommand(self, cmd: c.GoNoGoCommand) -> None:
+        run = await self._run()
+        gate_id = cmd.gate_id or await self._open_gate(run)
+        await self.bot.rollout.gate_check_health(self.channel, gate_id, self.actor)
+        message = await self.state.render.gate(run, gate_id)
+        await self.state.poster.post(
+            self.channel, message, dry_run=run.dry_run, track=card_key("gate", run.id, gate_id)
+        )
+
+    async def _open_gate(self, run: Run) -> str:
+        gates = self.bot.runbook.gates
+        if not gates:
+            raise Refused("This runbook has no Go/No-Go gates.")
+        for gate in sorted(gates, key=lambda g: g.day):
+            record = await self.bot.store.get_gate(run.id, gate.id)
+            if record is None or record.decision is None:
+                return gate.id
+        return gates[-1].id
+
+    # --- reports -------------------------------------------------------------------------------
+
+    def _reports(self) -> Any:
+        if self.state.reports is None:
+            raise Refused(
+                "Reports are not configured in this bot yet, so this command cannot answer; nothing was changed."
+            )
+        return self.state.reports
+
+    async def _ReportCommand(self, cmd: c.ReportCommand) -> None:
+        await self._reports().daily_report(self.channel, cmd.day, self.actor)
+
+    async def _StandupCommand(self, cmd: c.StandupCommand) -> None:
+        await self._reports().standup(self.channel, self.actor)
+
+    async def _MetricsCommand(self, cmd: c.MetricsCommand) -> None:
+        payload = await self._reports().metrics(self.channel, self.actor)
+        message = Message(str(payload.get("text", "Metrics")), list(payload.get("blocks") or []))
+        await self.show(message)
+
+    async def _CostCommand(self, cmd: c.CostCommand) -> None:
+        said = await self._reports().record_cost(self.channel, cmd.service, cmd.amount_usd, self.actor)
+        await self.state.poster.post(self.channel, text_message(said), dry_run=self.state.dry_run)
+
+    async def _ScalingCommand(self, cmd: c.ScalingCommand) -> None:
+        said = await self._reports().scaling(self.channel, self.actor)
+        await self.say(said)

@@ -1,0 +1,100 @@
+"""Engine state in, finished Slack messages out: the step, gate, status and alert cards.
+
+Plans are built here with the engine's side-effect-free ``build_plan`` (fresh snapshots), so
+re-drawing a card never withdraws a vote or writes an audit entry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.engine.plan import Plan, build_plan
+from bot.engine.ports import AlertRecord
+from bot.engine.records import Run, StepState
+from bot.engine.views import StepView
+from bot.slack.blocks import alert_card, gate_card, status_card, step_card, today_card
+from bot.slack.blocks.actions import ActionValue, Verb
+from bot.slack.blocks.from_views import (
+    alert_card_view,
+    gate_card_view,
+    gate_version,
+    status_card_view,
+    step_card_view,
+)
+from bot.slack.blocks.kit import Message, actions, button, section
+from bot.slack.mrkdwn import mention_group, mention_user
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Bot
+
+# Lanes whose card shows a Run button, and so needs a plan to fingerprint.
+PLANNED = frozenset({StepState.PENDING, StepState.READY, StepState.APPROVED, StepState.FAILED, StepState.ROLLED_BACK})
+SIGNOFF_ACTION = "ion:signoff"
+ONCALL_ROLE = "sre_oncall"
+
+
+class Renderer:
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    @property
+    def dry_run(self) -> bool:
+        return self._bot.settings.dry_run
+
+    async def plans(self, view: StepView) -> list[Plan]:
+        ctx = self._bot.rollout.ctx
+        return [
+            await build_plan(ctx, view.run.id, view.run.dry_run, view.step, lane.lane.environment)
+            for lane in view.lanes
+            if lane.lane.state in PLANNED
+        ]
+
+    async def step(self, run: Run, step_id: str) -> tuple[StepView, Message]:
+        view = await self._bot.rollout.step_view(run.channel, step_id)
+        card = step_card_view(view, await self.plans(view), self._bot.runbook, self.dry_run)
+        return view, step_card(card)
+
+    async def gate(self, run: Run, gate_id: str) -> Message:
+        view = await self._bot.rollout.gate_view(run.channel, gate_id)
+        message = gate_card(gate_card_view(view, run, self._bot.runbook, self.dry_run))
+        signed = {s.role for s in view.record.signoffs}
+        awaited = [role for role in view.gate.signoffs if role not in signed]
+        if not awaited:
+            return message
+        value = ActionValue(run=run.id, step=view.gate.id, card_version=gate_version(view))
+        buttons = []
+        for role in awaited:
+            element = button(f"Sign off as {role}", Verb.GATE_TICK, value, qualifier=role)
+            element["action_id"] = f"{SIGNOFF_ACTION}:{role}"
+            buttons.append(element)
+        blocks = [*message.blocks[:-1], actions(buttons, block_id=f"signoff:{view.gate.id}"), message.blocks[-1]]
+        return Message(message.text, blocks)
+
+    async def status(self, run: Run, today_only: bool) -> Message:
+        view = await self._bot.rollout.status(run.channel)
+        alerts = len(await self._bot.store.active_alerts(run.id))
+        card = status_card_view(view, self._bot.runbook, self.dry_run, alerts, today_only)
+        return today_card(card) if today_only else status_card(card)
+
+    async def alert(self, alert: AlertRecord, run: Run) -> Message:
+        group = self._bot.settings.oncall_group
+        view = alert_card_view(alert, run, self._bot.runbook, self.dry_run, group)
+        message = alert_card(view)
+        if group or alert.state != "open":
+            return message
+        mentions = self.oncall_mentions()
+        if not mentions:
+            return message
+        line = " ".join(mentions)
+        blocks = [*message.blocks[:-1], section(f"{line} please look at this now."), message.blocks[-1]]
+        return Message(f"{message.text} {line}", blocks)
+
+    def oncall_mentions(self) -> list[str]:
+        """The on-call role's configured members as mentions (groups as groups, users as users)."""
+        found: list[str] = []
+        for member in sorted(self._bot.policy.members.get(ONCALL_ROLE, frozenset())):
+            try:
+                found.append(mention_group(member) if member.startswith("S") else mention_user(member))
+            except ValueError:
+                continue  # a demo id like U_SRE is not a real Slack id: no mention rather than a broken one
+        return found

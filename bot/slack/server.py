@@ -1,0 +1,126 @@
+"""`ionbot serve`: the Slack endpoint, health and readiness probes, and the background loops.
+
+HTTP mode serves POST /slack/events (Bolt verifies the signature; 401 when it is wrong or
+older than five minutes). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
+and the HTTP server keeps only the probes (Cloud Run still needs a port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+
+from bot.config import Settings, require_for_serve
+
+log = structlog.get_logger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+EVENTS_PATH = "/slack/events"
+OUTBOX_INTERVAL_SECONDS = 30.0
+
+
+def make_web_app(app: AsyncApp | None, ready: ReadyCheck) -> web.Application:
+    """The aiohttp application: the Slack endpoint (when ``app`` is given) and the two probes."""
+    web_app = web.Application()
+
+    async def events(request: web.Request) -> web.Response:
+        assert app is not None
+        response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(request: web.Request) -> web.Response:
+        try:
+            is_ready = await ready()
+        except Exception as exc:  # a failing check means "not ready", never a 500 with a traceback
+            log.warning("readiness check failed", error=str(exc))
+            is_ready = False
+        return web.json_response({"ok": is_ready}, status=200 if is_ready else 503)
+
+    if app is not None:
+        web_app.router.add_post(EVENTS_PATH, events)
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
+    return web_app
+
+
+async def start_site(web_app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Bind and start; returns the runner (clean it up) and the port actually bound (port 0 picks one)."""
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    address = runner.addresses[0]
+    return runner, int(address[1])
+
+
+def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> ReadyCheck:
+    """Ready when the database answers a query and every background loop is still running."""
+
+    async def check() -> bool:
+        async with bot.store.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return all(not loop.done() for loop in loops)
+
+    return check
+
+
+async def watch_forever(bot: Any) -> None:
+    """The trigger watch: one poll over every open run per runbook watch interval."""
+    interval = bot.runbook.schedule.watch_interval.total_seconds()
+    while True:
+        try:
+            await bot.watch_once()
+        except Exception:  # the watch must outlive one bad poll
+            log.exception("trigger watch poll failed")
+        await bot.clock.sleep(interval)
+
+
+async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
+    """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops."""
+    from bot.bootstrap import build
+    from bot.slack.app import build_app, state_of
+
+    require_for_serve(settings)
+    bot = await build(settings)
+    runner: web.AppRunner | None = None
+    loops: list[asyncio.Task[Any]] = []
+    socket_handler: Any = None
+    try:
+        client = AsyncWebClient(
+            token=settings.slack_bot_token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL
+        )
+        socket_mode = bool(settings.slack_app_token)
+        app = build_app(bot, client, signing_secret=None if socket_mode else settings.slack_signing_secret)
+        await bot.rollout.recover()
+        loops.append(asyncio.create_task(state_of(app).outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
+        loops.append(asyncio.create_task(watch_forever(bot)))
+        check = ready or database_and_loops_ready(bot, loops)
+        web_app = make_web_app(None if socket_mode else app, check)
+        runner, port = await start_site(web_app, settings.host, settings.port)
+        log.info("ionbot serving", host=settings.host, port=port, mode="socket" if socket_mode else "http")
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token)
+            await socket_handler.connect_async()
+        await asyncio.Event().wait()
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        if runner is not None:
+            await runner.cleanup()
+        await bot.close()
