@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bot.commands_admin import register_audit, register_db
 from bot.runbook.describe import describe_gate, describe_outline, describe_step
 from bot.runbook.errors import RunbookError
 from bot.runbook.loader import check_paths, default_runbook_path, load_runbook
 from bot.runbook.models import Runbook
 from bot.runbook.schema import runbook_json_schema
 from bot.runbook.suggest import closest
+from bot.serve_cli import register_serve
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -139,6 +141,9 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     register_list,
     register_show,
     register_schema,
+    register_audit,
+    register_db,
+    register_serve,
 ]
 
 

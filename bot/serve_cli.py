@@ -1,0 +1,44 @@
+"""`ionbot serve`: the production entry point (Slack over HTTP or Socket Mode)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+from bot.config import ConfigError, load_settings
+from bot.logs import configure_logging
+from bot.runbook.errors import RunbookError
+from bot.store.migrate import SchemaBehind
+
+
+def register_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("serve", help="run the bot for Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    parser.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    from bot.slack.server import serve
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except SchemaBehind as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except RunbookError as exc:
+        print(f"cannot load the runbook {settings.runbook}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
