@@ -69,9 +69,7 @@ class OpenIncidents:
         runs = [run_id] if run_id else [r.id for r in await self._store.open_runs()]
         count = 0
         for rid in runs:
-            count += sum(
-                1 for a in await self._store.active_alerts(rid) if a.kind == "incident" and a.opened_at <= at
-            )
+            count += sum(1 for a in await self._store.active_alerts(rid) if a.kind == "incident" and a.opened_at <= at)
         return count
 
 
@@ -158,9 +156,7 @@ async def build(
             settings=store,
         )
         registry = default_registry(deps)
-        policy = (
-            Policy.build(settings.roles, settings.permissions or None) if settings.roles else demo_policy()
-        )
+        policy = Policy.build(settings.roles, settings.permissions or None) if settings.roles else demo_policy()
         rollout = Rollout(runbook, store, registry, checker, events, clock, policy, dry_run=settings.dry_run)
 
         async def auto_rollback(alert: AlertRecord) -> str:
@@ -175,6 +171,8 @@ async def build(
             return str(getattr(result, "summary", None) or result)
 
         watcher = Watcher(runbook, metrics, store, events, clock, auto_rollback, incidents)
+        if sim is not None:
+            events.subscribe(_faults_follow_production(sim, store, rollout, clock))
         return Bot(
             settings,
             runbook,
@@ -194,6 +192,20 @@ async def build(
     except BaseException:
         await stack.aclose()
         raise
+
+
+def _faults_follow_production(sim: SimParts, store: SqlStore, rollout: Rollout, clock: Clock) -> Listener:
+    """Faults written "after day2.1" start when day2.1's production lane finishes applying."""
+
+    async def on_event(event: Event) -> None:
+        if event.kind != "execution_finished" or not event.data.get("ok") or event.step_id is None:
+            return
+        execution = await store.get_execution(str(event.data.get("execution_id")))
+        if execution is None or execution.kind != "apply" or not rollout.ctx.is_production(execution.environment):
+            return
+        sim.faults.note_step_done(event.step_id, clock.now())
+
+    return on_event
 
 
 async def _sim_parts(
@@ -217,9 +229,7 @@ async def _sim_parts(
     for env in runbook.environments:
         if env.database and env.database not in app_dbs:
             # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
-            engine = await create_app_db(
-                workdir / f"{env.database}.db", size=AppDbSize(), now=datetime.now(UTC)
-            )
+            engine = await create_app_db(workdir / f"{env.database}.db", size=AppDbSize(), now=datetime.now(UTC))
             stack.push_async_callback(engine.dispose)
             app_dbs[env.database] = engine
     state = WorldState(world, runbook, app_dbs)

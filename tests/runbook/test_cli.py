@@ -64,7 +64,7 @@ def test_show_prints_a_step_as_a_person_reads_it(capsys: pytest.CaptureFixture[s
         "    - [ ] No spike in error rate  [error_rate_pct < 0.5]",
         "  Verification: 30m after applying: p95_latency_ms < 50, error_rate_pct < 0.5",
         "  Cost impact: Cloud Run -$100/month",
-        "  Approvals: 1 x Implementation Lead (lead), 1 x On-call SRE (sre_oncall)",
+        "  Approvals: 1 x Manager (manager), 1 x On-call SRE (sre_oncall)",
     ):
         assert line in out.splitlines()
 

@@ -96,7 +96,7 @@ def test_day2_1_lowers_us_min_instances_to_two_after_a_staging_load_test(week17:
         "/api/v2/health",
     )
     assert step.cost_impact is not None and step.cost_impact.monthly_usd == -100
-    assert [(rule.role, rule.count) for rule in step.approvals] == [("lead", 1), ("sre_oncall", 1)]
+    assert [(rule.role, rule.count) for rule in step.approvals] == [("manager", 1), ("sre_oncall", 1)]
 
 
 def test_day2_numbers(week17: Runbook) -> None:
@@ -155,7 +155,7 @@ def test_the_five_rollback_triggers(week17: Runbook) -> None:
     }
     error_rate = week17.triggers[0]
     assert (
-        error_rate.auto_rollback_after is not None and error_rate.auto_rollback_after.total_seconds() == 300
+        error_rate.auto_rollback_after is not None and error_rate.auto_rollback_after.total_seconds() == 120
     )
 
 

@@ -1,0 +1,161 @@
+"""Driving the whole bot (bootstrap.build on the sim profile) the way the team would, through
+the Rollout facade with the demo actors; shared by the e2e tests and the crash driver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.bootstrap import Bot
+from bot.config import Settings
+from bot.engine.approvals import ANY_APPROVER, needs
+from bot.engine.clock import VirtualClock
+from bot.engine.executor import ExecutionResult
+from bot.engine.permissions import demo_actor
+from bot.engine.ports import Actor, Event
+from bot.engine.records import Run
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOK = ROOT / "runbooks" / "week17.yaml"
+CHANNEL = "C_ION_ROLLOUT"
+RUN_START = date(2026, 4, 20)  # a Monday: day 1 of week 17
+T0 = datetime(2026, 4, 20, 14, 0, tzinfo=UTC)  # 09:00 in Chicago on day 1
+PREFLIGHT = "preflight"
+PRODUCTION_PROJECT = "ion-mentoring"
+
+lee = demo_actor("lee")  # lead
+sam = demo_actor("sam")  # sre_oncall
+maria = demo_actor("maria")  # manager
+# The demo team has one lead and one on-call, so a production lane needing both (day2.1) cannot be
+# approved with four eyes; a second lead, like a real team's, requests those runs.
+lou = Actor(user_id="U_LEAD2", name="lou", roles=frozenset({"lead"}))
+TEAM = (sam, lee, lou, maria)
+
+
+def settings_for(database_url: str, *, dry_run: bool = False) -> Settings:
+    return Settings(database_url=database_url, runbook=RUNBOOK, cloud="sim", dry_run=dry_run)
+
+
+@dataclass
+class Heard:
+    """Every Event the bot emitted, in order (subscribed to the bot's EventBus)."""
+
+    events: list[Event] = field(default_factory=list)
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+
+def listen(bot: Bot) -> Heard:
+    heard = Heard()
+    bot.events.subscribe(heard)
+    return heard
+
+
+async def start_and_pass_preflight(bot: Bot) -> Run:
+    """Start the run and decide the pre-flight Go/No-Go YES, as the team would on Monday morning."""
+    rollout = bot.rollout
+    run = await rollout.start_run(CHANNEL, RUN_START, lee)
+    gate = bot.runbook.gate(PREFLIGHT)
+    assert gate is not None
+    for section in gate.sections:
+        for item in section.items:
+            await rollout.gate_tick(CHANNEL, gate.id, item.id, lee)
+    view = await rollout.gate_check_health(CHANNEL, gate.id, sam)
+    for result in view.record.health:
+        if result.passed is not True:  # the synthetic noise may graze a threshold; a lead vouches
+            await rollout.gate_override(CHANNEL, gate.id, result.label, "checked by hand on the dashboard", lee)
+    await rollout.gate_decide(CHANNEL, gate.id, True, None, lee)
+    return run
+
+
+async def approve_lane(bot: Bot, step_id: str, env: str) -> tuple[str, Actor]:
+    """Someone asks to run the lane and the others its rules need approve it: (fingerprint, requester)."""
+    rollout = bot.rollout
+    step = bot.runbook.step(step_id)
+    assert step is not None
+    rules = needs(rollout.ctx, step, env)
+    for runner in (sam, lee, lou):
+        voters = _voters(rules, runner)
+        if voters is not None:
+            break
+    else:
+        raise AssertionError(f"nobody in the test team can approve {step_id} ({env})")
+    plan = await rollout.request_run(CHANNEL, step_id, env, runner)
+    for voter in voters:
+        await rollout.approve(CHANNEL, step_id, env, voter)
+    return plan.fingerprint, runner
+
+
+def _voters(rules: list[Any], runner: Actor) -> list[Actor] | None:
+    chosen: list[Actor] = []
+    for rule in rules:
+        fits = [a for a in TEAM if a != runner and a not in chosen and (rule.role == ANY_APPROVER or a.has(rule.role))]
+        if len(fits) < rule.count:
+            return None
+        chosen += fits[: rule.count]
+    return chosen
+
+
+Tick = Callable[[], Awaitable[None]]
+
+
+async def settle(clock: VirtualClock, tasks: Sequence[asyncio.Task[Any]], each_minute: Tick | None = None) -> None:
+    """Run ``tasks`` to the end: a virtual minute passes whenever someone sleeps on the clock,
+    otherwise the tasks are waiting on the database or the sim's HTTP app, and get real time."""
+    for _ in range(10_000):
+        pending = [t for t in tasks if not t.done()]
+        if not pending:
+            return
+        if clock.sleepers:
+            await clock.advance(timedelta(minutes=1))
+            if each_minute is not None:
+                await each_minute()
+        else:
+            await asyncio.wait(pending, timeout=0.05)
+    raise AssertionError("the tasks did not finish; is something waiting for a person?")
+
+
+async def finish(
+    clock: VirtualClock, task: asyncio.Task[ExecutionResult], each_minute: Tick | None = None
+) -> ExecutionResult:
+    """Move virtual time a minute at a time until the execution (and its soak) is over."""
+    await settle(clock, [task], each_minute)
+    return task.result()
+
+
+async def run_lane(
+    bot: Bot, clock: VirtualClock, step_id: str, env: str, each_minute: Tick | None = None
+) -> ExecutionResult:
+    fingerprint, runner = await approve_lane(bot, step_id, env)
+    started = await bot.rollout.start_execution(CHANNEL, step_id, env, runner, fingerprint)
+    return await finish(clock, started.task, each_minute)
+
+
+def follow_production_steps(bot: Bot) -> list[tuple[str, datetime]]:
+    """Tell the sim when a step's production lane finished, so faults written 'after <step>' start.
+
+    bootstrap.build does not wire this (see test_triggers_end_to_end); the e2e tests do it here.
+    """
+    finished: list[tuple[str, datetime]] = []
+
+    async def on_event(event: Event) -> None:
+        if event.kind != "execution_finished" or not event.data.get("ok") or event.step_id is None:
+            return
+        execution = await bot.store.get_execution(str(event.data["execution_id"]))
+        if execution is None or not bot.rollout.ctx.is_production(execution.environment):
+            return
+        assert bot.sim is not None
+        at = bot.clock.now()
+        bot.sim.metrics.note_step_done(event.step_id, at)  # type: ignore[attr-defined]
+        finished.append((event.step_id, at))
+
+    bot.events.subscribe(on_event)
+    return finished
