@@ -1,0 +1,382 @@
+"""Reads the store, the metrics and the runbook into the small input records of the report builders.
+
+The builders in bot/engine/report_data.py are pure; this is the one place that knows where each
+fact lives. Lane history comes from the audit log (every lane move is audited with its time and
+actor), with the lanes' current state as a fallback; a metric that cannot be read is "no data".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from bot.engine import approvals
+from bot.engine.calendar import RunCalendar
+from bot.engine.cost_ledger import CostEntry, CostLedger, LaneEvent, build_cost_ledger
+from bot.engine.ports import BOT_ACTOR, Point
+from bot.engine.records import Run, StepState
+from bot.engine.report_model import (
+    GateDecision,
+    MetricReading,
+    OpenAlert,
+    PendingApproval,
+    QualityReading,
+    StepOutcome,
+    UntickedItem,
+)
+from bot.reports.charts import ChartSeries
+from bot.runbook.models import Environment, Metric, Runbook
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Bot
+
+log = structlog.get_logger(__name__)
+
+FINISHED_STATES = frozenset({StepState.DONE, StepState.FAILED, StepState.ROLLED_BACK, StepState.SKIPPED})
+REPORT_METRICS: tuple[str, ...] = (
+    "p95_latency_ms",
+    "response_time_ms",
+    "cache_hit_rate_pct",
+    "db_query_ms",
+    "error_rate_pct",
+    "availability_pct",
+)
+CHART_METRICS: tuple[str, ...] = ("p95_latency_ms", "cache_hit_rate_pct", "error_rate_pct", "db_query_ms")
+READING_WINDOW = timedelta(minutes=15)
+
+
+def bills_key(run_id: str) -> str:
+    """Where ``/ion cost`` appends a run's bills in the key-value store (a JSON list)."""
+    return f"cost:bills:{run_id}"
+
+
+@dataclass(frozen=True)
+class LaneMove:
+    """One audited lane move: a LaneEvent plus who made it."""
+
+    step_id: str
+    environment: str
+    state: str
+    at: datetime
+    actor_id: str
+    actor_name: str
+
+    def event(self) -> LaneEvent:
+        return LaneEvent(self.step_id, self.environment, self.state, self.at)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a daily, standup, summary or final report is built from."""
+
+    outcomes: tuple[StepOutcome, ...]
+    metrics: tuple[MetricReading, ...]
+    alerts: tuple[OpenAlert, ...]
+    pending: tuple[PendingApproval, ...]
+    unticked: tuple[UntickedItem, ...]
+    ledger: CostLedger
+
+    def common(
+        self,
+    ) -> tuple[
+        tuple[StepOutcome, ...],
+        tuple[MetricReading, ...],
+        tuple[OpenAlert, ...],
+        tuple[PendingApproval, ...],
+        tuple[UntickedItem, ...],
+        CostLedger,
+    ]:
+        """The builders' shared positional arguments, in their order."""
+        return self.outcomes, self.metrics, self.alerts, self.pending, self.unticked, self.ledger
+
+
+def production_environment(runbook: Runbook) -> Environment:
+    return next((e for e in runbook.environments if e.production), runbook.environments[-1])
+
+
+class ReportGatherer:
+    """Builds report inputs for one run over a span of run days, as of ``now``."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.runbook: Runbook = bot.runbook
+        self.zone = ZoneInfo(bot.runbook.calendar.timezone)
+
+    # --- the whole set -------------------------------------------------------------------------
+
+    async def inputs(self, run: Run, first_day: int, last_day: int, now: datetime) -> ReportInputs:
+        moves = await self.lane_moves(run)
+        names = await self.names(run.id)
+        return ReportInputs(
+            outcomes=tuple(await self.outcomes(run, moves, names, first_day, last_day, now)),
+            metrics=tuple(await self.metrics(now)),
+            alerts=tuple(await self.alerts(run.id)),
+            pending=tuple(await self.pending(run, names)),
+            unticked=tuple(await self.unticked(run, range(first_day, last_day + 1))),
+            ledger=await self.ledger(run.id, moves, now),
+        )
+
+    # --- who and when ----------------------------------------------------------------------------
+
+    async def names(self, run_id: str) -> dict[str, str]:
+        """user id -> display name, from the audit log and the approvals (the store keeps no user table)."""
+        found = {BOT_ACTOR.user_id: BOT_ACTOR.name}
+        for entry in await self.bot.store.audit(run_id):
+            found.setdefault(entry.actor_id, entry.actor_name)
+        return found
+
+    async def lane_moves(self, run: Run) -> list[LaneMove]:
+        """Every lane move of the run, oldest first; lanes without audited moves use their current state."""
+        moves: list[LaneMove] = []
+        for entry in await self.bot.store.audit(run.id):
+            if entry.what != "step state" or entry.outcome != "ok" or not entry.after or not entry.step_id:
+                continue
+            step_id, _, environment = entry.step_id.partition("@")
+            if environment:
+                moves.append(LaneMove(step_id, environment, entry.after, entry.at, entry.actor_id, entry.actor_name))
+        seen = {(m.step_id, m.environment) for m in moves}
+        for lane in await self.bot.store.lanes(run.id):
+            if (lane.step_id, lane.environment) not in seen and lane.changed_at is not None:
+                who = lane.changed_by or BOT_ACTOR.user_id
+                moves.append(LaneMove(lane.step_id, lane.environment, lane.state.value, lane.changed_at, who, who))
+        moves.sort(key=lambda m: m.at)
+        return moves
+
+    def day_span(self, run: Run, first_day: int, last_day: int) -> tuple[datetime, datetime]:
+        """Local midnight of ``first_day`` to local midnight after ``last_day``, as aware datetimes."""
+        calendar = RunCalendar(self.runbook, run.start_date)
+        start = datetime.combine(calendar.date_of(first_day), time(0), self.zone)
+        end = datetime.combine(calendar.date_of(last_day) + timedelta(days=1), time(0), self.zone)
+        return start, end
+
+    async def outcomes(
+        self,
+        run: Run,
+        moves: Sequence[LaneMove],
+        names: dict[str, str],
+        first_day: int,
+        last_day: int,
+        now: datetime,
+    ) -> list[StepOutcome]:
+        """Lanes whose latest state (as of the span's end, or now) is finished and was reached in the span."""
+        start, end = self.day_span(run, first_day, last_day)
+        cutoff = min(end, now + timedelta(microseconds=1))
+        latest: dict[tuple[str, str], LaneMove] = {}
+        for move in moves:
+            if move.at < cutoff:
+                latest[(move.step_id, move.environment)] = move
+        runners = await self._runners(run.id)
+        found: list[StepOutcome] = []
+        for (step_id, environment), move in latest.items():
+            if move.state not in FINISHED_STATES or not start <= move.at < cutoff:
+                continue
+            step = self.runbook.step(step_id)
+            by = move.actor_name
+            if move.state == StepState.DONE.value or by == BOT_ACTOR.name:
+                runner = runners.get((step_id, environment))
+                by = names.get(runner, runner) if runner else by
+            found.append(StepOutcome(step_id, step.title if step else step_id, environment, move.state, move.at, by))
+        return found
+
+    async def _runners(self, run_id: str) -> dict[tuple[str, str], str]:
+        """Who asked for each lane's latest apply: the person a finished step is credited to."""
+        runners: dict[tuple[str, str], str] = {}
+        for execution in await self.bot.store.executions(run_id):
+            if execution.kind == "apply":
+                runners[(execution.step_id, execution.environment)] = execution.requested_by
+        return runners
+
+    # --- blockers --------------------------------------------------------------------------------
+
+    async def alerts(self, run_id: str) -> list[OpenAlert]:
+        return [
+            OpenAlert(a.trigger_id, a.message, a.opened_at, a.state, a.kind)
+            for a in await self.bot.store.active_alerts(run_id)
+        ]
+
+    async def pending(self, run: Run, names: dict[str, str]) -> list[PendingApproval]:
+        """Lanes someone asked to run that still need votes, and approved lanes nobody has run yet."""
+        ctx = self.bot.rollout.ctx
+        found: list[PendingApproval] = []
+        for lane in await self.bot.store.lanes(run.id):
+            step = self.runbook.step(lane.step_id)
+            if step is None or lane.state not in (StepState.READY, StepState.APPROVED):
+                continue
+            requester = lane.requested_by or lane.changed_by
+            who = names.get(requester, requester) if requester else None
+            if lane.state is StepState.APPROVED:
+                found.append(
+                    PendingApproval(step.id, step.title, lane.environment, "someone to run it (approved)", who)
+                )
+                continue
+            votes = await self.bot.store.approvals(run.id, step.id, lane.environment)
+            production = ctx.is_production(lane.environment)
+            counted = [
+                v
+                for v in votes
+                if v.active and v.decision == "approved" and not (production and v.user_id == lane.requested_by)
+            ]
+            missing = []
+            for need in approvals.needs(ctx, step, lane.environment):
+                users = {v.user_id for v in counted if need.role in (approvals.ANY_APPROVER, v.role)}
+                if len(users) < need.count:
+                    missing.append(approvals.Need(need.role, need.count - len(users)).describe())
+            waiting = ", ".join(missing) or "a fresh look at its plan"
+            found.append(PendingApproval(step.id, step.title, lane.environment, waiting, who))
+        return found
+
+    async def unticked(self, run: Run, days: Iterable[int]) -> list[UntickedItem]:
+        """Checklist items neither ticked nor waived, of the days' steps that work has started on.
+
+        A step nobody has asked for yet is not blocked by its checklist; it shows in the plan instead.
+        """
+        lanes = {(lane.step_id, lane.environment): lane for lane in await self.bot.store.lanes(run.id)}
+        found: list[UntickedItem] = []
+        for number in days:
+            day = self.runbook.day(number)
+            for step in day.steps if day else []:
+                if not step.checklist:
+                    continue
+                states = [lanes[(step.id, env)].state for env in step.environments if (step.id, env) in lanes]
+                if all(s in (StepState.PENDING, StepState.SKIPPED) for s in states):
+                    continue
+                ticked = {t.item_id for t in await self.bot.store.ticks(run.id, step.id)}
+                waivers = await self.bot.store.waivers(run.id, step.id)
+                if any(w.item_id is None for w in waivers):
+                    continue
+                waived = {w.item_id for w in waivers}
+                found += [
+                    UntickedItem(step.id, item.id, item.text)
+                    for item in step.checklist
+                    if item.id not in ticked and item.id not in waived
+                ]
+        return found
+
+    # --- metrics ---------------------------------------------------------------------------------
+
+    def report_metrics(self) -> list[Metric]:
+        """The performance targets' metrics, then the other headline metrics the runbook defines."""
+        wanted = [t.metric for t in self.runbook.targets.performance] + list(REPORT_METRICS)
+        chosen: list[Metric] = []
+        for metric_id in dict.fromkeys(wanted):
+            metric = self.runbook.metric(metric_id)
+            if metric is not None and metric.source == "monitoring":
+                chosen.append(metric)
+        return chosen
+
+    async def metrics(self, now: datetime) -> list[MetricReading]:
+        environment = production_environment(self.runbook)
+        readings: list[MetricReading] = []
+        for metric in self.report_metrics():
+            points = await self._points(metric, environment, now - READING_WINDOW, now)
+            value = aggregate([p.value for p in points], metric.window_aggregate)
+            readings.append(MetricReading(metric.id, value, metric.baseline, metric.target, metric.unit))
+        return readings
+
+    async def _points(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> list[Point]:
+        try:
+            series = await self.bot.metrics.read(metric, environment, start, end)
+        except Exception as error:  # an unreadable metric is "no data", never healthy and never a crash
+            log.warning("report metric unreadable", metric=metric.id, error=str(error))
+            return []
+        return [p for p in series.points if start <= p.at <= end and math.isfinite(p.value)]
+
+    async def chart_series(self, run: Run, day: int, now: datetime) -> list[ChartSeries]:
+        """Hourly points (the mean of each hour; None when empty) from local midnight to the report time."""
+        start, end = self.day_span(run, day, day)
+        until = min(end, now)
+        environment = production_environment(self.runbook)
+        series: list[ChartSeries] = []
+        for metric_id in CHART_METRICS:
+            metric = self.runbook.metric(metric_id)
+            if metric is None:
+                continue
+            points = await self._points(metric, environment, start, until) if until > start else []
+            hours: list[tuple[datetime, float | None]] = []
+            hour = start
+            while hour < until:
+                following = hour + timedelta(hours=1)
+                values = [p.value for p in points if hour <= p.at < following]
+                hours.append((hour, sum(values) / len(values) if values else None))
+                hour = following
+            target = next((t.target for t in self.runbook.targets.performance if t.metric == metric_id), metric.target)
+            series.append(ChartSeries(metric.title, metric.unit, hours, metric.baseline, target))
+        return series
+
+    # --- cost, gates, quality -----------------------------------------------------------------
+
+    async def bills(self, run_id: str) -> list[CostEntry]:
+        stored = await self.bot.store.get_value(bills_key(run_id))
+        entries: list[CostEntry] = []
+        for raw in stored if isinstance(stored, list) else []:
+            try:
+                entries.append(
+                    CostEntry(
+                        str(raw["service"]),
+                        float(raw["monthly_usd"]),
+                        datetime.fromisoformat(str(raw["recorded_at"])),
+                        str(raw.get("by", "")),
+                    )
+                )
+            except (KeyError, TypeError, ValueError):
+                log.warning("unreadable bill skipped", run_id=run_id, bill=raw)
+        return entries
+
+    async def ledger(self, run_id: str, moves: Sequence[LaneMove], now: datetime) -> CostLedger:
+        events = [m.event() for m in moves if m.at <= now]
+        bills = [b for b in await self.bills(run_id) if b.recorded_at <= now]
+        return build_cost_ledger(self.runbook, events, bills)
+
+    async def decisions(self, run_id: str) -> list[GateDecision]:
+        found: list[GateDecision] = []
+        for gate in self.runbook.gates:
+            record = await self.bot.store.get_gate(run_id, gate.id)
+            if record is not None:
+                who = record.decided_by_name or record.decided_by
+                found.append(GateDecision(gate.id, record.decision, who, record.decided_at))
+        return found
+
+    async def quality(self, run: Run, now: datetime) -> list[QualityReading]:
+        """Targets with a condition are checked from metrics; manual ones count only when a gate item says so."""
+        environment = production_environment(self.runbook)
+        readings: list[QualityReading] = []
+        for target in self.runbook.targets.quality:
+            if target.condition is not None:
+                result = await self.bot.checker.check(target.condition, environment, now)
+                readings.append(QualityReading(target.label, result.passed, result.detail))
+            else:
+                readings.append(await self._ticked_on_a_gate(run, target.label))
+        return readings
+
+    async def _ticked_on_a_gate(self, run: Run, label: str) -> QualityReading:
+        wanted = _words(label)
+        for gate in self.runbook.gates:
+            for section in gate.sections:
+                for item in section.items:
+                    if _words(item.text) != wanted:
+                        continue
+                    ticks = {t.item_id: t for t in await self.bot.store.ticks(run.id, gate.id)}
+                    tick = ticks.get(item.id)
+                    if tick is not None:
+                        return QualityReading(label, True, f"ticked on {gate.id} by {tick.name}")
+        return QualityReading(label, None, "a manual check; nobody has recorded it")
+
+
+def aggregate(values: Sequence[float], how: str) -> float | None:
+    """The metric's window aggregate of ``values``; None (no data) when there are none."""
+    if not values:
+        return None
+    reducers: dict[str, Any] = {"max": max, "min": min, "last": lambda v: v[-1], "sum": math.fsum}
+    if how in reducers:
+        return float(reducers[how](values))
+    return math.fsum(values) / len(values)
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
