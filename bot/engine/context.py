@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.engine.audit import Auditor
 from bot.engine.calendar import RunCalendar
+from bot.engine.lease import DEFAULT_LEASE, new_owner_id
 from bot.engine.permissions import Policy
 from bot.engine.ports import JSON, ActionFactory, Clock, ConditionChecker, Event, Notifier
 from bot.engine.records import Run
@@ -28,6 +29,8 @@ class Context:
     clock: Clock
     policy: Policy
     dry_run: bool = False
+    lease: timedelta = DEFAULT_LEASE  # an execution whose heartbeat is older is its dead owner's
+    owner: str = field(default_factory=new_owner_id)  # this process's id on the executions it claims
     auditor: Auditor = field(init=False)
     lanes: Lanes = field(init=False)
 

@@ -2,6 +2,8 @@
 
 Each target's snapshot is committed (one store call) before its apply starts, and its outcome
 is committed right after, so a crash at any point leaves a record ``recovery.py`` can reconcile.
+While it runs, the execution's lease is renewed (lease.py) and confirmed before every target: if
+recovery on another replica took it over, the executor stops there and writes nothing more.
 A BaseException (cancellation, a killed process) is deliberately not caught: the records stay
 as they are and recovery decides what landed.
 """
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from bot.engine import checklist, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
+from bot.engine.lease import Lease, LeaseLost, describe_lease
 from bot.engine.plan import BoundAction, bind_actions
 from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, ProgressCallback
 from bot.engine.records import (
@@ -66,23 +69,37 @@ class Executor:
         bound, skipped = bind_actions(ctx, step, lane.environment)
         for line in skipped:
             await progress(f"skipped {line}")
-        try:
-            for item in bound:
-                await progress(f"{'would run' if execution.dry_run else 'running'}: {item.line}")
-                await self._apply_action(execution, item, records, progress)
-            if not execution.dry_run:
-                await self._verify(bound, records)
-            lane, execution = await self._enter_verifying(lane, execution, actor)
-            await self._soak_and_accept(run, step, lane, progress)
-        except StepFailed as failure:
-            return await self._fail(run, step, lane, execution, records, failure.message, actor)
-        return await self._succeed(run, step, lane, execution, records, actor)
+        lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
+        async with lease.kept():
+            try:
+                for item in bound:
+                    await progress(f"{'would run' if execution.dry_run else 'running'}: {item.line}")
+                    await self._apply_action(execution, item, records, progress, lease)
+                if not execution.dry_run:
+                    await self._verify(bound, records)
+                await lease.require("verification")
+                lane, execution = await self._enter_verifying(lane, execution, actor)
+                await self._soak_and_accept(run, step, lane, progress)
+                await lease.require("accepting the step")
+            except StepFailed as failure:
+                if not await lease.confirm():
+                    return await self._stopped(run, step, lane, execution, records, "recording the failure")
+                return await self._fail(run, step, lane, execution, records, failure.message, actor)
+            except LeaseLost as lost:
+                return await self._stopped(run, step, lane, execution, records, lost.before)
+            return await self._succeed(run, step, lane, execution, records, actor)
 
     async def _apply_action(
-        self, execution: Execution, item: BoundAction, records: list[TargetRecord], progress: ProgressCallback
+        self,
+        execution: Execution,
+        item: BoundAction,
+        records: list[TargetRecord],
+        progress: ProgressCallback,
+        lease: Lease,
     ) -> None:
         ctx = self._ctx
         for target in item.action.targets():
+            await lease.require(target.label)  # another replica took over: change nothing more
             snapshot = await item.action.snapshot(target) if item.action.mutating else None
             record = await write_ahead(ctx, execution, len(records), item, target, snapshot)
             records.append(record)
@@ -165,6 +182,38 @@ class Executor:
         lane, message = await accept_if_complete(ctx, run, step, current, actor)
         await ctx.emit(run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": True})
         return ExecutionResult(ended, lane, True, message, _applied(records))
+
+    async def _stopped(
+        self,
+        run: Run,
+        step: Step,
+        lane: StepLane,
+        execution: Execution,
+        records: list[TargetRecord],
+        before: str,
+    ) -> ExecutionResult:
+        """Recovery on another replica took the execution over: it owns the records now, so write none."""
+        ctx = self._ctx
+        applied = _applied(records)
+        current = await ctx.lanes.get(run.id, step.id, lane.environment)
+        stored = await ctx.store.get_execution(execution.id) or execution
+        listed = ", ".join(r.target_label for r in applied) or "nothing"
+        message = (
+            f"{lane_name(lane)} stopped before {before}: crash recovery on another replica took this execution "
+            f"over (its heartbeat looked older than the {describe_lease(ctx.lease)} lease), so nothing more was "
+            f"changed here. Applied before stopping: {listed}. The lane is {current.state.value}; check what "
+            "landed, then roll back or run it again."
+        )
+        await ctx.auditor.record(
+            BOT_ACTOR,
+            "lease lost",
+            run_id=run.id,
+            step_id=f"{step.id}@{lane.environment}",
+            outcome="failed",
+            detail=message,
+        )
+        await ctx.emit(run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": False})
+        return ExecutionResult(stored, current, False, message, applied)
 
     async def _fail(
         self,

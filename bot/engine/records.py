@@ -192,6 +192,8 @@ class Execution:
     reverts: str | None = None  # rollback: the apply execution it reverts
     finished_at: datetime | None = None
     message: str | None = None
+    owner: str | None = None  # the process working on it (lease.py); recovery takes it over
+    heartbeat_at: datetime | None = None  # the owner's last sign of life while running/verifying
 
 
 class TargetStatus(StrEnum):

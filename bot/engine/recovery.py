@@ -1,4 +1,9 @@
-"""Crash recovery: reconcile every execution a restart found still running, applying nothing.
+"""Crash recovery: reconcile every execution whose owner died mid-run, applying nothing.
+
+Only executions whose lease expired are touched (lease.py): one still heartbeating belongs to a
+live replica (Cloud Run overlaps instances during a deploy; a step soaks for 30 minutes) and is
+left alone. An expired one is taken over with a conditional UPDATE first, so of several replicas
+recovering at once exactly one reconciles it, and its old owner, should it wake, stops.
 
 For each target whose snapshot was written but whose outcome was not, the live state is read
 back: equal to the target (empty diff) means it landed, equal to the snapshot means it did not.
@@ -11,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from bot.engine import targets as tg
 from bot.engine.context import Context
+from bot.engine.lease import Lease, lease_expired
 from bot.engine.plan import bind_actions
 from bot.engine.ports import BOT_ACTOR
 from bot.engine.records import Execution, ExecutionState, StepState, TargetRecord, TargetStatus
@@ -25,12 +31,35 @@ class Recovered:
     message: str
 
 
+@dataclass(frozen=True)
+class RecoveryPass:
+    """What one pass did: the executions it reconciled, and the live ones it left alone."""
+
+    recovered: list[Recovered]
+    left_alone: list[Execution]
+
+
 async def recover(ctx: Context) -> list[Recovered]:
-    """Call once on start, before taking commands."""
-    found: list[Recovered] = []
+    """Reconcile the executions of dead owners (see ``recovery_pass``)."""
+    return (await recovery_pass(ctx)).recovered
+
+
+async def recovery_pass(ctx: Context) -> RecoveryPass:
+    """Call on start, before taking commands, and then every lease (a replica may die any time)."""
+    now = ctx.clock.now()
+    stale_before = now - ctx.lease
+    recovered: list[Recovered] = []
+    left_alone: list[Execution] = []
     for execution in await ctx.store.unfinished_executions():
-        found.append(await _reconcile(ctx, execution))
-    return found
+        if not lease_expired(execution, stale_before):
+            left_alone.append(execution)
+        elif await ctx.store.take_over(execution.id, ctx.owner, stale_before, now):
+            taken = replace(execution, owner=ctx.owner, heartbeat_at=now)
+            async with Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease).kept():
+                recovered.append(await _reconcile(ctx, taken))
+        else:  # its owner renewed it just now, or another replica's recovery took it first
+            left_alone.append(execution)
+    return RecoveryPass(recovered, left_alone)
 
 
 async def _reconcile(ctx: Context, execution: Execution) -> Recovered:

@@ -1,7 +1,8 @@
 """Reverting a lane: applied targets back to their write-ahead snapshots, newest first, exactly once.
 
 The preview reads live state now, so the person sees exactly what will be restored; the revert
-itself is claimed like an execution, so a second click (or a second person) does nothing.
+itself is claimed like an execution, so a second click (or a second person) does nothing, and
+holds a lease like one (lease.py), so it stops if recovery on another replica takes it over.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from bot.engine import targets as tg
 from bot.engine.context import Context
 from bot.engine.errors import Refused
+from bot.engine.lease import Lease, describe_lease
 from bot.engine.plan import BoundAction, fingerprint
-from bot.engine.ports import ActionFailed, Actor, Change
+from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, Change
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -110,6 +112,8 @@ async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Act
         started_at=now,
         dry_run=run.dry_run,
         reverts=plan.execution_id,
+        owner=ctx.owner,
+        heartbeat_at=now,
     )
     if not await ctx.store.claim_execution(execution, sorted(REVERTIBLE), StepState.ROLLING_BACK):
         current = await ctx.lanes.get(run.id, step.id, lane.environment)
@@ -147,25 +151,31 @@ async def _revert(
         await ctx.emit(run, "execution_progress", f"Rollback of {name}: {text}", step.id)
 
     reverted: list[TargetRecord] = []
-    for seq, original in enumerate(plan.targets):
-        action, target = tg.rebind(ctx, step, lane.environment, original)
-        live = await action.read_back(target)
-        item = BoundAction(original.action_index, action, original.action_line)
-        record = await tg.write_ahead(ctx, execution, seq, item, target, live)
-        if execution.dry_run:
-            await tg.settle(ctx, record, TargetStatus.SKIPPED, "dry run: not reverted")
-            await progress(f"would restore {original.target_label}")
-            continue
-        try:
-            outcome = await action.revert(target, original.snapshot, progress)
-            if not outcome.ok:
-                raise ActionFailed(outcome.message)
-        except ActionFailed as exc:
-            await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
-            return await _failed(ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor)
-        await tg.settle(ctx, record, TargetStatus.REVERTED, outcome.message)
-        reverted.append(await tg.settle(ctx, original, TargetStatus.REVERTED, outcome.message))
-        await progress(f"restored {original.target_label}")
+    lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
+    async with lease.kept():
+        for seq, original in enumerate(plan.targets):
+            if not await lease.confirm():  # recovery on another replica took the rollback over
+                return await _stopped(ctx, run, lane, execution, plan, reverted, original)
+            action, target = tg.rebind(ctx, step, lane.environment, original)
+            live = await action.read_back(target)
+            item = BoundAction(original.action_index, action, original.action_line)
+            record = await tg.write_ahead(ctx, execution, seq, item, target, live)
+            if execution.dry_run:
+                await tg.settle(ctx, record, TargetStatus.SKIPPED, "dry run: not reverted")
+                await progress(f"would restore {original.target_label}")
+                continue
+            try:
+                outcome = await action.revert(target, original.snapshot, progress)
+                if not outcome.ok:
+                    raise ActionFailed(outcome.message)
+            except ActionFailed as exc:
+                await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
+                return await _failed(ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor)
+            await tg.settle(ctx, record, TargetStatus.REVERTED, outcome.message)
+            reverted.append(await tg.settle(ctx, original, TargetStatus.REVERTED, outcome.message))
+            await progress(f"restored {original.target_label}")
+        if not await lease.confirm():
+            return await _stopped(ctx, run, lane, execution, plan, reverted, None)
     finished = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="rolled back")
     await ctx.store.save_execution(finished)
     done = await ctx.lanes.transition(lane, StepState.ROLLED_BACK, actor, f"rolled back by {actor.name}")
@@ -175,6 +185,38 @@ async def _revert(
         message = f"{name} rollback rehearsed: {count} target(s) would be restored; nothing was changed."
     await ctx.emit(run, "rollback_finished", message, step.id, {"execution_id": execution.id})
     return RollbackResult(plan, True, message, done, finished, reverted)
+
+
+async def _stopped(
+    ctx: Context,
+    run: Run,
+    lane: StepLane,
+    execution: Execution,
+    plan: RollbackPlan,
+    reverted: list[TargetRecord],
+    next_target: TargetRecord | None,
+) -> RollbackResult:
+    """Recovery elsewhere owns the rollback's records now: report, write nothing."""
+    left = [r.target_label for r in plan.targets if r not in reverted]
+    where = f"before {next_target.target_label}" if next_target is not None else "before finishing"
+    message = (
+        f"Rollback of {lane_name(lane)} stopped {where}: crash recovery on another replica took it over "
+        f"(its heartbeat looked older than the {describe_lease(ctx.lease)} lease), so nothing more was changed "
+        f"here. Restored: {', '.join(r.target_label for r in reverted) or 'nothing'}. "
+        f"Still changed: {', '.join(left) or 'nothing'}. Check the lane, then roll back again."
+    )
+    current = await ctx.lanes.get(run.id, lane.step_id, lane.environment)
+    stored = await ctx.store.get_execution(execution.id) or execution
+    await ctx.auditor.record(
+        BOT_ACTOR,
+        "lease lost",
+        run_id=run.id,
+        step_id=f"{lane.step_id}@{lane.environment}",
+        outcome="failed",
+        detail=message,
+    )
+    await ctx.emit(run, "rollback_finished", message, lane.step_id, {"execution_id": execution.id, "ok": False})
+    return RollbackResult(plan, False, message, current, stored, reverted)
 
 
 async def _failed(

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from bot.engine import approvals, checklist, guards, recovery, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
+from bot.engine.lease import DEFAULT_LEASE, new_owner_id
 from bot.engine.permissions import Policy
 from bot.engine.plan import Plan, build_plan
 from bot.engine.ports import ActionFactory, Actor, Clock, ConditionChecker, Notifier
@@ -56,8 +57,12 @@ class Rollout(GateCommands):
         clock: Clock,
         policy: Policy,
         dry_run: bool = False,
+        lease: timedelta = DEFAULT_LEASE,
+        owner: str | None = None,
     ) -> None:
-        super().__init__(Context(runbook, store, actions, checker, notifier, clock, policy, dry_run))
+        super().__init__(
+            Context(runbook, store, actions, checker, notifier, clock, policy, dry_run, lease, owner or new_owner_id())
+        )
         self._tasks: set[asyncio.Task[ExecutionResult]] = set()
 
     # --- the run ------------------------------------------------------------------------
@@ -111,7 +116,12 @@ class Rollout(GateCommands):
         return await self.ctx.store.audit(run.id, n)
 
     async def recover(self) -> list[recovery.Recovered]:
-        return await recovery.recover(self.ctx)
+        """Reconcile executions whose owner's lease expired; live ones elsewhere are left alone."""
+        return (await recovery.recovery_pass(self.ctx)).recovered
+
+    async def recovery_pass(self) -> recovery.RecoveryPass:
+        """``recover`` with the executions it left alone, for the periodic pass in ``serve``."""
+        return await recovery.recovery_pass(self.ctx)
 
     # --- checklists ------------------------------------------------------------------------
 
@@ -298,6 +308,8 @@ class Rollout(GateCommands):
                 plan_fingerprint=plan.fingerprint,
                 started_at=ctx.clock.now(),
                 dry_run=run.dry_run,
+                owner=ctx.owner,
+                heartbeat_at=ctx.clock.now(),
             )
             if not await ctx.store.claim_execution(execution, sorted(RUNNABLE), StepState.RUNNING):
                 raise Refused(ctx.lanes.explain(await ctx.lanes.get(run.id, step.id, env), StepState.RUNNING))

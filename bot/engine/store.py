@@ -2,6 +2,9 @@
 
 Changelog (additive only; the store engineer reads this):
 - v1: initial protocol.
+- v2: execution leases. ``Execution.owner`` and ``heartbeat_at`` are stored (``claim_execution``
+  inserts them; ``save_execution`` leaves them alone); new ``heartbeat`` and ``take_over``,
+  both conditional UPDATEs on an execution still running or verifying.
 
 Rules the implementation must keep:
 - Each method is its own transaction and is committed when it returns (the executor's
@@ -14,6 +17,7 @@ Rules the implementation must keep:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from bot.engine.records import (
@@ -132,6 +136,20 @@ class RolloutStore(Protocol):
 
     async def unfinished_executions(self) -> list[Execution]:
         """Executions in state running or verifying, across all runs (crash recovery)."""
+        ...
+
+    async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
+        """``UPDATE executions SET heartbeat_at=at WHERE id=.. AND owner=.. AND state IN
+        (running, verifying)``: True when the row changed, False when the execution is no
+        longer ``owner``'s or no longer active (the owner must then stop changing things)."""
+        ...
+
+    async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
+        """Claim a dead owner's execution for recovery, exactly once across replicas.
+
+        ``UPDATE executions SET owner=owner, heartbeat_at=at WHERE id=.. AND state IN (running,
+        verifying) AND COALESCE(heartbeat_at, started_at) < stale_before``; True when it changed.
+        """
         ...
 
     async def save_target(self, record: TargetRecord) -> None:

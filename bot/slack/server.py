@@ -86,6 +86,30 @@ async def watch_forever(bot: Any) -> None:
         await bot.clock.sleep(interval)
 
 
+async def recover_once(bot: Any) -> None:
+    """One crash-recovery pass: reconcile executions whose owner's lease ran out, say what it did."""
+    found = await bot.rollout.recovery_pass()
+    for recovered in found.recovered:
+        log.warning(
+            "reconciled an execution whose owner stopped",
+            execution_id=recovered.execution.id,
+            message=recovered.message,
+        )
+    if found.left_alone:
+        log.info("left executions of live owners alone", executions=[e.id for e in found.left_alone])
+
+
+async def recover_forever(bot: Any) -> None:
+    """Recovery every lease, so a replica that dies mid-step is reconciled by a survivor within two."""
+    interval = bot.rollout.ctx.lease.total_seconds()
+    while True:
+        await bot.clock.sleep(interval)
+        try:
+            await recover_once(bot)
+        except Exception:  # the loop must outlive one bad pass
+            log.exception("crash recovery pass failed")
+
+
 async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
     """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops."""
     from bot.bootstrap import build
@@ -102,9 +126,10 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
         )
         socket_mode = bool(settings.slack_app_token)
         app = build_app(bot, client, signing_secret=None if socket_mode else settings.slack_signing_secret)
-        await bot.rollout.recover()
+        await recover_once(bot)
         loops.append(asyncio.create_task(state_of(app).outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(watch_forever(bot)))
+        loops.append(asyncio.create_task(recover_forever(bot)))
         check = ready or database_and_loops_ready(bot, loops)
         web_app = make_web_app(None if socket_mode else app, check)
         runner, port = await start_site(web_app, settings.host, settings.port)

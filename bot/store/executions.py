@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.engine.records import (
     Execution,
@@ -36,6 +37,8 @@ def _execution(row: ExecutionRow) -> Execution:
         reverts=row.reverts,
         finished_at=row.finished_at,
         message=row.message,
+        owner=row.owner,
+        heartbeat_at=row.heartbeat_at,
     )
 
 
@@ -57,9 +60,7 @@ def _target(row: ExecutionTargetRow) -> TargetRecord:
 
 
 class ExecutionsStore(StoreBase):
-    async def claim_execution(
-        self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState
-    ) -> bool:
+    async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
         async with self._transaction() as session:
             # The conditional UPDATE is the claim: PostgreSQL re-checks the WHERE after a concurrent
             # writer commits, SQLite serialises writers; either way one caller sees a row come back.
@@ -114,6 +115,8 @@ class ExecutionsStore(StoreBase):
                     claimed_by=execution.requested_by,
                     claim_key=f"{execution.run_id}/{execution.step_id}/{execution.environment}@{version}",
                     version=1,
+                    owner=execution.owner,
+                    heartbeat_at=execution.heartbeat_at,
                 )
             )
             return True
@@ -154,6 +157,37 @@ class ExecutionsStore(StoreBase):
             )
             return [_execution(row) for row in await session.scalars(query)]
 
+    async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
+        async with self._transaction() as session:
+            renewed = await session.execute(
+                update(ExecutionRow)
+                .where(
+                    ExecutionRow.id == execution_id,
+                    ExecutionRow.owner == owner,
+                    ExecutionRow.state.in_(_UNFINISHED),
+                )
+                .values(heartbeat_at=at)
+                .returning(ExecutionRow.id)
+            )
+            return renewed.first() is not None
+
+    async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
+        async with self._transaction() as session:
+            # Like the claim, the WHERE is re-checked against a concurrent writer's commit, so of
+            # several recovering replicas one wins, and an owner's fresh heartbeat makes all lose.
+            last_sign_of_life = func.coalesce(ExecutionRow.heartbeat_at, ExecutionRow.started_at)
+            taken = await session.execute(
+                update(ExecutionRow)
+                .where(
+                    ExecutionRow.id == execution_id,
+                    ExecutionRow.state.in_(_UNFINISHED),
+                    last_sign_of_life < stale_before,
+                )
+                .values(owner=owner, heartbeat_at=at, version=ExecutionRow.version + 1)
+                .returning(ExecutionRow.id)
+            )
+            return taken.first() is not None
+
     async def save_target(self, record: TargetRecord) -> None:
         values = {
             "execution_id": record.execution_id,
@@ -170,9 +204,7 @@ class ExecutionsStore(StoreBase):
             "mutating": record.mutating,
         }
         async with self._transaction() as session:
-            await self._upsert(
-                session, ExecutionTargetRow, values, keys=["execution_id", "action_index", "target_key"]
-            )
+            await self._upsert(session, ExecutionTargetRow, values, keys=["execution_id", "action_index", "target_key"])
 
     async def targets(self, execution_id: str) -> list[TargetRecord]:
         async with self._transaction() as session:

@@ -245,6 +245,8 @@ class ExecutionRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(NAME)
     claim_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    owner: Mapped[str | None] = mapped_column(NAME)  # the process holding the lease (migration 0003)
+    heartbeat_at: Mapped[datetime | None]
 
 
 class ExecutionTargetRow(Base):
@@ -252,9 +254,7 @@ class ExecutionTargetRow(Base):
 
     __tablename__ = "execution_targets"
 
-    execution_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True
-    )
+    execution_id: Mapped[str] = mapped_column(ID, ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
     action_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)

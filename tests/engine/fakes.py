@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,8 @@ from bot.engine.records import (
 )
 from bot.runbook.models import Environment, Runbook
 
+UNFINISHED = frozenset({ExecutionState.RUNNING, ExecutionState.VERIFYING})
+
 
 class FakeStore:
     """A RolloutStore in dictionaries. Check-and-set sections contain no await, so under
@@ -54,6 +56,8 @@ class FakeStore:
         self.audit_rows: list[AuditEntry] = []
         self.incident_rows: list[Incident] = []
         self.save_target_calls = 0
+        self.heartbeats: list[tuple[str, str, datetime]] = []  # every heartbeat call, refused ones too
+        self.heartbeat_outage = False  # True: heartbeats fail, as when the owner lost its database
 
     async def _yield(self) -> None:
         await asyncio.sleep(0)
@@ -150,7 +154,11 @@ class FakeStore:
         return True
 
     async def save_execution(self, execution: Execution) -> None:
-        self.execution_rows[execution.id] = copy.deepcopy(execution)
+        """Like the SQL store: state, finished_at and message only; the lease columns are left alone."""
+        stored = self.execution_rows[execution.id]
+        self.execution_rows[execution.id] = replace(
+            stored, state=execution.state, finished_at=execution.finished_at, message=execution.message
+        )
 
     async def get_execution(self, execution_id: str) -> Execution | None:
         found = self.execution_rows.get(execution_id)
@@ -161,8 +169,27 @@ class FakeStore:
         return sorted(rows, key=lambda e: (e.started_at, e.id))
 
     async def unfinished_executions(self) -> list[Execution]:
-        live = {ExecutionState.RUNNING, ExecutionState.VERIFYING}
-        return [copy.deepcopy(e) for e in self.execution_rows.values() if e.state in live]
+        return [copy.deepcopy(e) for e in self.execution_rows.values() if e.state in UNFINISHED]
+
+    async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
+        self.heartbeats.append((execution_id, owner, at))
+        if self.heartbeat_outage:
+            raise ConnectionError("the database did not answer the heartbeat")
+        stored = self.execution_rows.get(execution_id)
+        if stored is None or stored.owner != owner or stored.state not in UNFINISHED:
+            return False
+        self.execution_rows[execution_id] = replace(stored, heartbeat_at=at)
+        return True
+
+    async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
+        await self._yield()
+        stored = self.execution_rows.get(execution_id)
+        if stored is None or stored.state not in UNFINISHED:
+            return False
+        if (stored.heartbeat_at or stored.started_at) >= stale_before:
+            return False
+        self.execution_rows[execution_id] = replace(stored, owner=owner, heartbeat_at=at)
+        return True
 
     async def save_target(self, record: TargetRecord) -> None:
         self.save_target_calls += 1
@@ -205,6 +232,8 @@ class World:
     crash_revert: set[str] = field(default_factory=set)  # target keys whose revert kills the process
     applied: list[str] = field(default_factory=list)
     reverted: list[str] = field(default_factory=list)
+    while_applying: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)  # key -> after write
+    while_reverting: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     def state(self, key: str) -> dict[str, int]:
         return self.services.setdefault(key, {"min_instances": 3, "max_instances": 100})
@@ -255,6 +284,8 @@ class FakeScale:
             return Outcome(ok=True, changed=False, message="already at target")
         self.world.state(key).update(self.wanted)
         self.world.applied.append(key)
+        if target.key in self.world.while_applying:
+            await self.world.while_applying[target.key]()
         if target.key in self.world.crash_after_write:
             raise SimulatedCrash(key)
         await progress(f"scaled {target.label}")
@@ -270,6 +301,8 @@ class FakeScale:
             raise SimulatedCrash(key)
         self.world.state(key).update(snapshot)
         self.world.reverted.append(key)
+        if target.key in self.world.while_reverting:
+            await self.world.while_reverting[target.key]()
         return Outcome(ok=True, changed=True, message="restored")
 
     async def read_back(self, target: Target) -> JSON:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.engine.clock import VirtualClock
+from bot.engine.lease import DEFAULT_LEASE
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor
 from bot.engine.rollout import Rollout
@@ -133,6 +134,11 @@ class Harness:
         return Rollout(
             runbook(), self.store, FakeActions(self.world), self.checker, self.notifier, self.clock, POLICY, dry_run
         )
+
+    async def restarted_after_the_lease(self) -> Rollout:
+        """A fresh Rollout once the crashed process's lease has run out: recovery may take over."""
+        await self.clock.advance(DEFAULT_LEASE + timedelta(seconds=1))
+        return self.again()
 
     async def run_step(self, step_id: str, env: str, runner: Actor = sam, approver: Actor = lee) -> Any:
         plan = await self.rollout.request_run(CHANNEL, step_id, env, runner)

@@ -74,7 +74,7 @@ class TestRecovery:
         with pytest.raises(SimulatedCrash):
             await h.run_step("day2.1", "production")
         assert h.world.applied == ["production/api/us-central1"]
-        restarted = h.again()
+        restarted = await h.restarted_after_the_lease()
         recovered = await restarted.recover()
         assert [r.message for r in recovered] == [
             "day2.1 (production): interrupted by a restart; 1 of 2 targets applied. "
@@ -97,7 +97,7 @@ class TestRecovery:
         h.world.crash_after_write.add("api/us-central1")
         with pytest.raises(SimulatedCrash):
             await h.run_step("day2.1", "production")
-        recovered = await h.again().recover()
+        recovered = await (await h.restarted_after_the_lease()).recover()
         assert recovered[0].applied == 1 and recovered[0].total == 2
         assert h.world.applied == ["production/api/us-central1"]
 
@@ -107,7 +107,7 @@ class TestRecovery:
         h.world.crash_revert.add("api/us-central1")  # reverted second (newest first)
         with pytest.raises(SimulatedCrash):
             await h.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
-        restarted = h.again()
+        restarted = await h.restarted_after_the_lease()
         [recovered] = await restarted.recover()
         assert "rollback interrupted by a restart; 1 of 2 targets reverted" in recovered.message
         h.world.crash_revert.clear()

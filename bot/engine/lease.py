@@ -1,0 +1,127 @@
+"""Execution leases: the owner's heartbeat tells an execution still running on a live replica
+from one whose process died, so crash recovery reconciles only the dead ones.
+
+An execution is claimed with the claiming process's ``owner`` id and a ``heartbeat_at``; while
+the process works on it, a timer renews the heartbeat every third of the lease. Recovery on any
+replica may take over an execution only when its heartbeat is older than the lease (a
+conditional UPDATE, so the owner's next heartbeat or confirmation then fails and it stops).
+
+The renewal is a clock *timer*, not a task asleep on the clock: on a virtual clock it fires as
+time passes, yet drivers that ask "is the work I wait for asleep on the clock?" do not count it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from bot.engine.clock import Timer
+from bot.engine.ports import Clock
+from bot.engine.records import Execution
+from bot.engine.store import RolloutStore
+
+DEFAULT_LEASE = timedelta(minutes=2)
+BEATS_PER_LEASE = 3
+
+
+def new_owner_id() -> str:
+    """Unique per process (and per Rollout): host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def lease_expired(execution: Execution, before: datetime) -> bool:
+    """True when the last sign of life (heartbeat, else the claim) is older than ``before``."""
+    last = execution.heartbeat_at or execution.started_at
+    return last < before
+
+
+def describe_lease(lease: timedelta) -> str:
+    seconds = int(lease.total_seconds())
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+class LeaseLost(Exception):
+    """Internal: another replica took this execution over; ``before`` names what was not started."""
+
+    def __init__(self, before: str) -> None:
+        super().__init__(before)
+        self.before = before
+
+
+class Lease:
+    """This process's hold on one claimed execution: renewed by a timer, confirmed before each change."""
+
+    def __init__(self, store: RolloutStore, clock: Clock, execution_id: str, owner: str, duration: timedelta) -> None:
+        self._store = store
+        self._clock = clock
+        self.execution_id = execution_id
+        self.owner = owner
+        self.duration = duration
+        self._lost = False
+        self._timer: Timer | None = None
+        self._beating: asyncio.Task[None] | None = None
+        self._kept = False
+
+    @property
+    def lost(self) -> bool:
+        """True once a heartbeat was refused: the execution is no longer ours, or no longer active."""
+        return self._lost
+
+    @property
+    def interval(self) -> float:
+        return self.duration.total_seconds() / BEATS_PER_LEASE
+
+    async def confirm(self) -> bool:
+        """Renew now and say whether the execution is still ours; call it before changing anything."""
+        if not self._lost and not await self._store.heartbeat(self.execution_id, self.owner, self._clock.now()):
+            self._lost = True
+        return not self._lost
+
+    async def require(self, before: str) -> None:
+        """Raise LeaseLost (naming what is about to start) unless the execution is still ours."""
+        if not await self.confirm():
+            raise LeaseLost(before)
+
+    @asynccontextmanager
+    async def kept(self) -> AsyncIterator[Lease]:
+        """Renew in the background for the duration of the block; no renewal outlives it."""
+        self._kept = True
+        self._arm()
+        try:
+            yield self
+        finally:
+            self._kept = False
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._beating is not None:
+                await asyncio.gather(self._beating, return_exceptions=True)
+
+    def _arm(self) -> None:
+        if self._kept and not self._lost:
+            self._timer = _call_later(self._clock, self.interval, self._due)
+
+    def _due(self) -> None:
+        self._beating = asyncio.get_running_loop().create_task(self._beat(self._clock.now()))
+
+    async def _beat(self, at: datetime) -> None:
+        try:
+            if not await self._store.heartbeat(self.execution_id, self.owner, at) and self._kept:
+                self._lost = True
+        except Exception:  # a failed renewal is retried next interval; a lease outlives a blip
+            pass
+        finally:
+            self._beating = None
+            self._arm()
+
+
+def _call_later(clock: Clock, seconds: float, callback: Callable[[], None]) -> Timer:
+    """The clock's own timer when it has one (System/VirtualClock), else the event loop's."""
+    schedule: Callable[[float, Callable[[], None]], Timer] | None = getattr(clock, "call_later", None)
+    if schedule is not None:
+        return schedule(seconds, callback)
+    return asyncio.get_running_loop().call_later(seconds, callback)
