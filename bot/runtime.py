@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.engine.clock import VirtualClock
 from bot.engine.ports import Event
 from bot.engine.records import Run
+from bot.reports.render import ReportRenderer
 from bot.reports.service import ReportPoster, ReportService
 from bot.scheduler import FireResult, JobSpec, ReportScheduler
 
@@ -74,6 +75,7 @@ class Runtime:
         scheduler: AsyncIOScheduler | None = None,
         *,
         watch_every: timedelta | None = None,
+        renderer: ReportRenderer | None = None,
     ) -> None:
         """``watch_every`` thins the trigger watch under ``run_due`` (default: the runbook's
         watch_interval); triggers judge whole series windows, so a coarser poll still sees a
@@ -81,7 +83,7 @@ class Runtime:
         self.bot = bot
         self.watch_every = watch_every
         self.virtual = isinstance(bot.clock, VirtualClock)
-        self.reports = ReportService(bot, poster)
+        self.reports = ReportService(bot, poster, renderer)
         self.scheduler: Any = scheduler if scheduler is not None else JobTable() if self.virtual else AsyncIOScheduler()
         self.report_scheduler = ReportScheduler(self.scheduler, self.reports, bot.store, bot.clock)
         self.fired: list[Fired] = []

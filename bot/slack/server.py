@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 
-from bot.config import Settings, require_for_serve
+from bot.config import ConfigError, Settings, require_for_serve
 
 log = structlog.get_logger(__name__)
 
@@ -75,15 +75,14 @@ def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> Re
     return check
 
 
-async def watch_forever(bot: Any) -> None:
-    """The trigger watch: one poll over every open run per runbook watch interval."""
-    interval = bot.runbook.schedule.watch_interval.total_seconds()
-    while True:
-        try:
-            await bot.watch_once()
-        except Exception:  # the watch must outlive one bad poll
-            log.exception("trigger watch poll failed")
-        await bot.clock.sleep(interval)
+def _all_ready(*checks: ReadyCheck) -> ReadyCheck:
+    async def check() -> bool:
+        for one in checks:
+            if not await one():
+                return False
+        return True
+
+    return check
 
 
 async def recover_once(bot: Any) -> None:
@@ -111,13 +110,26 @@ async def recover_forever(bot: Any) -> None:
 
 
 async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
-    """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops."""
+    """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops.
+
+    The scheduler (reports, standups, decision reminders, hourly scaling rules, the trigger
+    watch) runs in the Runtime; its claims make a second replica on the same database harmless.
+    """
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     from bot.bootstrap import build
+    from bot.reports.render import ReportRenderer, validate_templates
+    from bot.runtime import Runtime
     from bot.slack.app import build_app, state_of
+    from bot.slack.report_poster import SlackReportPoster
 
     require_for_serve(settings)
+    template_problems = validate_templates(settings.templates_dir)
+    if template_problems:
+        raise ConfigError("the report templates do not render:\n" + "\n".join(f"  {p}" for p in template_problems))
     bot = await build(settings)
     runner: web.AppRunner | None = None
+    runtime: Runtime | None = None
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
     try:
@@ -127,10 +139,14 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
         socket_mode = bool(settings.slack_app_token)
         app = build_app(bot, client, signing_secret=None if socket_mode else settings.slack_signing_secret)
         await recover_once(bot)
-        loops.append(asyncio.create_task(state_of(app).outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
-        loops.append(asyncio.create_task(watch_forever(bot)))
+        state = state_of(app)
+        poster = SlackReportPoster(state.outbox, client)
+        runtime = Runtime(bot, poster, AsyncIOScheduler(), renderer=ReportRenderer(settings.templates_dir))
+        state.reports = runtime.reports
+        await runtime.start()
+        loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(bot)))
-        check = ready or database_and_loops_ready(bot, loops)
+        check = ready or _all_ready(database_and_loops_ready(bot, loops), runtime.ready)
         web_app = make_web_app(None if socket_mode else app, check)
         runner, port = await start_site(web_app, settings.host, settings.port)
         log.info("ionbot serving", host=settings.host, port=port, mode="socket" if socket_mode else "http")
@@ -146,6 +162,8 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
         await asyncio.gather(*loops, return_exceptions=True)
         if socket_handler is not None:
             await socket_handler.close_async()
+        if runtime is not None:
+            await runtime.stop()
         if runner is not None:
             await runner.cleanup()
         await bot.close()
