@@ -168,7 +168,7 @@ async def build(
                 result = await rollout.confirm_rollback(run.channel, target, BOT_ACTOR)
             except Refused as refused:
                 return f"automatic rollback of {target} did not run: {refused.message}"
-            return str(getattr(result, "summary", None) or result)
+            return result.message
 
         watcher = Watcher(runbook, metrics, store, events, clock, auto_rollback, incidents)
         if sim is not None:

@@ -21,6 +21,8 @@ from bot.runbook.models import Runbook
 from bot.runbook.schema import runbook_json_schema
 from bot.runbook.suggest import closest
 from bot.serve_cli import register_serve
+from bot.simulate.cli import register_simulate
+from bot.slack.console import register_console
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -71,9 +73,7 @@ def run_check(args: argparse.Namespace) -> int:
     if problems:
         files = len({p.file for p in problems})
         noun = "problem" if len(problems) == 1 else "problems"
-        _err(
-            f"{len(problems)} {noun} in {files} of {len(paths)} file(s); fix them and run ionbot check again."
-        )
+        _err(f"{len(problems)} {noun} in {files} of {len(paths)} file(s); fix them and run ionbot check again.")
         return 1
     _err(f"ok: {', '.join(str(p) for p in paths)}")
     return 0
@@ -137,6 +137,8 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 REGISTRARS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    register_console,
+    register_simulate,
     register_check,
     register_list,
     register_show,

@@ -15,14 +15,12 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 from datetime import date, datetime
-from typing import TextIO
-
-import structlog
+from pathlib import Path
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+import structlog
 from rich.console import Console
 from rich.text import Text
 
@@ -77,13 +75,17 @@ def parse_clock(value: str | None, zone: ZoneInfo) -> datetime | None:
         return None
     kind, _, start = value.partition("=")
     if kind != "virtual":
-        raise ConsoleError(f"--clock takes 'real' or 'virtual[=START]', not '{value}'; e.g. --clock virtual=2026-11-02T08:30.")
+        raise ConsoleError(
+            f"--clock takes 'real' or 'virtual[=START]', not '{value}'; e.g. --clock virtual=2026-11-02T08:30."
+        )
     if not start:
         return default_virtual_start(zone)
     try:
         parsed = datetime.fromisoformat(start)
     except ValueError:
-        raise ConsoleError(f"'{start}' is not a start time; write it like 2026-11-02T08:30 (runbook time zone).") from None
+        raise ConsoleError(
+            f"'{start}' is not a start time; write it like 2026-11-02T08:30 (runbook time zone)."
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
@@ -148,7 +150,9 @@ async def console_main(args: argparse.Namespace) -> int:
     async with Session(options, confirm) as session:
         if not args.json:
             clock = "virtual" if options.start else "real"
-            printer.show([Note(f"ION console ({clock} clock, {session.local_now():%a %d %b %H:%M %Z}); type help.", "dim")])
+            printer.show(
+                [Note(f"ION console ({clock} clock, {session.local_now():%a %d %b %H:%M %Z}); type help.", "dim")]
+            )
         return await run_lines(session, _stdin_reader(interactive), printer, echo=not interactive)
 
 
@@ -203,11 +207,17 @@ def run_safely(main: Coroutine[Any, Any, int]) -> int:
         print(f"ionbot: a part of the bot is missing ({error}); reinstall with `pip install -e .`.", file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"ionbot: {error.strerror or error}; nothing was changed. Check the path or port and try again.", file=sys.stderr)
+        print(
+            f"ionbot: {error.strerror or error}; nothing was changed. Check the path or port and try again.",
+            file=sys.stderr,
+        )
         return 1
     except Exception as error:  # the last line of defence: a sentence, never a traceback
-        print(f"ionbot: stopped on an unexpected {type(error).__name__}: {error}. Nothing else was changed; "
-              f"the details are in {LOG_FILE}.", file=sys.stderr)
+        print(
+            f"ionbot: stopped on an unexpected {type(error).__name__}: {error}. Nothing else was changed; "
+            f"the details are in {LOG_FILE}.",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -220,18 +230,41 @@ def _date(value: str) -> date:
 
 def register_console(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("console", help="talk to the bot in the terminal, as the demo team, against the sim")
-    parser.add_argument("--clock", default=None, metavar="real|virtual[=START]",
-                        help="virtual: time moves only with `advance` (START like 2026-11-02T08:30, runbook zone; "
-                             "default Mon 2026-11-02 08:30); default: the real clock")
-    parser.add_argument("--json", action="store_true", help="print every Web API call as a JSON line instead of drawing")
-    parser.add_argument("--as", dest="as_user", default="lee", metavar="NAME",
-                        help="who types first: maria (manager), lee (lead), sam (on-call SRE), dana (member)")
+    parser.add_argument(
+        "--clock",
+        default=None,
+        metavar="real|virtual[=START]",
+        help="virtual: time moves only with `advance` (START like 2026-11-02T08:30, runbook zone; "
+        "default Mon 2026-11-02 08:30); default: the real clock",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print every Web API call as a JSON line instead of drawing"
+    )
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        default="lee",
+        metavar="NAME",
+        help="who types first: maria (manager), lee (lead), sam (on-call SRE), dana (member)",
+    )
     parser.add_argument("--channel", default=None, help="channel id the console plays in (default: $ION_CHANNEL)")
-    parser.add_argument("--fault", action="append", metavar="FAULT",
-                        help='inject a metric fault, e.g. "error_rate_pct 2.5 after day2.1 for 10m" (repeatable)')
+    parser.add_argument(
+        "--fault",
+        action="append",
+        metavar="FAULT",
+        help='inject a metric fault, e.g. "error_rate_pct 2.5 after day2.1 for 10m" (repeatable)',
+    )
     parser.add_argument("--run-start", type=_date, default=None, metavar="DATE", help="day 1 of the run, for faults")
-    parser.add_argument("--watch-every", type=int, default=1, metavar="N",
-                        help="with a virtual clock, poll the triggers every N watch intervals (default 1)")
-    parser.add_argument("--database-url", default=None,
-                        help="state store (default: $ION_DATABASE_URL; a fresh temporary file with a virtual clock)")
+    parser.add_argument(
+        "--watch-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with a virtual clock, poll the triggers every N watch intervals (default 1)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="state store (default: $ION_DATABASE_URL; a fresh temporary file with a virtual clock)",
+    )
     parser.set_defaults(handler=run_console)

@@ -147,9 +147,10 @@ class Feed:
             return Entry(method, f"@{card.number} posted{where}", card.payload, payload)
         if method == "chat.update":
             key = (str(payload.get("channel", "")), str(payload.get("ts", "")))
-            card = self._by_ts.get(key)
-            if card is None:
+            updated = self._by_ts.get(key)
+            if updated is None:
                 return Entry(method, "a message was updated", message_of(payload), payload)
+            card = updated
             card.payload = {**card.payload, **message_of(payload)}
             return Entry(method, f"@{card.number} updated", card.payload, payload)
         if method == "chat.postEphemeral":

@@ -101,9 +101,7 @@ ConsoleLine = (
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
-_SHORT_HELP = (
-    "Type /ion help for bot commands, or help for console commands (click, tick, type, as, advance)."
-)
+_SHORT_HELP = "Type /ion help for bot commands, or help for console commands (click, tick, type, as, advance)."
 
 
 def _unknown(line: str, message: str) -> UnknownLine:

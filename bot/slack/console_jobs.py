@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -28,6 +28,10 @@ Settle = Callable[[], Awaitable[None]]
 
 class SteppedClock(VirtualClock):
     """A VirtualClock that also says when its earliest sleeper is due, so time can jump there."""
+
+    def pending(self) -> set[asyncio.Future[None]]:
+        """The futures of sleeps still waiting (a task awaiting one of them is idle until time moves)."""
+        return {future for _, _, future in self._sleepers if not future.done()}
 
     def next_deadline(self) -> datetime | None:
         live = [deadline for deadline, _, future in self._sleepers if not future.done()]
@@ -130,6 +134,7 @@ class JobDriver:
         *,
         watch_every: int = 1,
         watch_hours: tuple[time, time] | None = None,
+        close_watch: Callable[[datetime], bool] | None = None,
         on_fired: OnFired | None = None,
     ) -> None:
         self.bot = bot
@@ -137,6 +142,7 @@ class JobDriver:
         self.settle = settle
         self.watch_every = max(1, watch_every)
         self.watch_hours = watch_hours
+        self.close_watch = close_watch
         self.zone = ZoneInfo(bot.runbook.calendar.timezone)
         self.scheduler = ReportScheduler(NoScheduler(), callbacks, bot.store, clock)
         self.fired: list[Fired] = []
@@ -156,29 +162,32 @@ class JobDriver:
         found: list[Due] = []
         for run in self.scheduler.runs.values():
             for spec in run.jobs.values():
-                trigger = spec.trigger
-                if spec.kind == "trigger_watch" and self.watch_every > 1 and isinstance(trigger, IntervalTrigger):
-                    every = timedelta(seconds=trigger.interval.total_seconds() * self.watch_every)
-                    trigger = IntervalTrigger(seconds=int(every.total_seconds()), start_date=trigger.start_date)
-                for at in fire_times(trigger, start + timedelta(microseconds=1), end):
-                    if spec.kind == "trigger_watch" and not self._watching(at):
+                for at in fire_times(spec.trigger, start + timedelta(microseconds=1), end):
+                    if spec.kind == "trigger_watch" and not self._watching(spec.trigger, at):
                         continue
                     found.append(Due(at, run.run_id, spec))
         order = {"trigger_watch": 0, "scaling": 1}
         return sorted(found, key=lambda d: (d.at, order.get(d.job.kind, 2), d.job.job_key))
 
-    def _watching(self, at: datetime) -> bool:
-        if self.watch_hours is None:
+    def _watching(self, trigger: object, at: datetime) -> bool:
+        """Every poll while something is happening (``close_watch``), else every Nth in the watch hours."""
+        if self.close_watch is not None and self.close_watch(at):
             return True
-        local = at.astimezone(self.zone).time()
-        return self.watch_hours[0] <= local <= self.watch_hours[1]
+        if self.watch_hours is not None:
+            local = at.astimezone(self.zone).time()
+            if not self.watch_hours[0] <= local <= self.watch_hours[1]:
+                return False
+        if self.watch_every > 1 and isinstance(trigger, IntervalTrigger):
+            first: datetime = trigger.start_date
+            interval: timedelta = trigger.interval
+            beat = round((at - first).total_seconds() / interval.total_seconds())
+            return beat % self.watch_every == 0
+        return True
 
     async def advance_to(self, when: datetime) -> list[Fired]:
         """Move the clock to ``when``: wake sleepers and fire due jobs in time order."""
         if when < self.clock.now():
-            raise ValueError(
-                f"the clock is already at {self.clock.now():%Y-%m-%d %H:%M} UTC and does not go back"
-            )
+            raise ValueError(f"the clock is already at {self.clock.now():%Y-%m-%d %H:%M} UTC and does not go back")
         fired: list[Fired] = []
         await self.sync_runs()
         while True:
@@ -218,8 +227,9 @@ async def settle_tasks(baseline: set[asyncio.Task[Any]], clock: SteppedClock | N
     give_up = loop.time() + limit
 
     def busy() -> bool:
-        running = sum(1 for t in asyncio.all_tasks() if t is not current and t not in baseline and not t.done())
-        return running > (clock.sleepers if clock is not None else 0)
+        asleep: set[object] = set(clock.pending()) if clock is not None else set()
+        tasks = [t for t in asyncio.all_tasks() if t is not current and t not in baseline and not t.done()]
+        return any(not _idle(t, asleep, 0) for t in tasks)
 
     for _ in range(3):  # the common case: nothing was started, or it finished without I/O
         await asyncio.sleep(0)
@@ -229,3 +239,25 @@ async def settle_tasks(baseline: set[asyncio.Task[Any]], clock: SteppedClock | N
     while loop.time() < give_up and quiet < 3:
         await asyncio.sleep(0.002)
         quiet = 0 if busy() else quiet + 1
+
+
+def _idle(task: asyncio.Task[Any], asleep: set[object], depth: int) -> bool:
+    """Waiting only on the virtual clock (directly, or through the task it awaits), or a keep-alive."""
+    if _server_connection(task):
+        return True
+    waiting = getattr(task, "_fut_waiter", None)  # CPython's record of what a task awaits
+    if waiting is None:
+        return False
+    if waiting in asleep:
+        return True
+    if isinstance(waiting, asyncio.Task) and depth < 20:
+        return _idle(waiting, asleep, depth + 1)
+    return False
+
+
+def _server_connection(task: asyncio.Task[Any]) -> bool:
+    """An aiohttp server's keep-alive connection task: it waits for the next request, it is not work.
+
+    (The client side of a request in flight is a task of its own and still counts as busy.)
+    """
+    return getattr(task.get_coro(), "__qualname__", "") == "RequestHandler.start"

@@ -53,7 +53,7 @@ def _interaction(payload: JSONDict) -> str:
     return _form({"payload": json.dumps(payload, separators=(",", ":"))})
 
 
-def headers() -> dict[str, str]:
+def headers() -> dict[str, str | Sequence[str]]:
     """The headers Slack sends with every request (signature checking is off in the console)."""
     return {"content-type": FORM}
 
@@ -106,9 +106,7 @@ def _container(ref: MessageRef) -> JSONDict:
     return container
 
 
-def block_actions(
-    who: Person, where: Where, ref: MessageRef, actions: Sequence[JSONDict], *, response_tag: str
-) -> str:
+def block_actions(who: Person, where: Where, ref: MessageRef, actions: Sequence[JSONDict], *, response_tag: str) -> str:
     """The ``payload=`` body of a click or a tick on ``ref``'s message."""
     payload = _base_interaction("block_actions", who, where)
     payload.update(

@@ -165,9 +165,7 @@ def interactive_elements(payload: Mapping[str, Any] | Sequence[Mapping[str, Any]
 Line = tuple[str, str]  # (text, rich style)
 
 
-def _lines(
-    payload: Mapping[str, Any] | Sequence[Mapping[str, Any]], names: Mapping[str, str] | None
-) -> list[Line]:
+def _lines(payload: Mapping[str, Any] | Sequence[Mapping[str, Any]], names: Mapping[str, str] | None) -> list[Line]:
     lines: list[Line] = []
     is_view = isinstance(payload, Mapping) and payload.get("type") in ("modal", "home")
     if is_view and isinstance(payload, Mapping):
@@ -206,9 +204,7 @@ def _lines(
                         mark = "x" if option.get("value") in initial else " "
                         note = _text(option.get("description"), names)
                         suffix = f" ({note})" if note else ""
-                        lines.append(
-                            (f"  {number:>2}. [{mark}] {_text(option.get('text'), names)}{suffix}", "")
-                        )
+                        lines.append((f"  {number:>2}. [{mark}] {_text(option.get('text'), names)}{suffix}", ""))
             if buttons:
                 lines.append((" ".join(buttons), "cyan"))
         elif kind == "input":

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -138,6 +138,7 @@ class Session:
         self._job_outputs: list[Output] = []
         self.job_log: list[tuple[Fired, list[Entry]]] = []  # each job that ran and what it posted
         self.events: list[Event] = []
+        self.last_actions: list[dict[str, Any]] = []  # every button or checkbox action sent, oldest first
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class Session:
                 self._settle_and_keep,
                 watch_every=self.options.watch_every,
                 watch_hours=self.options.watch_hours,
+                close_watch=self._fault_near,
                 on_fired=self._job_fired,
             )
         self._baseline = set(asyncio.all_tasks())
@@ -229,6 +231,17 @@ class Session:
         port = int(runner.addresses[0][1])
         return f"http://127.0.0.1:{port}/response/"
 
+    def _fault_near(self, at: datetime) -> bool:
+        """A fault is active, or ended less than half an hour ago: watch at the runbook's own pace."""
+        sim = self.bot.sim
+        if sim is None:
+            return False
+        for fault in sim.faults.faults:
+            span = sim.faults.window(fault)
+            if span is not None and span[0] <= at <= span[1] + timedelta(minutes=30):
+                return True
+        return False
+
     async def _job_fired(self, fired: Fired) -> None:
         """Keep what each job posted with the job, so reports can be written out as files."""
         entries = self.feed.take()
@@ -242,11 +255,11 @@ class Session:
         if sim is None or not event.step_id:
             return
         for lane in await self.bot.store.lanes(event.run_id):
-            if lane.step_id == event.step_id and self.bot.rollout.ctx.is_production(lane.environment):
-                if lane.state is StepState.DONE:
-                    note = getattr(sim.metrics, "note_step_done", None)
-                    if note is not None:
-                        note(lane.step_id, lane.changed_at or self.bot.clock.now())
+            production = self.bot.rollout.ctx.is_production(lane.environment)
+            if lane.step_id == event.step_id and production and lane.state is StepState.DONE:
+                note = getattr(sim.metrics, "note_step_done", None)
+                if note is not None:
+                    note(lane.step_id, lane.changed_at or self.bot.clock.now())
 
     async def _settle_and_keep(self) -> None:
         """While time moves: settle, and keep what was said so far apart from what the next job says."""
@@ -369,6 +382,7 @@ class Session:
             elif not await self._confirm(title, text):
                 return [Note(f"Not confirmed; [{button.label}] was not pressed.", "dim")]
         action = payloads.button_action(button.action_id, button.block_id, button.value, button.label)
+        self.last_actions.append(action)
         body = payloads.block_actions(self.user, self.where, self._ref(card), [action], response_tag=self._tag(card))
         response = await self.dispatch(body)
         return outputs + await self._collect(response, card.channel or self.channel)
@@ -385,7 +399,9 @@ class Session:
         boxes = card.elements.checkboxes
         wrong = [n for n in line.numbers if n > len(boxes)]
         if wrong:
-            return [Note(f"Card @{card.number} has {len(boxes)} boxes, so there is no box {wrong[0]}; nothing was ticked.")]
+            return [
+                Note(f"Card @{card.number} has {len(boxes)} boxes, so there is no box {wrong[0]}; nothing was ticked.")
+            ]
         outputs: list[Output] = []
         toggled = set(line.numbers)
         groups: dict[tuple[str, str], list[Any]] = {}
@@ -396,7 +412,10 @@ class Session:
         touched = {(b.block_id, b.action_id) for b in boxes if b.number in toggled}
         for block_id, action_id in [k for k in groups if k in touched]:
             action = payloads.checkboxes_action(action_id, block_id, groups[(block_id, action_id)])
-            body = payloads.block_actions(self.user, self.where, self._ref(card), [action], response_tag=self._tag(card))
+            self.last_actions.append(action)
+            body = payloads.block_actions(
+                self.user, self.where, self._ref(card), [action], response_tag=self._tag(card)
+            )
             response = await self.dispatch(body)
             outputs += await self._collect(response, card.channel or self.channel)
         return outputs
@@ -454,5 +473,3 @@ def _remove_tree(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
-
-

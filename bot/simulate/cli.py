@@ -1,0 +1,141 @@
+"""``ionbot simulate``: the whole week on a virtual clock, as the demo team, then a check that it all happened.
+
+The default start is Monday 2 November 2026 at 08:30 (runbook time zone), so two runs print
+the same transcript. Exit 0 when everything the runbook asked for happened; 1 with the list
+of what did not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.config import load_settings
+from bot.runbook.loader import load_runbook
+from bot.simulate.runner import WeekRunner
+from bot.simulate.script import extra_team, team_for, week_script
+from bot.simulate.transcript import Transcript
+from bot.simulate.verify import Expectations, fault_steps, problems
+from bot.slack.console import Printer, run_safely
+from bot.slack.console_session import ConsoleError, Output, Session, SessionOptions
+
+DEFAULT_START = date(2026, 11, 2)
+WATCH_EVERY = 5  # poll the triggers every 5 watch intervals (5 min with the seed's 60 s)
+WATCH_HOURS = (time(7, 0), time(19, 0))  # the team's day; nights are quiet in the sim world
+
+
+def _monday(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date; write it like 2026-11-02") from None
+
+
+@dataclass
+class Outcome:
+    """What a simulation did and what it missed (``problems`` empty: everything happened)."""
+
+    problems: list[str]
+    summary: str
+    written: list[Path] = field(default_factory=list)
+    reports_wired: bool = False
+
+
+async def simulate(
+    *,
+    start_date: date = DEFAULT_START,
+    days: int | None = None,
+    faults: tuple[str, ...] = (),
+    out: Path | None = None,
+    database_url: str | None = None,
+    show: Callable[[str, str, list[Output]], None] | None = None,
+) -> Outcome:
+    """Play the week (up to ``days``) and check it; raises ConsoleError for options that cannot work."""
+    settings = load_settings()
+    runbook = load_runbook(settings.runbook)
+    zone = ZoneInfo(runbook.calendar.timezone)
+    last = days or runbook.calendar.working_days
+    if not 1 <= last <= runbook.calendar.working_days:
+        raise ConsoleError(f"--days must be 1 to {runbook.calendar.working_days}, not {last}.")
+    start = datetime.combine(start_date, time(8, 30), zone)
+    options = SessionOptions(
+        start=start,
+        user="lee",
+        faults=faults,
+        run_start=start_date,
+        watch_every=WATCH_EVERY,
+        watch_hours=WATCH_HOURS,
+        extra_team=extra_team(runbook),
+        database_url=database_url,
+    )
+    transcript = Transcript(team_for(runbook))
+    async with Session(options) as session:
+        runner = WeekRunner(session, transcript, show)
+        await runner.play(week_script(runbook, last), start)
+        wired = session.callbacks is not None and not session.callbacks.unwired
+        found = await problems(session, runner.played, Expectations(last, fault_steps(faults), reports_wired=wired))
+        written = transcript.write(out, session.api, session.job_log) if out is not None else []
+        end = session.local_now()
+        calls = len(session.api.recorded)
+    summary = f"Simulated days 1-{last} ({start_date} to {end:%a %d %b %H:%M}); the bot made {calls} Web API calls."
+    if not wired:
+        summary += " Scheduled reports are not wired into this bot yet, so report checks were skipped."
+    return Outcome(found, summary, written, wired)
+
+
+async def simulate_main(args: argparse.Namespace) -> int:
+    printer = Printer(sys.stdout, as_json=False, color=sys.stdout.isatty()) if args.verbose else None
+
+    def show(prompt: str, line: str, outputs: list[Output]) -> None:
+        if printer is not None:
+            printer.echo(prompt, line)
+            printer.show(outputs)
+
+    outcome = await simulate(
+        start_date=args.start,
+        days=args.days,
+        faults=tuple(args.fault or ()),
+        out=args.out,
+        database_url=args.database_url,
+        show=show,
+    )
+    if args.out is not None:
+        print(f"Wrote {len(outcome.written)} files to {args.out}.", file=sys.stderr)
+    print(outcome.summary, file=sys.stderr)
+    if outcome.problems:
+        print(f"{len(outcome.problems)} thing(s) the runbook asked for did not happen:", file=sys.stderr)
+        for problem in outcome.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print("Everything the runbook asked for happened.", file=sys.stderr)
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    return run_safely(simulate_main(args))
+
+
+def register_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("simulate", help="play the runbook's week on a virtual clock, as the demo team")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        metavar="FAULT",
+        help='inject a metric fault, e.g. "error_rate_pct 2.5 after day2.1 for 10m" (repeatable)',
+    )
+    parser.add_argument("--days", type=int, default=None, metavar="N", help="stop after day N (default: all)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="write transcript, calls, reports, files")
+    parser.add_argument(
+        "--start", type=_monday, default=DEFAULT_START, metavar="DATE", help="day 1 (default 2026-11-02, a Monday)"
+    )
+    parser.add_argument("--database-url", default=None, help="state store (default: a fresh temporary SQLite file)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="draw the conversation while it plays")
+    parser.set_defaults(handler=run_simulate)
+
+
+__all__ = ["register_simulate", "run_simulate"]

@@ -1,0 +1,187 @@
+"""Plays the week script through the console session: the console, with a script instead of a person.
+
+Every act becomes console lines (``/ion ...``, ``click``, ``tick``, ``type``, ``as``) sent to the
+same Session ``ionbot console`` uses, so the Bolt listeners, the engine and the sim world run
+exactly as they do for a person. Long executions are waited out by moving the virtual clock
+to the next sleeper's deadline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.engine.records import StepState
+from bot.runbook.models import Gate, Step
+from bot.simulate.script import SIM_TEAM, Act, At, PlayGate, PlayStep, Start, approvers, member, production_requester
+from bot.simulate.transcript import Transcript
+from bot.slack.blocks.modals import confirmation_word
+from bot.slack.console_input import parse_console_line
+from bot.slack.console_session import Output, Session
+
+WAITING = (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
+SOAK_MARGIN = 10  # minutes past a fault's end: time for the alert, the auto-rollback and its report
+MAX_WAITS = 200  # deadlines to move through while one execution finishes (a long step has a dozen)
+Show = Callable[[str, str, list[Output]], None]
+
+
+@dataclass
+class Played:
+    """What the runner noticed while playing: service snapshots taken before production steps."""
+
+    before_production: dict[str, object] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+class WeekRunner:
+    def __init__(self, session: Session, transcript: Transcript, show: Show | None = None) -> None:
+        self.session = session
+        self.transcript = transcript
+        self.show = show
+        self.played = Played()
+
+    async def say(self, line: str) -> list[Output]:
+        prompt = f"{self.session.user.name}> "
+        reply = await self.session.send(parse_console_line(line))
+        self.transcript.said(prompt, line, reply.outputs)
+        if self.show is not None:
+            self.show(prompt, line, reply.outputs)
+        return reply.outputs
+
+    async def as_(self, name: str) -> None:
+        if self.session.user.name != name:
+            await self.say(f"as {name}")
+
+    async def play(self, acts: list[Act], run_start: datetime) -> None:
+        for act in acts:
+            if isinstance(act, Start):
+                await self.as_("lee")
+                await self.say(f"/ion start {self.session.bot.runbook.id} {run_start.date().isoformat()}")
+            elif isinstance(act, At):
+                target = datetime.combine(await self.session.day_date(act.day), act.at, self.session.zone)
+                if target > self.session.bot.clock.now():
+                    await self.say(f"advance to day{act.day} {act.at:%H:%M}")
+            elif isinstance(act, PlayGate):
+                gate = self.session.bot.runbook.gate(act.gate_id)
+                if gate is not None:
+                    await self.gate(gate)
+            elif isinstance(act, PlayStep):
+                step = self.session.bot.runbook.step(act.step_id)
+                if step is not None:
+                    await self.step(step)
+
+    # --- gates ----------------------------------------------------------------------------------
+
+    async def gate(self, gate: Gate) -> None:
+        await self.as_("lee")
+        await self.say(f"/ion gonogo {gate.id}")
+        card = self.session.feed.newest_with_checkboxes()
+        if card is not None:
+            unticked = [str(b.number) for b in card.elements.checkboxes if not b.checked]
+            if unticked:
+                await self.say("tick " + " ".join(unticked))
+        for role in gate.signoffs:
+            person = member(role)
+            if person is not None:
+                await self.as_(person.name)
+                await self.say(f"click Sign off as {role}")
+        decider = member("lead")
+        if decider is not None:
+            await self.as_(decider.name)
+        await self.say(f"click {gate.yes_label}")
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    async def step(self, step: Step) -> None:
+        await self.as_("lee")
+        await self.say(f"/ion step {step.id}")
+        await self.tick_all(step)
+        for env in step.environments:
+            await self.lane(step, env)
+        await self.tick_all(step)
+
+    async def lane_state(self, step: Step, env: str) -> StepState:
+        run = await self.session.bot.store.open_run(self.session.channel)
+        if run is None:
+            return StepState.PENDING
+        lane = await self.session.bot.store.get_lane(run.id, step.id, env)
+        return lane.state if lane else StepState.PENDING
+
+    async def lane(self, step: Step, env: str) -> None:
+        production = self.session.bot.rollout.ctx.is_production(env)
+        if production:
+            requester = production_requester(step)
+            await self._snapshot(step)
+        else:
+            requester = member("member") or SIM_TEAM[1]
+        for voter in approvers(step, env, requester, production):
+            await self.as_(voter.name)
+            await self.say(f"/ion approve {step.id} {env}")
+        await self.as_(requester.name)
+        await self.say(f"/ion run {step.id} {env}")
+        await self.say(f"type {confirmation_word(step)}")
+        await self.wait_for(step, env)
+        if production:
+            await self.soak(step)
+
+    async def soak(self, step: Step) -> None:
+        """A fault is written against this step: watch production until it has played out."""
+        sim = self.session.bot.sim
+        if sim is None:
+            return
+        spans = [sim.faults.window(f) for f in sim.faults.faults if f.after_step == step.id]
+        ends = [span[1] for span in spans if span is not None]
+        if ends:
+            minutes = math.ceil((max(ends) - self.session.bot.clock.now()).total_seconds() / 60) + SOAK_MARGIN
+            if minutes > 0:
+                await self.say(f"advance {minutes}m")
+
+    async def wait_for(self, step: Step, env: str) -> None:
+        """Move time to each next deadline until the lane stops running (ticking what it waits for)."""
+        clock = self.session.clock
+        if clock is None:
+            return
+        for _ in range(MAX_WAITS):
+            state = await self.lane_state(step, env)
+            if state not in WAITING:
+                return
+            deadline = clock.next_deadline()
+            if deadline is None:
+                if state is StepState.VERIFYING:
+                    await self.tick_all(step)
+                return
+            minutes = max(1, math.ceil((deadline - clock.now()).total_seconds() / 60))
+            await self.say(f"advance {minutes}m")
+        self.played.problems.append(f"{step.id} on {env} was still running after {MAX_WAITS} waits")
+
+    async def tick_all(self, step: Step) -> None:
+        run = await self.session.bot.store.open_run(self.session.channel)
+        if run is None or not step.checklist:
+            return
+        ticked = {t.item_id for t in await self.session.bot.store.ticks(run.id, step.id)}
+        missing = [item for item in step.checklist if item.id not in ticked]
+        if missing:
+            await self.as_("lee")
+        for item in missing:
+            await self.say(f"/ion tick {step.id} {item.id}")
+
+    async def _snapshot(self, step: Step) -> None:
+        """The production config of every service the step touches, before it runs (checked later)."""
+        sim = self.session.bot.sim
+        if sim is None:
+            return
+        production = next((e for e in self.session.bot.runbook.environments if e.production), None)
+        for action in step.actions:
+            service = getattr(action, "service", None)
+            regions = getattr(action, "regions", None)
+            if regions == "all":
+                regions = next((s.regions for s in self.session.bot.runbook.services if s.name == service), [])
+            if production is None or not isinstance(service, str) or not isinstance(regions, list):
+                continue
+            for region in regions:
+                key = f"{step.id}:{service}:{region}"
+                self.played.before_production.setdefault(
+                    key, sim.world.get_service(production.project, region, service)
+                )

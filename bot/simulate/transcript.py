@@ -1,0 +1,89 @@
+"""What a simulation said, written down: the whole conversation, every Web API call, reports and charts.
+
+``--out DIR`` gets ``transcript.txt`` (each typed line and everything the bot posted, as text),
+``calls.jsonl`` (every recorded Web API call), ``reports/`` (each scheduled job's messages,
+one file per job run) and ``files/`` (every uploaded file, e.g. report charts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.engine.permissions import TeamMember
+from bot.sim.slack_api import FakeSlackApi
+from bot.slack.console_feed import Entry
+from bot.slack.console_jobs import Fired
+from bot.slack.console_render import render_text
+from bot.slack.console_session import Note, Output
+
+
+@dataclass
+class Transcript:
+    """Collects the conversation as it happens; ``write`` puts it on disk."""
+
+    team: tuple[TeamMember, ...]
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {m.user_id: m.name for m in self.team}
+
+    def said(self, prompt: str, line: str, outputs: list[Output]) -> None:
+        self.lines.append(f"{prompt}{line}")
+        self.lines += self.text(outputs)
+
+    def text(self, outputs: list[Output]) -> list[str]:
+        out: list[str] = []
+        for output in outputs:
+            if isinstance(output, Note):
+                out.append(output.text)
+            elif isinstance(output, Entry) and output.visible:
+                out.append(f"── {output.title}")
+                if output.payload:
+                    out.append(render_text(output.payload, self.names))
+        return out
+
+    def write(self, folder: Path, api: FakeSlackApi, jobs: list[tuple[Fired, list[Entry]]]) -> list[Path]:
+        """Write every file; returns their paths."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [folder / "transcript.txt", folder / "calls.jsonl"]
+        written[0].write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+        with written[1].open("w", encoding="utf-8") as calls:
+            for call in api.recorded:
+                calls.write(json.dumps({"method": call.method, "payload": call.payload}, default=str) + "\n")
+        reports = folder / "reports"
+        for fired, entries in jobs:
+            shown = [e for e in entries if e.visible and e.method != "chat.update"]
+            if fired.due.job.kind == "trigger_watch" or not shown:
+                continue
+            reports.mkdir(exist_ok=True)
+            stamp = f"{fired.due.at:%Y%m%dT%H%M}"
+            path = reports / f"{stamp}-{_slug(fired.due.job.job_key)}.txt"
+            path.write_text("\n".join(self.text(list(shown))) + "\n", encoding="utf-8")
+            written.append(path)
+        titles = _upload_titles(api)
+        if api.uploads:
+            files = folder / "files"
+            files.mkdir(exist_ok=True)
+            for file_id, data in api.uploads.items():
+                path = files / _slug(titles.get(file_id) or file_id)
+                path.write_bytes(data)
+                written.append(path)
+        return written
+
+
+def _upload_titles(api: FakeSlackApi) -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for call in api.recorded:
+        if call.method == "files.completeUploadExternal":
+            for item in call.payload.get("files") or []:
+                if isinstance(item, dict) and item.get("id"):
+                    titles[str(item["id"])] = str(item.get("title") or item["id"])
+    return titles
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "file"

@@ -1,0 +1,43 @@
+"""`ionbot console` as a script uses it: lines piped in, one JSON line per Web API call out."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from bot.cli import main
+
+
+def test_piped_lines_with_a_virtual_clock_print_each_web_api_call_as_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = "\n".join(
+        ["/ion start week17 2026-11-02", "/ion gonogo preflight", "tick 1", "bogus", "advance 30m", "quit"]
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(script + "\n"))
+    code = main(["console", "--clock", "virtual=2026-11-02T08:30", "--json", "--as", "lee"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    methods = [line["method"] for line in lines]
+    assert "chat.postMessage" in methods and "chat.update" in methods
+    gate_card = next(line["payload"] for line in lines if "Go/No-Go" in json.dumps(line["payload"]))
+    assert gate_card["channel"] == "C_ION_ROLLOUT"
+    assert "I don't know 'bogus'" in err
+    assert "It is now Mon 02 Nov 09:00" in err
+
+
+def test_a_bad_clock_option_is_one_sentence_and_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["console", "--clock", "virtual=next tuesday"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a start time" in err and "Traceback" not in err
+
+
+def test_an_unknown_starting_user_is_refused_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["console", "--clock", "virtual", "--as", "zed"]) == 2
+    assert "no demo team member 'zed'" in capsys.readouterr().err

@@ -1,0 +1,164 @@
+"""The console drives the real Bolt app with Slack-shaped payloads; these walk it line by line."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.engine.records import StepState
+from bot.slack.console_feed import Entry
+from bot.slack.console_input import parse_console_line
+from bot.slack.console_session import Note, Output, Session, SessionOptions
+
+CHICAGO = ZoneInfo("America/Chicago")
+DAY2_MORNING = datetime(2026, 11, 3, 8, 50, tzinfo=CHICAGO)  # the run starts Mon 2 Nov: this is day 2
+PREFLIGHT = [
+    "/ion start week17 2026-11-02",
+    "/ion gonogo preflight",
+    "tick 1 2 3 4 5 6 7 8 9 10 11 12 13",
+    "as maria",
+    "click Sign off as manager",
+    "as sam",
+    "click Sign off as sre_oncall",
+    "as lee",
+    "click Sign off as lead",
+    "click YES",
+]
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[Session]:
+    async with Session(SessionOptions(start=DAY2_MORNING, watch_every=10)) as started:
+        yield started
+
+
+async def say(session: Session, *lines: str) -> list[Output]:
+    outputs: list[Output] = []
+    for line in lines:
+        outputs += (await session.send(parse_console_line(line))).outputs
+    return outputs
+
+
+def notes(outputs: list[Output]) -> list[str]:
+    return [o.text for o in outputs if isinstance(o, Note)]
+
+
+def calls(session: Session, method: str) -> list[dict[str, object]]:
+    return session.api.calls(method)
+
+
+async def lane(session: Session, step: str, env: str) -> StepState:
+    run = await session.bot.store.open_run(session.channel)
+    assert run is not None
+    found = await session.bot.store.get_lane(run.id, step, env)
+    return found.state if found else StepState.PENDING
+
+
+def us_production(session: Session) -> dict[str, object]:
+    assert session.bot.sim is not None
+    config = session.bot.sim.world.get_service("ion-mentoring", "us-central1", "ion-mentoring-api")
+    return {k: v for k, v in asdict(config).items() if k not in ("etag", "latest_revision")}
+
+
+class TestDay21FromCardToRollback:
+    async def test_walks_day2_1_through_approval_staging_production_and_rollback_restoring_the_config(
+        self, session: Session
+    ) -> None:
+        await say(session, *PREFLIGHT)
+        before = us_production(session)
+        await say(session, "/ion step day2.1", "tick 1 2 3 4", "as maria", "click Approve", "as sam", "click Approve")
+        await say(session, "as dana", "click Run on staging", "advance 35m")
+        assert await lane(session, "day2.1", "staging") is StepState.DONE
+        await say(session, "as maria", "click Approve", "as sam", "click Approve", "as lee", "click Run on production")
+        opened = calls(session, "views.open")
+        assert opened and opened[-1]["view"]["callback_id"] == "ion:confirm_run"  # type: ignore[index]
+        await say(session, "type ion-mentoring-api", "advance 35m")
+        assert await lane(session, "day2.1", "production") is StepState.DONE
+        assert us_production(session)["min_instances"] == 2
+
+        await say(session, "/ion rollback day2.1")
+        assert calls(session, "views.open")[-1]["view"]["callback_id"] == "ion:confirm_rollback"  # type: ignore[index]
+        await say(session, "type ion-mentoring-api")
+
+        assert await lane(session, "day2.1", "production") is StepState.ROLLED_BACK
+        assert us_production(session) == before
+        posted = " ".join(str(c.get("text", "")) for c in calls(session, "chat.postMessage"))
+        assert "day2.1 (production) rolled back" in posted
+        assert any(c.get("ts") for c in calls(session, "chat.update"))
+
+
+class TestConsoleLines:
+    async def test_an_unknown_line_gets_a_short_help_and_sends_nothing(self, session: Session) -> None:
+        before = len(session.api.recorded)
+        said = notes(await say(session, "deploy everything"))
+        assert said and "I don't know 'deploy'" in said[0] and "/ion help" in said[0]
+        assert len(session.api.recorded) == before
+
+    async def test_help_lists_the_console_commands(self, session: Session) -> None:
+        assert "click LABEL" in notes(await say(session, "help"))[0]
+
+    async def test_as_switches_who_types_and_refuses_a_stranger(self, session: Session) -> None:
+        assert notes(await say(session, "as dana")) == ["Now typing as dana (member)."]
+        assert session.user.name == "dana"
+        refused = notes(await say(session, "as zed"))[0]
+        assert "no demo team member 'zed'" in refused and session.user.name == "dana"
+        await say(session, "/ion start week17 2026-11-02")
+        assert "dana may not" in str(calls(session, "chat.postEphemeral")[-1]["text"])
+
+    async def test_click_at_n_presses_the_button_of_an_older_card(self, session: Session) -> None:
+        await say(session, "/ion start week17 2026-11-02", "/ion step day2.1", "/ion step day2.2")
+        older = next(c for c in session.feed.cards if "day2.1" in str(c.payload.get("text", "")) and c.elements.buttons)
+        await say(session, "as maria", f"click Approve @{older.number}")
+        run = await session.bot.store.open_run(session.channel)
+        assert run is not None
+        assert [a.name for a in await session.bot.store.approvals(run.id, "day2.1", "staging")] == ["maria"]
+        assert await session.bot.store.approvals(run.id, "day2.2", "production") == []
+        missing = notes(await say(session, "click Approve @999"))[0]
+        assert "No button 'Approve' on card @999" in missing
+
+    async def test_tick_sends_the_new_selection_and_a_second_tick_unticks(self, session: Session) -> None:
+        await say(session, "/ion start week17 2026-11-02", "/ion step day2.1", "tick 2")
+        action = self._last_checkbox_action(session)
+        selected = action["selected_options"]
+        assert isinstance(selected, list)
+        assert [o["value"] for o in selected] == [
+            session.feed.newest_with_checkboxes().elements.checkboxes[1].option["value"]  # type: ignore[union-attr]
+        ]
+        run = await session.bot.store.open_run(session.channel)
+        assert run is not None
+        assert [t.item_id for t in await session.bot.store.ticks(run.id, "day2.1")] == ["no-error-spike"]
+        await say(session, "tick 2")
+        assert await session.bot.store.ticks(run.id, "day2.1") == []
+        assert "there is no box 9" in notes(await say(session, "tick 9"))[0]
+
+    @staticmethod
+    def _last_checkbox_action(session: Session) -> dict[str, object]:
+        # The console keeps the payload it sent; the card it came from is the newest checklist.
+        card = session.feed.newest_with_checkboxes()
+        assert card is not None
+        sent = session.last_actions
+        assert sent and sent[-1]["type"] == "checkboxes"
+        return sent[-1]
+
+    async def test_type_answers_the_open_dialog_and_keeps_it_open_on_a_wrong_answer(self, session: Session) -> None:
+        assert "No dialog is open" in notes(await say(session, "type anything"))[0]
+        await say(session, *PREFLIGHT)
+        await say(session, "/ion step day2.1", "as maria", "click Approve", "as sam", "click Approve")
+        await say(session, "as dana", "click Run on staging", "advance 35m")
+        await say(session, "as maria", "click Approve", "as sam", "click Approve", "as lee", "click Run on production")
+        wrong = notes(await say(session, "type the-wrong-service"))
+        assert wrong and wrong[0].startswith("The dialog is still open: Type ion-mentoring-api exactly")
+        assert await lane(session, "day2.1", "production") is not StepState.RUNNING
+        shown = await say(session, "type ion-mentoring-api")
+        assert any(isinstance(o, Entry) and o.method == "chat.update" for o in shown)
+        assert await lane(session, "day2.1", "production") in (StepState.RUNNING, StepState.VERIFYING)
+
+    async def test_advance_refuses_the_past_and_moves_the_clock_forward(self, session: Session) -> None:
+        await say(session, "/ion start week17 2026-11-02")
+        assert "That time has passed" in notes(await say(session, "advance to day1 09:00"))[0]
+        said = notes(await say(session, "advance 2h"))
+        assert said[-1].startswith("It is now Tue 03 Nov 10:50")
