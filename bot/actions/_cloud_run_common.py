@@ -177,8 +177,7 @@ class CloudRunAction(ABC):
         if all(current.get(key) == value for key, value in wanted.items()):
             return Outcome(True, False, f"{target.label}: already at {self.summary(wanted)}")
         changes = "; ".join(
-            f"{c.field} {_plain(c.before)} -> {_plain(c.after)}"
-            for c in CloudRunAction.diff(self, target, current)
+            f"{c.field} {_plain(c.before)} -> {_plain(c.after)}" for c in CloudRunAction.diff(self, target, current)
         )
         await progress(f"{target.label}: updating {changes}")
         await self._update(target, config, wanted)
@@ -214,9 +213,7 @@ class CloudRunAction(ABC):
     def _with_changed(self, message: str) -> str:
         if not self.changed:
             return message
-        return (
-            f"{message}. Already changed by this action: {', '.join(self.changed)}; roll back to restore them"
-        )
+        return f"{message}. Already changed by this action: {', '.join(self.changed)}; roll back to restore them"
 
 
 def _plain(value: JSON) -> str:

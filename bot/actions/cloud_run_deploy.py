@@ -1,7 +1,9 @@
-"""cloud_run.deploy: a new revision from an image, with no traffic or a canary share.
+"""cloud_run.deploy: a new revision from an image (or the current image with new env), with no
+traffic or a canary share.
 
 Traffic that followed "latest" is pinned to the revision serving now, so the new revision
-gets only ``traffic_percent`` (and its tag); revert writes back image, env and split.
+gets only ``traffic_percent`` (and its tag); revert writes back image, env and split. Without
+``image`` this is ``gcloud run deploy`` with only env changes: a configuration-only canary.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Any
 
 from bot.actions._cloud_run_common import CloudRunAction, Values, traffic_json, traffic_splits
 from bot.actions.base import ActionDeps, Binding
-from bot.actions.cloud_run_traffic import route
-from bot.cloud.ports import ServiceConfig, TrafficSplit
+from bot.actions.cloud_run_traffic import canary_split
+from bot.cloud.ports import ServiceConfig
 from bot.engine.ports import Action
 from bot.runbook.models import CloudRunDeploy
 
@@ -25,30 +27,31 @@ class DeployAction(CloudRunAction):
             extras.append(f"tag {self.spec.tag}")
         if self.spec.env:
             extras.append("env " + ", ".join(f"{k}={v}" for k, v in self.spec.env.items()))
-        return f"Deploy {self.spec.image} to {self.where} as a new revision ({', '.join(extras)})"
+        image = self.spec.image or "the same image"
+        return f"Deploy {image} to {self.where} as a new revision ({', '.join(extras)})"
 
     def capture(self, config: ServiceConfig) -> Values:
-        captured: Values = {"image": config.image}
+        captured: Values = {"image": config.image} if self.spec.image is not None else {}
         captured.update({f"env {name}": config.env.get(name) for name in self.spec.env})
         captured["traffic"] = traffic_json(config.traffic)
         captured["_revision"] = config.latest_revision
         return captured
 
-    def desired(self, current: Values) -> Values:
-        wanted: Values = {"image": self.spec.image}
+    def template(self) -> Values:
+        """The revision template this deploy wants: image (when given) and env."""
+        wanted: Values = {"image": self.spec.image} if self.spec.image is not None else {}
         wanted.update({f"env {name}": value for name, value in self.spec.env.items()})
+        return wanted
+
+    def desired(self, current: Values) -> Values:
+        wanted = self.template()
         if all(current.get(key) == value for key, value in wanted.items()):
             wanted["traffic"] = current.get("traffic")
             return wanted
         serving = str(current.get("_revision") or "")
-        pinned = tuple(
-            TrafficSplit(s.percent, serving, False, None if s.tag == self.spec.tag else s.tag)
-            if s.latest
-            else TrafficSplit(s.percent, s.revision, False, None if s.tag == self.spec.tag else s.tag)
-            for s in traffic_splits(current.get("traffic") or [])
-        )
-        fresh = (*pinned, TrafficSplit(0, None, True, self.spec.tag))
-        wanted["traffic"] = traffic_json(route(fresh, "latest", self.spec.traffic_percent, self.where))
+        splits = traffic_splits(current.get("traffic") or [])
+        split = canary_split(splits, serving, self.spec.tag, self.spec.traffic_percent, self.where)
+        wanted["traffic"] = traffic_json(split)
         return wanted
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.engine.context import Context
-from bot.engine.ports import JSON, Action, Change, Target
+from bot.engine.errors import Refused
+from bot.engine.ports import JSON, Action, ActionFailed, Change, Target
 from bot.runbook.models import Step
 
 
@@ -70,6 +71,7 @@ def find_target(action: Action, key: str) -> Target | None:
 
 
 async def build_plan(ctx: Context, run_id: str, dry_run: bool, step: Step, environment: str) -> Plan:
+    """Snapshot and diff every target; an action that cannot be planned is refused in a sentence."""
     bound, skipped = bind_actions(ctx, step, environment)
     lines: list[str] = []
     changes: list[Change] = []
@@ -77,8 +79,11 @@ async def build_plan(ctx: Context, run_id: str, dry_run: bool, step: Step, envir
     for item in bound:
         lines.append(item.line)
         for target in item.action.targets():
-            snapshot = await item.action.snapshot(target) if item.action.mutating else None
-            diff = tuple(item.action.diff(target, snapshot)) if item.action.mutating else ()
+            try:
+                snapshot = await item.action.snapshot(target) if item.action.mutating else None
+                diff = tuple(item.action.diff(target, snapshot)) if item.action.mutating else ()
+            except ActionFailed as failed:
+                raise Refused(f"cannot plan {step.id} in {environment}: {failed.message}") from failed
             changes.extend(diff)
             planned.append(PlannedTarget(item.index, target, snapshot, diff))
     return Plan(

@@ -56,7 +56,7 @@ def _plan_line(action: Action) -> str:
         extras += [f"env {', '.join(f'{k}={v}' for k, v in action.env.items())}"] if action.env else []
         tail = f" ({'; '.join(extras)})" if extras else ""
         return (
-            f"Deploy {action.image} to {action.service} {_regions(action.regions)} "
+            f"Deploy {action.image or 'the same image'} to {action.service} {_regions(action.regions)} "
             f"with {action.traffic_percent}% of traffic{tail}"
         )
     if isinstance(action, CloudSqlTier):

@@ -95,9 +95,7 @@ class Environment(Model):
     name: EnvName
     project: str = Field(description="GCP project id.")
     production: bool = False
-    base_url: str | None = Field(
-        None, description="Base URL for HTTP probes, e.g. https://staging.example.dev."
-    )
+    base_url: str | None = Field(None, description="Base URL for HTTP probes, e.g. https://staging.example.dev.")
     allowed_hosts: list[str] = Field(default_factory=list, description="Hosts http.load may target.")
     database: str | None = Field(None, description="Name of the SQL target (from configuration) for sql.*.")
 
@@ -136,9 +134,7 @@ class Metric(Model):
     unit: Literal["pct", "ms", "count", "usd", "mb", "ratio", "rps"]
     source: Literal["monitoring", "incidents"] = "monitoring"
     query: MonitoringQuery | None = None
-    numerator: MonitoringQuery | None = Field(
-        None, description="Ratio metrics: 100 * numerator / denominator."
-    )
+    numerator: MonitoringQuery | None = Field(None, description="Ratio metrics: 100 * numerator / denominator.")
     denominator: MonitoringQuery | None = None
     invert_ratio: bool = Field(False, description="Ratio metrics: report 100 - ratio (availability).")
     baseline: float | None = None
@@ -155,9 +151,7 @@ class Metric(Model):
             has_query = self.query is not None
             has_ratio = self.numerator is not None and self.denominator is not None
             if has_query == has_ratio:
-                raise ValueError(
-                    "a monitoring metric needs either 'query' or both 'numerator' and 'denominator'"
-                )
+                raise ValueError("a monitoring metric needs either 'query' or both 'numerator' and 'denominator'")
         return self
 
 
@@ -205,13 +199,25 @@ class CloudRunTraffic(ActionBase):
 
 
 class CloudRunDeploy(ActionBase):
+    """A new revision with no traffic or a canary share; without ``image`` it keeps the current one."""
+
     kind: Literal["cloud_run.deploy"]
     service: str
     regions: list[str] | Literal["all"] = "all"
-    image: str
+    image: str | None = Field(
+        None, description="The image to deploy; absent = the current image (a configuration-only revision)."
+    )
     traffic_percent: int = Field(0, ge=0, le=100)
     tag: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _new_revision(self) -> CloudRunDeploy:
+        if self.image is None and not self.env:
+            raise ValueError(
+                "cloud_run.deploy needs an image, env or both: with neither there is no new revision to deploy"
+            )
+        return self
 
 
 class CloudSqlTier(ActionBase):

@@ -121,9 +121,7 @@ async def cloud(request: pytest.FixtureRequest) -> AsyncIterator[Cloud]:
     settings = MemorySettings()
     unused: Any = None  # http, sql and checker belong to other kinds; these never touch them
     if request.param == "sim":
-        deps = ActionDeps(
-            SimCloudRun(world, clock), SimCloudSql(world, clock), unused, unused, unused, clock, settings
-        )
+        deps = ActionDeps(SimCloudRun(world, clock), SimCloudSql(world, clock), unused, unused, unused, clock, settings)
         yield Cloud("sim", world, clock, deps, runbook)
         return
     run_facade, sql_facade = CloudRunFacade(world), CloudSqlFacade(world)

@@ -57,9 +57,7 @@ class TestScale:
             "ion-mentoring-api asia-southeast1 (production)",
         ]
         await run_all(cloud, action)
-        assert {cloud.live(r).min_instances for r in ("us-central1", "europe-west1", "asia-southeast1")} == {
-            1
-        }
+        assert {cloud.live(r).min_instances for r in ("us-central1", "europe-west1", "asia-southeast1")} == {1}
 
     async def test_staging_binding_changes_the_staging_project_only(self, cloud: Cloud) -> None:
         action = build(cloud, scale(regions=["us-central1"], min_instances=2), environment="staging")
@@ -69,12 +67,8 @@ class TestScale:
 
 
 class TestEnv:
-    async def test_sets_and_unsets_as_a_new_revision_and_revert_unsets_what_was_unset(
-        self, cloud: Cloud
-    ) -> None:
-        cloud.world.add_service(
-            "ion-mentoring", "us-east1", SERVICE, env={"CACHE_TTL": "60", "OLD_FLAG": "1"}
-        )
+    async def test_sets_and_unsets_as_a_new_revision_and_revert_unsets_what_was_unset(self, cloud: Cloud) -> None:
+        cloud.world.add_service("ion-mentoring", "us-east1", SERVICE, env={"CACHE_TTL": "60", "OLD_FLAG": "1"})
         before = cloud.live("us-east1")
         spec = CloudRunEnv.model_validate(
             {
@@ -109,9 +103,7 @@ class TestEnv:
 
     async def test_listeners_hear_the_new_env(self, cloud: Cloud) -> None:
         heard: list[dict[str, str]] = []
-        cloud.world.subscribe(
-            lambda change: heard.append(dict(change.service.env)) if change.service else None
-        )
+        cloud.world.subscribe(lambda change: heard.append(dict(change.service.env)) if change.service else None)
         spec = CloudRunEnv.model_validate(
             {
                 "kind": "cloud_run.env",
@@ -145,9 +137,7 @@ def traffic(percent: int, to: str = "latest") -> CloudRunTraffic:
 class TestDeploy:
     async def test_new_revision_gets_no_traffic_and_revert_restores_everything(self, cloud: Cloud) -> None:
         before = cloud.live("us-central1")
-        action = build(
-            cloud, deploy(image="us-docker.pkg.dev/ion/api:week17", tag="canary", env={"CACHE_TTL": "45"})
-        )
+        action = build(cloud, deploy(image="us-docker.pkg.dev/ion/api:week17", tag="canary", env={"CACHE_TTL": "45"}))
         assert action.describe() == (
             "Deploy us-docker.pkg.dev/ion/api:week17 to ion-mentoring-api in us-central1 (production) "
             "as a new revision (0% traffic, tag canary, env CACHE_TTL=45)"
@@ -201,9 +191,7 @@ class TestTraffic:
         promote = build(cloud, traffic(100))
         assert promote.describe().startswith("Promote the latest revision of ion-mentoring-api")
         promoted, _ = await run_all(cloud, promote)
-        assert [(s.percent, s.latest, s.tag) for s in cloud.live("us-central1").traffic] == [
-            (100, True, "canary")
-        ]
+        assert [(s.percent, s.latest, s.tag) for s in cloud.live("us-central1").traffic] == [(100, True, "canary")]
         assert not (await promote.apply(target, promoted[target.key], cloud.note)).changed
 
         await revert_all(cloud, promote, promoted)
@@ -216,7 +204,5 @@ class TestTraffic:
         snapshot = await action.snapshot(target)
         with pytest.raises(ActionFailed) as refused:
             action.diff(target, snapshot)
-        assert "no revision of ion-mentoring-api in us-central1 (production) is tagged 'blue'" in str(
-            refused.value
-        )
+        assert "no revision of ion-mentoring-api in us-central1 (production) is tagged 'blue'" in str(refused.value)
         assert "nothing was changed" in refused.value.message

@@ -16,9 +16,7 @@ REGIONS = ("us-central1", "europe-west1", "asia-southeast1")
 
 
 def scale_all(min_instances: int) -> CloudRunScale:
-    return CloudRunScale.model_validate(
-        {"kind": "cloud_run.scale", "service": SERVICE, "min_instances": min_instances}
-    )
+    return CloudRunScale.model_validate({"kind": "cloud_run.scale", "service": SERVICE, "min_instances": min_instances})
 
 
 def tier(value: str, timeout: str = "30m") -> CloudSqlTier:

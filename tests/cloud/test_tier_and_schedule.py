@@ -33,10 +33,7 @@ class TestTier:
         assert (await action.apply(target, snapshot, cloud.note)).changed
         assert (await action.verify(target)).ok
         again = await action.apply(target, snapshot, cloud.note)
-        assert (
-            not again.changed
-            and again.message == "ion-primary (production): already at tier db-custom-8-16384"
-        )
+        assert not again.changed and again.message == "ion-primary (production): already at tier db-custom-8-16384"
         await action.revert(target, snapshot, cloud.note)
         assert await action.read_back(target) == {"tier": "db-custom-16-32768"}
         if cloud.sql_facade is not None:
@@ -92,9 +89,7 @@ class TestScalingSchedule:
         before = {r: cloud.live(r) for r in REGIONS}
         env = cloud.runbook.environment("production")
         assert env is not None
-        action = default_registry(cloud.deps, kinds=["scaling.schedule"]).build(
-            schedule(), cloud.runbook, env
-        )
+        action = default_registry(cloud.deps, kinds=["scaling.schedule"]).build(schedule(), cloud.runbook, env)
         assert action.describe() == (
             "Time-of-day scaling for ion-mentoring-api in us-central1, europe-west1, asia-southeast1 "
             "(production): 08:00-09:00 4/150, 12:00-13:00 4/150, 17:00-18:00 3/120, "
@@ -115,17 +110,13 @@ class TestScalingSchedule:
 
         await revert_all(cloud, action, snapshots)
         assert await cloud.deps.settings.get_value("scaling:production:ion-mentoring-api") is None
-        assert {r: comparable(cloud.live(r)) for r in REGIONS} == {
-            r: comparable(c) for r, c in before.items()
-        }
+        assert {r: comparable(cloud.live(r)) for r in REGIONS} == {r: comparable(c) for r, c in before.items()}
 
     async def test_the_hourly_job_follows_the_windows_and_is_idempotent(self, cloud: Cloud) -> None:
         cloud.clock._now = chicago(12, 10)
         env = cloud.runbook.environment("production")
         assert env is not None
-        action = default_registry(cloud.deps, kinds=["scaling.schedule"]).build(
-            schedule(), cloud.runbook, env
-        )
+        action = default_registry(cloud.deps, kinds=["scaling.schedule"]).build(schedule(), cloud.runbook, env)
         await run_all(cloud, action)
 
         assert await apply_scaling_rules(cloud.deps, cloud.runbook, chicago(12, 40)) == []
@@ -142,15 +133,11 @@ class TestScalingSchedule:
         cloud.clock._now = chicago(8, 30)
         env = cloud.runbook.environment("production")
         assert env is not None
-        action = default_registry(cloud.deps, kinds=["scaling.schedule"]).build(
-            schedule(), cloud.runbook, env
-        )
+        action = default_registry(cloud.deps, kinds=["scaling.schedule"]).build(schedule(), cloud.runbook, env)
         await run_all(cloud, action)
         cloud.world.deny(PROJECT, "europe-west1")
         report = await apply_scaling_rules(cloud.deps, cloud.runbook, chicago(10))
-        assert report[1].startswith(
-            "ion-mentoring-api europe-west1 (production): not changed: permission denied"
-        )
+        assert report[1].startswith("ion-mentoring-api europe-west1 (production): not changed: permission denied")
         assert cloud.live("asia-southeast1").min_instances == 2
 
 
@@ -160,9 +147,7 @@ class TestRegistry:
         env = cloud.runbook.environment("production")
         assert env is not None
         spec = Manual.model_validate({"kind": "manual", "instruction": "check the dashboard"})
-        with pytest.raises(
-            UnknownActionKind, match=r"no action kind 'manual' is registered.*cloud_run\.scale"
-        ):
+        with pytest.raises(UnknownActionKind, match=r"no action kind 'manual' is registered.*cloud_run\.scale"):
             registry.build(spec, cloud.runbook, env)
 
     async def test_a_kind_without_a_module_is_refused(self, cloud: Cloud) -> None:

@@ -36,8 +36,8 @@ def test_scale_names_service_region_and_limit(week17: Runbook) -> None:
 def test_env_traffic_tier_and_schedule_lines(week17: Runbook) -> None:
     assert _first(week17, "day3.2") == "Set env ENABLE_CACHE_WARMUP=true on ion-mentoring-api in all regions"
     assert (
-        _first(week17, "day1.3", 1)
-        == "Route 10% of ion-mentoring-api traffic in all regions to the latest revision"
+        _first(week17, "day1.3", 3)
+        == "Route 100% of ion-mentoring-api traffic in all regions to revision tag pool-canary"
     )
     assert _first(week17, "day7.1", 2) == (
         "Change Cloud SQL instance ion-primary to tier db-custom-8-16384 (wait up to 30m)"
@@ -58,8 +58,7 @@ def test_probe_and_sql_lines(week17: Runbook) -> None:
     )
     assert _first(week17, "day1.4") == "Benchmark 3 queries x20; pass if mean < 15 ms and p95 < 25 ms"
     assert _first(week17, "day1.2").startswith(
-        "Execute: CREATE INDEX IF NOT EXISTS idx_persona_tone_pace_intent "
-        "ON personas(tone, pace, intent) (undo: "
+        "Execute: CREATE INDEX IF NOT EXISTS idx_persona_tone_pace_intent ON personas(tone, pace, intent) (undo: "
     )
 
 
