@@ -28,14 +28,15 @@ from bot.reports.context import Report, render_report
 from bot.reports.gather import ReportGatherer, bills_key
 from bot.reports.render import ReportRenderer, format_usd, format_value
 from bot.runbook.suggest import did_you_mean
+from bot.slack.limits import MESSAGE_BLOCKS as BLOCK_LIMIT
+from bot.slack.limits import SECTION_TEXT as SECTION_LIMIT
+from bot.slack.limits import split_text
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
 
 log = structlog.get_logger(__name__)
 
-SECTION_LIMIT = 3000  # Slack's limit on a section's text
-BLOCK_LIMIT = 50
 
 
 class ReportPoster(Protocol):
@@ -52,22 +53,7 @@ class ReportPoster(Protocol):
 
 def section_blocks(text: str) -> list[dict[str, Any]]:
     """mrkdwn text as section blocks of at most 3000 characters, split at line ends."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.rstrip("\n").split("\n"):
-        while len(line) > SECTION_LIMIT:  # one line longer than a section: cut it hard
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:SECTION_LIMIT])
-            line = line[SECTION_LIMIT:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > SECTION_LIMIT:
-            chunks.append(current)
-            candidate = line
-        current = candidate
-    if current.strip():
-        chunks.append(current)
+    chunks = split_text(text.rstrip("\n"), SECTION_LIMIT)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks if c.strip()]
     return blocks[:BLOCK_LIMIT]
 
