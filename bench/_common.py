@@ -189,24 +189,25 @@ class ServedProcess:
         finally:
             log.close()
 
-    async def wait_healthy(self, timeout: float = 60.0, poll: float = 0.005) -> float:
-        """Seconds from process start to the first /healthz 200; raise with the child's log if it never comes."""
+    async def wait_healthy(self, timeout: float = 60.0, poll: float = 0.005, path: str = "/healthz") -> float:
+        """Seconds from process start to the first 200 on ``path`` (/readyz: ready for Slack, not just
+        listening); raise with the child's log if it never comes."""
         assert self._process is not None, "start() first"
         deadline = time.perf_counter() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as http:
             while time.perf_counter() < deadline:
                 if self._process.returncode is not None:
                     raise BenchError(
-                        f"{self.name} exited with code {self._process.returncode} before answering /healthz; "
+                        f"{self.name} exited with code {self._process.returncode} before answering {path}; "
                         f"its output ends:\n{self.log_tail()}"
                     )
                 with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                    async with http.get(self.url + "/healthz") as response:
+                    async with http.get(self.url + path) as response:
                         if response.status == 200:
                             return time.perf_counter() - self.started_at
                 await asyncio.sleep(poll)
         raise BenchError(
-            f"{self.name} did not answer /healthz within {timeout:.0f} s; it was stopped. "
+            f"{self.name} did not answer {path} within {timeout:.0f} s; it was stopped. "
             f"Its output ends:\n{self.log_tail()}"
         )
 

@@ -248,7 +248,8 @@ async def bot_sample(
         slack.api.base_url, port, {"ION_DATABASE_URL": f"sqlite+aiosqlite:///{server.workdir}/ion.db"}
     )
     async with server:
-        await server.wait_healthy()
+        # /healthz answers as soon as the port is bound; Slack traffic is accepted once /readyz is 200.
+        await server.wait_healthy(path="/readyz")
         url = server.url + "/slack/events"
         await post_once(url, command_body("start week17"))
         await until(slack, start_confirmed, "confirm `/ion start week17`", server)

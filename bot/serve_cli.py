@@ -1,4 +1,8 @@
-"""`ionbot serve`: the production entry point (Slack over HTTP or Socket Mode)."""
+"""`ionbot serve`: the production entry point (Slack over HTTP or Socket Mode).
+
+Only light modules are imported here: the server binds its port first and imports the heavy
+parts (SQLAlchemy, alembic, the cloud clients, Bolt) while /healthz already answers.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import sys
 
 from bot.config import ConfigError, load_settings
 from bot.logs import configure_logging
-from bot.runbook.errors import RunbookError
-from bot.store.migrate import SchemaBehind
 
 
 def register_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +27,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    from bot.runbook.errors import RunbookError
     from bot.slack.server import serve
 
     try:
@@ -33,12 +36,17 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except SchemaBehind as exc:
-        print(exc, file=sys.stderr)
-        return 1
     except RunbookError as exc:
         print(f"cannot load the runbook {settings.runbook}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # The schema check lives with alembic; it is loaded only once the port is bound.
+        from bot.store.migrate import SchemaBehind
+
+        if not isinstance(exc, SchemaBehind):
+            raise
+        print(exc, file=sys.stderr)
         return 1
     return 0

@@ -24,28 +24,38 @@ from bot.slack.handlers.modals import on_submission
 from bot.slack.identity import Directory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.render import Renderer
+from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
 
 COMMAND = "/ion"
 _STATES: weakref.WeakKeyDictionary[AsyncApp, AppState] = weakref.WeakKeyDictionary()
+_QUEUES: weakref.WeakKeyDictionary[AsyncApp, WorkQueue] = weakref.WeakKeyDictionary()
 
 
 def build_app(
-    bot: Bot, client: AsyncWebClient, *, signing_secret: str | None, process_before_response: bool = False
+    bot: Bot,
+    client: AsyncWebClient,
+    *,
+    signing_secret: str | None,
+    process_before_response: bool = False,
+    workers: int = DEFAULT_WORKERS,
 ) -> AsyncApp:
     """The app for ``bot``; requests are verified when ``signing_secret`` is given.
 
     With ``process_before_response`` the listeners finish their work before dispatch returns
-    (tests, the console); otherwise they ack first and Slack gets its answer at once.
+    (tests, the console); otherwise they ack first and Slack gets its answer at once, and the
+    work after the ack runs in at most ``workers`` slots (commands of a channel in order).
     """
     with_retries(client)
+    # Bolt always runs the listener inline: it returns right after ack(), handing the rest to the
+    # work queue, so the answer needs no 10 ms polling for the ack and waits behind no one's work.
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
-        process_before_response=process_before_response,
+        process_before_response=True,
     )
     outbox = Outbox(bot.store, client, bot.clock)
     state = AppState(
@@ -56,21 +66,36 @@ def build_app(
         render=Renderer(bot),
     )
     _STATES[app] = state
+    queue = WorkQueue(state.spawn, workers=workers, inline=process_before_response)
+    _QUEUES[app] = queue
 
     async def command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        await on_command(state, ack, body, request)
+        async def listener(acking: AsyncAck) -> None:
+            await on_command(state, acking, body, request)
+
+        await queue.dispatch(ack, listener, order_key=f"command:{body.get('channel_id', '')}")
 
     async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await on_action(state, ack, body, action)
+        async def listener(acking: AsyncAck) -> None:
+            await on_action(state, acking, body, action)
+
+        await queue.dispatch(ack, listener)
 
     async def submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await on_submission(state, ack, body, view)
+        async def listener(acking: AsyncAck) -> None:
+            await on_submission(state, acking, body, view)
+
+        await queue.dispatch(ack, listener)
 
     async def closed(ack: AsyncAck) -> None:
         await ack()
 
-    async def home(event: dict[str, Any]) -> None:
-        await on_home_opened(state, event)
+    async def home(ack: AsyncAck, event: dict[str, Any]) -> None:
+        async def listener(acking: AsyncAck) -> None:
+            await acking()
+            await on_home_opened(state, event)
+
+        await queue.dispatch(ack, listener)
 
     app.command(COMMAND)(command)
     app.action(re.compile("^ion:"))(action)
@@ -84,3 +109,8 @@ def build_app(
 def state_of(app: AsyncApp) -> AppState:
     """The parts of an app made by build_app: set ``state_of(app).reports`` to enable reports."""
     return _STATES[app]
+
+
+def work_queue_of(app: AsyncApp) -> WorkQueue:
+    """The queue that runs the app's listener work after each ack (how many are busy, its size)."""
+    return _QUEUES[app]

@@ -9,30 +9,59 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 
 from bot.config import ConfigError, Settings, require_for_serve
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.bootstrap import Bot
 
 log = structlog.get_logger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[bool]]
+BotBuilder = Callable[[Settings], Awaitable["Bot"]]
 EVENTS_PATH = "/slack/events"
 OUTBOX_INTERVAL_SECONDS = 30.0
 
 
+class Startup:
+    """What the probes and the Slack endpoint see while the bot is still being built behind them.
+
+    The port is bound first so /healthz answers at once; /readyz says "starting" and
+    /slack/events answers 503 (Slack retries) until ``open`` hands over the app and its check.
+    """
+
+    def __init__(self) -> None:
+        self.app: AsyncApp | None = None
+        self.ready: ReadyCheck | None = None
+
+    def open(self, app: AsyncApp | None, ready: ReadyCheck) -> None:
+        self.app = app
+        self.ready = ready
+
+
 def make_web_app(app: AsyncApp | None, ready: ReadyCheck) -> web.Application:
     """The aiohttp application: the Slack endpoint (when ``app`` is given) and the two probes."""
+    startup = Startup()
+    startup.open(app, ready)
+    return make_startup_web_app(startup, events=app is not None)
+
+
+def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
+    """The probes (and, with ``events``, the Slack endpoint), answering for whatever ``startup`` holds now."""
     web_app = web.Application()
 
-    async def events(request: web.Request) -> web.Response:
-        assert app is not None
+    async def slack_events(request: web.Request) -> web.Response:
+        app = startup.app
+        if app is None:
+            return web.json_response({"ok": False, "status": "starting"}, status=503)
+        from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -40,6 +69,9 @@ def make_web_app(app: AsyncApp | None, ready: ReadyCheck) -> web.Application:
         return web.json_response({"ok": True})
 
     async def readyz(request: web.Request) -> web.Response:
+        ready = startup.ready
+        if ready is None:
+            return web.json_response({"ok": False, "status": "starting"}, status=503)
         try:
             is_ready = await ready()
         except Exception as exc:  # a failing check means "not ready", never a 500 with a traceback
@@ -47,8 +79,8 @@ def make_web_app(app: AsyncApp | None, ready: ReadyCheck) -> web.Application:
             is_ready = False
         return web.json_response({"ok": is_ready}, status=200 if is_ready else 503)
 
-    if app is not None:
-        web_app.router.add_post(EVENTS_PATH, events)
+    if events:
+        web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     return web_app
@@ -66,6 +98,8 @@ async def start_site(web_app: web.Application, host: str, port: int) -> tuple[we
 
 def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> ReadyCheck:
     """Ready when the database answers a query and every background loop is still running."""
+
+    from sqlalchemy import text
 
     async def check() -> bool:
         async with bot.store.engine.connect() as conn:
@@ -109,13 +143,44 @@ async def recover_forever(bot: Any) -> None:
             log.exception("crash recovery pass failed")
 
 
-async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    ready: ReadyCheck | None = None,
+    build_bot: BotBuilder | None = None,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
     """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops.
 
+    The port is bound before anything heavy is imported or built, so the platform sees a live
+    process at once; /readyz turns 200 only when the bot, recovery and the Runtime are up. A
+    failure while building closes the port and raises, so the process exits with its message.
     The scheduler (reports, standups, decision reminders, hourly scaling rules, the trigger
     watch) runs in the Runtime; its claims make a second replica on the same database harmless.
     """
+    require_for_serve(settings)
+    socket_mode = bool(settings.slack_app_token)
+    startup = Startup()
+    runner, port = await start_site(make_startup_web_app(startup, events=not socket_mode), settings.host, settings.port)
+    log.info("ionbot listening; building the bot", host=settings.host, port=port)
+    if on_listening is not None:
+        on_listening(port)
+    try:
+        await _serve_built(settings, startup, ready, build_bot, socket_mode)
+    finally:
+        await runner.cleanup()
+
+
+async def _serve_built(
+    settings: Settings,
+    startup: Startup,
+    ready: ReadyCheck | None,
+    build_bot: BotBuilder | None,
+    socket_mode: bool,
+) -> None:
+    """Build everything behind the bound port, open the gate, and run until cancelled."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.bootstrap import build
     from bot.reports.render import ReportRenderer, validate_templates
@@ -123,12 +188,10 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
     from bot.slack.app import build_app, state_of
     from bot.slack.report_poster import SlackReportPoster
 
-    require_for_serve(settings)
     template_problems = validate_templates(settings.templates_dir)
     if template_problems:
         raise ConfigError("the report templates do not render:\n" + "\n".join(f"  {p}" for p in template_problems))
-    bot = await build(settings)
-    runner: web.AppRunner | None = None
+    bot = await (build_bot or build)(settings)
     runtime: Runtime | None = None
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
@@ -136,7 +199,6 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
         client = AsyncWebClient(
             token=settings.slack_bot_token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL
         )
-        socket_mode = bool(settings.slack_app_token)
         app = build_app(bot, client, signing_secret=None if socket_mode else settings.slack_signing_secret)
         await recover_once(bot)
         state = state_of(app)
@@ -146,10 +208,10 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
         await runtime.start()
         loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(bot)))
-        check = ready or _all_ready(database_and_loops_ready(bot, loops), runtime.ready)
-        web_app = make_web_app(None if socket_mode else app, check)
-        runner, port = await start_site(web_app, settings.host, settings.port)
-        log.info("ionbot serving", host=settings.host, port=port, mode="socket" if socket_mode else "http")
+        startup.open(
+            None if socket_mode else app, ready or _all_ready(database_and_loops_ready(bot, loops), runtime.ready)
+        )
+        log.info("ionbot ready", mode="socket" if socket_mode else "http")
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -157,6 +219,7 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
             await socket_handler.connect_async()
         await asyncio.Event().wait()
     finally:
+        startup.open(None, _not_ready)
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
@@ -164,6 +227,8 @@ async def serve(settings: Settings, *, ready: ReadyCheck | None = None) -> None:
             await socket_handler.close_async()
         if runtime is not None:
             await runtime.stop()
-        if runner is not None:
-            await runner.cleanup()
         await bot.close()
+
+
+async def _not_ready() -> bool:
+    return False

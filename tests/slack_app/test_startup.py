@@ -1,0 +1,144 @@
+"""`ionbot serve` binds first and builds after: the probes answer while the bot is being built,
+and a build that fails closes the port and exits with its one message."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.bootstrap import Bot, build
+from bot.config import ConfigError, Settings
+from bot.sim.slack_api import FakeSlackApi
+from bot.slack.server import serve
+from tests.slack_app.conftest import RUNBOOK, SECRET
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def serve_settings(tmp_path: Path, api: FakeSlackApi) -> Settings:
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/ion.db",
+        runbook=RUNBOOK,
+        cloud="sim",
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=api.base_url,
+        host="127.0.0.1",
+        port=0,
+    )
+
+
+class GatedBuild:
+    """Builds the real bot only when the test says so, to look at the server while it waits."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def __call__(self, settings: Settings) -> Bot:
+        self.started.set()
+        await self.release.wait()
+        return await build(settings)
+
+
+class Listening:
+    """Receives the bound port from ``serve``."""
+
+    def __init__(self) -> None:
+        self.port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def __call__(self, port: int) -> None:
+        self.port.set_result(port)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with http.get(url) as response:
+        return response.status, await response.text()
+
+
+async def ready_in_time(http: aiohttp.ClientSession, url: str, serving: asyncio.Task[None]) -> int:
+    """Polls /readyz until it says 200 (or the server stopped); returns the last status."""
+    status = 0
+    for _ in range(500):
+        status, _ = await get(http, url)
+        if status == 200 or serving.done():
+            return status
+        await asyncio.sleep(0.02)
+    return status
+
+
+async def test_healthz_answers_while_the_bot_is_still_being_built_and_readyz_waits_for_it(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession
+) -> None:
+    gated, listening = GatedBuild(), Listening()
+    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build_bot=gated, on_listening=listening))
+    try:
+        url = f"http://127.0.0.1:{await listening.port}"
+        await gated.started.wait()
+
+        assert await get(http, url + "/healthz") == (200, '{"ok": true}')
+        status, text = await get(http, url + "/readyz")
+        assert (status, "starting" in text) == (503, True)
+        async with http.post(url + "/slack/events", data="command=/ion&text=status") as response:
+            assert response.status == 503  # Slack retries; nothing is dispatched to a half-built app
+
+        gated.release.set()
+        assert await ready_in_time(http, url + "/readyz", serving) == 200
+        assert await get(http, url + "/healthz") == (200, '{"ok": true}')
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+
+
+async def test_a_build_that_fails_closes_the_port_and_raises_its_error(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession
+) -> None:
+    listening = Listening()
+
+    async def broken_build(settings: Settings) -> Bot:
+        raise ConfigError("the database says no; nothing was started.")
+
+    with pytest.raises(ConfigError, match="the database says no"):
+        await serve(serve_settings(tmp_path, api), build_bot=broken_build, on_listening=listening)
+    port = listening.port.result()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await get(http, f"http://127.0.0.1:{port}/healthz")
+
+
+def test_ionbot_serve_with_a_broken_runbook_exits_non_zero_with_its_message_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: broken\n")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "ION_CLOUD": "sim",
+        "ION_HOST": "127.0.0.1",
+        "PORT": "0",
+        "ION_RUNBOOK": str(broken),
+        "ION_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ion.db",
+        "ION_LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], cwd=REPO, env=env, capture_output=True, text=True, timeout=50
+    )
+    assert done.returncode == 1
+    assert f"cannot load the runbook {broken}:" in done.stderr
+    assert "missing required field 'title'" in done.stderr
+    assert "Traceback" not in done.stderr
