@@ -34,6 +34,7 @@ from bot.runbook.loader import load_runbook
 from bot.runbook.models import Runbook
 from bot.sim.faults import FaultPlan
 from bot.sim.world import World
+from bot.sim.world_state import WorldState
 from bot.store.migrate import ensure_schema
 from bot.store.repository import SqlStore
 
@@ -65,12 +66,12 @@ class OpenIncidents:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
 
-    async def count_open(self, run_id: str | None, at: datetime) -> int:
+    async def opened_times(self, run_id: str | None) -> list[datetime]:
         runs = [run_id] if run_id else [r.id for r in await self._store.open_runs()]
-        count = 0
-        for rid in runs:
-            count += sum(1 for a in await self._store.active_alerts(rid) if a.kind == "incident" and a.opened_at <= at)
-        return count
+        return [a.opened_at for rid in runs for a in await self._store.active_alerts(rid) if a.kind == "incident"]
+
+    async def count_open(self, run_id: str | None, at: datetime) -> int:
+        return sum(1 for opened in await self.opened_times(run_id) if opened <= at)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class SimParts:
 
     world: World
     faults: FaultPlan
+    state: WorldState
     metrics: object
     http_app: object
     app_dbs: dict[str, object]
@@ -198,6 +200,8 @@ def _faults_follow_production(sim: SimParts, store: SqlStore, rollout: Rollout, 
     """Faults written "after day2.1" start when day2.1's production lane finishes applying."""
 
     async def on_event(event: Event) -> None:
+        if event.kind in ("execution_finished", "rollback_finished"):
+            sim.state.mark_stale()
         if event.kind != "execution_finished" or not event.data.get("ok") or event.step_id is None:
             return
         execution = await store.get_execution(str(event.data.get("execution_id")))
@@ -220,7 +224,7 @@ async def _sim_parts(
     from bot.sim.http_app import SimHttpApp
     from bot.sim.metrics import SyntheticMetrics
     from bot.sim.sim_cloud import SimCloudRun, SimCloudSql
-    from bot.sim.world_state import WorldMetrics, WorldState
+    from bot.sim.world_state import WorldMetrics
 
     world = World.seeded(runbook, now=clock.now)
     workdir = Path(tempfile.mkdtemp(prefix="ionbot-sim-"))
@@ -244,7 +248,7 @@ async def _sim_parts(
         return synthetic.value_at(p95, production, clock.now()) if p95 else 36.4
 
     app = SimHttpApp(p95_ms=current_p95, time_scale=0.0)
-    host, port = await app.start()
+    host, port = await app.start(own_thread=True)
     stack.push_async_callback(app.stop)
     host_map = {}
     for env in runbook.environments:
@@ -264,7 +268,7 @@ async def _sim_parts(
     http = HttpProber(host_map=host_map, loopback_only=True, limits=limits)
     stack.push_async_callback(http.close)
     sql = SqlTargets(engines=app_dbs)
-    parts = SimParts(world, plan, synthetic, app, dict(app_dbs))
+    parts = SimParts(world, plan, state, synthetic, app, dict(app_dbs))
     return parts, SimCloudRun(world, clock), SimCloudSql(world, clock), http, sql, metrics
 
 

@@ -90,8 +90,7 @@ def evaluate(
             newest.value,
             limit,
             held,
-            f"{condition.metric} is {_fmt(newest.value)} "
-            f"({condition.op} {_fmt(limit)}: {'yes' if ok else 'no'})",
+            f"{condition.metric} is {_fmt(newest.value)} ({condition.op} {_fmt(limit)}: {'yes' if ok else 'no'})",
         )
     assert condition.window is not None
     return _sustained(condition, points, limit, condition.window, step, held)
@@ -173,9 +172,7 @@ def _over(
     )
 
 
-def _held_for(
-    condition: Condition, points: Sequence[Point], limit: float, step: timedelta
-) -> timedelta | None:
+def _held_for(condition: Condition, points: Sequence[Point], limit: float, step: timedelta) -> timedelta | None:
     """How long the unbroken run of satisfying points ending at the newest point spans."""
     if not _holds(condition, points[-1].value, limit):
         return None
@@ -221,20 +218,32 @@ class IncidentCounter(Protocol):
 
     async def count_open(self, run_id: str | None, at: datetime) -> int: ...
 
+    async def opened_times(self, run_id: str | None) -> list[datetime]:
+        """When each incident still open was declared (the bot knows them all: no gaps)."""
+        ...
+
 
 class IncidentSeries:
-    """The ``incidents`` metric: one point, the open-incident count at the end of the window."""
+    """The ``incidents`` metric: the open-incident count at every step of the window.
 
-    def __init__(
-        self, counter: IncidentCounter, run_id: str | None = None, step_seconds: float = 60.0
-    ) -> None:
+    The bot records every incident it is told of, so the series has no gaps: a gate asking
+    ``incidents == 0 over 24h`` gets a full day of points, not one.
+    """
+
+    def __init__(self, counter: IncidentCounter, run_id: str | None = None, step_seconds: float = 60.0) -> None:
         self._counter = counter
         self._run_id = run_id
         self._step = step_seconds
 
     async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
-        count = await self._counter.count_open(self._run_id, end)
-        return Series(metric.id, (Point(end, float(count)),), self._step)
+        opened = sorted(await self._counter.opened_times(self._run_id))
+        step = timedelta(seconds=self._step)
+        points: list[Point] = []
+        at = end
+        while at >= start:
+            points.append(Point(at, float(sum(1 for when in opened if when <= at))))
+            at -= step
+        return Series(metric.id, tuple(reversed(points)), self._step)
 
 
 # --- the ConditionChecker the engine's gates and metric.gate actions use --------------------
@@ -243,9 +252,7 @@ class IncidentSeries:
 class MetricsChecker:
     """Reads the window a condition needs from a MetricsSource and evaluates it."""
 
-    def __init__(
-        self, source: MetricsSource, runbook: Runbook, incidents: IncidentCounter | None = None
-    ) -> None:
+    def __init__(self, source: MetricsSource, runbook: Runbook, incidents: IncidentCounter | None = None) -> None:
         self._source = source
         self._runbook = runbook
         self._incidents = IncidentSeries(incidents) if incidents is not None else None
@@ -258,9 +265,7 @@ class MetricsChecker:
         source: MetricsSource | IncidentSeries = self._source
         if metric.source == "incidents":
             if self._incidents is None:
-                return _unknown(
-                    parsed, "no incident source is configured, so open incidents cannot be counted"
-                )
+                return _unknown(parsed, "no incident source is configured, so open incidents cannot be counted")
             source = self._incidents
         try:
             series = await source.read(metric, environment, now - lookback(parsed), now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable
 
@@ -39,6 +40,8 @@ class SimHttpApp:
         self.hosts_seen: Counter[str] = Counter()
         self._random = random.Random(seed)
         self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
 
     def latency_ms(self) -> float:
         """A latency whose 95th percentile is the current P95: normal with mean 0.6*P95."""
@@ -55,8 +58,33 @@ class SimHttpApp:
         app.router.add_post("/api/v2/mentor", self._mentor)
         return app
 
-    async def start(self) -> tuple[str, int]:
-        """Serve on an ephemeral loopback port; returns (host, port)."""
+    async def start(self, *, own_thread: bool = False) -> tuple[str, int]:
+        """Serve on an ephemeral loopback port; returns (host, port).
+
+        ``own_thread`` serves from a loop of its own, as a real service would: latencies a probe
+        measures then never include time the caller's loop spent on its own work.
+        """
+        if not own_thread:
+            return await self._serve()
+        ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+        caller = asyncio.get_running_loop()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._thread_loop = loop
+            try:
+                address = loop.run_until_complete(self._serve())
+                caller.call_soon_threadsafe(ready.set_result, address)
+                loop.run_forever()
+                loop.run_until_complete(self._cleanup())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="sim-http-app", daemon=True)
+        self._thread.start()
+        return await ready
+
+    async def _serve(self) -> tuple[str, int]:
         self._runner = web.AppRunner(self.build(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -64,10 +92,19 @@ class SimHttpApp:
         host, port = self._runner.addresses[0][:2]
         return str(host), int(port)
 
-    async def stop(self) -> None:
+    async def _cleanup(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def stop(self) -> None:
+        if self._thread is not None and self._thread_loop is not None:
+            self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+            self._thread_loop = None
+            return
+        await self._cleanup()
 
     @web.middleware
     async def _simulate(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -63,9 +63,7 @@ class MonitoringFacade:
             request_deserializer=monitoring_v3.ListTimeSeriesRequest.deserialize,
             response_serializer=monitoring_v3.ListTimeSeriesResponse.serialize,
         )
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, {"ListTimeSeries": handler}),)
-        )
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"ListTimeSeries": handler}),))
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         self._server = server

@@ -247,9 +247,7 @@ class FakeSlackApi:
         missing = [f.get("id") for f in files if f.get("id") not in self.uploads]
         if missing:
             return {"ok": False, "error": "file_not_found"}
-        answered = [
-            {"id": f["id"], "title": f.get("title") or "", "size": len(self.uploads[f["id"]])} for f in files
-        ]
+        answered = [{"id": f["id"], "title": f.get("title") or "", "size": len(self.uploads[f["id"]])} for f in files]
         return {"ok": True, "files": answered}
 
     def _m_conversations_info(self, payload: JSONDict, request: web.Request) -> JSONDict:

@@ -166,9 +166,7 @@ class World:
             for service in runbook.services:
                 for region in service.regions:
                     low, high = region_baseline(region)
-                    world.add_service(
-                        environment.project, region, service.name, min_instances=low, max_instances=high
-                    )
+                    world.add_service(environment.project, region, service.name, min_instances=low, max_instances=high)
         for instance in runbook.sql_instances:
             home = runbook.environment(instance.environment)
             if home is not None:
@@ -301,9 +299,7 @@ class World:
             changed = True
         if changed:
             service.generation += 1
-            self._emit(
-                WorldChange("service", service.project, service.region, service.name, service.config())
-            )
+            self._emit(WorldChange("service", service.project, service.region, service.name, service.config()))
 
     def _start(self, project: str, subject: str, land: Callable[[], None]) -> Operation:
         name = f"operation-{next(self._ids):05d}"

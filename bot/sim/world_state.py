@@ -24,6 +24,11 @@ class WorldState:
         self._runbook = runbook
         self._app_dbs = dict(app_dbs)  # database name -> engine
         self._indexes: dict[str, bool] = {}
+        self._stale = True
+
+    def mark_stale(self) -> None:
+        """An execution or rollback finished: an index may have come or gone."""
+        self._stale = True
 
     def _project(self, environment: str) -> str | None:
         env = self._runbook.environment(environment)
@@ -57,7 +62,13 @@ class WorldState:
         return self._indexes.get(environment, False)
 
     async def refresh(self) -> None:
-        """Re-read which application databases carry the rollout's indexes (async, so done before reads)."""
+        """Re-read which application databases carry the rollout's indexes (async, so done before reads).
+
+        Only after something ran: a watcher poll reads many metrics and must not query every time.
+        """
+        if not self._stale:
+            return
+        self._stale = False
         for env in self._runbook.environments:
             engine = self._app_dbs.get(env.database or "")
             if engine is None:

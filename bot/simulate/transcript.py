@@ -2,7 +2,8 @@
 
 ``--out DIR`` gets ``transcript.txt`` (each typed line and everything the bot posted, as text),
 ``calls.jsonl`` (every recorded Web API call), ``reports/`` (each scheduled job's messages,
-one file per job run) and ``files/`` (every uploaded file, e.g. report charts).
+one file per job run) and ``files/`` (report charts, written there as they are posted, and
+any file uploaded through the Web API).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.sim.slack_api import FakeSlackApi
 from bot.slack.console_feed import Entry
 from bot.slack.console_jobs import Fired
 from bot.slack.console_render import render_text
-from bot.slack.console_session import Note, Output
+from bot.slack.console_types import Note, Output
 
 
 @dataclass
@@ -64,14 +65,14 @@ class Transcript:
             path = reports / f"{stamp}-{_slug(fired.due.job.job_key)}.txt"
             path.write_text("\n".join(self.text(list(shown))) + "\n", encoding="utf-8")
             written.append(path)
+        files = folder / "files"
         titles = _upload_titles(api)
-        if api.uploads:
-            files = folder / "files"
+        for file_id, data in api.uploads.items():
             files.mkdir(exist_ok=True)
-            for file_id, data in api.uploads.items():
-                path = files / _slug(titles.get(file_id) or file_id)
-                path.write_bytes(data)
-                written.append(path)
+            path = files / _slug(titles.get(file_id) or file_id)
+            path.write_bytes(data)
+        if files.is_dir():  # report charts land here as they are posted (the session's files_dir)
+            written += sorted(p for p in files.iterdir() if p.is_file())
         return written
 
 

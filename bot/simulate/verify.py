@@ -1,12 +1,14 @@
 """Did the week happen? Checked at the end from the store, the sim world and the fake API's record.
 
 Each problem is one sentence naming what the runbook asked for and did not get; an empty list
-means the simulation did everything. Report checks apply only when the report jobs are wired.
+means the simulation did everything: every step, gate, report, digest and reminder. Reports are
+read back from what each job actually posted (``Session.job_log``), not from the scheduler's word.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.cloud.ports import ServiceConfig
 from bot.engine.records import StepState
@@ -20,7 +22,6 @@ COMPARED = ("min_instances", "max_instances", "env", "image", "traffic")
 class Expectations:
     days: int
     fault_steps: tuple[str, ...] = ()  # steps a fault is written against ("after day2.1"): rolled back
-    reports_wired: bool = False
 
 
 def fault_steps(faults: tuple[str, ...]) -> tuple[str, ...]:
@@ -60,8 +61,7 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
                 found.append(f"the gate {gate.id} is {decided}, not decided YES")
     if expect.fault_steps:
         found += _fault_problems(session, played, expect)
-    if expect.reports_wired:
-        found += _report_problems(session, expect)
+    found += _report_problems(session, expect)
     return found
 
 
@@ -94,18 +94,61 @@ def _fault_problems(session: Session, played: Played, expect: Expectations) -> l
     return found
 
 
-def _report_problems(session: Session, expect: Expectations) -> list[str]:
-    posted: dict[str, set[int]] = {}
+def _posted(session: Session) -> dict[tuple[str, str | None, int | None], list[str]]:
+    """(job kind, standup or gate name, run day) -> the text of every message that job run posted."""
+    posted: dict[tuple[str, str | None, int | None], list[str]] = {}
     for fired, entries in session.job_log:
-        if fired.result.posted and entries:
-            posted.setdefault(fired.due.job.kind, set()).add(fired.result.day or 0)
+        shown = [e for e in entries if e.visible and e.method == "chat.postMessage"]
+        if fired.result.posted and shown:
+            key = (fired.due.job.kind, fired.due.job.name, fired.result.day)
+            posted.setdefault(key, []).extend(_text(e.payload) for e in shown)
+    return posted
+
+
+def _text(payload: dict[str, Any]) -> str:
+    """A message's text: the fallback and every section, as the reader sees them."""
+    parts = [str(payload.get("text") or "")]
+    for block in payload.get("blocks") or []:
+        text = block.get("text") if isinstance(block, dict) else None
+        if isinstance(text, dict):
+            parts.append(str(text.get("text") or ""))
+    return "\n".join(parts)
+
+
+def _report_problems(session: Session, expect: Expectations) -> list[str]:
+    runbook = session.bot.runbook
+    schedule = runbook.schedule
+    posted = _posted(session)
     found: list[str] = []
     for day in range(1, expect.days + 1):
-        if day not in posted.get("daily_report", set()):
+        if ("daily_report", None, day) not in posted:
             found.append(f"no daily report was posted for day {day}")
-        if day not in posted.get("standup", set()):
-            found.append(f"no standup digest was posted on day {day}")
-    final = session.bot.runbook.schedule.final_report_day
-    if final is not None and final <= expect.days and not posted.get("final_report"):
-        found.append("the final report was not posted")
+        for standup in schedule.standups:
+            if ("standup", standup.name, day) not in posted:
+                found.append(f"no {standup.name} standup digest was posted on day {day}")
+    for gate in runbook.gates:
+        if gate.day <= expect.days and not any(k[:2] == ("gate_reminder", gate.id) for k in posted):
+            found.append(f"no reminder was posted for the decision point {gate.id} on day {gate.day}")
+    summary = schedule.summary_day
+    if summary is not None and summary <= expect.days and ("phase_summary", None, summary) not in posted:
+        found.append(f"the Day {summary} phase summary was not posted")
+    final = schedule.final_report_day
+    if final is not None and final <= expect.days and ("final_report", None, final) not in posted:
+        found.append(f"the final report was not posted on day {final}")
+    for step_id in expect.fault_steps:
+        step = runbook.step(step_id)
+        if step is None or step.day > expect.days:
+            continue
+        reports = posted.get(("daily_report", None, step.day), [])
+        if not any(_says_rolled_back(text, step_id) for text in reports):
+            found.append(f"the Day {step.day} report does not say under Issues/Blockers that {step_id} was rolled back")
     return found
+
+
+def _says_rolled_back(report: str, step_id: str) -> bool:
+    """The report's Issues/Blockers section has a line naming the step as rolled back."""
+    _, found, rest = report.partition("Issues/Blockers:")
+    if not found:
+        return False
+    section = rest.split("Next Day Plan:")[0]
+    return any(step_id in line and "rolled back" in line for line in section.splitlines())

@@ -153,6 +153,7 @@ async def console_main(args: argparse.Namespace) -> int:
             printer.show(
                 [Note(f"ION console ({clock} clock, {session.local_now():%a %d %b %H:%M %Z}); type help.", "dim")]
             )
+        printer.show(session.started)  # executions a stopped console left running, now reconciled
         return await run_lines(session, _stdin_reader(interactive), printer, echo=not interactive)
 
 

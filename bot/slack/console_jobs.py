@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.actions.scaling_schedule import apply_scaling_rules
 from bot.bootstrap import Bot
 from bot.engine.clock import VirtualClock
 from bot.scheduler import FireResult, JobSpec, ReportScheduler, ScheduleCallbacks, fire_times
@@ -52,52 +51,6 @@ class NoScheduler:
 
     def remove_job(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
-
-
-class EngineCallbacks:
-    """The jobs the engine can do by itself (watch, scaling); reports go to ``reports`` when wired.
-
-    ``reports`` is any object with the report methods of ``ScheduleCallbacks``
-    (post_daily_report, post_standup, ...); without one, report jobs are counted as not wired.
-    """
-
-    def __init__(self, bot: Bot, reports: object | None = None) -> None:
-        self.bot = bot
-        self.reports = reports
-        self.unwired: list[str] = []
-
-    async def watch_triggers(self, run_id: str, at: datetime) -> None:
-        run = await self.bot.store.get_run(run_id)
-        if run is not None:
-            await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
-
-    async def apply_scaling_rules(self, run_id: str, at: datetime) -> None:
-        await apply_scaling_rules(self.bot.deps, self.bot.runbook, at)
-
-    async def _report(self, name: str, *args: Any) -> None:
-        method = getattr(self.reports, name, None)
-        if method is None:
-            self.unwired.append(name)
-            return
-        await method(*args)
-
-    async def post_daily_report(self, run_id: str, day: int, late: bool) -> None:
-        await self._report("post_daily_report", run_id, day, late)
-
-    async def post_standup(self, run_id: str, standup_name: str, day: int, late: bool) -> None:
-        await self._report("post_standup", run_id, standup_name, day, late)
-
-    async def post_gate_reminder(self, run_id: str, gate_id: str, late: bool) -> None:
-        await self._report("post_gate_reminder", run_id, gate_id, late)
-
-    async def post_phase_summary(self, run_id: str, day: int, late: bool) -> None:
-        await self._report("post_phase_summary", run_id, day, late)
-
-    async def post_final_report(self, run_id: str, day: int, late: bool) -> None:
-        await self._report("post_final_report", run_id, day, late)
-
-    async def post_missed_report(self, run_id: str, kind: str, day: int, text: str) -> None:
-        await self._report("post_missed_report", run_id, kind, day, text)
 
 
 @dataclass(frozen=True)
@@ -205,10 +158,10 @@ class JobDriver:
             await self.settle()
             for due in batch:
                 done = Fired(due, await self.scheduler.fire(due.run_id, due.job.job_key))
-                await self.settle()
                 fired.append(done)
-                if self.on_fired is not None:
+                if self.on_fired is not None:  # before settling: what the job posted belongs to it
                     await self.on_fired(done)
+                await self.settle()
             await self.sync_runs()
         if self.clock.now() < when:
             await self.clock.advance_to(when)

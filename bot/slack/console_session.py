@@ -1,25 +1,25 @@
 """One console session: the fake Slack, the wired bot, the Bolt app, and what each typed line does.
 
-Every line becomes the request Slack would send (``console_payloads``), goes through
-``app.async_dispatch`` (the same listeners as production), and comes back as the Web API
+Every line becomes the request Slack would send (``console_payloads``, ``console_actions``), goes
+through ``app.async_dispatch`` (the same listeners as production), and comes back as the Web API
 calls the bot made (``console_feed``). ``ionbot console`` and ``ionbot simulate`` both drive
-this class; only how lines arrive and how replies are shown differ.
+this class; only how lines arrive and how replies are shown differ. Scheduled jobs and the
+on-demand report commands go through the one ``ReportService`` serve uses, posting through the
+app's outbox; charts are written to ``files_dir`` and the report shows their path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -32,11 +32,13 @@ from bot.engine.clock import SystemClock
 from bot.engine.permissions import DEMO_TEAM, TeamMember
 from bot.engine.ports import Event
 from bot.engine.records import StepState
+from bot.reports.service import ReportService
 from bot.runbook.loader import load_runbook
 from bot.scheduler import run_dates
-from bot.sim.slack_api import Call, FakeSlackApi, FakeSlackWorkspace
+from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
 from bot.slack import console_payloads as payloads
-from bot.slack.console_feed import RESPONSE_URL, Card, Entry, Feed
+from bot.slack.console_actions import CardActions, Confirm, answer, serve_response_urls
+from bot.slack.console_feed import Entry, Feed
 from bot.slack.console_input import (
     CONSOLE_HELP,
     AdvanceBy,
@@ -52,11 +54,13 @@ from bot.slack.console_input import (
     TypeLine,
     UnknownLine,
 )
-from bot.slack.console_jobs import EngineCallbacks, Fired, JobDriver, SteppedClock, settle_tasks
+from bot.slack.console_jobs import Fired, JobDriver, SteppedClock, settle_tasks
+from bot.slack.console_types import ConsoleError, Note, Output, Reply
+from bot.slack.report_poster import SlackReportPoster
 
 DEFAULT_CHANNEL_NAME = "ion-rollout"
-Confirm = Callable[[str, str], Awaitable[bool]]
 AppFactory = Callable[..., AsyncApp]
+__all__ = ["ConsoleError", "Note", "Output", "Reply", "Session", "SessionOptions", "default_virtual_start"]
 
 
 def _default_app_factory() -> AppFactory:
@@ -64,23 +68,6 @@ def _default_app_factory() -> AppFactory:
     from bot.slack.app import build_app
 
     return build_app
-
-
-@dataclass(frozen=True)
-class Note:
-    """A line from the console itself (not the bot): help, a refusal to act, what happened."""
-
-    text: str
-    style: str = "yellow"
-
-
-Output = Entry | Note
-
-
-@dataclass
-class Reply:
-    outputs: list[Output] = field(default_factory=list)
-    quit: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,12 +82,8 @@ class SessionOptions:
     watch_every: int = 1
     watch_hours: tuple[time, time] | None = None  # poll the triggers only between these local times
     database_url: str | None = None
-    reports: object | None = None  # the reports hook for scheduled jobs, when wired
+    files_dir: Path | None = None  # where report charts are written (default: a fresh temporary folder)
     extra_team: tuple[TeamMember, ...] = ()  # people beyond the demo team (sets ION_ROLES for the session)
-
-
-class ConsoleError(Exception):
-    """Something the person must fix before the console can start; the message says what."""
 
 
 def person(name: str, team: Sequence[TeamMember] = DEMO_TEAM) -> payloads.Person | None:
@@ -124,21 +107,23 @@ class Session:
     ) -> None:
         self.options = options
         self._app_factory = app_factory
-        self._confirm = confirm
+        self.actions = CardActions(self, confirm)
         self._stack = AsyncExitStack()
         self.api = FakeSlackApi()
         self.team: tuple[TeamMember, ...] = (*DEMO_TEAM, *options.extra_team)
         self.user = person(options.user, self.team) or payloads.Person("U_LEAD", "lee")
         self.clock: SteppedClock | None = None
         self.driver: JobDriver | None = None
-        self.callbacks: EngineCallbacks | None = None
         self._baseline: set[asyncio.Task[Any]] = set()
-        self._submitted: dict[str, Any] | None = None
-        self._responses = 0
         self._job_outputs: list[Output] = []
         self.job_log: list[tuple[Fired, list[Entry]]] = []  # each job that ran and what it posted
         self.events: list[Event] = []
-        self.last_actions: list[dict[str, Any]] = []  # every button or checkbox action sent, oldest first
+        self.started: list[Note] = []  # what the console did on start (executions it reconciled)
+
+    @property
+    def last_actions(self) -> list[dict[str, Any]]:
+        """Every button or checkbox action sent, oldest first."""
+        return self.actions.sent
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -178,7 +163,7 @@ class Session:
         )
         await self.api.start()
         self._stack.push_async_callback(self.api.stop)
-        response_base = await self._start_response_urls()
+        response_base = await serve_response_urls(self.api, self._stack)
         self.where = payloads.Where(self.api.workspace.team_id, channel, DEFAULT_CHANNEL_NAME, response_base)
         clock = SteppedClock(self.options.start) if self.options.start is not None else SystemClock()
         self.bot: Bot = await bootstrap.build(
@@ -193,13 +178,14 @@ class Session:
         self.app = build_app(self.bot, self.client, signing_secret=None, process_before_response=True)
         self.feed = Feed(self.api, {m.user_id: m.name for m in self.team})
         self.bot.events.subscribe(self._note_production_done)
+        self.reports = self._report_service()
+        self.started = await self._recover()
         if isinstance(clock, SteppedClock):
             self.clock = clock
-            self.callbacks = EngineCallbacks(self.bot, self.options.reports)
             self.driver = JobDriver(
                 self.bot,
                 clock,
-                self.callbacks,
+                self.reports,
                 self._settle_and_keep,
                 watch_every=self.options.watch_every,
                 watch_hours=self.options.watch_hours,
@@ -208,28 +194,31 @@ class Session:
             )
         self._baseline = set(asyncio.all_tasks())
 
-    async def _start_response_urls(self) -> str:
-        """Slack's response_url, played by a tiny route on 127.0.0.1; replies are recorded as calls."""
+    def _report_service(self) -> ReportService:
+        """The one ReportService: scheduled jobs fire into it, and /ion report, standup, metrics use it."""
+        from bot.slack.app import state_of
 
-        async def answer(request: web.Request) -> web.Response:
-            try:
-                body = await request.json()
-            except ValueError:
-                body = {"text": await request.text()}
-            call = Call(RESPONSE_URL, {**(body if isinstance(body, dict) else {}), "_tag": request.match_info["tag"]})
-            self.api.attempts.append(call)
-            self.api.recorded.append(call)
-            return web.Response(text="ok")
+        files = self.options.files_dir
+        if files is None:
+            files = Path(tempfile.mkdtemp(prefix="ionbot-charts-"))  # kept: the reports show these paths
+        state = state_of(self.app)
+        service = ReportService(self.bot, SlackReportPoster(state.outbox, self.client, files_dir=files))
+        state.reports = service
+        return service
 
-        app = web.Application()
-        app.router.add_post("/response/{tag:.*}", answer)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = int(runner.addresses[0][1])
-        return f"http://127.0.0.1:{port}/response/"
+    async def _recover(self) -> list[Note]:
+        """Executions a stopped console left running (Ctrl-C on ./ion.db) are reconciled before any line."""
+        reconciled = await self.bot.rollout.recovery_pass()
+        notes = [Note(f"Reconciled an interrupted execution: {r.message}") for r in reconciled.recovered]
+        for execution in reconciled.left_alone:
+            notes.append(
+                Note(
+                    f"{execution.step_id} ({execution.environment}) is still held by another bot process "
+                    f"(owner {execution.owner}); it was left alone. If that process has stopped, restart the "
+                    "console after its lease expires and it will be reconciled."
+                )
+            )
+        return notes
 
     def _fault_near(self, at: datetime) -> bool:
         """A fault is active, or ended less than half an hour ago: watch at the runbook's own pace."""
@@ -298,11 +287,11 @@ class Session:
         if isinstance(line, SlashLine):
             reply.outputs += await self._slash(line.text)
         elif isinstance(line, ClickLine):
-            reply.outputs += await self._click(line)
+            reply.outputs += await self.actions.click(line)
         elif isinstance(line, TickLine):
-            reply.outputs += await self._tick(line)
+            reply.outputs += await self.actions.tick(line)
         elif isinstance(line, TypeLine):
-            reply.outputs += await self._type(line.text)
+            reply.outputs += await self.actions.type(line.text)
         elif isinstance(line, AdvanceBy | AdvanceTo):
             reply.outputs += await self._advance(line)
         if len(self.api.recorded) == before and not reply.outputs:
@@ -318,34 +307,9 @@ class Session:
         role = next(m.role for m in self.team if m.name == name)
         return f"Now typing as {found.name} ({role})."
 
-    def _answer(self, response: BoltResponse, channel: str) -> list[Output]:
-        """What came back in the HTTP answer itself: an ack with text, or a modal's field errors."""
-        body = (response.body or "").strip()
-        outputs: list[Output] = []
-        if response.status >= 400:
-            return [Note(f"The bot answered HTTP {response.status}: {body[:200] or 'no reason given'}.")]
-        if not body:
-            return outputs
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = {"text": body}
-        if not isinstance(data, dict):
-            return outputs
-        if data.get("response_action") == "errors":
-            errors = data.get("errors") or {}
-            for message in errors.values() if isinstance(errors, dict) else []:
-                outputs.append(Note(f"The dialog is still open: {message}"))
-            return outputs
-        if data.get("response_action") in ("clear", "update", "push"):
-            return outputs
-        if data.get("text") or data.get("blocks"):
-            outputs.append(self.feed.reply(channel, data, "only visible to you"))
-        return outputs
-
-    async def _collect(self, response: BoltResponse, channel: str) -> list[Output]:
-        answer = self._answer(response, channel)
-        return [*answer, *self.said()]
+    async def collect(self, response: BoltResponse, channel: str) -> list[Output]:
+        """The HTTP answer first, then everything the bot said meanwhile."""
+        return [*answer(response, self.feed, channel), *self.said()]
 
     def said(self) -> list[Output]:
         """Everything the bot said that has not been shown yet, oldest first."""
@@ -355,81 +319,7 @@ class Session:
 
     async def _slash(self, text: str) -> list[Output]:
         response = await self.dispatch(payloads.slash_command(text, self.user, self.where))
-        return await self._collect(response, self.channel)
-
-    def _ref(self, card: Card) -> payloads.MessageRef:
-        return payloads.MessageRef(card.channel or self.channel, card.ts, card.payload, card.ephemeral)
-
-    def _tag(self, card: Card) -> str:
-        self._responses += 1
-        return f"card/{card.number}/{self._responses}"
-
-    async def _click(self, line: ClickLine) -> list[Output]:
-        card = self.feed.newest_with_button(line.label, line.card)
-        if card is None:
-            where = f"card @{line.card}" if line.card else "any card"
-            return [Note(f"No button '{line.label}' on {where}; nothing was pressed. {self._buttons_hint(line.card)}")]
-        button = card.button(line.label)
-        assert button is not None
-        outputs: list[Output] = []
-        element = card.element(button.block_id, button.action_id) or {}
-        confirm = element.get("confirm")
-        if isinstance(confirm, dict):
-            title = str((confirm.get("title") or {}).get("text", "Are you sure?"))
-            text = str((confirm.get("text") or {}).get("text", ""))
-            if self._confirm is None:
-                outputs.append(Note(f"{title} {text} (confirmed automatically: input is not a terminal)", "dim"))
-            elif not await self._confirm(title, text):
-                return [Note(f"Not confirmed; [{button.label}] was not pressed.", "dim")]
-        action = payloads.button_action(button.action_id, button.block_id, button.value, button.label)
-        self.last_actions.append(action)
-        body = payloads.block_actions(self.user, self.where, self._ref(card), [action], response_tag=self._tag(card))
-        response = await self.dispatch(body)
-        return outputs + await self._collect(response, card.channel or self.channel)
-
-    def _buttons_hint(self, number: int | None) -> str:
-        pool = [c for c in self.feed.cards if number is None or c.number == number]
-        labels = sorted({b.label for c in pool[-5:] for b in c.elements.buttons})
-        return f"Buttons on the latest cards: {', '.join(labels)}." if labels else "No card has buttons yet."
-
-    async def _tick(self, line: TickLine) -> list[Output]:
-        card = self.feed.newest_with_checkboxes()
-        if card is None:
-            return [Note("No card has a checklist yet; post one with /ion step ID or /ion gonogo. Nothing was ticked.")]
-        boxes = card.elements.checkboxes
-        wrong = [n for n in line.numbers if n > len(boxes)]
-        if wrong:
-            return [
-                Note(f"Card @{card.number} has {len(boxes)} boxes, so there is no box {wrong[0]}; nothing was ticked.")
-            ]
-        outputs: list[Output] = []
-        toggled = set(line.numbers)
-        groups: dict[tuple[str, str], list[Any]] = {}
-        for box in boxes:
-            group = groups.setdefault((box.block_id, box.action_id), [])
-            if box.checked != (box.number in toggled):
-                group.append(box.option)
-        touched = {(b.block_id, b.action_id) for b in boxes if b.number in toggled}
-        for block_id, action_id in [k for k in groups if k in touched]:
-            action = payloads.checkboxes_action(action_id, block_id, groups[(block_id, action_id)])
-            self.last_actions.append(action)
-            body = payloads.block_actions(
-                self.user, self.where, self._ref(card), [action], response_tag=self._tag(card)
-            )
-            response = await self.dispatch(body)
-            outputs += await self._collect(response, card.channel or self.channel)
-        return outputs
-
-    async def _type(self, text: str) -> list[Output]:
-        views = self.feed.views
-        if not views or views[-1] is self._submitted:
-            return [Note("No dialog is open; a Run or Roll back button opens one. Nothing was sent.")]
-        view = views[-1]
-        response = await self.dispatch(payloads.view_submission(self.user, self.where, view, text))
-        outputs = await self._collect(response, self.channel)
-        if not any(isinstance(o, Note) and o.text.startswith("The dialog is still open") for o in outputs):
-            self._submitted = view
-        return outputs
+        return await self.collect(response, self.channel)
 
     # --- time ---------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -162,3 +163,37 @@ class TestConsoleLines:
         assert "That time has passed" in notes(await say(session, "advance to day1 09:00"))[0]
         said = notes(await say(session, "advance 2h"))
         assert said[-1].startswith("It is now Tue 03 Nov 10:50")
+
+
+class TestReportsInTheConsole:
+    async def test_ion_report_1_posts_the_day_1_report_with_its_chart_path(self, session: Session) -> None:
+        await say(session, "/ion start week17 2026-11-02")
+        shown = await say(session, "/ion report 1")
+        posted = [o for o in shown if isinstance(o, Entry) and o.method == "chat.postMessage"]
+        assert posted, notes(shown)
+        text = str(posted[-1].payload.get("text", ""))
+        assert "Week 17 Day 1 Report" in text and "Issues/Blockers" in text
+        chart = next(word for word in text.split() if word.endswith(".png") or ".png" in word)
+        assert "day1-metrics.png" in chart
+
+    async def test_the_5_pm_report_posts_itself_when_the_clock_passes_17_00(self, session: Session) -> None:
+        await say(session, "/ion start week17 2026-11-02")
+        said = notes(await say(session, "advance to day2 17:05"))
+        assert "daily_report" in said[-1]
+        kinds = {fired.due.job.kind for fired, entries in session.job_log if entries}
+        assert "daily_report" in kinds
+
+
+class TestRecoveryOnStart:
+    async def test_an_execution_left_running_by_a_stopped_console_is_reconciled_and_said(self, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ion.db'}"
+        async with Session(SessionOptions(start=DAY2_MORNING, watch_every=10, database_url=url)) as first:
+            await say(first, *PREFLIGHT)
+            await say(first, "/ion step day2.1", "tick 1 2 3 4", "as maria", "click Approve", "as sam", "click Approve")
+            await say(first, "as dana", "click Run on staging")
+            assert await lane(first, "day2.1", "staging") in (StepState.RUNNING, StepState.VERIFYING)
+        later = DAY2_MORNING + timedelta(hours=2)  # long past the stopped console's lease
+        async with Session(SessionOptions(start=later, watch_every=10, database_url=url)) as second:
+            said = [n.text for n in second.started]
+            assert said and said[0].startswith("Reconciled an interrupted execution")
+            assert await lane(second, "day2.1", "staging") is not StepState.RUNNING

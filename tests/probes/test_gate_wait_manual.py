@@ -41,9 +41,7 @@ def gate(checker: ScriptedChecker, clock: VirtualClock) -> metric_gate.MetricGat
 
 
 class TestMetricGate:
-    async def test_passes_on_a_passing_check_at_the_clock_s_now(
-        self, clock: VirtualClock, progress: Progress
-    ) -> None:
+    async def test_passes_on_a_passing_check_at_the_clock_s_now(self, clock: VirtualClock, progress: Progress) -> None:
         checker = ScriptedChecker({ERROR_RATE: CheckResult(ERROR_RATE, True, 0.21, 0.5, "mean over 30m")})
         action = gate(checker, clock)
         assert action.describe() == f"Check {ERROR_RATE} in production"
@@ -64,23 +62,16 @@ class TestMetricGate:
         assert outcome.data["value"] == 1.7 and outcome.data["threshold"] == 0.5
 
     async def test_no_data_is_not_a_pass(self, clock: VirtualClock) -> None:
-        checker = ScriptedChecker(
-            {ERROR_RATE: CheckResult(ERROR_RATE, None, None, 0.5, "no points in the last 30m")}
-        )
+        checker = ScriptedChecker({ERROR_RATE: CheckResult(ERROR_RATE, None, None, 0.5, "no points in the last 30m")})
         action = gate(checker, clock)
         outcome = await action.apply(action.target, None, Progress())
         assert not outcome.ok
-        assert (
-            outcome.message
-            == f"gate not passed: no data for {ERROR_RATE} in production; no points in the last 30m"
-        )
+        assert outcome.message == f"gate not passed: no data for {ERROR_RATE} in production; no points in the last 30m"
         assert (await action.verify(action.target)) == outcome
 
 
 class TestWait:
-    async def test_soaks_on_the_virtual_clock_and_says_how_long(
-        self, clock: VirtualClock, progress: Progress
-    ) -> None:
+    async def test_soaks_on_the_virtual_clock_and_says_how_long(self, clock: VirtualClock, progress: Progress) -> None:
         spec = Wait(kind="wait", duration=timedelta(minutes=30), reason="soak after the scale-down")
         action = wait.build(spec, binding("production"), make_deps(clock=clock))
         assert action.describe() == "Wait 30m in production (soak after the scale-down)"
@@ -118,10 +109,7 @@ class TestManual:
         spec = Manual(kind="manual", instruction="Deploy scaling-manager with gcloud run deploy")
         action = manual.build(spec, binding("production"), make_deps())
         assert action.mutating is False
-        assert (
-            action.describe()
-            == "Manual, by a person in production: Deploy scaling-manager with gcloud run deploy"
-        )
+        assert action.describe() == "Manual, by a person in production: Deploy scaling-manager with gcloud run deploy"
         outcome = await action.apply(action.target, None, progress)
         assert (outcome.ok, outcome.changed) == (True, False)
         assert outcome.message == (

@@ -62,30 +62,22 @@ class TestQuery:
         assert outcome.message.startswith("query on ion-staging-db: 5+ rows")
         assert outcome.message.endswith("(more rows not shown)")
 
-    async def test_a_missing_expected_text_fails_it_and_shows_the_result(
-        self, sql_targets: SqlTargets
-    ) -> None:
+    async def test_a_missing_expected_text_fails_it_and_shows_the_result(self, sql_targets: SqlTargets) -> None:
         spec = SqlQuery(kind="sql.query", sql="SELECT count(*) AS n FROM personas", expect="Using index")
         action = sql_query.build(spec, binding("staging"), make_deps(sql=sql_targets))
         outcome = await action.apply(action.targets()[0], None, Progress())
         assert not outcome.ok
-        assert outcome.message.startswith(
-            "query on ion-staging-db: 1 rows, and 'Using index' is not in the result"
-        )
+        assert outcome.message.startswith("query on ion-staging-db: 1 rows, and 'Using index' is not in the result")
         assert "3000" in outcome.message
 
-    async def test_a_write_is_refused_by_the_database(
-        self, sql_targets: SqlTargets, app_engine: AsyncEngine
-    ) -> None:
+    async def test_a_write_is_refused_by_the_database(self, sql_targets: SqlTargets, app_engine: AsyncEngine) -> None:
         spec = SqlQuery(
             kind="sql.query",
             sql="INSERT INTO sessions (id, session_id, user_id, created_at, last_seen) "
             "VALUES (999999, 's', 'u', '2026-04-21', '2026-04-21')",
         )
         action = sql_query.build(spec, binding("staging"), make_deps(sql=sql_targets))
-        with pytest.raises(
-            ActionFailed, match=r"ion-staging-db refused the read-only query: .*; nothing was changed"
-        ):
+        with pytest.raises(ActionFailed, match=r"ion-staging-db refused the read-only query: .*; nothing was changed"):
             await action.apply(action.targets()[0], None, Progress())
         count = sql_query.build(
             SqlQuery(kind="sql.query", sql="SELECT count(*) AS n FROM sessions WHERE id = 999999"),
@@ -112,9 +104,7 @@ class TestQuery:
 
 
 class TestExecute:
-    async def test_plan_shows_the_statement_its_undo_and_the_index_appearing(
-        self, sql_targets: SqlTargets
-    ) -> None:
+    async def test_plan_shows_the_statement_its_undo_and_the_index_appearing(self, sql_targets: SqlTargets) -> None:
         action = sql_execute.build(DAY_1_2, binding("staging"), make_deps(sql=sql_targets))
         assert action.mutating is True
         assert action.describe() == (
@@ -155,17 +145,11 @@ class TestExecute:
         assert verified.message.startswith("verified on ion-staging-db: 'idx_persona_tone_pace_intent' found")
         again = await action.apply(target, await action.snapshot(target), progress)
         assert (again.ok, again.changed) == (True, False)
-        assert (
-            again.message
-            == "index idx_persona_tone_pace_intent already present on ion-staging-db; nothing changed"
-        )
+        assert again.message == "index idx_persona_tone_pace_intent already present on ion-staging-db; nothing changed"
         assert action.diff(target, await action.read_back(target)) == []
         reverted = await action.revert(target, snapshot, progress)
         assert (reverted.ok, reverted.changed) == (True, True)
-        assert (
-            reverted.message
-            == "reverted: index idx_persona_tone_pace_intent is absent again on ion-staging-db"
-        )
+        assert reverted.message == "reverted: index idx_persona_tone_pace_intent is absent again on ion-staging-db"
         assert not await index_exists(app_engine, "idx_persona_tone_pace_intent")
         assert (await action.revert(target, snapshot, progress)).changed is False
 
@@ -173,9 +157,7 @@ class TestExecute:
         self, sql_targets: SqlTargets, app_engine: AsyncEngine, progress: Progress
     ) -> None:
         async with app_engine.begin() as conn:
-            await conn.exec_driver_sql(
-                "CREATE INDEX idx_persona_tone_pace_intent ON personas(tone, pace, intent)"
-            )
+            await conn.exec_driver_sql("CREATE INDEX idx_persona_tone_pace_intent ON personas(tone, pace, intent)")
         action = sql_execute.build(DAY_1_2, binding("staging"), make_deps(sql=sql_targets))
         [target] = action.targets()
         snapshot = await action.snapshot(target)
@@ -192,9 +174,7 @@ class TestExecute:
         self, sql_targets: SqlTargets, app_engine: AsyncEngine, progress: Progress
     ) -> None:
         async with app_engine.begin() as conn:
-            await conn.exec_driver_sql(
-                "CREATE INDEX idx_sessions_sessionid ON sessions(session_id, created_at DESC)"
-            )
+            await conn.exec_driver_sql("CREATE INDEX idx_sessions_sessionid ON sessions(session_id, created_at DESC)")
         spec = SqlExecute(
             kind="sql.execute",
             sql="DROP INDEX idx_sessions_sessionid",
@@ -213,9 +193,7 @@ class TestExecute:
     async def test_verification_fails_when_the_plan_does_not_use_the_index(
         self, sql_targets: SqlTargets, progress: Progress
     ) -> None:
-        spec = DAY_1_2.model_copy(
-            update={"verify_sql": "EXPLAIN SELECT * FROM sessions WHERE user_id = 'user-00001'"}
-        )
+        spec = DAY_1_2.model_copy(update={"verify_sql": "EXPLAIN SELECT * FROM sessions WHERE user_id = 'user-00001'"})
         action = sql_execute.build(spec, binding("staging"), make_deps(sql=sql_targets))
         [target] = action.targets()
         await action.apply(target, await action.snapshot(target), progress)
@@ -226,9 +204,7 @@ class TestExecute:
         )
         await action.revert(target, {"exists": False}, progress)
 
-    async def test_a_statement_it_cannot_track_is_refused_before_running(
-        self, sql_targets: SqlTargets
-    ) -> None:
+    async def test_a_statement_it_cannot_track_is_refused_before_running(self, sql_targets: SqlTargets) -> None:
         spec = SqlExecute(
             kind="sql.execute",
             sql="UPDATE personas SET pace = 'brisk'",
@@ -245,9 +221,7 @@ class TestExecute:
     async def test_a_statement_the_database_rejects_is_a_sentence(
         self, sql_targets: SqlTargets, progress: Progress
     ) -> None:
-        spec = DAY_1_2.model_copy(
-            update={"sql": "CREATE INDEX idx_persona_tone_pace_intent ON no_such_table(tone)"}
-        )
+        spec = DAY_1_2.model_copy(update={"sql": "CREATE INDEX idx_persona_tone_pace_intent ON no_such_table(tone)"})
         action = sql_execute.build(spec, binding("staging"), make_deps(sql=sql_targets))
         [target] = action.targets()
         with pytest.raises(
@@ -322,9 +296,7 @@ class TestBenchmark:
 
     async def test_p95_alone_can_fail_it(self, sql_targets: SqlTargets) -> None:
         spec = self.SPEC.model_copy(update={"max_mean_ms": None, "max_p95_ms": 5})
-        action = sql_benchmark.build(
-            spec, binding("staging"), make_deps(sql=sql_targets), timer=FixedStepTimer(6)
-        )
+        action = sql_benchmark.build(spec, binding("staging"), make_deps(sql=sql_targets), timer=FixedStepTimer(6))
         outcome = await action.apply(action.targets()[0], None, Progress())
         assert not outcome.ok and outcome.data["p95_ms"] == pytest.approx(6.0)
         assert "P95 6.00 ms is not below 5 ms" in outcome.message

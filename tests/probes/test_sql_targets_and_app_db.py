@@ -38,9 +38,7 @@ def test_an_unknown_database_names_the_configuration_to_set() -> None:
 
 
 def test_malformed_configuration_is_a_sentence_with_an_example() -> None:
-    with pytest.raises(
-        SqlTargetError, match=r"ION_SQL_TARGETS is not valid JSON .* set it to an object such as"
-    ):
+    with pytest.raises(SqlTargetError, match=r"ION_SQL_TARGETS is not valid JSON .* set it to an object such as"):
         SqlTargets.from_env({"ION_SQL_TARGETS": "{ion-primary-db: x}"})
     with pytest.raises(SqlTargetError, match="must be a JSON object of database name -> SQLAlchemy URL"):
         SqlTargets.from_env({"ION_SQL_TARGETS": '["ion-primary-db"]'})
@@ -63,9 +61,7 @@ async def test_the_persona_index_turns_a_scan_into_an_index_search(tmp_path: Pat
     engine = await create_app_db(tmp_path / "app.db", size=SMALL_DB)
     before = await read_only_query(engine, f"EXPLAIN {LOOKUP}", row_cap=10)
     async with engine.begin() as conn:
-        await conn.exec_driver_sql(
-            "CREATE INDEX idx_persona_tone_pace_intent ON personas(tone, pace, intent)"
-        )
+        await conn.exec_driver_sql("CREATE INDEX idx_persona_tone_pace_intent ON personas(tone, pace, intent)")
     after = await read_only_query(engine, f"EXPLAIN {LOOKUP}", row_cap=10)
     await engine.dispose()
     assert "SCAN personas" in before.text()

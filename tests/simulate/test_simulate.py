@@ -1,9 +1,12 @@
-"""`ionbot simulate` plays two days with a fault after day2.1: the alert, the auto-rollback, the files."""
+"""`ionbot simulate`: a fault after day2.1 (alert, auto-rollback, the Day 2 report says so) and the files.
+
+The whole week (`ionbot simulate` with no options) is played by bench/, not here: it takes longer
+than these tests may. Here two days are played, with every check on (steps, gates, reports).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -20,32 +23,57 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
         return asyncio.run(simulate(days=2, faults=(FAULT,), out=out / "files"))
 
 
+def written(outcome: Outcome, name: str) -> str:
+    return next(p for p in outcome.written if p.name == name).read_text(encoding="utf-8")
+
+
 def test_the_fault_raises_an_alert_and_the_auto_rollback_restores_day2_1(outcome: Outcome) -> None:
     about_the_fault = [p for p in outcome.problems if "day2.1" in p or "alert" in p or "restored" in p]
     assert about_the_fault == []
-    transcript = next(p for p in outcome.written if p.name == "transcript.txt").read_text(encoding="utf-8")
+    transcript = written(outcome, "transcript.txt")
     assert "Rollback trigger: Error rate > 1% for > 5 minutes" in transcript
     assert "day2.1 (production) rolled back" in transcript
 
 
-def test_the_gate_and_day2_steps_that_do_not_wait_on_day2_1_happen(outcome: Outcome) -> None:
-    assert not [p for p in outcome.problems if "preflight" in p or "day2.2" in p or "day2.4" in p]
+def test_the_day2_report_lists_the_rollback_under_issues_and_blockers(outcome: Outcome) -> None:
+    report = written(outcome, "20261103T1700-daily_report.txt")
+    issues = report.split("Issues/Blockers:")[1].split("Next Day Plan:")[0]
+    assert "day2.1" in issues and "rolled back" in issues
 
 
-def test_transcript_and_every_recorded_call_are_written(outcome: Outcome) -> None:
+def test_every_report_digest_and_reminder_of_the_two_days_is_posted(outcome: Outcome) -> None:
+    assert not [p for p in outcome.problems if "report" in p or "standup" in p or "reminder" in p]
+    reports = {p.name for p in outcome.written if p.parent.name == "reports"}
+    assert {"20261102T1700-daily_report.txt", "20261103T1700-daily_report.txt"} <= reports
+    assert sum(1 for name in reports if "-standup-" in name) == 6
+    assert any("gate-preflight" in name for name in reports)
+
+
+def test_transcript_calls_and_chart_pngs_are_written(outcome: Outcome) -> None:
     names = {p.name for p in outcome.written}
     assert {"transcript.txt", "calls.jsonl"} <= names
-    transcript = next(p for p in outcome.written if p.name == "transcript.txt").read_text(encoding="utf-8")
+    transcript = written(outcome, "transcript.txt")
     assert transcript.startswith("lee> /ion start week17 2026-11-02")
     assert "sam> click Sign off as sre_oncall" in transcript
-    calls = Path(next(p for p in outcome.written if p.name == "calls.jsonl")).read_text(encoding="utf-8")
-    assert calls.count("\n") > 50
+    assert written(outcome, "calls.jsonl").count("\n") > 50
+    charts = [p for p in outcome.written if p.suffix == ".png"]
+    assert {p.name for p in charts} >= {"day1-metrics.png", "day2-metrics.png"}
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in charts)
+    day2 = written(outcome, "20261103T1700-daily_report.txt")
+    assert "day2-metrics.png" in day2  # the report shows where its chart is
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="day1.3's plan cannot be built on a one-revision service (cloud_run.traffic: 'no other revision "
-    "serves traffic'), so day1.3 and day1.4 stay undone; remove this mark once the traffic action is fixed",
+    reason="day1.4's acceptance 'db_query_ms < 15' meets the sim's 16.01 ms after day1.2's indexes (bot/sim "
+    "metrics model, outside simulate); remove this mark once the sim's DB query time reaches the target",
 )
 def test_everything_else_the_runbook_asked_for_happened(outcome: Outcome) -> None:
     assert outcome.problems == []
+
+
+def test_a_day_count_outside_the_run_is_refused_before_anything_starts() -> None:
+    from bot.slack.console_types import ConsoleError
+
+    with pytest.raises(ConsoleError, match="--days must be 1 to 10, not 11"):
+        asyncio.run(simulate(days=11))

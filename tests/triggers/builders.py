@@ -29,9 +29,7 @@ SEED_TRIGGERS: list[dict[str, Any]] = [
     {"id": "production_incident", "title": "Production incident", "condition": "incidents > 0"},
 ]
 
-RUN_REQUESTS = (
-    'metric.type="run.googleapis.com/request_count" resource.labels.service_name="ion-mentoring-api"'
-)
+RUN_REQUESTS = 'metric.type="run.googleapis.com/request_count" resource.labels.service_name="ion-mentoring-api"'
 
 
 def seed_metrics() -> list[dict[str, Any]]:
@@ -106,15 +104,11 @@ def seed_runbook(triggers: Iterable[dict[str, Any]] | None = None, **extra: Any)
     return Runbook.model_validate(data)
 
 
-def series(
-    values: Iterable[float | None], *, end: datetime = T0, step: int = 60, metric: str = "m"
-) -> Series:
+def series(values: Iterable[float | None], *, end: datetime = T0, step: int = 60, metric: str = "m") -> Series:
     """Points one step apart ending at ``end``; None leaves a gap."""
     listed = list(values)
     points = tuple(
-        Point(end - timedelta(seconds=step * (len(listed) - 1 - i)), v)
-        for i, v in enumerate(listed)
-        if v is not None
+        Point(end - timedelta(seconds=step * (len(listed) - 1 - i)), v) for i, v in enumerate(listed) if v is not None
     )
     return Series(metric, points, float(step))
 
@@ -157,12 +151,15 @@ class AlertIncidents:
     def __init__(self, alerts: InMemoryAlerts) -> None:
         self._alerts = alerts
 
-    async def count_open(self, run_id: str | None, at: datetime) -> int:
-        return sum(
-            1
+    async def opened_times(self, run_id: str | None) -> list[datetime]:
+        return [
+            a.opened_at
             for a in self._alerts.by_id.values()
             if a.kind == "incident" and a.state != "resolved" and (run_id is None or a.run_id == run_id)
-        )
+        ]
+
+    async def count_open(self, run_id: str | None, at: datetime) -> int:
+        return sum(1 for opened in await self.opened_times(run_id) if opened <= at)
 
 
 class Ids:

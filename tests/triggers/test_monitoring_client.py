@@ -182,16 +182,12 @@ async def test_one_poll_of_the_seed_triggers_makes_one_call_per_metric_query(
 
 
 async def test_a_fault_served_over_grpc_opens_the_alert_after_the_window() -> None:
-    plan = FaultPlan(
-        ["error_rate_pct 4 from day2 14:00 for 30m"], run_start=RUN_START, calendar=RUNBOOK.calendar
-    )
+    plan = FaultPlan(["error_rate_pct 4 from day2 14:00 for 30m"], run_start=RUN_START, calendar=RUNBOOK.calendar)
     async with MonitoringFacade(RUNBOOK, SyntheticMetrics(faults=plan)) as facade:
         source, channel = await client_for(facade)
         alerts = InMemoryAlerts()
         clock = VirtualClock(T0 + timedelta(minutes=4))
-        watcher = Watcher(
-            RUNBOOK, source, alerts, RecordingNotifier(), clock, _never_roll_back, AlertIncidents(alerts)
-        )
+        watcher = Watcher(RUNBOOK, source, alerts, RecordingNotifier(), clock, _never_roll_back, AlertIncidents(alerts))
         assert await watcher.poll("r1", "C1", "day2.1") == []
         await clock.advance(timedelta(minutes=1))
         [change] = await watcher.poll("r1", "C1", "day2.1")

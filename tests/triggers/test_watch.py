@@ -208,9 +208,7 @@ async def test_a_failed_automatic_rollback_is_reported_and_not_retried() -> None
 
 async def test_a_declared_incident_alerts_at_once_and_suppresses_the_incident_trigger() -> None:
     world = World([])
-    alert = await world.watcher.declare_incident(
-        "r1", "C_ROLLOUT", "checkout is failing for EU users", ONCALL
-    )
+    alert = await world.watcher.declare_incident("r1", "C_ROLLOUT", "checkout is failing for EU users", ONCALL)
     assert alert.kind == "incident" and alert.trigger_id == "production_incident"
     [event] = world.notifier.events
     assert event.kind == "alert_opened" and event.data["mention_role"] == "sre_oncall"

@@ -7,11 +7,12 @@ card, no I/O, so the handlers and the notifier render the same card the same way
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.engine.gates import GateView
+from bot.engine.permissions import DEMO_TEAM
 from bot.engine.plan import Plan
 from bot.engine.ports import AlertRecord
 from bot.engine.records import Run
@@ -57,13 +58,29 @@ def meta(run: Run, runbook: Runbook, version: int, dry_run: bool) -> CardMeta:
     return CardMeta(run.id, version, dry_run or run.dry_run, runbook.calendar.timezone)
 
 
-def step_card_view(view: StepView, plans: Sequence[Plan], runbook: Runbook, dry_run: bool) -> StepCardView:
+DEMO_NAMES: Mapping[str, str] = {m.user_id: m.name for m in DEMO_TEAM}
+
+
+def name_of(user: str | None, names: Mapping[str, str]) -> str | None:
+    """A person's name when it is known, so a card says "by dana", not "by U_DEV"; else as stored."""
+    return names.get(user, user) if user else user
+
+
+def step_card_view(
+    view: StepView,
+    plans: Sequence[Plan],
+    runbook: Runbook,
+    dry_run: bool,
+    names: Mapping[str, str] = DEMO_NAMES,
+) -> StepCardView:
+    """``names`` maps user ids to names (the demo team by default); each approval brings its voter's."""
+    known = {**names, **{a.user_id: a.name for lane in view.lanes for a in lane.approvals if a.name}}
     lanes = tuple(
         LaneView(
             lane.lane.environment,
             lane.lane.state.value,
             lane.lane.changed_at,
-            lane.lane.changed_by,
+            name_of(lane.lane.changed_by, known),
             lane.lane.reason,
         )
         for lane in view.lanes
@@ -76,7 +93,7 @@ def step_card_view(view: StepView, plans: Sequence[Plan], runbook: Runbook, dry_
         ticks.extend(TickView(i, waiver.name, waiver.at, waiver.reason) for i in items if i not in ticked)
         ticked.update(items)
     approvals = tuple(
-        ApprovalView(a.environment, a.user_id, a.at, a.decision, a.role, a.reason)
+        ApprovalView(a.environment, a.name or a.user_id, a.at, a.decision, a.role, a.reason)
         for lane in view.lanes
         for a in lane.approvals
     )
@@ -92,7 +109,9 @@ def step_card_view(view: StepView, plans: Sequence[Plan], runbook: Runbook, dry_
     )
 
 
-def gate_card_view(view: GateView, run: Run, runbook: Runbook, dry_run: bool) -> GateCardView:
+def gate_card_view(
+    view: GateView, run: Run, runbook: Runbook, dry_run: bool, names: Mapping[str, str] = DEMO_NAMES
+) -> GateCardView:
     record = view.record
     checks = tuple(
         CheckView(
@@ -111,7 +130,7 @@ def gate_card_view(view: GateView, run: Run, runbook: Runbook, dry_run: bool) ->
         ticks=tuple(TickView(t.item_id, t.name, t.at) for t in view.sections.ticks.values()),
         signoffs=tuple(SignoffView(s.role, s.name, s.at) for s in record.signoffs),
         decision=record.decision,
-        decided_by=record.decided_by,
+        decided_by=record.decided_by_name or name_of(record.decided_by, names),
         decided_at=record.decided_at,
         reason=record.reason,
     )

@@ -1,0 +1,157 @@
+"""What a person does to a card in the console, as the requests Slack would send.
+
+``click``, ``tick`` and ``type`` find the card or dialog in the feed, build the block_actions or
+view_submission payload (``console_payloads``) and dispatch it through the session's Bolt app;
+``answer`` reads what came back in the HTTP answer itself. ``serve_response_urls`` plays
+Slack's response_url on 127.0.0.1, so replies sent there are recorded like Web API calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from slack_bolt.response import BoltResponse
+
+from bot.sim.slack_api import Call, FakeSlackApi
+from bot.slack import console_payloads as payloads
+from bot.slack.console_feed import RESPONSE_URL, Card, Feed
+from bot.slack.console_input import ClickLine, TickLine
+from bot.slack.console_types import Note, Output
+
+if TYPE_CHECKING:
+    from bot.slack.console_session import Session
+
+Confirm = Callable[[str, str], Awaitable[bool]]
+
+
+async def serve_response_urls(api: FakeSlackApi, stack: AsyncExitStack) -> str:
+    """Slack's response_url, played by a tiny route on 127.0.0.1; returns the URL base to hand out."""
+
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {"text": await request.text()}
+        call = Call(RESPONSE_URL, {**(body if isinstance(body, dict) else {}), "_tag": request.match_info["tag"]})
+        api.attempts.append(call)
+        api.recorded.append(call)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/response/{tag:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = int(runner.addresses[0][1])
+    return f"http://127.0.0.1:{port}/response/"
+
+
+def answer(response: BoltResponse, feed: Feed, channel: str) -> list[Output]:
+    """What came back in the HTTP answer itself: an ack with text, or a modal's field errors."""
+    body = (response.body or "").strip()
+    if response.status >= 400:
+        return [Note(f"The bot answered HTTP {response.status}: {body[:200] or 'no reason given'}.")]
+    if not body:
+        return []
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = {"text": body}
+    if not isinstance(data, dict):
+        return []
+    if data.get("response_action") == "errors":
+        errors = data.get("errors") or {}
+        return [Note(f"The dialog is still open: {m}") for m in (errors.values() if isinstance(errors, dict) else [])]
+    if data.get("response_action") in ("clear", "update", "push"):
+        return []
+    if data.get("text") or data.get("blocks"):
+        return [feed.reply(channel, data, "only visible to you")]
+    return []
+
+
+class CardActions:
+    """Presses buttons, ticks boxes and answers dialogs on the session's cards, as its current user."""
+
+    def __init__(self, session: Session, confirm: Confirm | None) -> None:
+        self.session = session
+        self.confirm = confirm
+        self.sent: list[dict[str, Any]] = []  # every button or checkbox action sent, oldest first
+        self._submitted: dict[str, Any] | None = None
+        self._responses = 0
+
+    async def click(self, line: ClickLine) -> list[Output]:
+        feed = self.session.feed
+        card = feed.newest_with_button(line.label, line.card)
+        if card is None:
+            where = f"card @{line.card}" if line.card else "any card"
+            return [Note(f"No button '{line.label}' on {where}; nothing was pressed. {self._buttons_hint(line.card)}")]
+        button = card.button(line.label)
+        assert button is not None
+        outputs: list[Output] = []
+        element = card.element(button.block_id, button.action_id) or {}
+        confirm = element.get("confirm")
+        if isinstance(confirm, dict):
+            title = str((confirm.get("title") or {}).get("text", "Are you sure?"))
+            text = str((confirm.get("text") or {}).get("text", ""))
+            if self.confirm is None:
+                outputs.append(Note(f"{title} {text} (confirmed automatically: input is not a terminal)", "dim"))
+            elif not await self.confirm(title, text):
+                return [Note(f"Not confirmed; [{button.label}] was not pressed.", "dim")]
+        action = payloads.button_action(button.action_id, button.block_id, button.value, button.label)
+        return outputs + await self._send(card, action)
+
+    async def tick(self, line: TickLine) -> list[Output]:
+        card = self.session.feed.newest_with_checkboxes()
+        if card is None:
+            return [Note("No card has a checklist yet; post one with /ion step ID or /ion gonogo. Nothing was ticked.")]
+        boxes = card.elements.checkboxes
+        wrong = [n for n in line.numbers if n > len(boxes)]
+        if wrong:
+            return [
+                Note(f"Card @{card.number} has {len(boxes)} boxes, so there is no box {wrong[0]}; nothing was ticked.")
+            ]
+        outputs: list[Output] = []
+        toggled = set(line.numbers)
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for box in boxes:
+            group = groups.setdefault((box.block_id, box.action_id), [])
+            if box.checked != (box.number in toggled):
+                group.append(box.option)
+        touched = {(b.block_id, b.action_id) for b in boxes if b.number in toggled}
+        for block_id, action_id in [k for k in groups if k in touched]:
+            action = payloads.checkboxes_action(action_id, block_id, groups[(block_id, action_id)])
+            outputs += await self._send(card, action)
+        return outputs
+
+    async def type(self, text: str) -> list[Output]:
+        session = self.session
+        views = session.feed.views
+        if not views or views[-1] is self._submitted:
+            return [Note("No dialog is open; a Run or Roll back button opens one. Nothing was sent.")]
+        view = views[-1]
+        response = await session.dispatch(payloads.view_submission(session.user, session.where, view, text))
+        outputs = await session.collect(response, session.channel)
+        if not any(isinstance(o, Note) and o.text.startswith("The dialog is still open") for o in outputs):
+            self._submitted = view
+        return outputs
+
+    async def _send(self, card: Card, action: dict[str, Any]) -> list[Output]:
+        session = self.session
+        self.sent.append(action)
+        self._responses += 1
+        ref = payloads.MessageRef(card.channel or session.channel, card.ts, card.payload, card.ephemeral)
+        tag = f"card/{card.number}/{self._responses}"
+        body = payloads.block_actions(session.user, session.where, ref, [action], response_tag=tag)
+        response = await session.dispatch(body)
+        return await session.collect(response, card.channel or session.channel)
+
+    def _buttons_hint(self, number: int | None) -> str:
+        pool = [c for c in self.session.feed.cards if number is None or c.number == number]
+        labels = sorted({b.label for c in pool[-5:] for b in c.elements.buttons})
+        return f"Buttons on the latest cards: {', '.join(labels)}." if labels else "No card has buttons yet."
