@@ -74,9 +74,12 @@ class Executor:
             try:
                 for item in bound:
                     await progress(f"{'would run' if execution.dry_run else 'running'}: {item.line}")
+                    first = len(records)
                     await self._apply_action(execution, item, records, progress, lease)
-                if not execution.dry_run:
-                    await self._verify(bound, records)
+                    # Verified right away: a later action of the step (25% then 50%) may move the
+                    # same field on, so checking every action only at the end would fail the earlier.
+                    if not execution.dry_run:
+                        await self._verify(bound, records[first:])
                 await lease.require("verification")
                 lane, execution = await self._enter_verifying(lane, execution, actor)
                 await self._soak_and_accept(run, step, lane, progress)

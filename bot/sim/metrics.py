@@ -159,7 +159,12 @@ class SyntheticMetrics:
         vcpu = _vcpus(self.world.sql_tier(env))
         tier_factor = (self._ref_vcpu / vcpu) ** 0.35 if self._ref_vcpu and vcpu else 1.0
         indexed = self.world.has_indexes(env)
+        flags = _flags(self.world.env_vars(env))
         effects = {
+            # the Phase 2 features, measured on the revisions that carry them (days 6 and 8)
+            "prefetch_success_pct": 26.0 if "ENABLE_MULTI_TIER_WARMING" in flags else 0.0,
+            "recommend_hit_rate_pct": 32.0 if "RECOMMEND_CACHE_TTL" in flags else 0.0,
+            "bulk_hit_rate_pct": 31.0 if "BULK_PROCESS_L1_CACHE" in flags else 0.0,
             # fewer warm instances cost a little; a better cache and indexed queries win it back
             "p95_latency_ms": 1.2 * missing - 0.4 * l1_gain - (1.0 if indexed else 0.0),
             "response_time_ms": 0.5 * missing,
@@ -202,6 +207,16 @@ def _cache_settings(env_by_region: Mapping[str, Mapping[str, str]]) -> tuple[flo
         sizes.append(float(raw) if raw.isdigit() and int(raw) > 0 else BASE_CACHE_ITEMS)
         warmup = warmup or env.get("ENABLE_CACHE_WARMUP", "").lower() in ("1", "true", "yes")
     return (sum(sizes) / len(sizes) if sizes else BASE_CACHE_ITEMS), warmup
+
+
+def _flags(env_by_region: Mapping[str, Mapping[str, str]]) -> set[str]:
+    """Environment variables that are set (and not "false") on the latest revision of any region."""
+    return {
+        name
+        for env in env_by_region.values()
+        for name, value in env.items()
+        if value.strip().lower() not in ("", "0", "false", "no")
+    }
 
 
 def _vcpus(tier: str | None) -> int | None:

@@ -93,7 +93,15 @@ RUNBOOK: dict[str, Any] = {
                     "window": {"start": "09:00", "end": "11:00"},
                     "actions": [{"kind": "cloud_run.scale", "service": "api", "max_instances": 60}],
                     "verification": {"window": "30m", "conditions": ["error_rate_pct < 1"]},
-                }
+                },
+                {
+                    "id": "day3.2",
+                    "title": "Cap in two moves",
+                    "actions": [
+                        {"kind": "cloud_run.scale", "service": "api", "max_instances": 45},
+                        {"kind": "cloud_run.scale", "service": "api", "max_instances": 35},
+                    ],
+                },
             ],
         },
     ],

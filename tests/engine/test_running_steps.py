@@ -187,3 +187,14 @@ class TestFailure:
         h.world.fail_apply.add("api/us-central1")
         result = await h.run_step("day2.1", "production")
         assert result.message.endswith("Nothing was changed.") and result.applied == []
+
+
+class TestActionsThatMoveTheSameFieldTwice:
+    async def test_each_action_is_verified_when_it_lands_so_a_later_move_does_not_fail_it(self) -> None:
+        h = await make()
+        await h.rollout.gate_check_health(CHANNEL, "gonogo.day3", maria)
+        await h.rollout.gate_tick(CHANNEL, "gonogo.day3", "oncall", sam)
+        await h.rollout.gate_decide(CHANNEL, "gonogo.day3", True, None, maria)
+        result = await h.run_step("day3.2", "production")
+        assert result.ok, result.message
+        assert h.world.state("production/api/us-central1")["max_instances"] == 35

@@ -91,6 +91,24 @@ async def test_the_metrics_follow_what_the_runbook_changes() -> None:
     assert await mean_over_hour(source, "l1_hit_rate_pct", T0) == pytest.approx(72, abs=0.5)
 
 
+async def test_the_phase_two_features_lift_their_endpoint_metrics_past_the_seeds_targets() -> None:
+    world = StaticWorld()
+    source = SyntheticMetrics(world)
+    assert await mean_over_hour(source, "recommend_hit_rate_pct", T0) == pytest.approx(15, abs=1)
+    world.env = {
+        "us-central1": {
+            "ENABLE_MULTI_TIER_WARMING": "true",
+            "RECOMMEND_CACHE_TTL": "600",
+            "BULK_PROCESS_L1_CACHE": "true",
+        }
+    }
+    assert await mean_over_hour(source, "prefetch_success_pct", T0) > 80
+    assert await mean_over_hour(source, "recommend_hit_rate_pct", T0) > 45
+    assert await mean_over_hour(source, "bulk_hit_rate_pct", T0) > 50
+    world.env = {"us-central1": {"BULK_PROCESS_L1_CACHE": "false"}}
+    assert await mean_over_hour(source, "bulk_hit_rate_pct", T0) == pytest.approx(22, abs=1)
+
+
 async def test_faults_replace_values_and_open_gaps() -> None:
     plan = FaultPlan(
         ["error_rate_pct 2.5 from day2 14:00 for 3m", "* no_data from day2 14:05 for 2m"],
