@@ -1,7 +1,7 @@
 """`ionbot simulate`: a fault after day2.1 (alert, auto-rollback, the Day 2 report says so) and the files.
 
-The whole week (`ionbot simulate` with no options) is played by bench/, not here: it takes longer
-than these tests may. Here two days are played, with every check on (steps, gates, reports).
+Two days are played here, with every check on (steps, gates, reports); test_whole_week.py plays
+the whole week.
 """
 
 from __future__ import annotations
@@ -63,11 +63,6 @@ def test_transcript_calls_and_chart_pngs_are_written(outcome: Outcome) -> None:
     assert "day2-metrics.png" in day2  # the report shows where its chart is
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="day1.4's acceptance 'db_query_ms < 15' meets the sim's 16.01 ms after day1.2's indexes (bot/sim "
-    "metrics model, outside simulate); remove this mark once the sim's DB query time reaches the target",
-)
 def test_everything_else_the_runbook_asked_for_happened(outcome: Outcome) -> None:
     assert outcome.problems == []
 
