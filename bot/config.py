@@ -31,15 +31,11 @@ class Settings(BaseSettings):
         alias="ION_DATABASE_URL",
         description="State store. SQLite file by default; postgresql+asyncpg://... in production.",
     )
-    runbook: Path = Field(
-        Path("runbooks/week17.yaml"), alias="ION_RUNBOOK", description="The runbook this bot runs."
-    )
+    runbook: Path = Field(Path("runbooks/week17.yaml"), alias="ION_RUNBOOK", description="The runbook this bot runs.")
     cloud: Literal["sim", "gcp"] = Field(
         "sim", alias="ION_CLOUD", description="sim: the in-memory world; gcp: real Cloud Run/SQL/Monitoring."
     )
-    dry_run: bool = Field(
-        False, alias="ION_DRY_RUN", description="Plan and record everything, mutate nothing."
-    )
+    dry_run: bool = Field(False, alias="ION_DRY_RUN", description="Plan and record everything, mutate nothing.")
     channel: str = Field("C_ION_ROLLOUT", alias="ION_CHANNEL", description="Default channel of the console.")
     roles: JsonMap = Field(
         default_factory=dict,

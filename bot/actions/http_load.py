@@ -23,9 +23,7 @@ class HttpLoadAction(ReadOnlyAction):
         self.deps = deps
         self.url = probe_url(self.environment, spec.path)
         shown = self.url or spec.path
-        super().__init__(
-            Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})")
-        )
+        super().__init__(Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})"))
 
     def _refusal(self) -> str | None:
         return refusal("load-test", self.environment, self.spec.path, self.url, include_base_url=False)
@@ -93,9 +91,7 @@ class HttpLoadAction(ReadOnlyAction):
             tail += f"; scaled down by the configured limits: {', '.join(notes)}"
         limits = limits_text(spec.max_error_rate_pct, spec.max_p95_ms)
         if failures:
-            message = (
-                f"load test failed: {'; '.join(failures)} ({report.figures()}; {tail}; limits: {limits})"
-            )
+            message = f"load test failed: {'; '.join(failures)} ({report.figures()}; {tail}; limits: {limits})"
             return Outcome(ok=False, changed=False, message=message, data=data)
         message = f"load test passed: {report.figures()} ({tail}; limits: {limits})"
         return Outcome(ok=True, changed=False, message=message, data=data)

@@ -36,9 +36,7 @@ def allowed_hosts(environment: Environment, include_base_url: bool) -> list[str]
     return hosts
 
 
-def refusal(
-    verb: str, environment: Environment, path: str, url: str | None, include_base_url: bool
-) -> str | None:
+def refusal(verb: str, environment: Environment, path: str, url: str | None, include_base_url: bool) -> str | None:
     """Why this probe may not run here (one sentence), or None when it may."""
     if url is None:
         return (
@@ -98,9 +96,7 @@ class HttpSmokeAction(ReadOnlyAction):
         self.deps = deps
         self.url = probe_url(self.environment, spec.path)
         shown = self.url or spec.path
-        super().__init__(
-            Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})")
-        )
+        super().__init__(Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})"))
 
     def _refusal(self) -> str | None:
         return refusal("smoke-test", self.environment, self.spec.path, self.url, include_base_url=True)

@@ -22,9 +22,7 @@ class MetricGateAction(ReadOnlyAction):
         self.environment = binding.environment
         self.deps = deps
         text = self.condition_text()
-        super().__init__(
-            Target(key=f"{self.environment.name}:{text}", label=f"{text} ({self.environment.name})")
-        )
+        super().__init__(Target(key=f"{self.environment.name}:{text}", label=f"{text} ({self.environment.name})"))
 
     def condition_text(self) -> str:
         return self.spec.condition.text or str(self.spec.condition)
@@ -46,9 +44,7 @@ class MetricGateAction(ReadOnlyAction):
         figures = f"value {_figure(result.value)}, threshold {_figure(result.threshold)}"
         detail = f"; {result.detail}" if result.detail else ""
         if result.passed is None:
-            message = (
-                f"gate not passed: no data for {self.condition_text()} in {self.environment.name}{detail}"
-            )
+            message = f"gate not passed: no data for {self.condition_text()} in {self.environment.name}{detail}"
             return Outcome(ok=False, changed=False, message=message, data=data)
         verdict = "gate passed" if result.passed else "gate failed"
         message = f"{verdict}: {self.condition_text()} ({figures}){detail}"

@@ -49,9 +49,7 @@ def current_rule(rule_set: dict[str, Any], now: datetime) -> dict[str, Any]:
 def show_rules(rule_set: JSON) -> str | None:
     if not rule_set:
         return None
-    windows = [
-        f"{r['start']}-{r['end']} {r['min_instances']}/{r['max_instances']}" for r in rule_set["rules"]
-    ]
+    windows = [f"{r['start']}-{r['end']} {r['min_instances']}/{r['max_instances']}" for r in rule_set["rules"]]
     other = rule_set["otherwise"]
     return f"{', '.join(windows)}, otherwise {other['min_instances']}/{other['max_instances']} (min/max)"
 
@@ -94,9 +92,7 @@ class ScheduleAction(CloudRunAction):
         changes = super().diff(target, snapshot)
         before = (snapshot or {}).get("_rules")
         if target == self._targets[0] and before != self.rule_set:
-            changes.append(
-                Change(target.label, "scaling rules", show_rules(before), show_rules(self.rule_set))
-            )
+            changes.append(Change(target.label, "scaling rules", show_rules(before), show_rules(self.rule_set)))
         return changes
 
     async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:

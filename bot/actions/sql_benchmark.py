@@ -95,9 +95,7 @@ class SqlBenchmarkAction(ReadOnlyAction):
         }
         figures = f"{len(every)} runs, mean {mean:.2f} ms, P95 {worst:.2f} ms"
         if failures:
-            message = (
-                f"benchmark failed on {database}: {'; '.join(failures)} ({figures}; limits: {self.limits()})"
-            )
+            message = f"benchmark failed on {database}: {'; '.join(failures)} ({figures}; limits: {self.limits()})"
             return Outcome(ok=False, changed=False, message=message, data=data)
         message = f"benchmark passed on {database}: {figures} (limits: {self.limits()})"
         return Outcome(ok=True, changed=False, message=message, data=data)

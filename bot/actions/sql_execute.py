@@ -69,9 +69,7 @@ async def object_exists(engine: AsyncEngine, effect: SchemaEffect) -> bool:
             query = text("SELECT count(*) FROM sqlite_master WHERE type = :kind AND lower(name) = :name")
             found = await conn.scalar(query, {"kind": effect.kind, "name": effect.name.lower()})
         elif conn.dialect.name == "postgresql":
-            found = await conn.scalar(
-                text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f'"{effect.name}"'}
-            )
+            found = await conn.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f'"{effect.name}"'})
         else:
             raise SqlTargetError(f"sql.execute supports SQLite and PostgreSQL, not {conn.dialect.name}")
         return bool(found)
@@ -151,9 +149,7 @@ class SqlExecuteAction:
         try:
             await run_statement(engine, self.spec.sql)
         except SQLAlchemyError as exc:
-            raise database_refused(
-                database, exc, f"the statement for {what}", "nothing was changed"
-            ) from None
+            raise database_refused(database, exc, f"the statement for {what}", "nothing was changed") from None
         exists = await self._exists(
             database, engine, effect, "checking the result", "the statement ran; check the schema by hand"
         )
@@ -186,9 +182,7 @@ class SqlExecuteAction:
             message = f"verification on {database}: {expect!r} is not in the result\n{result.table()}"
             return Outcome(ok=False, changed=False, message=message, data=data)
         found = f"{expect!r} found" if expect else f"{len(result.rows)} rows"
-        return Outcome(
-            ok=True, changed=False, message=f"verified on {database}: {found}\n{result.table()}", data=data
-        )
+        return Outcome(ok=True, changed=False, message=f"verified on {database}: {found}\n{result.table()}", data=data)
 
     async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
         effect = self._require_effect()
@@ -212,9 +206,7 @@ class SqlExecuteAction:
             database, engine, effect, "checking the revert", "the undo ran; check the schema by hand"
         )
         if exists != before:
-            message = (
-                f"ran the undo on {database} but {what} is {effect.state(exists)}, not {effect.state(before)}"
-            )
+            message = f"ran the undo on {database} but {what} is {effect.state(exists)}, not {effect.state(before)}"
             return Outcome(ok=False, changed=True, message=message, data={"exists": exists})
         return Outcome(
             ok=True,

@@ -19,9 +19,7 @@ class WaitAction(ReadOnlyAction):
         self.environment = binding.environment
         self.deps = deps
         label = f"wait {format_duration(spec.duration)} ({self.environment.name})"
-        super().__init__(
-            Target(key=f"{self.environment.name}:wait:{format_duration(spec.duration)}", label=label)
-        )
+        super().__init__(Target(key=f"{self.environment.name}:wait:{format_duration(spec.duration)}", label=label))
 
     def _reason(self) -> str:
         return f" ({self.spec.reason})" if self.spec.reason else ""
@@ -33,9 +31,7 @@ class WaitAction(ReadOnlyAction):
         clock = self.deps.clock
         started = clock.now()
         until = started + self.spec.duration
-        await progress(
-            f"waiting {format_duration(self.spec.duration)}, until {until:%H:%M} UTC{self._reason()}"
-        )
+        await progress(f"waiting {format_duration(self.spec.duration)}, until {until:%H:%M} UTC{self._reason()}")
         await clock.sleep(self.spec.duration.total_seconds())
         waited = clock.now() - started
         data = {

@@ -43,8 +43,7 @@ def explain(error: CloudCallError, verb: str, project: str, region: str, service
     role = "roles/run.viewer" if verb == "reading" else "roles/run.developer"
     if error.kind == "denied":
         return ActionFailed(
-            f"permission denied {verb} {where}: grant {role} to the bot's service account; "
-            "nothing was changed there"
+            f"permission denied {verb} {where}: grant {role} to the bot's service account; nothing was changed there"
         )
     if error.kind == "not_found":
         return ActionFailed(

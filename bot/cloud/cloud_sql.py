@@ -31,17 +31,14 @@ def explain(error: CloudCallError, verb: str, project: str, instance: str) -> Ac
     if error.kind == "denied":
         role = "roles/cloudsql.viewer" if verb == "reading" else "roles/cloudsql.editor"
         return ActionFailed(
-            f"permission denied {verb} {where}: grant {role} to the bot's service account; "
-            "nothing was changed"
+            f"permission denied {verb} {where}: grant {role} to the bot's service account; nothing was changed"
         )
     if error.kind == "not_found":
         return ActionFailed(
             f"{where} was not found; nothing was changed; check the runbook's sql_instances and the project"
         )
     if error.kind == "invalid":
-        return ActionFailed(
-            f"Cloud SQL refused {verb} {where}: {error.detail}; nothing was changed; fix the action"
-        )
+        return ActionFailed(f"Cloud SQL refused {verb} {where}: {error.detail}; nothing was changed; fix the action")
     return ActionFailed(
         f"Cloud SQL failed {verb} {where}: {error.detail}; nothing was changed; try again", retryable=True
     )
@@ -150,9 +147,7 @@ class GoogleSqlCalls:
 
         request = sql.SqlInstancesGetRequest(project=project, instance=instance)
         found = await _in_thread(self.instances.get, request)
-        return SqlInstanceState(
-            project=project, name=instance, tier=found.settings.tier, state=found.state.name
-        )
+        return SqlInstanceState(project=project, name=instance, tier=found.settings.tier, state=found.state.name)
 
     async def start_patch(self, project: str, instance: str, tier: str) -> Pending:
         from google.cloud import sqladmin_v1beta4 as sql

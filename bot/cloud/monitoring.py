@@ -84,9 +84,7 @@ class CloudMonitoringSource:
         return {at: merge(values) for at, values in by_time.items()}
 
 
-def build_request(
-    query: MonitoringQuery, environment: Environment, start: datetime, end: datetime
-) -> dict[str, Any]:
+def build_request(query: MonitoringQuery, environment: Environment, start: datetime, end: datetime) -> dict[str, Any]:
     """The exact ListTimeSeries request for one catalogue query (tests assert on it)."""
     aggregation: dict[str, Any] = {
         "alignment_period": {"seconds": int(query.alignment_period.total_seconds())},

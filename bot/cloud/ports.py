@@ -36,9 +36,7 @@ class ServiceConfig:
 class CloudRunApi(Protocol):
     async def get_service(self, project: str, region: str, service: str) -> ServiceConfig: ...
 
-    async def update_service(
-        self, config: ServiceConfig, fields: frozenset[str], timeout: timedelta
-    ) -> ServiceConfig:
+    async def update_service(self, config: ServiceConfig, fields: frozenset[str], timeout: timedelta) -> ServiceConfig:
         """Write ``fields`` of ``config`` (guarded by its etag) and wait for the operation."""
         ...
 

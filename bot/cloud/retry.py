@@ -43,9 +43,7 @@ class Backoff:
         return [min(self.initial * self.factor**i, self.maximum) for i in range(max(self.attempts, 1) - 1)]
 
 
-async def retry_transient(
-    call: Callable[[], Awaitable[T]], *, sleep: Sleep, backoff: Backoff = Backoff()
-) -> T:
+async def retry_transient(call: Callable[[], Awaitable[T]], *, sleep: Sleep, backoff: Backoff = Backoff()) -> T:
     """Run ``call``; on a transient CloudCallError wait and try again, up to ``backoff.attempts`` times."""
     delays = backoff.delays()
     attempt = 0

@@ -124,9 +124,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(?!\s+QUERY\s+PLAN\b)(?:\s+ANALYZE\b)?", re.IGNORECASE)
 
 
-_NOW_MINUS_INTERVAL = re.compile(
-    r"CURRENT_TIMESTAMP\s*-\s*INTERVAL\s*'(\d+)\s*(day|hour|minute)s?'", re.IGNORECASE
-)
+_NOW_MINUS_INTERVAL = re.compile(r"CURRENT_TIMESTAMP\s*-\s*INTERVAL\s*'(\d+)\s*(day|hour|minute)s?'", re.IGNORECASE)
 
 
 def for_dialect(sql: str, dialect: str) -> str:
@@ -148,9 +146,7 @@ async def begin_read_only(conn: AsyncConnection) -> None:
     elif conn.dialect.name == "postgresql":
         await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
     else:
-        raise SqlTargetError(
-            f"read-only queries are supported on SQLite and PostgreSQL, not {conn.dialect.name}"
-        )
+        raise SqlTargetError(f"read-only queries are supported on SQLite and PostgreSQL, not {conn.dialect.name}")
 
 
 async def end_read_only(conn: AsyncConnection) -> None:

@@ -196,9 +196,7 @@ class Watcher:
                 continue
             metric = self._runbook.metric(trigger.condition.metric)
             assert metric is not None
-            verdicts[trigger.id] = evaluate(
-                trigger.condition, got, metric.baseline, now, metric.window_aggregate
-            )
+            verdicts[trigger.id] = evaluate(trigger.condition, got, metric.baseline, now, metric.window_aggregate)
         return verdicts
 
     # --- auto-rollback ------------------------------------------------------------------------
@@ -244,8 +242,7 @@ class Watcher:
         alert = await self._alerts.get_alert(alert_id)
         if alert is None or alert.state not in ACTIVE:
             raise AlertNotFound(
-                f"Alert {alert_id} is not open (it does not exist or is already resolved); "
-                "nothing was changed."
+                f"Alert {alert_id} is not open (it does not exist or is already resolved); nothing was changed."
             )
         return alert
 
@@ -263,9 +260,7 @@ class Watcher:
 
 
 def _find(alerts: list[AlertRecord], trigger_id: str, kinds: tuple[str, ...]) -> AlertRecord | None:
-    return next(
-        (a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None
-    )
+    return next((a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None)
 
 
 def _event_for(change: AlertChange, channel: str) -> Event | None:

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-
 class ReportPoster(Protocol):
     """Where reports go: Slack (through the outbox), the console, or a test's recorder."""
 

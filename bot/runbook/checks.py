@@ -100,23 +100,15 @@ def _duplicates(kind: str, entries: Iterable[tuple[Loc, str]]) -> Iterator[Findi
 
 def _unique_ids(rb: Runbook) -> Iterator[Finding]:
     yield from _duplicates("step id", (((*loc, "id"), step.id) for loc, step in steps_with_locs(rb)))
-    yield from _duplicates(
-        "day number", ((("days", d, "number"), str(day.number)) for d, day in enumerate(rb.days))
-    )
+    yield from _duplicates("day number", ((("days", d, "number"), str(day.number)) for d, day in enumerate(rb.days)))
     yield from _duplicates("gate id", ((("gates", g, "id"), gate.id) for g, gate in enumerate(rb.gates)))
-    yield from _duplicates(
-        "metric id", ((("metrics", m, "id"), metric.id) for m, metric in enumerate(rb.metrics))
-    )
-    yield from _duplicates(
-        "trigger id", ((("triggers", t, "id"), trig.id) for t, trig in enumerate(rb.triggers))
-    )
+    yield from _duplicates("metric id", ((("metrics", m, "id"), metric.id) for m, metric in enumerate(rb.metrics)))
+    yield from _duplicates("trigger id", ((("triggers", t, "id"), trig.id) for t, trig in enumerate(rb.triggers)))
     yield from _duplicates("role id", ((("roles", r, "id"), role.id) for r, role in enumerate(rb.roles)))
     yield from _duplicates(
         "environment", ((("environments", e, "name"), env.name) for e, env in enumerate(rb.environments))
     )
-    yield from _duplicates(
-        "service", ((("services", s, "name"), svc.name) for s, svc in enumerate(rb.services))
-    )
+    yield from _duplicates("service", ((("services", s, "name"), svc.name) for s, svc in enumerate(rb.services)))
     yield from _duplicates(
         "Cloud SQL instance",
         ((("sql_instances", i, "name"), sql.name) for i, sql in enumerate(rb.sql_instances)),
@@ -147,9 +139,7 @@ def _condition_metrics(rb: Runbook) -> Iterator[Finding]:
             continue
         metric = rb.metric(condition.metric)
         if condition.threshold.relative_to_baseline and metric is not None and metric.baseline is None:
-            yield Finding(
-                loc, f"the threshold uses 'baseline' but metric '{metric.id}' has no baseline; give it one"
-            )
+            yield Finding(loc, f"the threshold uses 'baseline' but metric '{metric.id}' has no baseline; give it one")
     for p, target in enumerate(rb.targets.performance):
         if target.metric not in known:
             yield Finding(("targets", "performance", p, "metric"), _unknown("metric", target.metric, known))
@@ -240,9 +230,7 @@ def _environments(rb: Runbook) -> Iterator[Finding]:
                         f"the action is limited to '{name}', where step {step.id} never runs; "
                         f"add it to the step's environments or remove it here",
                     )
-            yield from _action_needs(
-                rb, (*loc, "actions", a), action, action.environments or step.environments
-            )
+            yield from _action_needs(rb, (*loc, "actions", a), action, action.environments or step.environments)
 
 
 def _action_needs(rb: Runbook, loc: Loc, action: object, env_names: list[str]) -> Iterator[Finding]:
@@ -253,9 +241,7 @@ def _action_needs(rb: Runbook, loc: Loc, action: object, env_names: list[str]) -
             continue
         if isinstance(action, SqlQuery | SqlExecute | SqlBenchmark) and env.database is None:
             yield Finding(loc, f"{action.kind} runs in '{name}', which has no database; set its database")
-        relative = isinstance(action, HttpSmoke | HttpLoad) and not action.path.startswith(
-            ("http://", "https://")
-        )
+        relative = isinstance(action, HttpSmoke | HttpLoad) and not action.path.startswith(("http://", "https://"))
         if relative and env.base_url is None:
             yield Finding(loc, f"the path is relative but environment '{name}' has no base_url; set it")
 
@@ -287,9 +273,7 @@ def _services_and_instances(rb: Runbook) -> Iterator[Finding]:
 
 def _time_zones(rb: Runbook) -> Iterator[Finding]:
     zones: list[tuple[Loc, str]] = [(("calendar", "timezone"), rb.calendar.timezone)]
-    zones += [
-        (("schedule", "standups", i, "timezone"), s.timezone) for i, s in enumerate(rb.schedule.standups)
-    ]
+    zones += [(("schedule", "standups", i, "timezone"), s.timezone) for i, s in enumerate(rb.schedule.standups)]
     for loc, step in steps_with_locs(rb):
         for a, action in enumerate(step.actions):
             if isinstance(action, ScalingSchedule) and action.timezone is not None:

@@ -144,9 +144,7 @@ def parse_condition(text: str, known_metrics: set[str] | None = None) -> Conditi
         raise ConditionSyntaxError("empty condition; write e.g. 'error_rate_pct > 1 for 5m'", column=1)
     metric_tok = expect("word", "a metric name")
     if metric_tok.text in ("for", "over", "baseline"):
-        raise ConditionSyntaxError(
-            f"expected a metric name, found keyword {metric_tok.text!r}", column=metric_tok.col
-        )
+        raise ConditionSyntaxError(f"expected a metric name, found keyword {metric_tok.text!r}", column=metric_tok.col)
     if known_metrics is not None and metric_tok.text not in known_metrics:
         from bot.runbook.suggest import did_you_mean
 

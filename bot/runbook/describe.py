@@ -214,9 +214,7 @@ def describe_outline(runbook: Runbook) -> str:
             heading += f" [{day.phase}]"
         lines.append(heading)
         entries: list[tuple[time, str]] = [
-            (g.at, f"  gate {g.id:<13} {_clock(g.at)}        {g.title}")
-            for g in runbook.gates
-            if g.day == number
+            (g.at, f"  gate {g.id:<13} {_clock(g.at)}        {g.title}") for g in runbook.gates if g.day == number
         ]
         for step in day.steps if day else []:
             start = step.window.start if step.window else time(0, 0)

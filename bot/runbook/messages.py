@@ -27,9 +27,7 @@ def validation_problems(source: YamlSource, error: ValidationError) -> list[Prob
         if key in merged:
             earlier = merged[key]
             head, found = _split_found(earlier.message)
-            merged[key] = Problem(
-                earlier.file, earlier.line, earlier.col, f"{head} or {_tail(problem)}{found}"
-            )
+            merged[key] = Problem(earlier.file, earlier.line, earlier.col, f"{head} or {_tail(problem)}{found}")
         else:
             merged[key] = problem
     return list(merged.values())
@@ -59,9 +57,7 @@ def _problem(source: YamlSource, detail: ErrorDetails) -> Problem:
         return source.problem(loc, f"unknown field '{loc[-1]}'{hint}", at_key=True)
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
-        return source.problem(
-            (*loc, "kind"), f"unknown action kind '{tag}'{did_you_mean(tag, ACTION_KINDS, n=1)}"
-        )
+        return source.problem((*loc, "kind"), f"unknown action kind '{tag}'{did_you_mean(tag, ACTION_KINDS, n=1)}")
     if kind == "union_tag_not_found":
         return source.problem(loc, f"an action needs a 'kind', one of: {', '.join(ACTION_KINDS)}")
     error = ctx.get("error")
@@ -161,10 +157,6 @@ def _step_into(tp: Any, element: str | int) -> Any:
     if origin in (Union, types.UnionType):
         for member in get_args(tp):
             kind = getattr(member, "model_fields", {}).get("kind")
-            if (
-                kind is not None
-                and get_origin(kind.annotation) is Literal
-                and element in get_args(kind.annotation)
-            ):
+            if kind is not None and get_origin(kind.annotation) is Literal and element in get_args(kind.annotation):
                 return member
     return None

@@ -272,11 +272,7 @@ def _merge_spaced_step_ids(words: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(words):
-        if (
-            words[i].lower() == "day"
-            and i + 1 < len(words)
-            and re.match(r"^[0-9]+(\.[0-9]+)?$", words[i + 1])
-        ):
+        if words[i].lower() == "day" and i + 1 < len(words) and re.match(r"^[0-9]+(\.[0-9]+)?$", words[i + 1]):
             out.append("day" + words[i + 1])
             i += 2
         else:
@@ -306,8 +302,7 @@ def _target_id(word: str) -> str:
         return _step_id(word)
     except _Bad:
         raise _Bad(
-            f"'{_show(word)}' is neither a step id (like day2.1) "
-            "nor a gate id (like preflight or gonogo.day3)."
+            f"'{_show(word)}' is neither a step id (like day2.1) nor a gate id (like preflight or gonogo.day3)."
         ) from None
 
 
@@ -318,9 +313,7 @@ def _gate_id(word: str) -> str:
     match = _DAY.match(lowered)
     if match:
         return f"gonogo.day{int(match.group(1))}"
-    raise _Bad(
-        f"'{_show(word)}' is not a gate id; gate ids look like preflight or gonogo.day3 (or just day3)."
-    )
+    raise _Bad(f"'{_show(word)}' is not a gate id; gate ids look like preflight or gonogo.day3 (or just day3).")
 
 
 def _environment(word: str) -> str:
@@ -351,9 +344,7 @@ def _date(word: str) -> DateRef:
             return DateRef(on=date.fromisoformat(lowered))
         except ValueError:
             raise _Bad(f"'{_show(word)}' is not a real date; check the month and day.") from None
-    raise _Bad(
-        f"'{_show(word)}' is not a date; use YYYY-MM-DD (2025-10-27), today, tomorrow or a weekday (monday)."
-    )
+    raise _Bad(f"'{_show(word)}' is not a date; use YYYY-MM-DD (2025-10-27), today, tomorrow or a weekday (monday).")
 
 
 def _amount(word: str) -> Decimal:
@@ -477,9 +468,7 @@ def parse(text: str) -> Command | ParseError:
     name = words[0].lower()
     if name not in USAGE:
         hint = did_you_mean(name, USAGE)
-        return ParseError(
-            _sentence(f"Unknown command '{_show(words[0])}'{hint}") + " Type `/ion help` for the list."
-        )
+        return ParseError(_sentence(f"Unknown command '{_show(words[0])}'{hint}") + " Type `/ion help` for the list.")
     try:
         return _build(name, words[1:])
     except _Bad as bad:

@@ -78,11 +78,7 @@ def _split_long_sections(blocks: Iterable[Block]) -> list[Block]:
     out: list[Block] = []
     for block in blocks:
         text = block.get("text")
-        if (
-            block.get("type") == "section"
-            and isinstance(text, dict)
-            and len(text.get("text", "")) > SECTION_TEXT
-        ):
+        if block.get("type") == "section" and isinstance(text, dict) and len(text.get("text", "")) > SECTION_TEXT:
             for i, piece in enumerate(split_text(text["text"])):
                 part = copy.deepcopy(block)
                 part["text"] = {**text, "text": piece}
@@ -203,9 +199,7 @@ def validate_blocks(blocks: Sequence[Mapping[str, Any]], max_blocks: int = MESSA
         elif kind == "context":
             elements = block.get("elements", [])
             if not elements or len(elements) > CONTEXT_ELEMENTS:
-                problems.append(
-                    f"{where}: {len(elements)} context elements, Slack allows 1 to {CONTEXT_ELEMENTS}"
-                )
+                problems.append(f"{where}: {len(elements)} context elements, Slack allows 1 to {CONTEXT_ELEMENTS}")
         elif kind == "actions":
             elements = block.get("elements", [])
             if not elements or len(elements) > ACTIONS_ELEMENTS:
@@ -222,9 +216,7 @@ def validate_blocks(blocks: Sequence[Mapping[str, Any]], max_blocks: int = MESSA
                     problems.append(f"{where}: action_id '{action_id}' is used twice in one block")
                 action_ids.add(str(action_id))
     if element_count > MESSAGE_ELEMENTS:
-        problems.append(
-            f"message has {element_count} interactive elements, the bot allows {MESSAGE_ELEMENTS}"
-        )
+        problems.append(f"message has {element_count} interactive elements, the bot allows {MESSAGE_ELEMENTS}")
     return problems
 
 

@@ -51,18 +51,14 @@ def code(text: str) -> str:
 def mention_user(user_id: str) -> str:
     """A user mention; only ids (from Slack payloads or config), never names typed by people."""
     if not _USER_ID.match(user_id):
-        raise ValueError(
-            f"'{user_id}' is not a Slack user id (they look like U012ABCDEF); no mention was made."
-        )
+        raise ValueError(f"'{user_id}' is not a Slack user id (they look like U012ABCDEF); no mention was made.")
     return f"<@{user_id}>"
 
 
 def mention_group(group_id: str) -> str:
     """A user-group mention (e.g. the on-call group) from a configured id."""
     if not _GROUP_ID.match(group_id):
-        raise ValueError(
-            f"'{group_id}' is not a Slack user-group id (they look like S012ABCDEF); no mention was made."
-        )
+        raise ValueError(f"'{group_id}' is not a Slack user-group id (they look like S012ABCDEF); no mention was made.")
     return f"<!subteam^{group_id}>"
 
 

@@ -36,8 +36,6 @@ class SlackReportPoster:
             path = self._files_dir / filename
             path.write_bytes(content)
             return str(path)
-        response = await self._client.files_upload_v2(
-            channel=channel, filename=filename, content=content, title=title
-        )
+        response = await self._client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
         file = response.get("file") or {}
         return str(file.get("permalink") or filename)

@@ -59,11 +59,7 @@ class AlertsStore(StoreBase):
 
     async def incidents(self, run_id: str) -> list[Incident]:
         async with self._transaction() as session:
-            query = (
-                select(IncidentRow)
-                .where(IncidentRow.run_id == run_id)
-                .order_by(IncidentRow.at, IncidentRow.id)
-            )
+            query = select(IncidentRow).where(IncidentRow.run_id == run_id).order_by(IncidentRow.at, IncidentRow.id)
             return [
                 Incident(
                     id=row.id,

@@ -72,9 +72,7 @@ class DeliveryStore(StoreBase):
         try:
             async with self._transaction() as session:
                 session.add(
-                    PostClaimRow(
-                        job_key=job_key, run_id=run_id, local_date=local_date, claimed_at=self.clock.now()
-                    )
+                    PostClaimRow(job_key=job_key, run_id=run_id, local_date=local_date, claimed_at=self.clock.now())
                 )
             return True
         except IntegrityError:

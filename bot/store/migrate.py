@@ -29,9 +29,7 @@ def alembic_config(url: str | None = None) -> Config:
     config.set_main_option("path_separator", "os")
     if url is not None:
         # ConfigParser treats % as interpolation; escape it (passwords may contain it).
-        config.set_main_option(
-            "sqlalchemy.url", normalise_url(url).render_as_string(False).replace("%", "%%")
-        )
+        config.set_main_option("sqlalchemy.url", normalise_url(url).render_as_string(False).replace("%", "%%"))
     return config
 
 

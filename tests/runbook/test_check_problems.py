@@ -31,10 +31,7 @@ DEFECTS: list[tuple[str, list[Edit], list[str]]] = [
     (
         "number where text belongs",
         [("title: Scale", "title: 17:00")],
-        [
-            "24:16: title should be text (found 17:00, which YAML reads as a number; "
-            "put it in quotes: '17:00')"
-        ],
+        ["24:16: title should be text (found 17:00, which YAML reads as a number; put it in quotes: '17:00')"],
     ),
     (
         "a word where a list belongs",
@@ -177,8 +174,7 @@ def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
 def test_a_directory_is_one_clear_line_naming_what_it_holds(write_runbook: Callable[[str], Path]) -> None:
     path = write_runbook(MINI)
     assert [str(p) for p in check_paths([path.parent])] == [
-        f"{path.parent}:1:1: this is a directory, not a runbook file; "
-        "name a YAML file in it (it holds rb.yaml)"
+        f"{path.parent}:1:1: this is a directory, not a runbook file; name a YAML file in it (it holds rb.yaml)"
     ]
 
 

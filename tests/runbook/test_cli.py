@@ -32,8 +32,7 @@ def test_check_prints_every_problem_and_exits_one(
     assert captured.out.splitlines() == [
         f"{bad}:23:13: step day2.1 is listed under day 1; move it to day 2 or rename it day1.N",
         f"{bad}:34:20: unknown role 'leed'; did you mean lead?",
-        f"{bad.parent / 'missing.yaml'}:1:1: no such file; "
-        "pass the path of a runbook YAML file or set ION_RUNBOOK",
+        f"{bad.parent / 'missing.yaml'}:1:1: no such file; pass the path of a runbook YAML file or set ION_RUNBOOK",
     ]
     assert "3 problems in 2 of 2 file(s)" in captured.err
 

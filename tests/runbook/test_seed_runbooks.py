@@ -154,9 +154,7 @@ def test_the_five_rollback_triggers(week17: Runbook) -> None:
         "production_incident": "incidents > 0",
     }
     error_rate = week17.triggers[0]
-    assert (
-        error_rate.auto_rollback_after is not None and error_rate.auto_rollback_after.total_seconds() == 120
-    )
+    assert error_rate.auto_rollback_after is not None and error_rate.auto_rollback_after.total_seconds() == 120
 
 
 def test_gates_schedule_and_targets(week17: Runbook) -> None:

@@ -25,9 +25,7 @@ def make_step(checklist: int = 3, step_id: str = "day2.1") -> Step:
             "actions": [
                 {"kind": "cloud_run.scale", "service": "ion-mentoring-api", "min_instances": 2},
             ],
-            "checklist": [
-                {"id": f"item-{n}", "text": f"Check number {n} is fine"} for n in range(1, checklist + 1)
-            ],
+            "checklist": [{"id": f"item-{n}", "text": f"Check number {n} is fine"} for n in range(1, checklist + 1)],
             "acceptance": ["error_rate_pct < 0.5 for 30m", "latency_p95_ms < 50"],
             "expected_impact": "-$90/month",
         }

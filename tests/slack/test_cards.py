@@ -134,9 +134,7 @@ def status_view(meta: CardMeta = META) -> StatusCardView:
 
 def all_messages(meta: CardMeta) -> list[Message]:
     step = StepCardView(meta=meta, step=make_step(), plans=(plan("production"),))
-    progress = ProgressView(
-        meta, "day2.1", "production", entries=(ProgressEntry(AT, "snapshot taken", True),)
-    )
+    progress = ProgressView(meta, "day2.1", "production", entries=(ProgressEntry(AT, "snapshot taken", True),))
     return [
         step_card(step),
         gate_card(gate_view(meta)),
@@ -213,9 +211,7 @@ def test_every_mutating_button_asks_for_confirmation(step_view: StepCardView) ->
 
 
 def test_a_step_with_a_very_long_checklist_and_plan_is_split_into_valid_messages() -> None:
-    view = StepCardView(
-        meta=META, step=make_step(checklist=430), plans=(plan("staging", 80), plan("production", 80))
-    )
+    view = StepCardView(meta=META, step=make_step(checklist=430), plans=(plan("staging", 80), plan("production", 80)))
     message = step_card(view)
     assert validate_message(message.blocks) != []  # too big for one message ...
     parts = message.parts()
@@ -237,9 +233,7 @@ def test_user_text_in_a_step_cannot_inject_mentions_or_links() -> None:
 def test_a_checkbox_value_names_its_item_within_slacks_150_characters(step_view: StepCardView) -> None:
     boxes = [e for e in _elements(step_card(step_view).blocks) if e["type"] == "checkboxes"]
     option = boxes[0]["options"][0]
-    assert ActionValue.decode(option["value"]) == ActionValue(
-        run="run-1", step="day2.1", item="item-1", card_version=4
-    )
+    assert ActionValue.decode(option["value"]) == ActionValue(run="run-1", step="day2.1", item="item-1", card_version=4)
     assert boxes[0]["action_id"] == "ion:tick"
 
 
@@ -285,9 +279,7 @@ def test_the_rollback_card_lists_exactly_what_will_be_restored() -> None:
     assert "ion-mentoring-api us-central1: `minInstances 2 → 3`" in text
     assert "[Roll back now]" in text
     refused = rollback_card(
-        RollbackCardView(
-            META, "day2.1", "Scale down", "production", "fp", (), refusal="Nothing was applied yet."
-        )
+        RollbackCardView(META, "day2.1", "Scale down", "production", "fp", (), refusal="Nothing was applied yet.")
     )
     assert _buttons(refused) == {}
     assert "Nothing was applied yet." in render_text(refused.payload())
@@ -349,9 +341,7 @@ def test_help_lists_every_command_and_one_topic_alone() -> None:
 
 def test_progress_keeps_the_latest_lines_and_says_how_it_ended() -> None:
     entries = tuple(ProgressEntry(AT + timedelta(seconds=n), f"target {n} applied", True) for n in range(100))
-    message = progress_message(
-        ProgressView(META, "day2.1", "production", entries=entries, finished="succeeded")
-    )
+    message = progress_message(ProgressView(META, "day2.1", "production", entries=entries, finished="succeeded"))
     _all_fit(message)
     text = render_text(message.payload())
     assert "Done: day2.1 on production" in text

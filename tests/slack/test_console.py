@@ -100,9 +100,7 @@ def test_interactive_elements_match_the_drawn_numbers() -> None:
     twelve = elements.checkboxes[11]
     assert twelve.number == 12 and twelve.text == "Check number 12 is fine"
     assert twelve.block_id == "tick:day2.1:1" and twelve.action_id == "ion:tick"
-    assert ActionValue.decode(twelve.option["value"]) == ActionValue(
-        run="run-1", step="day2.1", item="item-12"
-    )
+    assert ActionValue.decode(twelve.option["value"]) == ActionValue(run="run-1", step="day2.1", item="item-12")
     run = elements.button("run on prod")
     assert run is not None and run.action_id == "ion:run:production"
     assert elements.button("Run") is None  # ambiguous prefix

@@ -133,9 +133,7 @@ async def test_server_errors_are_injected_and_retried(api: FakeSlackApi) -> None
         max_retry_count=1, interval_calculator=FixedValueRetryIntervalCalculator(fixed_internal=0)
     )
     api.fail("views.publish", times=1, status=503)
-    response = await client(api, retry_handlers=[handler]).views_publish(
-        user_id="U0LEE", view={"type": "home"}
-    )
+    response = await client(api, retry_handlers=[handler]).views_publish(user_id="U0LEE", view={"type": "home"})
     assert response["ok"] and api.call_count("views.publish") == 2
     api.fail("chat.update", times=1, status=500)
     with pytest.raises(SlackApiError):

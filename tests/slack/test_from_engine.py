@@ -53,8 +53,6 @@ def test_a_rollback_with_nothing_applied_becomes_a_refusal() -> None:
         "day4.1 (production) has no applied changes; nothing to restore."
     )
     change = Change("ion-api us-central1 (production)", "minInstances", 2, 3)
-    view = rollback_card_view(
-        RollbackPlan("r", "day4.1", "production", True, "ex-1", [change], []), STEP, meta
-    )
+    view = rollback_card_view(RollbackPlan("r", "day4.1", "production", True, "ex-1", [change], []), STEP, meta)
     assert view.refusal is not None  # no target records: nothing the engine can revert
     assert view.restores == (change,)

@@ -77,12 +77,8 @@ async def test_an_alert_is_updated_in_place_and_leaves_the_active_list_when_reso
 
 async def test_incidents_come_back_oldest_first(store: SqlStore) -> None:
     run = await store.create_run(a_run())
-    later = Incident(
-        new_id(), run.id, "U-sre", "sam", T0 + timedelta(hours=2), "checkout 500s", step_id="day2.1"
-    )
-    earlier = Incident(
-        new_id(), run.id, "U-sre", "sam", T0, "latency spike", resolved_at=T0 + timedelta(hours=1)
-    )
+    later = Incident(new_id(), run.id, "U-sre", "sam", T0 + timedelta(hours=2), "checkout 500s", step_id="day2.1")
+    earlier = Incident(new_id(), run.id, "U-sre", "sam", T0, "latency spike", resolved_at=T0 + timedelta(hours=1))
     await store.add_incident(later)
     await store.add_incident(earlier)
     assert await store.incidents(run.id) == [earlier, later]

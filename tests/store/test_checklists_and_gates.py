@@ -47,9 +47,7 @@ async def test_ticking_a_ticked_box_again_replaces_the_tick(store: SqlStore) -> 
     assert await store.ticks(run.id, "day2.1") == [again]
 
 
-async def test_an_untick_removes_the_tick_but_keeps_it_in_history(
-    store: SqlStore, clock: VirtualClock
-) -> None:
+async def test_an_untick_removes_the_tick_but_keeps_it_in_history(store: SqlStore, clock: VirtualClock) -> None:
     run = await store.create_run(a_run())
     tick = a_tick(run.id, "backup", 1)
     await store.put_tick(tick)
@@ -66,9 +64,7 @@ async def test_an_untick_removes_the_tick_but_keeps_it_in_history(
 
 async def test_waivers_keep_their_reason_and_come_back_by_time(store: SqlStore) -> None:
     run = await store.create_run(a_run())
-    later = Waiver(
-        new_id(), run.id, "day2.1", None, "U-lead", "lee", "whole list done offline", T0 + timedelta(1)
-    )
+    later = Waiver(new_id(), run.id, "day2.1", None, "U-lead", "lee", "whole list done offline", T0 + timedelta(1))
     earlier = Waiver(new_id(), run.id, "day2.1", "backup", "U-lead", "lee", "backup verified by DBA", T0)
     await store.add_waiver(later)
     await store.add_waiver(earlier)
@@ -130,9 +126,7 @@ async def test_a_gate_record_round_trips_and_is_replaced_whole(store: SqlStore) 
 
     decided = replace(
         record,
-        health=[
-            replace(health, passed=True, value=0.4, override_by="U-lead", override_reason="dashboard lag")
-        ],
+        health=[replace(health, passed=True, value=0.4, override_by="U-lead", override_reason="dashboard lag")],
         decision="yes",
         decided_by="U-mgr",
         decided_by_name="max",

@@ -25,9 +25,7 @@ async def test_concurrent_enqueues_of_one_key_all_get_the_same_message(store: Sq
     assert len(await store.pending()) == 1
 
 
-async def test_delivered_messages_leave_pending_and_failures_are_counted(
-    store: SqlStore, clock: VirtualClock
-) -> None:
+async def test_delivered_messages_leave_pending_and_failures_are_counted(store: SqlStore, clock: VirtualClock) -> None:
     old = await store.enqueue("C", {"text": "first"}, dedupe_key="a")
     await clock.advance(timedelta(seconds=5))
     new = await store.enqueue("C", {"text": "second", "blocks": [{"type": "section"}]}, dedupe_key="b")
@@ -47,9 +45,7 @@ async def test_delivered_messages_leave_pending_and_failures_are_counted(
     assert delivered.delivered_at == T0 + timedelta(seconds=6)
 
 
-async def test_two_stores_on_one_database_claim_a_scheduled_post_once(
-    store: SqlStore, database_url: str
-) -> None:
+async def test_two_stores_on_one_database_claim_a_scheduled_post_once(store: SqlStore, database_url: str) -> None:
     replica = SqlStore(create_engine_for(database_url), store.clock)
     try:
         results = await asyncio.gather(

@@ -72,9 +72,7 @@ async def test_an_execution_round_trips_and_leaves_the_unfinished_list_when_save
     assert await store.get_execution(execution.id) == execution
     assert await store.unfinished_executions() == [execution]
 
-    done = replace(
-        execution, state=ExecutionState.SUCCEEDED, finished_at=T0 + timedelta(minutes=3), message="all good"
-    )
+    done = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=T0 + timedelta(minutes=3), message="all good")
     await store.save_execution(done)
     assert await store.get_execution(execution.id) == done
     assert await store.unfinished_executions() == []
@@ -104,9 +102,7 @@ async def test_a_write_ahead_snapshot_is_stored_then_updated_in_place(store: Sql
     )
     for record in (second, first, nested):
         await store.save_target(record)
-    applied = replace(
-        first, status=TargetStatus.APPLIED, message="minInstances is 2", at=T0 + timedelta(minutes=1)
-    )
+    applied = replace(first, status=TargetStatus.APPLIED, message="minInstances is 2", at=T0 + timedelta(minutes=1))
     await store.save_target(applied)
 
     assert await store.targets(execution.id) == [applied, second, nested]

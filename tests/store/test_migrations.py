@@ -87,8 +87,7 @@ async def test_ensure_schema_refuses_a_database_behind_with_the_exact_message(
 ) -> None:
     shown = url_without_password(empty_database_url)
     expected = (
-        f"the database at {shown} is at revision none but this bot needs {head_revision()}; "
-        "run `ionbot db upgrade`"
+        f"the database at {shown} is at revision none but this bot needs {head_revision()}; run `ionbot db upgrade`"
     )
     with pytest.raises(SchemaBehind) as refused:
         await ensure_schema(empty_database_url, auto_upgrade=False)
@@ -128,9 +127,7 @@ async def test_ensure_schema_leaves_postgresql_to_a_person_by_default() -> None:
 
 
 def test_the_password_never_appears_in_the_refusal() -> None:
-    assert (
-        url_without_password("postgresql://ion:s3cret@db.internal/ion") == "postgresql://ion@db.internal/ion"
-    )
+    assert url_without_password("postgresql://ion:s3cret@db.internal/ion") == "postgresql://ion@db.internal/ion"
 
 
 def test_plain_urls_are_normalised_to_the_async_drivers() -> None:

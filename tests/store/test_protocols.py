@@ -14,11 +14,7 @@ PROTOCOLS = [RolloutStore, AlertStore, ClaimStore, OutboxStore, KeyValueStore]
 
 
 def protocol_methods(protocol: type) -> list[str]:
-    return [
-        name
-        for name, member in vars(protocol).items()
-        if inspect.isfunction(member) and not name.startswith("_")
-    ]
+    return [name for name, member in vars(protocol).items() if inspect.isfunction(member) and not name.startswith("_")]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.__name__)

@@ -28,9 +28,7 @@ def alert_card(view: AlertCardView) -> Message:
     oncall = mention_group(view.oncall_group) if view.oncall_group else ""
     lines = [f"*Trigger:* {code(view.condition)} on *{escape_inline(view.environment)}*"]
     if view.kind == "breach":
-        lines.append(
-            f"*Value:* {number(view.value, view.unit)} (threshold {number(view.threshold, view.unit)})"
-        )
+        lines.append(f"*Value:* {number(view.value, view.unit)} (threshold {number(view.threshold, view.unit)})")
     elif view.kind == "no_data":
         lines.append("*Value:* no data: the metric cannot be read, so health is unknown")
     if view.held_for is not None:
@@ -48,9 +46,7 @@ def alert_card(view: AlertCardView) -> Message:
             )
         )
     if view.auto_rollback_at is not None and view.state == "open":
-        blocks.append(
-            context(f":alarm_clock: Automatic rollback at {clock(view.auto_rollback_at, tz)} unless held.")
-        )
+        blocks.append(context(f":alarm_clock: Automatic rollback at {clock(view.auto_rollback_at, tz)} unless held."))
     if oncall:
         blocks.append(section(f"{oncall} please look at this now."))
     if view.state == "open":

@@ -66,9 +66,7 @@ def gate_card(view: GateCardView) -> Message:
         for role in gate.signoffs:
             signoff = signed.get(role)
             if signoff is not None and signoff.by:
-                lines.append(
-                    f":white_check_mark: {escape_inline(role)}: {who(signoff.by)} {clock(signoff.at, tz)}"
-                )
+                lines.append(f":white_check_mark: {escape_inline(role)}: {who(signoff.by)} {clock(signoff.at, tz)}")
             else:
                 lines.append(f":hourglass: {escape_inline(role)}: awaited")
         blocks.append(section("*Sign-offs*\n" + "\n".join(lines)))
@@ -84,9 +82,7 @@ def gate_card(view: GateCardView) -> Message:
                         _value(view, decision="yes"),
                         qualifier="yes",
                         style="primary",
-                        confirm=Confirm(
-                            "Decide YES?", f"Record *YES* for *{title}* and proceed?", confirm="YES"
-                        ),
+                        confirm=Confirm("Decide YES?", f"Record *YES* for *{title}* and proceed?", confirm="YES"),
                     ),
                     button(
                         gate.no_label,

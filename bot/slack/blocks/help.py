@@ -14,8 +14,6 @@ def help_message(topic: str | None = None, dry_run: bool = False) -> Message:
     blocks = [
         header("ION rollout bot: commands", dry_run),
         section("\n".join(lines)),
-        context(
-            "Step ids look like day2.1; gates are preflight or gonogo.day3. Buttons on each card do the same."
-        ),
+        context("Step ids look like day2.1; gates are preflight or gonogo.day3. Buttons on each card do the same."),
     ]
     return Message("ION rollout bot: commands", blocks)

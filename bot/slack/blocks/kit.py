@@ -71,9 +71,7 @@ def section(mrkdwn: str, block_id: str | None = None) -> Block:
 
 
 def fields_section(pairs: Sequence[str]) -> Block:
-    items = [
-        MarkdownTextObject(text=clamp(p, limits.SECTION_FIELD_TEXT)) for p in pairs[: limits.SECTION_FIELDS]
-    ]
+    items = [MarkdownTextObject(text=clamp(p, limits.SECTION_FIELD_TEXT)) for p in pairs[: limits.SECTION_FIELDS]]
     return SectionBlock(fields=items).to_dict()
 
 
@@ -149,16 +147,12 @@ def checkboxes(boxes: Sequence[Box], verb: Verb, block_id_prefix: str) -> list[B
             Option(
                 value=box.value.encode(),
                 text=MarkdownTextObject(text=clamp(box.text, limits.OPTION_TEXT)),
-                description=PlainTextObject(text=clamp(box.note, limits.OPTION_DESCRIPTION))
-                if box.note
-                else None,
+                description=PlainTextObject(text=clamp(box.note, limits.OPTION_DESCRIPTION)) if box.note else None,
             )
             for box in chunk
         ]
         initial = [opt for opt, box in zip(options, chunk, strict=True) if box.ticked]
-        element = CheckboxesElement(
-            action_id=action_id(verb), options=options, initial_options=initial or None
-        )
+        element = CheckboxesElement(action_id=action_id(verb), options=options, initial_options=initial or None)
         block_id = clamp(f"{block_id_prefix}:{start // limits.CHECKBOX_OPTIONS}", limits.BLOCK_ID)
         blocks.append(ActionsBlock(elements=[element], block_id=block_id).to_dict())
     return blocks

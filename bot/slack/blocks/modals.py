@@ -86,9 +86,7 @@ def run_confirm_modal(
     where = escape_inline(plan.environment)
     blocks = [
         header(f"Run {step.id} on {plan.environment}", dry_run),
-        section(
-            f"You are about to run *{escape_inline(step.title)}* on *{where}*. This is exactly what changes:"
-        ),
+        section(f"You are about to run *{escape_inline(step.title)}* on *{where}*. This is exactly what changes:"),
         *_sections(plan_text(plan)),
         context(f"Plan {code(plan.fingerprint[:12])}: if the live state moves, you will be asked again."),
         _typed_input(word),

@@ -23,9 +23,7 @@ _RUN_STATE = {
 def _step_line(line: StepLineView) -> str:
     window = f" `{line.window}`" if line.window else ""
     lanes = " · ".join(f"{escape_inline(lane.environment)} {state_badge(lane.state)}" for lane in line.lanes)
-    return f"*{escape_inline(line.step_id)}*{window} {escape_inline(line.title)}" + (
-        f"\n    {lanes}" if lanes else ""
-    )
+    return f"*{escape_inline(line.step_id)}*{window} {escape_inline(line.title)}" + (f"\n    {lanes}" if lanes else "")
 
 
 def _status_blocks(view: StatusCardView, title: str) -> list[Block]:
@@ -42,10 +40,7 @@ def _status_blocks(view: StatusCardView, title: str) -> list[Block]:
         blocks.append(section(f"*Why {escape_inline(view.run_state)}:* {escape_inline(view.reason)}"))
     if view.gates:
         icons = {"yes": ":large_green_circle: YES", "no": ":red_circle: NO", None: ":hourglass: undecided"}
-        lines = [
-            f"{icons.get(g.decision, g.decision)} *{escape_inline(g.title)}* ({g.gate_id})"
-            for g in view.gates
-        ]
+        lines = [f"{icons.get(g.decision, g.decision)} *{escape_inline(g.title)}* ({g.gate_id})" for g in view.gates]
         blocks.append(section("*Gates*\n" + "\n".join(lines)))
     if view.steps:
         blocks.append(section("*Steps*\n" + "\n".join(_step_line(s) for s in view.steps)))
@@ -67,9 +62,7 @@ def today_card(view: StatusCardView) -> Message:
     """``/ion today``: the day's steps (fill ``steps`` with today's only)."""
     label = f"Day {view.day}" if view.day is not None else "Today"
     prefix = "[DRY RUN] " if view.meta.dry_run else ""
-    return Message(
-        f"{prefix}{label}: {view.runbook_title}", _status_blocks(view, f"{label} · {view.runbook_title}")
-    )
+    return Message(f"{prefix}{label}: {view.runbook_title}", _status_blocks(view, f"{label} · {view.runbook_title}"))
 
 
 def metric_line(metric: MetricLineView) -> str:
@@ -108,8 +101,6 @@ def home_view(view: HomeView) -> dict[str, Any]:
     else:
         blocks.append(section("*Open alerts*\nNone."))
     if view.metrics:
-        blocks.append(
-            section("*Metrics against baseline and target*\n" + "\n".join(map(metric_line, view.metrics)))
-        )
+        blocks.append(section("*Metrics against baseline and target*\n" + "\n".join(map(metric_line, view.metrics))))
     payload: dict[str, Any] = View(type="home", blocks=blocks[:100]).to_dict()
     return payload

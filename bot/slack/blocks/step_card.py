@@ -232,8 +232,6 @@ def _boxes(view: StepCardView) -> list[Box]:
                 if tick.waived_reason
                 else f"{name}, {clock(tick.at, view.meta.timezone)}"
             )
-        value = ActionValue(
-            run=view.meta.run_id, step=view.step.id, item=item.id, card_version=view.meta.card_version
-        )
+        value = ActionValue(run=view.meta.run_id, step=view.step.id, item=item.id, card_version=view.meta.card_version)
         boxes.append(Box(value=value, text=escape_inline(item.text), ticked=tick is not None, note=note))
     return boxes
