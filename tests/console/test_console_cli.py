@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,15 @@ def test_an_unknown_starting_user_is_refused_before_anything_starts(
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main(["console", "--clock", "virtual", "--as", "zed"]) == 2
     assert "no demo team member 'zed'" in capsys.readouterr().err
+
+
+def test_the_readme_walkthrough_runs_as_written_and_ends_with_day2_1_rolled_back(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = (Path(__file__).resolve().parents[2] / "docs" / "walkthrough.txt").read_text(encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(script))
+    assert main(["console", "--clock", "virtual=2026-11-02T08:55"]) == 0
+    out = capsys.readouterr().out
+    assert "Week 17 Day 1 Report" in out and "Week 17 Day 2 Report" in out
+    assert "day2.1 (production) rolled back: 1 target(s) restored to their snapshots." in out
+    assert "went wrong" not in out and "cannot run" not in out and "not approved" not in out
