@@ -8,6 +8,7 @@ and the HTTP server keeps only the probes (Cloud Run still needs a port).
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -171,6 +172,11 @@ async def serve(
         await runner.cleanup()
 
 
+def _import_heavy_modules() -> None:
+    for name in ("bot.bootstrap", "bot.runtime", "bot.slack.app", "bot.reports.render", "bot.slack.report_poster"):
+        importlib.import_module(name)
+
+
 async def _serve_built(
     settings: Settings,
     startup: Startup,
@@ -179,6 +185,8 @@ async def _serve_built(
     socket_mode: bool,
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
+    # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
+    await asyncio.to_thread(_import_heavy_modules)
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
