@@ -7,6 +7,7 @@ In the console the chart is written to a folder and the report shows its path in
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,16 @@ class SlackReportPoster:
             args["blocks"] = blocks
         await self._outbox.send("chat.postMessage", args, f"report|{dedupe_key}")
 
+    def _write(self, filename: str, content: bytes) -> str:
+        assert self._files_dir is not None
+        self._files_dir.mkdir(parents=True, exist_ok=True)
+        path = self._files_dir / filename
+        path.write_bytes(content)
+        return str(path)
+
     async def upload(self, channel: str, filename: str, content: bytes, title: str) -> str:
         if self._files_dir is not None:
-            self._files_dir.mkdir(parents=True, exist_ok=True)
-            path = self._files_dir / filename
-            path.write_bytes(content)
-            return str(path)
+            return await asyncio.to_thread(self._write, filename, content)
         response = await self._client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
         file = response.get("file") or {}
         return str(file.get("permalink") or filename)
