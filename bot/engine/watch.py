@@ -113,7 +113,8 @@ class Watcher:
                 await self._alerts.save_alert(alert)
                 changes.append(AlertChange(alert, change.kind))
                 await self._announce(AlertChange(alert, change.kind), channel)
-        changes += await self._auto_rollbacks(run_id, channel)
+        # Nothing was saved (and nothing awaited) since ``active`` was read: it is still current.
+        changes += await self._auto_rollbacks(run_id, channel, None if changes else active)
         return changes
 
     async def acknowledge(self, alert_id: str, actor: Actor) -> AlertRecord:
@@ -201,10 +202,12 @@ class Watcher:
 
     # --- auto-rollback ------------------------------------------------------------------------
 
-    async def _auto_rollbacks(self, run_id: str, channel: str) -> list[AlertChange]:
+    async def _auto_rollbacks(
+        self, run_id: str, channel: str, active: list[AlertRecord] | None = None
+    ) -> list[AlertChange]:
         now = self._clock.now()
         changes: list[AlertChange] = []
-        for alert in await self._alerts.active_alerts(run_id):
+        for alert in active if active is not None else await self._alerts.active_alerts(run_id):
             if not due_for_auto_rollback(alert, now):
                 continue
             started = replace(alert, data={**alert.data, "auto_rollback_started_at": now.isoformat()})

@@ -8,6 +8,7 @@ actor), with the lanes' current state as a fallback; a metric that cannot be rea
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -298,13 +299,21 @@ class ReportGatherer:
             if metric is None:
                 continue
             points = await self._points(metric, environment, start, until) if until > start else []
-            hours: list[tuple[datetime, float | None]] = []
+            starts: list[datetime] = []
             hour = start
             while hour < until:
-                following = hour + timedelta(hours=1)
-                values = [p.value for p in points if hour <= p.at < following]
+                starts.append(hour)
+                hour = hour + timedelta(hours=1)
+            # One pass over the points (not one scan per hour): bisect finds each point's hour.
+            buckets: dict[int, list[float]] = {}
+            for p in points:
+                index = bisect_right(starts, p.at) - 1
+                if index >= 0 and p.at < starts[index] + timedelta(hours=1):
+                    buckets.setdefault(index, []).append(p.value)
+            hours: list[tuple[datetime, float | None]] = []
+            for index, hour in enumerate(starts):
+                values = buckets.get(index, [])
                 hours.append((hour, sum(values) / len(values) if values else None))
-                hour = following
             target = next((t.target for t in self.runbook.targets.performance if t.metric == metric_id), metric.target)
             series.append(ChartSeries(metric.title, metric.unit, hours, metric.baseline, target))
         return series

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -125,17 +124,29 @@ class SyntheticMetrics:
 
     async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
         points = []
+        # The world cannot change during this synchronous loop: work out its effect once, not per point.
+        shape, _, shifted = self._level(metric, environment)
         for at in self._grid(start, end):
             override = self.faults.override(metric.id, at)
             if override is not None:
                 if override.value is not None:
                     points.append(Point(at, override.value))
                 continue  # a no-data fault: the point is missing
-            points.append(Point(at, self.value_at(metric, environment, at)))
+            points.append(Point(at, self._value(metric.id, environment.name, shape, shifted, at)))
         return Series(metric.id, tuple(points), float(self._step))
 
     def value_at(self, metric: Metric, environment: Environment, at: datetime) -> float:
         """The healthy value of ``metric`` at ``at`` (faults aside)."""
+        shape, _, shifted = self._level(metric, environment)
+        return self._value(metric.id, environment.name, shape, shifted, at)
+
+    def _value(self, metric_id: str, environment: str, shape: Shape, shifted: float, at: datetime) -> float:
+        value = shifted * (1.0 + shape.load_sensitivity * (_load(at) - 1.0))
+        value += shape.noise * self._unit_noise(metric_id, environment, at)
+        return round(min(shape.high, max(shape.low, value)), 3)
+
+    def _level(self, metric: Metric, environment: Environment) -> tuple[Shape, float, float]:
+        """The metric's shape, baseline, and baseline moved by the world's current state."""
         shape = SHAPES.get(metric.id)
         if shape is None:
             if metric.baseline is None:
@@ -145,10 +156,7 @@ class SyntheticMetrics:
                 )
             shape = Shape(metric.baseline, abs(metric.baseline) * 0.02)
         base = metric.baseline if metric.baseline is not None else shape.baseline
-        value = base + self._effect(metric.id, environment, base)
-        value *= 1.0 + shape.load_sensitivity * (_load(at) - 1.0)
-        value += shape.noise * self._unit_noise(metric.id, environment.name, at)
-        return round(min(shape.high, max(shape.low, value)), 3)
+        return shape, base, base + self._effect(metric.id, environment, base)
 
     def _effect(self, metric_id: str, environment: Environment, base: float) -> float:
         """How the world's current state moves a metric away from its baseline."""
@@ -186,8 +194,9 @@ class SyntheticMetrics:
 
     def _unit_noise(self, metric_id: str, environment: str, at: datetime) -> float:
         key = f"{self._seed}|{metric_id}|{environment}|{int(at.timestamp())}".encode()
-        rng = random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
-        return rng.uniform(-1.0, 1.0)
+        # The hash itself is the uniform draw (no random.Random per point): deterministic and ~10x cheaper.
+        draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+        return 2.0 * draw - 1.0
 
 
 def _load(at: datetime) -> float:

@@ -190,7 +190,8 @@ async def settle_tasks(baseline: set[asyncio.Task[Any]], clock: SteppedClock | N
         return
     quiet = 0
     while loop.time() < give_up and quiet < 3:
-        await asyncio.sleep(0.002)
+        # Busy: wait a moment for I/O. Quiet: confirming needs only loop turns, not real time.
+        await asyncio.sleep(0.001 if quiet == 0 else 0)
         quiet = 0 if busy() else quiet + 1
 
 

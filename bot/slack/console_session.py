@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -174,7 +175,10 @@ class Session:
             run_start=self.options.run_start,
         )
         self._stack.push_async_callback(self.bot.close)
-        self.client = AsyncWebClient(token="xoxb-console", base_url=self.api.base_url)
+        # One shared HTTP session: without it slack_sdk opens (and closes) a new session per API call.
+        http = aiohttp.ClientSession()
+        self._stack.push_async_callback(http.close)
+        self.client = AsyncWebClient(token="xoxb-console", base_url=self.api.base_url, session=http)
         self.app = build_app(self.bot, self.client, signing_secret=None, process_before_response=True)
         self.feed = Feed(self.api, {m.user_id: m.name for m in self.team})
         self.bot.events.subscribe(self._note_production_done)
