@@ -8,6 +8,7 @@ and the HTTP server keeps only the probes (Cloud Run still needs a port).
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -172,6 +173,17 @@ async def serve(
         await runner.cleanup()
 
 
+def freeze_startup_heap() -> None:
+    """Move everything built at startup out of the collector's reach, so a full collection is short.
+
+    Imports, the runbook and the seeded objects are ~150k objects that live until exit; left in
+    the oldest generation, every full collection walks them all and stalls the loop (and every
+    ack in flight) for 60-80 ms. Frozen, a full collection walks only what was made since.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _import_heavy_modules() -> None:
     for name in ("bot.bootstrap", "bot.runtime", "bot.slack.app", "bot.reports.render", "bot.slack.report_poster"):
         importlib.import_module(name)
@@ -216,6 +228,7 @@ async def _serve_built(
         await runtime.start()
         loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(bot)))
+        freeze_startup_heap()
         startup.open(
             None if socket_mode else app, ready or _all_ready(database_and_loops_ready(bot, loops), runtime.ready)
         )
