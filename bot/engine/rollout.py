@@ -102,6 +102,28 @@ class Rollout(GateCommands):
     async def resume(self, channel: str, actor: Actor) -> Run:
         return await self._set_run_state(channel, actor, RunState.ACTIVE, None)
 
+    async def finish(self, channel: str, actor: Actor, reason: str | None = None) -> Run:
+        """Close the channel's run (after day 10, or to abandon it), so another can start there."""
+        run = await self.require_run(channel)
+        async with self._audited(actor, "finish run", run, None):
+            guards.require(self.ctx, actor, "decide_gate")
+            busy = [
+                lane
+                for lane in await self.ctx.store.lanes(run.id)
+                if lane.state in (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
+            ]
+            if busy:
+                names = ", ".join(lane_name(lane) for lane in busy)
+                raise Refused(f"{names} is still in progress; wait for it or roll it back, then finish the run.")
+        why = reason.strip() if reason and reason.strip() else "finished"
+        closed = replace(run, state=RunState.FINISHED, reason=why, finished_at=self.ctx.clock.now())
+        await self.ctx.store.save_run(closed)
+        await self.ctx.auditor.record(
+            actor, "run state", run_id=run.id, before=run.state, after=closed.state, detail=why
+        )
+        await self.ctx.emit(closed, "step_changed", f"The run is finished ({actor.name}): {why}.")
+        return closed
+
     async def incident(self, channel: str, text: str, actor: Actor, step_id: str | None = None) -> Incident:
         run = await self.require_run(channel)
         async with self._audited(actor, "incident", run, step_id):

@@ -136,6 +136,11 @@ class ResumeCommand:
 
 
 @dataclass(frozen=True)
+class FinishCommand:
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ScalingCommand:
     pass
 
@@ -191,6 +196,7 @@ Command = (
     | IncidentCommand
     | AuditCommand
     | PauseCommand
+    | FinishCommand
     | ResumeCommand
     | ScalingCommand
     | CostCommand
@@ -233,6 +239,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "audit": ("/ion audit [N]", "the last N audit entries (default 20)"),
     "pause": ("/ion pause", "pause the run: nothing runs until resume"),
     "resume": ("/ion resume", "resume a paused run"),
+    "finish": ("/ion finish [REASON]", "close the run (after the last day, or to abandon it)"),
     "scaling": ("/ion scaling", "the scaling rules in force"),
     "cost": ("/ion cost SERVICE AMOUNT", "record a service's monthly cost, e.g. /ion cost cloud-run $950"),
     "tick": ("/ion tick ID ITEM", "tick a checklist item of a step or gate"),
@@ -413,6 +420,8 @@ def _build(name: str, args: list[str]) -> Command:
     if name in simple:
         _arity(name, args, 0, 0)
         return simple[name]
+    if name == "finish":
+        return FinishCommand(" ".join(args) or None)
     if name == "step":
         _arity(name, args, 1, 1)
         return StepCommand(_step_id(args[0]))

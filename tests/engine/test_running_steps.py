@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from bot.engine.errors import Refused
-from bot.engine.records import ExecutionState, StepState
+from bot.engine.records import ExecutionState, RunState, StepState
 from tests.engine.harness import CHANNEL, dana, lee, lou, make, maria, sam
 
 
@@ -198,3 +198,19 @@ class TestActionsThatMoveTheSameFieldTwice:
         result = await h.run_step("day3.2", "production")
         assert result.ok, result.message
         assert h.world.state("production/api/us-central1")["max_instances"] == 35
+
+
+class TestFinishingARun:
+    async def test_finishing_frees_the_channel_for_the_next_rollout_and_is_audited(self) -> None:
+        h = await make()
+        closed = await h.rollout.finish(CHANNEL, lee, "week 17 complete")
+        assert closed.state is RunState.FINISHED and closed.finished_at is not None
+        assert await h.rollout.active_run(CHANNEL) is None
+        again = await h.rollout.start_run(CHANNEL, None, lee)
+        assert again.id != closed.id
+
+    async def test_a_member_may_not_finish_the_run(self) -> None:
+        h = await make()
+        with pytest.raises(Refused, match="dana may not"):
+            await h.rollout.finish(CHANNEL, dana, None)
+        assert await h.rollout.active_run(CHANNEL) is not None

@@ -133,6 +133,10 @@ class Command:
     async def _ResumeCommand(self, cmd: c.ResumeCommand) -> None:
         await self.bot.rollout.resume(self.channel, self.actor)
 
+    async def _FinishCommand(self, cmd: c.FinishCommand) -> None:
+        run = await self.bot.rollout.finish(self.channel, self.actor, cmd.reason)
+        await self.say(f"Run {run.id} is finished; this channel can start another with /ion start.")
+
     async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
         run = await self._run()
         await self.bot.rollout.incident(self.channel, cmd.text, self.actor)
