@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import Bot
 from bot.engine.clock import VirtualClock
+from bot.engine.ports import Event
 from bot.scheduler import FireResult, JobSpec, ReportScheduler, ScheduleCallbacks, fire_times
 
 Settle = Callable[[], Awaitable[None]]
@@ -100,9 +101,17 @@ class JobDriver:
         self.scheduler = ReportScheduler(NoScheduler(), callbacks, bot.store, clock)
         self.fired: list[Fired] = []
         self.on_fired = on_fired
+        # Runs open only with run_started and close only with an event (step_changed), so the
+        # store is asked again only after some event, not after every batch of watch polls.
+        self._runs_stale = True
+        bot.events.subscribe(self._note_event)
+
+    async def _note_event(self, event: Event) -> None:
+        self._runs_stale = True
 
     async def sync_runs(self) -> None:
         """Schedule the jobs of runs started since the last call (and drop finished ones)."""
+        self._runs_stale = False
         open_runs = {run.id: run for run in await self.bot.store.open_runs()}
         for run_id in list(self.scheduler.runs):
             if run_id not in open_runs:
@@ -162,7 +171,8 @@ class JobDriver:
                 if self.on_fired is not None:  # before settling: what the job posted belongs to it
                     await self.on_fired(done)
                 await self.settle()
-            await self.sync_runs()
+            if self._runs_stale:
+                await self.sync_runs()
         if self.clock.now() < when:
             await self.clock.advance_to(when)
             await self.settle()
