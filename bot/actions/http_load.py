@@ -6,27 +6,23 @@ configured limits may scale it down further (the sim and the demo do); the outco
 
 from __future__ import annotations
 
-from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
-from bot.actions.http_smoke import judge, limits_text, probe_url, refusal, unreachable
+from bot.actions.base import ActionDeps, Binding
+from bot.actions.http_smoke import HttpProbeAction, judge, limits_text, unreachable
 from bot.cloud.http_probe import LoadPlan, ProbeRefused
-from bot.engine.ports import ActionFailed, Outcome, ProgressCallback, Target
+from bot.engine.ports import ActionFailed, Outcome, ProgressCallback
 from bot.runbook.durations import format_duration
 from bot.runbook.models import HttpLoad
 
 
-class HttpLoadAction(ReadOnlyAction):
+class HttpLoadAction(HttpProbeAction):
     """Paced GETs at ``rate_rps`` with ``concurrency`` in flight, judged on P95 and error rate."""
+
+    verb = "load-test"
+    base_url_allowed = False
 
     def __init__(self, spec: HttpLoad, binding: Binding, deps: ActionDeps) -> None:
         self.spec = spec
-        self.environment = binding.environment
-        self.deps = deps
-        self.url = probe_url(self.environment, spec.path)
-        shown = self.url or spec.path
-        super().__init__(Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})"))
-
-    def _refusal(self) -> str | None:
-        return refusal("load-test", self.environment, self.spec.path, self.url, include_base_url=False)
+        super().__init__(spec.path, binding, deps)
 
     def plan(self) -> tuple[LoadPlan, list[str]]:
         """The bounds the test will actually run with, and what the configured limits reduced."""

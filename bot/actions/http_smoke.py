@@ -87,19 +87,37 @@ def unreachable(url: str, report: ProbeReport) -> ActionFailed | None:
     )
 
 
-class HttpSmokeAction(ReadOnlyAction):
-    """Day 2.2's "send 100 test requests, response time < 50 ms, no errors"."""
+class HttpProbeAction(ReadOnlyAction):
+    """What a smoke test and a load test share: one URL under the environment, one allow-list rule.
 
-    def __init__(self, spec: HttpSmoke, binding: Binding, deps: ActionDeps) -> None:
-        self.spec = spec
+    ``verb`` names the probe in refusals; ``base_url_allowed`` says whether the environment's
+    base_url host counts as allowed (a smoke test's does; a load test needs allowed_hosts).
+    """
+
+    verb = "probe"
+    base_url_allowed = False
+
+    def __init__(self, path: str, binding: Binding, deps: ActionDeps) -> None:
         self.environment = binding.environment
         self.deps = deps
-        self.url = probe_url(self.environment, spec.path)
-        shown = self.url or spec.path
+        self.path = path
+        self.url = probe_url(self.environment, path)
+        shown = self.url or path
         super().__init__(Target(key=f"{self.environment.name}:{shown}", label=f"{shown} ({self.environment.name})"))
 
     def _refusal(self) -> str | None:
-        return refusal("smoke-test", self.environment, self.spec.path, self.url, include_base_url=True)
+        return refusal(self.verb, self.environment, self.path, self.url, include_base_url=self.base_url_allowed)
+
+
+class HttpSmokeAction(HttpProbeAction):
+    """Day 2.2's "send 100 test requests, response time < 50 ms, no errors"."""
+
+    verb = "smoke-test"
+    base_url_allowed = True
+
+    def __init__(self, spec: HttpSmoke, binding: Binding, deps: ActionDeps) -> None:
+        self.spec = spec
+        super().__init__(spec.path, binding, deps)
 
     def describe(self) -> str:
         spec = self.spec
