@@ -7,9 +7,9 @@ configured limits may scale it down further (the sim and the demo do); the outco
 from __future__ import annotations
 
 from bot.actions.base import ActionDeps, Binding
-from bot.actions.http_smoke import HttpProbeAction, judge, limits_text, unreachable
-from bot.cloud.http_probe import LoadPlan, ProbeRefused
-from bot.engine.ports import ActionFailed, Outcome, ProgressCallback
+from bot.actions.http_smoke import HttpProbeAction, limits_text
+from bot.cloud.http_probe import LoadPlan
+from bot.engine.ports import Outcome, ProgressCallback
 from bot.runbook.durations import format_duration
 from bot.runbook.models import HttpLoad
 
@@ -45,52 +45,35 @@ class HttpLoadAction(HttpProbeAction):
         return f"{line} (will be refused: {reason})" if reason else line
 
     async def run(self, progress: ProgressCallback) -> Outcome:
-        reason = self._refusal()
-        if reason is not None or self.url is None:
-            raise ActionFailed(reason or f"no URL for {self.spec.path}")
+        url = self._target_url()
         spec = self.spec
         plan, notes = self.plan()
         await progress(
-            f"load test: {plan.rate_rps:g} rps to {self.url} for up to {format_duration(plan.duration)} "
+            f"load test: {plan.rate_rps:g} rps to {url} for up to {format_duration(plan.duration)} "
             f"or {plan.max_requests} requests"
         )
-        try:
-            report = await self.deps.http.load(
-                self.url,
+        report = await self._measured(
+            self.deps.http.load(
+                url,
                 rate_rps=plan.rate_rps,
                 concurrency=plan.concurrency,
                 duration=plan.duration,
                 max_requests=plan.max_requests,
                 clock=self.deps.clock,
             )
-        except ProbeRefused as exc:
-            raise ActionFailed(f"{exc}; nothing was sent.") from None
-        failed = unreachable(self.url, report)
-        if failed is not None:
-            raise failed
-        failures = judge(report, spec.max_error_rate_pct, spec.max_p95_ms)
-        data = {
-            **report.as_data(),
-            "max_error_rate_pct": spec.max_error_rate_pct,
-            "max_p95_ms": spec.max_p95_ms,
-            "planned": {
-                "rate_rps": plan.rate_rps,
-                "concurrency": plan.concurrency,
-                "duration_s": plan.duration.total_seconds(),
-                "max_requests": plan.max_requests,
-            },
-            "scaled_down": notes,
+        )
+        planned = {
+            "rate_rps": plan.rate_rps,
+            "concurrency": plan.concurrency,
+            "duration_s": plan.duration.total_seconds(),
+            "max_requests": plan.max_requests,
         }
         stopped = "request cap" if report.stopped_by == "max_requests" else "duration"
         tail = f"stopped at the {stopped}"
         if notes:
             tail += f"; scaled down by the configured limits: {', '.join(notes)}"
-        limits = limits_text(spec.max_error_rate_pct, spec.max_p95_ms)
-        if failures:
-            message = f"load test failed: {'; '.join(failures)} ({report.figures()}; {tail}; limits: {limits})"
-            return Outcome(ok=False, changed=False, message=message, data=data)
-        message = f"load test passed: {report.figures()} ({tail}; limits: {limits})"
-        return Outcome(ok=True, changed=False, message=message, data=data)
+        extra = {"planned": planned, "scaled_down": notes}
+        return self._verdict("load test", report, spec.max_error_rate_pct, spec.max_p95_ms, extra, tail)
 
 
 def build(spec: HttpLoad, binding: Binding, deps: ActionDeps) -> HttpLoadAction:

@@ -6,6 +6,8 @@ own hosts, so a runbook typo cannot aim traffic at someone else's server.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
@@ -108,6 +110,45 @@ class HttpProbeAction(ReadOnlyAction):
     def _refusal(self) -> str | None:
         return refusal(self.verb, self.environment, self.path, self.url, include_base_url=self.base_url_allowed)
 
+    def _target_url(self) -> str:
+        """The URL to probe, or ActionFailed saying why nothing may be sent there."""
+        reason = self._refusal()
+        if reason is not None or self.url is None:
+            raise ActionFailed(reason or f"no URL for {self.path}")
+        return self.url
+
+    async def _measured(self, probe: Awaitable[ProbeReport]) -> ProbeReport:
+        """Await the probe; a refusal or a target that never answered becomes ActionFailed."""
+        try:
+            report = await probe
+        except ProbeRefused as exc:
+            raise ActionFailed(f"{exc}; nothing was sent.") from None
+        failed = unreachable(self.url or self.path, report)
+        if failed is not None:
+            raise failed
+        return report
+
+    def _verdict(
+        self,
+        name: str,
+        report: ProbeReport,
+        max_error_rate_pct: float | None,
+        max_p95_ms: float | None,
+        extra: Mapping[str, Any] | None = None,
+        context: str | None = None,
+    ) -> Outcome:
+        """Judge the figures against the limits: one readable line and the figures as data."""
+        failures = judge(report, max_error_rate_pct, max_p95_ms)
+        data = {**report.as_data(), "max_error_rate_pct": max_error_rate_pct, "max_p95_ms": max_p95_ms, **(extra or {})}
+        limits = limits_text(max_error_rate_pct, max_p95_ms)
+        said = f"{context}; " if context else ""
+        if failures:
+            message = f"{name} failed: {'; '.join(failures)} ({report.figures()}; {said}limits: {limits})"
+            return Outcome(ok=False, changed=False, message=message, data=data)
+        return Outcome(
+            ok=True, changed=False, message=f"{name} passed: {report.figures()} ({said}limits: {limits})", data=data
+        )
+
 
 class HttpSmokeAction(HttpProbeAction):
     """Day 2.2's "send 100 test requests, response time < 50 ms, no errors"."""
@@ -130,30 +171,11 @@ class HttpSmokeAction(HttpProbeAction):
         return f"{line} (will be refused: {reason})" if reason else line
 
     async def run(self, progress: ProgressCallback) -> Outcome:
-        reason = self._refusal()
-        if reason is not None or self.url is None:
-            raise ActionFailed(reason or f"no URL for {self.spec.path}")
+        url = self._target_url()
         spec = self.spec
-        await progress(f"smoke test: sending {spec.requests} requests to {self.url}")
-        try:
-            report = await self.deps.http.smoke(self.url, spec.requests, spec.concurrency, spec.timeout)
-        except ProbeRefused as exc:
-            raise ActionFailed(f"{exc}; nothing was sent.") from None
-        failed = unreachable(self.url, report)
-        if failed is not None:
-            raise failed
-        failures = judge(report, spec.max_error_rate_pct, spec.max_p95_ms)
-        data = {
-            **report.as_data(),
-            "max_error_rate_pct": spec.max_error_rate_pct,
-            "max_p95_ms": spec.max_p95_ms,
-        }
-        limits = limits_text(spec.max_error_rate_pct, spec.max_p95_ms)
-        if failures:
-            message = f"smoke test failed: {'; '.join(failures)} ({report.figures()}; limits: {limits})"
-            return Outcome(ok=False, changed=False, message=message, data=data)
-        message = f"smoke test passed: {report.figures()} (limits: {limits})"
-        return Outcome(ok=True, changed=False, message=message, data=data)
+        await progress(f"smoke test: sending {spec.requests} requests to {url}")
+        report = await self._measured(self.deps.http.smoke(url, spec.requests, spec.concurrency, spec.timeout))
+        return self._verdict("smoke test", report, spec.max_error_rate_pct, spec.max_p95_ms)
 
 
 def build(spec: HttpSmoke, binding: Binding, deps: ActionDeps) -> HttpSmokeAction:
