@@ -265,7 +265,7 @@ async def _sim_parts(
         max_concurrency=20,
         max_rate_rps=2000,
     )
-    http = HttpProber(host_map=host_map, loopback_only=True, limits=limits)
+    http = HttpProber(host_map=host_map, loopback_only=True, limits=limits, trust_server_timing=True)
     stack.push_async_callback(http.close)
     sql = SqlTargets(engines=app_dbs)
     parts = SimParts(world, plan, state, synthetic, app, dict(app_dbs))

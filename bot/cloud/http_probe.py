@@ -39,6 +39,19 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[rank - 1]
 
 
+def server_timing_ms(header: str) -> float | None:
+    """The first ``dur=`` of a ``Server-Timing`` header (``app;dur=23.4``), or None."""
+    for metric in header.split(","):
+        for param in metric.split(";")[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "dur":
+                try:
+                    return max(0.0, float(value.strip().strip('"')))
+                except ValueError:
+                    return None
+    return None
+
+
 @dataclass(frozen=True)
 class ProbeReport:
     """What a smoke or load test measured; ``answered`` counts requests that got any HTTP response."""
@@ -193,6 +206,9 @@ class HttpProber:
     ``host_map`` maps a runbook host to a local (address, port) and turns https into http for it;
     ``loopback_only`` refuses any destination that is not 127.0.0.1/::1 (the sim sets it).
     ``limits`` scales load tests down (the action reports when they did). ``timer`` measures latency.
+    ``trust_server_timing`` takes a response's ``Server-Timing`` duration as its latency when it
+    has one: the sim's service reports the latency of the world it simulates that way, since the
+    wall time of a loopback request measures this machine's load, not that world.
     """
 
     def __init__(
@@ -202,12 +218,14 @@ class HttpProber:
         loopback_only: bool = False,
         limits: LoadLimits | None = None,
         timer: Timer = time.perf_counter,
+        trust_server_timing: bool = False,
         user_agent: str = "ionbot-probe/1",
     ) -> None:
         self.host_map = {host.lower(): addr for host, addr in (host_map or {}).items()}
         self.loopback_only = loopback_only
         self.limits = limits or LoadLimits()
         self._timer = timer
+        self.trust_server_timing = trust_server_timing
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
         if loopback_only:
@@ -356,10 +374,12 @@ class HttpProber:
             async with client.get(url, timeout=limit, allow_redirects=False) as response:
                 await response.read()
                 status = response.status
+                reported = server_timing_ms(response.headers.get("Server-Timing", ""))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             recorder.failed(exc)
             return
-        recorder.answered(status, (self._timer() - started) * 1000.0)
+        elapsed_ms = (self._timer() - started) * 1000.0
+        recorder.answered(status, reported if self.trust_server_timing and reported is not None else elapsed_ms)
 
 
 class TokenBucket:

@@ -22,7 +22,8 @@ class SimHttpApp:
     """ion-mentoring-api's public surface: health, readiness, persona lookup, mentoring.
 
     ``p95_ms`` is a callable read on every request; ``error_rate_pct`` may be changed at any time.
-    ``time_scale`` multiplies the simulated latency (0 answers at once, for tests).
+    ``time_scale`` multiplies the simulated latency (0 answers at once, for tests). Every answer
+    carries its simulated latency as ``Server-Timing: app;dur=MS``, for probes that trust it.
     """
 
     def __init__(
@@ -110,13 +111,17 @@ class SimHttpApp:
     async def _simulate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.served[request.path] += 1
         self.hosts_seen[request.host] += 1
-        delay = self.latency_ms() * self.time_scale / 1000.0
+        latency_ms = self.latency_ms()
+        delay = latency_ms * self.time_scale / 1000.0
         failing = self._random.random() * 100.0 < self.error_rate_pct
         if delay > 0:
             await asyncio.sleep(delay)
         if failing:
-            return web.json_response({"error": "injected failure"}, status=503)
-        return await handler(request)
+            response: web.StreamResponse = web.json_response({"error": "injected failure"}, status=503)
+        else:
+            response = await handler(request)
+        response.headers["Server-Timing"] = f"app;dur={latency_ms:.1f}"
+        return response
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "service": "ion-mentoring-api"})

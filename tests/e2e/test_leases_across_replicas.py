@@ -19,7 +19,7 @@ __all__ = ["replicas"]  # the fixture: two bots on one database of each backend
 async def reach_the_soak(replicas: Replicas) -> asyncio.Task[ExecutionResult]:
     fingerprint, runner = await approve_lane(replicas.a, STEP, ENV)
     started = await replicas.a.rollout.start_execution(CHANNEL, STEP, ENV, runner, fingerprint)
-    for _ in range(500):
+    for _ in range(3000):
         if replicas.clock.sleepers:
             return started.task
         await asyncio.sleep(0.01)
@@ -30,7 +30,7 @@ async def soak_for(replicas: Replicas, store: SqlStore, execution_id: str, minut
     """Move time a minute at a time, letting each heartbeat land in the database before the next."""
     for _ in range(minutes):
         await replicas.clock.advance(timedelta(minutes=1))
-        for _ in range(500):
+        for _ in range(3000):
             execution = await store.get_execution(execution_id)
             assert execution is not None and execution.heartbeat_at is not None
             if replicas.clock.now() - execution.heartbeat_at <= DEFAULT_LEASE / 3:

@@ -18,7 +18,7 @@ async def test_recover_on_a_new_replica_leaves_an_execution_still_running_elsewh
     async with two_replicas(sqlite_url(tmp_path / "ion.db"), tmp_path) as replicas:
         fingerprint, runner = await approve_lane(replicas.a, STEP, ENV)
         started = await replicas.a.rollout.start_execution(CHANNEL, STEP, ENV, runner, fingerprint)
-        for _ in range(200):  # until replica a is soaking (execution verifying, asleep on the clock)
+        for _ in range(3000):  # until replica a is soaking (execution verifying, asleep on the clock)
             if replicas.clock.sleepers:
                 break
             await asyncio.sleep(0.01)

@@ -77,7 +77,8 @@ async def day21_done_in_production(tmp_path: Path, fault: str, follow: bool = Tr
     heard = listen(bot)
     finished = follow_production_steps(bot) if follow else []
     run = await start_and_pass_preflight(bot)
-    assert (await run_lane(bot, clock, STEP, "staging")).ok
+    staged = await run_lane(bot, clock, STEP, "staging")
+    assert staged.ok, staged.message
     step = bot.runbook.step(STEP)
     assert step is not None and bot.sim is not None
     for item in step.checklist:

@@ -7,7 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cloud.http_probe import HostMapResolver, HttpProber, LoadLimits, LoadPlan, ProbeRefused, percentile
+from bot.cloud.http_probe import (
+    HostMapResolver,
+    HttpProber,
+    LoadLimits,
+    LoadPlan,
+    ProbeRefused,
+    percentile,
+    server_timing_ms,
+)
 from bot.sim.http_app import SimHttpApp
 
 from .conftest import API_HOST, VirtualClock
@@ -113,3 +121,28 @@ async def test_the_sim_app_can_serve_from_its_own_thread_so_the_callers_loop_nev
         assert app.served["/api/v2/health"] == 5 + 20
     finally:
         await app.stop()
+
+
+def test_server_timing_gives_the_first_duration_or_none() -> None:
+    assert server_timing_ms("app;dur=23.4") == 23.4
+    assert server_timing_ms('cache;desc="hit", app;dur="7"') == 7.0
+    assert server_timing_ms("app;desc=no-duration") is None
+    assert server_timing_ms("app;dur=soon") is None
+    assert server_timing_ms("") is None
+
+
+async def test_a_prober_that_trusts_server_timing_measures_the_simulated_world_not_the_loopback(
+    sim_app: tuple[SimHttpApp, tuple[str, int]],
+) -> None:
+    app, address = sim_app
+    app.p95_ms = lambda: 400.0  # answers at once (time_scale 0), but the world says P95 400 ms
+    trusting = HttpProber(host_map={API_HOST: address}, loopback_only=True, trust_server_timing=True)
+    wall = HttpProber(host_map={API_HOST: address}, loopback_only=True, timer=lambda: 0.0)
+    try:
+        simulated = await trusting.smoke(f"https://{API_HOST}/api/v2/health", 50, 5, timedelta(seconds=5))
+        measured = await wall.smoke(f"https://{API_HOST}/api/v2/health", 50, 5, timedelta(seconds=5))
+    finally:
+        await trusting.close()
+        await wall.close()
+    assert simulated.p95_ms is not None and simulated.p95_ms > 200
+    assert measured.p95_ms == 0.0  # the default ignores the header and keeps its own timer

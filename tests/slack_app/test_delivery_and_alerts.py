@@ -55,7 +55,7 @@ async def test_app_home_shows_the_most_recent_run(slack: Slack) -> None:
         '{"type":"event_callback","team_id":"T0ION","event":{"type":"app_home_opened","user":"U0LEE","tab":"home"}}',
         content_type="application/json",
     )
-    for _ in range(200):
+    for _ in range(3000):
         if slack.api.calls("views.publish"):
             break
         await asyncio.sleep(0.01)

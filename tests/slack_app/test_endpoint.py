@@ -38,7 +38,7 @@ async def test_a_slash_command_is_acked_at_once_and_its_work_lands_in_slack(slac
     slack = slack_acking
     status, body = await slack.command("start slacktest")
     assert status == 200 and body == ""
-    for _ in range(500):  # the work goes on after the ack; wait for it, not for a time
+    for _ in range(3000):  # the work goes on after the ack; wait for it, not for a time
         if any("started" in text for text in slack.ephemerals("U0LEE")):
             break
         await asyncio.sleep(0.01)

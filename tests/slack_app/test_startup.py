@@ -72,7 +72,7 @@ async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
 async def ready_in_time(http: aiohttp.ClientSession, url: str, serving: asyncio.Task[None]) -> int:
     """Polls /readyz until it says 200 (or the server stopped); returns the last status."""
     status = 0
-    for _ in range(500):
+    for _ in range(1500):
         status, _ = await get(http, url)
         if status == 200 or serving.done():
             return status
