@@ -35,8 +35,8 @@ def mark_dry_run(message: Message) -> Message:
 
 def text_message(text: str) -> Message:
     """A plain line as a message; ``text`` is bot-made but may quote people, so it is escaped."""
-    shown = escape(text)
-    return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": clamp(shown, 3000) or " "}}])
+    shown = escape(text)  # the notification text too: Slack honours <!channel> there as well
+    return Message(shown, [{"type": "section", "text": {"type": "mrkdwn", "text": clamp(shown, 3000) or " "}}])
 
 
 class Poster:

@@ -95,3 +95,13 @@ async def test_readiness_needs_the_database_and_running_loops(tmp_path: Path) ->
     finally:
         await runner.cleanup()
         await bot.close()
+
+
+async def test_a_reason_people_type_cannot_mention_or_link_from_any_public_message(slack: Slack) -> None:
+    await started(slack)
+    await slack.command("reject day1.1 <!channel> see <https://evil.example|here> <@U0SAM>")
+    public = [p for p in slack.posted() if "reject" in str(p).lower()]
+    assert public, slack.ephemerals()
+    for message in slack.posted():
+        for field in (str(message.get("text", "")), str(message.get("blocks", ""))):
+            assert "<!channel>" not in field and "<https://evil" not in field and "<@U0SAM>" not in field
