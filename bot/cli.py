@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.commands_admin import register_audit, register_db
+from bot.config import resolve_runbook
 from bot.runbook.describe import describe_gate, describe_outline, describe_step
 from bot.runbook.errors import RunbookError
 from bot.runbook.loader import check_paths, default_runbook_path, load_runbook
@@ -36,7 +37,7 @@ def _add_runbook_option(parser: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> Runbook | None:
     """The runbook named by --runbook, or None after printing why it cannot be loaded."""
-    path: Path = args.runbook or default_runbook_path()
+    path = resolve_runbook(args.runbook or default_runbook_path())
     try:
         return load_runbook(path)
     except RunbookError as exc:
@@ -64,7 +65,7 @@ def register_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run_check(args: argparse.Namespace) -> int:
-    paths: list[Path] = list(args.paths) or [default_runbook_path()]
+    paths: list[Path] = list(args.paths) or [resolve_runbook(default_runbook_path())]
     problems = check_paths(paths)
     for problem in problems:
         _out(str(problem))

@@ -1,7 +1,7 @@
 """Every knob is an environment variable with a default; the embedded default needs none.
 
-The README's configuration table is generated from this class (``ionbot config``),
-so the two cannot drift apart.
+The README's configuration table is ``env_table()`` of this class, and a test holds the two
+equal, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The checkout (or install prefix) holding runbooks/; the default runbook is found here from any directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUNBOOK = Path("runbooks") / "week17.yaml"
 
 JsonMap = Annotated[dict[str, list[str]], NoDecode]
 JsonStrMap = Annotated[dict[str, str], NoDecode]
@@ -31,7 +35,7 @@ class Settings(BaseSettings):
         alias="ION_DATABASE_URL",
         description="State store. SQLite file by default; postgresql+asyncpg://... in production.",
     )
-    runbook: Path = Field(Path("runbooks/week17.yaml"), alias="ION_RUNBOOK", description="The runbook this bot runs.")
+    runbook: Path = Field(DEFAULT_RUNBOOK, alias="ION_RUNBOOK", description="The runbook this bot runs.")
     cloud: Literal["sim", "gcp"] = Field(
         "sim", alias="ION_CLOUD", description="sim: the in-memory world; gcp: real Cloud Run/SQL/Monitoring."
     )
@@ -91,6 +95,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         return value
 
+    @field_validator("runbook", mode="after")
+    @classmethod
+    def _runbook_path(cls, value: Path) -> Path:
+        return resolve_runbook(value)
+
+
+def resolve_runbook(path: Path) -> Path:
+    """Where the runbook is read from: relative paths from the working directory, as written.
+
+    Only the default (runbooks/week17.yaml) also looks in the project, so `ionbot simulate` works from
+    any directory. A path found nowhere comes back absolute, so the error names the file it looked for.
+    """
+    path = path.expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    if path == DEFAULT_RUNBOOK and (PROJECT_ROOT / path).exists():
+        return PROJECT_ROOT / path
+    return Path.cwd() / path
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment; raise ConfigError listing every invalid variable."""
@@ -105,7 +128,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def require_for_serve(settings: Settings) -> None:
-    """`ionbot serve` needs Slack credentials; say which are missing, all at once."""
+    """`ionbot serve` needs Slack credentials (and, against real projects, SQL targets and roles); all at once."""
     missing = []
     if not settings.slack_bot_token:
         missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-...)")
@@ -113,6 +136,9 @@ def require_for_serve(settings: Settings) -> None:
         missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)")
     if settings.cloud == "gcp" and not settings.sql_targets:
         missing.append('ION_SQL_TARGETS (JSON, e.g. {"ion-primary-db": "postgresql+asyncpg://..."})')
+    if settings.cloud == "gcp" and not settings.roles:
+        # Against real projects the demo team would hold every role under made-up ids: nobody could act.
+        missing.append('ION_ROLES (JSON role -> Slack user or group ids, e.g. {"lead": ["U123"]})')
     if missing:
         raise ConfigError("cannot start `ionbot serve`; missing:\n" + "\n".join(f"  {m}" for m in missing))
 
@@ -125,3 +151,9 @@ def env_table() -> str:
         shown = "(none)" if default in (None, {}, []) else f"`{default}`"
         rows.append(f"| `{field.alias or name}` | {shown} | {field.description or ''} |")
     return "\n".join(rows)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The deployment's own secrets, for the logs to mask wherever they appear (URL passwords are masked by shape)."""
+    candidates = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
+    return [value for value in candidates if value]

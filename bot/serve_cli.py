@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import sys
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_settings, secret_values
 from bot.logs import configure_logging
 
 
@@ -26,7 +26,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, secrets=secret_values(settings))
     from bot.runbook.errors import RunbookError
     from bot.slack.server import serve
 
