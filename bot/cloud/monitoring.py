@@ -1,8 +1,9 @@
-"""Catalogue metrics from Cloud Monitoring: one aligned, reduced list_time_series call per query.
+"""Catalogue metrics from Cloud Monitoring: one aligned, reduced list_time_series call per metric.
 
 The server does the alignment and the cross-series reduction, so a 10-minute window comes back as
-about ten points instead of raw per-instance series. Ratio metrics (error rate, availability) are
-two calls, numerator and denominator, combined point by point here.
+about ten points instead of raw per-instance series. A ratio metric (error rate, availability) is
+one call grouped by the label that tells errors apart (``ratio.split_by``), divided here; the older
+two-filter form (``numerator`` and ``denominator``) still works and costs two calls.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from google.api_core import exceptions as google_errors
 from google.cloud import monitoring_v3
 
 from bot.engine.ports import Point, Series
-from bot.runbook.models import Environment, Metric, MonitoringQuery
+from bot.runbook.models import Environment, Metric, MonitoringQuery, SplitRatio
 
 _SUMMING_REDUCERS = {"REDUCE_SUM", "REDUCE_COUNT", "REDUCE_COUNT_TRUE", "REDUCE_COUNT_FALSE"}
 
@@ -39,6 +40,8 @@ class CloudMonitoringSource:
         return self._client
 
     async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
+        if metric.ratio is not None:
+            return await self._split_ratio(metric, metric.ratio, environment, start, end)
         if metric.query is not None:
             points = await self._query(metric, metric.query, environment, start, end)
             if metric.scale != 1.0:  # e.g. replica lag in seconds -> ms, CPU as a fraction -> pct
@@ -47,41 +50,56 @@ class CloudMonitoringSource:
         if metric.numerator is None or metric.denominator is None:
             raise MetricsUnavailable(
                 f"Metric {metric.id} has no Monitoring query in the runbook, so it cannot be read; "
-                "give it a 'query' or a 'numerator' and 'denominator'."
+                "give it a 'query' or a 'ratio'."
             )
         numerator, denominator = await asyncio.gather(
             self._query(metric, metric.numerator, environment, start, end),
             self._query(metric, metric.denominator, environment, start, end),
         )
-        ratio: dict[datetime, float] = {}
-        for at, total in denominator.items():
-            if at not in numerator or total <= 0:
-                continue  # no traffic in that minute: no ratio, rather than a made-up 0 %
-            share = 100.0 * numerator[at] / total
-            ratio[at] = 100.0 - share if metric.invert_ratio else share
-        return Series(metric.id, _ordered(ratio), metric.denominator.alignment_period.total_seconds())
+        ratio = _ratio(metric, numerator, denominator)
+        return Series(metric.id, ratio, metric.denominator.alignment_period.total_seconds())
+
+    async def _split_ratio(
+        self, metric: Metric, ratio: SplitRatio, environment: Environment, start: datetime, end: datetime
+    ) -> Series:
+        """One call, one series per ``split_by`` value: all of them are the total, some the numerator."""
+        request = build_request(ratio, environment, start, end)
+        totals: dict[datetime, list[float]] = defaultdict(list)
+        parts: dict[datetime, list[float]] = defaultdict(list)
+        for series in await self._list(metric, environment, request):
+            counted = ratio.label_of(series.metric.labels, series.resource.labels) in ratio.numerator_values
+            for at, value in _values(series):
+                totals[at].append(value)
+                if counted:
+                    parts[at].append(value)
+        numerator = {at: math.fsum(values) for at, values in parts.items()}
+        denominator = {at: math.fsum(values) for at, values in totals.items()}
+        return Series(metric.id, _ratio(metric, numerator, denominator), ratio.alignment_period.total_seconds())
 
     async def _query(
         self, metric: Metric, query: MonitoringQuery, environment: Environment, start: datetime, end: datetime
     ) -> dict[datetime, float]:
         """One list_time_series call (following pages); several returned series are merged by time."""
-        request = build_request(query, environment, start, end)
         by_time: dict[datetime, list[float]] = defaultdict(list)
+        for series in await self._list(metric, environment, build_request(query, environment, start, end)):
+            for at, value in _values(series):
+                by_time[at].append(value)
+        merge = math.fsum if query.reducer in _SUMMING_REDUCERS else _mean
+        return {at: merge(values) for at, values in by_time.items()}
+
+    async def _list(
+        self, metric: Metric, environment: Environment, request: dict[str, Any]
+    ) -> list[monitoring_v3.TimeSeries]:
+        """Every series of one list_time_series call, following pages."""
         try:
             pager = await self.client.list_time_series(request=request)
-            async for series in pager:
-                for point in series.points:
-                    value = point_value(point)
-                    if value is not None:
-                        by_time[_utc(point.interval.end_time)].append(value)
+            return [series async for series in pager]
         except google_errors.GoogleAPICallError as exc:
             raise MetricsUnavailable(
                 f"Cloud Monitoring did not answer for {metric.id} in project {environment.project} "
                 f"({type(exc).__name__}: {exc.message}); nothing was changed. Check that the bot's "
                 "service account has roles/monitoring.viewer and that the filter in the runbook is valid."
             ) from exc
-        merge = math.fsum if query.reducer in _SUMMING_REDUCERS else _mean
-        return {at: merge(values) for at, values in by_time.items()}
 
 
 def build_request(query: MonitoringQuery, environment: Environment, start: datetime, end: datetime) -> dict[str, Any]:
@@ -92,7 +110,8 @@ def build_request(query: MonitoringQuery, environment: Environment, start: datet
     }
     if query.reducer:
         aggregation["cross_series_reducer"] = query.reducer
-        aggregation["group_by_fields"] = list(query.group_by)
+        group_by = query.request_group_by if isinstance(query, SplitRatio) else query.group_by
+        aggregation["group_by_fields"] = list(group_by)
     return {
         "name": f"projects/{environment.project}",
         "filter": query.filter,
@@ -100,6 +119,26 @@ def build_request(query: MonitoringQuery, environment: Environment, start: datet
         "aggregation": aggregation,
         "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
     }
+
+
+def _ratio(metric: Metric, numerator: dict[datetime, float], denominator: dict[datetime, float]) -> tuple[Point, ...]:
+    """100 * numerator / denominator per minute; the denominator decides whether a minute has data.
+
+    Monitoring has no 5xx series (or point) for a minute without 5xx, so a missing numerator is 0.
+    """
+    ratio: dict[datetime, float] = {}
+    for at, total in denominator.items():
+        if total <= 0:
+            continue  # no traffic in that minute: no ratio, rather than a made-up 0 %
+        share = 100.0 * numerator.get(at, 0.0) / total
+        ratio[at] = 100.0 - share if metric.invert_ratio else share
+    return _ordered(ratio)
+
+
+def _values(series: monitoring_v3.TimeSeries) -> list[tuple[datetime, float]]:
+    """A series' (end time, number) pairs, leaving out points without a number."""
+    found = ((_utc(point.interval.end_time), point_value(point)) for point in series.points)
+    return [(at, value) for at, value in found if value is not None]
 
 
 def point_value(point: Any) -> float | None:

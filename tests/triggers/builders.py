@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.engine.ports import AlertRecord, Event, Point, Series
+from bot.engine.records import Run
+from bot.engine.triggers import slot_of
 from bot.runbook.models import Runbook
 
 T0 = datetime(2026, 11, 17, 20, 0, tzinfo=UTC)  # Tuesday, 14:00 in Chicago (day 2 of a run from Mon 16th)
@@ -39,13 +42,12 @@ def seed_metrics() -> list[dict[str, Any]]:
             "id": "error_rate_pct",
             "title": "Error rate",
             "unit": "pct",
-            "numerator": {
-                "filter": RUN_REQUESTS + ' metric.labels.response_code_class="5xx"',
+            "ratio": {
+                "filter": RUN_REQUESTS,
                 "aligner": "ALIGN_RATE",
-                "reducer": "REDUCE_SUM",
-                "group_by": ["metric.labels.response_code_class"],
+                "split_by": "metric.labels.response_code_class",
+                "numerator_values": ["5xx"],
             },
-            "denominator": {"filter": RUN_REQUESTS, "aligner": "ALIGN_RATE", "reducer": "REDUCE_SUM"},
             "baseline": 0.3,
         },
         {
@@ -87,6 +89,23 @@ def seed_metrics() -> list[dict[str, Any]]:
     ]
 
 
+def two_filter_ratio(metric_id: str, *, invert: bool = False) -> dict[str, Any]:
+    """The older ratio form: a 5xx numerator and an all-requests denominator, two calls."""
+    return {
+        "id": metric_id,
+        "title": metric_id,
+        "unit": "pct",
+        "numerator": {
+            "filter": RUN_REQUESTS + ' metric.labels.response_code_class="5xx"',
+            "aligner": "ALIGN_RATE",
+            "reducer": "REDUCE_SUM",
+        },
+        "denominator": {"filter": RUN_REQUESTS, "aligner": "ALIGN_RATE", "reducer": "REDUCE_SUM"},
+        "invert_ratio": invert,
+        "better": "higher" if invert else "lower",
+    }
+
+
 def seed_runbook(triggers: Iterable[dict[str, Any]] | None = None, **extra: Any) -> Runbook:
     data: dict[str, Any] = {
         "id": "week17-test",
@@ -114,11 +133,16 @@ def series(values: Iterable[float | None], *, end: datetime = T0, step: int = 60
 
 
 class InMemoryAlerts:
-    """AlertStore fake: a dict by id, kept in insertion order."""
+    """WatchStore fake: alerts in a dict by id (insertion order), with the SQL store's open-slot and
+    version rules; runs by id (a run it does not know counts as active)."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, AlertRecord] = {}
+        self.runs: dict[str, Run] = {}
         self.saves = 0
+
+    async def get_run(self, run_id: str) -> Run | None:
+        return self.runs.get(run_id)
 
     async def active_alerts(self, run_id: str) -> list[AlertRecord]:
         return [a for a in self.by_id.values() if a.run_id == run_id and a.state != "resolved"]
@@ -129,6 +153,24 @@ class InMemoryAlerts:
     async def save_alert(self, alert: AlertRecord) -> None:
         self.saves += 1
         self.by_id[alert.id] = alert
+
+    async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        slot = slot_of(alert.kind)
+        taken = any(
+            a.run_id == alert.run_id and a.trigger_id == alert.trigger_id and slot_of(a.kind) == slot
+            for a in await self.active_alerts(alert.run_id)
+        )
+        if taken or alert.id in self.by_id:
+            return None
+        await self.save_alert(replace(alert, version=1))
+        return self.by_id[alert.id]
+
+    async def update_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        stored = self.by_id.get(alert.id)
+        if stored is None or stored.version != alert.version:
+            return None
+        await self.save_alert(replace(alert, version=alert.version + 1))
+        return self.by_id[alert.id]
 
     def of_kind(self, kind: str) -> list[AlertRecord]:
         return [a for a in self.by_id.values() if a.kind == kind]

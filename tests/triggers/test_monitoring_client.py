@@ -13,21 +13,25 @@ from google.cloud.monitoring_v3.services.metric_service.transports.grpc_asyncio 
     MetricServiceGrpcAsyncIOTransport,
 )
 
-from bot.cloud.monitoring import CloudMonitoringSource, MetricsUnavailable
+from bot.cloud.monitoring import CloudMonitoringSource, MetricsUnavailable, build_request
 from bot.engine.clock import VirtualClock
+from bot.engine.evaluator import MetricsChecker
+from bot.engine.triggers import TriggerPolicy
 from bot.engine.watch import Watcher
 from bot.runbook.loader import load_runbook
-from bot.runbook.models import Metric, Runbook
+from bot.runbook.models import Metric, Runbook, SplitRatio
 from bot.sim.faults import FaultPlan
 from bot.sim.metrics import SyntheticMetrics
 from bot.sim.monitoring_facade import MonitoringFacade
 from tests.triggers.builders import (
+    RUN_REQUESTS,
     RUN_START,
     T0,
     AlertIncidents,
     InMemoryAlerts,
     RecordingNotifier,
     seed_runbook,
+    two_filter_ratio,
 )
 
 RUNBOOK = seed_runbook()
@@ -76,20 +80,55 @@ async def test_sends_one_aligned_and_reduced_request_per_query(facade: Monitorin
     assert got.step_seconds == 60.0
 
 
-async def test_ratio_metric_is_two_calls_combined_point_by_point(facade: MonitoringFacade) -> None:
+async def test_a_split_ratio_is_one_call_summed_per_response_class(facade: MonitoringFacade) -> None:
     source, channel = await client_for(facade)
     error_rate = metric("error_rate_pct")
     got = await source.read(error_rate, PRODUCTION, START, END)
     await channel.close()
 
-    assert error_rate.numerator is not None and error_rate.denominator is not None
-    sent = {r.filter: r for r in facade.requests}
-    assert set(sent) == {error_rate.numerator.filter, error_rate.denominator.filter}
-    numerator = sent[error_rate.numerator.filter].aggregation
-    assert numerator.per_series_aligner.name == "ALIGN_RATE"
-    assert numerator.cross_series_reducer.name == "REDUCE_SUM"
-    assert list(numerator.group_by_fields) == ["metric.labels.response_code_class"]
+    [request] = facade.requests
+    assert error_rate.ratio is not None
+    assert request.name == "projects/ion-mentoring"
+    assert request.filter == error_rate.ratio.filter  # all requests: no 5xx clause in the filter
+    assert "5xx" not in request.filter
+    assert request.interval.start_time == START and request.interval.end_time == END
+    aggregation = request.aggregation
+    assert aggregation.alignment_period == timedelta(seconds=60)
+    assert aggregation.per_series_aligner.name == "ALIGN_RATE"
+    assert aggregation.cross_series_reducer.name == "REDUCE_SUM"
+    assert list(aggregation.group_by_fields) == ["metric.labels.response_code_class"]
+    assert request.view == ListTimeSeriesRequest.TimeSeriesView.FULL
     expected = await SyntheticMetrics().read(error_rate, PRODUCTION, START, END)
+    assert [p.at for p in got.points] == [p.at for p in expected.points]
+    assert [p.value for p in got.points] == pytest.approx([p.value for p in expected.points])
+    assert got.step_seconds == 60.0
+
+
+def test_a_split_ratio_keeps_the_runbooks_own_group_by_and_adds_the_split_label() -> None:
+    ratio = SplitRatio.model_validate(
+        {
+            "filter": RUN_REQUESTS,
+            "group_by": ["resource.labels.location"],
+            "split_by": "metric.labels.response_code_class",
+            "numerator_values": ["5xx"],
+        }
+    )
+    aggregation = build_request(ratio, PRODUCTION, START, END)["aggregation"]
+    assert aggregation["group_by_fields"] == ["resource.labels.location", "metric.labels.response_code_class"]
+    assert aggregation["cross_series_reducer"] == "REDUCE_SUM"
+
+
+async def test_the_older_two_filter_ratio_still_reads_in_two_calls() -> None:
+    runbook = seed_runbook(triggers=[])
+    old = Metric.model_validate({**two_filter_ratio("error_rate_pct"), "baseline": 0.3})
+    runbook = runbook.model_copy(update={"metrics": [old, *runbook.metrics[1:]]})
+    async with MonitoringFacade(runbook, SyntheticMetrics()) as facade:
+        source, channel = await client_for(facade)
+        got = await source.read(old, PRODUCTION, START, END)
+        await channel.close()
+    assert old.numerator is not None and old.denominator is not None
+    assert sorted(r.filter for r in facade.requests) == sorted([old.numerator.filter, old.denominator.filter])
+    expected = await SyntheticMetrics().read(old, PRODUCTION, START, END)
     assert [p.at for p in got.points] == [p.at for p in expected.points]
     assert [p.value for p in got.points] == pytest.approx([p.value for p in expected.points])
 
@@ -152,9 +191,7 @@ async def test_a_refused_read_says_what_to_check() -> None:
         await channel.close()
 
 
-async def test_one_poll_of_the_seed_triggers_makes_one_call_per_metric_query(
-    facade: MonitoringFacade,
-) -> None:
+async def test_one_poll_of_the_seed_triggers_makes_one_call_per_metric(facade: MonitoringFacade) -> None:
     source, channel = await client_for(facade)
     alerts = InMemoryAlerts()
     watcher = Watcher(
@@ -169,15 +206,11 @@ async def test_one_poll_of_the_seed_triggers_makes_one_call_per_metric_query(
     await watcher.poll("r1", "C1", None)
     await channel.close()
 
-    queries = [
-        q.filter
-        for m in RUNBOOK.metrics
-        if m.id in {t.condition.metric for t in RUNBOOK.triggers}
-        for q in (m.query, m.numerator, m.denominator)
-        if q is not None
-    ]
+    watched = [m for m in RUNBOOK.metrics if m.id in {t.condition.metric for t in RUNBOOK.triggers}]
+    queries = [q.filter for m in watched for q in m.queries]
     assert sorted(r.filter for r in facade.requests) == sorted(queries)
-    assert len(facade.requests) == 5  # error rate (2), p95, cache hit rate, replication lag; incidents: none
+    assert len(facade.requests) == 4  # error rate, p95, cache hit rate, replication lag; incidents: none
+    assert len(facade.requests) == sum(m.source == "monitoring" for m in watched)
     assert alerts.by_id == {}  # a healthy production raises nothing
 
 
@@ -200,11 +233,8 @@ async def _never_roll_back(alert: object) -> str:
     raise AssertionError("a healthy poll must not roll back")
 
 
-async def test_the_week17_runbook_polls_healthy_with_one_call_per_query() -> None:
-    path = WEEK17
-    if not path.exists():
-        pytest.skip("runbooks/week17.yaml is not written yet")
-    runbook = load_runbook(path)
+async def test_the_week17_runbook_polls_healthy_with_one_call_per_metric() -> None:
+    runbook = load_runbook(WEEK17)
     async with MonitoringFacade(runbook, SyntheticMetrics()) as facade:
         source, channel = await client_for(facade)
         alerts = InMemoryAlerts()
@@ -220,12 +250,93 @@ async def test_the_week17_runbook_polls_healthy_with_one_call_per_query() -> Non
         changes = await watcher.poll("r1", "C1", None)
         await channel.close()
     used = {t.condition.metric for t in runbook.triggers}
-    queries = [
-        q.filter
-        for m in runbook.metrics
-        if m.id in used
-        for q in (m.query, m.numerator, m.denominator)
-        if q is not None
-    ]
-    assert sorted(r.filter for r in facade.requests) == sorted(queries)
+    watched = [m for m in runbook.metrics if m.id in used and m.source == "monitoring"]
+    assert all(len(m.queries) == 1 for m in watched)
+    assert sorted(r.filter for r in facade.requests) == sorted(m.queries[0].filter for m in watched)
+    assert len(facade.requests) == len(watched) == 4
     assert changes == []
+
+
+async def test_week17s_error_rate_and_availability_are_the_same_single_split_request() -> None:
+    runbook = load_runbook(WEEK17)
+    error_rate, availability = metric("error_rate_pct", runbook), metric("availability_pct", runbook)
+    assert error_rate.ratio is not None and availability.ratio is not None
+    assert error_rate.numerator is None and availability.numerator is None
+    assert build_request(error_rate.ratio, PRODUCTION, START, END) == build_request(
+        availability.ratio, PRODUCTION, START, END
+    )
+    async with MonitoringFacade(runbook, SyntheticMetrics()) as facade:
+        source, channel = await client_for(facade)
+        errors = await source.read(error_rate, PRODUCTION, START, END)
+        available = await source.read(availability, PRODUCTION, START, END)
+        await channel.close()
+    assert len(facade.requests) == 2
+    assert [p.value for p in available.points] == pytest.approx([100.0 - p.value for p in errors.points])
+
+
+# --- a healthy service has no 5xx series at all ------------------------------------------------
+
+NO_5XX = ["error_rate_pct 0 from day1 09:00 for 2d"]  # covers T0 and the 24 h before it
+
+
+def no_5xx_metrics(runbook: Runbook) -> SyntheticMetrics:
+    return SyntheticMetrics(faults=FaultPlan(NO_5XX, run_start=RUN_START, calendar=runbook.calendar))
+
+
+async def test_without_any_5xx_monitoring_returns_only_the_2xx_series() -> None:
+    runbook = load_runbook(WEEK17)
+    ratio = metric("error_rate_pct", runbook).ratio
+    assert ratio is not None
+    async with MonitoringFacade(runbook, no_5xx_metrics(runbook)) as facade:
+        _, channel = await client_for(facade)
+        client = MetricServiceAsyncClient(transport=MetricServiceGrpcAsyncIOTransport(channel=channel))
+        pager = await client.list_time_series(request=build_request(ratio, PRODUCTION, START, END))
+        classes = [dict(series.metric.labels) async for series in pager]
+        await channel.close()
+    assert classes == [{"response_code_class": "2xx"}]
+
+
+async def test_a_minute_without_5xx_reads_0_pct_errors_and_100_pct_availability() -> None:
+    runbook = load_runbook(WEEK17)
+    async with MonitoringFacade(runbook, no_5xx_metrics(runbook)) as facade:
+        source, channel = await client_for(facade)
+        errors = await source.read(metric("error_rate_pct", runbook), PRODUCTION, START, END)
+        available = await source.read(metric("availability_pct", runbook), PRODUCTION, START, END)
+        await channel.close()
+    assert [p.value for p in errors.points] == [0.0] * 11  # data, not a gap
+    assert [p.value for p in available.points] == [100.0] * 11
+
+
+async def test_the_older_two_filter_form_reads_0_pct_when_the_5xx_numerator_has_no_series() -> None:
+    runbook = seed_runbook(triggers=[])
+    old = Metric.model_validate(two_filter_ratio("error_rate_pct"))
+    inverted = Metric.model_validate(two_filter_ratio("availability_pct", invert=True))
+    runbook = runbook.model_copy(update={"metrics": [old, inverted, *runbook.metrics[1:]]})
+    async with MonitoringFacade(runbook, no_5xx_metrics(runbook)) as facade:
+        source, channel = await client_for(facade)
+        errors = await source.read(old, PRODUCTION, START, END)
+        available = await source.read(inverted, PRODUCTION, START, END)
+        await channel.close()
+    assert [p.value for p in errors.points] == [0.0] * 11
+    assert [p.value for p in available.points] == [100.0] * 11
+
+
+async def test_a_service_without_5xx_raises_no_no_data_alert_and_passes_the_go_no_go_checks() -> None:
+    runbook = load_runbook(WEEK17)
+    async with MonitoringFacade(runbook, no_5xx_metrics(runbook)) as facade:
+        source, channel = await client_for(facade)
+        alerts = InMemoryAlerts()
+        clock = VirtualClock(T0)
+        watcher = Watcher(runbook, source, alerts, RecordingNotifier(), clock, _never_roll_back, AlertIncidents(alerts))
+        changes = []
+        for _ in range(TriggerPolicy().no_data_after + 2):
+            changes += await watcher.poll("r1", "C1", None)
+            await clock.advance(timedelta(minutes=1))
+        checker = MetricsChecker(source, runbook)
+        checks = [
+            await checker.check(text, PRODUCTION, T0)  # week17's production is the same project
+            for text in ("availability_pct >= 99.95 over 24h", "error_rate_pct < 0.5 over 24h")
+        ]
+        await channel.close()
+    assert changes == [] and alerts.by_id == {}
+    assert [(c.passed, c.value) for c in checks] == [(True, 100.0), (True, 0.0)]
