@@ -1,4 +1,4 @@
-"""Running a claimed lane: write-ahead, apply target by target, verify, soak, accept or fail.
+"""Running a claimed lane: write-ahead, apply target by target, verify, watch, accept or fail.
 
 Each target's snapshot is committed (one store call) before its apply starts, and its outcome
 is committed right after, so a crash at any point leaves a record ``recovery.py`` can reconcile.
@@ -6,18 +6,23 @@ While it runs, the execution's lease is renewed (lease.py) and confirmed before 
 recovery on another replica took it over, the executor stops there and writes nothing more.
 A BaseException (cancellation, a killed process) is deliberately not caught: the records stay
 as they are and recovery decides what landed.
+
+The verification window ("30 minutes post-deployment") is watched, not slept through: its
+conditions are checked every watch interval and the first breach fails the step there and then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
 
 from bot.engine import checklist, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.lease import Lease, LeaseLost, describe_lease
 from bot.engine.plan import BoundAction, bind_actions
-from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, ProgressCallback
+from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, CheckResult, ProgressCallback
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -29,7 +34,12 @@ from bot.engine.records import (
 )
 from bot.engine.states import lane_name
 from bot.engine.targets import settle, write_ahead
-from bot.runbook.models import Step
+from bot.runbook.conditions import Condition, Op
+from bot.runbook.durations import format_duration
+from bot.runbook.models import Environment, Step, Verification
+
+# The comparison that breaches a condition: "p95 < 50 for 5m" breaches when "p95 >= 50 for 5m" holds.
+_BREACHING: dict[Op, Op] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class Executor:
                         await self._verify(bound, records[first:])
                 await lease.require("verification")
                 lane, execution = await self._enter_verifying(lane, execution, actor)
-                await self._soak_and_accept(run, step, lane, progress)
+                await self._watch_and_accept(run, step, lane, progress, lease)
                 await lease.require("accepting the step")
             except StepFailed as failure:
                 if not await lease.confirm():
@@ -145,24 +155,94 @@ class Executor:
         await self._ctx.store.save_execution(verifying)
         return moved, verifying
 
-    async def _soak_and_accept(self, run: Run, step: Step, lane: StepLane, progress: ProgressCallback) -> None:
-        """The verification window is a soak: wait it out, then its conditions and acceptance must hold."""
+    async def _watch_and_accept(
+        self, run: Run, step: Step, lane: StepLane, progress: ProgressCallback, lease: Lease
+    ) -> None:
+        """Watch the verification window (a dry run checks it once), then the acceptance criteria must hold."""
         ctx = self._ctx
         env = ctx.environment(lane.environment)
-        conditions = []
         if step.verification is not None:
-            if not run.dry_run:
-                await progress(f"watching for {step.verification.window} before accepting")
-                await ctx.clock.sleep(step.verification.window.total_seconds())
-            conditions.extend(step.verification.conditions)
-        conditions.extend(step.acceptance)
+            if run.dry_run:
+                await self._check_once(step.verification.conditions, env, progress)
+            else:
+                await self._watch_window(step.verification, env, progress, lease)
+        await self._check_once(step.acceptance, env, progress)
+
+    async def _check_once(self, conditions: list[Condition], env: Environment, progress: ProgressCallback) -> None:
         for condition in conditions:
-            result = await ctx.checker.check(condition, env, ctx.clock.now())
+            result = await self._ctx.checker.check(condition, env, self._ctx.clock.now())
             if result.passed is None:
                 raise StepFailed(f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy).")
             if not result.passed:
                 raise StepFailed(f"'{result.condition}' does not hold: {result.detail}.")
             await progress(f"{result.condition}: pass ({result.detail})")
+
+    async def _watch_window(
+        self, verification: Verification, env: Environment, progress: ProgressCallback, lease: Lease
+    ) -> None:
+        """Check every watch interval until the window ends; fail at the first breach.
+
+        Unknown (no data) is never a breach and never a pass: a condition still unknown when the
+        window ends fails the step, with a sentence saying whether it had any data at all.
+        """
+        ctx = self._ctx
+        conditions = verification.conditions
+        span = format_duration(verification.window)
+        interval = ctx.runbook.schedule.watch_interval.total_seconds()
+        started = ctx.clock.now()
+        deadline = started + verification.window
+        texts = ", ".join(_text(c) for c in conditions) or "nothing"
+        await progress(f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for {span}")
+        had_data: set[int] = set()
+        readings: list[_Reading] = []
+        while True:
+            left = (deadline - ctx.clock.now()).total_seconds()
+            if left > 0:
+                await ctx.clock.sleep(min(interval, left))
+            if lease.lost:  # the renewal timer was refused: another replica owns the execution now
+                raise LeaseLost("finishing verification")
+            now = ctx.clock.now()
+            into = format_duration(now - started)
+            readings = [await self._read(condition, env, now) for condition in conditions]
+            for index, reading in enumerate(readings):
+                if reading.state == "breach":
+                    raise StepFailed(
+                        f"'{_text(reading.condition)}' does not hold {into} into the {span} verification "
+                        f"window: {reading.result.detail}."
+                    )
+                if reading.state == "clear":
+                    had_data.add(index)
+            if now >= deadline:
+                break
+        for index, reading in enumerate(readings):
+            text = _text(reading.condition)
+            if reading.state == "unknown" and index not in had_data:
+                raise StepFailed(
+                    f"Could not confirm '{text}': there was no data for it during the whole {span} verification "
+                    f"window ({reading.result.detail}); no data is never healthy."
+                )
+            if reading.state == "unknown":
+                raise StepFailed(
+                    f"Could not confirm '{text}' at the end of the {span} verification window: "
+                    f"{reading.result.detail} (no data is never healthy)."
+                )
+            held = reading.result.detail if reading.condition.mode != "for" else "no sustained breach"
+            await progress(f"{text}: held for the {span} window ({held})")
+
+    async def _read(self, condition: Condition, env: Environment, now: datetime) -> _Reading:
+        """One check of one verification condition: breach, clear or unknown.
+
+        A ``for D`` condition breaches only when its opposite held for D (a spike shorter than D
+        is no breach); a bare or ``over`` condition breaches when it is false now.
+        """
+        if condition.mode == "for":
+            opposite = replace(condition, op=_BREACHING[condition.op], text="")
+            result = await self._ctx.checker.check(opposite, env, now)
+            state: _State = "unknown" if result.passed is None else "breach" if result.passed else "clear"
+            return _Reading(condition, state, result)
+        result = await self._ctx.checker.check(condition, env, now)
+        state = "unknown" if result.passed is None else "clear" if result.passed else "breach"
+        return _Reading(condition, state, result)
 
     async def _succeed(
         self,
@@ -235,15 +315,17 @@ class Executor:
         current = await ctx.lanes.get(run.id, step.id, lane.environment)
         if current.state in (StepState.RUNNING, StepState.VERIFYING) and current.last_execution_id == execution.id:
             current = await ctx.lanes.transition(current, StepState.FAILED, actor, reason)
+        # The preview also holds a failed target whose update landed after all (or in part).
         plan = await rollback.preview(ctx, run, step, current)
         listed = ", ".join(r.target_label for r in applied) or "nothing"
         message = f"{lane_name(lane)} failed: {reason} Applied before the failure: {listed}."
-        result = ExecutionResult(ended, current, False, message, applied, plan.lines if applied else [])
-        if applied and step.auto_revert_on_failure and current.state is StepState.FAILED:
+        changed = bool(plan.targets)
+        result = ExecutionResult(ended, current, False, message, applied, plan.lines if changed else [])
+        if changed and step.auto_revert_on_failure and current.state is StepState.FAILED:
             reverted = await rollback.perform(ctx, run, step, current, BOT_ACTOR)
             message += f" Reverted automatically: {reverted.message}"
             result = replace(result, lane=reverted.lane, message=message, rollback=reverted)
-        elif applied:
+        elif changed:
             message += " Roll back to restore exactly: " + "; ".join(plan.lines)
             result = replace(result, message=message)
         else:
@@ -251,6 +333,20 @@ class Executor:
             result = replace(result, message=message)
         await ctx.emit(run, "execution_finished", message, step.id, {"execution_id": execution.id, "ok": False})
         return result
+
+
+_State = Literal["breach", "clear", "unknown"]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    condition: Condition
+    state: _State
+    result: CheckResult
+
+
+def _text(condition: Condition) -> str:
+    return condition.text or str(condition)
 
 
 def _applied(records: list[TargetRecord]) -> list[TargetRecord]:

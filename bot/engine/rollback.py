@@ -3,6 +3,9 @@
 The preview reads live state now, so the person sees exactly what will be restored; the revert
 itself is claimed like an execution, so a second click (or a second person) does nothing, and
 holds a lease like one (lease.py), so it stops if recovery on another replica takes it over.
+
+A target that *failed* is restored too when its live state has left its snapshot: an update that
+outlasted its timeout ("it may still land") lands later, and the rollback must undo it as well.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from bot.engine.records import (
 from bot.engine.states import REVERTIBLE, lane_name
 from bot.runbook.models import Step
 
+# Target outcomes a rollback may restore: applied, or failed in a way that may have landed (a timeout).
+RESTORABLE = frozenset({TargetStatus.APPLIED, TargetStatus.FAILED})
+
 
 @dataclass(frozen=True)
 class RollbackPlan:
@@ -39,16 +45,18 @@ class RollbackPlan:
     changes: list[Change]
     targets: list[TargetRecord]
     already_rolled_back: bool = False
+    unchanged: list[TargetRecord] = field(default_factory=list)  # failed targets still at their snapshot
 
     @property
     def lines(self) -> list[str]:
         if self.already_rolled_back:
             return [f"{self.step_id} ({self.environment}) was already rolled back; nothing to restore."]
+        untouched = [f"{r.target_label}: unchanged, nothing to restore" for r in self.unchanged]
         if not self.targets:
-            return [f"{self.step_id} ({self.environment}) has no applied changes; nothing to restore."]
+            return [f"{self.step_id} ({self.environment}) has no applied changes; nothing to restore.", *untouched]
         if not self.changes:
-            return ["Every applied target is already back at its snapshot; the revert will change nothing."]
-        return [str(c) for c in self.changes]
+            return ["Every applied target is already back at its snapshot; the revert will change nothing.", *untouched]
+        return [str(c) for c in self.changes] + untouched
 
 
 @dataclass(frozen=True)
@@ -79,17 +87,55 @@ async def preview(ctx: Context, run: Run, step: Step, lane: StepLane) -> Rollbac
             run.id, step.id, lane.environment, production, execution.id if execution else None, [], [], True
         )
     records: list[TargetRecord] = []
+    unchanged: list[TargetRecord] = []
     changes: list[Change] = []
     if execution is not None:
-        stored = await ctx.store.targets(execution.id)
-        records = [r for r in reversed(stored) if r.mutating and r.status is TargetStatus.APPLIED]
-        for record in records:
-            action, target = tg.rebind(ctx, step, lane.environment, record)
-            live = await action.read_back(target)
-            changes.extend(tg.restore_changes(record.target_label, live, record.snapshot))
+        records, unchanged, changes = await _restorable(ctx, step, lane.environment, execution)
     return RollbackPlan(
-        run.id, step.id, lane.environment, production, execution.id if execution else None, changes, records
+        run.id,
+        step.id,
+        lane.environment,
+        production,
+        execution.id if execution else None,
+        changes,
+        records,
+        unchanged=unchanged,
     )
+
+
+async def _restorable(
+    ctx: Context, step: Step, environment: str, execution: Execution
+) -> tuple[list[TargetRecord], list[TargetRecord], list[Change]]:
+    """Newest first: the targets to restore, the failed ones found at their snapshot, and the changes."""
+    restore: list[TargetRecord] = []
+    unchanged: list[TargetRecord] = []
+    changes: list[Change] = []
+    for record in reversed(await ctx.store.targets(execution.id)):
+        if not record.mutating or record.status not in RESTORABLE:
+            continue
+        if record.status is TargetStatus.FAILED and record.snapshot is None:
+            continue  # failed before its snapshot was read: nothing to restore it to
+        action, target = tg.rebind(ctx, step, environment, record)
+        live = await action.read_back(target)
+        restoring = tg.restore_changes(record.target_label, live, record.snapshot)
+        if record.status is TargetStatus.FAILED and not restoring:
+            unchanged.append(record)
+            continue
+        restore.append(record)
+        changes.extend(restoring)
+    return restore, unchanged, changes
+
+
+async def changed_anything(ctx: Context, execution: Execution) -> bool:
+    """True when a rollback of ``execution`` has (or had) something to restore; ``rollback last`` asks."""
+    records = [r for r in await ctx.store.targets(execution.id) if r.mutating]
+    if any(r.status in (TargetStatus.APPLIED, TargetStatus.REVERTED) for r in records):
+        return True
+    step = ctx.runbook.step(execution.step_id)
+    if step is None or not any(r.status is TargetStatus.FAILED for r in records):
+        return False
+    restore, _, _ = await _restorable(ctx, step, execution.environment, execution)
+    return bool(restore)
 
 
 async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Actor) -> RollbackResult:
@@ -197,7 +243,7 @@ async def _stopped(
     next_target: TargetRecord | None,
 ) -> RollbackResult:
     """Recovery elsewhere owns the rollback's records now: report, write nothing."""
-    left = [r.target_label for r in plan.targets if r not in reverted]
+    left = _still_changed(plan, reverted)
     where = f"before {next_target.target_label}" if next_target is not None else "before finishing"
     message = (
         f"Rollback of {lane_name(lane)} stopped {where}: crash recovery on another replica took it over "
@@ -231,7 +277,7 @@ async def _failed(
     reason: str,
     actor: Actor,
 ) -> RollbackResult:
-    left = [r.target_label for r in plan.targets if r not in reverted]
+    left = _still_changed(plan, reverted)
     message = (
         f"Rollback of {lane_name(lane)} stopped at {failed_at.target_label}: {reason} "
         f"Restored: {', '.join(r.target_label for r in reverted) or 'nothing'}. "
@@ -242,3 +288,9 @@ async def _failed(
     moved = await ctx.lanes.transition(lane, StepState.FAILED, actor, message)
     await ctx.emit(run, "rollback_finished", message, step.id, {"execution_id": execution.id, "ok": False})
     return RollbackResult(plan, False, message, moved, failed, reverted)
+
+
+def _still_changed(plan: RollbackPlan, reverted: list[TargetRecord]) -> list[str]:
+    """The plan's targets not yet restored (by key: a restored record is a settled copy, not equal)."""
+    done = {(r.action_index, r.target_key) for r in reverted}
+    return [r.target_label for r in plan.targets if (r.action_index, r.target_key) not in done]

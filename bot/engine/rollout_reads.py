@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from bot.engine import checklist, gates, guards
+from bot.engine import checklist, gates, guards, rollback
 from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
-from bot.engine.records import Run, RunState, StepLane, StepState, TargetStatus
+from bot.engine.records import Run, RunState, StepLane, StepState
 from bot.engine.states import FINISHED, REVERTIBLE
 from bot.engine.views import LaneView, StatusView, StepSummary, StepView
 from bot.runbook.models import Step
@@ -124,8 +124,7 @@ class Reads:
         for execution in reversed(await ctx.store.executions(run.id)):
             if execution.kind != "apply" or not ctx.is_production(execution.environment):
                 continue
-            records = await ctx.store.targets(execution.id)
-            if not any(r.mutating and r.status in (TargetStatus.APPLIED, TargetStatus.REVERTED) for r in records):
+            if not await rollback.changed_anything(ctx, execution):  # a timed-out update may land late
                 continue
             step = ctx.runbook.step(execution.step_id)
             if step is not None:

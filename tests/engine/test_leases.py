@@ -152,7 +152,7 @@ class TestAnOwnerThatWasTakenOver:
         result = await started.task
 
         assert reconciled.execution.id == started.execution.id
-        assert not result.ok and "stopped before accepting the step" in result.message
+        assert not result.ok and "stopped before finishing verification" in result.message
         assert h.store.execution_rows[started.execution.id].state is ExecutionState.INTERRUPTED
         assert result.lane.state is StepState.FAILED
         assert h.world.reverted == []  # the revert is a person's decision now

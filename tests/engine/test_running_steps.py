@@ -166,7 +166,10 @@ class TestFailure:
         assert not result.ok and result.lane.state is StepState.FAILED
         assert "Cloud Run refused the update of api europe-west1 (production): quota exceeded." in result.message
         assert [r.target_label for r in result.applied] == ["api us-central1 (production)"]
-        assert result.revert_lines == ["api us-central1 (production): min_instances 1 -> 3"]
+        assert result.revert_lines == [
+            "api us-central1 (production): min_instances 1 -> 3",
+            "api europe-west1 (production): unchanged, nothing to restore",
+        ]
         preview = await h.rollout.rollback_preview(CHANNEL, "day2.1", sam)
         assert preview.lines == result.revert_lines
         undone = await h.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
