@@ -179,7 +179,7 @@ class Event:
 
     ``kind`` is one of: run_started, step_changed, execution_progress, execution_finished,
     gate_changed, alert_opened, alert_resolved, no_data, auto_rollback_pending,
-    rollback_finished, report_ready, recovered, refused.
+    auto_rollback_paused, auto_rollback_resumed, rollback_finished, report_ready, recovered, refused.
     """
 
     kind: str
@@ -223,6 +223,7 @@ class AlertRecord:
     auto_rollback_at: datetime | None = None
     no_data_polls: int = 0
     data: dict[str, JSON] = field(default_factory=dict)
+    version: int = 0  # the stored row's version, which update_alert compares (0: never stored)
 
 
 class AlertStore(Protocol):
@@ -233,13 +234,28 @@ class AlertStore(Protocol):
     async def get_alert(self, alert_id: str) -> AlertRecord | None: ...
 
     async def save_alert(self, alert: AlertRecord) -> None:
-        """Insert or update by id."""
+        """Insert or replace by id, unconditionally (imports and tests; concurrent writers use the two below)."""
+        ...
+
+    async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        """Insert ``alert`` unless its (run, trigger) already has an active alert of that slot (breach or
+        incident; no_data); the stored alert (version 1), or None when another one holds the slot.
+        Of N concurrent callers (across processes) exactly one inserts."""
+        ...
+
+    async def update_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        """Compare-and-set: write ``alert`` only if the stored row is still at ``alert.version``; the
+        stored alert (version + 1), or None when someone else wrote it since it was read."""
         ...
 
 
 class ClaimStore(Protocol):
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
         """True for exactly one caller per (job_key, run_id, local_date), across processes."""
+        ...
+
+    async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
+        """Give a claim back after the post failed, so a later attempt (here or on a replica) can win it."""
         ...
 
 

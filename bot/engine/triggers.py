@@ -3,6 +3,11 @@
 A breach opens one alert and never re-fires while it is open; it resolves only after the
 condition has been clear for a whole cool-down (a gap restarts the cool-down, since missing
 data is not health). Unknown polls are counted; after N in a row a separate "no_data" alert opens.
+
+While the run is held or paused the triggers are still judged and alert as usual, but an automatic
+rollback waits: its countdown stops (``auto_rollback_at`` is cleared and the time left is kept in
+``data``) and starts again, with the time that was left, when the run is active again. A person can
+always roll back by hand; the bot only stops acting on its own, as a paused run promises.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from bot.runbook.models import Trigger
 
 ACTIVE = ("open", "acknowledged", "held")
 BREACH_KINDS = ("breach", "incident")
+PAUSED_AT = "auto_rollback_paused_at"  # alert.data keys of a countdown stopped with the run
+LEFT_SECONDS = "auto_rollback_left_seconds"
 
 ChangeKind = Literal[
     "opened",  # a breach alert opened (event alert_opened)
@@ -30,6 +37,8 @@ ChangeKind = Literal[
     "no_data_resolved",  # data is back (event alert_resolved)
     "auto_rollback_started",
     "auto_rollback_finished",
+    "auto_rollback_paused",  # the run is held or paused: the countdown stops (event auto_rollback_paused)
+    "auto_rollback_resumed",  # the run is active again: the countdown goes on (event auto_rollback_resumed)
     "acknowledged",
     "held",
     "incident_declared",
@@ -61,6 +70,7 @@ class TriggerContext:
     step_id: str | None = None
     environment: str | None = None
     default_auto_rollback: timedelta | None = None
+    run_paused: bool = False  # the run is held or paused: a new alert's countdown starts stopped
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ def breach_alert(trigger: Trigger, verdict: Evaluation, ctx: TriggerContext) -> 
         f"{_num(verdict.threshold)}{held} ({trigger.condition.text or trigger.condition})."
     )
     delay = trigger.auto_rollback_after or ctx.default_auto_rollback
-    return AlertRecord(
+    alert = AlertRecord(
         id=ctx.new_id,
         run_id=ctx.run_id,
         trigger_id=trigger.id,
@@ -134,12 +144,13 @@ def breach_alert(trigger: Trigger, verdict: Evaluation, ctx: TriggerContext) -> 
             "detail": verdict.detail,
         },
     )
+    return _paused(alert, ctx.now) if ctx.run_paused and delay else alert
 
 
 def incident_alert(trigger: Trigger | None, text: str, actor_name: str, ctx: TriggerContext) -> AlertRecord:
     """An incident a person declared; it counts as the incident trigger's breach (no re-fire)."""
     delay = (trigger.auto_rollback_after if trigger else None) or ctx.default_auto_rollback
-    return AlertRecord(
+    alert = AlertRecord(
         id=ctx.new_id,
         run_id=ctx.run_id,
         trigger_id=trigger.id if trigger else "production_incident",
@@ -154,10 +165,19 @@ def incident_alert(trigger: Trigger | None, text: str, actor_name: str, ctx: Tri
         auto_rollback_at=ctx.now + delay if delay else None,
         data={"declared_by": actor_name, "text": text},
     )
+    return _paused(alert, ctx.now) if ctx.run_paused and delay else alert
+
+
+def slot_of(kind: str) -> str:
+    """A (run, trigger) has at most one active alert per slot; an incident counts as its trigger's breach."""
+    return "no_data" if kind == "no_data" else "breach"
 
 
 def due_for_auto_rollback(alert: AlertRecord, now: datetime) -> bool:
-    """Open (or merely acknowledged), still breaching, past its time, and not already started."""
+    """Open (or merely acknowledged), still breaching, past its time, and not already started.
+
+    A paused countdown has no ``auto_rollback_at``, so it is never due.
+    """
     return (
         alert.kind in BREACH_KINDS
         and alert.state in ("open", "acknowledged")
@@ -166,6 +186,21 @@ def due_for_auto_rollback(alert: AlertRecord, now: datetime) -> bool:
         and alert.clear_since is None
         and "auto_rollback_started_at" not in alert.data
     )
+
+
+def follow_the_run(alert: AlertRecord, now: datetime, run_paused: bool) -> AlertChange | None:
+    """Stop a pending countdown while the run is held or paused; start it again when it is active."""
+    if alert.kind not in BREACH_KINDS or alert.state not in ("open", "acknowledged"):
+        return None
+    if "auto_rollback_started_at" in alert.data:
+        return None
+    if run_paused and alert.auto_rollback_at is not None:
+        return AlertChange(_paused(alert, now), "auto_rollback_paused")
+    if not run_paused and PAUSED_AT in alert.data:
+        left = timedelta(seconds=float(alert.data.get(LEFT_SECONDS) or 0))
+        data = {k: v for k, v in alert.data.items() if k not in (PAUSED_AT, LEFT_SECONDS)}
+        return AlertChange(replace(alert, auto_rollback_at=now + left, data=data), "auto_rollback_resumed")
+    return None
 
 
 def acknowledge(alert: AlertRecord, actor_id: str, now: datetime) -> AlertChange:
@@ -206,6 +241,13 @@ def _no_data_alert(trigger: Trigger, verdict: Evaluation, polls: int, ctx: Trigg
         no_data_polls=polls,
         data={"detail": verdict.detail},
     )
+
+
+def _paused(alert: AlertRecord, now: datetime) -> AlertRecord:
+    assert alert.auto_rollback_at is not None
+    left = max(alert.auto_rollback_at - now, timedelta(0)).total_seconds()
+    data = {**alert.data, PAUSED_AT: now.isoformat(), LEFT_SECONDS: left}
+    return replace(alert, auto_rollback_at=None, data=data)
 
 
 def _resolved(alert: AlertRecord, now: datetime) -> AlertRecord:

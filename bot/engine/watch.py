@@ -3,6 +3,13 @@
 Polls are driven from outside (the scheduler every ``schedule.watch_interval``). State lives in
 the AlertStore, so a restarted bot carries on; the auto-rollback is marked on the alert before it
 is started, so a restart never starts it twice (at most once, by design).
+
+Several replicas may poll one database. A new alert is opened with ``open_alert`` (one per
+trigger and slot, whoever races), and every later write is a compare-and-set on the version that
+was read: the watcher drops a write that lost (the next poll reads afresh), so a person's
+Acknowledge or Hold always wins; people's writes and the rollback's result re-read and retry.
+The write-ahead mark that starts an auto-rollback is such a write, so exactly one replica starts it.
+While the run is held or paused the countdown waits (see bot/engine/triggers.py).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
@@ -26,15 +34,20 @@ from bot.engine.ports import (
     Notifier,
     Series,
 )
+from bot.engine.records import Run, RunState
 from bot.engine.triggers import (
     ACTIVE,
     BREACH_KINDS,
+    LEFT_SECONDS,
+    PAUSED_AT,
     AlertChange,
+    ChangeKind,
     TriggerContext,
     TriggerPolicy,
     acknowledge,
     decide,
     due_for_auto_rollback,
+    follow_the_run,
     hold,
     incident_alert,
     resolve_by_person,
@@ -46,10 +59,23 @@ log = structlog.get_logger(__name__)
 
 ONCALL_ROLE = "sre_oncall"
 AutoRollback = Callable[[AlertRecord], Awaitable[str]]
+PAUSED_NOTE = "Auto-rollback paused with the run; press Roll back to do it now."
+WAITING_RUN_STATES = frozenset({RunState.HELD, RunState.PAUSED})  # no automatic rollback starts
+ATTEMPTS = 5  # compare-and-set tries for a person's change before giving up
+
+
+class WatchStore(AlertStore, Protocol):
+    """The alerts, and the run's state (a held or paused run stops the auto-rollback countdown)."""
+
+    async def get_run(self, run_id: str) -> Run | None: ...
 
 
 class AlertNotFound(LookupError):
     """The alert a button or command names does not exist or is already resolved."""
+
+
+class AlertBusy(RuntimeError):
+    """The alert kept changing under a person's change; nothing was changed."""
 
 
 class Watcher:
@@ -59,7 +85,7 @@ class Watcher:
         self,
         runbook: Runbook,
         source: MetricsSource,
-        alerts: AlertStore,
+        alerts: WatchStore,
         notifier: Notifier,
         clock: Clock,
         on_auto_rollback: AutoRollback,
@@ -81,6 +107,8 @@ class Watcher:
     async def poll(self, run_id: str, channel: str, latest_production_step: str | None) -> list[AlertChange]:
         """Judge every trigger once; save and announce what changed; start due auto-rollbacks."""
         now = self._clock.now()
+        run = await self._alerts.get_run(run_id)
+        run_paused = run is not None and run.state in WAITING_RUN_STATES
         verdicts = await self._judge_all(run_id, now)
         active = await self._alerts.active_alerts(run_id)
         changes: list[AlertChange] = []
@@ -95,6 +123,7 @@ class Watcher:
                 step_id=latest_production_step,
                 environment=trigger.environment,
                 default_auto_rollback=self._runbook.auto_rollback_after,
+                run_paused=run_paused,
             )
             decision = decide(
                 trigger,
@@ -107,31 +136,28 @@ class Watcher:
             )
             self._unknown_polls[(run_id, trigger.id)] = decision.unknown_polls
             for change in decision.changes:
-                alert = change.alert
-                if change.kind in ("opened", "no_data_opened"):
-                    alert = replace(alert, data={**alert.data, "channel": channel})
-                await self._alerts.save_alert(alert)
-                changes.append(AlertChange(alert, change.kind))
-                await self._announce(AlertChange(alert, change.kind), channel)
-        # Nothing was saved (and nothing awaited) since ``active`` was read: it is still current.
-        changes += await self._auto_rollbacks(run_id, channel, None if changes else active)
+                stored = await self._store(change, channel)
+                if stored is not None:
+                    changes.append(stored)
+                    await self._announce(stored, channel)
+        # Nothing was saved since ``active`` was read, so it is as fresh as a re-read; and a stale
+        # record (another replica wrote since) only loses its compare-and-set.
+        changes += await self._auto_rollbacks(run_id, channel, run_paused, None if changes else active)
         return changes
 
     async def acknowledge(self, alert_id: str, actor: Actor) -> AlertRecord:
-        change = acknowledge(await self._active(alert_id), actor.user_id, self._clock.now())
-        await self._alerts.save_alert(change.alert)
+        """Someone is on it; the alert keeps its Roll back and Hold, and its countdown."""
+        change = await self._amend(alert_id, lambda a: acknowledge(a, actor.user_id, self._clock.now()))
         return change.alert
 
     async def hold(self, alert_id: str, actor: Actor) -> AlertRecord:
         """Stop a pending auto-rollback of this alert; it is not started by any later poll."""
-        change = hold(await self._active(alert_id), actor.user_id, self._clock.now())
-        await self._alerts.save_alert(change.alert)
+        change = await self._amend(alert_id, lambda a: hold(a, actor.user_id, self._clock.now()))
         return change.alert
 
     async def resolve(self, alert_id: str, actor: Actor) -> AlertRecord:
         """Close an alert by hand, e.g. a declared incident that is over."""
-        change = resolve_by_person(await self._active(alert_id), actor.user_id, self._clock.now())
-        await self._alerts.save_alert(change.alert)
+        change = await self._amend(alert_id, lambda a: resolve_by_person(a, actor.user_id, self._clock.now()))
         channel = str(change.alert.data.get("channel", ""))
         await self._announce(change, channel)
         return change.alert
@@ -145,24 +171,31 @@ class Watcher:
         """
         trigger = self._incident_trigger()
         trigger_id = trigger.id if trigger else "production_incident"
-        existing = _find(await self._alerts.active_alerts(run_id), trigger_id, BREACH_KINDS)
-        if existing is not None:
-            also = [*existing.data.get("also_declared", []), {"by": actor.name, "text": text}]
-            updated = replace(existing, data={**existing.data, "also_declared": also})
-            await self._alerts.save_alert(updated)
-            return updated
-        ctx = TriggerContext(
-            run_id=run_id,
-            now=self._clock.now(),
-            new_id=self._new_id(),
-            step_id=latest_production_step,
-            default_auto_rollback=self._runbook.auto_rollback_after,
-        )
-        alert = incident_alert(trigger, text, actor.name, ctx)
-        alert = replace(alert, data={**alert.data, "channel": channel})
-        await self._alerts.save_alert(alert)
-        await self._announce(AlertChange(alert, "incident_declared"), channel)
-        return alert
+        run = await self._alerts.get_run(run_id)
+        for _ in range(ATTEMPTS):
+            existing = _find(await self._alerts.active_alerts(run_id), trigger_id, BREACH_KINDS)
+            if existing is not None:
+                also = [*existing.data.get("also_declared", []), {"by": actor.name, "text": text}]
+                updated = await self._alerts.update_alert(
+                    replace(existing, data={**existing.data, "also_declared": also})
+                )
+                if updated is not None:
+                    return updated
+                continue
+            ctx = TriggerContext(
+                run_id=run_id,
+                now=self._clock.now(),
+                new_id=self._new_id(),
+                step_id=latest_production_step,
+                default_auto_rollback=self._runbook.auto_rollback_after,
+                run_paused=run is not None and run.state in WAITING_RUN_STATES,
+            )
+            alert = incident_alert(trigger, text, actor.name, ctx)
+            opened = await self._alerts.open_alert(replace(alert, data={**alert.data, "channel": channel}))
+            if opened is not None:
+                await self._announce(AlertChange(opened, "incident_declared"), channel)
+                return opened
+        raise AlertBusy(f"The {trigger_id} alert kept changing while the incident was declared; try again.")
 
     # --- reading and judging ---------------------------------------------------------------
 
@@ -203,15 +236,27 @@ class Watcher:
     # --- auto-rollback ------------------------------------------------------------------------
 
     async def _auto_rollbacks(
-        self, run_id: str, channel: str, active: list[AlertRecord] | None = None
+        self, run_id: str, channel: str, run_paused: bool, active: list[AlertRecord] | None = None
     ) -> list[AlertChange]:
         now = self._clock.now()
         changes: list[AlertChange] = []
         for alert in active if active is not None else await self._alerts.active_alerts(run_id):
+            followed = follow_the_run(alert, now, run_paused)
+            if followed is not None:
+                stored = await self._store(followed, channel)
+                if stored is None:
+                    continue  # someone changed it meanwhile; the next poll looks again
+                changes.append(stored)
+                await self._announce(stored, channel)
+                alert = stored.alert
             if not due_for_auto_rollback(alert, now):
                 continue
-            started = replace(alert, data={**alert.data, "auto_rollback_started_at": now.isoformat()})
-            await self._alerts.save_alert(started)  # write-ahead: a restart never starts it again
+            marked = replace(alert, data={**alert.data, "auto_rollback_started_at": now.isoformat()})
+            # Write-ahead and claim in one: a restart never starts it again, and of several
+            # replicas (or a person's Hold landing first) only one compare-and-set wins.
+            started = await self._alerts.update_alert(marked)
+            if started is None:
+                continue
             changes.append(AlertChange(started, "auto_rollback_started"))
             await self._announce(changes[-1], channel)
             try:
@@ -224,22 +269,41 @@ class Watcher:
                     "It will not be retried automatically; roll back by hand with /ion rollback."
                 )
                 ok = False
-            done_at = self._clock.now().isoformat()
-            finished = replace(
-                started,
-                data={
-                    **started.data,
-                    "auto_rollback_result": result,
-                    "auto_rollback_ok": ok,
-                    "finished_at": done_at,
-                },
-            )
-            await self._alerts.save_alert(finished)
-            changes.append(AlertChange(finished, "auto_rollback_finished"))
-            await self._announce(changes[-1], channel)
+            outcome = {
+                "auto_rollback_result": result,
+                "auto_rollback_ok": ok,
+                "finished_at": self._clock.now().isoformat(),
+            }
+            # The result is recorded even if the alert was acknowledged, held or resolved meanwhile.
+            finished = await self._amend(alert.id, _with_data(outcome, "auto_rollback_finished"), active_only=False)
+            changes.append(finished)
+            await self._announce(finished, channel)
         return changes
 
     # --- helpers --------------------------------------------------------------------------------
+
+    async def _store(self, change: AlertChange, channel: str) -> AlertChange | None:
+        """Save a change the watcher decided on a read; None if another writer got there first."""
+        if change.kind in ("opened", "no_data_opened"):
+            fresh = replace(change.alert, data={**change.alert.data, "channel": channel})
+            opened = await self._alerts.open_alert(fresh)
+            return AlertChange(opened, change.kind) if opened is not None else None
+        stored = await self._alerts.update_alert(change.alert)
+        return AlertChange(stored, change.kind) if stored is not None else None
+
+    async def _amend(
+        self, alert_id: str, change: Callable[[AlertRecord], AlertChange], active_only: bool = True
+    ) -> AlertChange:
+        """Apply ``change`` to the alert as stored now, re-reading and retrying when a write intervenes."""
+        for _ in range(ATTEMPTS):
+            current = await self._active(alert_id) if active_only else await self._alerts.get_alert(alert_id)
+            if current is None:
+                raise AlertNotFound(f"Alert {alert_id} does not exist; nothing was changed.")
+            proposed = change(current)
+            stored = await self._alerts.update_alert(proposed.alert)
+            if stored is not None:
+                return AlertChange(stored, proposed.kind)
+        raise AlertBusy(f"Alert {alert_id} kept changing while this was being saved; nothing was changed, try again.")
 
     async def _active(self, alert_id: str) -> AlertRecord:
         alert = await self._alerts.get_alert(alert_id)
@@ -262,6 +326,10 @@ class Watcher:
             await self._notifier.notify(event)
 
 
+def _with_data(extra: dict[str, JSON], kind: ChangeKind) -> Callable[[AlertRecord], AlertChange]:
+    return lambda alert: AlertChange(replace(alert, data={**alert.data, **extra}), kind)
+
+
 def _find(alerts: list[AlertRecord], trigger_id: str, kinds: tuple[str, ...]) -> AlertRecord | None:
     return next((a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None)
 
@@ -278,18 +346,21 @@ def _event_for(change: AlertChange, channel: str) -> Event | None:
         "environment": alert.environment,
     }
     kind = change.kind
+    step = alert.step_id or "the latest production step"
     if kind in ("opened", "incident_declared"):
         when = alert.auto_rollback_at
-        auto = (
-            f" Automatic rollback of {alert.step_id or 'the latest production step'} at {when:%H:%M} UTC "
-            "unless someone holds it."
-            if when
-            else ""
-        )
+        paused = PAUSED_AT in alert.data
+        if when:
+            auto = f" Automatic rollback of {step} at {when:%H:%M} UTC unless someone holds it."
+        elif paused:
+            auto = f" {PAUSED_NOTE}"
+        else:
+            auto = ""
         data = {
             **base,
             "held_for_seconds": alert.data.get("held_for_seconds"),
             "auto_rollback_at": when.isoformat() if when else None,
+            "auto_rollback_paused": paused,
             "mention_role": ONCALL_ROLE,
             "buttons": ["rollback", "acknowledge", "hold"],
         }
@@ -305,8 +376,18 @@ def _event_for(change: AlertChange, channel: str) -> Event | None:
         what = "No-data alert" if alert.kind == "no_data" else "Alert"
         text = f"{what} for {alert.trigger_id} resolved after {opened_for}: {alert.message}"
         return Event("alert_resolved", alert.run_id, channel, text, alert.step_id, base)
+    if kind == "auto_rollback_paused":
+        left = format_duration(timedelta(seconds=float(alert.data.get(LEFT_SECONDS) or 0)))
+        text = f"{alert.message} {PAUSED_NOTE} It starts {left} after the run resumes, unless someone holds it."
+        return Event("auto_rollback_paused", alert.run_id, channel, text, alert.step_id, base)
+    if kind == "auto_rollback_resumed" and alert.auto_rollback_at is not None:
+        when = alert.auto_rollback_at
+        text = (
+            f"The run is active again: automatic rollback of {step} at {when:%H:%M} UTC unless someone "
+            f"holds it. {alert.message}"
+        )
+        return Event("auto_rollback_resumed", alert.run_id, channel, text, alert.step_id, base)
     if kind == "auto_rollback_started":
-        step = alert.step_id or "the latest production step"
         text = f"Starting the automatic rollback of {step}: {alert.message}"
         return Event("auto_rollback_pending", alert.run_id, channel, text, alert.step_id, base)
     if kind == "auto_rollback_finished":

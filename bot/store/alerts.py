@@ -1,13 +1,22 @@
-"""Alerts (AlertStore) and incidents people declare."""
+"""Alerts (AlertStore) and incidents people declare.
+
+Several replicas may watch one database: ``open_alert`` is an insert the partial unique index
+uq_alerts_open_slot lets through once per active (run, trigger, slot), and ``update_alert`` is a
+conditional UPDATE on ``version``, so a write based on a stale read changes nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.engine.ports import AlertRecord
 from bot.engine.records import Incident
+from bot.engine.triggers import slot_of
 from bot.store.base import StoreBase
 from bot.store.tables import AlertRow, IncidentRow
 
@@ -31,7 +40,12 @@ def _alert(row: AlertRow) -> AlertRecord:
         auto_rollback_at=row.auto_rollback_at,
         no_data_polls=row.no_data_polls,
         data=dict(row.data),
+        version=row.version,
     )
+
+
+def _values(alert: AlertRecord) -> dict[str, Any]:
+    return {**asdict(alert), "slot": slot_of(alert.kind)}
 
 
 class AlertsStore(StoreBase):
@@ -51,7 +65,32 @@ class AlertsStore(StoreBase):
 
     async def save_alert(self, alert: AlertRecord) -> None:
         async with self._transaction() as session:
-            await self._upsert(session, AlertRow, asdict(alert), keys=["id"])
+            await self._upsert(session, AlertRow, _values(alert), keys=["id"])
+
+    async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        stored = replace(alert, version=1)
+        async with self._transaction() as session:
+            # No conflict target: the id and the open-slot index both make the loser do nothing.
+            # PostgreSQL waits for a concurrent inserter's commit, SQLite serialises writers.
+            dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+            insert = dialect_insert(AlertRow).values(**_values(stored)).on_conflict_do_nothing()
+            inserted = (await session.execute(insert.returning(AlertRow.id))).first()
+        return stored if inserted is not None else None
+
+    async def update_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        values = _values(alert)
+        for fixed in ("id", "run_id", "trigger_id", "kind", "opened_at", "version"):
+            del values[fixed]
+        async with self._transaction() as session:
+            won = (
+                await session.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == alert.id, AlertRow.version == alert.version)
+                    .values(**values, version=AlertRow.version + 1)
+                    .returning(AlertRow.version)
+                )
+            ).first()
+        return replace(alert, version=won[0]) if won is not None else None
 
     async def add_incident(self, incident: Incident) -> None:
         async with self._transaction() as session:

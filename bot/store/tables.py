@@ -188,7 +188,9 @@ class ApprovalRow(Base):
 
 
 class GateRow(Base):
-    """A Go/No-Go in one run: its health results (JSON list) and decision; ticks are checklist_ticks."""
+    """A Go/No-Go in one run: its health results (JSON list) and decision; ticks are checklist_ticks.
+
+    ``version`` is bumped by every save, which is a conditional UPDATE on it (see save_gate)."""
 
     __tablename__ = "gate_records"
 
@@ -200,6 +202,7 @@ class GateRow(Base):
     decided_by_name: Mapped[str | None] = mapped_column(NAME)
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(server_default="1")  # migration 0005
 
 
 class GateSignOffRow(Base):
@@ -271,9 +274,26 @@ class ExecutionTargetRow(Base):
 # --- alerts, incidents -----------------------------------------------------------------------
 
 
+ACTIVE_ALERT_SQL = text("state IN ('open', 'acknowledged', 'held')")  # engine.triggers.ACTIVE
+
+
 class AlertRow(Base):
+    """An alert; the partial unique index lets a (run, trigger) hold one active alert per ``slot``
+    ("breach" for breaches and incidents, "no_data"), and ``version`` guards compare-and-set updates."""
+
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_run_state", "run_id", "state"),)
+    __table_args__ = (
+        Index("ix_alerts_run_state", "run_id", "state"),
+        Index(
+            "uq_alerts_open_slot",
+            "run_id",
+            "trigger_id",
+            "slot",
+            unique=True,
+            sqlite_where=ACTIVE_ALERT_SQL,
+            postgresql_where=ACTIVE_ALERT_SQL,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     run_id: Mapped[str] = mapped_column(ID)
@@ -292,6 +312,8 @@ class AlertRow(Base):
     auto_rollback_at: Mapped[datetime | None]
     no_data_polls: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    slot: Mapped[str] = mapped_column(SHORT)  # migration 0004
+    version: Mapped[int] = mapped_column(Integer, default=1)  # migration 0004
 
 
 class IncidentRow(Base):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -270,8 +271,30 @@ def test_the_alert_card_mentions_on_call_and_names_the_latest_step() -> None:
     assert value is not None and value.alert == "al-1"
 
 
-def test_an_acknowledged_alert_has_no_buttons() -> None:
-    assert _buttons(alert_card(alert_view(state="acknowledged"))) == {}
+def test_an_acknowledged_alert_keeps_roll_back_and_hold_since_its_countdown_still_runs() -> None:
+    view = replace(alert_view(state="acknowledged"), acknowledged_by="U0SAM", auto_rollback_at=AT)
+    message = alert_card(view)
+    assert list(_buttons(message)) == ["Roll back", "Hold"]
+    text = render_text(message.payload())
+    assert "Acknowledged by @U0SAM." in text
+    assert "Automatic rollback at 10:02 unless held." in text
+    _all_fit(message)
+
+
+def test_a_held_alert_offers_only_roll_back_and_a_resolved_one_nothing() -> None:
+    assert list(_buttons(alert_card(alert_view(state="held")))) == ["Roll back"]
+    assert "Automatic rollback" not in render_text(
+        alert_card(replace(alert_view(state="held"), auto_rollback_at=AT)).payload()
+    )
+    assert _buttons(alert_card(alert_view(state="resolved"))) == {}
+
+
+def test_an_alert_of_a_paused_run_says_its_rollback_waits_and_offers_roll_back_now() -> None:
+    message = alert_card(replace(alert_view(), auto_rollback_paused=True))
+    text = render_text(message.payload())
+    assert "Auto-rollback paused with the run; press Roll back to do it now." in text
+    assert "Automatic rollback at" not in text
+    assert list(_buttons(message)) == ["Roll back", "Acknowledge", "Hold"]
 
 
 def test_the_rollback_card_lists_exactly_what_will_be_restored() -> None:

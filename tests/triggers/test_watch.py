@@ -8,6 +8,7 @@ import pytest
 
 from bot.engine.clock import VirtualClock
 from bot.engine.ports import Actor, AlertRecord, Series
+from bot.engine.records import Run, RunState
 from bot.engine.watch import AlertNotFound, Watcher
 from bot.runbook.models import Environment, Metric, Runbook
 from bot.sim.faults import FaultPlan
@@ -227,3 +228,66 @@ async def test_acting_on_a_resolved_alert_says_nothing_was_changed() -> None:
     world = World([])
     with pytest.raises(AlertNotFound, match="nothing was changed"):
         await world.watcher.hold("missing", ONCALL)
+
+
+def a_run(state: RunState) -> Run:
+    return Run("r1", "week17", "C_ROLLOUT", RUN_START, state, T0 - timedelta(days=1), "U_LEAD")
+
+
+async def test_a_paused_run_still_alerts_but_its_automatic_rollback_waits_until_it_resumes() -> None:
+    world = World(["error_rate_pct 2.5 from day2 14:00 for 60m"])
+    world.alerts.runs["r1"] = a_run(RunState.PAUSED)
+    first = await world.poll_until(T0 + timedelta(minutes=20))
+
+    assert first["alert_opened"] == T0 + timedelta(minutes=5)
+    [opened] = [e for e in world.notifier.events if e.kind == "alert_opened"]
+    assert "Auto-rollback paused with the run; press Roll back to do it now." in opened.text
+    assert opened.data["auto_rollback_at"] is None and opened.data["auto_rollback_paused"] is True
+    assert world.rollback.calls == []
+
+    world.alerts.runs["r1"] = a_run(RunState.ACTIVE)
+    first = await world.poll_until(T0 + timedelta(minutes=30))
+    assert first["auto_rollback_resumed"] == T0 + timedelta(minutes=21)
+    [resumed] = [e for e in world.notifier.events if e.kind == "auto_rollback_resumed"]
+    assert "automatic rollback of day2.1 at 20:26 UTC" in resumed.text  # the whole 5 minutes were left
+    [(called_at, _)] = world.rollback.calls
+    assert called_at == T0 + timedelta(minutes=26)
+
+
+async def test_pausing_mid_countdown_keeps_the_time_that_was_left_for_after_the_resume() -> None:
+    world = World(["error_rate_pct 2.5 from day2 14:00 for 60m"])
+    await world.poll_until(T0 + timedelta(minutes=7))  # opened at 20:05, rollback due 20:10
+    world.alerts.runs["r1"] = a_run(RunState.PAUSED)
+    first = await world.poll_until(T0 + timedelta(minutes=15))
+    assert first["auto_rollback_paused"] == T0 + timedelta(minutes=8)
+    [paused] = [e for e in world.notifier.events if e.kind == "auto_rollback_paused"]
+    assert "press Roll back to do it now. It starts 2m after the run resumes" in paused.text
+    [alert] = world.alerts.of_kind("breach")
+    assert alert.state == "open" and alert.auto_rollback_at is None
+    assert world.rollback.calls == []
+
+    world.alerts.runs["r1"] = a_run(RunState.ACTIVE)
+    await world.poll_until(T0 + timedelta(minutes=25))
+    [(called_at, _)] = world.rollback.calls
+    assert called_at == T0 + timedelta(minutes=18)  # resumed at 20:16, two minutes left
+
+
+async def test_a_held_run_waits_like_a_paused_one() -> None:
+    world = World(["error_rate_pct 2.5 from day2 14:00 for 60m"])
+    world.alerts.runs["r1"] = a_run(RunState.HELD)
+    await world.poll_until(T0 + timedelta(minutes=30))
+    assert world.rollback.calls == []
+    assert world.notifier.kinds().count("alert_opened") == 1
+
+
+async def test_an_acknowledged_alert_still_rolls_back_on_time() -> None:
+    world = World(["error_rate_pct 2.5 from day2 14:00 for 30m"])
+    await world.poll_until(T0 + timedelta(minutes=6))
+    [alert] = world.alerts.of_kind("breach")
+    acknowledged = await world.watcher.acknowledge(alert.id, ONCALL)
+    assert acknowledged.state == "acknowledged" and acknowledged.version == alert.version + 1
+    await world.poll_until(T0 + timedelta(minutes=12))
+    [(called_at, _)] = world.rollback.calls
+    assert called_at == T0 + timedelta(minutes=10)
+    [stored] = world.alerts.of_kind("breach")
+    assert stored.state == "acknowledged" and stored.data["auto_rollback_ok"] is True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.slack.blocks.actions import ActionValue, Verb
 from bot.slack.blocks.kit import (
     Confirm,
@@ -45,35 +47,55 @@ def alert_card(view: AlertCardView) -> Message:
                 f"({escape_inline(latest.environment)}{done})"
             )
         )
-    if view.auto_rollback_at is not None and view.state == "open":
+    pending = view.state in ("open", "acknowledged")  # a held alert's rollback waits for a person
+    if view.auto_rollback_at is not None and pending:
         blocks.append(context(f":alarm_clock: Automatic rollback at {clock(view.auto_rollback_at, tz)} unless held."))
+    elif view.auto_rollback_paused and pending:
+        blocks.append(context(":double_vertical_bar: Auto-rollback paused with the run; press Roll back to do it now."))
     if oncall:
         blocks.append(section(f"{oncall} please look at this now."))
-    if view.state == "open":
-        value = ActionValue(
-            run=view.meta.run_id,
-            step=view.latest_step.step_id if view.latest_step else None,
-            env=view.latest_step.environment if view.latest_step else view.environment,
-            alert=view.alert_id,
-            card_version=view.meta.card_version,
-        )
-        buttons = []
-        if view.latest_step is not None:
-            buttons.append(
-                button(
-                    "Roll back",
-                    Verb.ROLLBACK,
-                    value,
-                    style="danger",
-                    confirm=Confirm(
-                        "Roll back?",
-                        f"Show what rolling back *{escape_inline(view.latest_step.step_id)}* restores? "
-                        "Nothing changes until you confirm.",
-                        confirm="Show me",
-                    ),
-                )
+    if view.state != "open":
+        by = f" by {who(view.acknowledged_by)}" if view.acknowledged_by else ""
+        blocks.append(context(f"{view.state.replace('_', ' ').capitalize()}{by}."))
+    buttons = _buttons(view)
+    if buttons:
+        blocks.append(actions(buttons, block_id=f"alert:{view.alert_id}"))
+    prefix = "[DRY RUN] " if view.meta.dry_run else ""
+    text = f"{prefix}{kind}: {view.title}"
+    return Message(f"{text} {oncall}".strip(), blocks)
+
+
+def _buttons(view: AlertCardView) -> list[dict[str, Any]]:
+    """Open: Roll back, Acknowledge, Hold. Acknowledged: Roll back and Hold, since the countdown
+    still runs. Held: Roll back (a person decides). Resolved: none."""
+    if view.state not in ("open", "acknowledged", "held"):
+        return []
+    value = ActionValue(
+        run=view.meta.run_id,
+        step=view.latest_step.step_id if view.latest_step else None,
+        env=view.latest_step.environment if view.latest_step else view.environment,
+        alert=view.alert_id,
+        card_version=view.meta.card_version,
+    )
+    buttons = []
+    if view.latest_step is not None:
+        buttons.append(
+            button(
+                "Roll back",
+                Verb.ROLLBACK,
+                value,
+                style="danger",
+                confirm=Confirm(
+                    "Roll back?",
+                    f"Show what rolling back *{escape_inline(view.latest_step.step_id)}* restores? "
+                    "Nothing changes until you confirm.",
+                    confirm="Show me",
+                ),
             )
+        )
+    if view.state == "open":
         buttons.append(button("Acknowledge", Verb.ACK, value, style="primary"))
+    if view.state != "held":
         buttons.append(
             button(
                 "Hold",
@@ -87,10 +109,4 @@ def alert_card(view: AlertCardView) -> Message:
                 ),
             )
         )
-        blocks.append(actions(buttons, block_id=f"alert:{view.alert_id}"))
-    else:
-        by = f" by {who(view.acknowledged_by)}" if view.acknowledged_by else ""
-        blocks.append(context(f"{view.state.replace('_', ' ').capitalize()}{by}."))
-    prefix = "[DRY RUN] " if view.meta.dry_run else ""
-    text = f"{prefix}{kind}: {view.title}"
-    return Message(f"{text} {oncall}".strip(), blocks)
+    return buttons

@@ -16,6 +16,7 @@ from bot.engine.permissions import DEMO_TEAM
 from bot.engine.plan import Plan
 from bot.engine.ports import AlertRecord
 from bot.engine.records import Run
+from bot.engine.triggers import PAUSED_AT
 from bot.engine.views import StatusView, StepView
 from bot.runbook.models import Runbook
 from bot.slack.blocks.from_engine import plan_view
@@ -200,6 +201,7 @@ def alert_card_view(
         oncall_group=oncall_group,
         acknowledged_by=alert.acknowledged_by,
         auto_rollback_at=alert.auto_rollback_at,
+        auto_rollback_paused=PAUSED_AT in alert.data,
     )
 
 

@@ -147,6 +147,7 @@ class AlertCardView:
     oncall_group: str | None = None  # Slack user-group id from config, e.g. S0ONCALL
     acknowledged_by: str | None = None
     auto_rollback_at: datetime | None = None
+    auto_rollback_paused: bool = False  # the run is held or paused, so the countdown waits
 
 
 @dataclass(frozen=True)

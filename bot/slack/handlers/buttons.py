@@ -134,6 +134,12 @@ async def _hold(click: Click, value: ActionValue, qualifier: str | None) -> None
     if run.state.value != "held":
         reason = f"held by {click.actor.name} from " + ("an alert" if value.alert else "a card")
         await state.bot.rollout.hold(run.channel, click.actor, reason)
+    if value.alert:
+        await click.say(
+            "The run is held: no step runs until someone resumes it, and this alert's automatic rollback "
+            "will not start even then; press Roll back if it is needed."
+        )
+        return
     await click.say("The run is held: no step runs, and no automatic rollback starts, until someone resumes it.")
 
 
