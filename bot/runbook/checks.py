@@ -6,6 +6,7 @@ loader turns paths into file:line:col. Structure is validated first, so these ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -46,7 +47,10 @@ def cross_reference_findings(runbook: Runbook) -> list[Finding]:
         *_roles(runbook),
         *_calendar_days(runbook),
         *_dependencies(runbook),
+        *_dependency_cycles(runbook),
         *_environments(runbook),
+        *_staging_first(runbook),
+        *_cost_impacts(runbook),
         *_services_and_instances(runbook),
         *_time_zones(runbook),
         *_time_windows(runbook),
@@ -206,6 +210,68 @@ def _dependencies(rb: Runbook) -> Iterator[Finding]:
                 yield Finding((*loc, "depends_on", i), _unknown("step or gate", ref, known, n=3))
 
 
+def _dependency_cycles(rb: Runbook) -> Iterator[Finding]:
+    """Steps that wait on each other in a ring can never run; one finding per ring, at its first step."""
+    where: dict[str, tuple[Loc, Step]] = {}
+    after: dict[str, list[str]] = {}
+    for loc, step in steps_with_locs(rb):
+        if step.id not in where:  # a duplicate id is reported on its own; the first one counts, as in rb.step
+            where[step.id] = (loc, step)
+            after[step.id] = [ref for ref in step.depends_on if ref != step.id]  # self: reported on its own
+    reported: set[str] = set()
+    for start in where:
+        if start in reported:
+            continue
+        ring = _shortest_cycle(start, after)
+        if ring is None:
+            continue
+        reported |= _reachable(start, after) & _reachable(start, _reversed(after))
+        loc, step = where[start]
+        yield Finding(
+            (*loc, "depends_on", step.depends_on.index(ring[1])),
+            f"depends_on makes a cycle: {' → '.join(ring)}; none of these steps could ever run, "
+            "so remove one of the dependencies",
+        )
+
+
+def _shortest_cycle(start: str, after: dict[str, list[str]]) -> list[str] | None:
+    """start → ... → start by breadth-first search, or None when no path leads back."""
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following: list[str] = []
+        for node in frontier:
+            for ref in after.get(node, []):
+                if ref == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(came_from[path[-1]])
+                    return [*reversed(path), start]
+                if ref in after and ref not in came_from:
+                    came_from[ref] = node
+                    following.append(ref)
+        frontier = following
+    return None
+
+
+def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
+    seen, stack = {start}, [start]
+    while stack:
+        for ref in edges.get(stack.pop(), []):
+            if ref not in seen:
+                seen.add(ref)
+                stack.append(ref)
+    return seen
+
+
+def _reversed(edges: dict[str, list[str]]) -> dict[str, list[str]]:
+    back: dict[str, list[str]] = {node: [] for node in edges}
+    for node, refs in edges.items():
+        for ref in refs:
+            back.setdefault(ref, []).append(node)
+    return back
+
+
 def _environments(rb: Runbook) -> Iterator[Finding]:
     known = [env.name for env in rb.environments]
 
@@ -231,6 +297,34 @@ def _environments(rb: Runbook) -> Iterator[Finding]:
                         f"add it to the step's environments or remove it here",
                     )
             yield from _action_needs(rb, (*loc, "actions", a), action, action.environments or step.environments)
+
+
+def _staging_first(rb: Runbook) -> Iterator[Finding]:
+    """The guard holds a production run until the step's non-production runs are done; both must exist."""
+    staging = [env.name for env in rb.environments if not env.production]
+    for loc, step in steps_with_locs(rb):
+        envs = [rb.environment(name) for name in step.environments]
+        if not step.staging_first or None in envs:  # an unknown environment is reported on its own
+            continue
+        listed = ", ".join(step.environments)
+        if not any(env is not None and env.production for env in envs):
+            yield Finding(
+                (*loc, "staging_first"),
+                f"staging_first only holds back a production run, but none of step {step.id}'s environments "
+                f"({listed}) is marked production: true; mark the production environment or remove staging_first",
+            )
+        elif not staging:
+            yield Finding(
+                (*loc, "staging_first"),
+                f"staging_first is set, but the runbook has no staging environment (one without production: true) "
+                f"for step {step.id} to run in first; add one to environments and to the step, or remove staging_first",
+            )
+        elif not any(env is not None and not env.production for env in envs):
+            yield Finding(
+                (*loc, "staging_first"),
+                f"staging_first is set, but step {step.id} runs only in {listed}; "
+                f"add {' or '.join(staging)} to its environments, or remove staging_first",
+            )
 
 
 def _action_needs(rb: Runbook, loc: Loc, action: object, env_names: list[str]) -> Iterator[Finding]:
@@ -269,6 +363,27 @@ def _services_and_instances(rb: Runbook) -> Iterator[Finding]:
                         f"region '{region}' is not one of {name}'s regions ({', '.join(service.regions)})"
                         f"{did_you_mean(region, service.regions, n=1)}",
                     )
+
+
+def _cost_key(name: str) -> str:
+    """The cost ledger's matching: "Cloud Run", "cloud_run" and "cloud-run" are one service."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _cost_impacts(rb: Runbook) -> Iterator[Finding]:
+    """A saving whose service has no cost target lands in a report row with no baseline or target."""
+    targets = [target.service for target in rb.targets.cost]
+    if not targets:  # without cost targets the report lists savings by themselves
+        return
+    keys = {_cost_key(name) for name in targets}
+    for loc, step in steps_with_locs(rb):
+        impact = step.cost_impact
+        if impact is not None and _cost_key(impact.service) not in keys:
+            yield Finding(
+                (*loc, "cost_impact", "service"),
+                f"cost_impact names '{impact.service}', which has no cost target (targets.cost lists "
+                f"{', '.join(targets)}); name one of those or add {impact.service} to targets.cost",
+            )
 
 
 def _time_zones(rb: Runbook) -> Iterator[Finding]:

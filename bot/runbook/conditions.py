@@ -13,6 +13,7 @@ neither means the latest point is compared.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -177,7 +178,14 @@ def parse_condition(text: str, known_metrics: set[str] | None = None) -> Conditi
 
 
 def _number(tok: _Tok) -> float:
-    return float(tok.text)
+    value = float(tok.text)
+    if not math.isfinite(value):  # a long enough digit run reads as infinity
+        raise ConditionSyntaxError(f"the number {_short(tok.text)} is too large for a threshold", column=tok.col)
+    return value
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} digits)"
 
 
 def _parse_threshold(tokens: list[_Tok], i: int, end_col: int) -> tuple[Threshold, int]:
@@ -216,5 +224,5 @@ def _parse_window(tokens: list[_Tok], i: int, end_col: int, text: str) -> tuple[
     raw = "".join(pieces)
     try:
         return parse_duration(raw), j
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ConditionSyntaxError(str(exc), column=start.col) from None

@@ -18,19 +18,27 @@ from bot.runbook.suggest import did_you_mean
 Loc = tuple[str | int, ...]
 
 
+# Each missing or unknown field is a fix of its own, never an alternative to merge with "or".
+_OWN_LINE = ("missing", "extra_forbidden")
+
+
 def validation_problems(source: YamlSource, error: ValidationError) -> list[Problem]:
     """One Problem per distinct position; alternatives of a union at one spot are merged."""
     merged: dict[tuple[int, int], Problem] = {}
+    own: list[Problem] = []
     for detail in error.errors(include_url=False):
         problem = _problem(source, detail)
         key = (problem.line, problem.col)
-        if key in merged:
+        if detail["type"] in _OWN_LINE:
+            if problem not in own:
+                own.append(problem)
+        elif key in merged:
             earlier = merged[key]
             head, found = _split_found(earlier.message)
             merged[key] = Problem(earlier.file, earlier.line, earlier.col, f"{head} or {_tail(problem)}{found}")
         else:
             merged[key] = problem
-    return list(merged.values())
+    return [*merged.values(), *own]
 
 
 def _split_found(message: str) -> tuple[str, str]:
@@ -67,12 +75,22 @@ def _problem(source: YamlSource, detail: ErrorDetails) -> Problem:
     if kind == "value_error":
         reason = str(error) if error is not None else detail["msg"]
         named = isinstance(loc[-1], str) and loc[-1] == field if loc else False
+        reason += _found_number(source, loc, detail.get("input"))
         return source.problem(loc, f"{field}: {reason}" if named else reason)
     if kind in ("string_type", "dict_type", "list_type", "model_type", "model_attributes_type"):
         found = _described_input(source, loc, detail.get("input"))
         expected = {"string_type": "text", "list_type": "a list"}.get(kind, "a mapping (key: value)")
         return source.problem(loc, f"{field} should be {expected} (found {found})")
     return source.problem(loc, _sentence(field, detail))
+
+
+def _found_number(source: YamlSource, loc: Loc, value: Any) -> str:
+    """' (found 25:00)' for a YAML number a validator refused, as written (YAML reads 25:00 as 1500)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return ""
+    node = source.locate(loc).node
+    written = node.value if isinstance(node, yaml.ScalarNode) else repr(value)
+    return f" (found {written if len(written) <= 30 else f'{written[:12]}... ({len(written)} characters)'})"
 
 
 def _sentence(field: str, detail: ErrorDetails) -> str:

@@ -14,14 +14,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from bot.runbook.conditions import Condition, parse_condition
-from bot.runbook.durations import format_duration, parse_clock, parse_duration
+from bot.runbook.durations import (
+    clock_from_minutes,
+    duration_from_seconds,
+    format_duration,
+    parse_clock,
+    parse_duration,
+)
 
 
 def _to_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return duration_from_seconds(value)
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError("expected a duration such as 5m, 30m or 24h")
@@ -32,7 +38,7 @@ def _to_clock(value: Any) -> time:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads 17:00 as the sexagesimal integer 1020.
-        return time(value // 60, value % 60)
+        return clock_from_minutes(value)
     if isinstance(value, str):
         return parse_clock(value)
     raise ValueError("expected a time of day such as 09:00 or 17:00")

@@ -14,6 +14,16 @@ from .conftest import MINI
 
 Edit = tuple[str, str]
 
+DURATION_HINT = "write e.g. 5m, 30m, 24h or 1h30m"
+CLOCK_HINT = "write HH:MM in 24-hour form, e.g. 17:00"
+# Lines of MINI that the edits below insert next to.
+APPROVALS = "        approvals:"
+LAST_APPROVAL = "          - {role: lead}\n"
+BASE_URL = "    base_url: https://api.example.dev\n"
+SCALE_ACTION = "          - kind: cloud_run.scale\n"
+DAILY_REPORT = '  daily_report_at: "17:00"\n'
+COST_TARGETS = "targets:\n  cost:\n    - {service: Cloud Run, current_usd: 10, target_usd: 8}\n"
+
 DEFECTS: list[tuple[str, list[Edit], list[str]]] = [
     (
         "invalid yaml",
@@ -133,6 +143,107 @@ DEFECTS: list[tuple[str, list[Edit], list[str]]] = [
         [('end: "10:00"', 'end: "08:00"')],
         ["25:39: the window must end after it starts"],
     ),
+    (
+        "condition window too long for any clock",
+        [("condition: error_rate_pct > 1 for 5m", "condition: error_rate_pct > 1 for 99999999999999999d")],
+        [f"38:39: bad condition: duration '99999999999999999d' is longer than 366d; {DURATION_HINT}"],
+    ),
+    (
+        "condition threshold with so many digits it reads as infinity",
+        [("condition: error_rate_pct > 1 for 5m", f"condition: error_rate_pct > {'9' * 400} for 5m")],
+        ["38:33: bad condition: the number 99999999...9999 (400 digits) is too large for a threshold"],
+    ),
+    (
+        "infinite duration",
+        [(DAILY_REPORT, f"{DAILY_REPORT}  watch_interval: .inf\n")],
+        [f"42:19: watch_interval: a duration must be a positive length of time; {DURATION_HINT} (found .inf)"],
+    ),
+    (
+        "duration in seconds too large for any clock",
+        [("auto_rollback_after: 5m", "auto_rollback_after: 99999999999999999999")],
+        [
+            "39:26: auto_rollback_after: a duration must be at most 366d; a bare number counts seconds; "
+            f"{DURATION_HINT} (found 99999999999999999999)"
+        ],
+    ),
+    (
+        "negative duration in seconds",
+        [("auto_rollback_after: 5m", "auto_rollback_after: -1800")],
+        [f"39:26: auto_rollback_after: a duration must be a positive length of time; {DURATION_HINT} (found -1800)"],
+    ),
+    (
+        "zero-length wait",
+        [(SCALE_ACTION, f"          - {{kind: wait, duration: 0}}\n{SCALE_ACTION}")],
+        [f"27:36: duration: a duration must be a positive length of time; {DURATION_HINT} (found 0)"],
+    ),
+    (
+        "clock time as a number too large for a clock",
+        [('daily_report_at: "17:00"', "daily_report_at: 99999999999999999999")],
+        [f"41:20: daily_report_at: not a time of day; {CLOCK_HINT} (found 99999999999999999999)"],
+    ),
+    (
+        "unquoted clock time past midnight",
+        [('daily_report_at: "17:00"', "daily_report_at: 25:00")],
+        [f"41:20: daily_report_at: not a time of day; {CLOCK_HINT} (found 25:00)"],
+    ),
+    (
+        "missing and unknown fields, each on its own line",
+        [("    title: Errors\n", "    titel: Errors\n"), ("    condition: error_rate_pct > 1 for 5m\n", "")],
+        [
+            "36:5: missing required field 'title'",
+            "36:5: missing required field 'condition'",
+            "37:5: unknown field 'titel'; did you mean title?",
+        ],
+    ),
+    (
+        "steps that depend on each other",
+        [
+            (APPROVALS, f"        depends_on: [day1.2]\n{APPROVALS}"),
+            (LAST_APPROVAL, f"{LAST_APPROVAL}      - id: day1.2\n        title: Two\n        depends_on: [day1.1]\n"),
+        ],
+        [
+            "33:22: depends_on makes a cycle: day1.1 → day1.2 → day1.1; none of these steps could ever run, "
+            "so remove one of the dependencies"
+        ],
+    ),
+    (
+        "staging first in a runbook without a staging environment",
+        [(BASE_URL, f"{BASE_URL}    production: true\n"), (APPROVALS, f"        staging_first: true\n{APPROVALS}")],
+        [
+            "34:24: staging_first is set, but the runbook has no staging environment (one without production: true) "
+            "for step day1.1 to run in first; add one to environments and to the step, or remove staging_first"
+        ],
+    ),
+    (
+        "staging first on a step that never runs in staging",
+        [
+            (BASE_URL, f"{BASE_URL}    production: true\n  - {{name: staging, project: s}}\n"),
+            (APPROVALS, f"        staging_first: true\n{APPROVALS}"),
+        ],
+        [
+            "35:24: staging_first is set, but step day1.1 runs only in production; "
+            "add staging to its environments, or remove staging_first"
+        ],
+    ),
+    (
+        "staging first where no environment is marked production",
+        [(APPROVALS, f"        staging_first: true\n{APPROVALS}")],
+        [
+            "33:24: staging_first only holds back a production run, but none of step day1.1's environments "
+            "(production) is marked production: true; mark the production environment or remove staging_first"
+        ],
+    ),
+    (
+        "cost impact on a service without a cost target",
+        [
+            (APPROVALS, f"        cost_impact: {{service: Cloud SQL, monthly_usd: -1}}\n{APPROVALS}"),
+            (DAILY_REPORT, f"{DAILY_REPORT}{COST_TARGETS}"),
+        ],
+        [
+            "33:32: cost_impact names 'Cloud SQL', which has no cost target (targets.cost lists Cloud Run); "
+            "name one of those or add Cloud SQL to targets.cost"
+        ],
+    ),
 ]
 
 
@@ -202,6 +313,31 @@ def test_yes_and_no_stay_text_while_true_and_false_are_booleans() -> None:
     runbook = load_runbook_text(text)
     assert runbook.title == "no"
     assert runbook.environments[0].production is True
+
+
+def test_a_cost_impact_matches_its_target_however_the_service_is_spelled() -> None:
+    text = _edited(
+        [
+            (APPROVALS, f"        cost_impact: {{service: cloud-run, monthly_usd: -1}}\n{APPROVALS}"),
+            (DAILY_REPORT, f"{DAILY_REPORT}{COST_TARGETS}"),
+        ]
+    )
+    step = load_runbook_text(text).step("day1.1")
+    assert step is not None and step.cost_impact is not None
+
+
+def test_a_ring_of_three_steps_is_one_problem_at_its_first_step(write_runbook: Callable[[str], Path]) -> None:
+    two_more = (
+        "      - id: day1.2\n        title: Two\n        depends_on: [day1.3]\n"
+        "      - id: day1.3\n        title: Three\n        depends_on: [day1.1]\n"
+    )
+    path = write_runbook(
+        _edited([(APPROVALS, f"        depends_on: [day1.2]\n{APPROVALS}"), (LAST_APPROVAL, LAST_APPROVAL + two_more)])
+    )
+    assert [p.message for p in check_paths([path])] == [
+        "depends_on makes a cycle: day1.1 → day1.2 → day1.3 → day1.1; none of these steps could ever run, "
+        "so remove one of the dependencies"
+    ]
 
 
 def test_unquoted_clock_times_are_read_as_times() -> None:
