@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from bot.simulate.cli import simulate
 from bot.slack.console import logs_to_file
+from bot.slack.limits import validate_message, validate_view
 
 
 def test_the_whole_week_does_everything_the_runbook_asks(tmp_path: Path) -> None:
@@ -16,3 +18,31 @@ def test_the_whole_week_does_everything_the_runbook_asks(tmp_path: Path) -> None
     names = {p.name for p in outcome.written}
     assert "20261113T1700-final_report.txt" in names or any("final_report" in n for n in names)
     assert sum(1 for n in names if "daily_report" in n and n.endswith(".txt")) == 10
+    assert_every_call_within_slack_limits(tmp_path / "out" / "calls.jsonl")
+
+
+def _decoded(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
+
+
+def assert_every_call_within_slack_limits(calls: Path) -> None:
+    """Every message and view the bot sent all week is one Slack would take (blocks, texts, sizes)."""
+    problems: list[str] = []
+    checked = 0
+    for line in calls.read_text(encoding="utf-8").splitlines():
+        call = json.loads(line)
+        method, payload = call["method"], call["payload"]
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            blocks = _decoded(payload.get("blocks") or [])
+            assert isinstance(blocks, list)
+            problems += [f"{method}: {p}" for p in validate_message(blocks)]
+            if len(str(payload.get("text", ""))) > 40_000:
+                problems.append(f"{method}: text over 40,000 characters")
+            checked += 1
+        elif method in ("views.open", "views.update", "views.publish", "views.push"):
+            view = _decoded(payload.get("view"))
+            assert isinstance(view, dict)
+            problems += [f"{method}: {p}" for p in validate_view(view)]
+            checked += 1
+    assert checked > 500
+    assert problems == []
