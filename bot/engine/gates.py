@@ -2,17 +2,21 @@
 
 YES is allowed only when every health check passed (or a person overrode it with a reason)
 and every section item is ticked: the gate is the team's evidence, not a formality.
+
+People and the bot change one gate at once (a health re-check while someone decides or signs off),
+so every change re-reads the record and compare-and-sets it (``_save``) instead of writing it blind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.engine import checklist
 from bot.engine.checklist import ChecklistStatus
 from bot.engine.context import Context
 from bot.engine.errors import Refused
-from bot.engine.ports import Actor
+from bot.engine.ports import Actor, CheckResult
 from bot.engine.records import GateRecord, HealthResult, Run, SignOff
 from bot.runbook.models import ChecklistItem, Gate
 from bot.runbook.suggest import did_you_mean
@@ -59,33 +63,64 @@ async def view(ctx: Context, run: Run, gate: Gate) -> GateView:
     return GateView(gate, record, sections)
 
 
+SAVE_ATTEMPTS = 10
+
+
+async def _save(
+    ctx: Context, run: Run, gate: Gate, change: Callable[[GateView], GateRecord]
+) -> tuple[GateRecord, GateRecord]:
+    """Read the gate, apply ``change`` and compare-and-set the result; on a lost race read again.
+
+    ``change`` runs on the fresh view each time (and may refuse), so what it checks holds against
+    what is stored, and nobody's concurrent decision, health results or sign-off is overwritten.
+    Returns the record as it was read and as it was saved.
+    """
+    for _ in range(SAVE_ATTEMPTS):
+        current = await view(ctx, run, gate)
+        record = change(current)
+        if await ctx.store.save_gate(record):
+            return current.record, record
+    raise Refused(
+        f"{gate.id} kept changing while this was being saved ({SAVE_ATTEMPTS} tries); "
+        "look at the card again and retry. Nothing was changed."
+    )
+
+
 async def check_health(ctx: Context, run: Run, gate: Gate, actor: Actor) -> GateView:
-    """Measure every health check now; earlier overrides survive only for checks still not passing."""
-    current = await view(ctx, run, gate)
-    previous = {h.label: h for h in current.record.health}
+    """Measure every health check now; earlier overrides survive only for checks still not passing.
+
+    The measurements are merged into the record as it is after them, so a decision or sign-off
+    saved while the metrics were being read is kept.
+    """
     env = ctx.runbook.environment(GATE_ENVIRONMENT) or ctx.runbook.environments[-1]
     now = ctx.clock.now()
-    results: list[HealthResult] = []
+    measured: list[tuple[str, CheckResult]] = []
     for check in gate.health_checks:
-        measured = await ctx.checker.check(check.condition, env, now)
-        old = previous.get(check.label)
-        keep = old is not None and measured.passed is not True and old.override_reason
-        results.append(
-            HealthResult(
-                label=check.label,
-                condition=measured.condition,
-                passed=measured.passed,
-                value=measured.value,
-                threshold=measured.threshold,
-                detail=measured.detail,
-                checked_at=now,
-                override_by=old.override_by if keep and old else None,
-                override_reason=old.override_reason if keep and old else None,
+        measured.append((check.label, await ctx.checker.check(check.condition, env, now)))
+
+    def merged(current: GateView) -> GateRecord:
+        previous = {h.label: h for h in current.record.health}
+        results: list[HealthResult] = []
+        for label, result in measured:
+            old = previous.get(label)
+            keep = old is not None and result.passed is not True and old.override_reason
+            results.append(
+                HealthResult(
+                    label=label,
+                    condition=result.condition,
+                    passed=result.passed,
+                    value=result.value,
+                    threshold=result.threshold,
+                    detail=result.detail,
+                    checked_at=now,
+                    override_by=old.override_by if keep and old else None,
+                    override_reason=old.override_reason if keep and old else None,
+                )
             )
-        )
-    record = replace(current.record, health=results)
-    await ctx.store.save_gate(record)
-    shown = "; ".join(f"{r.label}: {_verdict(r.passed)}" for r in results)
+        return replace(current.record, health=results)
+
+    _, record = await _save(ctx, run, gate, merged)
+    shown = "; ".join(f"{r.label}: {_verdict(r.passed)}" for r in record.health)
     await ctx.auditor.record(actor, "gate health checked", run_id=run.id, step_id=gate.id, detail=shown)
     return await view(ctx, run, gate)
 
@@ -97,48 +132,52 @@ def _verdict(passed: bool | None) -> str:
 async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, actor: Actor) -> GateView:
     if not reason.strip():
         raise Refused("Overriding a health check needs a reason. Nothing was changed.")
-    current = await view(ctx, run, gate)
-    labels = [h.label for h in current.record.health]
-    if label not in labels:
-        raise Refused(
-            f"{gate.id} has no measured health check '{label}'{did_you_mean(label, labels)}; "
-            "run the health checks first. Nothing was changed."
-        )
-    health = [
-        replace(h, override_by=actor.name, override_reason=reason) if h.label == label else h
-        for h in current.record.health
-    ]
-    await ctx.store.save_gate(replace(current.record, health=health))
+
+    def overridden(current: GateView) -> GateRecord:
+        labels = [h.label for h in current.record.health]
+        if label not in labels:
+            raise Refused(
+                f"{gate.id} has no measured health check '{label}'{did_you_mean(label, labels)}; "
+                "run the health checks first. Nothing was changed."
+            )
+        health = [
+            replace(h, override_by=actor.name, override_reason=reason) if h.label == label else h
+            for h in current.record.health
+        ]
+        return replace(current.record, health=health)
+
+    await _save(ctx, run, gate, overridden)
     await ctx.auditor.record(actor, "gate check overridden", run_id=run.id, step_id=gate.id, after=label, detail=reason)
     return await view(ctx, run, gate)
 
 
 async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | None, actor: Actor) -> GateView:
-    current = await view(ctx, run, gate)
-    if current.record.decision is not None:
-        raise Refused(
-            f"{gate.id} was already decided {current.record.decision.upper()} "
-            f"by {current.record.decided_by_name}; "
-            "nothing was changed."
+    def decided(current: GateView) -> GateRecord:
+        if current.record.decision is not None:
+            raise Refused(
+                f"{gate.id} was already decided {current.record.decision.upper()} "
+                f"by {current.record.decided_by_name}; "
+                "nothing was changed."
+            )
+        if yes and current.blockers:
+            raise Refused(
+                f"{gate.id} cannot be decided YES yet: "
+                + "; ".join(current.blockers)
+                + ". Nothing was decided; tick the items, rerun the health checks, "
+                "or override a check with a reason."
+            )
+        if not yes and not (reason and reason.strip()):
+            raise Refused(f"Deciding {gate.id} NO needs a reason, so the team knows what to fix. Nothing was decided.")
+        return replace(
+            current.record,
+            decision="yes" if yes else "no",
+            decided_by=actor.user_id,
+            decided_by_name=actor.name,
+            decided_at=ctx.clock.now(),
+            reason=reason,
         )
-    if yes and current.blockers:
-        raise Refused(
-            f"{gate.id} cannot be decided YES yet: "
-            + "; ".join(current.blockers)
-            + ". Nothing was decided; tick the items, rerun the health checks, "
-            "or override a check with a reason."
-        )
-    if not yes and not (reason and reason.strip()):
-        raise Refused(f"Deciding {gate.id} NO needs a reason, so the team knows what to fix. Nothing was decided.")
-    record = replace(
-        current.record,
-        decision="yes" if yes else "no",
-        decided_by=actor.user_id,
-        decided_by_name=actor.name,
-        decided_at=ctx.clock.now(),
-        reason=reason,
-    )
-    await ctx.store.save_gate(record)
+
+    _, record = await _save(ctx, run, gate, decided)
     await ctx.auditor.record(
         actor,
         "gate decided",
@@ -153,16 +192,74 @@ async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | No
     return await view(ctx, run, gate)
 
 
+async def reopen(ctx: Context, run: Run, gate: Gate, reason: str, actor: Actor) -> GateView:
+    """Take back a NO, so that the gate can be decided again once the team has fixed what it said.
+
+    Cleared: the decision; the sign-offs, which vouched for a decision that no longer stands; and
+    the health results with their overrides, because the NO said the evidence of that moment was
+    not good enough, so a new YES must stand on fresh measurements (and overrides given anew).
+    Kept: the section ticks, which record preparation people did rather than a moment's reading;
+    anyone can untick an item that is no longer true.
+
+    A YES is never reopened: the steps it unlocked may already have run on it. To stop after a
+    YES, pause the run or roll a step back.
+    """
+    if not reason.strip():
+        raise Refused(f"Reopening {gate.id} needs a reason, so the team knows what changed. Nothing was changed.")
+
+    def reopened(current: GateView) -> GateRecord:
+        record = current.record
+        if record.decision is None:
+            raise Refused(f"{gate.id} has not been decided, so there is nothing to reopen; nothing was changed.")
+        if record.decision == "yes":
+            raise Refused(
+                f"{gate.id} was decided YES by {record.decided_by_name}, and a YES cannot be reopened: the steps "
+                "it unlocked may already have run. Pause the run or roll a step back instead; nothing was changed."
+            )
+        return replace(
+            record,
+            health=[],
+            decision=None,
+            decided_by=None,
+            decided_by_name=None,
+            decided_at=None,
+            reason=None,
+            signoffs=[],
+        )
+
+    before, _ = await _save(ctx, run, gate, reopened)
+    await ctx.auditor.record(
+        actor,
+        "gate reopened",
+        run_id=run.id,
+        step_id=gate.id,
+        before=before.decision,
+        after="undecided",
+        detail=f"{reason} (was NO by {before.decided_by_name}: {before.reason})",
+    )
+    await ctx.emit(
+        run,
+        "gate_changed",
+        f"{gate.title}: reopened by {actor.name} ({reason}). It needs fresh health checks, "
+        "its sign-offs and a new decision.",
+        data={"gate": gate.id},
+    )
+    return await view(ctx, run, gate)
+
+
 async def sign_off(ctx: Context, run: Run, gate: Gate, role: str, actor: Actor) -> GateView:
     if role not in gate.signoffs:
         raise Refused(f"{gate.id} takes sign-offs from {', '.join(gate.signoffs) or 'nobody'}, not {role}.")
     if not actor.has(role):
         raise Refused(f"{actor.name} cannot sign off {gate.id} as {role}: {actor.name} does not have that role.")
-    current = await view(ctx, run, gate)
-    if any(s.role == role for s in current.record.signoffs):
-        raise Refused(f"{gate.id} already has a {role} sign-off; nothing was changed.")
-    signoffs = [*current.record.signoffs, SignOff(role, actor.user_id, actor.name, ctx.clock.now())]
-    await ctx.store.save_gate(replace(current.record, signoffs=signoffs))
+
+    def signed(current: GateView) -> GateRecord:
+        if any(s.role == role for s in current.record.signoffs):
+            raise Refused(f"{gate.id} already has a {role} sign-off; nothing was changed.")
+        signoffs = [*current.record.signoffs, SignOff(role, actor.user_id, actor.name, ctx.clock.now())]
+        return replace(current.record, signoffs=signoffs)
+
+    await _save(ctx, run, gate, signed)
     await ctx.auditor.record(actor, "gate signed off", run_id=run.id, step_id=gate.id, after=role)
     return await view(ctx, run, gate)
 

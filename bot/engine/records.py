@@ -160,6 +160,7 @@ class GateRecord:
     decided_at: datetime | None = None
     reason: str | None = None
     signoffs: list[SignOff] = field(default_factory=list)
+    version: int = 0  # bumped by every save; 0 = never stored. ``save_gate`` compares and sets it.
 
 
 class ExecutionState(StrEnum):

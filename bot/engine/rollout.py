@@ -1,7 +1,8 @@
 """The use cases the chat layer calls: one method per thing a person can ask the bot to do.
 
 Every method takes the Actor and the channel, raises ``Refused`` with a sentence when the answer
-is no (and audits the refusal), and otherwise returns a typed view or result.
+is no (and audits the refusal, "there is no run" and "no such step" included), and otherwise
+returns a typed view or result. The reads (status, step and gate views, audit) audit nothing.
 
 Long executions: ``start_execution`` returns as soon as the run is claimed, with an asyncio
 Task for the rest (apply, verify, soak); ``confirm_run`` is ``start_execution`` awaited to the end.
@@ -94,17 +95,20 @@ class Rollout(GateCommands):
         return run
 
     async def hold(self, channel: str, actor: Actor, reason: str) -> Run:
+        await self.command_run(channel, actor, "run held", None)
         return await self._set_run_state(channel, actor, RunState.HELD, reason)
 
     async def pause(self, channel: str, actor: Actor, reason: str) -> Run:
+        await self.command_run(channel, actor, "run paused", None)
         return await self._set_run_state(channel, actor, RunState.PAUSED, reason)
 
     async def resume(self, channel: str, actor: Actor) -> Run:
+        await self.command_run(channel, actor, "run active", None)
         return await self._set_run_state(channel, actor, RunState.ACTIVE, None)
 
     async def finish(self, channel: str, actor: Actor, reason: str | None = None) -> Run:
         """Close the channel's run (after day 10, or to abandon it), so another can start there."""
-        run = await self.require_run(channel)
+        run = await self.command_run(channel, actor, "finish run", None)
         async with self._audited(actor, "finish run", run, None):
             guards.require(self.ctx, actor, "decide_gate")
             busy = [
@@ -125,7 +129,7 @@ class Rollout(GateCommands):
         return closed
 
     async def incident(self, channel: str, text: str, actor: Actor, step_id: str | None = None) -> Incident:
-        run = await self.require_run(channel)
+        run = await self.command_run(channel, actor, "incident", step_id)
         async with self._audited(actor, "incident", run, step_id):
             guards.require(self.ctx, actor, "incident")
         found = Incident(uuid.uuid4().hex, run.id, actor.user_id, actor.name, self.ctx.clock.now(), text, step_id)
@@ -148,7 +152,7 @@ class Rollout(GateCommands):
     # --- checklists ------------------------------------------------------------------------
 
     async def tick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "tick")
         async with self._audited(actor, "tick", run, step_id):
             guards.require(self.ctx, actor, "tick")
             await checklist.tick(self.ctx, run, step.id, step.checklist, item_id, actor)
@@ -156,7 +160,7 @@ class Rollout(GateCommands):
         return await checklist.status(self.ctx, run.id, step.id, step.checklist)
 
     async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "untick")
         async with self._audited(actor, "untick", run, step_id):
             guards.require(self.ctx, actor, "tick")
             await checklist.untick(self.ctx, run, step.id, step.checklist, item_id, actor)
@@ -165,7 +169,7 @@ class Rollout(GateCommands):
     async def waive(
         self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
     ) -> checklist.ChecklistStatus:
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "waive")
         async with self._audited(actor, "waive", run, step_id):
             guards.require(self.ctx, actor, "waive")
             await checklist.waive(self.ctx, run, step.id, step.checklist, item_id, reason, actor)
@@ -196,7 +200,7 @@ class Rollout(GateCommands):
         return plan
 
     async def plan(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "plan")
         async with self._audited(actor, "plan", run, step_id):
             guards.check_environment(step, env)
         lane = await self.ctx.lanes.get(run.id, step.id, env)
@@ -206,8 +210,9 @@ class Rollout(GateCommands):
         self, channel: str, step_id: str, env: str, actor: Actor, decision: str, reason: str | None
     ) -> approvals.ApprovalStatus:
         ctx = self.ctx
-        run, step = await self.require_step(channel, step_id)
-        async with self._audited(actor, "approve" if decision == "approved" else "reject", run, step_id):
+        what = "approve" if decision == "approved" else "reject"
+        run, step = await self.command_step(channel, step_id, actor, what)
+        async with self._audited(actor, what, run, step_id):
             guards.check_environment(step, env)
             guards.require(ctx, actor, "approve")
             lane = await ctx.lanes.get(run.id, step.id, env)
@@ -257,7 +262,7 @@ class Rollout(GateCommands):
     async def request_run(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
         """Check everything and return the plan to confirm; marks the actor as the requester."""
         ctx = self.ctx
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "request run")
         async with self._audited(actor, "request run", run, step_id):
             lane = await self._check_runnable(run, step, env, actor)
             if lane.state not in (
@@ -297,7 +302,7 @@ class Rollout(GateCommands):
     ) -> StartedExecution:
         """Claim the run of a lane (exactly once) and return at once with the task that finishes it."""
         ctx = self.ctx
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "confirm run")
         async with self._audited(actor, "confirm run", run, step_id):
             lane = await self._check_runnable(run, step, env, actor)
             if lane.state not in RUNNABLE:
@@ -358,7 +363,7 @@ class Rollout(GateCommands):
         return await started.task
 
     async def skip(self, channel: str, step_id: str, env: str, reason: str, actor: Actor) -> StepLane:
-        run, step = await self.require_step(channel, step_id)
+        run, step = await self.command_step(channel, step_id, actor, "skip")
         async with self._audited(actor, "skip", run, step_id):
             guards.check_environment(step, env)
             guards.require(self.ctx, actor, "waive")
@@ -372,14 +377,14 @@ class Rollout(GateCommands):
     # --- rollback --------------------------------------------------------------------------
 
     async def rollback_preview(self, channel: str, target: str, actor: Actor) -> rollback.RollbackPlan:
-        run = await self.require_run(channel)
+        run = await self.command_run(channel, actor, "rollback preview", target)
         async with self._audited(actor, "rollback preview", run, target):
             guards.require(self.ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)
         return await rollback.preview(self.ctx, run, step, lane)
 
     async def confirm_rollback(self, channel: str, target: str, actor: Actor) -> rollback.RollbackResult:
-        run = await self.require_run(channel)
+        run = await self.command_run(channel, actor, "rollback", target)
         async with self._audited(actor, "rollback", run, target):
             guards.require(self.ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)

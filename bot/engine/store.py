@@ -5,12 +5,14 @@ Changelog (additive only; the store engineer reads this):
 - v2: execution leases. ``Execution.owner`` and ``heartbeat_at`` are stored (``claim_execution``
   inserts them; ``save_execution`` leaves them alone); new ``heartbeat`` and ``take_over``,
   both conditional UPDATEs on an execution still running or verifying.
+- v3: gate records carry ``GateRecord.version``; ``save_gate`` is a compare-and-set on it and
+  returns whether it won (the engine re-reads and retries), so concurrent gate changes are not lost.
 
 Rules the implementation must keep:
 - Each method is its own transaction and is committed when it returns (the executor's
   write-ahead relies on ``save_target`` being durable before ``apply`` runs).
-- ``claim_execution`` and ``put_lane`` are conditional UPDATEs: exactly one of N concurrent
-  callers (across processes) wins; the losers change nothing.
+- ``claim_execution``, ``put_lane`` and ``save_gate`` are conditional UPDATEs: exactly one of N
+  concurrent callers (across processes) wins; the losers change nothing.
 - Lists come back in a stable order (stated per method).
 """
 
@@ -108,8 +110,13 @@ class RolloutStore(Protocol):
 
     async def get_gate(self, run_id: str, gate_id: str) -> GateRecord | None: ...
 
-    async def save_gate(self, record: GateRecord) -> None:
-        """Insert or replace by (run_id, gate_id); health and signoffs may be JSON columns."""
+    async def save_gate(self, record: GateRecord) -> bool:
+        """Compare-and-set by (run_id, gate_id) on ``record.version``: write the whole record (health,
+        decision, sign-offs) only if the stored version still equals it, and store version + 1.
+
+        ``version`` 0 means "insert only if no record exists yet". Returns False and changes nothing
+        otherwise: someone else saved the gate since ``record`` was read.
+        """
         ...
 
     # --- executions (write-ahead) ---------------------------------------------------------

@@ -94,6 +94,14 @@ class GoNoGoCommand:
 
 
 @dataclass(frozen=True)
+class ReopenCommand:
+    """Take back a Go/No-Go decided NO, so it can be decided again."""
+
+    gate_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RollbackCommand:
     """Roll back ``step_id``, or the latest production step when None ("last")."""
 
@@ -189,6 +197,7 @@ Command = (
     | ApproveCommand
     | RejectCommand
     | GoNoGoCommand
+    | ReopenCommand
     | RollbackCommand
     | ReportCommand
     | StandupCommand
@@ -231,6 +240,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "approve": ("/ion approve ID [staging|production]", "approve a step"),
     "reject": ("/ion reject ID REASON", "reject a step, with a reason"),
     "gonogo": ("/ion gonogo [GATE]", "post a Go/No-Go card, e.g. /ion gonogo day3"),
+    "reopen": ("/ion reopen GATE REASON", "reopen a Go/No-Go decided NO, with a reason, to decide it again"),
     "rollback": ("/ion rollback [ID|last]", "show what a rollback restores, then confirm"),
     "report": ("/ion report [DAY]", "the daily report, now"),
     "standup": ("/ion standup", "the standup digest, now"),
@@ -437,6 +447,9 @@ def _build(name: str, args: list[str]) -> Command:
     if name == "gonogo":
         _arity(name, args, 0, 1)
         return GoNoGoCommand(_gate_id(args[0]) if args else None)
+    if name == "reopen":
+        _arity(name, args, 2, None)
+        return ReopenCommand(_gate_id(args[0]), _rest(args, 1))
     if name == "rollback":
         _arity(name, args, 0, 1)
         if not args or args[0].lower() == "last":

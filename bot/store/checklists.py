@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.records import Approval, ChecklistTick, GateRecord, HealthResult, SignOff, Waiver
 from bot.store.base import StoreBase
@@ -183,12 +186,16 @@ class ChecklistStore(StoreBase):
                 decided_at=row.decided_at,
                 reason=row.reason,
                 signoffs=[SignOff(role=s.role, user_id=s.user_id, name=s.name, at=s.at) for s in signoffs],
+                version=row.version,
             )
 
-    async def save_gate(self, record: GateRecord) -> None:
+    async def save_gate(self, record: GateRecord) -> bool:
+        """Compare-and-set on ``version``; the sign-offs change only in the transaction that won.
+
+        PostgreSQL makes a concurrent UPDATE (or INSERT) wait for the winner's commit and then
+        finds the version moved on; SQLite serialises writers (BEGIN IMMEDIATE).
+        """
         values = {
-            "run_id": record.run_id,
-            "gate_id": record.gate_id,
             "health": [_health_json(result) for result in record.health],
             "decision": record.decision,
             "decided_by": record.decided_by,
@@ -197,20 +204,49 @@ class ChecklistStore(StoreBase):
             "reason": record.reason,
         }
         async with self._transaction() as session:
-            await self._upsert(session, GateRow, values, keys=["run_id", "gate_id"])
-            await session.execute(
-                delete(GateSignOffRow).where(
-                    GateSignOffRow.run_id == record.run_id, GateSignOffRow.gate_id == record.gate_id
+            if record.version == 0:
+                dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+                inserted = await session.execute(
+                    dialect_insert(GateRow)
+                    .values(run_id=record.run_id, gate_id=record.gate_id, version=1, **values)
+                    .on_conflict_do_nothing(index_elements=["run_id", "gate_id"])
+                    .returning(GateRow.version)
                 )
-            )
-            session.add_all(
-                GateSignOffRow(
-                    run_id=record.run_id,
-                    gate_id=record.gate_id,
-                    role=s.role,
-                    user_id=s.user_id,
-                    name=s.name,
-                    at=s.at,
+                won = inserted.first()
+            else:
+                updated = await session.execute(
+                    update(GateRow)
+                    .where(
+                        GateRow.run_id == record.run_id,
+                        GateRow.gate_id == record.gate_id,
+                        GateRow.version == record.version,
+                    )
+                    .values(version=GateRow.version + 1, **values)
+                    .returning(GateRow.version)
                 )
-                for s in record.signoffs
+                won = updated.first()
+            if won is None:
+                return False
+            await self._replace_signoffs(session, record)
+        return True
+
+    async def _replace_signoffs(self, session: AsyncSession, record: GateRecord) -> None:
+        """Delete the sign-offs the record no longer has and add its new ones; the rest stay as stored."""
+        of_gate = (GateSignOffRow.run_id == record.run_id) & (GateSignOffRow.gate_id == record.gate_id)
+        stored = {(row.role, row.user_id): row for row in await session.scalars(select(GateSignOffRow).where(of_gate))}
+        wanted = {(s.role, s.user_id): s for s in record.signoffs}
+        gone = [row.seq for key, row in stored.items() if key not in wanted]
+        if gone:
+            await session.execute(delete(GateSignOffRow).where(GateSignOffRow.seq.in_(gone)))
+        session.add_all(
+            GateSignOffRow(
+                run_id=record.run_id,
+                gate_id=record.gate_id,
+                role=s.role,
+                user_id=s.user_id,
+                name=s.name,
+                at=s.at,
             )
+            for key, s in wanted.items()
+            if key not in stored
+        )

@@ -346,6 +346,9 @@ class PostClaimRow(Base):
 
 
 class OutboxRow(Base):
+    """A queued Slack call. ``claimed_by`` holds it while one deliverer sends it, until ``claimed_until``
+    (then a crashed replica's claim is taken over); see DeliveryStore.claim."""
+
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "created_at"),)
 
@@ -358,6 +361,8 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None]
     delivered_ts: Mapped[str | None] = mapped_column(SHORT)
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(NAME)  # migration 0006
+    claimed_until: Mapped[datetime | None]  # migration 0006
 
 
 class SettingRow(Base):

@@ -134,8 +134,14 @@ class FakeStore:
         record = self.gate_rows.get((run_id, gate_id))
         return copy.deepcopy(record) if record else None
 
-    async def save_gate(self, record: GateRecord) -> None:
-        self.gate_rows[(record.run_id, record.gate_id)] = copy.deepcopy(record)
+    async def save_gate(self, record: GateRecord) -> bool:
+        await self._yield()
+        key = (record.run_id, record.gate_id)
+        stored = self.gate_rows.get(key)
+        if (stored.version if stored else 0) != record.version:
+            return False
+        self.gate_rows[key] = replace(copy.deepcopy(record), version=record.version + 1)
+        return True
 
     async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
         await self._yield()

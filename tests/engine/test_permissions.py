@@ -38,3 +38,25 @@ class TestRefusalsAreAudited:
             await h.rollout.step_view(CHANNEL, "day2.7")
         with pytest.raises(Refused, match="no step"):
             await h.rollout.request_run(CHANNEL, "day9.9", "production", sam)
+
+    async def test_an_unknown_step_is_refused_and_audited_against_the_run(self) -> None:
+        h = await make()
+        with pytest.raises(Refused, match=r"no step day2\.7; did you mean .*day2\.1\?"):
+            await h.rollout.tick(CHANNEL, "day2.7", "latency", sam)
+        entry = h.store.audit_rows[-1]
+        assert (entry.what, entry.step_id, entry.outcome) == ("tick", "day2.7", "refused")
+        assert entry.run_id is not None and entry.detail is not None and entry.detail.startswith("no step day2.7")
+
+    async def test_commands_in_a_channel_with_no_run_are_refused_and_audited_without_a_run(self) -> None:
+        h = await make(start=False)
+        attempts = [
+            ("request run", h.rollout.request_run(CHANNEL, "day2.1", "production", sam)),
+            ("gate decide", h.rollout.gate_decide(CHANNEL, "gonogo.day3", True, None, sam)),
+            ("run paused", h.rollout.pause(CHANNEL, sam, "lunch")),
+            ("rollback", h.rollout.confirm_rollback(CHANNEL, "last", sam)),
+        ]
+        for _, attempt in attempts:
+            with pytest.raises(Refused, match="There is no run in this channel"):
+                await attempt
+        refused = [(e.what, e.run_id, e.outcome, e.actor_name) for e in h.store.audit_rows]
+        assert refused == [(what, None, "refused", "sam") for what, _ in attempts]

@@ -19,6 +19,7 @@ from bot.slack.commands import (
     IncidentCommand,
     ParseError,
     RejectCommand,
+    ReopenCommand,
     ReportCommand,
     RollbackCommand,
     RunCommand,
@@ -73,6 +74,9 @@ def test_near_miss_command_lines_give_a_command_or_a_readable_error(words: list[
         ("gonogo", GoNoGoCommand(None)),
         ("gonogo day3", GoNoGoCommand("gonogo.day3")),
         ("gonogo preflight", GoNoGoCommand("preflight")),
+        ("reopen day3 error budget   recovered", ReopenCommand("gonogo.day3", "error budget recovered")),
+        ("reopen gonogo.day3 fixed", ReopenCommand("gonogo.day3", "fixed")),
+        ("REOPEN Preflight rerun", ReopenCommand("preflight", "rerun")),
         ("rollback", RollbackCommand(None)),
         ("rollback last", RollbackCommand(None)),
         ("rollback day5.1", RollbackCommand("day5.1")),
@@ -126,6 +130,12 @@ def test_well_formed_commands_parse_to_their_typed_command(text: str, expected: 
             "'soon' is not a gate id; gate ids look like preflight or gonogo.day3 (or just day3).",
         ),
         ("help stat", "There is no command 'stat'; did you mean start, status or standup?"),
+        ("reopen", "'reopen' is missing GATE."),
+        ("reopen day3", "'reopen' is missing REASON."),
+        (
+            "reopen day3.1 fixed",
+            "'day3.1' is not a gate id; gate ids look like preflight or gonogo.day3 (or just day3).",
+        ),
     ],
 )
 def test_mistakes_come_back_as_sentences_with_a_suggestion(text: str, message: str) -> None:
@@ -163,6 +173,7 @@ def test_every_command_in_the_usage_table_parses_when_given_its_example_argument
         "untick": "untick day1.1 a",
         "waive": "waive day1.1 a why",
         "skip": "skip day1.1 why",
+        "reopen": "reopen day3 why",
     }
     for name in USAGE:
         result = parse(examples.get(name, name))

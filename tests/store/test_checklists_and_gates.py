@@ -108,7 +108,7 @@ async def test_a_withdrawn_approval_stays_listed_with_when_and_why(store: SqlSto
     assert await store.approvals(run.id, "day2.1", "staging") == []
 
 
-async def test_a_gate_record_round_trips_and_is_replaced_whole(store: SqlStore) -> None:
+async def test_a_gate_record_round_trips_and_every_save_bumps_its_version(store: SqlStore) -> None:
     run = await store.create_run(a_run())
     assert await store.get_gate(run.id, "gonogo.day3") is None
     health = HealthResult(
@@ -121,11 +121,12 @@ async def test_a_gate_record_round_trips_and_is_replaced_whole(store: SqlStore) 
         checked_at=T0,
     )
     record = GateRecord(run_id=run.id, gate_id="gonogo.day3", health=[health])
-    await store.save_gate(record)
-    assert await store.get_gate(run.id, "gonogo.day3") == record
+    assert await store.save_gate(record)
+    stored = await store.get_gate(run.id, "gonogo.day3")
+    assert stored == replace(record, version=1)
 
     decided = replace(
-        record,
+        stored,
         health=[replace(health, passed=True, value=0.4, override_by="U-lead", override_reason="dashboard lag")],
         decision="yes",
         decided_by="U-mgr",
@@ -137,9 +138,25 @@ async def test_a_gate_record_round_trips_and_is_replaced_whole(store: SqlStore) 
             SignOff("lead", "U-lead", "lee", T0 + timedelta(minutes=55)),
         ],
     )
-    await store.save_gate(decided)
-    assert await store.get_gate(run.id, "gonogo.day3") == decided
+    assert await store.save_gate(decided)
+    assert await store.get_gate(run.id, "gonogo.day3") == replace(decided, version=2)
 
-    fewer = replace(decided, signoffs=decided.signoffs[:1])
-    await store.save_gate(fewer)
-    assert await store.get_gate(run.id, "gonogo.day3") == fewer
+    fewer = replace(decided, signoffs=decided.signoffs[1:], version=2)
+    assert await store.save_gate(fewer)
+    assert await store.get_gate(run.id, "gonogo.day3") == replace(fewer, version=3)
+
+
+async def test_a_gate_save_based_on_a_stale_read_changes_nothing(store: SqlStore) -> None:
+    run = await store.create_run(a_run())
+    fresh = GateRecord(run_id=run.id, gate_id="gonogo.day3")
+    assert await store.save_gate(fresh)
+    assert not await store.save_gate(replace(fresh, decision="no", reason="inserted twice"))
+    read = await store.get_gate(run.id, "gonogo.day3")
+    assert read is not None
+    signed = replace(read, signoffs=[SignOff("lead", "U-lead", "lee", T0)])
+    assert await store.save_gate(signed)
+
+    stale = replace(read, decision="yes", decided_by="U-mgr", decided_by_name="max", decided_at=T0)
+    assert not await store.save_gate(stale)
+
+    assert await store.get_gate(run.id, "gonogo.day3") == replace(signed, version=2)

@@ -68,8 +68,16 @@ class Command:
             raise Refused(f"`/ion` does not handle {type(command).__name__} yet; nothing was changed.")
         await handler(command)
 
-    async def _run(self) -> Run:
-        return await self.bot.rollout.require_run(self.channel)
+    async def _run(self, command: str | None = None) -> Run:
+        """The channel's run; for a ``command`` (as the engine audits it) a refusal is audited too."""
+        if command is None:
+            return await self.bot.rollout.require_run(self.channel)
+        return await self.bot.rollout.command_run(self.channel, self.actor, command)
+
+    async def _step(self, step_id: str, command: str) -> Run:
+        """The run, for a command on ``step_id``: "no run" and "no step" refusals are audited."""
+        run, _ = await self.bot.rollout.command_step(self.channel, step_id, self.actor, command)
+        return run
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -138,7 +146,7 @@ class Command:
         await self.say(f"Run {run.id} is finished; this channel can start another with /ion start.")
 
     async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
-        run = await self._run()
+        run = await self._run("incident")
         await self.bot.rollout.incident(self.channel, cmd.text, self.actor)
         latest = await self.bot.latest_production_step(run.id)
         alert = await self.bot.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
@@ -147,7 +155,7 @@ class Command:
     # --- steps -------------------------------------------------------------------------------
 
     async def _RunCommand(self, cmd: c.RunCommand) -> None:
-        run = await self._run()
+        run = await self._step(cmd.step_id, "request run")
         env = cmd.environment or await self._next_environment(run, cmd.step_id)
         if self.retry:
             lane = await self.bot.rollout.ctx.lanes.get(run.id, cmd.step_id, env)
@@ -174,16 +182,19 @@ class Command:
         return view.step.environments[-1]
 
     async def _ApproveCommand(self, cmd: c.ApproveCommand) -> None:
+        await self._step(cmd.step_id, "approve")
         env = cmd.environment or await self._awaiting(cmd.step_id)
         status = await self.bot.rollout.approve(self.channel, cmd.step_id, env, self.actor)
         await self.say(f"Your approval of {cmd.step_id} ({env}) is recorded: it {status.summary()}.")
 
     async def _RejectCommand(self, cmd: c.RejectCommand) -> None:
+        await self._step(cmd.step_id, "reject")
         env = await self._awaiting(cmd.step_id)
         await self.bot.rollout.reject(self.channel, cmd.step_id, env, self.actor, cmd.reason)
         await self.say(f"You rejected {cmd.step_id} ({env}); the requester has been told why.")
 
     async def _SkipCommand(self, cmd: c.SkipCommand) -> None:
+        await self._step(cmd.step_id, "skip")
         view = await self.bot.rollout.step_view(self.channel, cmd.step_id)
         open_lanes = [v.lane.environment for v in view.lanes if v.lane.state not in (StepState.DONE, StepState.SKIPPED)]
         if not open_lanes:
@@ -192,7 +203,7 @@ class Command:
             await self.bot.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
 
     async def _RollbackCommand(self, cmd: c.RollbackCommand) -> None:
-        run = await self._run()
+        run = await self._run("rollback preview")
         await preview_rollback(self.state, run, cmd.step_id or "last", self.actor, self.trigger_id, None)
 
     # --- checklists and gates ------------------------------------------------------------------
@@ -226,13 +237,17 @@ class Command:
         await self.state.refresh_card(await self._run(), cmd.target_id)
 
     async def _GoNoGoCommand(self, cmd: c.GoNoGoCommand) -> None:
-        run = await self._run()
+        run = await self._run("gate health")
         gate_id = cmd.gate_id or await self._open_gate(run)
         await self.bot.rollout.gate_check_health(self.channel, gate_id, self.actor)
         message = await self.state.render.gate(run, gate_id)
         await self.state.poster.post(
             self.channel, message, dry_run=run.dry_run, track=card_key("gate", run.id, gate_id)
         )
+
+    async def _ReopenCommand(self, cmd: c.ReopenCommand) -> None:
+        # The engine's gate_changed event redraws the gate card and tells the channel.
+        await self.bot.rollout.gate_reopen(self.channel, cmd.gate_id, cmd.reason, self.actor)
 
     async def _open_gate(self, run: Run) -> str:
         gates = self.bot.runbook.gates
