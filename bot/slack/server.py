@@ -2,7 +2,8 @@
 
 HTTP mode serves POST /slack/events (Bolt verifies the signature; 401 when it is wrong or
 older than five minutes). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
-and the HTTP server keeps only the probes (Cloud Run still needs a port).
+and the HTTP server keeps only the probes (Cloud Run still needs a port); an envelope Slack
+delivers twice (same id) is dispatched once.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from aiohttp import web
@@ -229,23 +232,21 @@ async def _serve_built(
         loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(bot)))
         freeze_startup_heap()
+        if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
+            socket_handler = socket_mode_handler(app, str(settings.slack_app_token))
+            await socket_handler.connect_async()
         startup.open(
             None if socket_mode else app, ready or _all_ready(database_and_loops_ready(bot, loops), runtime.ready)
         )
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
-        if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token)
-            await socket_handler.connect_async()
         await asyncio.Event().wait()
     finally:
         startup.open(None, _not_ready)
+        if socket_handler is not None:  # first: no new envelope may start work while the rest stops
+            await close_socket_mode(socket_handler)
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
-        if socket_handler is not None:
-            await socket_handler.close_async()
         if runtime is not None:
             await runtime.stop()
         await bot.close()
@@ -253,3 +254,74 @@ async def _serve_built(
 
 async def _not_ready() -> bool:
     return False
+
+
+class RecentEnvelopes:
+    """The Socket Mode envelopes seen lately, by id: Slack sends one again, same id, when it saw no ack.
+
+    Over HTTP a retry says so (X-Slack-Retry-Num); a slash command or a button press redelivered
+    over the socket says nothing, so its envelope id is the only way to tell it from a new press.
+    """
+
+    def __init__(self, size: int = 1000) -> None:
+        self.size = size
+        self._acked: OrderedDict[str, bool] = OrderedDict()  # id -> acked (False while in flight)
+
+    def arrived(self, envelope_id: str) -> Literal["new", "in_flight", "acked"]:
+        if envelope_id in self._acked:
+            self._acked.move_to_end(envelope_id)
+            return "acked" if self._acked[envelope_id] else "in_flight"
+        self._acked[envelope_id] = False
+        while len(self._acked) > self.size:
+            self._acked.popitem(last=False)
+        return "new"
+
+    def acked(self, envelope_id: str) -> None:
+        self._acked[envelope_id] = True
+
+    def failed(self, envelope_id: str) -> None:
+        """Not acked: Slack will send it again, and that delivery deserves a real try."""
+        self._acked.pop(envelope_id, None)
+
+
+def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:
+    """Bolt's Socket Mode handler, dispatching each envelope once however often Slack delivers it.
+
+    A redelivery of an acked envelope is acked again (Slack missed the first ack) and nothing
+    else; one that arrives while the first is still in flight waits for that first ack.
+    """
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    handler = AsyncSocketModeHandler(app, app_token)
+    recent = RecentEnvelopes()
+
+    async def handle_once(client: Any, req: Any) -> None:
+        seen = recent.arrived(req.envelope_id)
+        if seen != "new":
+            log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)
+            if seen == "acked":
+                await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        try:
+            response = await run_async_bolt_app(app, req)
+        except BaseException:
+            recent.failed(req.envelope_id)
+            raise
+        if response.status == 200:
+            recent.acked(req.envelope_id)
+        else:
+            recent.failed(req.envelope_id)
+        await send_async_response(client, req, response, time.time())
+
+    handler.client.socket_mode_request_listeners[:] = [handle_once]
+    return handler
+
+
+async def close_socket_mode(handler: Any) -> None:
+    """Close the connection and wait for the client's own tasks, which ``close`` only cancels."""
+    await handler.close_async()
+    client = handler.client
+    tasks = [t for t in (client.message_processor, client.current_session_monitor, client.message_receiver) if t]
+    await asyncio.gather(*tasks, return_exceptions=True)
