@@ -16,6 +16,7 @@ class ManualAction(ReadOnlyAction):
     def __init__(self, spec: Manual, binding: Binding, deps: ActionDeps) -> None:
         self.spec = spec
         self.environment = binding.environment
+        self._clock = deps.clock
         super().__init__(
             Target(
                 key=f"{self.environment.name}:manual:{spec.instruction}",
@@ -27,8 +28,13 @@ class ManualAction(ReadOnlyAction):
         return f"Manual, by a person in {self.environment.name}: {self.spec.instruction}"
 
     async def run(self, progress: ProgressCallback) -> Outcome:
-        message = f"manual: {self.spec.instruction} — recorded as done by the person who confirmed the run"
-        return Outcome(ok=True, changed=False, message=message, data={"instruction": self.spec.instruction})
+        at = self._clock.now()
+        message = (
+            f"manual: {self.spec.instruction} — recorded as done at {at:%Y-%m-%d %H:%M %Z} "
+            "by the person who confirmed the run (named in the execution and the audit log)"
+        )
+        data = {"instruction": self.spec.instruction, "recorded_at": at.isoformat()}
+        return Outcome(ok=True, changed=False, message=message, data=data)
 
 
 def build(spec: Manual, binding: Binding, deps: ActionDeps) -> ManualAction:

@@ -113,9 +113,10 @@ class TestManual:
         outcome = await action.apply(action.target, None, progress)
         assert (outcome.ok, outcome.changed) == (True, False)
         assert outcome.message == (
-            "manual: Deploy scaling-manager with gcloud run deploy — "
-            "recorded as done by the person who confirmed the run"
+            "manual: Deploy scaling-manager with gcloud run deploy — recorded as done at 2026-04-21 14:00 UTC "
+            "by the person who confirmed the run (named in the execution and the audit log)"
         )
+        assert outcome.data["recorded_at"] == "2026-04-21T14:00:00+00:00"
         assert (await action.apply(action.target, None, progress)) == outcome
         assert (await action.revert(action.target, None, progress)).changed is False
 
