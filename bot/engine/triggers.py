@@ -8,21 +8,36 @@ While the run is held or paused the triggers are still judged and alert as usual
 rollback waits: its countdown stops (``auto_rollback_at`` is cleared and the time left is kept in
 ``data``) and starts again, with the time that was left, when the run is active again. A person can
 always roll back by hand; the bot only stops acting on its own, as a paused run promises.
+
+A step's own ``rollback_if`` conditions are watched like triggers, one step-scoped trigger per
+condition (id ``rollback_if:day7.1:0``; the ':' and '.' keep it apart from any runbook trigger id).
+They are watched from the moment the step's production lane is done until the end (local midnight)
+of the next working day after that: the day it landed and a full working day of traffic, the
+weekend included when it landed on a Friday. A lane that is no longer done (rolled back, or being
+rolled back) stops them at once. Their alert names that step, so its Roll back is that step's,
+and they never roll back by themselves (a step has no field asking for it). A condition that stops
+being watched opens nothing new; a breach alert it already opened is still judged until it has been
+clear for the cool-down, so it closes on its own, and its no-data alert closes at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from bot.engine.evaluator import Evaluation
 from bot.engine.ports import AlertRecord
+from bot.engine.records import StepLane, StepState
 from bot.runbook.durations import format_duration
-from bot.runbook.models import Trigger
+from bot.runbook.models import Runbook, Step, Trigger
 
 ACTIVE = ("open", "acknowledged", "held")
 BREACH_KINDS = ("breach", "incident")
+STEP_TRIGGER = "rollback_if"  # the prefix of a step-scoped trigger id: rollback_if:<step>:<index>[@<env>]
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAUSED_AT = "auto_rollback_paused_at"  # alert.data keys of a countdown stopped with the run
 LEFT_SECONDS = "auto_rollback_left_seconds"
 
@@ -222,6 +237,107 @@ def resolve_by_person(alert: AlertRecord, actor_id: str, now: datetime) -> Alert
     """Close an alert by hand (a declared incident is over); nothing else is changed."""
     data = {**alert.data, "resolved_by": actor_id}
     return AlertChange(replace(alert, state="resolved", resolved_at=now, data=data), "resolved_by_person")
+
+
+# --- a step's rollback_if conditions ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepWatch:
+    """One rollback_if condition of a step done in production, as a trigger the watcher judges.
+
+    ``watching`` False: the step was rolled back or its watch period is over; only the alerts the
+    condition already opened are followed, until they close.
+    """
+
+    trigger: Trigger
+    step_id: str
+    watching: bool
+
+
+def step_trigger(step: Step, index: int, environment: str, several: bool = False) -> Trigger:
+    """The trigger judging ``step.rollback_if[index]`` in ``environment`` (named in the id when the
+    step has ``several`` production environments). Built unvalidated: its id is deliberately not
+    snake_case, so no runbook trigger can share its alert slot; it never rolls back by itself."""
+    suffix = f"@{environment}" if several else ""
+    return Trigger.model_construct(
+        id=f"{STEP_TRIGGER}:{step.id}:{index}{suffix}",
+        title=f"Rollback condition of {step.id} {step.title}",
+        condition=step.rollback_if[index],
+        environment=environment,
+        auto_rollback_after=None,
+    )
+
+
+def is_step_trigger(trigger_id: str) -> bool:
+    return trigger_id.startswith(f"{STEP_TRIGGER}:")
+
+
+def trigger_of(runbook: Runbook, trigger_id: str) -> Trigger | None:
+    """The runbook trigger, or the step-scoped one, an alert's ``trigger_id`` names (None if gone)."""
+    if not is_step_trigger(trigger_id):
+        return next((t for t in runbook.triggers if t.id == trigger_id), None)
+    _, step_id, rest = trigger_id.split(":", 2)
+    index, _, environment = rest.partition("@")
+    step = runbook.step(step_id)
+    if step is None or not index.isdigit() or int(index) >= len(step.rollback_if):
+        return None
+    productions = production_environments(runbook, step)
+    env = environment or (productions[0] if productions else "production")
+    return step_trigger(step, int(index), env, several=bool(environment))
+
+
+def production_environments(runbook: Runbook, step: Step) -> list[str]:
+    return [name for name in step.environments if (env := runbook.environment(name)) is not None and env.production]
+
+
+def watch_ends(runbook: Runbook, done_at: datetime) -> datetime:
+    """Local midnight at the end of the next working day after the one ``done_at`` falls on."""
+    zone = ZoneInfo(runbook.calendar.timezone)
+    working = {_WEEKDAYS.index(d) for d in runbook.calendar.weekdays}
+    day = done_at.astimezone(zone).date() + timedelta(days=1)
+    while working and day.weekday() not in working:
+        day += timedelta(days=1)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def step_watches(
+    runbook: Runbook, lanes: Iterable[StepLane], active_trigger_ids: Iterable[str], now: datetime
+) -> Iterator[StepWatch]:
+    """The rollback_if conditions to judge at ``now``: those of production lanes done within their
+    watch period, and those no longer watched that still have an active alert."""
+    by_lane = {(lane.step_id, lane.environment): lane for lane in lanes}
+    alerted = set(active_trigger_ids)
+    for step in runbook.steps():
+        if not step.rollback_if:
+            continue
+        productions = production_environments(runbook, step)
+        for environment in productions:
+            lane = by_lane.get((step.id, environment))
+            done_at = lane.changed_at if lane is not None and lane.state is StepState.DONE else None
+            watching = done_at is not None and now < watch_ends(runbook, done_at)
+            for index in range(len(step.rollback_if)):
+                trigger = step_trigger(step, index, environment, several=len(productions) > 1)
+                if watching or trigger.id in alerted:
+                    yield StepWatch(trigger, step.id, watching)
+
+
+def decide_unwatched(
+    trigger: Trigger,
+    verdict: Evaluation,
+    breach: AlertRecord | None,
+    no_data: AlertRecord | None,
+    ctx: TriggerContext,
+    policy: TriggerPolicy = TriggerPolicy(),
+) -> Decision:
+    """A condition no longer watched opens nothing; its breach alert is judged until it clears."""
+    changes: list[AlertChange] = []
+    if no_data is not None:
+        changes.append(AlertChange(_resolved(no_data, ctx.now), "no_data_resolved"))
+    if breach is not None:
+        followed = decide(trigger, verdict, breach, None, 0, ctx, policy)
+        changes += [c for c in followed.changes if c.kind not in ("opened", "no_data_opened", "no_data_ongoing")]
+    return Decision(changes, 0)
 
 
 def _no_data_alert(trigger: Trigger, verdict: Evaluation, polls: int, ctx: TriggerContext) -> AlertRecord:

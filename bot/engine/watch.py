@@ -10,6 +10,11 @@ was read: the watcher drops a write that lost (the next poll reads afresh), so a
 Acknowledge or Hold always wins; people's writes and the rollback's result re-read and retry.
 The write-ahead mark that starts an auto-rollback is such a write, so exactly one replica starts it.
 While the run is held or paused the countdown waits (see bot/engine/triggers.py).
+
+Each step's ``rollback_if`` conditions join the poll once its production lane is done, for the
+watch period bot/engine/triggers.py states, as step-scoped triggers: the same alert slots and
+compare-and-set writes, and the same reads (a metric read for a run-wide trigger is not read again).
+Their alert names the step, so its Roll back rolls back that step, not the latest one.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from bot.engine.ports import (
     Notifier,
     Series,
 )
-from bot.engine.records import Run, RunState
+from bot.engine.records import Run, RunState, StepLane
 from bot.engine.triggers import (
     ACTIVE,
     BREACH_KINDS,
@@ -42,15 +47,20 @@ from bot.engine.triggers import (
     PAUSED_AT,
     AlertChange,
     ChangeKind,
+    Decision,
+    StepWatch,
     TriggerContext,
     TriggerPolicy,
     acknowledge,
     decide,
+    decide_unwatched,
     due_for_auto_rollback,
     follow_the_run,
     hold,
     incident_alert,
+    is_step_trigger,
     resolve_by_person,
+    step_watches,
 )
 from bot.runbook.durations import format_duration
 from bot.runbook.models import Runbook, Trigger
@@ -65,9 +75,12 @@ ATTEMPTS = 5  # compare-and-set tries for a person's change before giving up
 
 
 class WatchStore(AlertStore, Protocol):
-    """The alerts, and the run's state (a held or paused run stops the auto-rollback countdown)."""
+    """The alerts, the run's state (a held or paused run stops the auto-rollback countdown), and its
+    lanes (a step's rollback_if conditions are watched once its production lane is done)."""
 
     async def get_run(self, run_id: str) -> Run | None: ...
+
+    async def lanes(self, run_id: str) -> list[StepLane]: ...
 
 
 class AlertNotFound(LookupError):
@@ -109,31 +122,31 @@ class Watcher:
         now = self._clock.now()
         run = await self._alerts.get_run(run_id)
         run_paused = run is not None and run.state in WAITING_RUN_STATES
-        verdicts = await self._judge_all(run_id, now)
         active = await self._alerts.active_alerts(run_id)
+        lanes = await self._alerts.lanes(run_id)
+        judged: list[tuple[Trigger, StepWatch | None]] = [
+            *((trigger, None) for trigger in self._runbook.triggers),
+            *((watch.trigger, watch) for watch in step_watches(self._runbook, lanes, _trigger_ids(active), now)),
+        ]
+        verdicts = await self._judge_all(run_id, now, [trigger for trigger, _ in judged])
         changes: list[AlertChange] = []
-        for trigger in self._runbook.triggers:
+        for trigger, watch in judged:
             breach = _find(active, trigger.id, BREACH_KINDS)
             no_data = _find(active, trigger.id, ("no_data",))
-            remembered = self._unknown_polls.get((run_id, trigger.id), 0)
             ctx = TriggerContext(
                 run_id=run_id,
                 now=now,
                 new_id=self._new_id(),
-                step_id=latest_production_step,
+                step_id=watch.step_id if watch else latest_production_step,
                 environment=trigger.environment,
-                default_auto_rollback=self._runbook.auto_rollback_after,
+                # A step's own conditions never roll back by themselves: the runbook has no way to ask.
+                default_auto_rollback=None if watch else self._runbook.auto_rollback_after,
                 run_paused=run_paused,
             )
-            decision = decide(
-                trigger,
-                verdicts[trigger.id],
-                breach,
-                no_data,
-                max(remembered, no_data.no_data_polls if no_data else 0),
-                ctx,
-                self._policy,
-            )
+            if watch is not None and not watch.watching:
+                decision = decide_unwatched(trigger, verdicts[trigger.id], breach, no_data, ctx, self._policy)
+            else:
+                decision = self._decide(run_id, trigger, verdicts[trigger.id], breach, no_data, ctx)
             self._unknown_polls[(run_id, trigger.id)] = decision.unknown_polls
             for change in decision.changes:
                 stored = await self._store(change, channel)
@@ -199,10 +212,23 @@ class Watcher:
 
     # --- reading and judging ---------------------------------------------------------------
 
-    async def _judge_all(self, run_id: str, now: datetime) -> dict[str, Evaluation]:
+    def _decide(
+        self,
+        run_id: str,
+        trigger: Trigger,
+        verdict: Evaluation,
+        breach: AlertRecord | None,
+        no_data: AlertRecord | None,
+        ctx: TriggerContext,
+    ) -> Decision:
+        remembered = self._unknown_polls.get((run_id, trigger.id), 0)
+        polls = max(remembered, no_data.no_data_polls if no_data else 0)
+        return decide(trigger, verdict, breach, no_data, polls, ctx, self._policy)
+
+    async def _judge_all(self, run_id: str, now: datetime, triggers: list[Trigger]) -> dict[str, Evaluation]:
         """Read each (metric, environment) once over the longest window any trigger needs."""
         needed: dict[tuple[str, str], timedelta] = {}
-        for trigger in self._runbook.triggers:
+        for trigger in triggers:
             key = (trigger.condition.metric, trigger.environment)
             needed[key] = max(needed.get(key, timedelta(0)), lookback(trigger.condition))
         series: dict[tuple[str, str], Series | str] = {}
@@ -223,7 +249,7 @@ class Watcher:
                 log.warning("metric_read_failed", metric=metric_id, environment=env_name, error=str(exc))
                 series[(metric_id, env_name)] = f"could not read {metric_id}: {exc}"
         verdicts: dict[str, Evaluation] = {}
-        for trigger in self._runbook.triggers:
+        for trigger in triggers:
             got = series[(trigger.condition.metric, trigger.environment)]
             if isinstance(got, str):
                 verdicts[trigger.id] = Evaluation("unknown", None, None, None, got)
@@ -330,6 +356,10 @@ def _with_data(extra: dict[str, JSON], kind: ChangeKind) -> Callable[[AlertRecor
     return lambda alert: AlertChange(replace(alert, data={**alert.data, **extra}), kind)
 
 
+def _trigger_ids(alerts: list[AlertRecord]) -> set[str]:
+    return {a.trigger_id for a in alerts if a.state in ACTIVE}
+
+
 def _find(alerts: list[AlertRecord], trigger_id: str, kinds: tuple[str, ...]) -> AlertRecord | None:
     return next((a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None)
 
@@ -354,6 +384,8 @@ def _event_for(change: AlertChange, channel: str) -> Event | None:
             auto = f" Automatic rollback of {step} at {when:%H:%M} UTC unless someone holds it."
         elif paused:
             auto = f" {PAUSED_NOTE}"
+        elif is_step_trigger(alert.trigger_id):
+            auto = f" A rollback condition of {step} itself: press Roll back to roll {step} back (not automatic)."
         else:
             auto = ""
         data = {

@@ -119,11 +119,18 @@ def test_day1_indexes_and_benchmark(week17: Runbook) -> None:
     benchmark = bench.actions[0]
     assert isinstance(benchmark, SqlBenchmark)
     assert (benchmark.repeat, benchmark.max_mean_ms, benchmark.max_p95_ms) == (20, 15, 25)
-    assert [c.text for c in bench.rollback_if] == [
-        "db_query_ms > baseline",
+    assert bench.rollback_if == []  # a read-only benchmark: rolling it back would revert nothing
+
+
+def test_day1s_rollback_conditions_sit_on_its_last_change_and_are_sustained(week17: Runbook) -> None:
+    pool = week17.step("day1.3")
+    assert pool is not None and pool.environments == ["production"]
+    assert [c.text for c in pool.rollback_if] == [
+        "db_query_ms > baseline + 2 for 10m",
         "db_pool_errors > 0 for 5m",
-        "db_cpu_pct > 70",
+        "db_cpu_pct > 70 for 10m",
     ]
+    assert all(c.mode == "for" for c in pool.rollback_if)
 
 
 def test_day3_cache_env_values(week17: Runbook) -> None:
@@ -143,6 +150,16 @@ def test_day7_downsizes_cloud_sql_to_db_custom_8(week17: Runbook) -> None:
         "Cloud SQL",
         -100,
     )
+    assert [c.text for c in step.rollback_if] == ["db_cpu_pct > 70 for 10m", "db_replication_lag_ms > 500 for 2m"]
+
+
+def test_every_rollback_procedure_restores_the_tier_the_instance_has(week17: Runbook) -> None:
+    [instance] = week17.sql_instances
+    step = week17.step("day7.1")
+    assert step is not None and step.rollback is not None
+    commands = [c for p in [*week17.rollback_procedures, step.rollback] for c in p.commands if "--tier=" in c]
+    assert len(commands) == 2
+    assert all(f"--tier={instance.tier} " in c for c in commands)
 
 
 def test_the_five_rollback_triggers(week17: Runbook) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.engine.ports import AlertRecord, Event, Point, Series
-from bot.engine.records import Run
+from bot.engine.records import Run, StepLane
 from bot.engine.triggers import slot_of
 from bot.runbook.models import Runbook
 
@@ -134,15 +134,22 @@ def series(values: Iterable[float | None], *, end: datetime = T0, step: int = 60
 
 class InMemoryAlerts:
     """WatchStore fake: alerts in a dict by id (insertion order), with the SQL store's open-slot and
-    version rules; runs by id (a run it does not know counts as active)."""
+    version rules; runs by id (a run it does not know counts as active); lanes by (run, step, env)."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, AlertRecord] = {}
         self.runs: dict[str, Run] = {}
+        self.step_lanes: dict[tuple[str, str, str], StepLane] = {}
         self.saves = 0
 
     async def get_run(self, run_id: str) -> Run | None:
         return self.runs.get(run_id)
+
+    async def lanes(self, run_id: str) -> list[StepLane]:
+        return [lane for key, lane in sorted(self.step_lanes.items()) if key[0] == run_id]
+
+    def put_lane(self, lane: StepLane) -> None:
+        self.step_lanes[(lane.run_id, lane.step_id, lane.environment)] = lane
 
     async def active_alerts(self, run_id: str) -> list[AlertRecord]:
         return [a for a in self.by_id.values() if a.run_id == run_id and a.state != "resolved"]

@@ -16,6 +16,7 @@ from google.cloud.monitoring_v3.services.metric_service.transports.grpc_asyncio 
 from bot.cloud.monitoring import CloudMonitoringSource, MetricsUnavailable, build_request
 from bot.engine.clock import VirtualClock
 from bot.engine.evaluator import MetricsChecker
+from bot.engine.records import StepLane, StepState
 from bot.engine.triggers import TriggerPolicy
 from bot.engine.watch import Watcher
 from bot.runbook.loader import load_runbook
@@ -255,6 +256,28 @@ async def test_the_week17_runbook_polls_healthy_with_one_call_per_metric() -> No
     assert sorted(r.filter for r in facade.requests) == sorted(m.queries[0].filter for m in watched)
     assert len(facade.requests) == len(watched) == 4
     assert changes == []
+
+
+async def test_week17_with_days_1_and_7_done_still_reads_each_metric_once_per_poll() -> None:
+    """day1.3 and day7.1's rollback_if conditions join the poll: one more call per metric they add
+    (query time, pool errors, database CPU), none for the replication lag the run-wide trigger reads."""
+    runbook = load_runbook(WEEK17)
+    async with MonitoringFacade(runbook, SyntheticMetrics()) as facade:
+        source, channel = await client_for(facade)
+        alerts = InMemoryAlerts()
+        for step_id in ("day1.3", "day7.1"):
+            alerts.put_lane(StepLane("r1", step_id, "production", StepState.DONE, changed_at=T0 - timedelta(hours=2)))
+        watcher = Watcher(
+            runbook, source, alerts, RecordingNotifier(), VirtualClock(T0), _never_roll_back, AlertIncidents(alerts)
+        )
+        changes = await watcher.poll("r1", "C1", "day7.1")
+        await channel.close()
+    conditions = [t.condition for t in runbook.triggers]
+    conditions += [c for step_id in ("day1.3", "day7.1") if (s := runbook.step(step_id)) for c in s.rollback_if]
+    watched = [m for m in runbook.metrics if m.id in {c.metric for c in conditions} and m.source == "monitoring"]
+    assert sorted(r.filter for r in facade.requests) == sorted(m.queries[0].filter for m in watched)
+    assert len(facade.requests) == len(watched) == 4 + 3
+    assert changes == []  # a healthy production: nothing to roll back
 
 
 async def test_week17s_error_rate_and_availability_are_the_same_single_split_request() -> None:

@@ -41,9 +41,11 @@ def alert_card(view: AlertCardView) -> Message:
     if view.latest_step is not None:
         latest = view.latest_step
         done = f", finished {clock(latest.finished_at, tz)}" if latest.finished_at else ""
+        # A run-wide trigger blames the latest production step; a step's own condition, that step.
+        label = "Step this condition judges" if view.step_condition else "Latest production step"
         blocks.append(
             section(
-                f"*Latest production step:* {escape_inline(latest.step_id)} {escape_inline(latest.title)} "
+                f"*{label}:* {escape_inline(latest.step_id)} {escape_inline(latest.title)} "
                 f"({escape_inline(latest.environment)}{done})"
             )
         )
@@ -52,6 +54,9 @@ def alert_card(view: AlertCardView) -> Message:
         blocks.append(context(f":alarm_clock: Automatic rollback at {clock(view.auto_rollback_at, tz)} unless held."))
     elif view.auto_rollback_paused and pending:
         blocks.append(context(":double_vertical_bar: Auto-rollback paused with the run; press Roll back to do it now."))
+    elif view.step_condition and view.latest_step is not None and pending:
+        step = escape_inline(view.latest_step.step_id)
+        blocks.append(context(f"No automatic rollback: press Roll back to roll {step} back if it is the cause."))
     if oncall:
         blocks.append(section(f"{oncall} please look at this now."))
     if view.state != "open":

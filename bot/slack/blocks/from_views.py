@@ -16,7 +16,7 @@ from bot.engine.permissions import DEMO_TEAM
 from bot.engine.plan import Plan
 from bot.engine.ports import AlertRecord
 from bot.engine.records import Run
-from bot.engine.triggers import PAUSED_AT
+from bot.engine.triggers import PAUSED_AT, is_step_trigger, trigger_of
 from bot.engine.views import StatusView, StepView
 from bot.runbook.models import Runbook
 from bot.slack.blocks.from_engine import plan_view
@@ -175,7 +175,7 @@ def status_card_view(
 def alert_card_view(
     alert: AlertRecord, run: Run, runbook: Runbook, dry_run: bool, oncall_group: str | None
 ) -> AlertCardView:
-    trigger = next((t for t in runbook.triggers if t.id == alert.trigger_id), None)
+    trigger = trigger_of(runbook, alert.trigger_id)  # a step's rollback_if too
     metric = runbook.metric(trigger.condition.metric) if trigger else None
     step = runbook.step(alert.step_id) if alert.step_id else None
     held = alert.data.get("held_for_seconds")
@@ -202,11 +202,12 @@ def alert_card_view(
         acknowledged_by=alert.acknowledged_by,
         auto_rollback_at=alert.auto_rollback_at,
         auto_rollback_paused=PAUSED_AT in alert.data,
+        step_condition=is_step_trigger(alert.trigger_id),
     )
 
 
 def alert_line(alert: AlertRecord, runbook: Runbook) -> AlertLineView:
-    trigger = next((t for t in runbook.triggers if t.id == alert.trigger_id), None)
+    trigger = trigger_of(runbook, alert.trigger_id)
     return AlertLineView(alert.id, trigger.title if trigger else alert.message, alert.state, alert.opened_at)
 
 

@@ -148,6 +148,7 @@ class AlertCardView:
     acknowledged_by: str | None = None
     auto_rollback_at: datetime | None = None
     auto_rollback_paused: bool = False  # the run is held or paused, so the countdown waits
+    step_condition: bool = False  # a step's own rollback_if: latest_step is the step it judges
 
 
 @dataclass(frozen=True)
