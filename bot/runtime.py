@@ -5,13 +5,17 @@ APScheduler fires the jobs; on a virtual clock nothing fires by itself and ``run
 clock from one fire time to the next (console ``advance 2h``, ``ionbot simulate``, tests), so
 every job runs at its own virtual time and in time order. Claims in the store make each post
 happen once across restarts and replicas.
+
+Runs are started and finished by whichever replica got the command, so the set of scheduled
+runs is read again from the store on every run-level event here and every ``resync_every``
+(a minute) in any case; the same tick retries posts that failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -35,6 +39,8 @@ _TICK = timedelta(microseconds=1)
 # At one instant the watch and the scaling rules go first, so a report sees fresh alerts and sizes.
 _FIRST = {"trigger_watch": 0, "scaling": 1}
 READY_TIMEOUT_SECONDS = 3.0
+RESYNC_EVERY = timedelta(minutes=1)
+RESYNC_JOB_ID = "runtime:resync"
 
 
 class JobTable:
@@ -76,12 +82,15 @@ class Runtime:
         *,
         watch_every: timedelta | None = None,
         renderer: ReportRenderer | None = None,
+        resync_every: timedelta = RESYNC_EVERY,
     ) -> None:
         """``watch_every`` thins the trigger watch under ``run_due`` (default: the runbook's
         watch_interval); triggers judge whole series windows, so a coarser poll still sees a
-        breach that lasted its duration, only later."""
+        breach that lasted its duration, only later. ``resync_every`` is how soon a run started
+        or finished on another replica is noticed here."""
         self.bot = bot
         self.watch_every = watch_every
+        self.resync_every = resync_every
         self.virtual = isinstance(bot.clock, VirtualClock)
         self.reports = ReportService(bot, poster, renderer)
         self.scheduler: Any = scheduler if scheduler is not None else JobTable() if self.virtual else AsyncIOScheduler()
@@ -89,6 +98,8 @@ class Runtime:
         self.fired: list[Fired] = []
         self._thinned: dict[str, BaseTrigger] = {}
         self._cursor: datetime | None = None
+        self._resync: IntervalTrigger | None = None
+        self._resynced_at: datetime | None = None
         self._listening = False
         self._started = False
 
@@ -103,9 +114,22 @@ class Runtime:
         await self.sync_runs()
         now = self.bot.clock.now()
         results = await self.report_scheduler.catch_up(now)
-        self._cursor = now
-        if not self.virtual and not self.scheduler.running:
-            self.scheduler.start()
+        self._cursor = self._resynced_at = now
+        seconds = max(1, int(self.resync_every.total_seconds()))
+        self._resync = IntervalTrigger(seconds=seconds, start_date=now, timezone=UTC)
+        if not self.virtual:
+            self.scheduler.add_job(
+                self.resync,
+                trigger=self._resync,
+                id=RESYNC_JOB_ID,
+                name="resync the scheduled runs",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=seconds,
+                replace_existing=True,
+            )
+            if not self.scheduler.running:
+                self.scheduler.start()
         return results
 
     async def stop(self) -> None:
@@ -118,6 +142,16 @@ class Runtime:
         """Schedule a run started while the process is up."""
         self.report_scheduler.add_run(run.id, self.bot.runbook, run.start_date)
 
+    async def resync(self) -> None:
+        """The periodic tick: pick up runs started or closed elsewhere, and retry failed posts."""
+        if not self._started:
+            return
+        try:
+            await self.sync_runs()
+        except Exception:  # a database hiccup: the next tick tries again, the jobs keep firing
+            log.exception("runtime.resync_failed")
+        await self.report_scheduler.retry_failed(self.bot.clock.now())
+
     async def sync_runs(self) -> None:
         """Schedule open runs not yet scheduled and drop those that finished or were abandoned."""
         open_runs = {run.id: run for run in await self.bot.store.open_runs()}
@@ -129,11 +163,12 @@ class Runtime:
                 await self.on_run_started(run)
 
     async def _on_event(self, event: Event) -> None:
-        if not self._started or event.kind != "run_started":
+        """Run-level events (started; finished, abandoned, paused, resumed: a step_changed without a
+        step) change which runs are open, so the schedule follows them at once."""
+        if not self._started:
             return
-        run = await self.bot.store.get_run(event.run_id)
-        if run is not None:
-            await self.on_run_started(run)
+        if event.kind == "run_started" or (event.kind == "step_changed" and event.step_id is None):
+            await self.sync_runs()
 
     # --- virtual time ----------------------------------------------------------------------------
 
@@ -144,6 +179,10 @@ class Runtime:
         waiting out a window) wake on the way and every post carries its own virtual time. When
         the clock was moved past the last call by someone else, reports due in between are
         caught up as after a restart (late within their grace, else a missed notice).
+
+        The minute resync ticks are walked only while they matter: the first of each call (another
+        replica can act only between calls) and while a failed post waits for its retry; otherwise a
+        tick is folded into the next job's instant, where the runs are read again when a tick is due.
         """
         clock = self.bot.clock
         if not isinstance(clock, VirtualClock):
@@ -152,18 +191,22 @@ class Runtime:
             )
         if not self._started:
             await self.start()
-        await self.sync_runs()
         cursor = self._cursor or clock.now()
         results: list[FireResult] = []
         if cursor < clock.now():
             # Someone moved the clock past us (a test, an executor's wait): catch up like a restart.
+            await self.sync_runs()
             results += await self.report_scheduler.catch_up(clock.now())
             cursor = clock.now()
-        while (batch := self._next_batch(cursor, until)) is not None:
-            at, jobs = batch
+        ticks = True
+        while (at := self._next_time(cursor, until, ticks or bool(self.report_scheduler.retries))) is not None:
             if at > clock.now():
                 await clock.advance_to(at)
-            for run_id, spec in jobs:
+            if self._resynced_at is None or at - self._resynced_at >= self.resync_every:
+                # First: a run found now fires its jobs of this instant too.
+                await self.resync()
+                self._resynced_at, ticks = at, False
+            for run_id, spec in self._jobs_at(cursor, at):
                 result = await self.report_scheduler.fire(run_id, spec.job_key)
                 self.fired.append(Fired(at, run_id, spec.job_key, result))
                 results.append(result)
@@ -174,23 +217,27 @@ class Runtime:
         self._cursor = max(cursor, until)
         return results
 
-    def _next_batch(self, after: datetime, until: datetime) -> tuple[datetime, list[tuple[str, JobSpec]]] | None:
-        """The earliest fire time in (after, until] over every scheduled job, and the jobs due then."""
-        earliest: datetime | None = None
-        jobs: list[tuple[str, JobSpec]] = []
+    def _next_time(self, after: datetime, until: datetime, ticks: bool) -> datetime | None:
+        """The earliest fire time in (after, until] of every scheduled job (and the resync tick)."""
+        times = [self._resync_at(after) if ticks else None]
         for run in self.report_scheduler.runs.values():
-            for spec in run.jobs.values():
-                at = self._trigger(spec).get_next_fire_time(None, after + _TICK)
-                if at is None or at > until:
-                    continue
-                if earliest is None or at < earliest:
-                    earliest, jobs = at, [(run.run_id, spec)]
-                elif at == earliest:
-                    jobs.append((run.run_id, spec))
-        if earliest is None:
-            return None
+            times += [self._trigger(spec).get_next_fire_time(None, after + _TICK) for spec in run.jobs.values()]
+        due = [at for at in times if at is not None and at <= until]
+        return min(due) if due else None
+
+    def _resync_at(self, after: datetime) -> datetime | None:
+        return self._resync.get_next_fire_time(None, after + _TICK) if self._resync is not None else None
+
+    def _jobs_at(self, after: datetime, at: datetime) -> list[tuple[str, JobSpec]]:
+        """The jobs whose next fire time after ``after`` is ``at``, watch and scaling first."""
+        jobs = [
+            (run.run_id, spec)
+            for run in self.report_scheduler.runs.values()
+            for spec in run.jobs.values()
+            if self._trigger(spec).get_next_fire_time(None, after + _TICK) == at
+        ]
         jobs.sort(key=lambda job: (_FIRST.get(job[1].kind, 2), job[1].job_key, job[0]))
-        return earliest, jobs
+        return jobs
 
     def _trigger(self, spec: JobSpec) -> BaseTrigger:
         trigger = spec.trigger

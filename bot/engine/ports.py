@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from bot.runbook.models import Environment, Metric, Runbook
@@ -275,13 +275,27 @@ class OutboxMessage:
 
 
 class OutboxStore(Protocol):
-    async def enqueue(self, channel: str, payload: dict[str, JSON], dedupe_key: str) -> OutboxMessage:
-        """Store once per dedupe_key; a second call returns the existing message."""
+    async def enqueue(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, *, replace: bool = False
+    ) -> OutboxMessage:
+        """Store once per dedupe_key; a second call returns the existing message. With ``replace``
+        the key's message takes the new payload, pending again under a new id (card updates)."""
         ...
 
-    async def pending(self, limit: int = 50) -> list[OutboxMessage]: ...
+    async def pending(self, limit: int = 50) -> list[OutboxMessage]:
+        """Undelivered messages without a live claim, oldest first."""
+        ...
 
-    async def mark_delivered(self, message_id: str, ts: str | None) -> None: ...
+    async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
+        """Hold the key's undelivered message for ``owner`` while it is sent; None when it is delivered
+        or someone's claim is still live. Claims expire after ``hold`` (a crashed replica's)."""
+        ...
+
+    async def release(self, dedupe_key: str, owner: str) -> None: ...
+
+    async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
+        """Delivered and released; False when the message was replaced meanwhile (still pending)."""
+        ...
 
     async def mark_failed(self, message_id: str, error: str) -> None: ...
 

@@ -126,6 +126,7 @@ def phase_summary(
     unticked: Sequence[UntickedItem],
     ledger: CostLedger,
     decisions: Sequence[GateDecision],
+    quality: Sequence[QualityReading] = (),
     late: bool = False,
 ) -> PhaseSummary:
     """The summary of the phase that ends on ``day`` (the seed's Day 1-5 report); outcomes span the phase."""
@@ -143,6 +144,7 @@ def phase_summary(
         completed=completed_steps(runbook, outcomes),
         metrics=metric_lines(runbook, metrics),
         cost=ledger,
+        quality=quality_lines(runbook, quality),
         issues=issues(runbook, outcomes, alerts, pending, unticked),
         decision=decision_for(runbook, day, decisions),
         next_phase=following.name if following else None,
@@ -164,6 +166,25 @@ def final_report(
     late: bool = False,
 ) -> FinalReport:
     """The end-of-rollout report against the success, cost and quality targets."""
+    return FinalReport(
+        title=f"{week_label(runbook)} Final Report",
+        day=day,
+        late=late,
+        completed=completed_steps(runbook, outcomes),
+        metrics=metric_lines(runbook, metrics),
+        cost=ledger,
+        quality=quality_lines(runbook, quality),
+        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        decision=decision_for(runbook, day, decisions),
+        expected_results=tuple(runbook.targets.expected_results),
+    )
+
+
+# --- parts ---------------------------------------------------------------------------------------
+
+
+def quality_lines(runbook: Runbook, quality: Sequence[QualityReading]) -> tuple[QualityLine, ...]:
+    """Every quality target of the runbook with its reading; one nobody checked is "unknown"."""
     checked = {q.label: q for q in quality}
     lines = []
     for target in runbook.targets.quality:
@@ -173,21 +194,7 @@ def final_report(
         else:
             status: MetricStatus = "unknown" if reading.passed is None else "met" if reading.passed else "not met"
             lines.append(QualityLine(target.label, status, reading.detail))
-    return FinalReport(
-        title=f"{week_label(runbook)} Final Report",
-        day=day,
-        late=late,
-        completed=completed_steps(runbook, outcomes),
-        metrics=metric_lines(runbook, metrics),
-        cost=ledger,
-        quality=tuple(lines),
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
-        decision=decision_for(runbook, day, decisions),
-        expected_results=tuple(runbook.targets.expected_results),
-    )
-
-
-# --- parts ---------------------------------------------------------------------------------------
+    return tuple(lines)
 
 
 def week_label(runbook: Runbook) -> str:

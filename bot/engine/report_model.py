@@ -197,6 +197,7 @@ class PhaseSummary:
     completed: tuple[CompletedStep, ...]
     metrics: tuple[MetricLine, ...]
     cost: CostLedger
+    quality: tuple[QualityLine, ...]
     issues: tuple[Issue, ...]
     decision: Decision | None
     next_phase: str | None

@@ -120,7 +120,7 @@ def sample_contexts() -> dict[str, dict[str, Any]]:
     return {
         DAILY_REPORT: report_context(daily_report(runbook, 1, *common, late=True)),
         STANDUP: report_context(standup_digest(runbook, 2, "US", *common, late=True)),
-        PHASE_SUMMARY: report_context(phase_summary(runbook, 2, *common, decisions, late=True)),
+        PHASE_SUMMARY: report_context(phase_summary(runbook, 2, *common, decisions, quality, late=True)),
         FINAL_REPORT: report_context(final_report(runbook, 3, *common, decisions, quality, late=True)),
         STEP_CARD: card_context(step_card(step, "production", "ready", {"healthy"}, ["Scale api: min 3 -> 2"])),
     }

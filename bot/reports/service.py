@@ -3,7 +3,8 @@
 ``ReportService`` is both the scheduler's ``ScheduleCallbacks`` and the Slack handlers'
 ``ReportsPort``. It gathers (bot/reports/gather.py), builds (bot/engine/report_data.py),
 renders (templates/) and hands the result to a ``ReportPoster``; every scheduled post carries
-``dedupe_key = job:run:day`` so a retried post never shows twice.
+``dedupe_key = job:run:day`` so a retried post never shows twice. A scheduled job whose run is
+no longer open (finished or abandoned, perhaps on another replica) posts nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from bot.engine.calendar import RunCalendar
 from bot.engine.cost_ledger import service_key
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
-from bot.engine.records import Run
+from bot.engine.records import OPEN_RUN_STATES, Run
 from bot.engine.report_data import daily_report, final_report, metric_lines, phase_summary, standup_digest
 from bot.reports.charts import metrics_chart_png
 from bot.reports.context import Report, render_report
 from bot.reports.gather import ReportGatherer, bills_key
 from bot.reports.render import ReportRenderer, format_usd, format_value
 from bot.runbook.suggest import did_you_mean
+from bot.scheduler import JobSkipped
 from bot.slack.limits import MESSAGE_BLOCKS as BLOCK_LIMIT
 from bot.slack.limits import SECTION_TEXT as SECTION_LIMIT
 from bot.slack.limits import split_text
@@ -107,7 +109,8 @@ class ReportService:
         first = phase.first_day if phase else 1
         inputs = await self.gather.inputs(run, first, day, now)
         decisions = await self.gather.decisions(run.id)
-        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, late=late)
+        quality = await self.gather.quality(run, now)
+        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
         due = self._due(run, day, self.bot.runbook.schedule.daily_report_at)
         await self._post_report(run, report, late, due, f"phase_summary:{run.id}:{day}")
 
@@ -138,9 +141,8 @@ class ReportService:
         await self._post(run.channel, text, f"scaling:{run.id}:{at:%Y-%m-%dT%H:%M}")
 
     async def watch_triggers(self, run_id: str, at: datetime) -> None:
-        run = await self.bot.store.get_run(run_id)
-        if run is not None:
-            await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
+        run = await self._run(run_id)
+        await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
 
     # --- on demand (the Slack handlers' ReportsPort) ------------------------------------------------
 
@@ -228,9 +230,12 @@ class ReportService:
     # --- internals ------------------------------------------------------------------------------
 
     async def _run(self, run_id: str) -> Run:
+        """The run of a scheduled job, read fresh: it may have been closed since it was scheduled."""
         run = await self.bot.store.get_run(run_id)
         if run is None:
-            raise ValueError(f"run {run_id} no longer exists; its report cannot be posted")
+            raise JobSkipped(f"run {run_id} no longer exists")
+        if run.state not in OPEN_RUN_STATES:
+            raise JobSkipped(f"run {run_id} is {run.state.value}")
         return run
 
     def _due(self, run: Run, day: int, at: time) -> datetime:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.runbook.models import Runbook
+from bot.scheduler import JobSkipped
 
 RUN_START = date(2026, 10, 22)  # a Thursday: the run spans the EU (Oct 25) and US (Nov 1) DST changes
 
@@ -195,6 +196,7 @@ class FakeClaimStore:
 
     def __init__(self) -> None:
         self.claimed: set[tuple[str, str, str]] = set()
+        self.released: list[tuple[str, str, str]] = []
         self.attempts = 0
 
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
@@ -205,16 +207,25 @@ class FakeClaimStore:
         self.claimed.add(key)
         return True
 
+    async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
+        self.released.append((job_key, run_id, local_date))
+        self.claimed.discard((job_key, run_id, local_date))
+
 
 @dataclass
 class RecordingCallbacks:
     """Records what the scheduler asked to post, as tuples a test can compare."""
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
-    fail_daily_report: bool = False
+    fail_daily_report: bool = False  # every time
+    daily_report_failures: int = 0  # the next N times
+    closed_runs: set[str] = field(default_factory=set)  # their jobs find the run finished
 
     async def post_daily_report(self, run_id: str, day: int, late: bool) -> None:
-        if self.fail_daily_report:
+        if run_id in self.closed_runs:
+            raise JobSkipped(f"run {run_id} is finished")
+        if self.fail_daily_report or self.daily_report_failures > 0:
+            self.daily_report_failures -= 1
             raise RuntimeError("Slack is down")
         self.calls.append(("daily_report", run_id, day, late))
 

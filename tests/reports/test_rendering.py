@@ -29,11 +29,19 @@ RUNBOOK = week17_runbook()
 RENDERER = ReportRenderer()
 
 
-def assert_golden(name: str, text: str) -> None:
-    """Compare with golden/<name>; ION_UPDATE_GOLDEN=1 rewrites it (check the diff by eye first)."""
-    path = GOLDEN / name
-    if os.environ.get("ION_UPDATE_GOLDEN") == "1" or not path.exists():
+UPDATE_HINT = "ION_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/reports/test_rendering.py"
+
+
+def assert_golden(name: str, text: str, golden: Path = GOLDEN) -> None:
+    """Compare with golden/<name>; ION_UPDATE_GOLDEN=1 rewrites it (check the diff by eye first).
+
+    A missing golden file fails: writing it silently would make a lost file pass forever.
+    """
+    path = golden / name
+    if os.environ.get("ION_UPDATE_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"golden/{name} does not exist; write it with `{UPDATE_HINT}` and check it by eye")
     expected = path.read_text(encoding="utf-8")
     if text != expected:
         diff = "".join(
@@ -41,7 +49,7 @@ def assert_golden(name: str, text: str) -> None:
                 expected.splitlines(keepends=True), text.splitlines(keepends=True), f"golden/{name}", "rendered"
             )
         )
-        pytest.fail(f"{name} differs from its golden file:\n{diff}")
+        pytest.fail(f"{name} differs from its golden file (if intended, regenerate: `{UPDATE_HINT}`):\n{diff}")
 
 
 def test_daily_report_matches_golden() -> None:
@@ -61,13 +69,33 @@ def test_standup_matches_golden() -> None:
 
 
 def test_phase_summary_matches_golden() -> None:
-    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS)
+    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)
     assert_golden("phase_summary_day5.md", render_report(RENDERER, summary))
+
+
+def test_the_phase_summary_lists_every_quality_target_with_its_reading() -> None:
+    summary = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)
+    text = render_report(RENDERER, summary)
+    section = text.split("*Quality targets:*\n", 1)[1].split("\n\n", 1)[0]
+    assert section.splitlines() == [
+        "- :white_check_mark: Uptime: 99.95%+: met (99.97% over the rollout)",
+        "- :x: Error Rate: &lt;0.5%: not met (0.7% on day 2)",
+        "- :grey_question: Zero data loss: unknown (no data)",
+        "- :grey_question: All tests passing: unknown (not checked)",
+        "- :grey_question: No production incidents: unknown (not checked)",
+    ]
 
 
 def test_final_report_matches_golden() -> None:
     report = final_report(RUNBOOK, 10, *scripted.common(RUNBOOK), scripted.DECISIONS, scripted.QUALITY)
     assert_golden("final_report_day10.md", render_report(RENDERER, report))
+
+
+def test_a_missing_golden_file_fails_and_says_how_to_write_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ION_UPDATE_GOLDEN", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="ION_UPDATE_GOLDEN=1"):
+        assert_golden("new_report.md", "*Week 17 Day 2 Report*\n", tmp_path)
+    assert not (tmp_path / "new_report.md").exists()
 
 
 def test_step_card_text_matches_golden() -> None:

@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.scheduler import (
+    POST_ATTEMPTS,
     JobSpec,
     ReportScheduler,
     build_jobs,
     fire_times,
+    missed_report_text,
     run_dates,
     run_day_of,
 )
@@ -38,6 +40,13 @@ def jobs() -> dict[str, JobSpec]:
 
 def chicago(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=CHICAGO)
+
+
+def day_1_posted() -> FakeClaimStore:
+    """Claims where the Day 1 report (Thu 22 Oct) went out: only later days can be missed."""
+    claims = FakeClaimStore()
+    claims.claimed.add(("daily_report", RUN_ID, "2026-10-22"))
+    return claims
 
 
 def replica(claims: FakeClaimStore, clock: VirtualClock) -> tuple[ReportScheduler, RecordingCallbacks]:
@@ -156,7 +165,7 @@ class TestClaims:
         assert calls.calls == []
 
     async def test_a_restart_after_posting_does_not_post_again(self) -> None:
-        claims = FakeClaimStore()
+        claims = day_1_posted()
         clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
         first, calls_first = replica(claims, clock)
         assert (await first.fire(RUN_ID, "daily_report")).posted
@@ -168,7 +177,7 @@ class TestClaims:
 
 class TestLateAndMissed:
     async def test_down_at_17_and_back_at_17_20_posts_the_report_marked_late_once(self) -> None:
-        claims = FakeClaimStore()
+        claims = day_1_posted()
         clock = VirtualClock(chicago(2026, 10, 23, 17, 20))
         (a, calls_a), (b, calls_b) = replica(claims, clock), replica(claims, clock)
         await a.catch_up()
@@ -177,10 +186,12 @@ class TestLateAndMissed:
 
     async def test_a_report_missed_beyond_its_grace_posts_one_notice_naming_the_command(self) -> None:
         claims = FakeClaimStore()
-        clock = VirtualClock(chicago(2026, 10, 23, 18, 30))
+        clock = VirtualClock(chicago(2026, 10, 22, 17, 0, 1))
         (a, calls_a), (b, calls_b) = replica(claims, clock), replica(claims, clock)
+        assert (await a.fire(RUN_ID, "daily_report")).posted  # Day 1 went out
+        clock.set(chicago(2026, 10, 23, 18, 30))
         await asyncio.gather(a.catch_up(), b.catch_up())
-        assert calls_a.calls + calls_b.calls == [
+        assert calls_a.calls[1:] + calls_b.calls == [
             (
                 "missed",
                 RUN_ID,
@@ -190,7 +201,40 @@ class TestLateAndMissed:
             )
         ]
         await a.catch_up(chicago(2026, 10, 23, 19))
-        assert len(calls_a.calls + calls_b.calls) == 1
+        assert len(calls_a.calls + calls_b.calls) == 2
+
+    async def test_after_days_down_one_notice_names_every_report_missed_since_the_last_one_posted(self) -> None:
+        claims = FakeClaimStore()
+        clock = VirtualClock(chicago(2026, 10, 22, 17, 0, 1))
+        a, _ = replica(claims, clock)
+        assert (await a.fire(RUN_ID, "daily_report")).posted  # Day 1 (Thu 22 Oct)
+        clock.set(chicago(2026, 10, 27, 10))  # back on Day 4 (Tue): Fri and Mon were missed
+        (b, calls_b), (c, calls_c) = replica(claims, clock), replica(claims, clock)
+        await asyncio.gather(b.catch_up(), c.catch_up())
+        missed = [call for call in calls_b.calls + calls_c.calls if call[0] == "missed"]
+        assert missed == [
+            (
+                "missed",
+                RUN_ID,
+                "daily_report",
+                3,
+                "The Day 2 and Day 3 reports were missed (the bot was not running at the time); "
+                "run `/ion report 2` and `/ion report 3`.",
+            )
+        ]
+        await b.catch_up()
+        assert [call for call in calls_b.calls + calls_c.calls if call[0] == "missed"] == missed
+
+    async def test_the_missed_notice_stays_within_the_run_and_posts_a_report_still_in_its_grace(self) -> None:
+        clock = VirtualClock(chicago(2026, 11, 4, 17, 20))  # Day 10, 17:20: nothing ever ran
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        await scheduler.catch_up()
+        [notice] = [call for call in calls.calls if call[0] == "missed" and call[2] == "daily_report"]
+        assert notice[3] == 9 and notice[4] == missed_report_text("daily_report", range(1, 10))
+        assert notice[4].startswith("The Day 1, Day 2, Day 3, Day 4, Day 5, Day 6, Day 7, Day 8 and Day 9 reports")
+        assert ("daily_report", RUN_ID, 10, True) in calls.calls
+        assert ("final_report", RUN_ID, 10, True) in calls.calls
+        assert [call[3] for call in calls.calls if call[0] == "missed" and call[2] == "phase_summary"] == [5]
 
     async def test_a_late_job_run_within_grace_is_marked_late(self) -> None:
         clock = VirtualClock(chicago(2026, 10, 28, 17, 20))
@@ -210,6 +254,16 @@ class TestLateAndMissed:
         scheduler, calls = replica(FakeClaimStore(), clock)
         await scheduler.catch_up()
         assert [c[0:4] for c in calls.calls] == [("missed", RUN_ID, "daily_report", 1)]
+
+    async def test_a_finished_run_s_job_is_skipped_without_a_retry_or_a_notice(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
+        scheduler, calls = replica(FakeClaimStore(), clock)
+        calls.closed_runs.add(RUN_ID)
+        result = await scheduler.fire(RUN_ID, "daily_report")
+        assert (result.posted, result.reason) == (False, f"skipped: run {RUN_ID} is finished")
+        clock.set(chicago(2026, 10, 23, 19))
+        assert await scheduler.retry_failed() == [] and scheduler.retries == {}
+        assert calls.calls == []
 
     async def test_a_failing_callback_is_reported_and_does_not_stop_catch_up(self) -> None:
         clock = VirtualClock(chicago(2026, 10, 26, 17, 20))  # Day 3: daily report and the gate reminder are due
@@ -233,3 +287,71 @@ class TestWiring:
         assert (report.coalesce, report.misfire_grace_time, report.args) == (True, 3600, (RUN_ID, "daily_report"))
         scheduler.remove_run(RUN_ID)
         assert aps.get_jobs() == []
+
+
+class TestFailedPosts:
+    async def test_a_post_that_fails_once_gives_its_claim_back_and_posts_at_the_next_tick(self) -> None:
+        claims = day_1_posted()
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
+        scheduler, calls = replica(claims, clock)
+        calls.daily_report_failures = 1
+        first = await scheduler.fire(RUN_ID, "daily_report")
+        assert not first.posted and f"attempt 1 of {POST_ATTEMPTS}, retried at the next tick" in first.reason
+        assert claims.released == [("daily_report", RUN_ID, "2026-10-23")]
+        clock.set(chicago(2026, 10, 23, 17, 1))
+        await scheduler.fire(RUN_ID, "trigger_watch")  # any job's tick runs the retries first
+        assert [c for c in calls.calls if c[0] != "watch"] == [("daily_report", RUN_ID, 2, False)]
+        assert scheduler.retries == {}
+        other, other_calls = replica(claims, clock)
+        assert not any(r.posted for r in await other.catch_up()) and other_calls.calls == []
+
+    async def test_a_post_that_always_fails_is_tried_a_bounded_number_of_times_then_announced(self) -> None:
+        claims = day_1_posted()
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
+        scheduler, calls = replica(claims, clock)
+        calls.fail_daily_report = True
+        results = [await scheduler.fire(RUN_ID, "daily_report")]
+        for minute in range(1, 6):
+            clock.set(chicago(2026, 10, 23, 17, minute))
+            results += await scheduler.retry_failed()
+        assert len(results) == POST_ATTEMPTS
+        assert "gave up after 3 attempts, the failure notice was posted" in results[-1].reason
+        assert calls.calls == [
+            (
+                "missed",
+                RUN_ID,
+                "daily_report",
+                2,
+                "The Day 2 report could not be posted (3 attempts failed; the bot's log has the error); "
+                "run `/ion report 2`.",
+            )
+        ]
+        clock.set(chicago(2026, 10, 24, 9))
+        restarted, restarted_calls = replica(claims, clock)
+        await restarted.catch_up()  # the claim was kept: no second notice, no "missed" either
+        assert restarted_calls.calls == []
+
+    async def test_a_retry_that_comes_after_the_grace_gives_up_and_says_so(self) -> None:
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
+        scheduler, calls = replica(day_1_posted(), clock)
+        calls.daily_report_failures = 1
+        await scheduler.fire(RUN_ID, "daily_report")
+        clock.set(chicago(2026, 10, 23, 18, 30))
+        [result] = await scheduler.retry_failed()
+        assert "its retry came after its grace time; gave up after 1 attempts" in result.reason
+        assert [c[0:4] for c in calls.calls] == [("missed", RUN_ID, "daily_report", 2)]
+        assert "could not be posted" in calls.calls[0][4]
+
+    async def test_a_retry_a_catch_up_took_over_is_dropped(self) -> None:
+        claims = day_1_posted()
+        clock = VirtualClock(chicago(2026, 10, 23, 17, 0, 1))
+        scheduler, calls = replica(claims, clock)
+        calls.daily_report_failures = 1
+        await scheduler.fire(RUN_ID, "daily_report")
+        clock.set(chicago(2026, 10, 23, 17, 10))
+        other, other_calls = replica(claims, clock)
+        await other.catch_up()  # a replica restarting meanwhile posts it
+        assert ("daily_report", RUN_ID, 2, True) in other_calls.calls
+        [result] = await scheduler.retry_failed()
+        assert result.reason.startswith("already posted") and scheduler.retries == {}
+        assert calls.calls == []
