@@ -1,23 +1,29 @@
-"""sql.execute: a schema change with its declared undo (day 1.2's CREATE INDEX / DROP INDEX).
+"""sql.execute: a schema change with its declared undo (day 1.2's CREATE INDEX / DROP INDEX), or a
+capped data change (UPDATE / INSERT / DELETE) whose ``verify_sql`` says whether it is in place.
 
 The statement names the object it creates or drops, and the snapshot records whether that object
 existed: apply is a no-op when it is already there, and revert returns it to exactly that state
 (drops only an index this step created). Statements whose effect cannot be read back are refused.
+
+``concurrently`` builds and drops the index with CONCURRENTLY on PostgreSQL, outside a transaction,
+so writes to the table continue. A failed concurrent build leaves an INVALID index behind: it is
+not "in place", it is dropped before a (re)build, and a build that fails here cleans up its own.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.actions.base import ActionDeps, Binding
 from bot.actions.sql_query import database_engine, database_refused, database_target, first_line
-from bot.cloud.sql_target import SqlTargetError, read_only_query
+from bot.cloud.sql_target import SqlTargetError, for_dialect, index_statement, read_only_query
 from bot.engine.ports import JSON, ActionFailed, Change, Outcome, ProgressCallback, Target
 from bot.runbook.models import SqlExecute
 
@@ -31,6 +37,15 @@ _FORMS: tuple[tuple[str, Literal["index", "table"], bool], ...] = (
     (rf"DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?{_NAME}", "index", False),
     (rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}", "table", True),
 )
+_DATA_CHANGE = re.compile(r"\s*(?:UPDATE|INSERT|DELETE)\b", re.IGNORECASE)
+
+# present: exists and usable; invalid: a PostgreSQL index a failed concurrent build left behind.
+ObjectState = Literal["present", "invalid", "absent"]
+_STATE_WORDS: dict[ObjectState, str] = {
+    "present": "present",
+    "absent": "absent",
+    "invalid": "INVALID (left by a failed concurrent build)",
+}
 
 
 @dataclass(frozen=True)
@@ -41,14 +56,15 @@ class SchemaEffect:
     name: str
     present_after: bool
 
-    def state(self, exists: bool) -> str:
-        return "present" if exists else "absent"
+    @property
+    def wanted(self) -> ObjectState:
+        return "present" if self.present_after else "absent"
 
 
 def schema_effect(sql: str) -> SchemaEffect | None:
     """The effect of one CREATE INDEX / DROP INDEX / CREATE TABLE statement; None for anything else."""
-    statement = sql.strip().rstrip(";").strip()
-    if ";" in statement:
+    statement = _one_statement(sql)
+    if statement is None:
         return None
     for pattern, kind, present_after in _FORMS:
         match = re.match(pattern, statement, re.IGNORECASE)
@@ -57,32 +73,67 @@ def schema_effect(sql: str) -> SchemaEffect | None:
     return None
 
 
+def is_data_change(sql: str) -> bool:
+    """One UPDATE / INSERT / DELETE statement (the model requires its verify_sql and max_rows)."""
+    statement = _one_statement(sql)
+    return statement is not None and _DATA_CHANGE.match(statement) is not None
+
+
+def _one_statement(sql: str) -> str | None:
+    statement = sql.strip().rstrip(";").strip()
+    return None if ";" in statement else statement
+
+
 def _unquote(name: str) -> str:
     last = name.split(".")[-1]
     return last[1:-1] if last.startswith('"') and last.endswith('"') else last.lower()
 
 
-async def object_exists(engine: AsyncEngine, effect: SchemaEffect) -> bool:
-    """Whether the index or table exists, as the database sees it (search_path on PostgreSQL)."""
+async def object_state(engine: AsyncEngine, effect: SchemaEffect) -> ObjectState:
+    """Whether the index or table exists and, on PostgreSQL, whether an index is valid (pg_index)."""
     async with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             query = text("SELECT count(*) FROM sqlite_master WHERE type = :kind AND lower(name) = :name")
             found = await conn.scalar(query, {"kind": effect.kind, "name": effect.name.lower()})
-        elif conn.dialect.name == "postgresql":
-            found = await conn.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f'"{effect.name}"'})
-        else:
-            raise SqlTargetError(f"sql.execute supports SQLite and PostgreSQL, not {conn.dialect.name}")
-        return bool(found)
+            return "present" if found else "absent"
+        if conn.dialect.name == "postgresql":
+            query = text(
+                "SELECT to_regclass(:name) IS NOT NULL AS found, "
+                "(SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)) AS valid"
+            )
+            row = (await conn.execute(query, {"name": f'"{effect.name}"'})).one()
+            if not row.found:
+                return "absent"
+            return "invalid" if row.valid is False else "present"
+        raise SqlTargetError(f"sql.execute supports SQLite and PostgreSQL, not {conn.dialect.name}")
 
 
-async def run_statement(engine: AsyncEngine, sql: str) -> None:
-    """Run one DDL statement and commit; CONCURRENTLY cannot run in a transaction on PostgreSQL."""
-    concurrently = re.search(r"\bCONCURRENTLY\b", sql, re.IGNORECASE) is not None
+async def object_exists(engine: AsyncEngine, effect: SchemaEffect) -> bool:
+    """Whether the index or table exists and is usable."""
+    return await object_state(engine, effect) == "present"
+
+
+async def build_in_progress(engine: AsyncEngine, name: str) -> bool:
+    """Whether some session is building this index right now (it is INVALID until that finishes)."""
     async with engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            return False
+        query = text("SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index WHERE index_relid = to_regclass(:n))")
+        return bool(await conn.scalar(query, {"n": f'"{name}"'}))
+
+
+async def run_statement(engine: AsyncEngine, sql: str, *, concurrently: bool = False) -> None:
+    """Run one DDL statement and commit; a concurrent build runs in autocommit (PostgreSQL requires it)."""
+    async with engine.connect() as conn:
+        statement = index_statement(sql, conn.dialect.name, concurrently)
         if concurrently and conn.dialect.name == "postgresql":
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.exec_driver_sql(sql.strip().rstrip(";"))
+        await conn.exec_driver_sql(statement)
         await conn.commit()
+
+
+def _drop_leftover(name: str) -> str:
+    return f'DROP INDEX IF EXISTS "{name}"'
 
 
 class SqlExecuteAction:
@@ -100,9 +151,12 @@ class SqlExecuteAction:
     # -- plan -------------------------------------------------------------------------------
 
     def describe(self) -> str:
+        how, dialect = self._how_sent()
+        sql = index_statement(self.spec.sql, dialect, self.spec.concurrently)
+        undo = index_statement(self.spec.revert_sql, dialect, self.spec.concurrently)
         line = (
-            f"Run on {self.environment.database or '(no database)'} ({self.environment.name}): "
-            f"{first_line(self.spec.sql)}; undo: {first_line(self.spec.revert_sql)}"
+            f"Run on {self.environment.database or '(no database)'} ({self.environment.name}){how}: "
+            f"{first_line(sql, 160)}; undo: {first_line(undo, 160)}"
         )
         if self.spec.verify_sql:
             expect = f" expecting {self.spec.verify_expect!r}" if self.spec.verify_expect else ""
@@ -111,29 +165,54 @@ class SqlExecuteAction:
             line += f" (will be refused: {self._unsupported()})"
         return line
 
+    def _how_sent(self) -> tuple[str, str]:
+        """How a concurrent build reaches this database, and its dialect ('' when not known)."""
+        if not self.spec.concurrently:
+            return "", ""
+        dialect = self._dialect()
+        if dialect == "postgresql":
+            return (
+                ", concurrently outside a transaction (writes continue; an INVALID leftover is dropped first)",
+                dialect,
+            )
+        if dialect == "sqlite":
+            return ", plain form (SQLite has no concurrent build)", dialect
+        return ", with CONCURRENTLY outside a transaction on PostgreSQL (plain on SQLite)", dialect
+
+    def _dialect(self) -> str:
+        if self.environment.database is None:
+            return ""
+        try:
+            return self.deps.sql.engine(self.environment.database).dialect.name
+        except (SqlTargetError, SQLAlchemyError, ImportError):
+            return ""
+
     def targets(self) -> list[Target]:
         return [self.target]
 
     def diff(self, target: Target, snapshot: JSON) -> list[Change]:
         effect = self._require_effect()
-        if _exists_in(snapshot) == effect.present_after:
+        state = _state_in(snapshot)
+        if state == effect.wanted:
             return []
-        return [
-            Change(
-                target=target.label,
-                field=f"{effect.kind} {effect.name}",
-                before=effect.state(not effect.present_after),
-                after=effect.state(effect.present_after),
-            )
-        ]
+        before = _STATE_WORDS[state] if state is not None else "unknown"
+        if state == "invalid" and effect.present_after:
+            before += "; dropped before the build"
+        return [Change(target=target.label, field=f"{effect.kind} {effect.name}", before=before, after=effect.wanted)]
 
     # -- execution --------------------------------------------------------------------------
 
     async def snapshot(self, target: Target) -> JSON:
         effect = self._require_effect()
         database, engine = database_engine(self.environment, self.deps)
-        exists = await self._exists(database, engine, effect, "reading the schema")
-        return {"database": database, "object": effect.kind, "name": effect.name, "exists": exists}
+        state = await self._state(database, engine, effect, "reading the schema")
+        return {
+            "database": database,
+            "object": effect.kind,
+            "name": effect.name,
+            "exists": state != "absent",
+            "valid": state == "present",
+        }
 
     async def read_back(self, target: Target) -> JSON:
         return await self.snapshot(target)
@@ -142,34 +221,36 @@ class SqlExecuteAction:
         effect = self._require_effect()
         database, engine = database_engine(self.environment, self.deps)
         what = f"{effect.kind} {effect.name}"
-        if await self._exists(database, engine, effect, "reading the schema") == effect.present_after:
-            message = f"{what} already {effect.state(effect.present_after)} on {database}; nothing changed"
+        if await self._state(database, engine, effect, "reading the schema") == effect.wanted:
+            message = f"{what} already {effect.wanted} on {database}; nothing changed"
             return Outcome(ok=True, changed=False, message=message, data={"exists": effect.present_after})
-        await progress(f"{database}: {first_line(self.spec.sql)}")
-        try:
-            await run_statement(engine, self.spec.sql)
-        except SQLAlchemyError as exc:
-            raise database_refused(database, exc, f"the statement for {what}", "nothing was changed") from None
-        exists = await self._exists(
+        cleaned = await self._run(database, engine, effect, self.spec.sql, effect.present_after, progress, "statement")
+        state = await self._state(
             database, engine, effect, "checking the result", "the statement ran; check the schema by hand"
         )
-        if exists != effect.present_after:
+        if state != effect.wanted:
             message = (
-                f"ran the statement on {database} but {what} is still {effect.state(exists)}; "
+                f"ran the statement on {database} but {what} is still {_STATE_WORDS[state]}; "
                 "check the statement names the same object"
             )
-            return Outcome(ok=False, changed=False, message=message, data={"exists": exists})
+            return Outcome(ok=False, changed=cleaned, message=message, data={"exists": state != "absent"})
         done = "created" if effect.present_after else "dropped"
-        return Outcome(ok=True, changed=True, message=f"{done} {what} on {database}", data={"exists": exists})
+        note = " (after dropping the INVALID leftover of a failed concurrent build)" if cleaned else ""
+        return Outcome(
+            ok=True, changed=True, message=f"{done} {what} on {database}{note}", data={"exists": state != "absent"}
+        )
 
     async def verify(self, target: Target) -> Outcome:
         effect = self._require_effect()
         database, engine = database_engine(self.environment, self.deps)
-        if not self.spec.verify_sql:
-            exists = await self._exists(database, engine, effect, "reading the schema")
-            ok = exists == effect.present_after
-            message = f"{effect.kind} {effect.name} is {effect.state(exists)} on {database}"
-            return Outcome(ok=ok, changed=False, message=message, data={"exists": exists})
+        state = await self._state(database, engine, effect, "reading the schema")
+        message = f"{effect.kind} {effect.name} is {_STATE_WORDS[state]} on {database}"
+        if state != effect.wanted or not self.spec.verify_sql:
+            if state == "invalid":
+                message += "; drop it with DROP INDEX CONCURRENTLY and run the step again"
+            return Outcome(
+                ok=state == effect.wanted, changed=False, message=message, data={"exists": state != "absent"}
+            )
         try:
             result = await read_only_query(engine, self.spec.verify_sql, row_cap=200)
         except SQLAlchemyError as exc:
@@ -187,40 +268,103 @@ class SqlExecuteAction:
     async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
         effect = self._require_effect()
         database, engine = database_engine(self.environment, self.deps)
-        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("exists"), bool):
+        before = _state_in(snapshot)
+        if before is None:
             raise ActionFailed(
                 f"cannot revert {effect.kind} {effect.name} on {database}: the snapshot taken before the "
                 "change is missing, so nothing was reverted; compare the schema by hand."
             )
-        before: bool = snapshot["exists"]
+        # An INVALID index before the step is not restored: the undo leaves no index at all.
+        wanted: ObjectState = "present" if before == "present" else "absent"
         what = f"{effect.kind} {effect.name}"
-        if await self._exists(database, engine, effect, "reading the schema") == before:
-            message = f"{what} is already {effect.state(before)} as before the step; nothing to revert"
-            return Outcome(ok=True, changed=False, message=message, data={"exists": before})
-        await progress(f"{database}: {first_line(self.spec.revert_sql)}")
-        try:
-            await run_statement(engine, self.spec.revert_sql)
-        except SQLAlchemyError as exc:
-            raise database_refused(database, exc, f"the undo for {what}", f"{what} was left as is") from None
-        exists = await self._exists(
+        if await self._state(database, engine, effect, "reading the schema") == wanted:
+            message = f"{what} is already {wanted} as before the step; nothing to revert"
+            return Outcome(ok=True, changed=False, message=message, data={"exists": wanted == "present"})
+        await self._run(database, engine, effect, self.spec.revert_sql, wanted == "present", progress, "undo")
+        state = await self._state(
             database, engine, effect, "checking the revert", "the undo ran; check the schema by hand"
         )
-        if exists != before:
-            message = f"ran the undo on {database} but {what} is {effect.state(exists)}, not {effect.state(before)}"
-            return Outcome(ok=False, changed=True, message=message, data={"exists": exists})
+        if state != wanted:
+            message = f"ran the undo on {database} but {what} is {_STATE_WORDS[state]}, not {wanted}"
+            return Outcome(ok=False, changed=True, message=message, data={"exists": state != "absent"})
         return Outcome(
             ok=True,
             changed=True,
-            message=f"reverted: {what} is {effect.state(before)} again on {database}",
-            data={"exists": exists},
+            message=f"reverted: {what} is {wanted} again on {database}",
+            data={"exists": state != "absent"},
         )
 
     # -- helpers ----------------------------------------------------------------------------
 
+    async def _run(
+        self,
+        database: str,
+        engine: AsyncEngine,
+        effect: SchemaEffect,
+        sql: str,
+        creates: bool,
+        progress: ProgressCallback,
+        which: Literal["statement", "undo"],
+    ) -> bool:
+        """Run ``sql``; a create first drops an INVALID leftover. True when a leftover was dropped."""
+        what = f"{effect.kind} {effect.name}"
+        concurrently = self.spec.concurrently
+        cleaned = False
+        if creates and await self._state(database, engine, effect, "reading the schema") == "invalid":
+            if await self._in_progress(database, engine, effect):
+                raise ActionFailed(
+                    f"{what} on {database} is being built by another session right now (it is INVALID until "
+                    "that finishes), so nothing was changed; wait for it and run the step again."
+                )
+            await progress(f"{database}: {what} is INVALID (a failed concurrent build); dropping it first")
+            try:
+                await run_statement(engine, _drop_leftover(effect.name), concurrently=True)
+            except SQLAlchemyError as exc:
+                raise database_refused(
+                    database, exc, f"dropping the INVALID leftover {what}", "nothing was changed"
+                ) from None
+            cleaned = True
+        await progress(f"{database}: {first_line(index_statement(sql, engine.dialect.name, concurrently))}")
+        try:
+            await run_statement(engine, sql, concurrently=concurrently)
+        except SQLAlchemyError as exc:
+            kept = "nothing was changed" if which == "statement" else f"{what} was left as is"
+            if cleaned:
+                kept = f"the INVALID leftover {what} was dropped, nothing else changed"
+            if creates and concurrently:
+                kept = await self._after_failed_build(database, engine, effect, kept)
+            label = f"the statement for {what}" if which == "statement" else f"the undo for {what}"
+            raise database_refused(database, exc, label, kept) from None
+        return cleaned
+
+    async def _after_failed_build(self, database: str, engine: AsyncEngine, effect: SchemaEffect, kept: str) -> str:
+        """Drop the INVALID index a failed CREATE INDEX CONCURRENTLY leaves, and say what is left."""
+        what = f"{effect.kind} {effect.name}"
+        try:
+            if await object_state(engine, effect) != "invalid":
+                return kept
+            if await build_in_progress(engine, effect.name):
+                return f"{kept}; another session is building {what} right now, so it was left alone"
+            await run_statement(engine, _drop_leftover(effect.name), concurrently=True)
+        except (SQLAlchemyError, SqlTargetError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return (
+                f"the failed build left an INVALID {what} that could not be dropped ({reason}); drop it with "
+                f"DROP INDEX CONCURRENTLY {effect.name} before a retry"
+            )
+        return f"the INVALID {what} the failed build left was dropped, so nothing was changed"
+
+    async def _in_progress(self, database: str, engine: AsyncEngine, effect: SchemaEffect) -> bool:
+        try:
+            return await build_in_progress(engine, effect.name)
+        except SQLAlchemyError as exc:
+            raise database_refused(database, exc, "reading index builds in progress", "nothing was changed") from None
+
     def _unsupported(self) -> str:
         return (
             "sql.execute can only track CREATE INDEX, DROP INDEX and CREATE TABLE (one statement), "
-            "so it can tell whether the change is in place and undo it exactly; nothing was run"
+            "or an UPDATE / INSERT / DELETE with verify_sql and max_rows, so it can tell whether the "
+            "change is in place and undo it exactly; nothing was run"
         )
 
     def _require_effect(self) -> SchemaEffect:
@@ -228,25 +372,189 @@ class SqlExecuteAction:
             raise ActionFailed(f"{self._unsupported()}. Use sql.query for reads, or split the statement.")
         return self.effect
 
-    async def _exists(
+    async def _state(
         self,
         database: str,
         engine: AsyncEngine,
         effect: SchemaEffect,
         doing: str,
         consequence: str = "nothing was changed",
-    ) -> bool:
+    ) -> ObjectState:
         try:
-            return await object_exists(engine, effect)
+            return await object_state(engine, effect)
         except SQLAlchemyError as exc:
             raise database_refused(database, exc, doing, consequence) from None
         except SqlTargetError as exc:
             raise ActionFailed(f"{exc}; {consequence}.") from None
 
 
-def _exists_in(snapshot: Any) -> bool | None:
-    return snapshot.get("exists") if isinstance(snapshot, dict) else None
+def _state_in(snapshot: Any) -> ObjectState | None:
+    """The state a snapshot recorded; one without ``valid`` (older runs) counts an index as valid."""
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("exists"), bool):
+        return None
+    if not snapshot["exists"]:
+        return "absent"
+    return "invalid" if snapshot.get("valid") is False else "present"
 
 
-def build(spec: SqlExecute, binding: Binding, deps: ActionDeps) -> SqlExecuteAction:
+# -- data changes ------------------------------------------------------------------------------
+
+
+class RowCapExceeded(Exception):
+    """The statement changed more rows than ``max_rows``; its transaction is rolled back."""
+
+    def __init__(self, rows: int) -> None:
+        super().__init__(rows)
+        self.rows = rows
+
+
+class NotInPlace(Exception):
+    """The statement ran but ``verify_sql`` does not agree; its transaction is rolled back."""
+
+
+def in_place_value(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) -> bool:
+    """verify_sql's one value as a yes/no: true, a non-zero number, or 't' / 'true' / 'yes'."""
+    if not rows or not columns:
+        raise ValueError("verify_sql returned no value")
+    value = rows[0][0]
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return value != 0
+    if isinstance(value, str) and value.strip().lower() in ("t", "true", "yes", "1", "f", "false", "no", "0"):
+        return value.strip().lower() in ("t", "true", "yes", "1")
+    raise ValueError(f"verify_sql returned {value!r}, not true/false or a number")
+
+
+async def change_rows(conn: AsyncConnection, sql: str, verify_sql: str, max_rows: int, wanted: bool) -> int:
+    """Run one data change in the caller's transaction: over ``max_rows`` or not ``wanted`` raises."""
+    result = await conn.exec_driver_sql(sql.strip().rstrip(";"))
+    rows = result.rowcount
+    if rows < 0 or rows > max_rows:
+        raise RowCapExceeded(rows)
+    check = await conn.exec_driver_sql(for_dialect(verify_sql, conn.dialect.name))
+    columns = tuple(check.keys()) if check.returns_rows else ()
+    values = tuple(tuple(r) for r in check.fetchmany(1)) if check.returns_rows else ()
+    if in_place_value(columns, values) != wanted:
+        raise NotInPlace
+    return rows
+
+
+class SqlDataChangeAction:
+    """An UPDATE / INSERT / DELETE in one transaction, at most ``max_rows`` rows; ``verify_sql`` says
+    whether it is in place (snapshot, idempotence, verify), and ``revert_sql`` takes it out again."""
+
+    mutating = True
+
+    def __init__(self, spec: SqlExecute, binding: Binding, deps: ActionDeps) -> None:
+        if spec.verify_sql is None or spec.max_rows is None:
+            raise ActionFailed("a data change needs verify_sql and max_rows; nothing was run")
+        self.spec = spec
+        self.verify_sql: str = spec.verify_sql
+        self.max_rows: int = spec.max_rows
+        self.environment = binding.environment
+        self.deps = deps
+        self.target = database_target(binding.environment)
+
+    def describe(self) -> str:
+        return (
+            f"Change data on {self.environment.database or '(no database)'} ({self.environment.name}) in one "
+            f"transaction, at most {self.max_rows} rows: {first_line(self.spec.sql, 160)}; "
+            f"undo: {first_line(self.spec.revert_sql, 160)}; in place when: {first_line(self.verify_sql)}"
+        )
+
+    def targets(self) -> list[Target]:
+        return [self.target]
+
+    def diff(self, target: Target, snapshot: JSON) -> list[Change]:
+        in_place = snapshot.get("in_place") if isinstance(snapshot, dict) else None
+        if in_place is True:
+            return []
+        before = "unknown" if in_place is None else "not in place"
+        return [
+            Change(
+                target=target.label, field=f"data: {first_line(self.verify_sql, 60)}", before=before, after="in place"
+            )
+        ]
+
+    async def snapshot(self, target: Target) -> JSON:
+        database, engine = database_engine(self.environment, self.deps)
+        return {"database": database, "in_place": await self._in_place(database, engine)}
+
+    async def read_back(self, target: Target) -> JSON:
+        return await self.snapshot(target)
+
+    async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
+        database, engine = database_engine(self.environment, self.deps)
+        if await self._in_place(database, engine):
+            message = f"the data change is already in place on {database}; nothing changed"
+            return Outcome(ok=True, changed=False, message=message, data={"in_place": True, "rows": 0})
+        await progress(f"{database}: {first_line(self.spec.sql)}")
+        rows = await self._change(database, engine, self.spec.sql, True, "the statement")
+        message = f"changed {rows} rows on {database} (cap {self.max_rows}); the change is in place"
+        return Outcome(ok=True, changed=True, message=message, data={"in_place": True, "rows": rows})
+
+    async def verify(self, target: Target) -> Outcome:
+        database, engine = database_engine(self.environment, self.deps)
+        in_place = await self._in_place(database, engine)
+        message = f"the data change is {'in place' if in_place else 'not in place'} on {database}"
+        return Outcome(ok=in_place, changed=False, message=message, data={"in_place": in_place})
+
+    async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
+        database, engine = database_engine(self.environment, self.deps)
+        before = snapshot.get("in_place") if isinstance(snapshot, dict) else None
+        if not isinstance(before, bool):
+            raise ActionFailed(
+                f"cannot revert the data change on {database}: the snapshot taken before the change is "
+                "missing, so nothing was reverted; compare the data by hand."
+            )
+        if before:
+            message = f"the data change was already in place on {database} before the step; nothing to revert"
+            return Outcome(ok=True, changed=False, message=message, data={"in_place": True})
+        if not await self._in_place(database, engine):
+            message = f"the data change is not in place on {database}, as before the step; nothing to revert"
+            return Outcome(ok=True, changed=False, message=message, data={"in_place": False})
+        await progress(f"{database}: {first_line(self.spec.revert_sql)}")
+        rows = await self._change(database, engine, self.spec.revert_sql, False, "the undo")
+        message = f"reverted: {rows} rows changed back on {database}; the change is no longer in place"
+        return Outcome(ok=True, changed=True, message=message, data={"in_place": False, "rows": rows})
+
+    async def _in_place(self, database: str, engine: AsyncEngine) -> bool:
+        try:
+            result = await read_only_query(engine, self.verify_sql, row_cap=1)
+            return in_place_value(result.columns, result.rows)
+        except SQLAlchemyError as exc:
+            raise database_refused(database, exc, "verify_sql", "nothing was changed") from None
+        except (SqlTargetError, ValueError) as exc:
+            raise ActionFailed(
+                f"{exc} on {database}; verify_sql must return one value, true when the change is in place, "
+                "so nothing was changed."
+            ) from None
+
+    async def _change(self, database: str, engine: AsyncEngine, sql: str, wanted: bool, label: str) -> int:
+        rolled_back = "it was rolled back, nothing was changed"
+        try:
+            async with engine.begin() as conn:
+                return await change_rows(conn, sql, self.verify_sql, self.max_rows, wanted)
+        except RowCapExceeded as exc:
+            counted = "an unknown number of" if exc.rows < 0 else f"{exc.rows}"
+            raise ActionFailed(
+                f"{label} on {database} would change {counted} rows, more than max_rows {self.max_rows}; {rolled_back}."
+            ) from None
+        except NotInPlace:
+            state = "in place" if not wanted else "not in place"
+            raise ActionFailed(
+                f"{label} ran on {database} but verify_sql still says the change is {state}; {rolled_back}."
+            ) from None
+        except ValueError as exc:
+            raise ActionFailed(f"{exc} inside {label}'s transaction on {database}; {rolled_back}.") from None
+        except SQLAlchemyError as exc:
+            raise database_refused(database, exc, label, rolled_back) from None
+
+
+def build(spec: SqlExecute, binding: Binding, deps: ActionDeps) -> SqlExecuteAction | SqlDataChangeAction:
+    if is_data_change(spec.sql) and spec.verify_sql is not None and spec.max_rows is not None:
+        return SqlDataChangeAction(spec, binding, deps)
     return SqlExecuteAction(spec, binding, deps)

@@ -2,7 +2,7 @@
 
 Names (``ion-primary-db``) map to SQLAlchemy URLs in configuration (``ION_SQL_TARGETS``), so a
 runbook never holds a connection string. Also the small dialect differences those actions meet:
-read-only transactions and EXPLAIN.
+read-only transactions, EXPLAIN and concurrent index builds.
 """
 
 from __future__ import annotations
@@ -137,6 +137,29 @@ def for_dialect(sql: str, dialect: str) -> str:
         sql = _EXPLAIN.sub("EXPLAIN QUERY PLAN", sql, count=1)
         return _NOW_MINUS_INTERVAL.sub(lambda m: f"datetime('now', '-{m.group(1)} {m.group(2).lower()}s')", sql)
     return sql
+
+
+_INDEX_VERB = re.compile(
+    r"^(?P<verb>(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX)(?P<concurrently>\s+CONCURRENTLY\b)?", re.IGNORECASE
+)
+
+
+def index_statement(sql: str, dialect: str, concurrently: bool) -> str:
+    """The CREATE / DROP INDEX to send: with CONCURRENTLY on PostgreSQL when asked, never on SQLite.
+
+    SQLite has no concurrent build (and rejects the word); anything but an index statement is
+    returned as written, without its trailing semicolon.
+    """
+    statement = sql.strip().rstrip(";").strip()
+    match = _INDEX_VERB.match(statement)
+    if match is None:
+        return statement
+    rest = statement[match.end() :]
+    if dialect == "postgresql" and concurrently:
+        return f"{match.group('verb')} CONCURRENTLY{rest}"
+    if dialect == "sqlite":
+        return f"{match.group('verb')}{rest}"
+    return statement
 
 
 async def begin_read_only(conn: AsyncConnection) -> None:

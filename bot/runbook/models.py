@@ -325,12 +325,58 @@ class SqlQuery(ActionBase):
     expect: str | None = Field(None, description="Text that must appear in the result (e.g. an index name).")
 
 
+_INDEX_STATEMENT = re.compile(r"\s*(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\b", re.IGNORECASE)
+_DATA_CHANGE = re.compile(r"\s*(?:UPDATE|INSERT|DELETE)\b", re.IGNORECASE)
+_CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
+
+
 class SqlExecute(ActionBase):
+    """A schema change (CREATE/DROP INDEX, CREATE TABLE) or a capped data change, with its undo.
+
+    A data change (UPDATE / INSERT / DELETE) cannot be read back from the schema, so it needs a
+    ``verify_sql`` that says whether it is in place and a ``max_rows`` cap on what it may touch.
+    """
+
     kind: Literal["sql.execute"]
     sql: str
     revert_sql: str = Field(description="Statement that undoes this one exactly (DROP INDEX ...).")
-    verify_sql: str | None = Field(None, description="Query run after apply; must return rows.")
+    verify_sql: str | None = Field(
+        None,
+        description="Query run after apply; must return rows. For a data change: one value, true when it is in place.",
+    )
     verify_expect: str | None = None
+    concurrently: bool = Field(
+        False,
+        description="Build / drop the index with CONCURRENTLY on PostgreSQL (outside a transaction, writes "
+        "continue); SQLite has no concurrent build and runs the plain form.",
+    )
+    max_rows: int | None = Field(
+        None, ge=1, description="Data changes only: more changed rows than this rolls the statement back."
+    )
+
+    @model_validator(mode="after")
+    def _trackable(self) -> SqlExecute:
+        statements = (self.sql, self.revert_sql)
+        if not self.concurrently and any(_CONCURRENTLY.search(s) for s in statements):
+            raise ValueError(
+                "sql.execute: write the plain CREATE / DROP INDEX and set concurrently: true, so it runs "
+                "outside a transaction on PostgreSQL and a failed build's INVALID index is found"
+            )
+        if self.concurrently and not all(_INDEX_STATEMENT.match(s) for s in statements):
+            raise ValueError("sql.execute: concurrently applies to CREATE INDEX / DROP INDEX (sql and revert_sql)")
+        if _DATA_CHANGE.match(self.sql):
+            if not _DATA_CHANGE.match(self.revert_sql):
+                raise ValueError("sql.execute: the revert_sql of an UPDATE / INSERT / DELETE must be one too")
+            if self.verify_sql is None or self.max_rows is None:
+                raise ValueError(
+                    "sql.execute: an UPDATE / INSERT / DELETE needs verify_sql (one value: true when the change "
+                    "is in place) and max_rows (how many rows it may change)"
+                )
+            if self.verify_expect is not None:
+                raise ValueError("sql.execute: a data change is verified by verify_sql's value; drop verify_expect")
+        elif self.max_rows is not None:
+            raise ValueError("sql.execute: max_rows applies to UPDATE / INSERT / DELETE only")
+        return self
 
 
 class SqlBenchmark(ActionBase):

@@ -120,6 +120,7 @@ class TestExecute:
             "object": "index",
             "name": "idx_persona_tone_pace_intent",
             "exists": False,
+            "valid": False,
         }
         assert action.diff(target, snapshot) == [
             Change(
@@ -207,8 +208,8 @@ class TestExecute:
     async def test_a_statement_it_cannot_track_is_refused_before_running(self, sql_targets: SqlTargets) -> None:
         spec = SqlExecute(
             kind="sql.execute",
-            sql="UPDATE personas SET pace = 'brisk'",
-            revert_sql="UPDATE personas SET pace = 'slow'",
+            sql="ALTER TABLE personas ADD COLUMN mood text",
+            revert_sql="ALTER TABLE personas DROP COLUMN mood",
         )
         action = sql_execute.build(spec, binding("staging"), make_deps(sql=sql_targets))
         assert (
