@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.actions.base import ActionDeps, Binding
-from bot.cloud.ports import ServiceConfig, TrafficSplit
+from bot.cloud.cloud_run import env_field
+from bot.cloud.ports import SecretRef, ServiceConfig, TrafficSplit
 from bot.engine.ports import JSON, ActionFailed, Change, Outcome, ProgressCallback, Target
 
 UPDATE_TIMEOUT = timedelta(minutes=10)
@@ -68,8 +69,21 @@ def show_traffic(value: Any) -> str:
     return ", ".join(parts) or "(none)"
 
 
+def env_json(config: ServiceConfig, name: str) -> JSON:
+    """A variable as a snapshot holds it: its value, ``{"secret", "version"}`` when Secret Manager
+    fills it (so a revert points at the same secret again), or None when unset."""
+    ref = config.secrets.get(name)
+    if ref is not None:
+        return {"secret": ref.secret, "version": ref.version}
+    return config.env.get(name)
+
+
 def show(field: str, value: Any) -> JSON:
-    return show_traffic(value) if field == "traffic" and value is not None else value
+    if field == "traffic" and value is not None:
+        return show_traffic(value)
+    if field.startswith("env ") and isinstance(value, dict):
+        return f"secret {value.get('secret')} (version {value.get('version')})"
+    return value
 
 
 def fields_of(values: Values) -> Values:
@@ -89,14 +103,16 @@ def with_values(config: ServiceConfig, values: Values) -> tuple[ServiceConfig, f
         fields.add("max_instances")
     env_keys = {key[4:]: value for key, value in values.items() if key.startswith("env ")}
     if env_keys:
-        env = dict(config.env)
+        env, secrets = dict(config.env), dict(config.secrets)
         for name, value in env_keys.items():
-            if value is None:
-                env.pop(name, None)
-            else:
+            env.pop(name, None)
+            secrets.pop(name, None)
+            if isinstance(value, dict):
+                secrets[name] = SecretRef(secret=str(value["secret"]), version=str(value.get("version") or ""))
+            elif value is not None:
                 env[name] = str(value)
-        updates["env"] = env
-        fields.add("env")
+            fields.add(env_field(name))  # only these variables are written; the others stay as they are
+        updates["env"], updates["secrets"] = env, secrets
     if "image" in values:
         updates["image"] = str(values["image"])
         fields.add("image")
@@ -155,8 +171,16 @@ class CloudRunAction(ABC):
     async def live(self, target: Target) -> ServiceConfig:
         return await self.deps.cloud_run.get_service(self.project, self.region(target), self.service)
 
+    async def _live_applying(self, target: Target) -> ServiceConfig:
+        """A read on the way forward: a failure (a region that does not exist) also names the
+        targets this action already changed."""
+        try:
+            return await self.live(target)
+        except ActionFailed as error:
+            raise ActionFailed(self._with_changed(error.message), retryable=error.retryable) from error
+
     async def snapshot(self, target: Target) -> JSON:
-        return self.capture(await self.live(target))
+        return self.capture(await self._live_applying(target))
 
     async def read_back(self, target: Target) -> JSON:
         return self.capture(await self.live(target))
@@ -171,7 +195,7 @@ class CloudRunAction(ABC):
         ]
 
     async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
-        config = await self.live(target)
+        config = await self._live_applying(target)
         current = self.capture(config)
         wanted = self.desired(current)
         if all(current.get(key) == value for key, value in wanted.items()):

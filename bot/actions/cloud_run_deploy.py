@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.actions._cloud_run_common import CloudRunAction, Values, traffic_json, traffic_splits
+from bot.actions._cloud_run_common import CloudRunAction, Values, env_json, traffic_json, traffic_splits
 from bot.actions.base import ActionDeps, Binding
 from bot.actions.cloud_run_traffic import canary_split
 from bot.cloud.ports import ServiceConfig
@@ -32,7 +32,7 @@ class DeployAction(CloudRunAction):
 
     def capture(self, config: ServiceConfig) -> Values:
         captured: Values = {"image": config.image} if self.spec.image is not None else {}
-        captured.update({f"env {name}": config.env.get(name) for name in self.spec.env})
+        captured.update({f"env {name}": env_json(config, name) for name in self.spec.env})
         captured["traffic"] = traffic_json(config.traffic)
         captured["_revision"] = config.latest_revision
         return captured

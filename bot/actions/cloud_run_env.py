@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.actions._cloud_run_common import CloudRunAction, Values
+from bot.actions._cloud_run_common import CloudRunAction, Values, env_json
 from bot.actions.base import ActionDeps, Binding
 from bot.cloud.ports import ServiceConfig
 from bot.engine.ports import Action
@@ -26,7 +26,7 @@ class EnvAction(CloudRunAction):
         return [*self.spec.set, *(name for name in self.spec.unset if name not in self.spec.set)]
 
     def capture(self, config: ServiceConfig) -> Values:
-        return {f"env {name}": config.env.get(name) for name in self.names()}
+        return {f"env {name}": env_json(config, name) for name in self.names()}
 
     def desired(self, current: Values) -> Values:
         wanted: Values = {f"env {name}": value for name, value in self.spec.set.items()}

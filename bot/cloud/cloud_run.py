@@ -11,12 +11,46 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-from bot.cloud.ports import ServiceConfig, TrafficSplit
+from bot.cloud.ports import SecretRef, ServiceConfig, TrafficSplit
 from bot.cloud.retry import Backoff, CloudCallError, await_done, retry_transient
 from bot.engine.clock import SystemClock
 from bot.engine.ports import ActionFailed, Clock
 
-WRITABLE = frozenset({"min_instances", "max_instances", "env", "image", "traffic"})
+SCALARS = frozenset({"min_instances", "max_instances", "image"})
+WRITABLE = SCALARS | {"traffic"}
+ENV_FIELD = "env "  # "env NAME": that one variable; the rest of the container's env is left alone
+
+
+def env_field(name: str) -> str:
+    return ENV_FIELD + name
+
+
+def env_names(fields: frozenset[str]) -> list[str]:
+    """The variables an update writes, from its ``env NAME`` fields."""
+    return sorted(field[len(ENV_FIELD) :] for field in fields if field.startswith(ENV_FIELD))
+
+
+def put_env(env: dict[str, str], secrets: dict[str, SecretRef], name: str, source: ServiceConfig) -> None:
+    """Make ``name`` in (env, secrets) what it is in ``source``: plain, secret-backed or unset;
+    a variable that stays in the same dict keeps its place."""
+    if name in source.env:
+        env[name] = source.env[name]
+        secrets.pop(name, None)
+    elif name in source.secrets:
+        secrets[name] = source.secrets[name]
+        env.pop(name, None)
+    else:
+        env.pop(name, None)
+        secrets.pop(name, None)
+
+
+def with_delta(fresh: ServiceConfig, ours: ServiceConfig, fields: frozenset[str]) -> ServiceConfig:
+    """Our change (``fields`` of ``ours``) on top of a fresh read, keeping what others changed."""
+    env, secrets = dict(fresh.env), dict(fresh.secrets)
+    for name in env_names(fields):
+        put_env(env, secrets, name, ours)
+    scalars = {field: getattr(ours, field) for field in fields & SCALARS}
+    return replace(fresh, env=env, secrets=secrets, **scalars)
 
 
 class Pending(Protocol):
@@ -49,6 +83,12 @@ def explain(error: CloudCallError, verb: str, project: str, region: str, service
         return ActionFailed(
             f"Cloud Run service {service} was not found in {region} (project {project}); nothing was "
             "changed there; check the runbook's service regions and the environment's project"
+        )
+    if error.kind == "precondition":
+        return ActionFailed(
+            f"Cloud Run refused {verb} {where} in its current state: {error.detail}; nothing was changed "
+            "there; check the service's conditions in the console, then try again",
+            retryable=True,
         )
     if error.kind == "invalid":
         return ActionFailed(
@@ -84,19 +124,27 @@ class CloudRunGateway:
         fields: frozenset[str],
         timeout: timedelta,
     ) -> ServiceConfig:
-        unknown = fields - WRITABLE
+        unknown = {field for field in fields if field not in WRITABLE and not field.startswith(ENV_FIELD)}
         if unknown:
-            raise ValueError(f"cannot update {sorted(unknown)}; writable fields are {sorted(WRITABLE)}")
+            raise ValueError(f"cannot update {sorted(unknown)}; writable fields are {sorted(WRITABLE)} and 'env NAME'")
         project, region, name = config.project, config.region, config.name
         try:
             pending = await self._start(config, fields)
         except CloudCallError as error:
             if error.kind != "conflict":
                 raise explain(error, "updating", project, region, name) from error
+            if "traffic" in fields:
+                # A split is computed from the one it replaces: re-applied to a split someone else
+                # just set, it would undo theirs. Say so instead of guessing.
+                raise ActionFailed(
+                    f"{_where(project, region, name)} was changed by someone else while the bot was "
+                    "changing its traffic; the bot changed nothing there; check its new split, then run "
+                    "the step again",
+                    retryable=True,
+                ) from error
             fresh = await self.get_service(project, region, name)
-            intent = replace(fresh, **{field: getattr(config, field) for field in fields})
             try:
-                pending = await self._start(intent, fields)
+                pending = await self._start(with_delta(fresh, config, fields), fields)
             except CloudCallError as again:
                 if again.kind == "conflict":
                     raise ActionFailed(
@@ -132,10 +180,13 @@ def _minutes(timeout: timedelta) -> str:
 _MASKS = {
     "min_instances": "template.scaling",
     "max_instances": "template.scaling",
-    "env": "template.containers",
     "image": "template.containers",
     "traffic": "traffic",
 }
+
+
+def _mask(field: str) -> str:
+    return "template.containers" if field.startswith(ENV_FIELD) else _MASKS[field]
 
 
 def _short(resource: str) -> str:
@@ -152,7 +203,7 @@ def _classify(error: Exception) -> CloudCallError | None:
         (gexc.DeadlineExceeded, "transient"),
         (gexc.Aborted, "conflict"),
         (gexc.Conflict, "conflict"),
-        (gexc.FailedPrecondition, "conflict"),
+        (gexc.FailedPrecondition, "precondition"),
         (gexc.PermissionDenied, "denied"),
         (gexc.Forbidden, "denied"),
         (gexc.Unauthenticated, "denied"),
@@ -200,28 +251,49 @@ class GoogleRunCalls:
         from google.cloud import run_v2
         from google.protobuf import field_mask_pb2
 
+        # Edit the service as read, so every field and env entry the bot does not change (secret
+        # references, resources, probes) goes back exactly as it was; the etag is the caller's.
         proto = await self._get_proto(config.project, config.region, config.name)
         proto.etag = config.etag
-        template = proto.template
-        if "min_instances" in fields or "max_instances" in fields:
+        template = run_v2.Service.pb(proto).template
+        if "min_instances" in fields:
             template.scaling.min_instance_count = config.min_instances
+        if "max_instances" in fields:
             template.scaling.max_instance_count = config.max_instances
-        if not template.containers:
-            template.containers.append(run_v2.Container())
-        container = template.containers[0]
-        if "image" in fields:
-            container.image = config.image
-        if "env" in fields:
-            container.env = [run_v2.EnvVar(name=k, value=v) for k, v in sorted(config.env.items())]
+        names = env_names(fields)
+        if "image" in fields or names:
+            container = template.containers[0] if template.containers else template.containers.add()
+            if "image" in fields:
+                container.image = config.image
+            for name in names:
+                _write_env(container.env, name, config)
         if "traffic" in fields:
             proto.traffic = [_traffic_target(split) for split in config.traffic]
-        mask = field_mask_pb2.FieldMask(paths=sorted({_MASKS[field] for field in fields}))
+        mask = field_mask_pb2.FieldMask(paths=sorted({_mask(field) for field in fields}))
         request = run_v2.UpdateServiceRequest(service=proto, update_mask=mask)
         try:
             operation = await self.client.update_service(request=request, retry=None)
         except Exception as error:
             raise _classify(error) or error from error
         return _GoogleOperation(operation)
+
+
+def _write_env(env: Any, name: str, config: ServiceConfig) -> None:
+    """Set, repoint or remove one entry of a container's env (protobuf) in place."""
+    index = next((i for i, var in enumerate(env) if var.name == name), None)
+    if name not in config.env and name not in config.secrets:
+        if index is not None:
+            del env[index]
+        return
+    var = env.add(name=name) if index is None else env[index]
+    if name in config.env:
+        var.value = config.env[name]  # a oneof: this drops any value_source
+        return
+    ref = config.secrets[name]
+    var.ClearField("value_source")
+    var.value_source.SetInParent()
+    var.value_source.secret_key_ref.secret = ref.secret
+    var.value_source.secret_key_ref.version = ref.version
 
 
 def _traffic_target(split: TrafficSplit) -> Any:
@@ -245,13 +317,22 @@ def service_config(project: str, region: str, proto: Any) -> ServiceConfig:
     latest_kind = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
     template = proto.template
     container = template.containers[0] if template.containers else None
+    env: dict[str, str] = {}
+    secrets: dict[str, SecretRef] = {}
+    for var in run_v2.Container.pb(container).env if container else []:
+        if var.WhichOneof("values") == "value_source":
+            ref = var.value_source.secret_key_ref
+            secrets[var.name] = SecretRef(secret=ref.secret, version=ref.version)
+        else:
+            env[var.name] = var.value
     return ServiceConfig(
         project=project,
         region=region,
         name=_short(proto.name),
         min_instances=template.scaling.min_instance_count,
         max_instances=template.scaling.max_instance_count,
-        env={var.name: var.value for var in container.env} if container else {},
+        env=env,
+        secrets=secrets,
         image=container.image if container else "",
         latest_revision=_short(proto.latest_ready_revision or proto.latest_created_revision),
         traffic=tuple(

@@ -18,6 +18,15 @@ class TrafficSplit:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """An env var Cloud Run fills from Secret Manager (``value_source.secret_key_ref``); the bot
+    never sees the value, only which secret and version, so a revert can point at it again."""
+
+    secret: str
+    version: str = "latest"
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """The parts of a Cloud Run service the runbook changes, plus the etag for safe updates."""
 
@@ -26,7 +35,8 @@ class ServiceConfig:
     name: str
     min_instances: int
     max_instances: int
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # plain values
+    secrets: dict[str, SecretRef] = field(default_factory=dict)  # secret-backed; a name is in one of the two
     image: str = ""
     latest_revision: str = ""
     traffic: tuple[TrafficSplit, ...] = ()
@@ -37,7 +47,10 @@ class CloudRunApi(Protocol):
     async def get_service(self, project: str, region: str, service: str) -> ServiceConfig: ...
 
     async def update_service(self, config: ServiceConfig, fields: frozenset[str], timeout: timedelta) -> ServiceConfig:
-        """Write ``fields`` of ``config`` (guarded by its etag) and wait for the operation."""
+        """Write ``fields`` of ``config`` (guarded by its etag) and wait for the operation.
+
+        ``"env NAME"`` writes only that variable (from ``env`` or ``secrets``; unset when in neither).
+        """
         ...
 
 

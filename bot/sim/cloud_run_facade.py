@@ -51,7 +51,7 @@ def service_proto(config: ServiceConfig, generation: int = 0) -> Any:
             containers=[
                 run_v2.Container(
                     image=config.image,
-                    env=[run_v2.EnvVar(name=k, value=v) for k, v in sorted(config.env.items())],
+                    env=_env_proto(config),
                     resources=run_v2.ResourceRequirements(limits={"cpu": "1", "memory": "1Gi"}),
                 )
             ],
@@ -70,12 +70,27 @@ def service_proto(config: ServiceConfig, generation: int = 0) -> Any:
     )
 
 
+def _env_proto(config: ServiceConfig) -> list[Any]:
+    """Plain values, then secret references (``value_source``), each in the world's order."""
+    plain = [run_v2.EnvVar(name=name, value=value) for name, value in config.env.items()]
+    return plain + [
+        run_v2.EnvVar(
+            name=name,
+            value_source=run_v2.EnvVarSource(
+                secret_key_ref=run_v2.SecretKeySelector(secret=ref.secret, version=ref.version)
+            ),
+        )
+        for name, ref in config.secrets.items()
+    ]
+
+
 class CloudRunFacade:
     """``await start()`` returns "127.0.0.1:PORT" for ``grpc.aio.insecure_channel``."""
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.calls: list[str] = []
+        self.updates: list[Any] = []  # every UpdateService request's Service, as sent
         self._server: grpc.aio.Server | None = None
         self._operations: dict[str, tuple[str, str, str]] = {}
 
@@ -115,6 +130,7 @@ class CloudRunFacade:
 
     async def _update_service(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         self.calls.append("UpdateService")
+        self.updates.append(run_v2.Service.deserialize(request.service.SerializeToString()))
 
         def update() -> Any:
             project, region, _ = _path(request.service.name)

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.cloud.ports import ServiceConfig, SqlInstanceState, TrafficSplit
+from bot.cloud.cloud_run import ENV_FIELD, env_names, put_env
+from bot.cloud.ports import SecretRef, ServiceConfig, SqlInstanceState, TrafficSplit
 from bot.runbook.models import Runbook
 
 TEMPLATE_FIELDS = frozenset({"min_instances", "max_instances", "env", "image"})
 SERVICE_FIELDS = TEMPLATE_FIELDS | {"traffic"}
 DEFAULT_SQL_TIER = "db-custom-16-32768"
 BASELINE_ENV = {"CACHE_MAX_ITEMS": "1000", "CACHE_TTL": "60"}
+OTHER_WRITER_ENV = {"EDITED_ELSEWHERE": "true"}
 
 
 class WorldError(Exception):
@@ -52,6 +54,10 @@ class Invalid(WorldError):
     code, http = "INVALID_ARGUMENT", 400
 
 
+class FailedPrecondition(WorldError):
+    code, http = "FAILED_PRECONDITION", 400
+
+
 def region_baseline(region: str) -> tuple[int, int]:
     """Min/max instances before the rollout, per the seed: US 3/100, EU and Asia 2/100."""
     return (3, 100) if region.startswith("us-") else (2, 100)
@@ -64,6 +70,7 @@ class Revision:
     env: dict[str, str]
     min_instances: int
     max_instances: int
+    secrets: dict[str, SecretRef] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +100,7 @@ class RunService:
             min_instances=latest.min_instances,
             max_instances=latest.max_instances,
             env=dict(latest.env),
+            secrets=dict(latest.secrets),
             image=latest.image,
             latest_revision=latest.name,
             traffic=self.traffic,
@@ -141,7 +149,7 @@ class Faults:
     denied_regions: set[tuple[str, str]] = field(default_factory=set)  # (project, region), writes only
     transient: list[type[WorldError]] = field(default_factory=list)  # raised one per call, in order
     operation_delay: timedelta = timedelta(0)
-    concurrent_edits: set[tuple[str, str, str]] = field(default_factory=set)  # one-shot per service
+    concurrent_edits: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)  # one-shot
 
 
 class World:
@@ -183,6 +191,7 @@ class World:
         max_instances: int = 100,
         image: str | None = None,
         env: dict[str, str] | None = None,
+        secrets: dict[str, SecretRef] | None = None,
     ) -> ServiceConfig:
         revision = Revision(
             name=f"{name}-00001",
@@ -190,6 +199,7 @@ class World:
             env=dict(BASELINE_ENV if env is None else env),
             min_instances=min_instances,
             max_instances=max_instances,
+            secrets=dict(secrets or {}),
         )
         service = RunService(project, region, name, [revision], (TrafficSplit(percent=100, latest=True),))
         self.services[(project, region, name)] = service
@@ -213,9 +223,10 @@ class World:
         """Operations started from now on finish ``delay`` later on the world's clock."""
         self.faults.operation_delay = delay
 
-    def concurrent_edit(self, project: str, region: str, name: str) -> None:
-        """Someone else edits this service just before the bot's next update (once)."""
-        self.faults.concurrent_edits.add((project, region, name))
+    def concurrent_edit(self, project: str, region: str, name: str, env: dict[str, str] | None = None) -> None:
+        """Someone else sets ``env`` on this service (a new revision) just before the bot's next
+        update (once), so the bot's etag is stale and its retry must keep their change."""
+        self.faults.concurrent_edits[(project, region, name)] = dict(OTHER_WRITER_ENV if env is None else env)
 
     def subscribe(self, listener: Callable[[WorldChange], None]) -> None:
         self._listeners.append(listener)
@@ -257,12 +268,13 @@ class World:
         if (config.project, config.region) in self.faults.denied_regions:
             raise PermissionDenied(f"caller may not update services in {config.region} ({config.project})")
         service = self._service(*key)
-        if key in self.faults.concurrent_edits:
-            self.faults.concurrent_edits.discard(key)
-            service.generation += 1
+        edit = self.faults.concurrent_edits.pop(key, None)
+        if edit is not None:
+            theirs = replace(service.config(), env={**service.latest.env, **edit})
+            self._land_service(service, theirs, frozenset(ENV_FIELD + name for name in edit))
         if config.etag and config.etag != service.etag:
             raise Conflict(f"etag {config.etag} does not match the current {service.etag}")
-        unknown = set(fields) - SERVICE_FIELDS
+        unknown = {f for f in fields if f not in SERVICE_FIELDS and not f.startswith(ENV_FIELD)}
         if unknown:
             raise Invalid(f"cannot update fields {sorted(unknown)}")
         self._validate(service, config, fields)
@@ -282,12 +294,20 @@ class World:
 
     def _land_service(self, service: RunService, config: ServiceConfig, fields: frozenset[str]) -> None:
         latest = service.latest
+        # "env" replaces the container's whole env, as Cloud Run does for the template.containers
+        # mask; "env NAME" changes that one variable and leaves the others as they are.
+        env, secrets = (
+            (dict(config.env), dict(config.secrets)) if "env" in fields else (dict(latest.env), dict(latest.secrets))
+        )
+        for name in env_names(fields):
+            put_env(env, secrets, name, config)
         template = Revision(
             name=latest.name,
             image=config.image if "image" in fields else latest.image,
-            env=dict(config.env) if "env" in fields else dict(latest.env),
+            env=env,
             min_instances=config.min_instances if "min_instances" in fields else latest.min_instances,
             max_instances=config.max_instances if "max_instances" in fields else latest.max_instances,
+            secrets=secrets,
         )
         changed = False
         if template != latest:

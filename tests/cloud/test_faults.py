@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from bot.engine.ports import ActionFailed
-from bot.runbook.models import CloudRunScale, CloudSqlTier
+from bot.runbook.models import CloudRunEnv, CloudRunScale, CloudSqlTier
 from bot.sim.world import TooManyRequests
 from tests.cloud.conftest import PROJECT, SERVICE, Cloud, run_all
-from tests.cloud.test_cloud_run_kinds import build
+from tests.cloud.test_cloud_run_kinds import build, deploy, traffic
 
 REGIONS = ("us-central1", "europe-west1", "asia-southeast1")
 
@@ -87,22 +87,53 @@ class TestTransientErrors:
 
 
 class TestConcurrentEdit:
-    async def test_an_etag_conflict_rereads_and_retries_once(self, cloud: Cloud) -> None:
-        cloud.world.concurrent_edit(PROJECT, "us-central1", SERVICE)
+    async def test_an_etag_conflict_rereads_and_keeps_the_other_writers_edit(self, cloud: Cloud) -> None:
+        cloud.world.concurrent_edit(PROJECT, "us-central1", SERVICE, env={"FEATURE_X": "on"})
         action = build(cloud, scale_all(1))
         await run_all(cloud, action)
-        assert cloud.live("us-central1").min_instances == 1
+        live = cloud.live("us-central1")
+        assert live.min_instances == 1
+        assert live.env == {"CACHE_MAX_ITEMS": "1000", "CACHE_TTL": "60", "FEATURE_X": "on"}
         if cloud.run_facade is not None:
             assert cloud.run_facade.calls.count("UpdateService") == 4  # one refused, then one per region
+
+    async def test_an_env_change_retried_after_a_conflict_writes_only_its_own_variables(self, cloud: Cloud) -> None:
+        cloud.world.concurrent_edit(PROJECT, "us-central1", SERVICE, env={"CACHE_TTL": "90", "FEATURE_X": "on"})
+        spec = CloudRunEnv.model_validate(
+            {
+                "kind": "cloud_run.env",
+                "service": SERVICE,
+                "regions": ["us-central1"],
+                "set": {"CACHE_MAX_ITEMS": "1500"},
+            }
+        )
+        await run_all(cloud, build(cloud, spec))
+        assert cloud.live("us-central1").env == {"CACHE_MAX_ITEMS": "1500", "CACHE_TTL": "90", "FEATURE_X": "on"}
+
+    async def test_a_traffic_change_after_a_conflict_is_reported_not_recomputed(self, cloud: Cloud) -> None:
+        await run_all(cloud, build(cloud, deploy(image="img:week17", tag="canary", traffic_percent=10)))
+        cloud.world.concurrent_edit(PROJECT, "us-central1", SERVICE, env={"FEATURE_X": "on"})
+        before = cloud.live("us-central1")
+        with pytest.raises(ActionFailed) as failed:
+            await run_all(cloud, build(cloud, traffic(50, to="canary")))
+        assert failed.value.message == (
+            "ion-mentoring-api in us-central1 (project ion-mentoring) was changed by someone else while the "
+            "bot was changing its traffic; the bot changed nothing there; check its new split, then run the "
+            "step again"
+        )
+        assert failed.value.retryable
+        after = cloud.live("us-central1")
+        assert after.traffic == before.traffic and after.env["FEATURE_X"] == "on"
 
     async def test_a_second_conflict_is_reported_without_changing_anything(self, cloud: Cloud) -> None:
         action = build(cloud, scale_all(1))
         target = action.targets()[0]
         snapshot = await action.snapshot(target)
         original = cloud.world.update_service
+        edits = iter(range(1, 100))
 
         def always_edited(config, fields):  # type: ignore[no-untyped-def]
-            cloud.world.concurrent_edit(PROJECT, "us-central1", SERVICE)
+            cloud.world.concurrent_edit(PROJECT, "us-central1", SERVICE, env={"EDIT": str(next(edits))})
             return original(config, fields)
 
         cloud.world.update_service = always_edited  # type: ignore[method-assign]
@@ -111,6 +142,7 @@ class TestConcurrentEdit:
         assert "was changed by someone else twice" in failed.value.message
         assert "the bot changed nothing there" in failed.value.message
         assert cloud.live("us-central1").min_instances == 3
+        assert cloud.live("us-central1").env["EDIT"] == "2"
 
 
 class TestSlowOperations:
