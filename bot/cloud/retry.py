@@ -21,7 +21,7 @@ class CloudCallError(Exception):
     """A cloud refusal in the bot's terms.
 
     ``kind`` is one of: transient (429/503, try again), conflict (etag mismatch), denied,
-    not_found, invalid.
+    not_found, precondition (refused in the resource's current state; may be tried again), invalid.
     """
 
     def __init__(self, kind: str, detail: str) -> None:

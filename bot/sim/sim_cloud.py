@@ -22,6 +22,7 @@ _KINDS: dict[type[w.WorldError], str] = {
     w.Conflict: "conflict",
     w.PermissionDenied: "denied",
     w.NotFound: "not_found",
+    w.FailedPrecondition: "precondition",
     w.Invalid: "invalid",
 }
 

@@ -44,9 +44,6 @@ async def test_a_missing_service_changes_nothing_anywhere(cloud: Cloud) -> None:
 
 
 async def test_a_failed_precondition_is_not_called_a_concurrent_edit(cloud: Cloud) -> None:
-    if cloud.run_facade is None:
-        pytest.skip("FAILED_PRECONDITION is a gRPC status the Google adapter classifies")
-
     def not_ready(config, fields):  # type: ignore[no-untyped-def]
         raise FailedPrecondition("revision ion-mentoring-api-00001 is not ready")
 
@@ -61,5 +58,6 @@ async def test_a_failed_precondition_is_not_called_a_concurrent_edit(cloud: Clou
         "conditions in the console, then try again"
     )
     assert failed.value.retryable
-    assert cloud.run_facade.calls.count("UpdateService") == 1  # not re-read and retried as a conflict
+    if cloud.run_facade is not None:  # the Google stack: not re-read and retried as a conflict
+        assert cloud.run_facade.calls.count("UpdateService") == 1
     assert cloud.live("us-central1").min_instances == 3
