@@ -7,22 +7,21 @@ recovery on another replica took it over, the executor stops there and writes no
 A BaseException (cancellation, a killed process) is deliberately not caught: the records stay
 as they are and recovery decides what landed.
 
-The verification window ("30 minutes post-deployment") is watched, not slept through: its
-conditions are checked every watch interval and the first breach fails the step there and then.
+A rollback may take the lane over while it runs (rollback.py): the executor's waits (a ``wait``
+action, the verification window in verification.py) end at once, a cloud update in flight is let
+finish and recorded, and the executor stops there and writes nothing more; the rollback owns the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Literal
 
 from bot.engine import checklist, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.lease import Lease, LeaseLost, describe_lease
 from bot.engine.plan import BoundAction, bind_actions
-from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, CheckResult, ProgressCallback
+from bot.engine.ports import BOT_ACTOR, JSON, ActionFailed, Actor, Outcome, ProgressCallback, Target
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -34,12 +33,8 @@ from bot.engine.records import (
 )
 from bot.engine.states import lane_name
 from bot.engine.targets import settle, write_ahead
-from bot.runbook.conditions import Condition, Op
-from bot.runbook.durations import format_duration
-from bot.runbook.models import Environment, Step, Verification
-
-# The comparison that breaches a condition: "p95 < 50 for 5m" breaches when "p95 >= 50 for 5m" holds.
-_BREACHING: dict[Op, Op] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+from bot.engine.verification import StepFailed, watch_and_accept
+from bot.runbook.models import Step
 
 
 @dataclass(frozen=True)
@@ -51,14 +46,6 @@ class ExecutionResult:
     applied: list[TargetRecord] = field(default_factory=list)
     revert_lines: list[str] = field(default_factory=list)
     rollback: rollback.RollbackResult | None = None
-
-
-class StepFailed(Exception):
-    """Internal: the step cannot go on; ``message`` is the sentence for the person."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class Executor:
@@ -92,7 +79,7 @@ class Executor:
                         await self._verify(bound, records[first:])
                 await lease.require("verification")
                 lane, execution = await self._enter_verifying(lane, execution, actor)
-                await self._watch_and_accept(run, step, lane, progress, lease)
+                await watch_and_accept(ctx, run, step, lane, progress, lease)
                 await lease.require("accepting the step")
             except StepFailed as failure:
                 if not await lease.confirm():
@@ -122,7 +109,9 @@ class Executor:
                 await progress(f"would change {target.label}: {shown}")
                 continue
             try:
-                outcome = await item.action.apply(target, snapshot, progress)
+                outcome = await self._run_apply(item, target, snapshot, progress, lease)
+            except LeaseLost:
+                raise  # a wait taken over mid-way: the new owner settles its record
             except ActionFailed as exc:
                 records[-1] = await settle(ctx, record, TargetStatus.FAILED, exc.message)
                 raise StepFailed(exc.message) from exc
@@ -137,6 +126,15 @@ class Executor:
             records[-1] = await settle(ctx, record, status, outcome.message)
             await progress(f"{target.label}: {outcome.message}")
 
+    async def _run_apply(
+        self, item: BoundAction, target: Target, snapshot: JSON, progress: ProgressCallback, lease: Lease
+    ) -> Outcome:
+        """A change runs to its end (its outcome must be known); a wait or a probe ends when the lease is lost."""
+        work = item.action.apply(target, snapshot, progress)
+        if item.action.mutating:
+            return await work
+        return await lease.interruptible(work, f"the end of {target.label}")
+
     async def _verify(self, bound: list[BoundAction], records: list[TargetRecord]) -> None:
         by_index = {b.index: b for b in bound}
         for record in records:
@@ -150,99 +148,13 @@ class Executor:
                 raise StepFailed(f"Verification of {record.target_label} failed: {outcome.message}")
 
     async def _enter_verifying(self, lane: StepLane, execution: Execution, actor: Actor) -> tuple[StepLane, Execution]:
-        moved = await self._ctx.lanes.transition(lane, StepState.VERIFYING, actor, "applied; verifying")
+        try:
+            moved = await self._ctx.lanes.transition(lane, StepState.VERIFYING, actor, "applied; verifying")
+        except Refused as refused:  # a rollback claimed the lane after the last check
+            raise LeaseLost("verification") from refused
         verifying = replace(execution, state=ExecutionState.VERIFYING)
         await self._ctx.store.save_execution(verifying)
         return moved, verifying
-
-    async def _watch_and_accept(
-        self, run: Run, step: Step, lane: StepLane, progress: ProgressCallback, lease: Lease
-    ) -> None:
-        """Watch the verification window (a dry run checks it once), then the acceptance criteria must hold."""
-        ctx = self._ctx
-        env = ctx.environment(lane.environment)
-        if step.verification is not None:
-            if run.dry_run:
-                await self._check_once(step.verification.conditions, env, progress)
-            else:
-                await self._watch_window(step.verification, env, progress, lease)
-        await self._check_once(step.acceptance, env, progress)
-
-    async def _check_once(self, conditions: list[Condition], env: Environment, progress: ProgressCallback) -> None:
-        for condition in conditions:
-            result = await self._ctx.checker.check(condition, env, self._ctx.clock.now())
-            if result.passed is None:
-                raise StepFailed(f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy).")
-            if not result.passed:
-                raise StepFailed(f"'{result.condition}' does not hold: {result.detail}.")
-            await progress(f"{result.condition}: pass ({result.detail})")
-
-    async def _watch_window(
-        self, verification: Verification, env: Environment, progress: ProgressCallback, lease: Lease
-    ) -> None:
-        """Check every watch interval until the window ends; fail at the first breach.
-
-        Unknown (no data) is never a breach and never a pass: a condition still unknown when the
-        window ends fails the step, with a sentence saying whether it had any data at all.
-        """
-        ctx = self._ctx
-        conditions = verification.conditions
-        span = format_duration(verification.window)
-        interval = ctx.runbook.schedule.watch_interval.total_seconds()
-        started = ctx.clock.now()
-        deadline = started + verification.window
-        texts = ", ".join(_text(c) for c in conditions) or "nothing"
-        await progress(f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for {span}")
-        had_data: set[int] = set()
-        readings: list[_Reading] = []
-        while True:
-            left = (deadline - ctx.clock.now()).total_seconds()
-            if left > 0:
-                await ctx.clock.sleep(min(interval, left))
-            if lease.lost:  # the renewal timer was refused: another replica owns the execution now
-                raise LeaseLost("finishing verification")
-            now = ctx.clock.now()
-            into = format_duration(now - started)
-            readings = [await self._read(condition, env, now) for condition in conditions]
-            for index, reading in enumerate(readings):
-                if reading.state == "breach":
-                    raise StepFailed(
-                        f"'{_text(reading.condition)}' does not hold {into} into the {span} verification "
-                        f"window: {reading.result.detail}."
-                    )
-                if reading.state == "clear":
-                    had_data.add(index)
-            if now >= deadline:
-                break
-        for index, reading in enumerate(readings):
-            text = _text(reading.condition)
-            if reading.state == "unknown" and index not in had_data:
-                raise StepFailed(
-                    f"Could not confirm '{text}': there was no data for it during the whole {span} verification "
-                    f"window ({reading.result.detail}); no data is never healthy."
-                )
-            if reading.state == "unknown":
-                raise StepFailed(
-                    f"Could not confirm '{text}' at the end of the {span} verification window: "
-                    f"{reading.result.detail} (no data is never healthy)."
-                )
-            held = reading.result.detail if reading.condition.mode != "for" else "no sustained breach"
-            await progress(f"{text}: held for the {span} window ({held})")
-
-    async def _read(self, condition: Condition, env: Environment, now: datetime) -> _Reading:
-        """One check of one verification condition: breach, clear or unknown.
-
-        A ``for D`` condition breaches only when its opposite held for D (a spike shorter than D
-        is no breach); a bare or ``over`` condition breaches when it is false now.
-        """
-        if condition.mode == "for":
-            opposite = replace(condition, op=_BREACHING[condition.op], text="")
-            result = await self._ctx.checker.check(opposite, env, now)
-            state: _State = "unknown" if result.passed is None else "breach" if result.passed else "clear"
-            return _Reading(condition, state, result)
-        result = await self._ctx.checker.check(condition, env, now)
-        state = "unknown" if result.passed is None else "clear" if result.passed else "breach"
-        return _Reading(condition, state, result)
 
     async def _succeed(
         self,
@@ -256,10 +168,7 @@ class Executor:
         ctx = self._ctx
         current = await ctx.lanes.get(run.id, step.id, lane.environment)
         if current.state is not StepState.VERIFYING or current.last_execution_id != execution.id:
-            message = f"{lane_name(lane)} was {current.state.value} by someone else during verification."
-            ended = replace(execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=message)
-            await ctx.store.save_execution(ended)
-            return ExecutionResult(ended, current, False, message, _applied(records))
+            return await self._stopped(run, step, lane, execution, records, "accepting the step")
         ended = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="verified")
         await ctx.store.save_execution(ended)
         lane, message = await accept_if_complete(ctx, run, step, current, actor)
@@ -275,21 +184,31 @@ class Executor:
         records: list[TargetRecord],
         before: str,
     ) -> ExecutionResult:
-        """Recovery on another replica took the execution over: it owns the records now, so write none."""
+        """A rollback, or recovery on another replica, took the execution over: it owns the records now."""
         ctx = self._ctx
         applied = _applied(records)
         current = await ctx.lanes.get(run.id, step.id, lane.environment)
         stored = await ctx.store.get_execution(execution.id) or execution
         listed = ", ".join(r.target_label for r in applied) or "nothing"
-        message = (
-            f"{lane_name(lane)} stopped before {before}: crash recovery on another replica took this execution "
-            f"over (its heartbeat looked older than the {describe_lease(ctx.lease)} lease), so nothing more was "
-            f"changed here. Applied before stopping: {listed}. The lane is {current.state.value}; check what "
-            "landed, then roll back or run it again."
-        )
+        rolled_back = current.last_execution_id != execution.id and current.state in _ROLLBACK_STATES
+        if rolled_back:
+            what = "stopped for rollback"
+            message = (
+                f"{lane_name(lane)} stopped before {before}: a rollback took the lane over, so nothing more was "
+                f"changed here. Applied before stopping: {listed}. The rollback restores it; the lane is "
+                f"{current.state.value}."
+            )
+        else:
+            what = "lease lost"
+            message = (
+                f"{lane_name(lane)} stopped before {before}: crash recovery on another replica took this execution "
+                f"over (its heartbeat looked older than the {describe_lease(ctx.lease)} lease), so nothing more was "
+                f"changed here. Applied before stopping: {listed}. The lane is {current.state.value}; check what "
+                "landed, then roll back or run it again."
+            )
         await ctx.auditor.record(
             BOT_ACTOR,
-            "lease lost",
+            what,
             run_id=run.id,
             step_id=f"{step.id}@{lane.environment}",
             outcome="failed",
@@ -335,18 +254,7 @@ class Executor:
         return result
 
 
-_State = Literal["breach", "clear", "unknown"]
-
-
-@dataclass(frozen=True)
-class _Reading:
-    condition: Condition
-    state: _State
-    result: CheckResult
-
-
-def _text(condition: Condition) -> str:
-    return condition.text or str(condition)
+_ROLLBACK_STATES = frozenset({StepState.ROLLING_BACK, StepState.ROLLED_BACK})
 
 
 def _applied(records: list[TargetRecord]) -> list[TargetRecord]:

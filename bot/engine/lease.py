@@ -8,6 +8,10 @@ conditional UPDATE, so the owner's next heartbeat or confirmation then fails and
 
 The renewal is a clock *timer*, not a task asleep on the clock: on a virtual clock it fires as
 time passes, yet drivers that ask "is the work I wait for asleep on the clock?" do not count it.
+
+A rollback may take a running execution over too (rollback.py): it moves the owner away, so the
+next renewal fails; if the owner is in this process, ``held_here`` finds its lease and ``revoke``
+stops it at once, and the waits it runs through ``interruptible`` end there and then.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.engine.clock import Timer
 from bot.engine.ports import Clock
@@ -27,6 +32,11 @@ from bot.engine.store import RolloutStore
 
 DEFAULT_LEASE = timedelta(minutes=2)
 BEATS_PER_LEASE = 3
+
+T = TypeVar("T")
+
+# The leases this process keeps right now, by execution id (a rollback here stops its executor).
+_HELD: dict[str, Lease] = {}
 
 
 def new_owner_id() -> str:
@@ -38,6 +48,11 @@ def lease_expired(execution: Execution, before: datetime) -> bool:
     """True when the last sign of life (heartbeat, else the claim) is older than ``before``."""
     last = execution.heartbeat_at or execution.started_at
     return last < before
+
+
+def held_here(execution_id: str) -> Lease | None:
+    """The lease this process keeps on ``execution_id``, if its owner runs here."""
+    return _HELD.get(execution_id)
 
 
 def describe_lease(lease: timedelta) -> str:
@@ -66,6 +81,8 @@ class Lease:
         self._timer: Timer | None = None
         self._beating: asyncio.Task[None] | None = None
         self._kept = False
+        self._lost_signal = asyncio.Event()
+        self._released = asyncio.Event()
 
     @property
     def lost(self) -> bool:
@@ -79,7 +96,7 @@ class Lease:
     async def confirm(self) -> bool:
         """Renew now and say whether the execution is still ours; call it before changing anything."""
         if not self._lost and not await self._store.heartbeat(self.execution_id, self.owner, self._clock.now()):
-            self._lost = True
+            self._lose()
         return not self._lost
 
     async def require(self, before: str) -> None:
@@ -87,19 +104,52 @@ class Lease:
         if not await self.confirm():
             raise LeaseLost(before)
 
+    def revoke(self) -> None:
+        """The execution was taken over here (a rollback): stop at the next check or wait."""
+        self._lose()
+
+    async def released(self) -> None:
+        """Return once the holder has left ``kept``: it changes nothing more after that."""
+        if self._kept:
+            await self._released.wait()
+
+    async def interruptible(self, work: Awaitable[T], before: str) -> T:
+        """Await ``work`` unless the lease is lost first: then cancel it and raise LeaseLost(before)."""
+        task = asyncio.ensure_future(work)
+        lost = asyncio.ensure_future(self._lost_signal.wait())
+        try:
+            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled() and self._lost:
+            raise LeaseLost(before)
+        return task.result()
+
     @asynccontextmanager
     async def kept(self) -> AsyncIterator[Lease]:
         """Renew in the background for the duration of the block; no renewal outlives it."""
         self._kept = True
+        self._released.clear()
+        _HELD[self.execution_id] = self
         self._arm()
         try:
             yield self
         finally:
             self._kept = False
+            if _HELD.get(self.execution_id) is self:
+                del _HELD[self.execution_id]
             if self._timer is not None:
                 self._timer.cancel()
             if self._beating is not None:
                 await asyncio.gather(self._beating, return_exceptions=True)
+            self._released.set()
+
+    def _lose(self) -> None:
+        self._lost = True
+        self._lost_signal.set()
 
     def _arm(self) -> None:
         if self._kept and not self._lost:
@@ -111,7 +161,7 @@ class Lease:
     async def _beat(self, at: datetime) -> None:
         try:
             if not await self._store.heartbeat(self.execution_id, self.owner, at) and self._kept:
-                self._lost = True
+                self._lose()
         except Exception:  # a failed renewal is retried next interval; a lease outlives a blip
             pass
         finally:

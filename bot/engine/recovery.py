@@ -7,7 +7,8 @@ recovering at once exactly one reconciles it, and its old owner, should it wake,
 
 For each target whose snapshot was written but whose outcome was not, the live state is read
 back: equal to the target (empty diff) means it landed, equal to the snapshot means it did not.
-The lane ends ``failed`` and the revert stays available for whatever landed.
+The lane ends ``failed`` and the revert stays available for whatever landed. A rollback that takes
+a running lane over settles the target its executor had in flight with the same rule (rollback.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from bot.engine.plan import bind_actions
 from bot.engine.ports import BOT_ACTOR
 from bot.engine.records import Execution, ExecutionState, StepState, TargetRecord, TargetStatus
 from bot.engine.states import lane_name
+
+# Target outcomes that changed live state or may have: applied, failed (a timeout may land), in flight.
+_CHANGING = frozenset({TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.SNAPSHOTTED})
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
     run = await ctx.store.get_run(execution.run_id)
     records = await ctx.store.targets(execution.id)
     if step is not None:
-        records = [await _settle_unknown(ctx, execution, record) for record in records]
+        records = [await settle_unknown(ctx, execution, record) for record in records]
     done = TargetStatus.REVERTED if execution.kind == "rollback" else TargetStatus.APPLIED
     landed = sum(1 for r in records if r.mutating and r.status is done)
     total = await _total_targets(ctx, execution) if step is not None else len(records)
@@ -95,45 +99,83 @@ async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
     return Recovered(ended, landed, total, message)
 
 
-async def _settle_unknown(ctx: Context, execution: Execution, record: TargetRecord) -> TargetRecord:
+async def settle_unknown(
+    ctx: Context, execution: Execution, record: TargetRecord, cause: str = "a restart"
+) -> TargetRecord:
     """Decide, by reading live state, whether a snapshotted-but-unfinished target landed."""
     if record.status is not TargetStatus.SNAPSHOTTED:
         return record
     if not record.mutating:
-        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "interrupted by a restart")
+        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, f"interrupted by {cause}")
     step = ctx.runbook.step(execution.step_id)
     assert step is not None  # checked by the caller
     action, target = tg.rebind(ctx, step, execution.environment, record)
     live = await action.read_back(target)
     if execution.kind == "rollback":
-        original = await _original(ctx, execution, record)
-        if original is not None and live == original.snapshot:
-            await tg.settle(ctx, original, TargetStatus.REVERTED, "reverted (confirmed after a restart)")
-            return await tg.settle(ctx, record, TargetStatus.REVERTED, "reverted (confirmed after a restart)")
-        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "not reverted (found after a restart)")
+        originals = await _originals(ctx, execution, record)
+        if originals and live == originals[0].snapshot:
+            for original in originals:
+                await tg.settle(ctx, original, TargetStatus.REVERTED, f"reverted (confirmed after {cause})")
+            return await tg.settle(ctx, record, TargetStatus.REVERTED, f"reverted (confirmed after {cause})")
+        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, f"not reverted (found after {cause})")
     if not action.diff(target, live):
-        return await tg.settle(ctx, record, TargetStatus.APPLIED, "applied (confirmed after a restart)")
+        return await tg.settle(ctx, record, TargetStatus.APPLIED, f"applied (confirmed after {cause})")
     if live == record.snapshot:
-        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, "not applied (found after a restart)")
+        return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, f"not applied (found after {cause})")
     # Neither at target nor at the snapshot: treat as applied so the revert restores the snapshot.
-    return await tg.settle(ctx, record, TargetStatus.APPLIED, "partly applied (found after a restart); revert it")
+    return await tg.settle(ctx, record, TargetStatus.APPLIED, f"partly applied (found after {cause}); revert it")
 
 
-async def _original(ctx: Context, execution: Execution, record: TargetRecord) -> TargetRecord | None:
-    if execution.reverts is None:
-        return None
-    for candidate in await ctx.store.targets(execution.reverts):
-        if (candidate.action_index, candidate.target_key) == (record.action_index, record.target_key):
-            return candidate
-    return None
+async def applies_in_place(ctx: Context, run_id: str, step_id: str, environment: str) -> list[Execution]:
+    """The lane's apply executions since its last completed rollback, oldest first: what a rollback undoes.
+
+    An apply that started at the very instant of that rollback (a virtual clock ties them) counts
+    too: whatever the rollback restored is settled ``reverted`` already, so nothing is restored twice.
+    """
+    lane = [e for e in await ctx.store.executions(run_id) if (e.step_id, e.environment) == (step_id, environment)]
+    completed = [e for e in lane if e.kind == "rollback" and e.state is ExecutionState.SUCCEEDED and not e.dry_run]
+    since = completed[-1] if completed else None
+    return [
+        e
+        for e in lane
+        if e.kind == "apply" and (since is None or (e.started_at >= since.started_at and e.id != since.reverts))
+    ]
+
+
+async def changed_records(ctx: Context, applies: list[Execution]) -> dict[tuple[int, str], list[TargetRecord]]:
+    """Per (action, target), oldest first, the records of ``applies`` that changed it (or may have).
+
+    The first one's snapshot is the state before the first change: what an exact rollback restores.
+    """
+    found: dict[tuple[int, str], list[TargetRecord]] = {}
+    for execution in applies:
+        for record in await ctx.store.targets(execution.id):
+            if not record.mutating or record.status not in _CHANGING:
+                continue
+            if record.status is TargetStatus.FAILED and record.snapshot is None:
+                continue  # failed before its snapshot was read: nothing to restore it to
+            found.setdefault((record.action_index, record.target_key), []).append(record)
+    return found
+
+
+async def _originals(ctx: Context, execution: Execution, record: TargetRecord) -> list[TargetRecord]:
+    """The apply records a rollback's target restores, oldest first (the first holds the snapshot)."""
+    applies = await applies_in_place(ctx, execution.run_id, execution.step_id, execution.environment)
+    return (await changed_records(ctx, applies)).get((record.action_index, record.target_key), [])
 
 
 async def _total_targets(ctx: Context, execution: Execution) -> int:
     """Apply: the lane's mutating targets; rollback: the targets it set out to restore."""
-    if execution.kind == "rollback" and execution.reverts:
-        originals = await ctx.store.targets(execution.reverts)
+    if execution.kind == "rollback":
+        applies = await applies_in_place(ctx, execution.run_id, execution.step_id, execution.environment)
         restorable = (TargetStatus.APPLIED, TargetStatus.REVERTED)
-        return sum(1 for r in originals if r.mutating and r.status in restorable)
+        keys = {
+            (r.action_index, r.target_key)
+            for applied in applies
+            for r in await ctx.store.targets(applied.id)
+            if r.mutating and r.status in restorable
+        }
+        return len(keys)
     step = ctx.runbook.step(execution.step_id)
     if step is None:
         return 0

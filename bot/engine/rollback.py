@@ -6,17 +6,24 @@ holds a lease like one (lease.py), so it stops if recovery on another replica ta
 
 A target that *failed* is restored too when its live state has left its snapshot: an update that
 outlasted its timeout ("it may still land") lands later, and the rollback must undo it as well.
+
+Exact means every change still in place: those of every apply execution since the lane's last
+completed rollback (a step that failed, then ran again), each target back to its EARLIEST snapshot.
+A running lane may be rolled back too: the claim takes it from its executor, which stops (lease.py),
+and the target it had in flight is waited for and settled as recovery does, before anything reverts.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
+from bot.engine import recovery
 from bot.engine import targets as tg
 from bot.engine.context import Context
 from bot.engine.errors import Refused
-from bot.engine.lease import Lease, describe_lease
+from bot.engine.lease import Lease, describe_lease, held_here, lease_expired
 from bot.engine.plan import BoundAction, fingerprint
 from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, Change
 from bot.engine.records import (
@@ -31,8 +38,9 @@ from bot.engine.records import (
 from bot.engine.states import REVERTIBLE, lane_name
 from bot.runbook.models import Step
 
-# Target outcomes a rollback may restore: applied, or failed in a way that may have landed (a timeout).
-RESTORABLE = frozenset({TargetStatus.APPLIED, TargetStatus.FAILED})
+# How often a rollback looks whether another replica's executor has settled its in-flight target.
+_IN_FLIGHT_POLL = timedelta(seconds=5)
+_UNFINISHED = frozenset({ExecutionState.RUNNING, ExecutionState.VERIFYING})
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class RollbackPlan:
     targets: list[TargetRecord]
     already_rolled_back: bool = False
     unchanged: list[TargetRecord] = field(default_factory=list)  # failed targets still at their snapshot
+    later: list[TargetRecord] = field(default_factory=list)  # later records of the restored targets
+    runs: int = 1  # apply executions whose changes are restored
 
     @property
     def lines(self) -> list[str]:
@@ -56,7 +66,10 @@ class RollbackPlan:
             return [f"{self.step_id} ({self.environment}) has no applied changes; nothing to restore.", *untouched]
         if not self.changes:
             return ["Every applied target is already back at its snapshot; the revert will change nothing.", *untouched]
-        return [str(c) for c in self.changes] + untouched
+        runs = []
+        if self.runs > 1:
+            runs = [f"(the changes of {self.runs} runs since the last rollback, back to before the first)"]
+        return [str(c) for c in self.changes] + untouched + runs
 
 
 @dataclass(frozen=True)
@@ -81,49 +94,55 @@ async def applied_execution(ctx: Context, lane: StepLane) -> Execution | None:
 
 async def preview(ctx: Context, run: Run, step: Step, lane: StepLane) -> RollbackPlan:
     production = ctx.is_production(lane.environment)
-    execution = await applied_execution(ctx, lane)
     if lane.state is StepState.ROLLED_BACK:
+        execution = await applied_execution(ctx, lane)
         return RollbackPlan(
             run.id, step.id, lane.environment, production, execution.id if execution else None, [], [], True
         )
-    records: list[TargetRecord] = []
-    unchanged: list[TargetRecord] = []
-    changes: list[Change] = []
-    if execution is not None:
-        records, unchanged, changes = await _restorable(ctx, step, lane.environment, execution)
+    applies = await recovery.applies_in_place(ctx, run.id, step.id, lane.environment)
+    restore, unchanged, later, changes = await _restorable(ctx, step, lane.environment, applies)
+    ids = {r.execution_id for r in [*restore, *later]}
     return RollbackPlan(
         run.id,
         step.id,
         lane.environment,
         production,
-        execution.id if execution else None,
+        applies[-1].id if applies else None,
         changes,
-        records,
+        restore,
         unchanged=unchanged,
+        later=later,
+        runs=max(1, len(ids)),
     )
 
 
 async def _restorable(
-    ctx: Context, step: Step, environment: str, execution: Execution
-) -> tuple[list[TargetRecord], list[TargetRecord], list[Change]]:
-    """Newest first: the targets to restore, the failed ones found at their snapshot, and the changes."""
+    ctx: Context, step: Step, environment: str, applies: list[Execution]
+) -> tuple[list[TargetRecord], list[TargetRecord], list[TargetRecord], list[Change]]:
+    """Newest change first, one per target: the earliest record of each target to restore (its
+    snapshot is the state before the first change), the failed ones found at their snapshot, the
+    targets' later records, and the changes."""
+    order = {e.id: i for i, e in enumerate(applies)}
+    changed = await recovery.changed_records(ctx, applies)
+    newest_first = sorted(
+        changed.values(), key=lambda rs: max((order[r.execution_id], r.seq) for r in rs), reverse=True
+    )
     restore: list[TargetRecord] = []
     unchanged: list[TargetRecord] = []
+    later: list[TargetRecord] = []
     changes: list[Change] = []
-    for record in reversed(await ctx.store.targets(execution.id)):
-        if not record.mutating or record.status not in RESTORABLE:
-            continue
-        if record.status is TargetStatus.FAILED and record.snapshot is None:
-            continue  # failed before its snapshot was read: nothing to restore it to
-        action, target = tg.rebind(ctx, step, environment, record)
+    for records in newest_first:
+        first = records[0]
+        action, target = tg.rebind(ctx, step, environment, first)
         live = await action.read_back(target)
-        restoring = tg.restore_changes(record.target_label, live, record.snapshot)
-        if record.status is TargetStatus.FAILED and not restoring:
-            unchanged.append(record)
+        restoring = tg.restore_changes(first.target_label, live, first.snapshot)
+        if not restoring and all(r.status is not TargetStatus.APPLIED for r in records):
+            unchanged.append(first)  # failed (or in flight) and still at its snapshot
             continue
-        restore.append(record)
+        restore.append(first)
+        later.extend(records[1:])
         changes.extend(restoring)
-    return restore, unchanged, changes
+    return restore, unchanged, later, changes
 
 
 async def changed_anything(ctx: Context, execution: Execution) -> bool:
@@ -134,7 +153,7 @@ async def changed_anything(ctx: Context, execution: Execution) -> bool:
     step = ctx.runbook.step(execution.step_id)
     if step is None or not any(r.status is TargetStatus.FAILED for r in records):
         return False
-    restore, _, _ = await _restorable(ctx, step, execution.environment, execution)
+    restore, _, _, _ = await _restorable(ctx, step, execution.environment, [execution])
     return bool(restore)
 
 
@@ -176,8 +195,63 @@ async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Act
         detail="rollback claimed: " + "; ".join(plan.lines),
     )
     claimed = await ctx.lanes.get(run.id, step.id, lane.environment)
-    await ctx.emit(run, "step_changed", f"Rolling back {lane_name(lane)}: " + "; ".join(plan.lines), step.id)
-    return await _revert(ctx, run, step, claimed, execution, plan, actor)
+    lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
+    async with lease.kept():  # kept while a running executor is stopped too: that may take a while
+        if await _stop_running(ctx, run, step, claimed, execution):
+            plan = await preview(ctx, run, step, claimed)  # now with the in-flight targets settled
+        await ctx.emit(run, "step_changed", f"Rolling back {lane_name(lane)}: " + "; ".join(plan.lines), step.id)
+        return await _revert(ctx, run, step, claimed, execution, plan, actor, lease)
+
+
+async def _stop_running(ctx: Context, run: Run, step: Step, lane: StepLane, rollback: Execution) -> bool:
+    """Take the lane's unfinished apply executions from their executor; True when there was one.
+
+    Taking over moves the owner away, so the executor's next lease check stops it wherever it runs;
+    here in this process it is stopped at once and awaited. A target it had in flight is waited for
+    (another replica's executor records its outcome right after it returns), then settled from live
+    state exactly as crash recovery settles one.
+    """
+    stopped = False
+    for running in await recovery.applies_in_place(ctx, run.id, step.id, lane.environment):
+        if running.state not in _UNFINISHED:
+            continue
+        now = ctx.clock.now()
+        alive = not lease_expired(running, now - ctx.lease)
+        owner = f"{ctx.owner}/rollback:{rollback.id}"
+        if not await ctx.store.take_over(running.id, owner, now + timedelta(seconds=1), now):
+            continue  # it finished on its own just now
+        stopped = True
+        held = held_here(running.id)
+        if held is not None:
+            held.revoke()
+            await held.released()
+        elif alive:
+            await _await_in_flight(ctx, running)
+        for record in await ctx.store.targets(running.id):
+            await recovery.settle_unknown(ctx, running, record, cause="the rollback")
+        reason = f"stopped by the rollback of {lane_name(lane)} (execution {rollback.id[:8]})"
+        ended = replace(running, state=ExecutionState.INTERRUPTED, finished_at=ctx.clock.now(), message=reason)
+        await ctx.store.save_execution(ended)
+        await ctx.auditor.record(
+            BOT_ACTOR,
+            "execution stopped",
+            run_id=run.id,
+            step_id=f"{step.id}@{lane.environment}",
+            before=running.state.value,
+            after=ExecutionState.INTERRUPTED.value,
+            detail=reason,
+        )
+    return stopped
+
+
+async def _await_in_flight(ctx: Context, running: Execution) -> None:
+    """Give another replica's executor one lease to record the outcome of the update it has in flight."""
+    deadline = ctx.clock.now() + ctx.lease
+    while ctx.clock.now() < deadline:
+        records = await ctx.store.targets(running.id)
+        if not any(r.mutating and r.status is TargetStatus.SNAPSHOTTED for r in records):
+            return
+        await ctx.clock.sleep(_IN_FLIGHT_POLL.total_seconds())
 
 
 async def _already(ctx: Context, run: Run, plan: RollbackPlan, lane: StepLane, actor: Actor) -> RollbackResult:
@@ -189,39 +263,47 @@ async def _already(ctx: Context, run: Run, plan: RollbackPlan, lane: StepLane, a
 
 
 async def _revert(
-    ctx: Context, run: Run, step: Step, lane: StepLane, execution: Execution, plan: RollbackPlan, actor: Actor
+    ctx: Context,
+    run: Run,
+    step: Step,
+    lane: StepLane,
+    execution: Execution,
+    plan: RollbackPlan,
+    actor: Actor,
+    lease: Lease,
 ) -> RollbackResult:
     name = lane_name(lane)
 
     async def progress(text: str) -> None:
         await ctx.emit(run, "execution_progress", f"Rollback of {name}: {text}", step.id)
 
-    reverted: list[TargetRecord] = []
-    lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
-    async with lease.kept():
-        for seq, original in enumerate(plan.targets):
-            if not await lease.confirm():  # recovery on another replica took the rollback over
-                return await _stopped(ctx, run, lane, execution, plan, reverted, original)
-            action, target = tg.rebind(ctx, step, lane.environment, original)
-            live = await action.read_back(target)
-            item = BoundAction(original.action_index, action, original.action_line)
-            record = await tg.write_ahead(ctx, execution, seq, item, target, live)
-            if execution.dry_run:
-                await tg.settle(ctx, record, TargetStatus.SKIPPED, "dry run: not reverted")
-                await progress(f"would restore {original.target_label}")
-                continue
-            try:
-                outcome = await action.revert(target, original.snapshot, progress)
-                if not outcome.ok:
-                    raise ActionFailed(outcome.message)
-            except ActionFailed as exc:
-                await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
-                return await _failed(ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor)
-            await tg.settle(ctx, record, TargetStatus.REVERTED, outcome.message)
-            reverted.append(await tg.settle(ctx, original, TargetStatus.REVERTED, outcome.message))
-            await progress(f"restored {original.target_label}")
-        if not await lease.confirm():
-            return await _stopped(ctx, run, lane, execution, plan, reverted, None)
+    reverted: list[TargetRecord] = []  # ``lease`` is kept by the caller for the whole rollback
+    for seq, original in enumerate(plan.targets):
+        if not await lease.confirm():  # recovery on another replica took the rollback over
+            return await _stopped(ctx, run, lane, execution, plan, reverted, original)
+        action, target = tg.rebind(ctx, step, lane.environment, original)
+        live = await action.read_back(target)
+        item = BoundAction(original.action_index, action, original.action_line)
+        record = await tg.write_ahead(ctx, execution, seq, item, target, live)
+        if execution.dry_run:
+            await tg.settle(ctx, record, TargetStatus.SKIPPED, "dry run: not reverted")
+            await progress(f"would restore {original.target_label}")
+            continue
+        try:
+            outcome = await action.revert(target, original.snapshot, progress)
+            if not outcome.ok:
+                raise ActionFailed(outcome.message)
+        except ActionFailed as exc:
+            await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
+            return await _failed(ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor)
+        await tg.settle(ctx, record, TargetStatus.REVERTED, outcome.message)
+        reverted.append(await tg.settle(ctx, original, TargetStatus.REVERTED, outcome.message))
+        for same in plan.later:  # the target's later records (a re-run) are restored with it
+            if (same.action_index, same.target_key) == (original.action_index, original.target_key):
+                await tg.settle(ctx, same, TargetStatus.REVERTED, outcome.message)
+        await progress(f"restored {original.target_label}")
+    if not await lease.confirm():
+        return await _stopped(ctx, run, lane, execution, plan, reverted, None)
     finished = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="rolled back")
     await ctx.store.save_execution(finished)
     done = await ctx.lanes.transition(lane, StepState.ROLLED_BACK, actor, f"rolled back by {actor.name}")

@@ -22,8 +22,8 @@ TRANSITIONS: dict[StepState, frozenset[StepState]] = {
     S.PENDING: frozenset({S.READY, S.APPROVED, S.SKIPPED}),
     S.READY: frozenset({S.PENDING, S.APPROVED, S.SKIPPED}),
     S.APPROVED: frozenset({S.PENDING, S.READY, S.RUNNING, S.SKIPPED}),
-    S.RUNNING: frozenset({S.VERIFYING, S.FAILED}),
-    S.VERIFYING: frozenset({S.DONE, S.FAILED}),
+    S.RUNNING: frozenset({S.VERIFYING, S.FAILED, S.ROLLING_BACK}),
+    S.VERIFYING: frozenset({S.DONE, S.FAILED, S.ROLLING_BACK}),
     S.DONE: frozenset({S.ROLLING_BACK}),
     S.FAILED: frozenset({S.READY, S.APPROVED, S.ROLLING_BACK, S.SKIPPED}),
     S.ROLLING_BACK: frozenset({S.ROLLED_BACK, S.FAILED}),
@@ -35,8 +35,9 @@ TRANSITIONS: dict[StepState, frozenset[StepState]] = {
 FINISHED: frozenset[StepState] = frozenset({S.DONE, S.SKIPPED})
 # States from which a new execution may be claimed.
 RUNNABLE: frozenset[StepState] = frozenset({S.APPROVED})
-# States whose applied changes can be rolled back.
-REVERTIBLE: frozenset[StepState] = frozenset({S.DONE, S.FAILED, S.VERIFYING})
+# States whose applied changes can be rolled back: a running or verifying lane too (the rollback
+# takes it over from its executor, which stops; rollback.py).
+REVERTIBLE: frozenset[StepState] = frozenset({S.RUNNING, S.VERIFYING, S.DONE, S.FAILED})
 
 
 def lane_name(lane: StepLane) -> str:
@@ -50,7 +51,10 @@ def why_not(lane: StepLane, to: StepState, show_time: Callable[[datetime], str])
     state = lane.state
     if state is S.RUNNING or state is S.VERIFYING:
         verb = "running" if state is S.RUNNING else "verifying"
-        return f"{name} has been {verb}{since}; wait for it or roll it back. Nothing was changed."
+        return (
+            f"{name} has been {verb}{since}; wait for it to finish, or roll it back now "
+            f"(/ion rollback {lane.step_id}@{lane.environment}). Nothing was changed."
+        )
     if state is S.ROLLING_BACK:
         return f"{name} is being rolled back{since}; wait for it to finish. Nothing was changed."
     if state is S.DONE:

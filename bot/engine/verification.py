@@ -1,0 +1,132 @@
+"""The verification window and acceptance checks, apart from executor.py so each stays one screenful."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from bot.engine.context import Context
+from bot.engine.lease import Lease, LeaseLost
+from bot.engine.ports import CheckResult, ProgressCallback
+from bot.engine.records import Run, StepLane
+from bot.runbook.conditions import Condition, Op
+from bot.runbook.durations import format_duration
+from bot.runbook.models import Environment, Step, Verification
+
+# The comparison that breaches a condition: "p95 < 50 for 5m" breaches when "p95 >= 50 for 5m" holds.
+_BREACHING: dict[Op, Op] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+class StepFailed(Exception):
+    """Internal: the step cannot go on; ``message`` is the sentence for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def watch_and_accept(
+    ctx: Context, run: Run, step: Step, lane: StepLane, progress: ProgressCallback, lease: Lease
+) -> None:
+    """Watch the verification window (a dry run checks it once), then the acceptance criteria must hold."""
+    env = ctx.environment(lane.environment)
+    if step.verification is not None:
+        if run.dry_run:
+            await _check_once(ctx, step.verification.conditions, env, progress)
+        else:
+            await _watch_window(ctx, step.verification, env, progress, lease)
+    await _check_once(ctx, step.acceptance, env, progress)
+
+
+async def _check_once(ctx: Context, conditions: list[Condition], env: Environment, progress: ProgressCallback) -> None:
+    for condition in conditions:
+        result = await ctx.checker.check(condition, env, ctx.clock.now())
+        if result.passed is None:
+            raise StepFailed(f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy).")
+        if not result.passed:
+            raise StepFailed(f"'{result.condition}' does not hold: {result.detail}.")
+        await progress(f"{result.condition}: pass ({result.detail})")
+
+
+async def _watch_window(
+    ctx: Context, verification: Verification, env: Environment, progress: ProgressCallback, lease: Lease
+) -> None:
+    """Check every watch interval until the window ends; fail at the first breach.
+
+    Unknown (no data) is never a breach and never a pass: a condition still unknown when the
+    window ends fails the step, with a sentence saying whether it had any data at all. Each sleep
+    ends early (LeaseLost) when the execution is taken over: by recovery elsewhere, or a rollback.
+    """
+    conditions = verification.conditions
+    span = format_duration(verification.window)
+    interval = ctx.runbook.schedule.watch_interval.total_seconds()
+    started = ctx.clock.now()
+    deadline = started + verification.window
+    texts = ", ".join(_text(c) for c in conditions) or "nothing"
+    await progress(f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for {span}")
+    had_data: set[int] = set()
+    readings: list[_Reading] = []
+    while True:
+        left = (deadline - ctx.clock.now()).total_seconds()
+        if left > 0:
+            await lease.interruptible(ctx.clock.sleep(min(interval, left)), "finishing verification")
+        if lease.lost:  # the renewal timer was refused: another replica owns the execution now
+            raise LeaseLost("finishing verification")
+        now = ctx.clock.now()
+        into = format_duration(now - started)
+        readings = [await _read(ctx, condition, env, now) for condition in conditions]
+        for index, reading in enumerate(readings):
+            if reading.state == "breach":
+                raise StepFailed(
+                    f"'{_text(reading.condition)}' does not hold {into} into the {span} verification "
+                    f"window: {reading.result.detail}."
+                )
+            if reading.state == "clear":
+                had_data.add(index)
+        if now >= deadline:
+            break
+    for index, reading in enumerate(readings):
+        text = _text(reading.condition)
+        if reading.state == "unknown" and index not in had_data:
+            raise StepFailed(
+                f"Could not confirm '{text}': there was no data for it during the whole {span} verification "
+                f"window ({reading.result.detail}); no data is never healthy."
+            )
+        if reading.state == "unknown":
+            raise StepFailed(
+                f"Could not confirm '{text}' at the end of the {span} verification window: "
+                f"{reading.result.detail} (no data is never healthy)."
+            )
+        held = reading.result.detail if reading.condition.mode != "for" else "no sustained breach"
+        await progress(f"{text}: held for the {span} window ({held})")
+
+
+async def _read(ctx: Context, condition: Condition, env: Environment, now: datetime) -> _Reading:
+    """One check of one verification condition: breach, clear or unknown.
+
+    A ``for D`` condition breaches only when its opposite held for D (a spike shorter than D
+    is no breach); a bare or ``over`` condition breaches when it is false now.
+    """
+    if condition.mode == "for":
+        opposite = replace(condition, op=_BREACHING[condition.op], text="")
+        result = await ctx.checker.check(opposite, env, now)
+        state: _State = "unknown" if result.passed is None else "breach" if result.passed else "clear"
+        return _Reading(condition, state, result)
+    result = await ctx.checker.check(condition, env, now)
+    state = "unknown" if result.passed is None else "clear" if result.passed else "breach"
+    return _Reading(condition, state, result)
+
+
+_State = Literal["breach", "clear", "unknown"]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    condition: Condition
+    state: _State
+    result: CheckResult
+
+
+def _text(condition: Condition) -> str:
+    return condition.text or str(condition)
