@@ -3,14 +3,19 @@
 It answers the methods the bot uses, records every call so tests can ask what was sent
 (``calls``, ``call_count``, ``last``), assigns message timestamps like Slack does, and can
 answer 429 (with Retry-After) or 5xx for the next N calls of a method to exercise retries.
+Views keep an id and a hash like Slack's (``views.update`` with a stale hash is refused), and
+trigger ids can expire, on demand or some seconds after they were issued, as Slack's do after 3 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -48,13 +53,21 @@ class FakeSlackWorkspace:
 class FakeSlackApi:
     """Serve with ``await api.start()``; point clients at ``api.base_url``; ``await api.stop()``."""
 
-    def __init__(self, workspace: FakeSlackWorkspace | None = None) -> None:
+    def __init__(
+        self, workspace: FakeSlackWorkspace | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.workspace = workspace or FakeSlackWorkspace()
         self.recorded: list[Call] = []  # answered calls
         self.attempts: list[Call] = []  # every arrival, faults included
         self.uploads: dict[str, bytes] = {}
         self.messages: dict[tuple[str, str], JSONDict] = {}  # (channel, ts) -> latest payload
+        self.views: dict[str, JSONDict] = {}  # view id -> the view as last opened or updated
+        self.trigger_ttl: float | None = None  # seconds an issued trigger id stays good; None: forever
+        self._clock = clock
+        self._issued: dict[str, float] = {}  # trigger id -> when it was issued
+        self._expired: set[str] = set()
         self._faults: dict[str, list[_Fault]] = defaultdict(list)
+        self._answered: asyncio.Condition | None = None  # made in the serving loop, on first use
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -105,6 +118,18 @@ class FakeSlackApi:
         found = self.calls(method)
         return found[-1] if found else None
 
+    async def wait_for(self, method: str, count: int = 1) -> JSONDict:
+        """The ``count``-th answered call of ``method``, waiting until it has been answered."""
+        answered = self._condition()
+        async with answered:
+            await answered.wait_for(lambda: len(self.calls(method)) >= count)
+        return self.calls(method)[count - 1]
+
+    def _condition(self) -> asyncio.Condition:
+        if self._answered is None:
+            self._answered = asyncio.Condition()
+        return self._answered
+
     # --- fault injection --------------------------------------------------------------------
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
@@ -114,6 +139,29 @@ class FakeSlackApi:
     def fail(self, method: str, times: int = 1, status: int = 503) -> None:
         """Answer the next ``times`` calls of ``method`` with a server error."""
         self._faults[method].append(_Fault(times, status))
+
+    # --- trigger ids -----------------------------------------------------------------------
+
+    def issue_trigger(self, trigger_id: str | None = None) -> str:
+        """A trigger id as Slack sends with a click or command; its age counts from now (``trigger_ttl``)."""
+        issued = trigger_id or f"{next(self._ids)}.{self.workspace.team_id}.trigger"
+        self._issued[issued] = self._clock()
+        self._expired.discard(issued)
+        return issued
+
+    def expire_trigger(self, trigger_id: str) -> None:
+        """From now on ``views.open`` with ``trigger_id`` answers ``expired_trigger_id``."""
+        self._expired.add(trigger_id)
+
+    def expire_triggers_after(self, seconds: float) -> None:
+        """Issued trigger ids expire ``seconds`` after issue (Slack: 3); ids never issued do not."""
+        self.trigger_ttl = seconds
+
+    def _trigger_expired(self, trigger_id: str) -> bool:
+        if trigger_id in self._expired:
+            return True
+        issued = self._issued.get(trigger_id)
+        return self.trigger_ttl is not None and issued is not None and self._clock() - issued > self.trigger_ttl
 
     # --- HTTP -------------------------------------------------------------------------------
 
@@ -162,6 +210,9 @@ class FakeSlackApi:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         body: JSONDict = handler(payload, request)
+        answered = self._condition()
+        async with answered:
+            answered.notify_all()
         return web.json_response(body)
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -210,22 +261,33 @@ class FakeSlackApi:
             return {"ok": False, "error": "user_not_in_channel"}
         return {"ok": True, "message_ts": self._next_ts()}
 
-    def _view(self, payload: JSONDict) -> JSONDict:
+    def _view(self, payload: JSONDict, view_id: str | None = None) -> JSONDict:
         view = payload.get("view")
         if not isinstance(view, dict):
             return {"ok": False, "error": "invalid_arguments"}
-        view_id = f"V{next(self._ids):08d}"
-        return {"ok": True, "view": {"id": view_id, **view}}
+        view_id = view_id or f"V{next(self._ids):08d}"
+        stored = {**view, "id": view_id, "hash": f"{next(self._ids)}.hash"}
+        self.views[view_id] = stored
+        return {"ok": True, "view": stored}
 
     def _m_views_open(self, payload: JSONDict, request: web.Request) -> JSONDict:
-        if not payload.get("trigger_id"):
+        trigger_id = str(payload.get("trigger_id") or "")
+        if not trigger_id:
             return {"ok": False, "error": "invalid_trigger_id"}
+        if self._trigger_expired(trigger_id):
+            return {"ok": False, "error": "expired_trigger_id"}
         return self._view(payload)
 
     def _m_views_update(self, payload: JSONDict, request: web.Request) -> JSONDict:
-        if not payload.get("view_id") and not payload.get("external_id"):
+        view_id = str(payload.get("view_id") or "")
+        if not view_id:
+            return self._view(payload) if payload.get("external_id") else {"ok": False, "error": "not_found"}
+        current = self.views.get(view_id)
+        if current is None:
             return {"ok": False, "error": "not_found"}
-        return self._view(payload)
+        if payload.get("hash") and payload["hash"] != current.get("hash"):
+            return {"ok": False, "error": "hash_conflict"}
+        return self._view(payload, view_id)
 
     def _m_views_publish(self, payload: JSONDict, request: web.Request) -> JSONDict:
         if not payload.get("user_id"):

@@ -19,6 +19,7 @@ from bot.slack.delivery import Outbox, with_retries
 from bot.slack.handlers import AppState
 from bot.slack.handlers.buttons import on_action
 from bot.slack.handlers.commands import on_command
+from bot.slack.handlers.flows import open_at_once, release
 from bot.slack.handlers.home import on_home_opened
 from bot.slack.handlers.modals import on_submission
 from bot.slack.identity import Directory
@@ -69,15 +70,27 @@ def build_app(
     queue = WorkQueue(state.spawn, workers=workers, inline=process_before_response)
     _QUEUES[app] = queue
 
+    # A command or click that may end in a confirm dialog opens it here, before the ack and outside
+    # the queue: its trigger id lasts 3 s, and planning (behind the channel's commands) may not.
     async def command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        dialog = None if request.headers.get("x-slack-retry-num") else open_at_once(state, body)
+
         async def listener(acking: AsyncAck) -> None:
-            await on_command(state, acking, body, request)
+            try:
+                await on_command(state, acking, body, request)
+            finally:
+                await release(state, dialog)
 
         await queue.dispatch(ack, listener, order_key=f"command:{body.get('channel_id', '')}")
 
     async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        dialog = open_at_once(state, body)
+
         async def listener(acking: AsyncAck) -> None:
-            await on_action(state, acking, body, action)
+            try:
+                await on_action(state, acking, body, action)
+            finally:
+                await release(state, dialog)
 
         await queue.dispatch(ack, listener)
 

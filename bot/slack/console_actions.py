@@ -18,7 +18,7 @@ from slack_bolt.response import BoltResponse
 
 from bot.sim.slack_api import Call, FakeSlackApi
 from bot.slack import console_payloads as payloads
-from bot.slack.console_feed import RESPONSE_URL, Card, Feed
+from bot.slack.console_feed import RESPONSE_URL, Card, Feed, has_input
 from bot.slack.console_input import ClickLine, TickLine
 from bot.slack.console_types import Note, Output
 
@@ -135,6 +135,8 @@ class CardActions:
         if not views or views[-1] is self._submitted:
             return [Note("No dialog is open; a Run or Roll back button opens one. Nothing was sent.")]
         view = views[-1]
+        if not has_input(view):
+            return [Note("The open dialog only says something; there is nothing to type into. Nothing was sent.")]
         response = await session.dispatch(payloads.view_submission(session.user, session.where, view, text))
         outputs = await session.collect(response, session.channel)
         if not any(isinstance(o, Note) and o.text.startswith("The dialog is still open") for o in outputs):

@@ -73,6 +73,11 @@ class Entry:
         return bool(self.title)
 
 
+def has_input(view: Mapping[str, Any]) -> bool:
+    """A dialog that asks for text (a typed confirmation, a reason), not one that only says something."""
+    return any(isinstance(b, Mapping) and b.get("type") == "input" for b in view.get("blocks") or [])
+
+
 def message_of(payload: Mapping[str, Any]) -> JSONDict:
     """Only the drawable part of a call: text, blocks, and a view's own fields."""
     return {k: payload[k] for k in ("text", "blocks") if k in payload}
@@ -165,7 +170,9 @@ class Feed:
             view = payload.get("view")
             if isinstance(view, dict):
                 self.views.append(dict(view))
-                return Entry(method, "a dialog opened (answer with: type TEXT)", dict(view), payload)
+                what = "the dialog now shows" if method == "views.update" else "a dialog opened"
+                typed = " (answer with: type TEXT)" if has_input(view) else ""
+                return Entry(method, what + typed, dict(view), payload)
             return Entry(method, "", {}, payload)
         if method == "views.publish":
             view = payload.get("view")

@@ -16,6 +16,17 @@ async def executions(slack: Slack, environment: str | None = None) -> int:
     return sum(1 for e in found if e.kind == "apply" and environment in (None, e.environment))
 
 
+def confirmations_offered(slack: Slack) -> int:
+    """Dialogs that could be submitted: a refused request's dialog only ever says why, with no submit."""
+    shown = [c["view"] for method in ("views.open", "views.update") for c in slack.api.calls(method)]
+    return sum(1 for view in shown if view.get("submit"))
+
+
+def dialog_text(slack: Slack) -> str:
+    """What the dialogs show now, as the person would read them."""
+    return json.dumps(list(slack.api.views.values()))
+
+
 async def step_card(slack: Slack) -> str:
     await slack.command("step day1.1")
     return slack.card_ts("Step day1.1")
@@ -61,7 +72,8 @@ async def test_a_member_pressing_run_on_production_is_refused_privately_and_audi
     audit = await slack.bot.store.audit()
     assert any(e.actor_id == "U0DANA" and e.outcome == "refused" for e in audit)
     assert await executions(slack) == 0
-    assert slack.api.calls("views.open") == []
+    assert confirmations_offered(slack) == 0
+    assert "dana may not run steps in production" in dialog_text(slack)
 
 
 async def test_self_approval_of_a_production_step_is_refused_and_audited(slack: Slack) -> None:
@@ -74,7 +86,8 @@ async def test_self_approval_of_a_production_step_is_refused_and_audited(slack: 
     # Four eyes holds at the vote (engine) or, at the latest, before any dialog or execution.
     refusals = [t for t in slack.ephemerals("U0LEE") if "four eyes" in t or "own approval does not count" in t]
     assert len(refusals) >= 2
-    assert slack.api.calls("views.open") == []
+    assert confirmations_offered(slack) == 0
+    assert "own approval does not count" in dialog_text(slack)
     assert await executions(slack, "production") == 0
     audit = await slack.bot.store.audit()
     assert any(e.actor_id == "U0LEE" and e.outcome == "refused" for e in audit)
@@ -103,7 +116,7 @@ async def test_the_production_modal_refuses_a_wrong_name_and_runs_on_the_right_o
     await slack.click(ts, "ion:run:production", user="U0LEE")  # lee asks
     await slack.command("approve day1.1 production", user="U0SAM")  # sam (on-call group) approves
     await slack.click(ts, "ion:run:production", user="U0LEE")
-    opened = slack.api.last("views.open")
+    opened = slack.api.last("views.update")  # the dialog opened on the click, then showed the plan
     assert opened is not None, slack.ephemerals()
     view = opened["view"]
     assert "demo-api" in json.dumps(view) and "minInstances" in json.dumps(view)

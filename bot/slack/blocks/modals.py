@@ -2,7 +2,8 @@
 
 The person sees the exact diff and types the service name; ``private_metadata`` carries
 run, step, environment and plan fingerprint so the submit handler can refuse a plan
-that changed since the modal was opened.
+that changed since the modal was opened. The same dialog opens first as a notice
+("Planning day2.1 on production…"), because Slack's trigger id lasts 3 s and planning may not.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bot.engine.ports import Change
 from bot.runbook.models import Step
 from bot.slack import limits
 from bot.slack.blocks.actions import ActionValue, Verb, action_id
-from bot.slack.blocks.kit import context, header, section
+from bot.slack.blocks.kit import Message, actions, button, context, header, section
 from bot.slack.blocks.step_card import change_line, plan_text
 from bot.slack.blocks.views import PlanView, RollbackCardView
 from bot.slack.limits import clamp
@@ -41,6 +42,9 @@ def typed_confirmation_errors(typed: str | None, expected: str) -> dict[str, str
     return {CONFIRM_BLOCK: clamp(f"Type {expected} exactly to confirm; nothing has been run yet.", 150)}
 
 
+TITLES = {Verb.CONFIRM_RUN: "Confirm run", Verb.CONFIRM_ROLLBACK: "Confirm rollback"}
+
+
 def _modal(
     title: str, submit: str, callback: Verb, meta: ActionValue, blocks: list[dict[str, Any]], dry_run: bool
 ) -> dict[str, Any]:
@@ -56,6 +60,30 @@ def _modal(
     )
     payload: dict[str, Any] = view.to_dict()
     return payload
+
+
+def notice_modal(callback: Verb, text: str, *, dry_run: bool = False, close: str = "Close") -> dict[str, Any]:
+    """The confirm dialog before (or instead of) its plan: a sentence, no submit button, no metadata.
+
+    It keeps the confirm dialog's callback id, so it is the same dialog in every client; with no
+    submit button and no metadata there is nothing to submit, and a submission would do nothing.
+    """
+    prefix = "DRY RUN " if dry_run else ""
+    view = View(
+        type="modal",
+        callback_id=action_id(callback),
+        title=PlainTextObject(text=clamp(prefix + TITLES.get(callback, "Confirm"), limits.VIEW_TITLE)),
+        close=PlainTextObject(text=clamp(close, limits.VIEW_BUTTON)),
+        blocks=[section(text)],
+    )
+    payload: dict[str, Any] = view.to_dict()
+    return payload
+
+
+def reopen_message(text: str, verb: Verb, qualifier: str | None, value: ActionValue) -> Message:
+    """An ephemeral with a button that asks again: its click brings a fresh trigger id for the dialog."""
+    label = "Review and confirm"
+    return Message(text, [section(text), actions([button(label, verb, value, qualifier=qualifier, style="danger")])])
 
 
 def _sections(text: str) -> list[dict[str, Any]]:

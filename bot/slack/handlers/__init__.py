@@ -23,6 +23,7 @@ from bot.slack.render import Renderer
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
+    from bot.slack.handlers.flows import Dialog
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,7 @@ class AppState:
     render: Renderer
     reports: ReportsPort | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    dialogs: dict[str, Dialog] = field(default_factory=dict)  # trigger id -> dialog opened on arrival (flows)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Background work that must outlive the request (executions, rollbacks); kept until done."""

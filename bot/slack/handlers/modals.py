@@ -1,7 +1,9 @@
 """Dialog submissions: the typed confirmation of a production run or a rollback, and reasons.
 
 A wrong typed name is answered inside the dialog (``response_action: errors``) and nothing
-runs; a right one closes the dialog and the work goes on in the background.
+runs; a right one closes the dialog and the work goes on in the background. What the dialog
+showed is checked again: the run's plan fingerprint (by the engine's start_execution) and the
+execution a rollback reverts, so a plan that changed since the dialog opened is refused.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ async def _submit(state: AppState, verb: Verb, meta: ActionValue, view: dict[str
     if verb is Verb.CONFIRM_RUN:
         await start(state, run, step, env, actor, meta.fingerprint or "")
     elif verb is Verb.CONFIRM_ROLLBACK:
-        state.spawn(_rollback(state, run, f"{step}@{env}", actor))
+        state.spawn(_rollback(state, run, f"{step}@{env}", actor, meta.fingerprint))
     elif verb is Verb.REJECT:
         reason = _input(view, REASON_BLOCK, REASON_INPUT) or ""
         await rollout.reject(run.channel, step, env, actor, reason)
@@ -78,8 +80,16 @@ async def _submit(state: AppState, verb: Verb, meta: ActionValue, view: dict[str
         await state.refresh_card(run, step, at)
 
 
-async def _rollback(state: AppState, run: Run, target: str, actor: Actor) -> None:
+async def _rollback(state: AppState, run: Run, target: str, actor: Actor, seen: str | None) -> None:
+    """Roll back what the dialog showed: a lane that has run again since then is refused, not reverted."""
     async with answered(state, run.channel, actor.user_id, "the rollback"):
+        if seen:
+            preview = await state.bot.rollout.rollback_preview(run.channel, target, actor)
+            if preview.execution_id != seen:
+                raise Refused(
+                    f"{preview.step_id} ({preview.environment}) ran again since the dialog was opened, so it "
+                    "would restore something else now. Nothing was rolled back; ask for the rollback again."
+                )
         result = await state.bot.rollout.confirm_rollback(run.channel, target, actor)
         if not result.ok:
             await state.poster.say(run.channel, actor.user_id, result.message, dry_run=state.dry_run)
