@@ -3,6 +3,10 @@
 The builders in bot/engine/report_data.py are pure; this is the one place that knows where each
 fact lives. Lane history comes from the audit log (every lane move is audited with its time and
 actor), with the lanes' current state as a fallback; a metric that cannot be read is "no data".
+
+A past day's report asked for later is rebuilt as it stood at that day's report time (a ``History``):
+lane states, votes, ticks, waivers, gate decisions and alerts from their timestamps and the audit log,
+and a line in ``ReportInputs.notes`` for what the store's history cannot tell.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import structlog
 from bot.engine import approvals
 from bot.engine.calendar import RunCalendar
 from bot.engine.cost_ledger import CostEntry, CostLedger, LaneEvent, build_cost_ledger
-from bot.engine.ports import BOT_ACTOR, Point
-from bot.engine.records import Run, StepState
+from bot.engine.ports import BOT_ACTOR, AlertRecord, Point
+from bot.engine.records import Approval, AuditEntry, ChecklistTick, Run, StepState, Waiver
 from bot.engine.report_model import (
     GateDecision,
     MetricReading,
@@ -32,7 +36,7 @@ from bot.engine.report_model import (
     UntickedItem,
 )
 from bot.reports.charts import ChartSeries
-from bot.runbook.models import Environment, Metric, Runbook
+from bot.runbook.models import Environment, Metric, Runbook, Step
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
@@ -50,6 +54,8 @@ REPORT_METRICS: tuple[str, ...] = (
 )
 CHART_METRICS: tuple[str, ...] = ("p95_latency_ms", "cache_hit_rate_pct", "error_rate_pct", "db_query_ms")
 READING_WINDOW = timedelta(minutes=15)
+WAITING_STATES = (StepState.READY.value, StepState.APPROVED.value)
+GATE_DECISION_ENTRIES = ("gate decided", "gate reopened")
 
 
 def bills_key(run_id: str) -> str:
@@ -67,9 +73,81 @@ class LaneMove:
     at: datetime
     actor_id: str
     actor_name: str
+    audited: bool = True  # False: the lane's current state, standing in for a history the audit log lacks
 
     def event(self) -> LaneEvent:
         return LaneEvent(self.step_id, self.environment, self.state, self.at)
+
+
+@dataclass(frozen=True)
+class History:
+    """The run's recorded past, to tell how things stood at ``at`` rather than now."""
+
+    at: datetime
+    moves: Sequence[LaneMove]
+    audit: Sequence[AuditEntry]
+
+    def lanes(self) -> dict[tuple[str, str], LaneMove]:
+        """Each lane's latest move at or before ``at``; a lane that had not moved yet is absent (pending)."""
+        latest: dict[tuple[str, str], LaneMove] = {}
+        for move in self.moves:
+            if move.at <= self.at:
+                latest[(move.step_id, move.environment)] = move
+        return latest
+
+    def requesters(self) -> dict[tuple[str, str], str]:
+        """Who had asked for each lane by ``at``: the actor of its latest move to ready."""
+        found: dict[tuple[str, str], str] = {}
+        for move in self.moves:
+            if move.at <= self.at and move.state == StepState.READY.value:
+                found[(move.step_id, move.environment)] = move.actor_id
+        return found
+
+    def ticked(self, scope: str, ticks: Sequence[ChecklistTick]) -> dict[str, str]:
+        """item id -> who ticked it, as of ``at``: the audited ticks and unticks replayed; an item the
+        audit log never mentions falls back to its stored tick (a tick removed since leaves no trace)."""
+        ticked: dict[str, str] = {}
+        mentioned: set[str] = set()
+        for entry in self.audit:
+            if entry.step_id != scope or entry.outcome != "ok" or entry.what not in ("tick", "untick"):
+                continue
+            item = entry.after if entry.what == "tick" else entry.before
+            if not item:
+                continue
+            mentioned.add(item)
+            if entry.at > self.at:
+                continue
+            if entry.what == "tick":
+                ticked[item] = entry.actor_name
+            else:
+                ticked.pop(item, None)
+        for tick in ticks:
+            if tick.item_id not in mentioned and tick.at <= self.at:
+                ticked[tick.item_id] = tick.name
+        return ticked
+
+    def decision(self, gate_id: str) -> tuple[AuditEntry | None, bool]:
+        """The gate's latest audited decision at ``at`` (None when undecided or reopened by then), and
+        whether the audit log records the gate's decisions at all."""
+        latest: AuditEntry | None = None
+        recorded = False
+        for entry in self.audit:
+            if entry.step_id != gate_id or entry.outcome != "ok" or entry.what not in GATE_DECISION_ENTRIES:
+                continue
+            recorded = True
+            if entry.at <= self.at:
+                latest = entry
+        return (latest if latest is not None and latest.what == "gate decided" else None), recorded
+
+    def gaps(self) -> list[str]:
+        """What the history cannot tell: lanes known only by a state reached after ``at``."""
+        unknown = sorted({f"{m.step_id} ({m.environment})" for m in self.moves if not m.audited and m.at > self.at})
+        if not unknown:
+            return []
+        return [
+            f"{', '.join(unknown)} changed after then and the audit log has no earlier state, "
+            "so they are left out of this report."
+        ]
 
 
 @dataclass(frozen=True)
@@ -82,6 +160,8 @@ class ReportInputs:
     pending: tuple[PendingApproval, ...]
     unticked: tuple[UntickedItem, ...]
     ledger: CostLedger
+    notes: tuple[str, ...] = ()  # what a report rebuilt for a past time could not reconstruct, one line each
+    history: History | None = None  # set when rebuilt for a past time: decisions and quality read it too
 
     def common(
         self,
@@ -111,17 +191,30 @@ class ReportGatherer:
 
     # --- the whole set -------------------------------------------------------------------------
 
-    async def inputs(self, run: Run, first_day: int, last_day: int, now: datetime) -> ReportInputs:
+    async def inputs(
+        self, run: Run, first_day: int, last_day: int, now: datetime, *, replay: bool = False
+    ) -> ReportInputs:
+        """The inputs as of ``now``; ``replay`` rebuilds the blockers from the history as they stood at
+        ``now`` (a past moment) instead of reading the current alerts, approvals and checklists."""
         moves = await self.lane_moves(run)
         names = await self.names(run.id)
+        history = await self.history(run, now, moves) if replay else None
+        days = range(first_day, last_day + 1)
         return ReportInputs(
             outcomes=tuple(await self.outcomes(run, moves, names, first_day, last_day, now)),
             metrics=tuple(await self.metrics(now)),
-            alerts=tuple(await self.alerts(run.id)),
-            pending=tuple(await self.pending(run, names)),
-            unticked=tuple(await self.unticked(run, range(first_day, last_day + 1))),
+            alerts=tuple(await self.alerts(run.id, now if replay else None)),
+            pending=tuple(await self.pending(run, names, history)),
+            unticked=tuple(await self.unticked(run, days, history)),
             ledger=await self.ledger(run.id, moves, now),
+            notes=tuple(history.gaps()) if history else (),
+            history=history,
         )
+
+    async def history(self, run: Run, at: datetime, moves: Sequence[LaneMove] | None = None) -> History:
+        """The run's lane moves and audit log, to read how things stood at ``at``."""
+        found = moves if moves is not None else await self.lane_moves(run)
+        return History(at, found, await self.bot.store.audit(run.id))
 
     # --- who and when ----------------------------------------------------------------------------
 
@@ -145,7 +238,8 @@ class ReportGatherer:
         for lane in await self.bot.store.lanes(run.id):
             if (lane.step_id, lane.environment) not in seen and lane.changed_at is not None:
                 who = lane.changed_by or BOT_ACTOR.user_id
-                moves.append(LaneMove(lane.step_id, lane.environment, lane.state.value, lane.changed_at, who, who))
+                state, at = lane.state.value, lane.changed_at
+                moves.append(LaneMove(lane.step_id, lane.environment, state, at, who, who, audited=False))
         moves.sort(key=lambda m: m.at)
         return moves
 
@@ -195,60 +289,87 @@ class ReportGatherer:
 
     # --- blockers --------------------------------------------------------------------------------
 
-    async def alerts(self, run_id: str) -> list[OpenAlert]:
+    async def alerts(self, run_id: str, at: datetime | None = None) -> list[OpenAlert]:
+        """The active alerts; with ``at``, those that were open then (opened by then, not yet resolved)."""
+        if at is None:
+            return [
+                OpenAlert(a.trigger_id, a.message, a.opened_at, a.state, a.kind)
+                for a in await self.bot.store.active_alerts(run_id)
+            ]
         return [
-            OpenAlert(a.trigger_id, a.message, a.opened_at, a.state, a.kind)
-            for a in await self.bot.store.active_alerts(run_id)
+            OpenAlert(a.trigger_id, a.message, a.opened_at, alert_state_at(a, at), a.kind)
+            for a in await self.bot.store.alerts(run_id)
+            if a.opened_at <= at and not (a.state == "resolved" and (a.resolved_at is None or a.resolved_at <= at))
         ]
 
-    async def pending(self, run: Run, names: dict[str, str]) -> list[PendingApproval]:
-        """Lanes someone asked to run that still need votes, and approved lanes nobody has run yet."""
-        ctx = self.bot.rollout.ctx
+    async def pending(self, run: Run, names: dict[str, str], history: History | None = None) -> list[PendingApproval]:
+        """Lanes someone asked to run that still need votes, and approved lanes nobody has run yet
+        (now, or as they stood at ``history.at``, counting only the votes given and not withdrawn by then)."""
+        # step, environment, state, who asked (shown), who may not approve it in production (four eyes)
+        waiting: list[tuple[str, str, str, str | None, str | None]] = []
+        if history is None:
+            for lane in await self.bot.store.lanes(run.id):
+                shown = lane.requested_by or lane.changed_by
+                waiting.append((lane.step_id, lane.environment, lane.state.value, shown, lane.requested_by))
+        else:
+            requesters = history.requesters()
+            for (step_id, environment), move in history.lanes().items():
+                asked = requesters.get((step_id, environment))
+                waiting.append((step_id, environment, move.state, asked or move.actor_id, asked))
         found: list[PendingApproval] = []
-        for lane in await self.bot.store.lanes(run.id):
-            step = self.runbook.step(lane.step_id)
-            if step is None or lane.state not in (StepState.READY, StepState.APPROVED):
+        for step_id, environment, state, shown, requester in waiting:
+            step = self.runbook.step(step_id)
+            if step is None or state not in WAITING_STATES:
                 continue
-            requester = lane.requested_by or lane.changed_by
-            who = names.get(requester, requester) if requester else None
-            if lane.state is StepState.APPROVED:
-                found.append(
-                    PendingApproval(step.id, step.title, lane.environment, "someone to run it (approved)", who)
-                )
+            who = names.get(shown, shown) if shown else None
+            if state == StepState.APPROVED.value:
+                found.append(PendingApproval(step.id, step.title, environment, "someone to run it (approved)", who))
                 continue
-            votes = await self.bot.store.approvals(run.id, step.id, lane.environment)
-            production = ctx.is_production(lane.environment)
-            counted = [
-                v
-                for v in votes
-                if v.active and v.decision == "approved" and not (production and v.user_id == lane.requested_by)
-            ]
-            missing = []
-            for need in approvals.needs(ctx, step, lane.environment):
-                users = {v.user_id for v in counted if need.role in (approvals.ANY_APPROVER, v.role)}
-                if len(users) < need.count:
-                    missing.append(approvals.Need(need.role, need.count - len(users)).describe())
-            waiting = ", ".join(missing) or "a fresh look at its plan"
-            found.append(PendingApproval(step.id, step.title, lane.environment, waiting, who))
+            votes = await self.bot.store.approvals(run.id, step.id, environment)
+            at = history.at if history is not None else None
+            standing = [v for v in votes if (v.active if at is None else _vote_stood(v, at))]
+            needs = self._missing(step, environment, standing, requester)
+            found.append(PendingApproval(step.id, step.title, environment, needs, who))
         return found
 
-    async def unticked(self, run: Run, days: Iterable[int]) -> list[UntickedItem]:
-        """Checklist items neither ticked nor waived, of the days' steps that work has started on.
+    def _missing(self, step: Step, environment: str, votes: Sequence[Approval], requester: str | None) -> str:
+        """What a lane still needs, given its standing votes; in production the requester's own never counts."""
+        ctx = self.bot.rollout.ctx
+        production = ctx.is_production(environment)
+        counted = [v for v in votes if v.decision == "approved" and not (production and v.user_id == requester)]
+        missing = []
+        for need in approvals.needs(ctx, step, environment):
+            users = {v.user_id for v in counted if need.role in (approvals.ANY_APPROVER, v.role)}
+            if len(users) < need.count:
+                missing.append(approvals.Need(need.role, need.count - len(users)).describe())
+        return ", ".join(missing) or "a fresh look at its plan"
+
+    async def unticked(self, run: Run, days: Iterable[int], history: History | None = None) -> list[UntickedItem]:
+        """Checklist items neither ticked nor waived, of the days' steps that work has started on
+        (now, or as they stood at ``history.at``).
 
         A step nobody has asked for yet is not blocked by its checklist; it shows in the plan instead.
         """
-        lanes = {(lane.step_id, lane.environment): lane for lane in await self.bot.store.lanes(run.id)}
+        if history is None:
+            lanes = {(lane.step_id, lane.environment): lane.state.value for lane in await self.bot.store.lanes(run.id)}
+        else:
+            lanes = {key: move.state for key, move in history.lanes().items()}
         found: list[UntickedItem] = []
         for number in days:
             day = self.runbook.day(number)
             for step in day.steps if day else []:
                 if not step.checklist:
                     continue
-                states = [lanes[(step.id, env)].state for env in step.environments if (step.id, env) in lanes]
-                if all(s in (StepState.PENDING, StepState.SKIPPED) for s in states):
+                states = [lanes[(step.id, env)] for env in step.environments if (step.id, env) in lanes]
+                if all(s in (StepState.PENDING.value, StepState.SKIPPED.value) for s in states):
                     continue
-                ticked = {t.item_id for t in await self.bot.store.ticks(run.id, step.id)}
-                waivers = await self.bot.store.waivers(run.id, step.id)
+                ticks = await self.bot.store.ticks(run.id, step.id)
+                waivers: Sequence[Waiver] = await self.bot.store.waivers(run.id, step.id)
+                if history is None:
+                    ticked = {t.item_id for t in ticks}
+                else:
+                    ticked = set(history.ticked(step.id, ticks))
+                    waivers = [w for w in waivers if w.at <= history.at]
                 if any(w.item_id is None for w in waivers):
                     continue
                 waived = {w.item_id for w in waivers}
@@ -342,38 +463,67 @@ class ReportGatherer:
         bills = [b for b in await self.bills(run_id) if b.recorded_at <= now]
         return build_cost_ledger(self.runbook, events, bills)
 
-    async def decisions(self, run_id: str) -> list[GateDecision]:
+    async def decisions(self, run_id: str, history: History | None = None) -> list[GateDecision]:
+        """The gates' decisions now, or as they stood at ``history.at`` (a NO reopened since still counts)."""
         found: list[GateDecision] = []
         for gate in self.runbook.gates:
             record = await self.bot.store.get_gate(run_id, gate.id)
+            if history is not None:
+                entry, recorded = history.decision(gate.id)
+                if entry is not None:
+                    found.append(GateDecision(gate.id, entry.after, entry.actor_name, entry.at))
+                    continue
+                if recorded or record is None or record.decided_at is None or record.decided_at > history.at:
+                    continue  # undecided then; a record without audited decisions is trusted by its time
             if record is not None:
                 who = record.decided_by_name or record.decided_by
                 found.append(GateDecision(gate.id, record.decision, who, record.decided_at))
         return found
 
-    async def quality(self, run: Run, now: datetime) -> list[QualityReading]:
-        """Targets with a condition are checked from metrics; manual ones count only when a gate item says so."""
+    async def quality(self, run: Run, now: datetime, history: History | None = None) -> list[QualityReading]:
+        """Targets with a condition are checked from metrics; manual ones count only when a gate item says so.
+
+        With ``history`` (a past ``now``) an incidents check that open incidents resolved since would
+        miss is reported as unknown, saying why, rather than as met.
+        """
         environment = production_environment(self.runbook)
+        resolved_since = await self._incidents_resolved_since(run.id, now) if history is not None else 0
         readings: list[QualityReading] = []
         for target in self.runbook.targets.quality:
             if target.condition is not None:
+                metric = self.runbook.metric(target.condition.metric)
+                if resolved_since and metric is not None and metric.source == "incidents":
+                    detail = (
+                        f"cannot be rebuilt for then: {resolved_since} incident(s) open at the time were "
+                        "resolved since, and the incident count sees only open ones"
+                    )
+                    readings.append(QualityReading(target.label, None, detail))
+                    continue
                 result = await self.bot.checker.check(target.condition, environment, now)
                 readings.append(QualityReading(target.label, result.passed, result.detail))
             else:
-                readings.append(await self._ticked_on_a_gate(run, target.label))
+                readings.append(await self._ticked_on_a_gate(run, target.label, history))
         return readings
 
-    async def _ticked_on_a_gate(self, run: Run, label: str) -> QualityReading:
+    async def _incidents_resolved_since(self, run_id: str, at: datetime) -> int:
+        return sum(
+            1
+            for a in await self.bot.store.alerts(run_id)
+            if a.kind == "incident" and a.opened_at <= at and a.resolved_at is not None and a.resolved_at > at
+        )
+
+    async def _ticked_on_a_gate(self, run: Run, label: str, history: History | None = None) -> QualityReading:
         wanted = _words(label)
         for gate in self.runbook.gates:
             for section in gate.sections:
                 for item in section.items:
                     if _words(item.text) != wanted:
                         continue
-                    ticks = {t.item_id: t for t in await self.bot.store.ticks(run.id, gate.id)}
-                    tick = ticks.get(item.id)
-                    if tick is not None:
-                        return QualityReading(label, True, f"ticked on {gate.id} by {tick.name}")
+                    ticks = await self.bot.store.ticks(run.id, gate.id)
+                    ticked = history.ticked(gate.id, ticks) if history else {t.item_id: t.name for t in ticks}
+                    name = ticked.get(item.id)
+                    if name is not None:
+                        return QualityReading(label, True, f"ticked on {gate.id} by {name}")
         return QualityReading(label, None, "a manual check; nobody has recorded it")
 
 
@@ -385,6 +535,27 @@ def aggregate(values: Sequence[float], how: str) -> float | None:
     if how in reducers:
         return float(reducers[how](values))
     return math.fsum(values) / len(values)
+
+
+def alert_state_at(alert: AlertRecord, at: datetime) -> str:
+    """An alert's state at ``at`` from the times it was held and acknowledged; "open" before either."""
+    for state, key in (("held", "held_at"), ("acknowledged", "acknowledged_at")):
+        stamp = _stamp(alert.data.get(key))
+        if stamp is not None and stamp <= at:
+            return state
+    return "open"
+
+
+def _stamp(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _vote_stood(vote: Approval, at: datetime) -> bool:
+    """Given by ``at`` and not withdrawn by then."""
+    return vote.at <= at and (vote.withdrawn_at is None or vote.withdrawn_at > at)
 
 
 def _words(text: str) -> str:

@@ -5,11 +5,16 @@
 renders (templates/) and hands the result to a ``ReportPoster``; every scheduled post carries
 ``dedupe_key = job:run:day`` so a retried post never shows twice. A scheduled job whose run is
 no longer open (finished or abandoned, perhaps on another replica) posts nothing.
+
+A report asked for on demand stands at its own scheduled time once that has passed: Day 2's report
+asked for on Day 4 is rebuilt from the store's history as it stood at 17:00 on Day 2 (``AsOf``). Before
+that time it is today's report "so far", and a day that has not come yet has no report.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,7 +31,7 @@ from bot.engine.records import OPEN_RUN_STATES, Run
 from bot.engine.report_data import daily_report, final_report, metric_lines, phase_summary, standup_digest
 from bot.reports.charts import metrics_chart_png
 from bot.reports.context import Report, render_report
-from bot.reports.gather import ReportGatherer, bills_key
+from bot.reports.gather import ReportGatherer, ReportInputs, bills_key
 from bot.reports.render import ReportRenderer, format_usd, format_value
 from bot.runbook.suggest import did_you_mean
 from bot.scheduler import JobSkipped
@@ -57,6 +62,16 @@ def section_blocks(text: str) -> list[dict[str, Any]]:
     chunks = split_text(text.rstrip("\n"), SECTION_LIMIT)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks if c.strip()]
     return blocks[:BLOCK_LIMIT]
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The moment a report stands at: ``replay`` rebuilds it from the history (a past report time);
+    ``so_far`` marks a day still under way (now, before its report time)."""
+
+    at: datetime
+    replay: bool = False
+    so_far: bool = False
 
 
 class ReportService:
@@ -104,26 +119,13 @@ class ReportService:
 
     async def post_phase_summary(self, run_id: str, day: int, late: bool) -> None:
         run = await self._run(run_id)
-        now = self.bot.clock.now()
-        phase = next((p for p in self.bot.runbook.phases if p.first_day <= day <= p.last_day), None)
-        first = phase.first_day if phase else 1
-        inputs = await self.gather.inputs(run, first, day, now)
-        decisions = await self.gather.decisions(run.id)
-        quality = await self.gather.quality(run, now)
-        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
         due = self._due(run, day, self.bot.runbook.schedule.daily_report_at)
-        await self._post_report(run, report, late, due, f"phase_summary:{run.id}:{day}")
+        await self._phase_summary(run, day, late, due, f"phase_summary:{run.id}:{day}", AsOf(self.bot.clock.now()))
 
     async def post_final_report(self, run_id: str, day: int, late: bool) -> None:
         run = await self._run(run_id)
-        now = self.bot.clock.now()
-        schedule = self.bot.runbook.schedule
-        inputs = await self.gather.inputs(run, 1, day, now)
-        decisions = await self.gather.decisions(run.id)
-        quality = await self.gather.quality(run, now)
-        report = final_report(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
-        due = self._due(run, day, schedule.final_report_at or schedule.daily_report_at)
-        await self._post_report(run, report, late, due, f"final_report:{run.id}:{day}")
+        due = self._final_due(run, day)
+        await self._final(run, day, late, due, f"final_report:{run.id}:{day}", AsOf(self.bot.clock.now()))
 
     async def post_missed_report(self, run_id: str, kind: str, day: int, text: str) -> None:
         run = await self._run(run_id)
@@ -147,10 +149,19 @@ class ReportService:
     # --- on demand (the Slack handlers' ReportsPort) ------------------------------------------------
 
     async def daily_report(self, channel: str, day: int | None, actor: Actor) -> None:
+        """The day's report as its 5 PM post said it (or "so far" today), with the phase summary or the
+        final report too on their day: the missed-report notices send people here for those."""
         run = await self.bot.rollout.require_run(channel)
         number = self._day_or_today(run, day)
-        now = self.bot.clock.now()
-        await self._daily(run, number, False, None, f"report:{run.id}:{number}:{now:%Y%m%dT%H%M%S.%f}")
+        schedule = self.bot.runbook.schedule
+        stamp = f"{self.bot.clock.now():%Y%m%dT%H%M%S.%f}"
+        as_of = self._as_of(self._due(run, number, schedule.daily_report_at))
+        await self._daily(run, number, False, None, f"report:{run.id}:{number}:{stamp}", as_of)
+        if number == schedule.summary_day:
+            await self._phase_summary(run, number, False, None, f"report:{run.id}:{number}:summary:{stamp}", as_of)
+        if number == schedule.final_report_day:
+            final_as_of = self._as_of(self._final_due(run, number))
+            await self._final(run, number, False, None, f"report:{run.id}:{number}:final:{stamp}", final_as_of)
 
     async def standup(self, channel: str, actor: Actor) -> None:
         run = await self.bot.rollout.require_run(channel)
@@ -242,15 +253,25 @@ class ReportService:
         on = RunCalendar(self.bot.runbook, run.start_date).date_of(day)
         return datetime.combine(on, at, self.zone)
 
+    def _final_due(self, run: Run, day: int) -> datetime:
+        schedule = self.bot.runbook.schedule
+        return self._due(run, day, schedule.final_report_at or schedule.daily_report_at)
+
     def _day_or_today(self, run: Run, day: int | None) -> int:
         calendar = RunCalendar(self.bot.runbook, run.start_date)
         last = self.bot.runbook.calendar.working_days
+        today = self.bot.clock.now().astimezone(self.zone).date()
+        past = [n for n in range(1, last + 1) if calendar.date_of(n) <= today]
         if day is not None:
             if not 1 <= day <= last:
                 raise Refused(f"This run has days 1 to {last}, so there is no Day {day} report. Nothing was posted.")
+            if calendar.date_of(day) > today:
+                hint = f" `/ion report` shows Day {past[-1]} so far." if past else ""
+                raise Refused(
+                    f"Day {day} is {calendar.date_of(day):%a %d %b}, which has not come yet, so there is no "
+                    f"Day {day} report. Nothing was posted.{hint}"
+                )
             return day
-        today = self.bot.clock.now().astimezone(self.zone).date()
-        past = [n for n in range(1, last + 1) if calendar.date_of(n) <= today]
         if not past:
             raise Refused(
                 f"The run starts on {calendar.date_of(1):%a %d %b}, so there is no report yet. "
@@ -258,18 +279,52 @@ class ReportService:
             )
         return past[-1]
 
+    def _as_of(self, due: datetime) -> AsOf:
+        """An on-demand report stands at its scheduled time once that has passed, else now, so far."""
+        now = self.bot.clock.now()
+        return AsOf(due, replay=True) if now >= due else AsOf(now, so_far=True)
+
+    def _titled(self, report: Report, as_of: AsOf) -> Report:
+        """Say in the title when an on-demand report stands: so far today, or at a past report time."""
+        local = as_of.at.astimezone(self.zone)
+        if as_of.so_far:
+            return replace(report, title=f"{report.title} (so far, at {local:%H:%M})")
+        if as_of.replay:
+            return replace(report, title=f"{report.title} (as of {local:%a %d %b %H:%M})")
+        return report
+
     def _late_note(self, late: bool, due: datetime | None) -> str:
         if not late or due is None:
             return ""
         posted = self.bot.clock.now().astimezone(due.tzinfo)
         return f"_(late: posted {posted:%H:%M}, due {due:%H:%M})_\n"
 
-    async def _daily(self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str) -> None:
-        now = self.bot.clock.now()
-        inputs = await self.gather.inputs(run, day, day, now)
-        report = daily_report(self.bot.runbook, day, *inputs.common(), late=late)
-        chart = await self._chart(run, day, report.title, now)
-        await self._post_report(run, report, late, due, dedupe_key, chart)
+    async def _daily(
+        self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str, as_of: AsOf | None = None
+    ) -> None:
+        when = as_of or AsOf(self.bot.clock.now())
+        inputs = await self.gather.inputs(run, day, day, when.at, replay=when.replay)
+        report = self._titled(daily_report(self.bot.runbook, day, *inputs.common(), late=late), when)
+        chart = await self._chart(run, day, report.title, when.at)
+        await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart))
+
+    async def _phase_summary(
+        self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str, as_of: AsOf
+    ) -> None:
+        phase = next((p for p in self.bot.runbook.phases if p.first_day <= day <= p.last_day), None)
+        first = phase.first_day if phase else 1
+        inputs = await self.gather.inputs(run, first, day, as_of.at, replay=as_of.replay)
+        decisions = await self.gather.decisions(run.id, inputs.history)
+        quality = await self.gather.quality(run, as_of.at, inputs.history)
+        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
+        await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
+
+    async def _final(self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str, as_of: AsOf) -> None:
+        inputs = await self.gather.inputs(run, 1, day, as_of.at, replay=as_of.replay)
+        decisions = await self.gather.decisions(run.id, inputs.history)
+        quality = await self.gather.quality(run, as_of.at, inputs.history)
+        report = final_report(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
+        await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
 
     async def _standup(
         self, run: Run, day: int, name: str, channel: str, late: bool, due: datetime | None, stamp: str = ""
@@ -315,6 +370,14 @@ class ReportService:
 
     async def _post(self, channel: str, text: str, dedupe_key: str) -> None:
         await self.poster.post(channel, text, section_blocks(text), dedupe_key)
+
+
+def _tail(inputs: ReportInputs, chart: str | None = None) -> str | None:
+    """The lines after a report: what a rebuilt report could not reconstruct, then the chart."""
+    lines = [f"_(Not rebuilt for that time: {note})_" for note in inputs.notes]
+    if chart:
+        lines.append(chart)
+    return "\n".join(lines) or None
 
 
 def _positive_usd(amount: Any) -> float:

@@ -58,6 +58,12 @@ class AlertsStore(StoreBase):
             )
             return [_alert(row) for row in await session.scalars(query)]
 
+    async def alerts(self, run_id: str) -> list[AlertRecord]:
+        """Every alert of the run, resolved ones too, oldest first: a past day's report rebuilds what was open."""
+        async with self._transaction() as session:
+            query = select(AlertRow).where(AlertRow.run_id == run_id).order_by(AlertRow.opened_at, AlertRow.id)
+            return [_alert(row) for row in await session.scalars(query)]
+
     async def get_alert(self, alert_id: str) -> AlertRecord | None:
         async with self._transaction() as session:
             row = await session.get(AlertRow, alert_id)
