@@ -259,8 +259,16 @@ class ReportGatherer:
         last_day: int,
         now: datetime,
     ) -> list[StepOutcome]:
-        """Lanes whose latest state (as of the span's end, or now) is finished and was reached in the span."""
+        """Lanes whose latest state (as of the span's end, or now) is finished and was reached in the span.
+
+        The span starts at the previous working day's report time, not at midnight: a step finished
+        after one 5 PM report is in the next one instead of in none.
+        """
         start, end = self.day_span(run, first_day, last_day)
+        if first_day > 1:
+            calendar = RunCalendar(self.runbook, run.start_date)
+            previous = calendar.date_of(first_day - 1)
+            start = datetime.combine(previous, self.runbook.schedule.daily_report_at, self.zone)
         cutoff = min(end, now + timedelta(microseconds=1))
         latest: dict[tuple[str, str], LaneMove] = {}
         for move in moves:
