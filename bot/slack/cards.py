@@ -3,6 +3,12 @@
 A card's (channel, ts) is kept in the KeyValueStore under ``slack.card.<kind>.<run>.<scope>``,
 written when the outbox delivers it (now or later), so a restarted bot keeps updating the
 same message. Every message gets a DRY RUN mark when the bot or the run only rehearses.
+
+A card too long for one message goes out in parts; each part's (channel, ts) is kept under
+``slack.part.<base>.<n>`` and each location knows its card's base (``slack.at.<channel>.<ts>``),
+so an update, even one asked for at a later part (a button there), re-draws every part.
+Updates are keyed by the message they re-draw: a newer one replaces an older one still waiting
+in the outbox, so a late delivery never shows a stale card.
 """
 
 from __future__ import annotations
@@ -17,11 +23,28 @@ from bot.slack.limits import FALLBACK_TEXT, clamp
 from bot.slack.mrkdwn import escape
 
 DRY_RUN_MARK = "DRY RUN"
-_TRACK = "track|"
+_TRACK = "track|"  # a tracked message's first part: track|<track>|<base>
+_PART = "part|"  # a tracked message's later parts: part|<base>|<n>
+UNUSED_PART = "(The card above is shorter now; this part of it is no longer used.)"
 
 
 def card_key(kind: str, run_id: str, scope: str) -> str:
     return f"slack.card.{kind}.{run_id}.{scope}"
+
+
+def _at_key(channel: str, ts: str) -> str:
+    return f"slack.at.{channel}.{ts}"
+
+
+def _part_key(base: str, n: int) -> str:
+    return f"slack.part.{base}.{n}"
+
+
+def _post_key(track: str | None, base: str, n: int) -> str:
+    """The outbox key of part ``n`` of a post; a tracked post's keys tell ``_remember`` what to keep."""
+    if track is None:
+        return f"post|{base}|{n}"
+    return f"{_TRACK}{track}|{base}" if n == 0 else f"{_PART}{base}|{n}"
 
 
 def mark_dry_run(message: Message) -> Message:
@@ -65,7 +88,8 @@ class Poster:
         key: str | None = None,
     ) -> OutboxMessage:
         """Post ``message`` (split into parts when long); ``track`` names the KV key that learns the
-        first part's ts. Returns the first part's outbox record."""
+        first part's ts (and makes every part re-drawable by ``update``). Returns the first part's
+        outbox record."""
         first: OutboxMessage | None = None
         base = key or uuid.uuid4().hex
         for n, part in enumerate(message.parts()):
@@ -74,16 +98,42 @@ class Poster:
                 args["thread_ts"] = thread_ts
                 if broadcast:
                     args["reply_broadcast"] = True
-            dedupe = f"{_TRACK}{track}|{base}" if track and n == 0 else f"post|{base}|{n}"
-            sent = await self._outbox.send("chat.postMessage", args, dedupe)
+            sent = await self._outbox.send("chat.postMessage", args, _post_key(track, base, n))
             first = first or sent
         assert first is not None  # parts() always returns at least one message
         return first
 
     async def update(self, channel: str, ts: str, message: Message, *, dry_run: bool = False) -> OutboxMessage:
-        part = message.parts()[0]
+        """Re-draw the card that (channel, ts) is a part of, every part of it: each in the message
+        that holds it, else posted anew in the card's thread; parts it no longer needs say so.
+        Returns the first part's outbox record."""
+        parts = message.parts()
+        at = await self._kv.get_value(_at_key(channel, ts))
+        known = at if isinstance(at, dict) else {}
+        base = str(known.get("base") or f"{channel}.{ts}")  # a card posted untracked: keyed by location
+        first_at = await self.where(_part_key(base, 0)) or (channel, ts)  # (channel, ts) may be a later part
+        first = await self._redraw(*first_at, parts[0], dry_run)
+        thread = str(known.get("thread_ts") or first_at[1])
+        for n, part in enumerate(parts[1:], start=1):
+            where = await self.where(_part_key(base, n))
+            if where is not None:
+                await self._redraw(*where, part, dry_run)
+                continue
+            args: dict[str, JSON] = {"channel": first_at[0], "thread_ts": thread, **self._args(part, dry_run)}
+            sent = await self._outbox.send("chat.postMessage", args, f"{_PART}{base}|{n}")
+            if sent.delivered_ts and sent.payload.get("args") != args:  # posted before, not remembered now
+                await self._redraw(sent.channel, sent.delivered_ts, part, dry_run)
+        n = len(parts)
+        while (where := await self.where(_part_key(base, n))) is not None:
+            await self._redraw(*where, text_message(UNUSED_PART), dry_run)
+            await self._kv.delete_value(_part_key(base, n))  # a longer card later finds it by its post key
+            n += 1
+        return first
+
+    async def _redraw(self, channel: str, ts: str, part: Message, dry_run: bool) -> OutboxMessage:
+        """chat.update keyed by the message: a newer update replaces an older one still queued."""
         args: dict[str, JSON] = {"channel": channel, "ts": ts, **self._args(part, dry_run)}
-        return await self._outbox.send("chat.update", args, f"update|{uuid.uuid4().hex}")
+        return await self._outbox.send("chat.update", args, f"update|{channel}|{ts}", replace=True)
 
     async def ephemeral(self, channel: str, user: str, message: Message, *, dry_run: bool = False) -> None:
         part = message.parts()[0]
@@ -102,6 +152,19 @@ class Poster:
         return None
 
     async def _remember(self, message: OutboxMessage, ts: str | None) -> None:
-        if ts and message.dedupe_key.startswith(_TRACK):
-            track = message.dedupe_key[len(_TRACK) :].rsplit("|", 1)[0]
+        """Where a tracked message's parts went: the track learns the first, and every part's
+        location names the card's base, so ``update`` from any part finds all of them."""
+        if not ts:
+            return
+        if message.dedupe_key.startswith(_TRACK):
+            track, base = message.dedupe_key[len(_TRACK) :].rsplit("|", 1)
+            n = "0"
             await self._kv.put_value(track, {"channel": message.channel, "ts": ts})
+        elif message.dedupe_key.startswith(_PART):
+            base, n = message.dedupe_key[len(_PART) :].rsplit("|", 1)
+        else:
+            return
+        args = message.payload.get("args")
+        thread = args.get("thread_ts") if isinstance(args, dict) else None
+        await self._kv.put_value(_part_key(base, int(n)), {"channel": message.channel, "ts": ts})
+        await self._kv.put_value(_at_key(message.channel, ts), {"base": base, "thread_ts": thread})

@@ -1,5 +1,6 @@
 """Every outgoing Slack call goes through the outbox: stored first, delivered now if Slack answers,
-and otherwise delivered later by a background pass, once.
+and otherwise delivered later by a background pass, once: a claim in the database makes one
+deliverer (of this process, or of a replica on the same database) send each message.
 
 Rate limits (429 + Retry-After), 5xx and dropped connections are retried by slack_sdk's own
 retry handlers inside one attempt; what still fails stays in the outbox with its error, so an
@@ -10,7 +11,9 @@ outage delays a message but never loses it. Ephemeral replies are not worth a la
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -24,6 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.engine.lease import new_owner_id
 from bot.engine.ports import JSON, Clock, OutboxMessage, OutboxStore
 
 log = structlog.get_logger(__name__)
@@ -31,6 +35,8 @@ log = structlog.get_logger(__name__)
 # Methods the outbox may replay later; everything else is sent once, now.
 LATER_OK = frozenset({"chat.postMessage", "chat.update"})
 EPHEMERAL = "chat.postEphemeral"
+CLAIM = timedelta(minutes=5)  # how long a deliverer holds a message; a try is cut off at half of it
+ROUNDS = 3  # sends of one message in a row while it keeps being replaced (see Outbox._deliver)
 
 Delivered = Callable[[OutboxMessage, str | None], Awaitable[None]]
 
@@ -50,14 +56,28 @@ def with_retries(client: AsyncWebClient, *, rate_limit_retries: int = 3, server_
 
 
 class Outbox:
-    """Enqueue with a dedupe key, then deliver; ``deliver_pending`` is the later pass."""
+    """Enqueue with a dedupe key, then deliver; ``deliver_pending`` is the later pass.
 
-    def __init__(self, store: OutboxStore, client: AsyncWebClient, clock: Clock) -> None:
+    Each delivery holds a claim on the message in the database (``owner`` names this process), so
+    of several passes, here or on replicas sharing the database, one sends it. A try is cut off at
+    half the claim, so no claim expires while its owner may still be sending (a long Retry-After);
+    a crashed owner's claim expires and another pass takes the message over.
+    """
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        client: AsyncWebClient,
+        clock: Clock,
+        *,
+        owner: str | None = None,
+        claim: timedelta = CLAIM,
+    ) -> None:
         self._store = store
         self._client = client
         self._clock = clock
-        self._in_flight: set[str] = set()
-        self._lock = asyncio.Lock()
+        self._owner = owner or new_owner_id()
+        self._claim = claim
         self._on_delivered: list[Delivered] = []
 
     @property
@@ -68,11 +88,14 @@ class Outbox:
         """Called after each successful delivery, now or later (the notifier learns card ts this way)."""
         self._on_delivered.append(hook)
 
-    async def send(self, method: str, args: dict[str, JSON], dedupe_key: str) -> OutboxMessage:
+    async def send(
+        self, method: str, args: dict[str, JSON], dedupe_key: str, *, replace: bool = False
+    ) -> OutboxMessage:
         """Store the call once per ``dedupe_key`` and try it now; returns the stored message
-        (``delivered_ts`` set when it went out). A second send with the same key sends nothing."""
+        (``delivered_ts`` set when it went out). A second send with the same key sends nothing,
+        unless ``replace``: then its payload replaces the key's (the newest card update wins)."""
         channel = str(args.get("channel", ""))
-        message = await self._store.enqueue(channel, {"method": method, "args": args}, dedupe_key)
+        message = await self._store.enqueue(channel, {"method": method, "args": args}, dedupe_key, replace=replace)
         if message.delivered_at is not None:
             return message
         return await self._deliver(message)
@@ -82,7 +105,7 @@ class Outbox:
         sent = 0
         for message in await self._store.pending(limit):
             done = await self._deliver(message)
-            sent += done.delivered_at is not None and done.id == message.id
+            sent += done.delivered_at is not None
         return sent
 
     async def run_forever(self, interval_seconds: float = 30.0) -> None:
@@ -95,55 +118,59 @@ class Outbox:
             await self._clock.sleep(interval_seconds)
 
     async def _deliver(self, message: OutboxMessage) -> OutboxMessage:
-        async with self._lock:
-            if message.id in self._in_flight:
-                return message  # another pass is delivering it right now
-            self._in_flight.add(message.id)
-        try:
-            return await self._attempt(message)
-        finally:
-            self._in_flight.discard(message.id)
+        # A message replaced while it was being sent (a newer card update) goes again, newest payload.
+        for _ in range(ROUNDS):
+            claimed = await self._store.claim(message.dedupe_key, self._owner, self._claim)
+            if claimed is None:
+                return message  # delivered already, or another pass (here or on a replica) is sending it
+            message, settled = await self._attempt(claimed)
+            if settled:
+                return message
+            await self._store.release(message.dedupe_key, self._owner)
+        return message  # still replaced after every round: the later pass sends the newest
 
-    async def _attempt(self, message: OutboxMessage) -> OutboxMessage:
+    async def _attempt(self, message: OutboxMessage) -> tuple[OutboxMessage, bool]:
+        """One try under our claim; False when the message was replaced meanwhile (claim still ours)."""
         method = str(message.payload.get("method", "chat.postMessage"))
         args: dict[str, Any] = dict(message.payload.get("args") or {})
         try:
-            response = await self._client.api_call(method, json=args)
+            async with asyncio.timeout(self._claim.total_seconds() / 2):
+                response = await self._client.api_call(method, json=args)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             return await self._failed(message, method, f"Slack answered {error}", permanent=_permanent(exc))
         except (ClientError, TimeoutError, OSError) as exc:
             return await self._failed(message, method, f"{type(exc).__name__}: {exc}", permanent=False)
         ts = response.get("ts") or response.get("message_ts")
-        await self._store.mark_delivered(message.id, str(ts) if ts else None)
-        delivered = OutboxMessage(
-            message.id,
-            message.channel,
-            message.payload,
-            message.dedupe_key,
-            message.created_at,
-            message.attempts + 1,
-            self._clock.now(),
-            str(ts) if ts else None,
-            None,
+        if not await self._store.mark_delivered(message.id, str(ts) if ts else None):
+            return message, False
+        delivered = dataclasses.replace(
+            message,
+            attempts=message.attempts + 1,
+            delivered_at=self._clock.now(),
+            delivered_ts=str(ts) if ts else None,
+            last_error=None,
         )
         for hook in self._on_delivered:
             try:
                 await hook(delivered, delivered.delivered_ts)
             except Exception:
                 log.exception("outbox delivery hook failed", dedupe_key=message.dedupe_key)
-        return delivered
+        return delivered, True
 
-    async def _failed(self, message: OutboxMessage, method: str, error: str, *, permanent: bool) -> OutboxMessage:
+    async def _failed(
+        self, message: OutboxMessage, method: str, error: str, *, permanent: bool
+    ) -> tuple[OutboxMessage, bool]:
         if permanent or method not in LATER_OK:
             # Slack will never accept it (or it is not worth sending late): record and stop retrying.
-            await self._store.mark_delivered(message.id, None)
+            settled = await self._store.mark_delivered(message.id, None)
             await self._store.mark_failed(message.id, f"dropped: {error}")
             log.warning("slack message dropped", method=method, error=error, dedupe_key=message.dedupe_key)
-        else:
-            await self._store.mark_failed(message.id, error)
-            log.warning("slack message kept for later", method=method, error=error, dedupe_key=message.dedupe_key)
-        return message
+            return message, settled
+        await self._store.mark_failed(message.id, error)
+        await self._store.release(message.dedupe_key, self._owner)
+        log.warning("slack message kept for later", method=method, error=error, dedupe_key=message.dedupe_key)
+        return message, True
 
 
 def _permanent(exc: SlackApiError) -> bool:

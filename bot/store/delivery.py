@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.engine.ports import JSON, OutboxMessage
@@ -28,7 +29,11 @@ def _message(row: OutboxRow) -> OutboxMessage:
 
 
 class DeliveryStore(StoreBase):
-    async def enqueue(self, channel: str, payload: dict[str, JSON], dedupe_key: str) -> OutboxMessage:
+    async def enqueue(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, *, replace: bool = False
+    ) -> OutboxMessage:
+        """Store once per ``dedupe_key``. With ``replace`` the key's row takes the new payload and is
+        pending again under a new id, so a deliverer still sending the old id cannot mark it delivered."""
         values: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "channel": channel,
@@ -37,28 +42,65 @@ class DeliveryStore(StoreBase):
             "created_at": self.clock.now(),
             "attempts": 0,
         }
+        if replace:
+            values |= {"delivered_at": None, "delivered_ts": None, "last_error": None}
         async with self._transaction() as session:
-            await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict="nothing")
+            on_conflict: Literal["update", "nothing"] = "update" if replace else "nothing"
+            await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict=on_conflict)
             row = (await session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key))).one()
             return _message(row)
 
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
+        """Undelivered messages nobody holds a live claim on, oldest first."""
         async with self._transaction() as session:
             query = (
                 select(OutboxRow)
-                .where(OutboxRow.delivered_at.is_(None))
+                .where(OutboxRow.delivered_at.is_(None), self._unclaimed())
                 .order_by(OutboxRow.created_at, OutboxRow.id)
                 .limit(limit)
             )
             return [_message(row) for row in await session.scalars(query)]
 
-    async def mark_delivered(self, message_id: str, ts: str | None) -> None:
+    async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
+        """Take the key's undelivered message for ``owner`` for ``hold``, unless a live claim (anyone's)
+        holds it; returns it as it is now. The conditional UPDATE lets one of racing replicas win."""
+        async with self._transaction() as session:
+            claimed = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.delivered_at.is_(None), self._unclaimed())
+                .values(claimed_by=owner, claimed_until=self.clock.now() + hold)
+                .returning(OutboxRow.id)
+            )
+            if claimed.first() is None:
+                return None
+            row = (await session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key))).one()
+            return _message(row)
+
+    async def release(self, dedupe_key: str, owner: str) -> None:
+        """Give up ``owner``'s claim (after a failure, or when the message was replaced meanwhile)."""
         async with self._transaction() as session:
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == message_id)
-                .values(delivered_at=self.clock.now(), delivered_ts=ts, attempts=OutboxRow.attempts + 1)
+                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.claimed_by == owner)
+                .values(claimed_by=None, claimed_until=None)
             )
+
+    async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
+        """False when ``message_id`` is no longer the key's content (replaced by a newer payload)."""
+        async with self._transaction() as session:
+            marked = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message_id)
+                .values(
+                    delivered_at=self.clock.now(),
+                    delivered_ts=ts,
+                    attempts=OutboxRow.attempts + 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+                .returning(OutboxRow.id)
+            )
+            return marked.first() is not None
 
     async def mark_failed(self, message_id: str, error: str) -> None:
         async with self._transaction() as session:
@@ -67,6 +109,9 @@ class DeliveryStore(StoreBase):
                 .where(OutboxRow.id == message_id)
                 .values(last_error=error, attempts=OutboxRow.attempts + 1)
             )
+
+    def _unclaimed(self) -> ColumnElement[bool]:
+        return or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= self.clock.now())
 
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
         try:
@@ -77,6 +122,16 @@ class DeliveryStore(StoreBase):
             return True
         except IntegrityError:
             return False
+
+    async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
+        async with self._transaction() as session:
+            await session.execute(
+                delete(PostClaimRow).where(
+                    PostClaimRow.job_key == job_key,
+                    PostClaimRow.run_id == run_id,
+                    PostClaimRow.local_date == local_date,
+                )
+            )
 
     async def get_value(self, key: str) -> JSON | None:
         async with self._transaction() as session:

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 
 from bot.engine.ports import Actor
+from bot.slack.blocks.kit import Message, section
+from bot.slack.cards import UNUSED_PART
 from bot.slack.server import database_and_loops_ready, make_web_app, start_site
 from tests.slack_app.conftest import CHANNEL, Slack, make_bot, started
 
@@ -105,3 +107,59 @@ async def test_a_reason_people_type_cannot_mention_or_link_from_any_public_messa
     for message in slack.posted():
         for field in (str(message.get("text", "")), str(message.get("blocks", ""))):
             assert "<!channel>" not in field and "<https://evil" not in field and "<@U0SAM>" not in field
+
+
+async def test_a_failed_card_update_is_not_replayed_over_a_newer_one(slack: Slack) -> None:
+    await started(slack)
+    await slack.command("step day1.1")
+    ts = slack.card_ts("Step day1.1")
+    slack.api.fail("chat.update", times=3, status=503)  # the first re-draw fails past the retries
+    await slack.command("tick day1.1 dashboards")
+    await slack.state.settle()
+    assert "(0/2 ticked)" in str(slack.api.messages[(CHANNEL, ts)]["blocks"])
+    await slack.command("tick day1.1 oncall")
+    await slack.state.settle()
+    assert "(2/2 ticked)" in str(slack.api.messages[(CHANNEL, ts)]["blocks"])
+
+    assert await slack.state.outbox.deliver_pending() == 0  # the newer re-draw replaced the failed one
+    assert "(2/2 ticked)" in str(slack.api.messages[(CHANNEL, ts)]["blocks"])
+
+
+def long_card(title: str, lines: int) -> Message:
+    return Message(f"Card {title}", [section(f"{title} line {n}") for n in range(lines)])
+
+
+def texts_at(slack: Slack, channel: str, ts: str) -> str:
+    return str(slack.api.messages[(channel, ts)]["blocks"])
+
+
+async def test_updating_a_long_card_redraws_every_part_and_retires_the_parts_it_no_longer_needs(
+    slack: Slack,
+) -> None:
+    poster = slack.state.poster
+    track = "slack.card.test.run-1.long"
+    await poster.post(CHANNEL, long_card("v1", 80), track=track)  # two parts
+    where = await poster.where(track)
+    assert where is not None
+    parts = [ts for (channel, ts), m in slack.api.messages.items() if "v1 line" in str(m.get("blocks"))]
+    assert len(parts) == 2 and parts[0] == where[1]
+
+    await poster.update(*where, long_card("v2", 130))  # three parts: the third goes in the card's thread
+    assert "v2 line 0'" in texts_at(slack, *where) and "v2 line 50'" in texts_at(slack, CHANNEL, parts[1])
+    third = [ts for (_, ts), m in slack.api.messages.items() if m.get("thread_ts") == where[1]]
+    assert len(third) == 1 and "v2 line 129'" in texts_at(slack, CHANNEL, third[0])
+
+    await poster.update(*where, long_card("v3", 10))  # one part: the other two say so
+    assert "v3 line 9'" in texts_at(slack, *where)
+    assert all(UNUSED_PART in texts_at(slack, CHANNEL, ts) for ts in (parts[1], third[0]))
+
+    posts = len(slack.posted())
+    await poster.update(*where, long_card("v4", 60))  # two parts again: the retired second comes back
+    assert len(slack.posted()) == posts
+    assert "v4 line 59'" in texts_at(slack, CHANNEL, parts[1])
+    assert UNUSED_PART in texts_at(slack, CHANNEL, third[0])
+
+    await poster.update(CHANNEL, parts[1], long_card("v5", 60))  # asked at the second part (a button there)
+    assert "v5 line 0'" in texts_at(slack, *where) and "v5 line 59'" in texts_at(slack, CHANNEL, parts[1])
+    assert len(slack.posted()) == posts
+    assert await slack.state.outbox.deliver_pending() == 0
