@@ -36,7 +36,7 @@ from bot.sim.faults import FaultPlan
 from bot.sim.world import World
 from bot.sim.world_state import WorldState
 from bot.store.migrate import ensure_schema
-from bot.store.repository import SqlStore
+from bot.store.repository import SoleWriterStore, SqlStore
 
 log = structlog.get_logger(__name__)
 
@@ -127,14 +127,22 @@ async def build(
     runbook: Runbook | None = None,
     faults: list[str] | None = None,
     run_start: date | None = None,
+    throwaway_store: bool = False,
 ) -> Bot:
-    """Wire the bot for ``settings``; the caller owns the result and must ``close()`` it."""
+    """Wire the bot for ``settings``; the caller owns the result and must ``close()`` it.
+
+    ``throwaway_store``: the database is a temporary SQLite file only this process uses and
+    deletes (simulate, the virtual console), so its reads may be cached (``SoleWriterStore``).
+    """
     clock = clock or SystemClock()
     runbook = runbook or load_runbook(settings.runbook)
     stack = AsyncExitStack()
     try:
         await ensure_schema(settings.database_url)
-        store = SqlStore.open(settings.database_url, clock=clock)
+        if throwaway_store:
+            store: SqlStore = SoleWriterStore.open_throwaway(settings.database_url, clock=clock)
+        else:
+            store = SqlStore.open(settings.database_url, clock=clock)
         stack.push_async_callback(store.close)
         events = EventBus()
         sim: SimParts | None = None

@@ -10,6 +10,7 @@ fire time of a job from ``bot.scheduler.build_jobs``) and lets the bot's tasks f
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -120,16 +121,36 @@ class JobDriver:
             if run.id not in self.scheduler.runs:
                 self.scheduler.add_run(run.id, self.bot.runbook, run.start_date)
 
-    def _due(self, start: datetime, end: datetime) -> list[Due]:
+    def _fire_times(self, start: datetime, end: datetime) -> dict[tuple[str, str], list[datetime]]:
+        """Every fire time in (start, end] of every scheduled job, worked out once per ``advance_to``."""
+        after = start + timedelta(microseconds=1)
+        return {
+            (run.run_id, key): fire_times(spec.trigger, after, end)
+            for run in self.scheduler.runs.values()
+            for key, spec in run.jobs.items()
+        }
+
+    def _next_batch(self, times: dict[tuple[str, str], list[datetime]], now: datetime, end: datetime) -> list[Due]:
+        """The earliest jobs due in (now, end], all at one time; the watch filter is asked afresh each time
+        (a fault's window becomes known only when its step finishes)."""
         found: list[Due] = []
         for run in self.scheduler.runs.values():
-            for spec in run.jobs.values():
-                for at in fire_times(spec.trigger, start + timedelta(microseconds=1), end):
+            for key, spec in run.jobs.items():
+                known = times.get((run.run_id, key))
+                if known is None or (known and known[-1] <= now):
+                    # A new run's job, or all used up (fire_times also stops at a DST fold): look from now.
+                    known = times[(run.run_id, key)] = fire_times(spec.trigger, now + timedelta(microseconds=1), end)
+                for at in known[bisect_right(known, now) :]:
+                    if at > end or (found and at > found[0].at):
+                        break
                     if spec.kind == "trigger_watch" and not self._watching(spec.trigger, at):
                         continue
+                    if found and at < found[0].at:
+                        found.clear()
                     found.append(Due(at, run.run_id, spec))
+                    break
         order = {"trigger_watch": 0, "scaling": 1}
-        return sorted(found, key=lambda d: (d.at, order.get(d.job.kind, 2), d.job.job_key))
+        return sorted(found, key=lambda d: (order.get(d.job.kind, 2), d.job.job_key))
 
     def _watching(self, trigger: object, at: datetime) -> bool:
         """Every poll while something is happening (``close_watch``), else every Nth in the watch hours."""
@@ -152,17 +173,17 @@ class JobDriver:
             raise ValueError(f"the clock is already at {self.clock.now():%Y-%m-%d %H:%M} UTC and does not go back")
         fired: list[Fired] = []
         await self.sync_runs()
+        times = self._fire_times(self.clock.now(), when)
         while True:
             now = self.clock.now()
             deadline = self.clock.next_deadline()
-            jobs = self._due(now, min(when, deadline) if deadline else when)
-            if deadline is not None and deadline <= when and (not jobs or deadline < jobs[0].at):
+            batch = self._next_batch(times, now, min(when, deadline) if deadline else when)
+            if deadline is not None and deadline <= when and (not batch or deadline < batch[0].at):
                 await self.clock.advance_to(deadline)
                 await self.settle()
                 continue
-            if not jobs:
+            if not batch:
                 break
-            batch = [j for j in jobs if j.at == jobs[0].at]
             await self.clock.advance_to(batch[0].at)
             await self.settle()
             for due in batch:
@@ -214,8 +235,34 @@ def _idle(task: asyncio.Task[Any], asleep: set[object], depth: int) -> bool:
         return False
     if waiting in asleep:
         return True
-    if isinstance(waiting, asyncio.Task) and depth < 20:
+    if depth >= 20:
+        return False
+    if isinstance(waiting, asyncio.Task):
         return _idle(waiting, asleep, depth + 1)
+    return _idle_wait(_innermost(task.get_coro()), asleep, depth)
+
+
+def _innermost(coro: Any) -> Any:
+    """The frame the task is suspended in, at the bottom of its chain of awaits."""
+    frame = None
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or frame
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return frame
+
+
+def _idle_wait(frame: Any, asleep: set[object], depth: int) -> bool:
+    """``asyncio.wait`` on idle tasks or sleeps (a lease's interruptible work), or an ``asyncio.Event``:
+    in this process only the bot's own code sets one (a lease lost or released), so it waits for
+    another task, which is itself busy or idle."""
+    if frame is None:
+        return False
+    code = frame.f_code
+    if code.co_name == "wait" and code.co_filename == asyncio.locks.__file__:
+        return True
+    if code.co_name == "_wait" and code.co_filename == asyncio.tasks.__file__:
+        pending = [f for f in frame.f_locals.get("fs", ()) if not f.done()]
+        return all(_idle(f, asleep, depth + 1) if isinstance(f, asyncio.Task) else f in asleep for f in pending)
     return False
 
 

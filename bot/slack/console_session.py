@@ -147,12 +147,14 @@ class Session:
         overrides: dict[str, Any] = {}
         if self.options.extra_team:
             overrides["ION_ROLES"] = roles_of(self.team)
+        throwaway = False  # our own temporary file: nobody else writes it, and it is deleted at the end
         if self.options.database_url:
             overrides["ION_DATABASE_URL"] = self.options.database_url
         elif self.options.start is not None:
             folder = Path(tempfile.mkdtemp(prefix="ionbot-console-"))
             self._stack.callback(_remove_tree, folder)
             overrides["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'ion.db'}"
+            throwaway = True
         settings = load_settings(**overrides)
         channel = self.options.channel or settings.channel
         self.channel = channel
@@ -173,6 +175,7 @@ class Session:
             runbook=runbook,
             faults=list(self.options.faults),
             run_start=self.options.run_start,
+            throwaway_store=throwaway,
         )
         self._stack.push_async_callback(self.bot.close)
         # One shared HTTP session: without it slack_sdk opens (and closes) a new session per API call.

@@ -57,18 +57,27 @@ def is_embedded_sqlite(url: str | URL) -> bool:
     return is_sqlite(url)
 
 
-def create_engine_for(url: str | URL = DEFAULT_DATABASE_URL, **engine_options: Any) -> AsyncEngine:
-    """An AsyncEngine for ``url`` with the per-backend settings the store relies on."""
+def create_engine_for(
+    url: str | URL = DEFAULT_DATABASE_URL, *, throwaway: bool = False, **engine_options: Any
+) -> AsyncEngine:
+    """An AsyncEngine for ``url`` with the per-backend settings the store relies on.
+
+    ``throwaway`` is only for a SQLite file deleted when its process ends (``ionbot simulate``'s and
+    the virtual console's temporary store): it skips the disk syncs, as a crash loses nothing that
+    was meant to be kept. Never for ./ion.db or any store whose state must outlive the process.
+    """
     parsed = normalise_url(url)
     options: dict[str, Any] = {"pool_pre_ping": parsed.get_backend_name() == "postgresql"}
     options.update(engine_options)
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, throwaway)
+    elif throwaway:
+        raise UnsupportedDatabase(f"only a SQLite file can be a throwaway store, not {redact_url(parsed)}")
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, throwaway: bool = False) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -80,7 +89,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA synchronous=OFF" if throwaway else "PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
 
