@@ -12,12 +12,11 @@ guide, so the cost table is taken as the single source of truth.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.runbook.models import Runbook
+from bot.runbook.models import Runbook, service_key
 
 REALISING_STATE = "done"
 
@@ -109,11 +108,6 @@ class CostLedger:
         if not budgeted or any(s.actual_usd is None for s in budgeted):
             return None
         return sum(s.actual_usd for s in budgeted if s.actual_usd is not None)
-
-
-def service_key(name: str) -> str:
-    """Match "Cloud Run", "cloud_run" and "cloud-run" as the same service."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def production_environments(runbook: Runbook) -> frozenset[str]:

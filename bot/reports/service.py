@@ -24,7 +24,6 @@ import structlog
 
 from bot.actions.scaling_schedule import apply_scaling_rules, current_rule, settings_key, show_rules
 from bot.engine.calendar import RunCalendar
-from bot.engine.cost_ledger import service_key
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
 from bot.engine.records import OPEN_RUN_STATES, Run
@@ -33,6 +32,7 @@ from bot.reports.charts import metrics_chart_png
 from bot.reports.context import Report, render_report
 from bot.reports.gather import ReportGatherer, ReportInputs, bills_key
 from bot.reports.render import ReportRenderer, format_usd, format_value
+from bot.runbook.models import service_key
 from bot.runbook.suggest import did_you_mean
 from bot.scheduler import JobSkipped
 from bot.slack.limits import MESSAGE_BLOCKS as BLOCK_LIMIT

@@ -6,7 +6,6 @@ loader turns paths into file:line:col. Structure is validated first, so these ru
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -23,6 +22,7 @@ from bot.runbook.models import (
     SqlExecute,
     SqlQuery,
     Step,
+    service_key,
 )
 from bot.runbook.suggest import did_you_mean
 
@@ -365,20 +365,15 @@ def _services_and_instances(rb: Runbook) -> Iterator[Finding]:
                     )
 
 
-def _cost_key(name: str) -> str:
-    """The cost ledger's matching: "Cloud Run", "cloud_run" and "cloud-run" are one service."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 def _cost_impacts(rb: Runbook) -> Iterator[Finding]:
     """A saving whose service has no cost target lands in a report row with no baseline or target."""
     targets = [target.service for target in rb.targets.cost]
     if not targets:  # without cost targets the report lists savings by themselves
         return
-    keys = {_cost_key(name) for name in targets}
+    keys = {service_key(name) for name in targets}
     for loc, step in steps_with_locs(rb):
         impact = step.cost_impact
-        if impact is not None and _cost_key(impact.service) not in keys:
+        if impact is not None and service_key(impact.service) not in keys:
             yield Finding(
                 (*loc, "cost_impact", "service"),
                 f"cost_impact names '{impact.service}', which has no cost target (targets.cost lists "

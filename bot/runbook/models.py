@@ -604,6 +604,11 @@ class PerformanceTarget(Model):
     target: float
 
 
+def service_key(name: str) -> str:
+    """Match "Cloud Run", "cloud_run" and "cloud-run" as the same service (cost targets, impacts, bills)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 class CostTarget(Model):
     service: str
     current_usd: float
