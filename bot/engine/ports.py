@@ -282,6 +282,19 @@ class OutboxStore(Protocol):
         the key's message takes the new payload, pending again under a new id (card updates)."""
         ...
 
+    async def enqueue_and_claim(
+        self,
+        channel: str,
+        payload: dict[str, JSON],
+        dedupe_key: str,
+        owner: str,
+        hold: timedelta,
+        *,
+        replace: bool = False,
+    ) -> tuple[OutboxMessage, bool]:
+        """``enqueue`` and ``claim`` as one: the message, and whether ``owner`` now holds it."""
+        ...
+
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
         """Undelivered messages without a live claim, oldest first."""
         ...

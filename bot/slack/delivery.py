@@ -95,10 +95,13 @@ class Outbox:
         (``delivered_ts`` set when it went out). A second send with the same key sends nothing,
         unless ``replace``: then its payload replaces the key's (the newest card update wins)."""
         channel = str(args.get("channel", ""))
-        message = await self._store.enqueue(channel, {"method": method, "args": args}, dedupe_key, replace=replace)
-        if message.delivered_at is not None:
-            return message
-        return await self._deliver(message)
+        payload: dict[str, JSON] = {"method": method, "args": args}
+        message, claimed = await self._store.enqueue_and_claim(
+            channel, payload, dedupe_key, self._owner, self._claim, replace=replace
+        )
+        if not claimed:
+            return message  # delivered already, or another pass (here or on a replica) is sending it
+        return await self._deliver(message, claimed=True)
 
     async def deliver_pending(self, limit: int = 50) -> int:
         """The later pass: try every undelivered message once, oldest first; returns how many went out."""
@@ -117,13 +120,15 @@ class Outbox:
                 log.exception("outbox pass failed")
             await self._clock.sleep(interval_seconds)
 
-    async def _deliver(self, message: OutboxMessage) -> OutboxMessage:
+    async def _deliver(self, message: OutboxMessage, *, claimed: bool = False) -> OutboxMessage:
+        """``claimed``: ``message`` is already held by this deliverer (``send`` claimed it as it stored it)."""
         # A message replaced while it was being sent (a newer card update) goes again, newest payload.
-        for _ in range(ROUNDS):
-            claimed = await self._store.claim(message.dedupe_key, self._owner, self._claim)
-            if claimed is None:
+        for round_ in range(ROUNDS):
+            held = message if claimed and round_ == 0 else None
+            held = held or await self._store.claim(message.dedupe_key, self._owner, self._claim)
+            if held is None:
                 return message  # delivered already, or another pass (here or on a replica) is sending it
-            message, settled = await self._attempt(claimed)
+            message, settled = await self._attempt(held)
             if settled:
                 return message
             await self._store.release(message.dedupe_key, self._owner)

@@ -13,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.store.inline_sqlite import inline_connector
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ion.db"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -64,16 +66,20 @@ def create_engine_for(
 
     ``throwaway`` is only for a SQLite file deleted when its process ends (``ionbot simulate``'s and
     the virtual console's temporary store): it skips the disk syncs, as a crash loses nothing that
-    was meant to be kept. Never for ./ion.db or any store whose state must outlive the process.
+    was meant to be kept, and runs its statements on the loop's thread through one connection
+    (inline_sqlite.py; a second transaction waits for the pool, never for SQLite's lock). Never
+    for ./ion.db or any store whose state must outlive the process.
     """
     parsed = normalise_url(url)
     options: dict[str, Any] = {"pool_pre_ping": parsed.get_backend_name() == "postgresql"}
+    if throwaway:
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            raise UnsupportedDatabase(f"only a SQLite file can be a throwaway store, not {redact_url(parsed)}")
+        options.update(async_creator=inline_connector(parsed.database), pool_size=1, max_overflow=0)
     options.update(engine_options)
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine, throwaway)
-    elif throwaway:
-        raise UnsupportedDatabase(f"only a SQLite file can be a throwaway store, not {redact_url(parsed)}")
     return engine
 
 
@@ -82,8 +88,9 @@ def _configure_sqlite(engine: AsyncEngine, throwaway: bool = False) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so "begin" below can say IMMEDIATE.
-        dbapi_connection.isolation_level = None
+        if not throwaway:  # its one connection never waits on a lock: the driver's own BEGIN will do
+            # Take transaction control from the driver so "begin" below can say IMMEDIATE.
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -92,6 +99,9 @@ def _configure_sqlite(engine: AsyncEngine, throwaway: bool = False) -> None:
             cursor.execute("PRAGMA synchronous=OFF" if throwaway else "PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
+
+    if throwaway:
+        return
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

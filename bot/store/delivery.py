@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.ports import JSON, OutboxMessage
 from bot.store.base import StoreBase
@@ -34,6 +35,30 @@ class DeliveryStore(StoreBase):
     ) -> OutboxMessage:
         """Store once per ``dedupe_key``. With ``replace`` the key's row takes the new payload and is
         pending again under a new id, so a deliverer still sending the old id cannot mark it delivered."""
+        async with self._transaction() as session:
+            await self._store_message(session, channel, payload, dedupe_key, replace)
+            return await self._message_of(session, dedupe_key)
+
+    async def enqueue_and_claim(
+        self,
+        channel: str,
+        payload: dict[str, JSON],
+        dedupe_key: str,
+        owner: str,
+        hold: timedelta,
+        *,
+        replace: bool = False,
+    ) -> tuple[OutboxMessage, bool]:
+        """``enqueue`` then ``claim`` in one transaction (the send-now path: one round trip, not two);
+        True when ``owner`` now holds the message."""
+        async with self._transaction() as session:
+            await self._store_message(session, channel, payload, dedupe_key, replace)
+            claimed = await self._claim_in(session, dedupe_key, owner, hold)
+            return await self._message_of(session, dedupe_key), claimed
+
+    async def _store_message(
+        self, session: AsyncSession, channel: str, payload: dict[str, JSON], dedupe_key: str, replace: bool
+    ) -> None:
         values: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "channel": channel,
@@ -44,11 +69,11 @@ class DeliveryStore(StoreBase):
         }
         if replace:
             values |= {"delivered_at": None, "delivered_ts": None, "last_error": None}
-        async with self._transaction() as session:
-            on_conflict: Literal["update", "nothing"] = "update" if replace else "nothing"
-            await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict=on_conflict)
-            row = (await session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key))).one()
-            return _message(row)
+        on_conflict: Literal["update", "nothing"] = "update" if replace else "nothing"
+        await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict=on_conflict)
+
+    async def _message_of(self, session: AsyncSession, dedupe_key: str) -> OutboxMessage:
+        return _message((await session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key))).one())
 
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
         """Undelivered messages nobody holds a live claim on, oldest first."""
@@ -65,16 +90,18 @@ class DeliveryStore(StoreBase):
         """Take the key's undelivered message for ``owner`` for ``hold``, unless a live claim (anyone's)
         holds it; returns it as it is now. The conditional UPDATE lets one of racing replicas win."""
         async with self._transaction() as session:
-            claimed = await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.delivered_at.is_(None), self._unclaimed())
-                .values(claimed_by=owner, claimed_until=self.clock.now() + hold)
-                .returning(OutboxRow.id)
-            )
-            if claimed.first() is None:
+            if not await self._claim_in(session, dedupe_key, owner, hold):
                 return None
-            row = (await session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key))).one()
-            return _message(row)
+            return await self._message_of(session, dedupe_key)
+
+    async def _claim_in(self, session: AsyncSession, dedupe_key: str, owner: str, hold: timedelta) -> bool:
+        claimed = await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.delivered_at.is_(None), self._unclaimed())
+            .values(claimed_by=owner, claimed_until=self.clock.now() + hold)
+            .returning(OutboxRow.id)
+        )
+        return claimed.first() is not None
 
     async def release(self, dedupe_key: str, owner: str) -> None:
         """Give up ``owner``'s claim (after a failure, or when the message was replaced meanwhile)."""

@@ -172,3 +172,33 @@ async def test_a_card_update_replaced_while_in_flight_is_sent_again_with_the_new
     assert slack.texts() == ["old", "new"]
     assert done.payload["args"] == {"channel": "C", "ts": "1.1", "text": "new"} and done.delivered_at is not None
     assert await store.pending() == []
+
+
+async def test_enqueue_and_claim_stores_once_and_claims_only_what_is_free(
+    store: SqlStore, replica: SqlStore, clock: VirtualClock
+) -> None:
+    message, claimed = await store.enqueue_and_claim("C", {"text": "card"}, "card:1", "us", CLAIM)
+    assert claimed and message.payload == {"text": "card"}
+    again, claimed_again = await replica.enqueue_and_claim("C", {"text": "other"}, "card:1", "them", CLAIM)
+    assert (again.id, claimed_again) == (message.id, False)  # stored once; our claim is live
+    newer, claimed_newer = await replica.enqueue_and_claim(
+        "C", {"text": "newer"}, "card:1", "them", CLAIM, replace=True
+    )
+    assert not claimed_newer and newer.payload == {"text": "newer"} and newer.id != message.id
+    await clock.advance(CLAIM)  # our claim expired (we crashed): the replica takes the message over
+    taken, claimed_taken = await replica.enqueue_and_claim("C", {"text": "x"}, "card:1", "them", CLAIM)
+    assert claimed_taken and taken.payload == {"text": "newer"}
+    assert await store.mark_delivered(taken.id, "1.1")
+    done, claimed_done = await store.enqueue_and_claim("C", {"text": "x"}, "card:1", "us", CLAIM)
+    assert not claimed_done and done.delivered_ts == "1.1"
+
+
+async def test_racing_sends_of_one_key_claim_it_once(store: SqlStore, replica: SqlStore) -> None:
+    results = await asyncio.gather(
+        *(
+            (store if n % 2 else replica).enqueue_and_claim("C", {"n": n}, "alert:7", f"owner-{n}", CLAIM)
+            for n in range(10)
+        )
+    )
+    assert len({message.id for message, _ in results}) == 1
+    assert sum(claimed for _, claimed in results) == 1
