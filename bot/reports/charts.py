@@ -1,8 +1,10 @@
 """A PNG of the day's key metrics against their baseline and target, attached to the daily report.
 
-matplotlib is imported inside the function (Agg backend, no display) so importing the
-reports package stays cheap. The size is fixed (no tight bounding box) so every chart has
-the same pixel dimensions; missing points are drawn as gaps, never as zero.
+matplotlib is imported inside the function so importing the reports package stays cheap. It
+draws on its own Figure and Agg canvas, never through pyplot's global figure registry, so it
+may run in a worker thread (the report service renders there, off the event loop). The size
+is fixed (no tight bounding box) so every chart has the same pixel dimensions; missing points
+are drawn as gaps, never as zero.
 """
 
 from __future__ import annotations
@@ -31,42 +33,39 @@ class ChartSeries:
 
 def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
     """One small panel per metric (units differ), in a 2-column grid; returns PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     panels = max(1, len(series))
     columns = 1 if panels == 1 else 2
     rows = math.ceil(panels / columns)
-    fig, axes_grid = plt.subplots(rows, columns, figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, squeeze=False)
-    try:
-        fig.suptitle(title, fontsize=12)
-        axes = [ax for row in axes_grid for ax in row]
-        for ax, one in zip(axes, series, strict=False):
-            times = [t for t, _ in one.points]
-            values = [math.nan if v is None else v for _, v in one.points]
-            ax.plot(times, values, color="#1f77b4", linewidth=1.5, label="now")
-            if one.baseline is not None:
-                ax.axhline(one.baseline, color="#7f7f7f", linestyle="--", linewidth=1, label="baseline")
-            if one.target is not None:
-                ax.axhline(one.target, color="#2ca02c", linestyle=":", linewidth=1.5, label="target")
-            if all(math.isnan(v) for v in values):
-                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#d62728")
-            ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9)
-            ax.tick_params(labelsize=7)
-            zone = times[0].tzinfo if times else None
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))  # type: ignore[no-untyped-call]
-            ax.legend(fontsize=6, loc="best")
-            ax.grid(alpha=0.3)
-        for ax in axes[len(series) :]:
-            ax.axis("off")
-        if not series:
-            axes[0].text(0.5, 0.5, "no metrics", ha="center", va="center")
-        fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.07, hspace=0.45, wspace=0.15)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    axes_grid = fig.subplots(rows, columns, squeeze=False)
+    fig.suptitle(title, fontsize=12)
+    axes = [ax for row in axes_grid for ax in row]
+    for ax, one in zip(axes, series, strict=False):
+        times = [t for t, _ in one.points]
+        values = [math.nan if v is None else v for _, v in one.points]
+        ax.plot(times, values, color="#1f77b4", linewidth=1.5, label="now")
+        if one.baseline is not None:
+            ax.axhline(one.baseline, color="#7f7f7f", linestyle="--", linewidth=1, label="baseline")
+        if one.target is not None:
+            ax.axhline(one.target, color="#2ca02c", linestyle=":", linewidth=1.5, label="target")
+        if all(math.isnan(v) for v in values):
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#d62728")
+        ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9)
+        ax.tick_params(labelsize=7)
+        zone = times[0].tzinfo if times else None
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))  # type: ignore[no-untyped-call]
+        ax.legend(fontsize=6, loc="best")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(series) :]:
+        ax.axis("off")
+    if not series:
+        axes[0].text(0.5, 0.5, "no metrics", ha="center", va="center")
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.07, hspace=0.45, wspace=0.15)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()

@@ -13,6 +13,7 @@ that time it is today's report "so far", and a day that has not come yet has no 
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, time
@@ -353,7 +354,8 @@ class ReportService:
         """Upload the day's chart; a failure is logged and named in the report, never fatal."""
         try:
             series = await self.gather.chart_series(run, day, now)
-            png = metrics_chart_png(f"{title}: key metrics", series)
+            # Half a second of drawing: in a worker thread, so Slack's acks are not kept waiting.
+            png = await asyncio.to_thread(metrics_chart_png, f"{title}: key metrics", series)
             where = await self.poster.upload(run.channel, f"day{day}-metrics.png", png, f"{title}: key metrics")
         except Exception as error:
             log.exception("report chart failed", run_id=run.id, day=day)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +87,9 @@ SLOW_QUERIES = (
 SEED_NOW = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
 
 
+SEED_CHUNK = 2_000
+
+
 @dataclass(frozen=True)
 class AppDbSize:
     personas: int = 20_000
@@ -118,19 +122,23 @@ async def seed_app_db(
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
-        await conn.execute(insert(personas), _personas(rng, size.personas))
-        await conn.execute(insert(user_preferences), _preferences(rng, size, now))
-        await conn.execute(insert(sessions), _sessions(rng, size, now))
-        await conn.execute(insert(slow_query_log), _slow_queries(rng, size.slow_queries, now))
+        # In chunks: 60,000 rows built at once were the simulated week's peak memory.
+        for table, rows in (
+            (personas, _personas(rng, size.personas)),
+            (user_preferences, _preferences(rng, size, now)),
+            (sessions, _sessions(rng, size, now)),
+            (slow_query_log, _slow_queries(rng, size.slow_queries, now)),
+        ):
+            while chunk := list(itertools.islice(rows, SEED_CHUNK)):
+                await conn.execute(insert(table), chunk)
 
 
-def _personas(rng: random.Random, count: int) -> list[dict[str, object]]:
+def _personas(rng: random.Random, count: int) -> Iterator[dict[str, object]]:
     """Every (tone, pace, intent) appears once first, so any lookup the runbook writes finds rows."""
     combos = list(itertools.product(TONES, PACES, INTENTS))
-    rows: list[dict[str, object]] = []
     for i in range(1, count + 1):
         tone, pace, intent = combos[i - 1] if i <= len(combos) else rng.choice(combos)
-        rows.append(
+        yield (
             {
                 "id": i,
                 "name": f"persona-{i:05d}",
@@ -140,49 +148,41 @@ def _personas(rng: random.Random, count: int) -> list[dict[str, object]]:
                 "prompt": f"A {tone}, {pace} mentor for people who want to {intent.replace('_', ' ')}.",
             }
         )
-    return rows
 
 
 def _user(rng: random.Random, users: int) -> str:
     return f"user-{rng.randrange(users):05d}"
 
 
-def _preferences(rng: random.Random, size: AppDbSize, now: datetime) -> list[dict[str, object]]:
-    return [
-        {
+def _preferences(rng: random.Random, size: AppDbSize, now: datetime) -> Iterator[dict[str, object]]:
+    for i in range(1, size.preferences + 1):
+        yield {
             "id": i,
             "user_id": _user(rng, size.users),
             "key": rng.choice(PREFERENCE_KEYS),
             "value": f"v{rng.randrange(50)}",
             "created_at": now - timedelta(minutes=rng.randrange(60 * 24 * 90)),
         }
-        for i in range(1, size.preferences + 1)
-    ]
 
 
-def _sessions(rng: random.Random, size: AppDbSize, now: datetime) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+def _sessions(rng: random.Random, size: AppDbSize, now: datetime) -> Iterator[dict[str, object]]:
     for i in range(1, size.sessions + 1):
         created = now - timedelta(minutes=rng.randrange(60 * 24 * 30))
-        rows.append(
-            {
-                "id": i,
-                "session_id": f"s-{rng.getrandbits(48):012x}",
-                "user_id": _user(rng, size.users),
-                "created_at": created,
-                "last_seen": created + timedelta(minutes=rng.randrange(90)),
-            }
-        )
-    return rows
+        yield {
+            "id": i,
+            "session_id": f"s-{rng.getrandbits(48):012x}",
+            "user_id": _user(rng, size.users),
+            "created_at": created,
+            "last_seen": created + timedelta(minutes=rng.randrange(90)),
+        }
 
 
-def _slow_queries(rng: random.Random, count: int, now: datetime) -> list[dict[str, object]]:
-    return [
-        {
+def _slow_queries(rng: random.Random, count: int, now: datetime) -> Iterator[dict[str, object]]:
+    for i in range(1, count + 1):
+        query, typical = rng.choice(SLOW_QUERIES)
+        yield {
             "id": i,
             "query": query,
             "execution_time_ms": round(max(0.5, rng.gauss(typical, typical * 0.15)), 2),
             "timestamp": now - timedelta(minutes=rng.randrange(60 * 24 * 14)),
         }
-        for i, (query, typical) in enumerate((rng.choice(SLOW_QUERIES) for _ in range(count)), start=1)
-    ]

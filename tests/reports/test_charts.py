@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from datetime import timedelta
 
@@ -36,3 +37,13 @@ def test_the_same_input_gives_the_same_image_size_even_with_one_or_no_series() -
     one = metrics_chart_png("Day 1", [ChartSeries("P95", "ms", _hourly([30.0, 31.0]), 36.4, 35)])  # type: ignore[arg-type]
     none = metrics_chart_png("Day 1", [])
     assert _png_size(one) == _png_size(none) == (WIDTH_PX, HEIGHT_PX)
+
+
+async def test_charts_drawn_at_once_in_worker_threads_are_each_whole() -> None:
+    """The report service draws off the event loop; several reports at once must not mix figures."""
+    def one(n: int) -> bytes:
+        return metrics_chart_png(f"Day {n}", [ChartSeries("P95", "ms", _hourly([30.0 + n, 31.0]), 36.4, 35)])  # type: ignore[arg-type]
+
+    pngs = await asyncio.gather(*(asyncio.to_thread(one, n) for n in range(4)))
+    assert all(_png_size(png) == (WIDTH_PX, HEIGHT_PX) for png in pngs)
+    assert pngs == [one(n) for n in range(4)]  # each is exactly what drawing it alone gives
