@@ -156,3 +156,20 @@ def test_redact_masks_every_shape_of_credential_and_keeps_container_types() -> N
         ["Bearer ***"],
         {"password": "***", "dry_run": True},
     )
+
+
+def test_the_console_and_simulate_log_file_is_private_json_with_secrets_masked(tmp_path: Any) -> None:
+    from bot.slack.console import logs_to_file
+
+    path = tmp_path / "bot.log"
+    root_handlers = list(logging.getLogger().handlers)
+    with logs_to_file(path):
+        structlog.get_logger("t").info("posting", token=BOT_TOKEN, url=f"postgresql://ion:{DB_PASSWORD}@db/ion")
+        logging.getLogger("slack_sdk").warning("retrying with Authorization: Bearer %s", USER_TOKEN)
+        logging.getLogger("sqlalchemy").info("below WARNING from a library: left out")
+    text = path.read_text()
+    assert BOT_TOKEN not in text and DB_PASSWORD not in text and USER_TOKEN not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["event"].split(" ")[0] for line in lines] == ["posting", "retrying"]
+    assert path.stat().st_mode & 0o077 == 0  # only its owner can read it
+    assert logging.getLogger().handlers == root_handlers  # the terminal's logging is back as it was

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
@@ -26,6 +27,7 @@ from rich.text import Text
 
 from bot.config import ConfigError, load_settings
 from bot.engine.permissions import DEMO_TEAM
+from bot.logs import configure_logging
 from bot.runbook.errors import RunbookError
 from bot.runbook.loader import load_runbook
 from bot.sim.faults import FaultSyntaxError
@@ -166,24 +168,17 @@ LOG_FILE = Path(tempfile.gettempdir()) / "ionbot-console.log"
 
 @contextmanager
 def logs_to_file(path: Path = LOG_FILE) -> Iterator[Path]:
-    """The bot's logs (tracebacks included) go to a file, so the terminal shows only the conversation."""
+    """The bot's logs (tracebacks included) go to a file, so the terminal shows only the conversation.
+
+    The same chain as ``serve`` (bot.logs: JSON lines, tokens and passwords masked), in a file only
+    its owner can read; other libraries' records below WARNING are left out."""
     previous = structlog.get_config()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    with path.open("a", encoding="utf-8") as stream:
-        structlog.configure(
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-            logger_factory=structlog.PrintLoggerFactory(file=stream),
-            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            cache_logger_on_first_use=False,
-        )
-        file_handler = logging.StreamHandler(stream)
-        root.handlers, root.level = [file_handler], logging.WARNING
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(descriptor, "a", encoding="utf-8") as stream:
+        configure_logging("json", "INFO", stream=stream)
+        root.setLevel(logging.WARNING)
         try:
             yield path
         finally:
