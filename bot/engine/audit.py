@@ -31,7 +31,26 @@ class Auditor:
         outcome: str = "ok",
         detail: str | None = None,
     ) -> AuditEntry:
-        entry = AuditEntry(
+        entry = self.entry(
+            actor, what, run_id=run_id, step_id=step_id, before=before, after=after, outcome=outcome, detail=detail
+        )
+        await self._store.append_audit(entry)
+        return entry
+
+    def entry(
+        self,
+        actor: Actor,
+        what: str,
+        *,
+        run_id: str | None = None,
+        step_id: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        outcome: str = "ok",
+        detail: str | None = None,
+    ) -> AuditEntry:
+        """An entry stamped now, not yet written: for a store call that writes it with its change."""
+        return AuditEntry(
             id=uuid.uuid4().hex,
             at=self._clock.now(),
             actor_id=actor.user_id,
@@ -44,8 +63,6 @@ class Auditor:
             outcome=outcome,
             detail=detail,
         )
-        await self._store.append_audit(entry)
-        return entry
 
 
 def format_audit(entries: Sequence[AuditEntry], as_json: bool) -> str:

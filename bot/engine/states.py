@@ -104,13 +104,7 @@ class Lanes:
             changed_by=actor.user_id,
             **changes,  # type: ignore[arg-type]
         )
-        if not await self._store.put_lane(moved, lane.state):
-            current = await self.get(lane.run_id, lane.step_id, lane.environment)
-            raise Refused(
-                f"{lane_name(lane)} changed while you were looking (it is {current.state.value} now); "
-                "look at it again. Nothing was changed."
-            )
-        await self._auditor.record(
+        entry = self._auditor.entry(
             actor,
             "step state",
             run_id=lane.run_id,
@@ -119,4 +113,10 @@ class Lanes:
             after=to.value,
             detail=reason,
         )
+        if not await self._store.put_lane(moved, lane.state, audit=entry):
+            current = await self.get(lane.run_id, lane.step_id, lane.environment)
+            raise Refused(
+                f"{lane_name(lane)} changed while you were looking (it is {current.state.value} now); "
+                "look at it again. Nothing was changed."
+            )
         return moved

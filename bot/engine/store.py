@@ -70,11 +70,12 @@ class RolloutStore(Protocol):
         """Every stored lane of the run, ordered by (step_id, environment)."""
         ...
 
-    async def put_lane(self, lane: StepLane, expected: StepState | None) -> bool:
+    async def put_lane(self, lane: StepLane, expected: StepState | None, audit: AuditEntry | None = None) -> bool:
         """Compare-and-set: write ``lane`` only if the stored state equals ``expected``.
 
         ``expected`` None means "insert only if no row exists for (run, step, environment)".
-        Returns False and changes nothing otherwise.
+        Returns False and changes nothing otherwise. ``audit`` is appended in the same transaction
+        as the move, so a crash can never leave a moved lane without its record of who moved it.
         """
         ...
 

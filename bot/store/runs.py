@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.records import OPEN_RUN_STATES, Run, RunState, StepLane, StepState
+from bot.engine.records import OPEN_RUN_STATES, AuditEntry, Run, RunState, StepLane, StepState
 from bot.store.base import StoreBase
-from bot.store.tables import RunRow, StepLaneHistoryRow, StepLaneRow
+from bot.store.tables import AuditRow, RunRow, StepLaneHistoryRow, StepLaneRow
 
 _OPEN = sorted(state.value for state in OPEN_RUN_STATES)
 
@@ -156,7 +158,7 @@ class RunsStore(StoreBase):
             )
             return [(before, after) for before, after in (await session.execute(query)).all()]
 
-    async def put_lane(self, lane: StepLane, expected: StepState | None) -> bool:
+    async def put_lane(self, lane: StepLane, expected: StepState | None, audit: AuditEntry | None = None) -> bool:
         values = {
             "state": lane.state.value,
             "reason": lane.reason,
@@ -178,6 +180,8 @@ class RunsStore(StoreBase):
                         )
                     )
                     record_lane_move(session, lane, None)
+                    if audit is not None:
+                        session.add(AuditRow(**asdict(audit)))
                 return True
             except IntegrityError:
                 return False
@@ -196,4 +200,6 @@ class RunsStore(StoreBase):
             if result.first() is None:
                 return False
             record_lane_move(session, lane, expected.value)
+            if audit is not None:
+                session.add(AuditRow(**asdict(audit)))
             return True

@@ -94,13 +94,15 @@ class FakeStore:
         rows = [copy.deepcopy(v) for k, v in self.lane_rows.items() if k[0] == run_id]
         return sorted(rows, key=lambda lane: (lane.step_id, lane.environment))
 
-    async def put_lane(self, lane: StepLane, expected: StepState | None) -> bool:
+    async def put_lane(self, lane: StepLane, expected: StepState | None, audit: AuditEntry | None = None) -> bool:
         await self._yield()
         key = (lane.run_id, lane.step_id, lane.environment)
         current = self.lane_rows.get(key)
         if (current is None and expected is not None) or (current is not None and current.state != expected):
             return False
         self.lane_rows[key] = copy.deepcopy(lane)
+        if audit is not None:
+            self.audit_rows.append(copy.deepcopy(audit))
         return True
 
     async def put_tick(self, tick: ChecklistTick) -> None:

@@ -6,10 +6,13 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from bot.engine.records import RunState, StepState
 from bot.store.repository import SqlStore
 from tests.store.conftest import T0
-from tests.store.records import a_lane, a_run
+from tests.store.records import a_lane, a_run, an_audit_entry
 
 
 async def test_a_run_comes_back_exactly_as_it_was_created(store: SqlStore) -> None:
@@ -88,3 +91,20 @@ async def test_a_lane_remembers_who_asked_to_run_it_so_four_eyes_can_refuse_them
     assert await store.put_lane(lane, None)
     stored = await store.get_lane(run.id, lane.step_id, lane.environment)
     assert stored is not None and stored.requested_by == "U_LEAD"
+
+
+async def test_a_lane_move_and_its_audit_entry_are_written_together_or_not_at_all(store: SqlStore) -> None:
+    run = await store.create_run(a_run())
+    first = an_audit_entry("step state", run.id)
+    assert await store.put_lane(a_lane(run, StepState.PENDING), None, audit=first)
+    moved = an_audit_entry("step state", run.id)
+    assert await store.put_lane(a_lane(run, StepState.READY), StepState.PENDING, audit=moved)
+    refused = an_audit_entry("step state", run.id)
+    assert not await store.put_lane(a_lane(run, StepState.DONE), StepState.PENDING, audit=refused)
+    assert [e.id for e in await store.audit(run.id)] == [first.id, moved.id]  # the lost race wrote nothing
+
+    with pytest.raises(IntegrityError):  # the entry cannot be written (its id is taken): the move is undone too
+        await store.put_lane(a_lane(run, StepState.APPROVED), StepState.READY, audit=moved)
+    lane = await store.get_lane(run.id, "day2.1", "production")
+    assert lane is not None and lane.state is StepState.READY
+    assert [e.id for e in await store.audit(run.id)] == [first.id, moved.id]
