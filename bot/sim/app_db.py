@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -112,6 +113,14 @@ async def create_app_db(
     engine = create_async_engine(url)
     await seed_app_db(engine, size=size, now=now, seed=seed)
     return engine
+
+
+async def copy_app_db(engine: AsyncEngine, path: Path, copy: Path) -> AsyncEngine:
+    """An engine on a copy of the SQLite database at ``path`` (``engine``'s): its connections are
+    closed first, so the copy has every row (WAL included); ``engine`` stays usable."""
+    await engine.dispose()
+    shutil.copyfile(path, copy)
+    return create_async_engine(f"sqlite+aiosqlite:///{copy}")
 
 
 async def seed_app_db(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import is_dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, cast
@@ -196,8 +195,12 @@ def _clone(value: Any) -> Any:
         return {key: _clone(item) for key, item in value.items()}
     if isinstance(value, tuple):
         return tuple(_clone(item) for item in value)
-    if is_dataclass(value) and not isinstance(value, type) and hasattr(value, "__dict__"):
+    if hasattr(type(value), "__dataclass_fields__") and hasattr(value, "__dict__"):
+        fields = dict(value.__dict__)
+        for name, item in fields.items():
+            if not isinstance(item, _ATOMS):  # most fields are: no call for them
+                fields[name] = _clone(item)
         twin = object.__new__(type(value))
-        twin.__dict__.update({name: _clone(item) for name, item in value.__dict__.items()})
+        twin.__dict__.update(fields)
         return twin
     return copy.deepcopy(value)

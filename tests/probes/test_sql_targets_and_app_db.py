@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.cloud.sql_target import SqlTargetError, SqlTargets, for_dialect, format_table, read_only_query
-from bot.sim.app_db import AppDbSize, create_app_db
+from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
 
 from .conftest import SMALL_DB
 
@@ -85,3 +85,15 @@ async def test_the_app_database_is_the_same_every_time(tmp_path: Path) -> None:
         await engine.dispose()
     assert fingerprints[0] == fingerprints[1]
     assert "calmflowingseek_advice" in fingerprints[0][0]
+
+
+async def test_a_copied_app_database_has_every_row_and_both_stay_usable(tmp_path: Path) -> None:
+    size = AppDbSize(personas=400, users=20, preferences=100, sessions=3000, slow_queries=40)
+    original = await create_app_db(tmp_path / "staging.db", size=size)
+    copy = await copy_app_db(original, tmp_path / "staging.db", tmp_path / "production.db")
+    counts = []
+    for engine in (original, copy):
+        async with engine.connect() as conn:
+            counts.append((await conn.execute(text("SELECT count(*), max(session_id) FROM sessions"))).one())
+        await engine.dispose()
+    assert counts[0] == counts[1] and counts[0][0] == 3000
