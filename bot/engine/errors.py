@@ -9,3 +9,4 @@ class Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.audited = False  # set once an audit entry records it; the chat layer records the rest

@@ -35,6 +35,7 @@ class Reads:
                 outcome="refused",
                 detail=refused.message,
             )
+            refused.audited = True
             raise
 
     async def _set_run_state(self, channel: str, actor: Actor, to: RunState, reason: str | None) -> Run:

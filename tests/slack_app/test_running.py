@@ -160,3 +160,14 @@ async def test_ticking_a_checkbox_ticks_the_item_and_unticking_removes_it(slack:
     payload["actions"] = [{**element, "block_id": block["block_id"], "selected_options": []}]
     await slack.interact(payload)
     assert await slack.bot.store.ticks(run.id, "day1.1") == []
+
+
+async def test_a_refusal_made_in_the_chat_layer_is_audited_once_as_engine_ones_are(slack: Slack) -> None:
+    await slack.command("start week99", user="U0LEE")  # refused before the engine: the wrong runbook
+    assert any("not 'week99'" in text for text in slack.ephemerals("U0LEE"))
+    await started(slack)
+    await slack.command("tick day1.1 no-such-item", user="U0DANA")  # refused by the engine
+    audit = [e for e in await slack.bot.store.audit() if e.outcome == "refused"]
+    assert [(e.actor_id, e.what) for e in audit if e.actor_id == "U0LEE"] == [("U0LEE", "/ion start")]
+    assert len([e for e in audit if e.actor_id == "U0DANA"]) == 1  # the engine's entry, not a second one
+    assert "week99" in str(audit[0].detail)

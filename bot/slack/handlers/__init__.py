@@ -88,10 +88,13 @@ class AppState:
 
 @asynccontextmanager
 async def answered(state: AppState, channel: str, user: str, what: str) -> AsyncIterator[None]:
-    """Run a handler's work; a refusal becomes an ephemeral sentence, anything else a logged error id."""
+    """Run a handler's work; a refusal becomes an ephemeral sentence (and an audit entry, unless the
+    engine wrote one), anything else a logged error id."""
     try:
         yield
     except Refused as refused:
+        if not refused.audited:
+            await _audit_refusal(state, channel, user, what, refused)
         await state.poster.say(channel, user, refused.message, dry_run=state.dry_run)
     except AlertNotFound as gone:
         await state.poster.say(channel, user, str(gone), dry_run=state.dry_run)
@@ -105,3 +108,16 @@ async def answered(state: AppState, channel: str, user: str, what: str) -> Async
             f"The error was logged with id {error_id}; tell the bot's maintainers.",
             dry_run=state.dry_run,
         )
+
+
+async def _audit_refusal(state: AppState, channel: str, user: str, what: str, refused: Refused) -> None:
+    """A refusal made in the chat layer (an unknown runbook, a stale card) is on the record too."""
+    try:
+        actor = await state.directory.actor(user)
+        run = await state.bot.store.open_run(channel)
+        await state.bot.rollout.ctx.auditor.record(
+            actor, what, run_id=run.id if run else None, outcome="refused", detail=refused.message
+        )
+        refused.audited = True
+    except Exception:  # the refusal is still said; a failed audit write is logged, not shown
+        log.exception("refusal not audited", what=what, channel=channel, user=user)
