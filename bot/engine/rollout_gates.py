@@ -60,7 +60,9 @@ class GateCommands(Reads):
         async with self._audited(actor, "gate decide", run, gate_id):
             guards.require(self.ctx, actor, "decide_gate")
             view = await gates.decide(self.ctx, run, gates.find_gate(self.ctx, gate_id), yes, reason, actor)
-        if not yes:
+        if not yes and (await self.require_run(channel)).state is not RunState.PAUSED:
+            # Already paused (an earlier NO, reopened and decided NO again; an incident): the NO is
+            # recorded and the run stays paused; refusing "already paused" would hide that it was.
             await self._set_run_state(channel, actor, RunState.PAUSED, f"{gate_id} decided NO: {reason}")
         return view
 

@@ -179,3 +179,15 @@ class TestReopen:
         assert (await h.rollout.gate_view(CHANNEL, GATE)).record.decision == "no"
         refused = [e for e in h.store.audit_rows if e.outcome == "refused"]
         assert [e.what for e in refused] == ["gate reopen"] * 3
+
+    async def test_a_no_decided_while_the_run_is_paused_is_recorded_and_the_run_stays_paused(self) -> None:
+        h = await make()
+        await h.rollout.gate_decide(CHANNEL, GATE, False, "error budget burnt", maria)
+        await h.rollout.gate_reopen(CHANNEL, GATE, "budget recovered", lee)  # the run stays paused
+
+        view = await h.rollout.gate_decide(CHANNEL, GATE, False, "burnt again", maria)  # no "already paused"
+
+        assert (view.record.decision, view.record.reason) == ("no", "burnt again")
+        assert (await h.rollout.status(CHANNEL)).run.state is RunState.PAUSED
+        assert [e for e in h.store.audit_rows if e.outcome == "refused"] == []
+        assert [e.detail for e in h.store.audit_rows if e.what == "gate decided"][-1] == "burnt again"

@@ -11,6 +11,7 @@ import yaml
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.sim.slack_api import FakeSlackApi
+from bot.slack.blocks.from_views import gate_version
 from tests.slack_app import conftest
 from tests.slack_app.conftest import CHANNEL, NoJitter, Slack, started
 
@@ -65,3 +66,15 @@ async def test_a_command_on_an_unknown_step_or_with_no_run_is_refused_and_audite
     audit = [(e.actor_id, e.what, e.step_id, e.outcome, e.run_id is None) for e in await slack.bot.store.audit()]
     assert ("U0SAM", "request run", "day1.1", "refused", True) in audit
     assert ("U0LEE", "approve", "day7.7", "refused", False) in audit
+
+
+async def test_a_card_of_the_first_no_is_stale_once_the_gate_was_reopened_and_decided_no_again(slack: Slack) -> None:
+    await started(slack)
+    maria = slack.bot.rollout.ctx.policy.actor("U0MARIA", "maria")
+    await slack.bot.rollout.gate_decide(CHANNEL, "gonogo.day2", False, "error budget burnt", maria)
+    first = gate_version(await slack.bot.rollout.gate_view(CHANNEL, "gonogo.day2"))
+    await slack.command("reopen day2 error budget recovered", user="U0LEE")
+    await slack.state.settle()
+    await slack.bot.rollout.gate_decide(CHANNEL, "gonogo.day2", False, "burnt again", maria)
+    again = gate_version(await slack.bot.rollout.gate_view(CHANNEL, "gonogo.day2"))
+    assert again != first  # the same decision, but not the same card

@@ -52,7 +52,9 @@ def step_version(view: StepView) -> int:
 
 
 def gate_version(view: GateView) -> int:
-    return version_of((view.record.decision,))
+    """The stored record's own version too: a NO, reopened and decided NO again, is not the card of
+    the first NO (the decision alone would look the same)."""
+    return version_of((view.record.decision, view.record.version))
 
 
 def meta(run: Run, runbook: Runbook, version: int, dry_run: bool) -> CardMeta:

@@ -210,7 +210,10 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
     view = await state.bot.rollout.gate_view(run.channel, gate_id)
     if value.card_version and gate_version(view) != value.card_version:
         await state.refresh_card(run, gate_id, click.at)
-        raise Refused(f"{gate_id} was decided since this card was drawn; the card now shows it. Nothing was changed.")
+        raise Refused(
+            f"{gate_id} changed since this card was drawn (a decision, a reopen, a health check or a "
+            "sign-off); the card now shows it. Look again and decide. Nothing was changed."
+        )
     if (value.decision or qualifier) == "yes":
         await state.bot.rollout.gate_decide(run.channel, gate_id, True, None, click.actor)
         await state.refresh_card(run, gate_id, click.at)
