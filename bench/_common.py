@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,7 +110,11 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def median(values: Sequence[float]) -> float:
-    return percentile(values, 50.0)
+    """The middle value, the mean of the two middle ones for an even count (nearest rank would
+    report the faster of two runs)."""
+    if not values:
+        raise BenchError("No measurements were taken, so there is no median to show.")
+    return statistics.median(values)
 
 
 def ms(seconds: float) -> str:
