@@ -26,7 +26,7 @@ import structlog
 from bot.actions.scaling_schedule import apply_scaling_rules, current_rule, settings_key, show_rules
 from bot.engine.calendar import RunCalendar
 from bot.engine.errors import Refused
-from bot.engine.ports import Actor
+from bot.engine.ports import JSON, Actor
 from bot.engine.records import OPEN_RUN_STATES, Run
 from bot.engine.report_data import daily_report, final_report, metric_lines, phase_summary, standup_digest
 from bot.reports.charts import metrics_chart_png
@@ -204,10 +204,13 @@ class ReportService:
             )
         usd = _positive_usd(amount)
         now = self.bot.clock.now()
-        stored = await self.bot.store.get_value(bills_key(run.id))
-        bills = list(stored) if isinstance(stored, list) else []
-        bills.append({"service": match.service, "monthly_usd": usd, "recorded_at": now.isoformat(), "by": actor.name})
-        await self.bot.store.put_value(bills_key(run.id), bills)
+        bill: dict[str, JSON] = {
+            "service": match.service,
+            "monthly_usd": usd,
+            "recorded_at": now.isoformat(),
+            "by": actor.name,
+        }
+        await self.bot.store.append_value(bills_key(run.id), bill)  # two bills at once: both kept
         await self.bot.rollout.ctx.auditor.record(
             actor, "record cost", run_id=run.id, detail=f"{match.service} {format_usd(usd)}/month"
         )

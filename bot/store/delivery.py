@@ -174,6 +174,21 @@ class DeliveryStore(StoreBase):
                 keys=["key"],
             )
 
+    async def append_value(self, key: str, item: JSON) -> list[JSON]:
+        """Append ``item`` to the list stored under ``key`` (a missing or non-list value starts a new
+        list) in one transaction, with the row locked, so two appends at once both land (a read
+        and a ``put_value`` would lose one). Returns the list as stored."""
+        async with self._transaction() as session:
+            await self._upsert(
+                session, SettingRow, {"key": key, "value": [], "updated_at": self.clock.now()}, ["key"], "nothing"
+            )
+            row = (await session.scalars(select(SettingRow).where(SettingRow.key == key).with_for_update())).one()
+            items = [*row.value, item] if isinstance(row.value, list) else [item]
+            await session.execute(
+                update(SettingRow).where(SettingRow.key == key).values(value=items, updated_at=self.clock.now())
+            )
+            return items
+
     async def delete_value(self, key: str) -> None:
         async with self._transaction() as session:
             await session.execute(delete(SettingRow).where(SettingRow.key == key))

@@ -70,3 +70,15 @@ async def test_settings_store_json_values_and_forget_deleted_keys(store: SqlStor
     await store.delete_value("scaling_rules")
     await store.delete_value("scaling_rules")
     assert await store.get_value("scaling_rules") is None
+
+
+async def test_concurrent_appends_from_two_stores_all_land(store: SqlStore, database_url: str) -> None:
+    other = SqlStore(create_engine_for(database_url), store.clock)
+    try:
+        await asyncio.gather(*((store if n % 2 else other).append_value("bills", {"n": n}) for n in range(20)))
+        stored = await store.get_value("bills")
+        assert isinstance(stored, list) and sorted(item["n"] for item in stored) == list(range(20))  # type: ignore[index]
+        await store.put_value("odd", "not a list")
+        assert await store.append_value("odd", 1) == [1]
+    finally:
+        await other.close()
