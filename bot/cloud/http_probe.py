@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import math
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from bot.engine.clock import SystemClock
 from bot.engine.ports import Clock
 
 Timer = Callable[[], float]
@@ -329,8 +331,44 @@ class HttpProber:
         """Paced GETs until the first of ``duration`` (on ``clock``) or ``max_requests``.
 
         A token bucket paces the starts at ``rate_rps``; a semaphore bounds requests in flight.
+        On real time (a SystemClock) it runs on a loop and connection pool of its own in a worker
+        thread, like ``smoke``: an hour at 5,000 rps must not share the loop that acks Slack.
+        Cancelled (a lease lost, a rollback), it stops starting requests at once. A virtual clock
+        keeps it on the caller's loop, where that clock's sleeps live.
         """
         target = self.route(url)
+        if not isinstance(clock, SystemClock):
+            return await self._load(url, target, rate_rps, concurrency, duration, max_requests, clock, timeout)
+        stop = threading.Event()
+
+        async def own_loop() -> ProbeReport:
+            session = self._new_session()
+            try:
+                return await self._load(
+                    url, target, rate_rps, concurrency, duration, max_requests, clock, timeout, session, stop
+                )
+            finally:
+                await session.close()
+
+        try:
+            return await asyncio.to_thread(asyncio.run, own_loop())
+        except asyncio.CancelledError:
+            stop.set()  # the thread cannot be cancelled; it sees this before its next request
+            raise
+
+    async def _load(
+        self,
+        url: str,
+        target: URL,
+        rate_rps: float,
+        concurrency: int,
+        duration: timedelta,
+        max_requests: int,
+        clock: Clock,
+        timeout: timedelta,
+        session: aiohttp.ClientSession | None = None,
+        stop: threading.Event | None = None,
+    ) -> ProbeReport:
         recorder = _Recorder(url)
         gate = asyncio.Semaphore(max(1, concurrency))
         client_timeout = aiohttp.ClientTimeout(total=timeout.total_seconds())
@@ -342,7 +380,7 @@ class HttpProber:
 
         async def one() -> None:
             try:
-                await self._request(target, client_timeout, recorder)
+                await self._request(target, client_timeout, recorder, session)
             finally:
                 gate.release()
 
@@ -356,6 +394,10 @@ class HttpProber:
                     stopped_by = "duration"
                     break
                 await gate.acquire()
+                if stop is not None and stop.is_set():
+                    gate.release()
+                    stopped_by = "cancelled"
+                    break
                 group.create_task(one())
                 sent += 1
         elapsed = (clock.now() - start).total_seconds()

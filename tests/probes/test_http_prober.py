@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +19,7 @@ from bot.cloud.http_probe import (
     percentile,
     server_timing_ms,
 )
+from bot.engine.clock import SystemClock
 from bot.sim.http_app import SimHttpApp
 
 from .conftest import API_HOST, VirtualClock
@@ -146,3 +150,56 @@ async def test_a_prober_that_trusts_server_timing_measures_the_simulated_world_n
         await wall.close()
     assert simulated.p95_ms is not None and simulated.p95_ms > 200
     assert measured.p95_ms == 0.0  # the default ignores the header and keeps its own timer
+
+
+class _ThreadTimer:
+    """A latency timer that notes which thread each request was timed on."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self) -> float:
+        self.threads.append(threading.current_thread())
+        return time.perf_counter()
+
+
+def _real_time_prober(address: tuple[str, int], timer: _ThreadTimer) -> HttpProber:
+    return HttpProber(host_map={API_HOST: address}, loopback_only=True, timer=timer, trust_server_timing=True)
+
+
+async def test_a_real_time_load_runs_on_a_loop_of_its_own_off_the_bots_loop(
+    sim_app: tuple[SimHttpApp, tuple[str, int]],
+) -> None:
+    timer = _ThreadTimer()
+    prober = _real_time_prober(sim_app[1], timer)
+    report = await prober.load(
+        f"https://{API_HOST}/api/v2/health", 2000, 4, timedelta(seconds=30), max_requests=12, clock=SystemClock()
+    )
+    assert (report.count, report.errors, report.stopped_by) == (12, 0, "max_requests")
+    assert timer.threads and threading.main_thread() not in timer.threads
+
+
+async def test_a_cancelled_real_time_load_stops_starting_requests(
+    sim_app: tuple[SimHttpApp, tuple[str, int]],
+) -> None:
+    timer = _ThreadTimer()
+    prober = _real_time_prober(sim_app[1], timer)
+    running = asyncio.create_task(
+        prober.load(f"http://{API_HOST}/api/v2/health", 200, 2, timedelta(hours=1), 1_000_000, SystemClock())
+    )
+    for _ in range(3000):  # until the worker thread has sent a few (30 s at most)
+        if len(timer.threads) >= 4:
+            break
+        await asyncio.sleep(0.01)
+    assert timer.threads, "the load never started"
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    seen, quiet = len(timer.threads), 0
+    for _ in range(300):  # until no request has started for 0.3 s (30 s at most)
+        await asyncio.sleep(0.1)
+        quiet = quiet + 1 if len(timer.threads) == seen else 0
+        seen = len(timer.threads)
+        if quiet >= 3:
+            break
+    assert quiet >= 3 and seen < 2000  # the hour-long load (720,000 at 200 rps) ended with its cancellation
