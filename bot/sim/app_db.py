@@ -86,9 +86,7 @@ SLOW_QUERIES = (
 )
 
 SEED_NOW = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
-
-
-SEED_CHUNK = 2_000
+SEED_CHUNK = 2_000  # rows per INSERT while seeding
 
 
 @dataclass(frozen=True)
@@ -131,7 +129,7 @@ async def seed_app_db(
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
-        # In chunks: 60,000 rows built at once were the simulated week's peak memory.
+        # In chunks, so the 60,000 rows are never all in memory at once.
         for table, rows in (
             (personas, _personas(rng, size.personas)),
             (user_preferences, _preferences(rng, size, now)),
