@@ -114,6 +114,15 @@ def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> Re
     return check
 
 
+def socket_connected(handler: Any) -> ReadyCheck:
+    """Ready while the Socket Mode connection is up: while slack_sdk reconnects, no envelope arrives."""
+
+    async def check() -> bool:
+        return bool(await handler.client.is_connected())
+
+    return check
+
+
 def _all_ready(*checks: ReadyCheck) -> ReadyCheck:
     async def check() -> bool:
         for one in checks:
@@ -235,9 +244,10 @@ async def _serve_built(
         if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
             socket_handler = socket_mode_handler(app, str(settings.slack_app_token))
             await socket_handler.connect_async()
-        startup.open(
-            None if socket_mode else app, ready or _all_ready(database_and_loops_ready(bot, loops), runtime.ready)
-        )
+        checks = [database_and_loops_ready(bot, loops), runtime.ready]
+        if socket_handler is not None:  # a dropped socket (reconnecting) is not ready either
+            checks.append(socket_connected(socket_handler))
+        startup.open(None if socket_mode else app, ready or _all_ready(*checks))
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()
     finally:

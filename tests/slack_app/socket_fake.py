@@ -93,6 +93,11 @@ class FakeSocketMode:
         await open_sockets[-1].send_str(json.dumps(envelope))
         return envelope_id
 
+    async def drop(self) -> None:
+        """Close every open socket from Slack's side, as a Slack deploy or a network blip does."""
+        for socket in list(self._sockets):
+            await socket.close()
+
     async def redeliver(self, envelope_id: str) -> None:
         """Send an envelope again exactly as it was first sent, as Slack does when it saw no ack."""
         envelope = next(e for e in self.sent if e["envelope_id"] == envelope_id)

@@ -32,9 +32,9 @@ JSONDict = dict[str, Any]
 Condition = Callable[[], "bool | Awaitable[bool]"]
 
 
-async def until(condition: Condition, what: str) -> None:
+async def until(condition: Condition, what: str, tries: int = 1500) -> None:
     """Poll ``condition`` (a bounded number of times, never a wall-clock deadline) until it holds."""
-    for _ in range(1500):
+    for _ in range(tries):
         result = condition()
         if inspect.isawaitable(result):
             result = await result
@@ -265,6 +265,22 @@ async def test_readyz_says_starting_while_the_socket_cannot_connect_and_healthz_
         status, text = await get(slack.http, slack.url + "/readyz")
         assert (status, "starting" in text) == (503, True)
         assert await get(slack.http, slack.url + "/healthz") == (200, '{"ok": true}')
+
+
+async def test_readyz_is_503_while_a_dropped_socket_reconnects_and_200_once_it_is_back(slack: SocketSlack) -> None:
+    slack.api.hold("apps.connections.open")  # the reconnect waits until the test lets it through
+    await slack.socket.drop()
+    await until(lambda: not slack.socket.connected, "the socket closed")
+    await until(lambda: _status(slack, "/readyz", 503), "/readyz saying the bot is not ready")
+    assert (await get(slack.http, slack.url + "/healthz"))[0] == 200  # alive, only not ready
+    slack.api.release("apps.connections.open")
+    await until(lambda: slack.socket.connected, "slack_sdk reconnecting (it checks every 10 s)", tries=6000)
+    await until(lambda: _status(slack, "/readyz", 200), "/readyz ready again")
+    assert slack.socket.connections == 2
+
+
+async def _status(slack: SocketSlack, path: str, wanted: int) -> bool:
+    return (await get(slack.http, slack.url + path))[0] == wanted
 
 
 def test_recent_envelopes_tell_a_redelivery_from_a_new_one_and_forget_what_was_never_acked() -> None:
