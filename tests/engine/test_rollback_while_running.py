@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.actions.base import Binding
 from bot.actions.wait import WaitAction
+from bot.engine import rollback as rollback_module
 from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.ports import BOT_ACTOR, Action
@@ -231,3 +232,35 @@ class TestRollingBackAfterFailedThenRunAgain:
         assert preview.runs == 1
         assert result.ok
         assert live(h)["us-central1"]["min_instances"] == 2 and live(h)["europe-west1"]["min_instances"] == 3
+
+
+class TestRollingBackFromAnotherReplica:
+    """The rollback runs on replica B while replica A's executor soaks the step: B cannot revoke A's
+    lease in memory (another process), so A learns of it at its next heartbeat and must stop there."""
+
+    async def test_the_other_replicas_executor_stops_at_its_next_beat_and_the_cap_never_runs(
+        self, monkeypatch: Any
+    ) -> None:
+        h = await soaking()
+        started = await start_and_reach_the_soak(h)
+        await h.clock.advance(timedelta(minutes=20))
+        replica_b = Rollout(
+            soaking_runbook(), h.store, ActionsWithWaits(h.world, h.clock), h.checker, h.notifier, h.clock, POLICY
+        )
+        assert replica_b.ctx.owner != h.rollout.ctx.owner
+        monkeypatch.setattr(rollback_module, "held_here", lambda _execution_id: None)  # A's lease is elsewhere
+
+        result = await replica_b.confirm_rollback(CHANNEL, "day2.5", sam)
+
+        assert result.ok and result.lane.state is StepState.ROLLED_BACK
+        assert live(h) == {region: DEFAULTS for region in REGIONS}
+        assert not started.task.done()  # A still sleeps in its soak: nothing told it in memory
+        await h.clock.advance(h.rollout.ctx.lease)  # A's next heartbeat is refused: the lease moved
+        stopped = await started.task
+        assert not stopped.ok
+        await h.clock.advance(timedelta(hours=3))
+        assert h.world.applied == [f"{ENV}/api/us-central1", f"{ENV}/api/europe-west1"]  # the cap never ran
+        assert live(h) == {region: DEFAULTS for region in REGIONS}
+        run = await replica_b.require_run(CHANNEL)
+        assert (await replica_b.ctx.lanes.get(run.id, "day2.5", ENV)).state is StepState.ROLLED_BACK
+        assert h.store.execution_rows[started.execution.id].state is ExecutionState.INTERRUPTED
