@@ -162,6 +162,8 @@ def test_the_console_and_simulate_log_file_is_private_json_with_secrets_masked(t
     from bot.slack.console import logs_to_file
 
     path = tmp_path / "bot.log"
+    path.write_text("")
+    path.chmod(0o644)  # as an older version left it
     root_handlers = list(logging.getLogger().handlers)
     with logs_to_file(path):
         structlog.get_logger("t").info("posting", token=BOT_TOKEN, url=f"postgresql://ion:{DB_PASSWORD}@db/ion")
