@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -176,7 +177,8 @@ def logs_to_file(path: Path = LOG_FILE) -> Iterator[Path]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.fchmod(descriptor, 0o600)  # a file left by an older version may be readable by others
+    with contextlib.suppress(PermissionError):  # a file left by an older version may be readable by others
+        os.fchmod(descriptor, 0o600)
     with open(descriptor, "a", encoding="utf-8") as stream:
         configure_logging("json", "INFO", stream=stream)
         root.setLevel(logging.WARNING)
