@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.engine.ports import Event
 from bot.engine.records import StepState
 from bot.runbook.models import Gate, Step
 from bot.simulate.script import SIM_TEAM, Act, At, PlayGate, PlayStep, Start, approvers, member, production_requester
@@ -29,9 +30,11 @@ Show = Callable[[str, str, list[Output]], None]
 
 @dataclass
 class Played:
-    """What the runner noticed while playing: service snapshots taken before production steps."""
+    """What the runner noticed while playing: service snapshots taken before production steps, and
+    again as each rollback of that step finished (later steps may change the same service)."""
 
     before_production: dict[str, object] = field(default_factory=dict)
+    after_rollback: dict[str, object] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -41,6 +44,7 @@ class WeekRunner:
         self.transcript = transcript
         self.show = show
         self.played = Played()
+        session.bot.events.subscribe(self._note_rollback)
 
     async def say(self, line: str) -> list[Output]:
         prompt = f"{self.session.user.name}> "
@@ -166,6 +170,22 @@ class WeekRunner:
             await self.as_("lee")
         for item in missing:
             await self.say(f"/ion tick {step.id} {item.id}")
+
+    async def _note_rollback(self, event: Event) -> None:
+        """As a rollback of a step finishes, what its services look like: it must equal the snapshot
+        from before the step, whatever later steps do to the same service."""
+        bot = self.session.bot
+        if event.kind != "rollback_finished" or not event.data.get("ok", True) or bot.sim is None:
+            return
+        execution = await bot.store.get_execution(str(event.data.get("execution_id", "")))
+        if execution is None or not bot.rollout.ctx.is_production(execution.environment):
+            return  # a staging rollback leaves production as it is
+        sim = bot.sim
+        production = next((e for e in bot.runbook.environments if e.production), None)
+        for key in self.played.before_production:
+            step_id, service, region = key.split(":")
+            if step_id == event.step_id and production is not None:
+                self.played.after_rollback[key] = sim.world.get_service(production.project, region, service)
 
     async def _snapshot(self, step: Step) -> None:
         """The production config of every service the step touches, before it runs (checked later)."""

@@ -1,7 +1,8 @@
 """`ionbot simulate`: a fault after day2.1 (alert, auto-rollback, the Day 2 report says so) and the files.
 
-Two days are played here, with every check on (steps, gates, reports); test_whole_week.py plays
-the whole week.
+Three days are played here, with every check on (steps, gates, reports): day 3 changes the
+same service again after day 2.1's rollback, so the rollback is judged by what it left, not by
+the end of the run. test_whole_week.py plays the whole week.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ FAULT = "error_rate_pct 2.5 after day2.1 for 10m"
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     out = tmp_path_factory.mktemp("simulate")
     with logs_to_file(out / "bot.log"):  # the bot's own logs, as the CLI keeps them
-        return asyncio.run(simulate(days=2, faults=(FAULT,), out=out / "files"))
+        return asyncio.run(simulate(days=3, faults=(FAULT,), out=out / "files"))
 
 
 def written(outcome: Outcome, name: str) -> str:
@@ -41,11 +42,11 @@ def test_the_day2_report_lists_the_rollback_under_issues_and_blockers(outcome: O
     assert "day2.1" in issues and "rolled back" in issues
 
 
-def test_every_report_digest_and_reminder_of_the_two_days_is_posted(outcome: Outcome) -> None:
+def test_every_report_digest_and_reminder_of_the_three_days_is_posted(outcome: Outcome) -> None:
     assert not [p for p in outcome.problems if "report" in p or "standup" in p or "reminder" in p]
     reports = {p.name for p in outcome.written if p.parent.name == "reports"}
-    assert {"20261102T1700-daily_report.txt", "20261103T1700-daily_report.txt"} <= reports
-    assert sum(1 for name in reports if "-standup-" in name) == 6
+    assert {f"2026110{day}T1700-daily_report.txt" for day in (2, 3, 4)} <= reports
+    assert sum(1 for name in reports if "-standup-" in name) == 9
     assert any("gate-preflight" in name for name in reports)
 
 
