@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.engine.ports import Event
 from bot.engine.records import StepState
@@ -24,6 +24,7 @@ from bot.slack.console_session import Output, Session
 
 WAITING = (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
 SOAK_MARGIN = 10  # minutes past a fault's end: time for the alert, the auto-rollback and its report
+SOAK_STEP_MINUTES = 5  # how often on-call looks at the channel while a fault plays out
 MAX_WAITS = 200  # deadlines to move through while one execution finishes (a long step has a dozen)
 Show = Callable[[str, str, list[Output]], None]
 
@@ -131,16 +132,40 @@ class WeekRunner:
             await self.soak(step)
 
     async def soak(self, step: Step) -> None:
-        """A fault is written against this step: watch production until it has played out."""
+        """A fault is written against this step: watch production until it has played out, and
+        answer an alert as on-call would."""
         sim = self.session.bot.sim
         if sim is None:
             return
         spans = [sim.faults.window(f) for f in sim.faults.faults if f.after_step == step.id]
         ends = [span[1] for span in spans if span is not None]
-        if ends:
-            minutes = math.ceil((max(ends) - self.session.bot.clock.now()).total_seconds() / 60) + SOAK_MARGIN
-            if minutes > 0:
-                await self.say(f"advance {minutes}m")
+        if not ends:
+            return
+        until = max(ends) + timedelta(minutes=SOAK_MARGIN)
+        seen = len(self.session.events)
+        answered = False
+        while (left := math.ceil((until - self.session.bot.clock.now()).total_seconds() / 60)) > 0:
+            await self.say(f"advance {min(left, SOAK_STEP_MINUTES)}m")
+            if not answered:
+                answered = await self.answer_alert(step, self.session.events[seen:])
+
+    async def answer_alert(self, step: Step, events: list[Event]) -> bool:
+        """On-call's part: a rollback trigger fired and the bot will not roll back by itself (only
+        the error-rate trigger does), so on-call rolls the step back with the one command, as the
+        runbook says ("Trigger rollback if ..."). True once it did."""
+        bot = self.session.bot
+        opened = [e for e in events if e.kind == "alert_opened" and not e.data.get("auto_rollback_at")]
+        production = next((env for env in step.environments if bot.rollout.ctx.is_production(env)), None)
+        oncall = member("sre_oncall")
+        if not opened or production is None or oncall is None:
+            return False
+        if await self.lane_state(step, production) is not StepState.DONE:
+            return False  # rolled back already, or never done
+        await self.as_(oncall.name)
+        await self.say(f"/ion rollback {step.id}")
+        await self.say(f"type {confirmation_word(step)}")
+        await self.wait_for(step, production)
+        return True
 
     async def wait_for(self, step: Step, env: str) -> None:
         """Move time to each next deadline until the lane stops running (ticking what it waits for)."""

@@ -8,6 +8,7 @@ the end of the run. test_whole_week.py plays the whole week.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,18 @@ def test_a_day_count_outside_the_run_is_refused_before_anything_starts() -> None
 
     with pytest.raises(ConsoleError, match="--days must be 1 to 10, not 11"):
         asyncio.run(simulate(days=11))
+
+
+def test_on_call_answers_a_trigger_that_does_not_roll_back_by_itself(tmp_path: Path) -> None:
+    """Only the error-rate trigger rolls back by itself; for the others the simulated on-call
+    rolls the step back with the one command when the alert posts, and the week goes on."""
+    with logs_to_file(tmp_path / "bot.log"):
+        played = asyncio.run(
+            simulate(days=3, faults=("p95_latency_ms 150 after day3.1 for 10m",), out=tmp_path / "files")
+        )
+    assert played.problems == []
+    transcript = written(played, "transcript.txt")
+    alert = transcript.index("Rollback trigger: Response time P95 > 100ms")
+    answer = transcript.index("sam> /ion rollback day3.1")
+    assert alert < answer
+    assert "day3.1 (production) rolled back" in transcript[answer:]
