@@ -83,7 +83,8 @@ async def simulate(
         async with Session(options) as session:
             runner = WeekRunner(session, transcript, show)
             await runner.play(week_script(runbook, last), start)
-            found = await problems(session, runner.played, Expectations(last, fault_steps(faults)))
+            expect = Expectations(last, fault_steps(faults), faulted=bool(faults))
+            found = await problems(session, runner.played, expect)
             written = transcript.write(out, session.api, session.job_log) if out is not None else []
             end = session.local_now()
             calls = len(session.api.recorded)

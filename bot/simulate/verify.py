@@ -7,11 +7,12 @@ read back from what each job actually posted (``Session.job_log``), not from the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.cloud.ports import ServiceConfig
-from bot.engine.records import StepState
+from bot.engine.records import StepLane, StepState
 from bot.simulate.runner import Played
 from bot.slack.console_session import Session
 
@@ -22,6 +23,7 @@ COMPARED = ("min_instances", "max_instances", "env", "image", "traffic")
 class Expectations:
     days: int
     fault_steps: tuple[str, ...] = ()  # steps a fault is written against ("after day2.1"): rolled back
+    faulted: bool = False  # any fault at all: a step a trigger rolled back is what the fault asked for
 
 
 def fault_steps(faults: tuple[str, ...]) -> tuple[str, ...]:
@@ -37,7 +39,9 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
     if run is None:
         return [*found, "no run was started in the channel, so nothing else could happen"]
     lanes = {(lane.step_id, lane.environment): lane for lane in await bot.store.lanes(run.id)}
-    blocked = _depending_on(session, expect.fault_steps)
+    rolled_back = _rolled_back_in_production(session, lanes.values()) if expect.faulted else set()
+    roots = (*expect.fault_steps, *sorted(rolled_back - set(expect.fault_steps)))
+    blocked = _depending_on(session, roots)
     for step in bot.runbook.steps():
         if step.day > expect.days or step.id in blocked:
             continue
@@ -45,7 +49,7 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
             lane = lanes.get((step.id, env))
             state = lane.state if lane else StepState.PENDING
             production = bot.rollout.ctx.is_production(env)
-            if step.id in expect.fault_steps and production:
+            if step.id in roots and production:
                 if state is not StepState.ROLLED_BACK:
                     found.append(f"{step.id} on {env} should have been rolled back by the fault, but is {state.value}")
                 continue
@@ -59,10 +63,17 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
             if record is None or record.decision != "yes":
                 decided = record.decision if record and record.decision else "undecided"
                 found.append(f"the gate {gate.id} is {decided}, not decided YES")
-    if expect.fault_steps:
-        found += _fault_problems(session, played, expect)
+    if expect.faulted or expect.fault_steps:
+        found += _fault_problems(session, played, roots)
     found += _report_problems(session, expect)
     return found
+
+
+def _rolled_back_in_production(session: Session, lanes: Iterable[StepLane]) -> set[str]:
+    """Steps whose production lane a rollback (the bot's, or on-call's answer to an alert) undid:
+    with a fault from a time ("from day2 14:00"), which step it hits is for the triggers to find."""
+    is_production = session.bot.rollout.ctx.is_production
+    return {lane.step_id for lane in lanes if is_production(lane.environment) and lane.state is StepState.ROLLED_BACK}
 
 
 def _depending_on(session: Session, roots: tuple[str, ...]) -> set[str]:
@@ -78,7 +89,7 @@ def _depending_on(session: Session, roots: tuple[str, ...]) -> set[str]:
     return blocked
 
 
-def _fault_problems(session: Session, played: Played, expect: Expectations) -> list[str]:
+def _fault_problems(session: Session, played: Played, rolled_back: tuple[str, ...]) -> list[str]:
     found: list[str] = []
     if not any(e.kind == "alert_opened" for e in session.events):
         found.append("no alert was raised although a fault was injected")
@@ -86,7 +97,7 @@ def _fault_problems(session: Session, played: Played, expect: Expectations) -> l
     production = next((e for e in session.bot.runbook.environments if e.production), None)
     for key, before in played.before_production.items():
         step_id, service, region = key.split(":")
-        if step_id not in expect.fault_steps or sim is None or production is None:
+        if step_id not in rolled_back or sim is None or production is None:
             continue
         # As the rollback left it: later steps (day 3 on) may change the same service on purpose.
         now = played.after_rollback.get(key) or sim.world.get_service(production.project, region, service)

@@ -89,3 +89,16 @@ def test_on_call_answers_a_trigger_that_does_not_roll_back_by_itself(tmp_path: P
     answer = transcript.index("sam> /ion rollback day3.1")
     assert alert < answer
     assert "day3.1 (production) rolled back" in transcript[answer:]
+
+
+def test_a_fault_at_a_time_rolls_back_whatever_step_is_latest_and_the_week_accepts_it(tmp_path: Path) -> None:
+    """A fault from a time, not after a step: the error-rate trigger rolls back the latest production
+    step by itself; the steps that depend on it are not played, and nothing else is asked for."""
+    with logs_to_file(tmp_path / "bot.log"):
+        played = asyncio.run(
+            simulate(days=2, faults=("error_rate_pct 3 from day2 14:00 for 10m",), out=tmp_path / "files")
+        )
+    assert played.problems == []
+    transcript = written(played, "transcript.txt")
+    assert "Rollback trigger: Error rate > 1% for > 5 minutes" in transcript
+    assert "day2.3 (production) rolled back" in transcript  # the latest production step at 14:00
