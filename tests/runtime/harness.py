@@ -4,6 +4,8 @@ driven through the Rollout facade by the demo team, the way the team would on Mo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,8 +18,9 @@ from bot.engine import approvals
 from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
-from bot.engine.ports import Actor
+from bot.engine.ports import Actor, MetricsSource
 from bot.engine.records import Run
+from bot.runtime import Runtime
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +158,41 @@ async def tick_all(bot: Bot, step_id: str, actor: Actor) -> None:
 
 def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+@dataclass
+class Team:
+    """A bot on a virtual clock with its run started and the preflight passed, posting to a recorder."""
+
+    bot: Bot
+    clock: VirtualClock
+    poster: RecordingPoster
+    runtime: Runtime
+    run: Run
+
+
+@asynccontextmanager
+async def team_at(
+    database: Path,
+    hour: int,
+    watch_every: timedelta,
+    *,
+    started: bool = False,
+    metrics: MetricsSource | None = None,
+) -> AsyncIterator[Team]:
+    """The team on Monday at ``hour`` (Chicago); ``started`` runs the Runtime's scheduler too, and
+    ``metrics`` replaces what the reports read (the checker and the watcher keep the sim's)."""
+    clock = VirtualClock(utc(chicago(MONDAY, hour)))
+    bot = await build_bot(database, clock)
+    if metrics is not None:
+        bot.metrics = metrics
+    poster = RecordingPoster(clock)
+    runtime = Runtime(bot, poster, watch_every=watch_every)
+    try:
+        if started:
+            await runtime.start()
+        yield Team(bot, clock, poster, runtime, await start_and_pass_preflight(bot))
+    finally:
+        if started:
+            await runtime.stop()
+        await bot.close()

@@ -4,7 +4,6 @@ rolled-back production step does to the report and the cost ledger."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,47 +11,27 @@ from pathlib import Path
 import pytest
 
 from bot.actions.scaling_schedule import settings_key
-from bot.bootstrap import Bot
-from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
-from bot.engine.records import Run, StepState
-from bot.runtime import Runtime
+from bot.engine.records import StepState
 from tests.runtime.harness import (
     CHANNEL,
     MONDAY,
-    RecordingPoster,
-    build_bot,
+    Team,
     chicago,
     finish,
     lee,
     sam,
-    start_and_pass_preflight,
     start_lane,
+    team_at,
     tick_all,
     utc,
 )
 
 
-@dataclass
-class Team:
-    bot: Bot
-    clock: VirtualClock
-    poster: RecordingPoster
-    runtime: Runtime
-    run: Run
-
-
 @pytest.fixture
 async def team(tmp_path: Path) -> AsyncIterator[Team]:
-    clock = VirtualClock(utc(chicago(MONDAY, 9)))
-    bot = await build_bot(tmp_path / "ion.db", clock)
-    poster = RecordingPoster(clock)
-    runtime = Runtime(bot, poster, watch_every=timedelta(minutes=30))
-    try:
-        run = await start_and_pass_preflight(bot)
-        yield Team(bot, clock, poster, runtime, run)
-    finally:
-        await bot.close()
+    async with team_at(tmp_path / "ion.db", 9, timedelta(minutes=30)) as team:
+        yield team
 
 
 class TestCost:

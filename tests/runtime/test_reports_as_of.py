@@ -12,26 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import Bot
-from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.ports import Point, Series
-from bot.engine.records import Run, StepState
-from bot.reports.service import ReportService
+from bot.engine.records import StepState
 from bot.runbook.models import Environment, Metric
-from bot.runtime import Runtime
 from tests.runtime.harness import (
     CHANNEL,
     MONDAY,
-    RecordingPoster,
-    build_bot,
+    Team,
     chicago,
     finish,
     lee,
     runner_and_voters,
     sam,
-    start_and_pass_preflight,
     start_lane,
+    team_at,
     tick_all,
     utc,
 )
@@ -62,29 +57,16 @@ class ChangingLatency:
         return Series(metric.id, tuple(points))
 
 
-@dataclass
-class Team:
-    bot: Bot
-    clock: VirtualClock
-    poster: RecordingPoster
-    reports: ReportService
-    run: Run
-    metrics: ChangingLatency
-
-
 @pytest.fixture
 async def team(tmp_path: Path) -> AsyncIterator[Team]:
-    clock = VirtualClock(utc(chicago(MONDAY, 9)))
-    bot = await build_bot(tmp_path / "ion.db", clock)
-    metrics = ChangingLatency()
-    bot.metrics = metrics  # only the reports read it; the checker and the watcher keep the sim's
-    poster = RecordingPoster(clock)
-    runtime = Runtime(bot, poster, watch_every=timedelta(minutes=30))
-    try:
-        run = await start_and_pass_preflight(bot)
-        yield Team(bot, clock, poster, runtime.reports, run, metrics)
-    finally:
-        await bot.close()
+    async with team_at(tmp_path / "ion.db", 9, timedelta(minutes=30), metrics=ChangingLatency()) as team:
+        yield team
+
+
+def latency(team: Team) -> ChangingLatency:
+    """The metrics the reports read in this module."""
+    assert isinstance(team.bot.metrics, ChangingLatency)
+    return team.bot.metrics
 
 
 async def at(team: Team, day: date, hour: int, minute: int = 0) -> None:
@@ -102,9 +84,9 @@ async def run_day2_1(team: Team) -> str:
 
 
 async def record_bills(team: Team, cloud_run: str) -> None:
-    await team.reports.record_cost(CHANNEL, "cloud-run", Decimal(cloud_run), lee)
-    await team.reports.record_cost(CHANNEL, "cloud-sql", Decimal("780"), lee)
-    await team.reports.record_cost(CHANNEL, "cache", Decimal("290"), lee)
+    await team.runtime.reports.record_cost(CHANNEL, "cloud-run", Decimal(cloud_run), lee)
+    await team.runtime.reports.record_cost(CHANNEL, "cloud-sql", Decimal("780"), lee)
+    await team.runtime.reports.record_cost(CHANNEL, "cache", Decimal("290"), lee)
 
 
 async def two_days_of_changes(team: Team) -> str:
@@ -147,9 +129,9 @@ class TestAPastDay:
     async def test_day_2_asked_for_on_day_4_says_what_day_2s_5_pm_report_said(self, team: Team) -> None:
         runner = await two_days_of_changes(team)
         await at(team, THURSDAY, 10)
-        team.metrics.windows.clear()
+        latency(team).windows.clear()
 
-        await team.reports.daily_report(CHANNEL, 2, lee)
+        await team.runtime.reports.daily_report(CHANNEL, 2, lee)
 
         [post] = team.poster.posts
         text = post.text
@@ -167,14 +149,14 @@ class TestAPastDay:
         assert "day2.2 Reduce Minimum Instances (EU Region) awaits approval (production, needs" in issues
         assert "day2.2 checklist not ticked: Check no errors" in issues  # ticked on Day 3
         assert "Not rebuilt" not in text  # the history tells everything here
-        report_windows = {end for metric, _, end in team.metrics.windows if metric == "p95_latency_ms"}
+        report_windows = {end for metric, _, end in latency(team).windows if metric == "p95_latency_ms"}
         assert max(report_windows) == DAY2_REPORT_TIME
 
     async def test_today_before_17_is_so_far_and_shows_the_state_now(self, team: Team) -> None:
         await two_days_of_changes(team)
         await at(team, THURSDAY, 10)
 
-        await team.reports.daily_report(CHANNEL, None, lee)
+        await team.runtime.reports.daily_report(CHANNEL, None, lee)
 
         [post] = team.poster.posts
         assert post.text.startswith("*Week 17 Day 4 Report (so far, at 10:00)*")
@@ -186,9 +168,9 @@ class TestAPastDay:
     async def test_a_past_day_asked_for_twice_reads_the_same(self, team: Team) -> None:
         await two_days_of_changes(team)
         await at(team, THURSDAY, 10)
-        await team.reports.daily_report(CHANNEL, 2, lee)
+        await team.runtime.reports.daily_report(CHANNEL, 2, lee)
         await at(team, THURSDAY, 16)
-        await team.reports.daily_report(CHANNEL, 2, lee)
+        await team.runtime.reports.daily_report(CHANNEL, 2, lee)
         first, second = team.poster.posts
         assert first.dedupe_key != second.dedupe_key
         assert first.text.split("Metrics chart:")[0] == second.text.split("Metrics chart:")[0]
@@ -196,7 +178,7 @@ class TestAPastDay:
     async def test_a_day_that_has_not_come_is_refused_and_nothing_posts(self, team: Team) -> None:
         await at(team, THURSDAY, 10)
         with pytest.raises(Refused, match=r"Day 5 is Fri 06 Nov, which has not come yet.*Nothing was posted"):
-            await team.reports.daily_report(CHANNEL, 5, lee)
+            await team.runtime.reports.daily_report(CHANNEL, 5, lee)
         assert team.poster.posts == []
 
     async def test_today_after_its_report_time_reads_as_of_17(self, team: Team) -> None:
@@ -204,7 +186,7 @@ class TestAPastDay:
         await run_day2_1(team)
         await at(team, TUESDAY, 17, 40)
         await team.bot.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
-        await team.reports.daily_report(CHANNEL, None, lee)
+        await team.runtime.reports.daily_report(CHANNEL, None, lee)
         [post] = team.poster.posts
         assert post.text.startswith("*Week 17 Day 2 Report (as of Tue 03 Nov 17:00)*")
         assert "Cost: $2,300 → $2,200/month realised" in post.text
@@ -226,7 +208,7 @@ class TestThePhaseSummaryOnDemand:
         await team.bot.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
         await team.bot.rollout.gate_reopen(CHANNEL, "gonogo.day3", "the cache is warm now", lee)
 
-        await team.reports.daily_report(CHANNEL, 5, lee)
+        await team.runtime.reports.daily_report(CHANNEL, 5, lee)
 
         daily, summary = team.poster.posts
         assert daily.text.startswith("*Week 17 Day 5 Report (as of Fri 06 Nov 17:00)*")

@@ -4,25 +4,25 @@ at their virtual times; a restart posts a missed report late; bills and rollback
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import Bot
 from bot.engine.clock import VirtualClock
-from bot.engine.records import Run, StepState
+from bot.engine.records import StepState
 from bot.runtime import Runtime
 from tests.runtime.harness import (
     CHANNEL,
     MONDAY,
     RecordingPoster,
+    Team,
     build_bot,
     chicago,
     finish,
     start_and_pass_preflight,
     start_lane,
+    team_at,
     tick_all,
     utc,
 )
@@ -31,28 +31,10 @@ DAY1_REPORT = "daily_report:"
 WATCH_EVERY = timedelta(minutes=30)  # a coarser trigger watch keeps the virtual day fast
 
 
-@dataclass
-class Team:
-    bot: Bot
-    clock: VirtualClock
-    poster: RecordingPoster
-    runtime: Runtime
-    run: Run
-
-
 @pytest.fixture
 async def team(tmp_path: Path) -> AsyncIterator[Team]:
-    clock = VirtualClock(utc(chicago(MONDAY, 7)))
-    bot = await build_bot(tmp_path / "ion.db", clock)
-    poster = RecordingPoster(clock)
-    runtime = Runtime(bot, poster, watch_every=WATCH_EVERY)
-    try:
-        await runtime.start()
-        run = await start_and_pass_preflight(bot)
-        yield Team(bot, clock, poster, runtime, run)
-    finally:
-        await runtime.stop()
-        await bot.close()
+    async with team_at(tmp_path / "ion.db", 7, WATCH_EVERY, started=True) as team:
+        yield team
 
 
 async def day1_morning(team: Team) -> list[str]:
