@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.engine.ports import Event
 from bot.engine.records import StepState
-from bot.runbook.models import Gate, Step
+from bot.runbook.models import Environment, Gate, Runbook, Step
 from bot.simulate.script import SIM_TEAM, Act, At, PlayGate, PlayStep, Start, approvers, member, production_requester
 from bot.simulate.transcript import Transcript
 from bot.slack.blocks.modals import confirmation_word
@@ -37,6 +37,11 @@ class Played:
     before_production: dict[str, object] = field(default_factory=dict)
     after_rollback: dict[str, object] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+
+def production_of(runbook: Runbook) -> Environment | None:
+    """The runbook's production environment, whose services the runner snapshots and checks."""
+    return next((e for e in runbook.environments if e.production), None)
 
 
 class WeekRunner:
@@ -206,7 +211,7 @@ class WeekRunner:
         if execution is None or not bot.rollout.ctx.is_production(execution.environment):
             return  # a staging rollback leaves production as it is
         sim = bot.sim
-        production = next((e for e in bot.runbook.environments if e.production), None)
+        production = production_of(bot.runbook)
         for key in self.played.before_production:
             step_id, service, region = key.split(":")
             if step_id == event.step_id and production is not None:
@@ -217,7 +222,7 @@ class WeekRunner:
         sim = self.session.bot.sim
         if sim is None:
             return
-        production = next((e for e in self.session.bot.runbook.environments if e.production), None)
+        production = production_of(self.session.bot.runbook)
         for action in step.actions:
             service = getattr(action, "service", None)
             regions = getattr(action, "regions", None)

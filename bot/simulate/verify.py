@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.cloud.ports import ServiceConfig
 from bot.engine.records import StepLane, StepState
-from bot.simulate.runner import Played
+from bot.simulate.runner import Played, production_of
 from bot.slack.console_session import Session
 
 COMPARED = ("min_instances", "max_instances", "env", "image", "traffic")
@@ -94,7 +94,7 @@ def _fault_problems(session: Session, played: Played, rolled_back: tuple[str, ..
     if not any(e.kind == "alert_opened" for e in session.events):
         found.append("no alert was raised although a fault was injected")
     sim = session.bot.sim
-    production = next((e for e in session.bot.runbook.environments if e.production), None)
+    production = production_of(session.bot.runbook)
     for key, before in played.before_production.items():
         step_id, service, region = key.split(":")
         if step_id not in rolled_back or sim is None or production is None:
