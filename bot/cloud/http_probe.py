@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -280,14 +280,21 @@ class HttpProber:
         work (Slack, the store) on its loop must not show up as the service's latency.
         """
         target = self.route(url)
-        return await asyncio.to_thread(asyncio.run, self._smoke(url, target, requests, concurrency, timeout))
+        return await self._on_own_loop(
+            lambda session: self._smoke_with(session, url, target, requests, concurrency, timeout)
+        )
 
-    async def _smoke(self, url: str, target: URL, requests: int, concurrency: int, timeout: timedelta) -> ProbeReport:
-        session = self._new_session()
-        try:
-            return await self._smoke_with(session, url, target, requests, concurrency, timeout)
-        finally:
-            await session.close()
+    async def _on_own_loop(self, work: Callable[[aiohttp.ClientSession], Awaitable[ProbeReport]]) -> ProbeReport:
+        """``work`` on a fresh event loop and connection pool in a worker thread, off the bot's loop."""
+
+        async def run() -> ProbeReport:
+            session = self._new_session()
+            try:
+                return await work(session)
+            finally:
+                await session.close()
+
+        return await asyncio.to_thread(asyncio.run, run())
 
     async def _smoke_with(
         self,
@@ -340,18 +347,12 @@ class HttpProber:
         if not isinstance(clock, SystemClock):
             return await self._load(url, target, rate_rps, concurrency, duration, max_requests, clock, timeout)
         stop = threading.Event()
-
-        async def own_loop() -> ProbeReport:
-            session = self._new_session()
-            try:
-                return await self._load(
+        try:
+            return await self._on_own_loop(
+                lambda session: self._load(
                     url, target, rate_rps, concurrency, duration, max_requests, clock, timeout, session, stop
                 )
-            finally:
-                await session.close()
-
-        try:
-            return await asyncio.to_thread(asyncio.run, own_loop())
+            )
         except asyncio.CancelledError:
             stop.set()  # the thread cannot be cancelled; it sees this before its next request
             raise
