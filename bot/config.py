@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         "auto", alias="ION_LOG_FORMAT", description="auto: JSON when not on a terminal."
     )
     log_level: str = Field("INFO", alias="ION_LOG_LEVEL", description="DEBUG, INFO, WARNING, ERROR.")
+    access_log: bool = Field(
+        False,
+        alias="ION_ACCESS_LOG",
+        description="A log line per HTTP request (Cloud Run's request log has them already; a third of an ack's time).",
+    )
     sim_http_max_requests: int = Field(
         500, alias="ION_SIM_HTTP_MAX_REQUESTS", description="Cap on http.load requests against the sim app."
     )

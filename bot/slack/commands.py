@@ -407,6 +407,18 @@ def _rest(args: list[str], start: int) -> str:
     return " ".join(args[start:]).strip()
 
 
+_WITHOUT_ARGUMENTS: dict[str, Command] = {
+    "status": StatusCommand(),
+    "today": TodayCommand(),
+    "next": NextCommand(),
+    "standup": StandupCommand(),
+    "metrics": MetricsCommand(),
+    "pause": PauseCommand(),
+    "resume": ResumeCommand(),
+    "scaling": ScalingCommand(),
+}
+
+
 def _build(name: str, args: list[str]) -> Command:
     if name == "help":
         _arity(name, args, 0, 1)
@@ -417,19 +429,9 @@ def _build(name: str, args: list[str]) -> Command:
     if name == "start":
         _arity(name, args, 1, 2)
         return StartCommand(_name(args[0], "runbook"), _date(args[1]) if len(args) > 1 else DateRef())
-    simple: dict[str, Command] = {
-        "status": StatusCommand(),
-        "today": TodayCommand(),
-        "next": NextCommand(),
-        "standup": StandupCommand(),
-        "metrics": MetricsCommand(),
-        "pause": PauseCommand(),
-        "resume": ResumeCommand(),
-        "scaling": ScalingCommand(),
-    }
-    if name in simple:
+    if name in _WITHOUT_ARGUMENTS:
         _arity(name, args, 0, 0)
-        return simple[name]
+        return _WITHOUT_ARGUMENTS[name]
     if name == "finish":
         return FinishCommand(" ".join(args) or None)
     if name == "step":

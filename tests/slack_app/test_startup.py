@@ -4,6 +4,7 @@ and a build that fails closes the port and exits with its one message."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from bot.bootstrap import Bot, build
 from bot.config import ConfigError, Settings
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.server import serve
+from bot.slack.server import Startup, make_startup_web_app, serve, start_site
 from tests.slack_app.conftest import RUNBOOK, SECRET
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,3 +143,20 @@ def test_ionbot_serve_with_a_broken_runbook_exits_non_zero_with_its_message_and_
     assert f"cannot load the runbook {broken}:" in done.stderr
     assert "missing required field 'title'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+async def test_the_access_log_is_a_line_per_request_only_when_asked_for(
+    http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, access_log: bool
+) -> None:
+    web_app = make_startup_web_app(Startup(), events=True)
+    runner, port = await start_site(web_app, "127.0.0.1", 0, access_log=access_log)
+    try:
+        with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+            status, _ = await get(http, f"http://127.0.0.1:{port}/healthz")
+            await asyncio.sleep(0)
+    finally:
+        await runner.cleanup()
+    assert status == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert (len(lines), any("GET /healthz" in line for line in lines)) == ((1, True) if access_log else (0, False))
