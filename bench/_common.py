@@ -126,7 +126,8 @@ def secs(seconds: float) -> str:
 
 
 def mib(size_bytes: float) -> str:
-    return f"{size_bytes / (1024 * 1024):.1f} MB"
+    """Both units, so a "200 MB" target reads the same either way: ``179.5 MiB (188.2 MB)``."""
+    return f"{size_bytes / (1024 * 1024):.1f} MiB ({size_bytes / 1e6:.1f} MB)"
 
 
 # --- Slack requests -----------------------------------------------------------------------------

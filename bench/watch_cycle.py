@@ -35,8 +35,8 @@ from bot.runbook.loader import load_runbook
 from bot.runbook.models import Runbook
 from bot.sim.metrics import SyntheticMetrics
 from bot.sim.monitoring_facade import MonitoringFacade
-from bot.store.migrate import ensure_schema
 from bot.store.repository import SqlStore
+from bot.store.schema import ensure_schema
 
 TITLE = "Watch cycle: week17's triggers through the real Monitoring client"
 START = datetime(2026, 11, 17, 20, 0, tzinfo=UTC)  # a Tuesday, 14:00 in Chicago: business-hours traffic

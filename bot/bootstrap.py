@@ -36,8 +36,8 @@ from bot.runbook.models import Runbook
 from bot.sim.faults import FaultPlan
 from bot.sim.world import World
 from bot.sim.world_state import WorldState
-from bot.store.migrate import ensure_schema
 from bot.store.repository import SoleWriterStore, SqlStore
+from bot.store.schema import ensure_schema
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

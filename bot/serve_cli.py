@@ -42,8 +42,8 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     except Exception as exc:
-        # The schema check lives with alembic; it is loaded only once the port is bound.
-        from bot.store.migrate import SchemaBehind
+        # The schema check needs SQLAlchemy; it is loaded only once the port is bound.
+        from bot.store.schema import SchemaBehind
 
         if not isinstance(exc, SchemaBehind):
             raise

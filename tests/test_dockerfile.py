@@ -43,9 +43,7 @@ def test_everything_it_copies_exists_and_every_install_is_pinned_by_the_constrai
             assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which is not in the repository"
     installs = [run for run in _instructions("RUN") if "pip install" in run]
     assert installs and all("-c constraints.txt" in run for run in installs)
-    pinned = {
-        _name(line): line for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
-    }
+    pinned = {_name(line): line for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     unpinned = [dep for dep in project["dependencies"] if _name(dep) not in pinned]
     assert unpinned == []

@@ -14,13 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, make_url
 
-from bot.store.db import create_engine_for, is_embedded_sqlite, normalise_url
+from bot.store.db import create_engine_for, normalise_url
+from bot.store.schema import SchemaBehind
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-class SchemaBehind(RuntimeError):
-    """The database schema is older (or other) than this bot's; nothing was changed."""
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -87,12 +84,8 @@ async def current_revision(url: str) -> str | None:
         await engine.dispose()
 
 
-async def ensure_schema(url: str, auto_upgrade: bool | None = None) -> None:
-    """Make sure the schema is at head before the bot starts.
-
-    ``auto_upgrade`` None means "only an embedded SQLite": a shared PostgreSQL is upgraded
-    by a person (``ionbot db upgrade``), never behind the back of other replicas.
-    """
+async def bring_to_head(url: str, auto_upgrade: bool) -> None:
+    """Upgrade (``auto_upgrade``) or refuse, in words, a database not at head; see ``ensure_schema``."""
     current = await current_revision(url)
     needed = head_revision()
     if current == needed:
@@ -103,8 +96,6 @@ async def ensure_schema(url: str, auto_upgrade: bool | None = None) -> None:
             f"does not know (it needs {needed}); nothing was changed. A newer ionbot probably upgraded "
             "it: run that version, or restore a backup taken before the upgrade."
         )
-    if auto_upgrade is None:
-        auto_upgrade = is_embedded_sqlite(url)
     if auto_upgrade:
         await upgrade(url)
         return

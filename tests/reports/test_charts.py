@@ -41,6 +41,7 @@ def test_the_same_input_gives_the_same_image_size_even_with_one_or_no_series() -
 
 async def test_charts_drawn_at_once_in_worker_threads_are_each_whole() -> None:
     """The report service draws off the event loop; several reports at once must not mix figures."""
+
     def one(n: int) -> bytes:
         return metrics_chart_png(f"Day {n}", [ChartSeries("P95", "ms", _hourly([30.0 + n, 31.0]), 36.4, 35)])  # type: ignore[arg-type]
 

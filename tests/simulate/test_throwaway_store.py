@@ -11,8 +11,8 @@ from bot.engine.clock import VirtualClock
 from bot.engine.records import ChecklistTick, GateRecord, RunState, SignOff, StepState
 from bot.store.db import UnsupportedDatabase, create_engine_for
 from bot.store.inline_sqlite import InlineConnection
-from bot.store.migrate import ensure_schema
 from bot.store.repository import SoleWriterStore
+from bot.store.schema import ensure_schema
 from tests.store.conftest import T0
 from tests.store.records import a_lane, a_run
 

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
 
 from bot.store.cli import db_current, db_upgrade
 from bot.store.db import create_engine_for, normalise_url
-from bot.store.migrate import (
-    SchemaBehind,
-    alembic_config,
-    current_revision,
-    ensure_schema,
-    head_revision,
-    upgrade,
-    url_without_password,
-)
+from bot.store.migrate import alembic_config, current_revision, head_revision, upgrade, url_without_password
+from bot.store.schema import HEAD_REVISION, SchemaBehind, ensure_schema
 from bot.store.tables import Base
 from tests.store.conftest import sqlite_url
 from tests.store.databases import create_postgres_database, drop_postgres_database, postgres_server_url
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,6 +44,44 @@ async def table_names(url: str) -> set[str]:
     try:
         async with engine.connect() as connection:
             return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def schema_differences(url: str) -> list[object]:
+    """Alembic's comparison of the database with the models, types and server defaults included."""
+    engine = create_engine_for(url)
+    options = {"compare_type": True, "compare_server_default": True}
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts=options), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+
+
+async def described_schema(url: str) -> dict[str, object]:
+    """Every table's columns, keys, indexes and constraints as SQLAlchemy's inspector reports them."""
+
+    def describe(sync: Connection) -> dict[str, object]:
+        found = inspect(sync)
+        return {
+            name: (
+                # sorted: a column added by a later migration comes last, which no query depends on
+                sorted((c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in found.get_columns(name)),
+                found.get_pk_constraint(name)["constrained_columns"],
+                sorted((i["name"], tuple(i["column_names"]), i["unique"]) for i in found.get_indexes(name)),
+                sorted((u["name"] or "", tuple(u["column_names"])) for u in found.get_unique_constraints(name)),
+                sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in found.get_foreign_keys(name)),
+            )
+            for name in sorted(found.get_table_names())
+        }
+
+    engine = create_engine_for(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(describe)
     finally:
         await engine.dispose()
 
@@ -109,10 +147,53 @@ async def test_ensure_schema_refuses_a_revision_this_bot_does_not_know(tmp_path:
         await ensure_schema(url)
 
 
-async def test_ensure_schema_upgrades_an_embedded_sqlite_by_itself(tmp_path: Path) -> None:
+async def test_ensure_schema_builds_a_new_embedded_sqlite_from_the_models_at_head(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "embedded.db")
     await ensure_schema(url)
+    assert await current_revision(url) == head_revision()  # as Alembic reads it
+    assert await schema_differences(url) == []
+    migrated = sqlite_url(tmp_path / "migrated.db")
+    await upgrade(migrated)
+    assert await described_schema(url) == await described_schema(migrated)
+    await upgrade(url)  # Alembic sees head: nothing to run
     assert await current_revision(url) == head_revision()
+
+
+async def test_ensure_schema_upgrades_an_embedded_sqlite_behind_through_alembic(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "behind.db")
+    await upgrade(url, "0005")
+    await ensure_schema(url)
+    assert await current_revision(url) == head_revision()
+    assert await schema_differences(url) == []
+
+
+async def test_two_processes_starting_on_one_new_sqlite_file_build_it_once(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "shared.db")
+    await asyncio.gather(ensure_schema(url), ensure_schema(url))
+    assert await current_revision(url) == head_revision()
+    assert await schema_differences(url) == []
+
+
+def test_head_revision_is_alembics_head() -> None:
+    assert head_revision() == HEAD_REVISION, "bump HEAD_REVISION in bot/store/schema.py with each new migration"
+
+
+async def test_the_migrations_build_exactly_the_models_schema(empty_database_url: str) -> None:
+    """What lets a new embedded file be built from the models: the migrations make the same schema."""
+    await upgrade(empty_database_url)
+    assert await schema_differences(empty_database_url) == []
+
+
+def test_a_bot_starting_on_a_database_at_head_never_loads_alembic(tmp_path: Path) -> None:
+    script = (
+        "import asyncio, sys\n"
+        "from bot.store.schema import ensure_schema\n"
+        f"asyncio.run(ensure_schema({sqlite_url(tmp_path / 'fresh.db')!r}))\n"
+        f"asyncio.run(ensure_schema({sqlite_url(tmp_path / 'fresh.db')!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO)
+    assert shown.stdout.strip() == "[]"
 
 
 async def test_ensure_schema_leaves_postgresql_to_a_person_by_default() -> None:
