@@ -135,7 +135,8 @@ class Action(Protocol):
     async def revert(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome: ...
 
     async def read_back(self, target: Target) -> JSON:
-        """Live state in the snapshot's shape; used by crash recovery to see what landed."""
+        """Live state in the snapshot's shape: crash recovery reads what landed, a rollback that its
+        restore held. Keys starting with "_" are context (the serving revision), not compared."""
         ...
 
 

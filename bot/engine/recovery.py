@@ -113,14 +113,14 @@ async def settle_unknown(
     live = await action.read_back(target)
     if execution.kind == "rollback":
         originals = await _originals(ctx, execution, record)
-        if originals and live == originals[0].snapshot:
+        if originals and tg.at_snapshot(live, originals[0].snapshot):
             for original in originals:
                 await tg.settle(ctx, original, TargetStatus.REVERTED, f"reverted (confirmed after {cause})")
             return await tg.settle(ctx, record, TargetStatus.REVERTED, f"reverted (confirmed after {cause})")
         return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, f"not reverted (found after {cause})")
     if not action.diff(target, live):
         return await tg.settle(ctx, record, TargetStatus.APPLIED, f"applied (confirmed after {cause})")
-    if live == record.snapshot:
+    if tg.at_snapshot(live, record.snapshot):
         return await tg.settle(ctx, record, TargetStatus.INTERRUPTED, f"not applied (found after {cause})")
     # Neither at target nor at the snapshot: treat as applied so the revert restores the snapshot.
     return await tg.settle(ctx, record, TargetStatus.APPLIED, f"partly applied (found after {cause}); revert it")

@@ -1,4 +1,5 @@
-"""Reverting a lane: applied targets back to their write-ahead snapshots, newest first, exactly once.
+"""Reverting a lane: applied targets back to their write-ahead snapshots, newest first, exactly once,
+each read back after its write: "restored" is what the cloud shows, not what the update call said.
 
 The preview reads live state now, so the person sees exactly what will be restored; the revert
 itself is claimed like an execution, so a second click (or a second person) does nothing, and
@@ -25,7 +26,7 @@ from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.lease import Lease, describe_lease, held_here, lease_expired
 from bot.engine.plan import BoundAction, fingerprint
-from bot.engine.ports import BOT_ACTOR, ActionFailed, Actor, Change
+from bot.engine.ports import BOT_ACTOR, JSON, Action, ActionFailed, Actor, Change, Target
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -293,6 +294,7 @@ async def _revert(
             outcome = await action.revert(target, original.snapshot, progress)
             if not outcome.ok:
                 raise ActionFailed(outcome.message)
+            await _confirm_restored(action, target, original)
         except ActionFailed as exc:
             await tg.settle(ctx, record, TargetStatus.FAILED, exc.message)
             return await _failed(ctx, run, step, lane, execution, plan, reverted, original, exc.message, actor)
@@ -307,12 +309,28 @@ async def _revert(
     finished = replace(execution, state=ExecutionState.SUCCEEDED, finished_at=ctx.clock.now(), message="rolled back")
     await ctx.store.save_execution(finished)
     done = await ctx.lanes.transition(lane, StepState.ROLLED_BACK, actor, f"rolled back by {actor.name}")
-    message = f"{name} rolled back: {len(reverted)} target(s) restored to their snapshots."
+    message = f"{name} rolled back: {len(reverted)} target(s) restored to their snapshots and read back."
     if execution.dry_run:
         count = len(plan.targets)
         message = f"{name} rollback rehearsed: {count} target(s) would be restored; nothing was changed."
     await ctx.emit(run, "rollback_finished", message, step.id, {"execution_id": execution.id})
     return RollbackResult(plan, True, message, done, finished, reverted)
+
+
+async def _confirm_restored(action: Action, target: Target, original: TargetRecord) -> None:
+    """Read the target back: "restored" is what the cloud shows now, not what the update call said."""
+    after = await action.read_back(target)
+    if not tg.at_snapshot(after, original.snapshot):
+        raise ActionFailed(
+            f"{original.target_label} was written back but now reads {_shown(tg.state_of(after))}, not its "
+            f"snapshot {_shown(tg.state_of(original.snapshot))}: something else wrote to it after the restore."
+        )
+
+
+def _shown(state: JSON) -> str:
+    if isinstance(state, dict):
+        return "{" + ", ".join(f"{key} {value}" for key, value in state.items()) + "}"
+    return str(state)
 
 
 async def _stopped(
@@ -330,7 +348,7 @@ async def _stopped(
     message = (
         f"Rollback of {lane_name(lane)} stopped {where}: crash recovery on another replica took it over "
         f"(its heartbeat looked older than the {describe_lease(ctx.lease)} lease), so nothing more was changed "
-        f"here. Restored: {', '.join(r.target_label for r in reverted) or 'nothing'}. "
+        f"here. Restored: {_labels(reverted) or 'nothing'}. "
         f"Still changed: {', '.join(left) or 'nothing'}. Check the lane, then roll back again."
     )
     current = await ctx.lanes.get(run.id, lane.step_id, lane.environment)
@@ -362,7 +380,7 @@ async def _failed(
     left = _still_changed(plan, reverted)
     message = (
         f"Rollback of {lane_name(lane)} stopped at {failed_at.target_label}: {reason} "
-        f"Restored: {', '.join(r.target_label for r in reverted) or 'nothing'}. "
+        f"Restored: {_labels(reverted) or 'nothing'}. "
         f"Still changed: {', '.join(left)}. Fix the cause and roll back again; restored targets are kept."
     )
     failed = replace(execution, state=ExecutionState.FAILED, finished_at=ctx.clock.now(), message=message)
@@ -372,7 +390,13 @@ async def _failed(
     return RollbackResult(plan, False, message, moved, failed, reverted)
 
 
+def _labels(records: list[TargetRecord]) -> str:
+    """The targets' labels, each once (two actions on one service restore it twice)."""
+    return ", ".join(dict.fromkeys(r.target_label for r in records))
+
+
 def _still_changed(plan: RollbackPlan, reverted: list[TargetRecord]) -> list[str]:
     """The plan's targets not yet restored (by key: a restored record is a settled copy, not equal)."""
     done = {(r.action_index, r.target_key) for r in reverted}
-    return [r.target_label for r in plan.targets if (r.action_index, r.target_key) not in done]
+    left = [r.target_label for r in plan.targets if (r.action_index, r.target_key) not in done]
+    return list(dict.fromkeys(left))  # two actions on one service name it once

@@ -47,8 +47,22 @@ def rebind(ctx: Context, step: Step, environment: str, record: TargetRecord) -> 
     return action, target
 
 
+def state_of(value: JSON) -> JSON:
+    """A snapshot or read-back without its context keys (those starting with "_", such as the
+    serving revision a traffic split was taken against): state that a restore brings back."""
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if not str(key).startswith("_")}
+    return value
+
+
+def at_snapshot(live: JSON, snapshot: JSON) -> bool:
+    """The target reads as it did when ``snapshot`` was taken (context keys aside)."""
+    return bool(state_of(live) == state_of(snapshot))
+
+
 def restore_changes(label: str, live: JSON, snapshot: JSON) -> list[Change]:
     """What restoring ``snapshot`` over ``live`` changes, field by field."""
+    live, snapshot = state_of(live), state_of(snapshot)
     if isinstance(live, dict) and isinstance(snapshot, dict):
         keys = sorted(set(live) | set(snapshot))
         return [Change(label, k, live.get(k), snapshot.get(k)) for k in keys if live.get(k) != snapshot.get(k)]

@@ -52,5 +52,5 @@ def test_the_readme_walkthrough_runs_as_written_and_ends_with_day2_1_rolled_back
     assert main(["console", "--clock", "virtual=2026-11-02T08:55"]) == 0
     out = capsys.readouterr().out
     assert "Week 17 Day 1 Report" in out and "Week 17 Day 2 Report" in out
-    assert "day2.1 (production) rolled back: 1 target(s) restored to their snapshots." in out
+    assert "day2.1 (production) rolled back: 1 target(s) restored to their snapshots and read back." in out
     assert "went wrong" not in out and "cannot run" not in out and "not approved" not in out

@@ -122,7 +122,7 @@ async def test_the_watcher_alerts_and_rolls_day21_back_to_its_exact_snapshot(lon
     assert started is not None, "the watcher did not roll day2.1 back"
     assert rollout.clock.now() == opened_at + timedelta(minutes=2)  # at the first poll after the delay
     engine_said, watcher_said = rollout.heard.of("rollback_finished")
-    assert engine_said.text == "day2.1 (production) rolled back: 1 target(s) restored to their snapshots."
+    assert engine_said.text == "day2.1 (production) rolled back: 1 target(s) restored to their snapshots and read back."
     assert watcher_said.data["auto"] is True and watcher_said.data["ok"] is True
     assert len(rollout.heard.of("auto_rollback_pending")) == 1
     assert await rollout.production_lane() is StepState.ROLLED_BACK

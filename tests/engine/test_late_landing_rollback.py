@@ -4,18 +4,21 @@ clock (``World.slow_operations``), so "later" is a clock move, not a sleep."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.actions.base import ActionDeps
 from bot.actions.registry import default_registry
+from bot.cloud.cloud_run import CloudRunGateway, Pending
+from bot.cloud.ports import ServiceConfig
 from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.ports import JSON
 from bot.engine.records import StepState, TargetStatus
 from bot.engine.rollout import Rollout
 from bot.runbook.models import Runbook
-from bot.sim.sim_cloud import SimCloudRun, SimCloudSql
+from bot.sim.sim_cloud import SimCloudSql, WorldRunCalls
 from bot.sim.world import World
 from tests.engine.fakes import FakeChecker, FakeNotifier, FakeStore
 from tests.engine.harness import CHANNEL, POLICY, START, lee, sam
@@ -67,6 +70,24 @@ class MemorySettings:
         self.values.pop(key, None)
 
 
+class OtherWriter(WorldRunCalls):
+    """Cloud Run as the bot reaches it, with someone else who, once ``armed``, sets min-instances
+    to ``theirs`` in us-central1 right after the bot's next update there has landed."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.armed = False
+        self.theirs = 7
+
+    async def start_update(self, config: ServiceConfig, fields: frozenset[str]) -> Pending:
+        pending = await super().start_update(config, fields)
+        if self.armed and config.region == "us-central1":
+            self.armed = False
+            live = self.world.get_service(config.project, config.region, config.name)
+            self.world.update_service(replace(live, min_instances=self.theirs), frozenset({"min_instances"}))
+        return pending
+
+
 class SimBench:
     """A Rollout whose actions are the real kinds over the sim world, on one virtual clock."""
 
@@ -74,9 +95,10 @@ class SimBench:
         self.clock = VirtualClock(datetime(2026, 10, 29, 14, 0, tzinfo=UTC))
         runbook = Runbook.model_validate(RUNBOOK)
         self.world = World.seeded(runbook, now=self.clock.now)
+        self.run_calls = OtherWriter(self.world)
         unused: Any = None  # http, sql and the checker belong to kinds these steps do not use
         deps = ActionDeps(
-            SimCloudRun(self.world, self.clock),
+            CloudRunGateway(self.run_calls, clock=self.clock),
             SimCloudSql(self.world, self.clock),
             unused,
             unused,
@@ -150,3 +172,30 @@ class TestATimedOutUpdateThatLandsLater:
         assert undone.ok and undone.lane.state is StepState.ROLLED_BACK, undone.message
         assert bench.min_instances() == before
         assert [r.target_label for r in undone.reverted] == [f"{SERVICE} us-central1 (production)"]
+
+
+class TestARollbackIsReadBack:
+    async def test_a_restore_that_someone_else_overwrites_at_once_fails_the_rollback_and_says_so(self) -> None:
+        bench = SimBench()
+        before = bench.min_instances()
+        result = await bench.run("day1.1", timedelta(minutes=5))
+        assert result.ok and bench.min_instances() == [1, 1]
+
+        bench.run_calls.armed = True
+        undone = await bench.rollout.confirm_rollback(CHANNEL, "day1.1", sam)
+
+        assert not undone.ok and undone.lane.state is StepState.FAILED
+        assert bench.min_instances() == [7, before[1]]  # newest first: europe-west1 was restored, then ours
+        assert f"{SERVICE} us-central1 (production) was written back but now reads" in undone.message
+        assert f"Restored: {SERVICE} europe-west1 (production)." in undone.message
+        assert f"Still changed: {SERVICE} us-central1 (production)." in undone.message
+
+    async def test_a_restore_that_holds_is_reported_restored(self) -> None:
+        bench = SimBench()
+        before = bench.min_instances()
+        assert (await bench.run("day1.1", timedelta(minutes=5))).ok
+
+        undone = await bench.rollout.confirm_rollback(CHANNEL, "day1.1", sam)
+
+        assert undone.ok and undone.lane.state is StepState.ROLLED_BACK, undone.message
+        assert bench.min_instances() == before

@@ -70,7 +70,8 @@ async def test_a_step_condition_alert_rolls_back_that_step_and_then_stops_watchi
         target = f"{value.step}@{value.env}"
         preview = await bot.rollout.rollback_preview(CHANNEL, target, sam)
         assert preview.step_id == "day1.3" and preview.targets
-        await bot.rollout.confirm_rollback(CHANNEL, target, sam)
+        undone = await bot.rollout.confirm_rollback(CHANNEL, target, sam)
+        assert undone.ok, undone.message
 
         lanes = {(lane.step_id, lane.environment): lane.state for lane in await bot.store.lanes(run.id)}
         assert lanes[("day1.3", "production")] is StepState.ROLLED_BACK
