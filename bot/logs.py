@@ -18,15 +18,16 @@ from typing import Any, TextIO
 @contextlib.contextmanager
 def _hidden_module(name: str) -> Iterator[None]:
     """``import name`` fails inside: a None entry in sys.modules is CPython's way to say so."""
+    missing = name not in sys.modules
     before = sys.modules.get(name)
     sys.modules[name] = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        if before is None:
+        if missing:
             del sys.modules[name]
         else:
-            sys.modules[name] = before
+            sys.modules[name] = before  # type: ignore[assignment]
 
 
 # structlog imports rich, when it can, for tracebacks we never use (the renderers below take

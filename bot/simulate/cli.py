@@ -124,7 +124,7 @@ async def simulate_main(args: argparse.Namespace) -> int:
     return 0
 
 
-# Drawn every day of the week: imported before the freeze, so their ~100k objects are frozen too.
+# Drawn every day of the week: imported before the freeze, so their objects are frozen too.
 CHART_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.dates")
 
 
