@@ -1,15 +1,20 @@
 """The Dockerfile, checked without a Docker engine (none runs here): what it copies exists, what it
-installs is pinned, it runs ``ionbot serve`` as a non-root user, and its HEALTHCHECK command
-really tells a healthy bot from an unhealthy one."""
+installs is pinned, it runs ``ionbot serve`` as a non-root user, its HEALTHCHECK command really
+tells a healthy bot from an unhealthy one, and the bot starts from the image's layout and ENV."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -85,3 +90,73 @@ def test_the_healthcheck_command_exits_0_only_for_a_200_from_healthz(
     env = {**os.environ, "PORT": str(health_server.server_address[1])}
     result = subprocess.run([sys.executable, "-c", source], env=env, capture_output=True, timeout=30)
     assert result.returncode == code
+
+
+def _image_env(root: Path) -> dict[str, str]:
+    """The Dockerfile's ENV lines, with the image's /app and /data moved under ``root``."""
+    env: dict[str, str] = {}
+    for line in _instructions("ENV"):
+        for key, value in re.findall(r"(\w+)=(\S+)", line):
+            env[key] = value.replace("/app/", f"{root}/app/").replace("/data/", f"{root}/data/")
+    return env
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def test_ionbot_serve_runs_from_the_image_layout_with_its_env_and_passes_its_healthcheck(tmp_path: Path) -> None:
+    """The package outside the repository (as pip installs it), the runbooks and templates where the
+    image copies them, the image's ENV: what runs in the container, short of the container."""
+    site, app = tmp_path / "site", tmp_path / "app"
+    shutil.copytree(ROOT / "bot", site / "bot", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("runbooks", "templates"):
+        shutil.copytree(ROOT / folder, app / folder)
+    (tmp_path / "data").mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(site),
+        **_image_env(tmp_path),
+        "ION_HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SLACK_BOT_TOKEN": "xoxb-image-rehearsal",
+        "SLACK_SIGNING_SECRET": "image-rehearsal-secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never called before a request arrives
+    }
+    assert env["ION_RUNBOOK"] == f"{tmp_path}/app/runbooks/week17.yaml"
+    (command,) = _instructions("CMD")
+    assert command == '["ionbot", "serve"]'
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = 0
+        while time.monotonic() < deadline and server.poll() is None and ready != 200:
+            ready = _get(f"http://127.0.0.1:{port}/readyz")
+            time.sleep(0.1)
+        assert ready == 200, f"not ready: {ready}"
+        (healthcheck,) = _instructions("HEALTHCHECK")
+        snippet = re.fullmatch(r'python -c "(.*)"', healthcheck.split(" CMD ", 1)[1])
+        assert snippet is not None
+        check = subprocess.run(
+            [sys.executable, "-c", snippet.group(1).replace('\\"', '"')], env=env, capture_output=True, timeout=30
+        )
+        assert check.returncode == 0, check.stderr
+        assert (tmp_path / "data" / "ion.db").is_file()  # ION_DATABASE_URL from the image, built at start
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    lines = output.decode().splitlines()
+    assert any('"event": "ionbot ready"' in line for line in lines), lines[-5:]
+    assert not any("xoxb-image-rehearsal" in line or "image-rehearsal-secret" in line for line in lines)
