@@ -8,6 +8,11 @@ and kills itself with os._exit(137) at KILL_POINT, the way a crash or an OOM kil
     before-first-apply   right after the first target's write-ahead snapshot was committed
     between-targets      right after the first target's outcome was committed, before the second
     after-second-apply   right after the second target's change landed, before its outcome was recorded
+
+or lets day3.1 finish in production, starts its rollback, and kills itself there:
+
+    rollback-after-first-revert      right after the first restore landed, before it was recorded
+    rollback-between-targets         right after the first target's restore was recorded, before the second
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from bot.bootstrap import build
 from bot.engine.clock import VirtualClock
 from bot.engine.records import StepState, TargetRecord
-from bot.sim.world import WorldChange
+from bot.sim.world import World, WorldChange
 from bot.store.repository import SqlStore
 from tests.e2e.scenario import (
     CHANNEL,
@@ -30,7 +35,9 @@ from tests.e2e.scenario import (
     T0,
     approve_lane,
     finish,
+    lee,
     run_lane,
+    sam,
     settings_for,
     start_and_pass_preflight,
 )
@@ -39,7 +46,10 @@ from tests.e2e.world_file import WorldFile, project_services
 KILLED = 137
 SAVE_TARGET_KILLS = {"before-first-apply": 1, "between-targets": 2}
 WORLD_CHANGE_KILLS = {"after-second-apply": 2}
-KILL_POINTS = (*SAVE_TARGET_KILLS, *WORLD_CHANGE_KILLS)
+# A restore's records: the rollback's write-ahead, its outcome, then the original target settled.
+ROLLBACK_KILLS = {"rollback-after-first-revert": ("world", 1), "rollback-between-targets": ("store", 3)}
+APPLY_KILL_POINTS = (*SAVE_TARGET_KILLS, *WORLD_CHANGE_KILLS)
+KILL_POINTS = (*APPLY_KILL_POINTS, *ROLLBACK_KILLS)
 STEP = "day3.1"
 
 
@@ -91,18 +101,41 @@ async def main(url: str, world_path: Path, meta_path: Path, kill_point: str) -> 
     fingerprint, runner = await approve_lane(bot, STEP, "production")
     meta = {"run_id": run.id, "before": project_services(world, PRODUCTION_PROJECT), "at": clock.now().isoformat()}
     await asyncio.to_thread(meta_path.write_text, json.dumps(meta, sort_keys=True), encoding="utf-8")
+    if kill_point in ROLLBACK_KILLS:
+        step = bot.runbook.step(STEP)
+        assert step is not None
+        for item in step.checklist:  # accepted, done: the rollback undoes a finished step
+            await bot.rollout.tick(CHANNEL, STEP, item.id, lee)
+        started = await bot.rollout.start_execution(CHANNEL, STEP, "production", runner, fingerprint)
+        result = await finish(clock, started.task)
+        if result.lane.state is not StepState.DONE:
+            print(f"day3.1 in production did not finish: {result.message}", flush=True)
+            return 2
+        how, count = ROLLBACK_KILLS[kill_point]
+        if how == "store":
+            arm_store_kill(count)
+        else:
+            arm_kill_on_world(world, count)
+        undone = await bot.rollout.confirm_rollback(CHANNEL, f"{STEP}@production", sam)
+        print(f"not killed: the rollback ended with {undone.message}", flush=True)
+        await bot.close()
+        return 3
     if kill_point in SAVE_TARGET_KILLS:
         arm_store_kill(SAVE_TARGET_KILLS[kill_point])
     else:
-        pending: list[object] = []
-        arm_world_kill(WORLD_CHANGE_KILLS[kill_point], pending)
-        for listener in pending:
-            world.subscribe(listener)  # type: ignore[arg-type]
+        arm_kill_on_world(world, WORLD_CHANGE_KILLS[kill_point])
     started = await bot.rollout.start_execution(CHANNEL, STEP, "production", runner, fingerprint)
     result = await finish(clock, started.task)
     print(f"not killed: the step ended with {result.message}", flush=True)
     await bot.close()
     return 3
+
+
+def arm_kill_on_world(world: World, after_changes: int) -> None:
+    pending: list[object] = []
+    arm_world_kill(after_changes, pending)
+    for listener in pending:
+        world.subscribe(listener)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Issue 3: a real bot process is killed mid-step; a restarted bot reconciles, never applies twice,
-and a rollback restores every touched service exactly to its pre-step snapshot."""
+"""Issue 3: a real bot process is killed mid-step, or mid-rollback; a restarted bot reconciles,
+never applies or restores twice, and a rollback restores every touched service exactly to its
+pre-step snapshot."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from bot.bootstrap import build
 from bot.engine.clock import VirtualClock
 from bot.engine.records import ExecutionState, StepState, TargetStatus
-from tests.e2e.crash_driver import KILL_POINTS, KILLED, STEP
+from tests.e2e.crash_driver import APPLY_KILL_POINTS, KILL_POINTS, KILLED, ROLLBACK_KILLS, STEP
 from tests.e2e.databases import Databases
 from tests.e2e.scenario import CHANNEL, PRODUCTION_PROJECT, ROOT, RUN_START, T0, listen, sam, settings_for
 from tests.e2e.world_file import WorldFile, project_services
@@ -78,7 +79,7 @@ def production_changes(changes: list[dict[str, Any]]) -> list[str]:
     return [c["region"] for c in changes if c["project"] == PRODUCTION_PROJECT]
 
 
-@pytest.mark.parametrize("kill_point", KILL_POINTS)
+@pytest.mark.parametrize("kill_point", APPLY_KILL_POINTS)
 async def test_a_killed_step_is_reconciled_never_reapplied_and_rolls_back_exactly(
     crashes: dict[str, Crash], kill_point: str
 ) -> None:
@@ -132,5 +133,48 @@ async def test_a_killed_step_is_reconciled_never_reapplied_and_rolls_back_exactl
         assert sorted(reverts) == sorted(expected.applied)
         per_target = Counter(production_changes(crash.world.read_changes()))
         assert all(count == 2 for count in per_target.values())  # applied once, reverted once
+    finally:
+        await bot.close()
+
+
+@pytest.mark.parametrize("kill_point", ROLLBACK_KILLS)
+async def test_a_killed_rollback_is_reconciled_and_the_next_one_restores_only_what_is_left(
+    crashes: dict[str, Crash], kill_point: str
+) -> None:
+    crash = crashes[kill_point]
+    assert crash.returncode == KILLED, f"the driver was not killed at {kill_point}:\n{crash.output}"
+    at_crash = crash.world.read_changes()
+    # applied in order, then restored newest first: the kill came after the first restore landed
+    assert production_changes(at_crash) == [*REGIONS, "asia-southeast1"]
+
+    clock = VirtualClock(T0 + timedelta(hours=2))
+    bot = await build(settings_for(crash.url), clock=clock, run_start=RUN_START)
+    try:
+        assert bot.sim is not None
+        world = bot.sim.world
+        crash.world.attach(world)
+        heard = listen(bot)
+        [found] = await bot.rollout.recover()
+
+        assert found.execution.kind == "rollback"
+        execution = await bot.store.get_execution(found.execution.id)
+        assert execution is not None and execution.state is ExecutionState.INTERRUPTED
+        assert execution.message == "rollback interrupted by a restart; 1 of 3 targets reverted"
+        [record] = await bot.store.targets(execution.id)
+        assert (record.target_key, record.status) == (f"{SERVICE}/asia-southeast1", TargetStatus.REVERTED)
+        lane = await bot.store.get_lane(crash.meta["run_id"], STEP, "production")
+        assert lane is not None and lane.state is StepState.FAILED
+        [event] = heard.of("recovered")
+        assert "1 of 3 targets reverted" in event.text and "Nothing was applied again" in event.text
+        assert crash.world.read_changes() == at_crash  # recovery wrote nothing
+
+        preview = await bot.rollout.rollback_preview(CHANNEL, f"{STEP}@production", sam)
+        assert sorted(t.target_key for t in preview.targets) == [f"{SERVICE}/europe-west1", f"{SERVICE}/us-central1"]
+        result = await bot.rollout.confirm_rollback(CHANNEL, f"{STEP}@production", sam)
+
+        assert result.ok and result.lane.state is StepState.ROLLED_BACK, result.message
+        assert project_services(world, PRODUCTION_PROJECT) == crash.meta["before"]
+        per_target = Counter(production_changes(crash.world.read_changes()))
+        assert per_target == {region: 2 for region in REGIONS}  # applied once, restored once
     finally:
         await bot.close()
