@@ -35,11 +35,10 @@ from tests.e2e.scenario import (
     T0,
     approve_lane,
     finish,
-    lee,
-    run_lane,
     sam,
     settings_for,
-    start_and_pass_preflight,
+    staged,
+    tick_checklist,
 )
 from tests.e2e.world_file import WorldFile, project_services
 
@@ -93,19 +92,15 @@ async def main(url: str, world_path: Path, meta_path: Path, kill_point: str) -> 
     assert bot.sim is not None
     world = bot.sim.world
     WorldFile(world_path).attach(world)
-    run = await start_and_pass_preflight(bot)
-    staging = await run_lane(bot, clock, STEP, "staging")
-    if staging.lane.state is not StepState.DONE:
-        print(f"day3.1 in staging did not finish: {staging.message}", flush=True)
+    run, not_staged = await staged(bot, clock, STEP)
+    if not_staged:
+        print(not_staged, flush=True)
         return 2
     fingerprint, runner = await approve_lane(bot, STEP, "production")
     meta = {"run_id": run.id, "before": project_services(world, PRODUCTION_PROJECT), "at": clock.now().isoformat()}
     await asyncio.to_thread(meta_path.write_text, json.dumps(meta, sort_keys=True), encoding="utf-8")
     if kill_point in ROLLBACK_KILLS:
-        step = bot.runbook.step(STEP)
-        assert step is not None
-        for item in step.checklist:  # accepted, done: the rollback undoes a finished step
-            await bot.rollout.tick(CHANNEL, STEP, item.id, lee)
+        await tick_checklist(bot, STEP)  # accepted, done: the rollback undoes a finished step
         started = await bot.rollout.start_execution(CHANNEL, STEP, "production", runner, fingerprint)
         result = await finish(clock, started.task)
         if result.lane.state is not StepState.DONE:

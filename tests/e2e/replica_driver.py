@@ -28,10 +28,9 @@ from tests.e2e.scenario import (
     RUN_START,
     T0,
     approve_lane,
-    lee,
-    run_lane,
     settings_for,
-    start_and_pass_preflight,
+    staged,
+    tick_checklist,
 )
 from tests.e2e.world_file import WorldFile, project_services
 
@@ -67,15 +66,11 @@ async def main(url: str, world_path: Path, meta_path: Path, go_path: Path, done_
         assert bot.sim is not None
         world = bot.sim.world
         WorldFile(world_path).attach(world)
-        run = await start_and_pass_preflight(bot)
-        staging = await run_lane(bot, clock, STEP, "staging")
-        if staging.lane.state is not StepState.DONE:
-            print(f"day3.1 in staging did not finish: {staging.message}", flush=True)
+        run, not_staged = await staged(bot, clock, STEP)
+        if not_staged:
+            print(not_staged, flush=True)
             return 2
-        step = bot.runbook.step(STEP)
-        assert step is not None
-        for item in step.checklist:  # so that, left alone, the lane would end done
-            await bot.rollout.tick(CHANNEL, STEP, item.id, lee)
+        await tick_checklist(bot, STEP)  # so that, left alone, the lane would end done
         fingerprint, runner = await approve_lane(bot, STEP, "production")
         before = project_services(world, PRODUCTION_PROJECT)
         started = await bot.rollout.start_execution(CHANNEL, STEP, "production", runner, fingerprint)

@@ -17,7 +17,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
 from bot.engine.ports import Actor, Event
-from bot.engine.records import Run
+from bot.engine.records import Run, StepState
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "week17.yaml"
@@ -137,6 +137,24 @@ async def run_lane(
     fingerprint, runner = await approve_lane(bot, step_id, env)
     started = await bot.rollout.start_execution(CHANNEL, step_id, env, runner, fingerprint)
     return await finish(clock, started.task, each_minute)
+
+
+async def staged(bot: Bot, clock: VirtualClock, step_id: str) -> tuple[Run, str | None]:
+    """Start the run, pass pre-flight and run ``step_id`` on staging: (the run, None), or (the run,
+    why staging did not finish)."""
+    run = await start_and_pass_preflight(bot)
+    staging = await run_lane(bot, clock, step_id, "staging")
+    if staging.lane.state is not StepState.DONE:
+        return run, f"{step_id} in staging did not finish: {staging.message}"
+    return run, None
+
+
+async def tick_checklist(bot: Bot, step_id: str, by: Actor = lee) -> None:
+    """Every item of the step's checklist ticked, so that the lane is accepted once verified."""
+    step = bot.runbook.step(step_id)
+    assert step is not None
+    for item in step.checklist:
+        await bot.rollout.tick(CHANNEL, step_id, item.id, by)
 
 
 def follow_production_steps(bot: Bot) -> list[tuple[str, datetime]]:

@@ -9,19 +9,21 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.bootstrap import build
+from bot.bootstrap import Bot, build
 from bot.engine.clock import VirtualClock
 from bot.engine.records import ExecutionState, StepState, TargetStatus
+from bot.sim.world import World
 from tests.e2e.crash_driver import APPLY_KILL_POINTS, KILL_POINTS, KILLED, ROLLBACK_KILLS, STEP
 from tests.e2e.databases import Databases
-from tests.e2e.scenario import CHANNEL, PRODUCTION_PROJECT, ROOT, RUN_START, T0, listen, sam, settings_for
+from tests.e2e.scenario import CHANNEL, PRODUCTION_PROJECT, ROOT, RUN_START, T0, Heard, listen, sam, settings_for
 from tests.e2e.world_file import WorldFile, project_services
 
 SERVICE = "ion-mentoring-api"
@@ -75,6 +77,19 @@ def crashes(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> I
     yield found
 
 
+@asynccontextmanager
+async def restarted(crash: Crash) -> AsyncIterator[tuple[Bot, World, Heard]]:
+    """A new bot process on the killed one's database and world, two hours later."""
+    clock = VirtualClock(T0 + timedelta(hours=2))
+    bot = await build(settings_for(crash.url), clock=clock, run_start=RUN_START)
+    try:
+        assert bot.sim is not None
+        crash.world.attach(bot.sim.world)
+        yield bot, bot.sim.world, listen(bot)
+    finally:
+        await bot.close()
+
+
 def production_changes(changes: list[dict[str, Any]]) -> list[str]:
     return [c["region"] for c in changes if c["project"] == PRODUCTION_PROJECT]
 
@@ -89,13 +104,7 @@ async def test_a_killed_step_is_reconciled_never_reapplied_and_rolls_back_exactl
     at_crash = crash.world.read_changes()
     assert production_changes(at_crash) == list(expected.applied)  # each landed change heard once
 
-    clock = VirtualClock(T0 + timedelta(hours=2))
-    bot = await build(settings_for(crash.url), clock=clock, run_start=RUN_START)
-    try:
-        assert bot.sim is not None
-        world = bot.sim.world
-        crash.world.attach(world)
-        heard = listen(bot)
+    async with restarted(crash) as (bot, world, heard):
         recovered = await bot.rollout.recover()
 
         # reconciled: one execution, interrupted, each written-ahead target marked by what landed
@@ -133,8 +142,6 @@ async def test_a_killed_step_is_reconciled_never_reapplied_and_rolls_back_exactl
         assert sorted(reverts) == sorted(expected.applied)
         per_target = Counter(production_changes(crash.world.read_changes()))
         assert all(count == 2 for count in per_target.values())  # applied once, reverted once
-    finally:
-        await bot.close()
 
 
 @pytest.mark.parametrize("kill_point", ROLLBACK_KILLS)
@@ -147,13 +154,7 @@ async def test_a_killed_rollback_is_reconciled_and_the_next_one_restores_only_wh
     # applied in order, then restored newest first: the kill came after the first restore landed
     assert production_changes(at_crash) == [*REGIONS, "asia-southeast1"]
 
-    clock = VirtualClock(T0 + timedelta(hours=2))
-    bot = await build(settings_for(crash.url), clock=clock, run_start=RUN_START)
-    try:
-        assert bot.sim is not None
-        world = bot.sim.world
-        crash.world.attach(world)
-        heard = listen(bot)
+    async with restarted(crash) as (bot, world, heard):
         [found] = await bot.rollout.recover()
 
         assert found.execution.kind == "rollback"
@@ -176,5 +177,3 @@ async def test_a_killed_rollback_is_reconciled_and_the_next_one_restores_only_wh
         assert project_services(world, PRODUCTION_PROJECT) == crash.meta["before"]
         per_target = Counter(production_changes(crash.world.read_changes()))
         assert per_target == {region: 2 for region in REGIONS}  # applied once, restored once
-    finally:
-        await bot.close()
