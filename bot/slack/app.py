@@ -6,11 +6,13 @@ dispatch into the app it returns. ``state_of(app)`` gives the app's parts (outbo
 
 from __future__ import annotations
 
+import logging
 import re
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,6 +33,20 @@ if TYPE_CHECKING:
     from bot.bootstrap import Bot
 
 COMMAND = "/ion"
+
+
+class _ClientGivenOnPurpose(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN goes unused whenever a client is given. Ours is given on
+    purpose (it carries the retry handlers and holds that very token), so the warning would only
+    alarm whoever reads the start-up log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
+if not any(isinstance(f, _ClientGivenOnPurpose) for f in _BOLT_LOG.filters):
+    _BOLT_LOG.addFilter(_ClientGivenOnPurpose())
 _STATES: weakref.WeakKeyDictionary[AsyncApp, AppState] = weakref.WeakKeyDictionary()
 _QUEUES: weakref.WeakKeyDictionary[AsyncApp, WorkQueue] = weakref.WeakKeyDictionary()
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import Bot, build
 from bot.config import ConfigError, Settings
 from bot.sim.slack_api import FakeSlackApi
+from bot.slack.app import build_app
 from bot.slack.server import Startup, make_startup_web_app, serve, start_site
 from tests.slack_app.conftest import RUNBOOK, SECRET
 
@@ -160,3 +162,18 @@ async def test_the_access_log_is_a_line_per_request_only_when_asked_for(
     assert status == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
     assert (len(lines), any("GET /healthz" in line for line in lines)) == ((1, True) if access_log else (0, False))
+
+
+async def test_building_the_app_with_slack_bot_token_set_warns_of_nothing(
+    tmp_path: Path, api: FakeSlackApi, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bolt says the token "will be unused" whenever a client is given; ours is, on purpose."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    bot = await build(serve_settings(tmp_path, api))
+    try:
+        with caplog.at_level(logging.INFO, logger="slack_bolt"):
+            build_app(bot, AsyncWebClient(token="xoxb-test", base_url=api.base_url), signing_secret=SECRET)
+    finally:
+        await bot.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
