@@ -3,7 +3,7 @@
 HTTP mode serves POST /slack/events (Bolt verifies the signature; 401 when it is wrong or
 older than five minutes). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
 and the HTTP server keeps only the probes (Cloud Run still needs a port); an envelope Slack
-delivers twice (same id) is dispatched once.
+delivers twice (same id), to this replica or another, is dispatched once.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.bootstrap import Bot
+    from bot.engine.ports import Clock
+    from bot.store.envelopes import Arrival, EnvelopesStore
 
 log = structlog.get_logger(__name__)
 
@@ -243,7 +245,8 @@ async def _serve_built(
         loops.append(asyncio.create_task(recover_forever(bot)))
         freeze_startup_heap()
         if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
-            socket_handler = socket_mode_handler(app, str(settings.slack_app_token))
+            envelopes = SharedEnvelopes(bot.store, bot.clock, bot.rollout.ctx.owner)
+            socket_handler = socket_mode_handler(app, str(settings.slack_app_token), envelopes)
             await socket_handler.connect_async()
         checks = [database_and_loops_ready(bot, loops), runtime.ready]
         if socket_handler is not None:  # a dropped socket (reconnecting) is not ready either
@@ -267,35 +270,35 @@ async def _not_ready() -> bool:
     return False
 
 
-class RecentEnvelopes:
-    """The Socket Mode envelopes seen lately, by id: Slack sends one again, same id, when it saw no ack.
+class SharedEnvelopes:
+    """The Socket Mode envelopes taken by any replica, by id, in the database (bot/store/envelopes.py).
 
     Over HTTP a retry says so (X-Slack-Retry-Num); a slash command or a button press redelivered
-    over the socket says nothing, so its envelope id is the only way to tell it from a new press.
+    over a socket says nothing, and may come to another replica's socket, so its envelope id, known
+    to every replica, is the only way to tell it from a new press. A first delivery still unacked
+    after ``in_flight_for`` belonged to a replica that died: the next delivery is worked.
     """
 
-    def __init__(self, size: int = 1000) -> None:
-        self.size = size
-        self._acked: OrderedDict[str, bool] = OrderedDict()  # id -> acked (False while in flight)
+    def __init__(
+        self, store: EnvelopesStore, clock: Clock, owner: str, in_flight_for: timedelta = timedelta(seconds=30)
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.owner = owner
+        self.in_flight_for = in_flight_for
 
-    def arrived(self, envelope_id: str) -> Literal["new", "in_flight", "acked"]:
-        if envelope_id in self._acked:
-            self._acked.move_to_end(envelope_id)
-            return "acked" if self._acked[envelope_id] else "in_flight"
-        self._acked[envelope_id] = False
-        while len(self._acked) > self.size:
-            self._acked.popitem(last=False)
-        return "new"
+    async def arrived(self, envelope_id: str) -> Arrival:
+        return await self.store.arrive(envelope_id, self.owner, self.clock.now() - self.in_flight_for)
 
-    def acked(self, envelope_id: str) -> None:
-        self._acked[envelope_id] = True
+    async def acked(self, envelope_id: str) -> None:
+        await self.store.envelope_acked(envelope_id)
 
-    def failed(self, envelope_id: str) -> None:
+    async def failed(self, envelope_id: str) -> None:
         """Not acked: Slack will send it again, and that delivery deserves a real try."""
-        self._acked.pop(envelope_id, None)
+        await self.store.envelope_failed(envelope_id, self.owner)
 
 
-def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:
+def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelopes) -> Any:
     """Bolt's Socket Mode handler, dispatching each envelope once however often Slack delivers it.
 
     A redelivery of an acked envelope is acked again (Slack missed the first ack) and nothing
@@ -306,10 +309,9 @@ def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:
     from slack_sdk.socket_mode.response import SocketModeResponse
 
     handler = AsyncSocketModeHandler(app, app_token)
-    recent = RecentEnvelopes()
 
     async def handle_once(client: Any, req: Any) -> None:
-        seen = recent.arrived(req.envelope_id)
+        seen = await envelopes.arrived(req.envelope_id)
         if seen != "new":
             log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)
             if seen == "acked":
@@ -318,12 +320,12 @@ def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:
         try:
             response = await run_async_bolt_app(app, req)
         except BaseException:
-            recent.failed(req.envelope_id)
+            await envelopes.failed(req.envelope_id)
             raise
         if response.status == 200:
-            recent.acked(req.envelope_id)
+            await envelopes.acked(req.envelope_id)
         else:
-            recent.failed(req.envelope_id)
+            await envelopes.failed(req.envelope_id)
         await send_async_response(client, req, response, time.time())
 
     handler.client.socket_mode_request_listeners[:] = [handle_once]

@@ -45,6 +45,16 @@ class StoreBase:
             _upsert_statement(self.engine.dialect.name, table, tuple(values), tuple(keys), on_conflict), values
         )
 
+    async def _insert_new(
+        self, session: AsyncSession, model: type[Base], values: dict[str, Any], keys: Sequence[str]
+    ) -> bool:
+        """INSERT ... ON CONFLICT (keys) DO NOTHING; True when the row is new (a unique claim won)."""
+        table = model.__table__
+        assert isinstance(table, Table)
+        statement = _upsert_statement(self.engine.dialect.name, table, tuple(values), tuple(keys), "nothing")
+        result = await session.execute(statement, values)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
 
 @functools.lru_cache(maxsize=256)
 def _upsert_statement(

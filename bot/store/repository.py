@@ -18,6 +18,7 @@ from bot.store.audit import AuditStore
 from bot.store.checklists import ChecklistStore
 from bot.store.db import DEFAULT_DATABASE_URL, create_engine_for
 from bot.store.delivery import DeliveryStore
+from bot.store.envelopes import EnvelopesStore
 from bot.store.executions import ExecutionsStore
 from bot.store.runs import RunsStore
 
@@ -26,7 +27,7 @@ _ATOMS = (str, int, float, bool, type(None), datetime, Enum)
 _READS = ("SELECT", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
 
 
-class SqlStore(RunsStore, ChecklistStore, ExecutionsStore, AuditStore, AlertsStore, DeliveryStore):
+class SqlStore(RunsStore, ChecklistStore, ExecutionsStore, AuditStore, AlertsStore, DeliveryStore, EnvelopesStore):
     """Implements RolloutStore, AlertStore, ClaimStore, OutboxStore and KeyValueStore.
 
     Each public method is one short transaction, committed before it returns.

@@ -365,6 +365,19 @@ class OutboxRow(Base):
     claimed_until: Mapped[datetime | None]  # migration 0006
 
 
+class SocketEnvelopeRow(Base):
+    """A Socket Mode envelope some replica took (migration 0007): Slack may deliver one again, to
+    any replica's socket, when it saw no ack; see EnvelopesStore.arrive."""
+
+    __tablename__ = "socket_envelopes"
+    __table_args__ = (Index("ix_socket_envelopes_arrived", "arrived_at"),)
+
+    envelope_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(NAME)
+    arrived_at: Mapped[datetime]
+    acked_at: Mapped[datetime | None]
+
+
 class SettingRow(Base):
     __tablename__ = "settings"
 

@@ -23,7 +23,7 @@ from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackWorkspace
 from bot.slack import app as slack_app
 from bot.slack.app import build_app, state_of
-from bot.slack.server import RecentEnvelopes, serve
+from bot.slack.server import serve
 from tests.slack_app.conftest import CHANNEL, NAMES, ROLES, RUNBOOK, START, find_element
 from tests.slack_app.socket_fake import APP_ID, APP_TOKEN, FakeSocketMode, SocketModeSlackApi
 from tests.slack_app.test_startup import Listening, get, ready_in_time
@@ -281,16 +281,3 @@ async def test_readyz_is_503_while_a_dropped_socket_reconnects_and_200_once_it_i
 
 async def _status(slack: SocketSlack, path: str, wanted: int) -> bool:
     return (await get(slack.http, slack.url + path))[0] == wanted
-
-
-def test_recent_envelopes_tell_a_redelivery_from_a_new_one_and_forget_what_was_never_acked() -> None:
-    recent = RecentEnvelopes(size=2)
-    assert recent.arrived("e1") == "new"
-    assert recent.arrived("e1") == "in_flight"  # its first delivery's ack answers both
-    recent.acked("e1")
-    assert recent.arrived("e1") == "acked"  # ack again, do nothing else
-    assert recent.arrived("e2") == "new"
-    recent.failed("e2")  # not acked: Slack sends it again, and that one is worked
-    assert recent.arrived("e2") == "new"
-    assert recent.arrived("e3") == "new"
-    assert recent.arrived("e1") == "new"  # only the last ``size`` are remembered
