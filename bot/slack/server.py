@@ -9,6 +9,7 @@ delivers twice (same id), to this replica or another, is dispatched once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -320,7 +321,8 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
         try:
             response = await run_async_bolt_app(app, req)
         except BaseException:
-            await envelopes.failed(req.envelope_id)
+            with contextlib.suppress(Exception):  # the listener's error is the one to see
+                await envelopes.failed(req.envelope_id)
             raise
         if response.status == 200:
             await envelopes.acked(req.envelope_id)
