@@ -36,6 +36,7 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
     import matplotlib.dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     panels = max(1, len(series))
     columns = 1 if panels == 1 else 2
@@ -58,6 +59,9 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
         ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9)
         ax.tick_params(labelsize=7)
         zone = times[0].tzinfo if times else None
+        # Few ticks, placed by rule: every tick is an artist to lay out and draw (most of a chart's time).
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=zone, minticks=3, maxticks=7))  # type: ignore[no-untyped-call]
+        ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))  # round numbers, as by default
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))  # type: ignore[no-untyped-call]
         ax.legend(fontsize=6, loc="best")
         ax.grid(alpha=0.3)
@@ -67,5 +71,6 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
         axes[0].text(0.5, 0.5, "no metrics", ha="center", va="center")
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.07, hspace=0.45, wspace=0.15)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    # zlib level 1: a tenth of the drawing time saved for a file about 10% larger (~90 KB)
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
