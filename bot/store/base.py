@@ -37,22 +37,16 @@ class StoreBase:
         values: dict[str, Any],
         keys: Sequence[str],
         on_conflict: Literal["update", "nothing"] = "update",
-    ) -> None:
-        """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING), in the dialect's own syntax."""
+    ) -> bool:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING), in the dialect's own syntax.
+
+        True when a row was written: with DO NOTHING, False says the key was taken already.
+        """
         table = model.__table__
         assert isinstance(table, Table)
-        await session.execute(
+        result = await session.execute(
             _upsert_statement(self.engine.dialect.name, table, tuple(values), tuple(keys), on_conflict), values
         )
-
-    async def _insert_new(
-        self, session: AsyncSession, model: type[Base], values: dict[str, Any], keys: Sequence[str]
-    ) -> bool:
-        """INSERT ... ON CONFLICT (keys) DO NOTHING; True when the row is new (a unique claim won)."""
-        table = model.__table__
-        assert isinstance(table, Table)
-        statement = _upsert_statement(self.engine.dialect.name, table, tuple(values), tuple(keys), "nothing")
-        result = await session.execute(statement, values)
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 

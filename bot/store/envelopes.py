@@ -28,17 +28,12 @@ class EnvelopesStore(StoreBase):
         async with self._transaction() as session:
             await session.execute(delete(SocketEnvelopeRow).where(SocketEnvelopeRow.arrived_at < now - KEEP))
             values = {"envelope_id": envelope_id, "owner": owner, "arrived_at": now, "acked_at": None}
-            inserted = await self._insert_new(session, SocketEnvelopeRow, values, keys=["envelope_id"])
-            if inserted:
+            if await self._upsert(session, SocketEnvelopeRow, values, keys=["envelope_id"], on_conflict="nothing"):
                 return "new"
-            row = (
-                await session.execute(
-                    select(SocketEnvelopeRow.acked_at, SocketEnvelopeRow.arrived_at).where(
-                        SocketEnvelopeRow.envelope_id == envelope_id
-                    )
-                )
-            ).one()
-            if row.acked_at is not None:
+            acked_at = await session.scalar(
+                select(SocketEnvelopeRow.acked_at).where(SocketEnvelopeRow.envelope_id == envelope_id)
+            )
+            if acked_at is not None:
                 return "acked"
             taken = await session.execute(
                 update(SocketEnvelopeRow)
@@ -48,9 +43,9 @@ class EnvelopesStore(StoreBase):
                     SocketEnvelopeRow.arrived_at < stale_before,
                 )
                 .values(owner=owner, arrived_at=now)
-                .execution_options(synchronize_session=False)
+                .returning(SocketEnvelopeRow.envelope_id)
             )
-            return "new" if taken.rowcount == 1 else "in_flight"  # type: ignore[attr-defined]
+            return "new" if taken.first() is not None else "in_flight"
 
     async def envelope_acked(self, envelope_id: str) -> None:
         async with self._transaction() as session:
@@ -58,18 +53,15 @@ class EnvelopesStore(StoreBase):
                 update(SocketEnvelopeRow)
                 .where(SocketEnvelopeRow.envelope_id == envelope_id)
                 .values(acked_at=self.clock.now())
-                .execution_options(synchronize_session=False)
             )
 
     async def envelope_failed(self, envelope_id: str, owner: str) -> None:
         """Not acked: Slack sends it again, and that delivery, on any replica, deserves a real try."""
         async with self._transaction() as session:
             await session.execute(
-                delete(SocketEnvelopeRow)
-                .where(
+                delete(SocketEnvelopeRow).where(
                     SocketEnvelopeRow.envelope_id == envelope_id,
                     SocketEnvelopeRow.owner == owner,
                     SocketEnvelopeRow.acked_at.is_(None),
                 )
-                .execution_options(synchronize_session=False)
             )
