@@ -23,24 +23,20 @@ import os
 import sys
 from pathlib import Path
 
-from bot.bootstrap import build
-from bot.engine.clock import VirtualClock
 from bot.engine.records import StepState, TargetRecord
 from bot.sim.world import World, WorldChange
 from bot.store.repository import SqlStore
 from tests.e2e.scenario import (
     CHANNEL,
     PRODUCTION_PROJECT,
-    RUN_START,
-    T0,
     approve_lane,
+    bot_on_world_file,
     finish,
     sam,
-    settings_for,
     staged,
     tick_checklist,
 )
-from tests.e2e.world_file import WorldFile, project_services
+from tests.e2e.world_file import project_services
 
 KILLED = 137
 SAVE_TARGET_KILLS = {"before-first-apply": 1, "between-targets": 2}
@@ -87,11 +83,7 @@ def arm_world_kill(after_changes: int, world_listeners: list[object]) -> None:
 
 
 async def main(url: str, world_path: Path, meta_path: Path, kill_point: str) -> int:
-    clock = VirtualClock(T0)
-    bot = await build(settings_for(url), clock=clock, run_start=RUN_START)
-    assert bot.sim is not None
-    world = bot.sim.world
-    WorldFile(world_path).attach(world)
+    bot, clock, world = await bot_on_world_file(url, world_path)
     run, not_staged = await staged(bot, clock, STEP)
     if not_staged:
         print(not_staged, flush=True)

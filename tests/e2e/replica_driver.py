@@ -19,20 +19,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.bootstrap import Bot, build
+from bot.bootstrap import Bot
 from bot.engine.clock import VirtualClock
 from bot.engine.records import StepState
 from tests.e2e.scenario import (
     CHANNEL,
     PRODUCTION_PROJECT,
-    RUN_START,
-    T0,
     approve_lane,
-    settings_for,
+    bot_on_world_file,
     staged,
     tick_checklist,
 )
-from tests.e2e.world_file import WorldFile, project_services
+from tests.e2e.world_file import project_services
 
 STEP = "day3.1"
 SOAK_WAIT_MINUTES = 20  # the applies land within a minute or two; the window is 30 minutes
@@ -60,12 +58,8 @@ async def _soaking(bot: Bot, run_id: str) -> bool:
 
 
 async def main(url: str, world_path: Path, meta_path: Path, go_path: Path, done_path: Path) -> int:
-    clock = VirtualClock(T0)
-    bot = await build(settings_for(url), clock=clock, run_start=RUN_START)
+    bot, clock, world = await bot_on_world_file(url, world_path)
     try:
-        assert bot.sim is not None
-        world = bot.sim.world
-        WorldFile(world_path).attach(world)
         run, not_staged = await staged(bot, clock, STEP)
         if not_staged:
             print(not_staged, flush=True)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.bootstrap import Bot
+from bot.bootstrap import Bot, build
 from bot.config import Settings
 from bot.engine.approvals import ANY_APPROVER, needs
 from bot.engine.clock import VirtualClock
@@ -18,6 +18,8 @@ from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
 from bot.engine.ports import Actor, Event
 from bot.engine.records import Run, StepState
+from bot.sim.world import World
+from tests.e2e.world_file import WorldFile
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "week17.yaml"
@@ -137,6 +139,16 @@ async def run_lane(
     fingerprint, runner = await approve_lane(bot, step_id, env)
     started = await bot.rollout.start_execution(CHANNEL, step_id, env, runner, fingerprint)
     return await finish(clock, started.task, each_minute)
+
+
+async def bot_on_world_file(url: str, world_path: Path) -> tuple[Bot, VirtualClock, World]:
+    """A whole bot (sim profile) on ``url`` at T0 whose world is saved to ``world_path`` after every
+    change, so another process (a restart, a second replica) can take it up."""
+    clock = VirtualClock(T0)
+    bot = await build(settings_for(url), clock=clock, run_start=RUN_START)
+    assert bot.sim is not None
+    WorldFile(world_path).attach(bot.sim.world)
+    return bot, clock, bot.sim.world
 
 
 async def staged(bot: Bot, clock: VirtualClock, step_id: str) -> tuple[Run, str | None]:
