@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from alembic import command
@@ -23,6 +24,7 @@ from tests.store.conftest import sqlite_url
 from tests.store.databases import create_postgres_database, drop_postgres_database, postgres_server_url
 
 REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,26 +41,24 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
         await drop_postgres_database(server, url)
 
 
-async def table_names(url: str) -> set[str]:
+async def read(url: str, reader: Callable[[Connection], T]) -> T:
+    """``reader`` on a connection of its own engine, disposed after."""
     engine = create_engine_for(url)
     try:
         async with engine.connect() as connection:
-            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+            return await connection.run_sync(reader)
     finally:
         await engine.dispose()
+
+
+async def table_names(url: str) -> set[str]:
+    return set(await read(url, lambda sync: inspect(sync).get_table_names()))
 
 
 async def schema_differences(url: str) -> list[object]:
     """Alembic's comparison of the database with the models, types and server defaults included."""
-    engine = create_engine_for(url)
     options = {"compare_type": True, "compare_server_default": True}
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts=options), Base.metadata)
-            )
-    finally:
-        await engine.dispose()
+    return await read(url, lambda sync: compare_metadata(MigrationContext.configure(sync, opts=options), Base.metadata))
 
 
 async def described_schema(url: str) -> dict[str, object]:
@@ -78,12 +78,7 @@ async def described_schema(url: str) -> dict[str, object]:
             for name in sorted(found.get_table_names())
         }
 
-    engine = create_engine_for(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(describe)
-    finally:
-        await engine.dispose()
+    return await read(url, describe)
 
 
 async def stamp(url: str, revision: str) -> None:
