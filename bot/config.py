@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", alias="ION_LOG_FORMAT", description="auto: JSON when not on a terminal."
     )
-    log_level: str = Field("INFO", alias="ION_LOG_LEVEL", description="DEBUG, INFO, WARNING, ERROR.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", alias="ION_LOG_LEVEL", description="DEBUG, INFO, WARNING, ERROR."
+    )
     access_log: bool = Field(
         False,
         alias="ION_ACCESS_LOG",
@@ -99,6 +101,12 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_name(cls, value: Any) -> Any:
+        """Level names in any case (``debug``); anything else is refused rather than logged at INFO."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("runbook", mode="after")
     @classmethod

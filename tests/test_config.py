@@ -101,3 +101,16 @@ def test_serve_against_the_simulated_cloud_may_use_the_demo_team() -> None:
 def test_secret_values_are_the_slack_credentials_that_are_set() -> None:
     settings = load_settings(slack_bot_token="xoxb-1-2-3", slack_signing_secret="s3cr3t-value")
     assert secret_values(settings) == ["xoxb-1-2-3", "s3cr3t-value"]
+
+
+def test_ion_log_level_loud_is_refused_with_the_levels_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ION_LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "ION_LOG_LEVEL:" in message and "'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in message
+
+
+def test_ion_log_level_in_lower_case_is_the_same_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ION_LOG_LEVEL", " debug ")
+    assert load_settings().log_level == "DEBUG"
