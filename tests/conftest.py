@@ -14,3 +14,33 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("ion", deadline=None)
 _hypothesis_settings.load_profile("ion")
+
+# The PostgreSQL variants skip themselves when ION_TEST_POSTGRES_URL is not set. Counted under a
+# category of their own, the summary line says why ("121 skipped without ION_TEST_POSTGRES_URL")
+# instead of leaving a bare "skipped" to be wondered at.
+POSTGRES_SKIPPED = "skipped without ION_TEST_POSTGRES_URL"
+
+
+def _skipped_for_postgres(report: object) -> bool:
+    longrepr = getattr(report, "longrepr", None)
+    return bool(
+        getattr(report, "skipped", False)
+        and isinstance(longrepr, tuple)
+        and len(longrepr) == 3
+        and "ION_TEST_POSTGRES_URL" in str(longrepr[2])
+    )
+
+
+def pytest_report_teststatus(report: object, config: object) -> tuple[str, str, str] | None:
+    if _skipped_for_postgres(report):
+        return POSTGRES_SKIPPED, "s", "SKIPPED (ION_TEST_POSTGRES_URL is not set)"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: object) -> None:
+    skipped = len(getattr(terminalreporter, "stats", {}).get(POSTGRES_SKIPPED, []))
+    if skipped:
+        terminalreporter.write_line(  # type: ignore[attr-defined]
+            f"{skipped} PostgreSQL variant(s) skipped: ION_TEST_POSTGRES_URL is not set. To run them, export "
+            "ION_TEST_POSTGRES_URL=postgresql+asyncpg://USER@HOST:5432/DB (CI sets it, and fails instead of skipping)."
+        )
