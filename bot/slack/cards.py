@@ -20,7 +20,7 @@ from bot.engine.ports import JSON, KeyValueStore, OutboxMessage
 from bot.slack.blocks.kit import Message, context
 from bot.slack.delivery import Outbox
 from bot.slack.limits import FALLBACK_TEXT, clamp
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import Mrkdwn, escape
 
 DRY_RUN_MARK = "DRY RUN"
 _TRACK = "track|"  # a tracked message's first part: track|<track>|<base>
@@ -58,7 +58,8 @@ def mark_dry_run(message: Message) -> Message:
 
 def text_message(text: str) -> Message:
     """A plain line as a message; ``text`` is bot-made but may quote people, so it is escaped."""
-    shown = escape(text)  # the notification text too: Slack honours <!channel> there as well
+    # the notification text too: Slack honours <!channel> there as well. Mrkdwn escaped its quoted parts already.
+    shown = text if isinstance(text, Mrkdwn) else escape(text)
     return Message(shown, [{"type": "section", "text": {"type": "mrkdwn", "text": clamp(shown, 3000) or " "}}])
 
 

@@ -220,12 +220,14 @@ Command = (
 class ParseError:
     """A command we could not read: what is wrong, and the usage line to fix it. Nothing was changed."""
 
-    message: str
+    message: str  # may quote what the person typed: escaped as a whole before it is posted
     usage: str | None = None
+    hint: str = ""  # the bot's own words after the message, with its own `code`; never user text
 
     def __str__(self) -> str:
         usage = f" Usage: `{self.usage}`" if self.usage else ""
-        return f"{self.message} Nothing was changed.{usage}"
+        hint = f" {self.hint}" if self.hint else ""
+        return f"{self.message}{hint} Nothing was changed.{usage}"
 
 
 # name -> (usage line, one-line description); the help card and every ParseError read this table.
@@ -492,7 +494,9 @@ def parse(text: str) -> Command | ParseError:
     name = words[0].lower()
     if name not in USAGE:
         hint = did_you_mean(name, USAGE)
-        return ParseError(_sentence(f"Unknown command '{_show(words[0])}'{hint}") + " Type `/ion help` for the list.")
+        return ParseError(
+            _sentence(f"Unknown command '{_show(words[0])}'{hint}"), hint="Type `/ion help` for the list."
+        )
     try:
         return _build(name, words[1:])
     except _Bad as bad:

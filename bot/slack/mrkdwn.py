@@ -33,6 +33,16 @@ def escape(text: str) -> str:
     return "".join(chars)
 
 
+class Mrkdwn(str):
+    """Text already safe for mrkdwn: the bot's own markup (a `/ion help` code span) with every quoted
+    part a person typed escaped where it was put in, so it is posted as it is and not escaped again."""
+
+
+def mrkdwn_format(template: str, /, **quoted: object) -> Mrkdwn:
+    """``template`` is the bot's own mrkdwn; each ``{name}`` is a person's text, escaped on one line."""
+    return Mrkdwn(template.format(**{name: escape_inline(str(value)) for name, value in quoted.items()}))
+
+
 def escape_inline(text: str) -> str:
     """Escaped and on one line, for labels and list items."""
     return escape(" ".join(text.split()))

@@ -17,6 +17,7 @@ from bot.slack.blocks.kit import Message
 from bot.slack.cards import card_key, text_message
 from bot.slack.handlers import AppState, answered
 from bot.slack.handlers.flows import preview_rollback, run_step
+from bot.slack.mrkdwn import Mrkdwn, code, escape
 
 STARTED = frozenset({StepState.RUNNING, StepState.VERIFYING, StepState.DONE})
 
@@ -29,12 +30,18 @@ async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any], reque
     async with answered(state, channel, user, f"/ion {text.split(' ')[0]}"):
         parsed = c.parse(text)
         if isinstance(parsed, c.ParseError):
-            usage = f"\nUsage: `{parsed.usage}`" if parsed.usage else ""
-            await state.poster.say(channel, user, f"{parsed.message} Nothing was changed.{usage}")
+            await state.poster.say(channel, user, parse_error_text(parsed))
             return
         actor = await state.directory.actor(user, body.get("user_name"))
         command = Command(state, channel, actor, str(body.get("trigger_id", "")), retry)
         await command.do(parsed)
+
+
+def parse_error_text(parsed: c.ParseError) -> Mrkdwn:
+    """The person's words escaped, the bot's own hint and usage line kept as code (not look-alike backticks)."""
+    hint = f" {parsed.hint}" if parsed.hint else ""
+    usage = f"\nUsage: {code(parsed.usage)}" if parsed.usage else ""
+    return Mrkdwn(f"{escape(parsed.message)}{hint} Nothing was changed.{usage}")
 
 
 def _retry_number(request: AsyncBoltRequest) -> int:
@@ -65,7 +72,7 @@ class Command:
     async def do(self, command: c.Command) -> None:
         handler: Callable[[Any], Awaitable[None]] | None = getattr(self, "_" + type(command).__name__, None)
         if handler is None:  # every Command type has a method below; this guards a new one
-            raise Refused(f"`/ion` does not handle {type(command).__name__} yet; nothing was changed.")
+            raise Refused(Mrkdwn(f"`/ion` does not handle {type(command).__name__} yet; nothing was changed."))
         await handler(command)
 
     async def _run(self, command: str | None = None) -> Run:
