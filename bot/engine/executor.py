@@ -124,7 +124,8 @@ class Executor:
                 raise StepFailed(outcome.message)
             status = TargetStatus.APPLIED if outcome.changed else TargetStatus.UNCHANGED
             records[-1] = await settle(ctx, record, status, outcome.message)
-            await progress(f"{target.label}: {outcome.message}")
+            said = outcome.message  # most actions name their target already; never twice
+            await progress(said if said.startswith(target.label) else f"{target.label}: {said}")
 
     async def _run_apply(
         self, item: BoundAction, target: Target, snapshot: JSON, progress: ProgressCallback, lease: Lease

@@ -276,7 +276,10 @@ async def _revert(
     name = lane_name(lane)
 
     async def progress(text: str) -> None:
-        await ctx.emit(run, "execution_progress", f"Rollback of {name}: {text}", step.id)
+        # the execution id files these lines under the rollback's own progress message (with its environment)
+        await ctx.emit(
+            run, "execution_progress", f"Rollback of {name}: {text}", step.id, {"execution_id": execution.id}
+        )
 
     reverted: list[TargetRecord] = []  # ``lease`` is kept by the caller for the whole rollback
     for seq, original in enumerate(plan.targets):

@@ -27,6 +27,7 @@ class SlackNotifier:
 
     def __init__(self, state: AppState) -> None:
         self._state = state
+        self._rolled_back: set[tuple[str, str | None, str]] = set()  # (run, step, text) the rollback itself said
 
     async def __call__(self, event: Event) -> None:
         state = self._state
@@ -45,7 +46,9 @@ class SlackNotifier:
                 await state.refresh_card(run, gate_id)
             await self._line(event, run, None)
             return
-        if event.step_id and event.kind in PROGRESS_EVENTS:
+        if self._said_already(event):
+            return
+        if event.step_id and event.kind in PROGRESS_EVENTS and event.data.get("execution_id"):
             await self._progress(event, run)
         if event.step_id and event.kind in CARD_EVENTS:
             await state.refresh_card(run, event.step_id)
@@ -53,6 +56,16 @@ class SlackNotifier:
             return
         thread = await self._card_thread(run, event.step_id)
         await self._line(event, run, thread)
+
+    def _said_already(self, event: Event) -> bool:
+        """The watcher repeats an automatic rollback's result, which the rollback itself has just posted."""
+        if event.kind != "rollback_finished":
+            return False
+        key = (event.run_id, event.step_id, event.text)
+        if event.data.get("auto"):
+            return key in self._rolled_back
+        self._rolled_back.add(key)
+        return False
 
     async def _card_thread(self, run: Run, step_id: str | None) -> str | None:
         if step_id is None:

@@ -1,0 +1,76 @@
+"""Issue 17's words: what a new user read in the console after a rollback and an approval, said once and plainly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.engine.records import StepState
+from bot.slack.console_input import parse_console_line
+from bot.slack.console_render import render_text
+from bot.slack.console_session import Output, Session, SessionOptions
+from tests.console.test_console_session import PREFLIGHT, lane
+
+CHICAGO = ZoneInfo("America/Chicago")
+DAY2_MORNING = datetime(2026, 11, 3, 8, 50, tzinfo=CHICAGO)
+FAULT = "error_rate_pct 2.5 after day2.1 for 10m"
+DAY21_TO_PRODUCTION = [
+    "/ion step day2.1",
+    "tick 1 2 3 4",
+    "as maria",
+    "/ion approve day2.1 staging",
+    "/ion approve day2.1 production",
+    "as sam",
+    "/ion approve day2.1 staging",
+    "/ion approve day2.1 production",
+    "as lee",
+    "/ion run day2.1 staging",
+    "advance 35m",
+    "/ion run day2.1 production",
+    "type ion-mentoring-api",
+]
+
+
+@pytest.fixture
+async def faulted() -> AsyncIterator[Session]:
+    options = SessionOptions(start=DAY2_MORNING, faults=(FAULT,), run_start=date(2026, 11, 2))
+    async with Session(options) as started:
+        yield started
+
+
+async def say(session: Session, *lines: str) -> list[Output]:
+    outputs: list[Output] = []
+    for line in lines:
+        outputs += (await session.send(parse_console_line(line))).outputs
+    return outputs
+
+
+def posted_texts(session: Session) -> list[str]:
+    return [render_text(c) for c in session.api.calls("chat.postMessage")]
+
+
+def every_text(session: Session) -> list[str]:
+    return [render_text(c) for m in ("chat.postMessage", "chat.update") for c in session.api.calls(m)]
+
+
+async def test_after_an_automatic_rollback_the_rolled_back_line_is_posted_once_and_progress_names_the_environment(
+    faulted: Session,
+) -> None:
+    await say(faulted, *PREFLIGHT, *DAY21_TO_PRODUCTION, "advance 40m")
+    assert await lane(faulted, "day2.1", "production") is StepState.ROLLED_BACK
+    rolled = [t for t in posted_texts(faulted) if "rolled back: 1 target(s) restored" in t]
+    assert len(rolled) == 1, rolled
+    progress_titles = [t.splitlines()[0] for t in every_text(faulted) if re.match(r"(Rolling back|Rolled back): ", t)]
+    assert progress_titles and all(t.endswith((" on production", " on staging")) for t in progress_titles)
+
+
+async def test_a_scale_step_names_its_target_once_per_progress_line(faulted: Session) -> None:
+    await say(faulted, *PREFLIGHT, *DAY21_TO_PRODUCTION)
+    label = "ion-mentoring-api us-central1 (staging)"
+    lines = [line for text in every_text(faulted) for line in text.splitlines()]
+    assert any(f"{label}: minInstances 3 -> 2" in line for line in lines)
+    assert not any(f"{label}: {label}" in line for line in lines)
