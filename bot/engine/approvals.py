@@ -41,6 +41,14 @@ class ApprovalStatus:
             return "approved"
         return "still needs " + ", ".join(n.describe() for n in self.missing)
 
+    def after_vote(self, step_id: str, environment: str) -> str:
+        """What a person reads after voting: the lane as it now stands, in a whole sentence."""
+        if self.satisfied:
+            return f"Your approval of {step_id} ({environment}) is recorded; it is now approved and can be run."
+        if self.rejected is not None:
+            return f"Your approval of {step_id} ({environment}) is recorded; it was {self.summary()}."
+        return f"Your approval of {step_id} ({environment}) is recorded; it {self.summary()}."
+
 
 def needs(ctx: Context, step: Step, environment: str) -> list[Need]:
     """The step's approval rules; a production lane without rules still needs one other person."""

@@ -298,7 +298,10 @@ def issues(
         detail = trigger.title if trigger else a.kind
         found.append(Issue("alert", a.trigger_id, a.message, f"{detail}, {a.state}", a.opened_at.astimezone(zone)))
     for p in pending:
-        found.append(Issue("approval", p.step_id, p.title, f"{p.environment}, needs {p.waiting_for}"))
+        if p.approved:
+            found.append(Issue("ready", p.step_id, p.title, p.environment))
+        else:
+            found.append(Issue("approval", p.step_id, p.title, f"{p.environment}, needs {p.waiting_for}"))
     for u in unticked:
         found.append(Issue("unticked", u.step_id, u.text, u.item_id))
     return tuple(found)

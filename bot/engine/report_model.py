@@ -13,7 +13,7 @@ from typing import Literal
 from bot.engine.cost_ledger import CostLedger
 
 MetricStatus = Literal["met", "not met", "unknown"]
-IssueKind = Literal["failed", "rolled_back", "alert", "unticked", "approval"]
+IssueKind = Literal["failed", "rolled_back", "alert", "unticked", "approval", "ready"]
 
 # --- inputs (filled by the lead from the store and the metrics checker) ---------------------
 
@@ -46,6 +46,7 @@ class PendingApproval:
     environment: str
     waiting_for: str
     requested_by: str | None = None
+    approved: bool = False  # approved and waiting only for someone to run it: not "awaiting approval"
 
 
 @dataclass(frozen=True)

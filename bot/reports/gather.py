@@ -331,7 +331,7 @@ class ReportGatherer:
                 continue
             who = names.get(shown, shown) if shown else None
             if state == StepState.APPROVED.value:
-                found.append(PendingApproval(step.id, step.title, environment, "someone to run it (approved)", who))
+                found.append(PendingApproval(step.id, step.title, environment, "someone to run it", who, approved=True))
                 continue
             votes = await self.bot.store.approvals(run.id, step.id, environment)
             at = history.at if history is not None else None

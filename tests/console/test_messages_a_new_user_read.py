@@ -74,3 +74,13 @@ async def test_a_scale_step_names_its_target_once_per_progress_line(faulted: Ses
     lines = [line for text in every_text(faulted) for line in text.splitlines()]
     assert any(f"{label}: minInstances 3 -> 2" in line for line in lines)
     assert not any(f"{label}: {label}" in line for line in lines)
+
+
+async def test_the_last_approval_says_the_step_is_now_approved_not_it_approved(faulted: Session) -> None:
+    said = await say(faulted, "/ion start week17 2026-11-02", "as maria", "/ion approve day2.1 staging")
+    first = " ".join(render_text(o.payload) for o in said if hasattr(o, "payload"))
+    assert "is recorded; it still needs 1 x sre_oncall." in first
+    said = await say(faulted, "as sam", "/ion approve day2.1 staging")
+    second = " ".join(render_text(o.payload) for o in said if hasattr(o, "payload"))
+    assert "Your approval of day2.1 (staging) is recorded; it is now approved and can be run." in second
+    assert "it approved" not in second

@@ -95,7 +95,7 @@ async def _approve(click: Click, value: ActionValue, qualifier: str | None) -> N
     run = await click.fresh_step(value)
     env = value.env or qualifier or ""
     status = await click.state.bot.rollout.approve(run.channel, str(value.step), env, click.actor)
-    await click.say(f"Your approval of {value.step} ({env}) is recorded: it {status.summary()}.")
+    await click.say(status.after_vote(str(value.step), env))
 
 
 async def _reject(click: Click, value: ActionValue, qualifier: str | None) -> None:

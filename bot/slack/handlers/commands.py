@@ -192,7 +192,7 @@ class Command:
         await self._step(cmd.step_id, "approve")
         env = cmd.environment or await self._awaiting(cmd.step_id)
         status = await self.bot.rollout.approve(self.channel, cmd.step_id, env, self.actor)
-        await self.say(f"Your approval of {cmd.step_id} ({env}) is recorded: it {status.summary()}.")
+        await self.say(status.after_vote(cmd.step_id, env))
 
     async def _RejectCommand(self, cmd: c.RejectCommand) -> None:
         await self._step(cmd.step_id, "reject")
