@@ -84,3 +84,38 @@ async def test_the_last_approval_says_the_step_is_now_approved_not_it_approved(f
     second = " ".join(render_text(o.payload) for o in said if hasattr(o, "payload"))
     assert "Your approval of day2.1 (staging) is recorded; it is now approved and can be run." in second
     assert "it approved" not in second
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[Session]:
+    async with Session(SessionOptions(start=DAY2_MORNING, run_start=date(2026, 11, 2))) as started:
+        yield started
+
+
+async def test_a_second_incident_while_one_is_open_is_posted_in_the_alerts_thread_and_says_so(session: Session) -> None:
+    await say(session, "/ion start week17 2026-11-02", "/ion incident checkout errors for EU users")
+    alert_posts = [c for c in session.api.calls("chat.postMessage") if "incident" in render_text(c).lower()]
+    assert alert_posts
+    said = await say(session, "as sam", "/ion incident EU checkout still failing after retry")
+    reply = " ".join(render_text(o.payload) for o in said if hasattr(o, "payload"))
+    assert "is already open, so no new alert was raised" in reply and "posted in its thread" in reply
+    assert "on-call has been alerted" not in reply
+    alert_ts = next(
+        ts for (_, ts), posted in session.api.messages.items() if "Incident: Production incident" in render_text(posted)
+    )
+    added = [
+        c
+        for c in session.api.calls("chat.postMessage")
+        if "Also declared by sam: EU checkout still failing after retry" in render_text(c)
+    ]
+    assert [c.get("thread_ts") for c in added] == [alert_ts]
+
+
+async def test_rolling_back_an_unknown_step_opens_no_dialog_and_says_the_error_once(session: Session) -> None:
+    await say(session, "/ion start week17 2026-11-02")
+    before = len(session.api.recorded)
+    await say(session, "/ion rollback day9.9")
+    new = session.api.recorded[before:]
+    assert not [c for c in new if c.method.startswith("views.")]
+    errors = [c for c in new if "day9.9" in render_text(c.payload)]
+    assert len(errors) == 1, [render_text(c.payload) for c in errors]

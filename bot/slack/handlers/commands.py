@@ -157,7 +157,18 @@ class Command:
         await self.bot.rollout.incident(self.channel, cmd.text, self.actor)
         latest = await self.bot.latest_production_step(run.id)
         alert = await self.bot.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
-        await self.say(f"Incident recorded (alert {alert.id}); on-call has been alerted.")
+        if not alert.data.get("also_declared"):
+            await self.say(f"Incident recorded (alert {alert.id}); on-call has been alerted.")
+            return
+        # A second declaration joins the open alert: its words go to that alert's thread, where on-call looks.
+        where = await self.state.poster.where(card_key("alert", run.id, alert.id))
+        line = text_message(f"Also declared by {self.actor.name}: {cmd.text}")
+        await self.state.poster.post(self.channel, line, dry_run=run.dry_run, thread_ts=where[1] if where else None)
+        place = "in its thread" if where else "in the channel"
+        await self.say(
+            f"Incident alert {alert.id} is already open, so no new alert was raised; your words were added to it "
+            f"and posted {place}, where on-call follows it."
+        )
 
     # --- steps -------------------------------------------------------------------------------
 

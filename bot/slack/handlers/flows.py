@@ -141,6 +141,8 @@ def _wanted(state: AppState, body: dict[str, Any]) -> _Wanted | None:
     if body.get("command"):
         channel = str(body.get("channel_id", ""))
         parsed = c.parse(str(body.get("text", "")))
+        if isinstance(parsed, c.RunCommand | c.RollbackCommand) and not _known_step(state, parsed.step_id):
+            return None  # no dialog for a step the runbook lacks: the one refusal says so, once
         if isinstance(parsed, c.RunCommand):
             if parsed.environment and not state.bot.rollout.ctx.is_production(parsed.environment):
                 return None
@@ -161,6 +163,11 @@ def _wanted(state: AppState, body: dict[str, Any]) -> _Wanted | None:
     if verb is Verb.ROLLBACK:
         return _Wanted(Verb.CONFIRM_ROLLBACK, channel, value.step, value.env)
     return None
+
+
+def _known_step(state: AppState, step_id: str | None) -> bool:
+    """None (``/ion rollback`` alone) and ``last`` name the latest production step, which the engine finds."""
+    return step_id in (None, "last") or state.bot.runbook.step(step_id) is not None
 
 
 def _opening_text(wanted: _Wanted, env: str | None) -> str:
