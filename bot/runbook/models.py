@@ -560,8 +560,8 @@ class Gate(Model):
     at: ClockTime
     health_checks: list[HealthCheck] = Field(default_factory=list)
     sections: list[ChecklistSection] = Field(default_factory=list)
-    yes_label: str = "YES - Proceed"
-    no_label: str = "NO - Postpone"
+    yes_label: str = Field("YES - Proceed", max_length=75)  # Slack cuts a button's text at 75 characters
+    no_label: str = Field("NO - Postpone", max_length=75)
     signoffs: list[RoleId] = Field(default_factory=list)
     unlocks_day: int | None = None
 

@@ -20,6 +20,7 @@ from bot.sim.slack_api import Call, FakeSlackApi
 from bot.slack import console_payloads as payloads
 from bot.slack.console_feed import RESPONSE_URL, Card, Feed, has_input
 from bot.slack.console_input import ClickLine, TickLine
+from bot.slack.console_render import plain
 from bot.slack.console_types import Note, Output
 
 if TYPE_CHECKING:
@@ -82,23 +83,25 @@ class CardActions:
         self.session = session
         self.confirm = confirm
         self.sent: list[dict[str, Any]] = []  # every button or checkbox action sent, oldest first
-        self._submitted: dict[str, Any] | None = None
+        self._submitted: dict[str, Any] | None = None  # the dialog last submitted or closed
         self._responses = 0
 
     async def click(self, line: ClickLine) -> list[Output]:
         feed = self.session.feed
+        dialog = self._dialog_button(line) if line.card is None else None
+        if dialog is not None:
+            return dialog
         card = feed.newest_with_button(line.label, line.card)
         if card is None:
-            where = f"card @{line.card}" if line.card else "any card"
-            return [Note(f"No button '{line.label}' on {where}; nothing was pressed. {self._buttons_hint(line.card)}")]
+            return [Note(self._missing_button(line))]
         button = card.button(line.label)
         assert button is not None
         outputs: list[Output] = []
         element = card.element(button.block_id, button.action_id) or {}
         confirm = element.get("confirm")
         if isinstance(confirm, dict):
-            title = str((confirm.get("title") or {}).get("text", "Are you sure?"))
-            text = str((confirm.get("text") or {}).get("text", ""))
+            title = plain(str((confirm.get("title") or {}).get("text", "Are you sure?")))
+            text = plain(str((confirm.get("text") or {}).get("text", "")))  # mrkdwn, as a person reads it
             if self.confirm is None:
                 outputs.append(Note(f"{title} {text} (confirmed automatically: input is not a terminal)", "dim"))
             elif not await self.confirm(title, text):
@@ -131,10 +134,9 @@ class CardActions:
 
     async def type(self, text: str) -> list[Output]:
         session = self.session
-        views = session.feed.views
-        if not views or views[-1] is self._submitted:
+        view = self.open_dialog()
+        if view is None:
             return [Note("No dialog is open; a Run or Roll back button opens one. Nothing was sent.")]
-        view = views[-1]
         if not has_input(view):
             return [Note("The open dialog only says something; there is nothing to type into. Nothing was sent.")]
         response = await session.dispatch(payloads.view_submission(session.user, session.where, view, text))
@@ -153,7 +155,37 @@ class CardActions:
         response = await session.dispatch(body)
         return await session.collect(response, card.channel or session.channel)
 
-    def _buttons_hint(self, number: int | None) -> str:
-        pool = [c for c in self.session.feed.cards if number is None or c.number == number]
+    def open_dialog(self) -> dict[str, Any] | None:
+        """The dialog on screen: the newest view, unless it was submitted or closed since."""
+        views = self.session.feed.views
+        return views[-1] if views and views[-1] is not self._submitted else None
+
+    def _dialog_button(self, line: ClickLine) -> list[Output] | None:
+        """[Close] or [Cancel] closes the open dialog (Slack sends nothing); its submit button wants ``type``."""
+        view = self.open_dialog()
+        if view is None:
+            return None
+        wanted = line.label.strip().lower()
+        close = str((view.get("close") or {}).get("text") or "Cancel")
+        submit = str((view.get("submit") or {}).get("text") or "")
+        if wanted == close.lower():
+            self._submitted = view
+            return [Note(f"[{close}]: the dialog is closed; nothing was sent.", "dim")]
+        if submit and wanted == submit.lower():
+            return [Note(f"[{submit}] needs the text first: answer with type TEXT, which fills it in and presses it.")]
+        return None
+
+    def _missing_button(self, line: ClickLine) -> str:
+        """Why nothing was pressed: no such card, a card without buttons, or which buttons there are."""
+        cards = self.session.feed.cards
+        if line.card is not None and not any(c.number == line.card for c in cards):
+            known = f"cards so far are @1 to @{len(cards)}" if cards else "no card has been posted yet"
+            return f"There is no card @{line.card} ({known}); nothing was pressed."
+        pool = [c for c in cards if line.card is None or c.number == line.card]
         labels = sorted({b.label for c in pool[-5:] for b in c.elements.buttons})
-        return f"Buttons on the latest cards: {', '.join(labels)}." if labels else "No card has buttons yet."
+        where = f"card @{line.card}" if line.card else "any card"
+        if not labels:
+            has = f"Card @{line.card} has no buttons" if line.card else "No card has buttons yet"
+            return f"No button '{line.label}' on {where}; nothing was pressed. {has}."
+        shown = f"Buttons on card @{line.card}" if line.card else "Buttons on the latest cards"
+        return f"No button '{line.label}' on {where}; nothing was pressed. {shown}: {', '.join(labels)}."

@@ -154,7 +154,8 @@ def _check_element(problems: list[str], where: str, element: Mapping[str, Any]) 
     if kind == "button":
         label = _text_of(element.get("text"))
         _check(problems, where, "button text", label, BUTTON_TEXT)
-        _check(problems, where, "our button label", label, OUR_LABEL)
+        if ":gate_decide:" not in str(element.get("action_id", "")):  # a gate's YES/NO: the runbook's own words
+            _check(problems, where, "our button label", label, OUR_LABEL)
         _check(problems, where, "button value", str(element.get("value", "")), VALUE)
     if kind in {"checkboxes", "static_select", "radio_buttons", "multi_static_select"}:
         _check_options(problems, where, element)

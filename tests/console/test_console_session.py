@@ -119,7 +119,7 @@ class TestConsoleLines:
         assert [a.name for a in await session.bot.store.approvals(run.id, "day2.1", "staging")] == ["maria"]
         assert await session.bot.store.approvals(run.id, "day2.2", "production") == []
         missing = notes(await say(session, "click Approve @999"))[0]
-        assert "No button 'Approve' on card @999" in missing
+        assert "There is no card @999 (cards so far are @1 to @" in missing
 
     async def test_tick_sends_the_new_selection_and_a_second_tick_unticks(self, session: Session) -> None:
         await say(session, "/ion start week17 2026-11-02", "/ion step day2.1", "tick 2")

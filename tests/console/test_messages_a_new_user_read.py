@@ -119,3 +119,17 @@ async def test_rolling_back_an_unknown_step_opens_no_dialog_and_says_the_error_o
     assert not [c for c in new if c.method.startswith("views.")]
     errors = [c for c in new if "day9.9" in render_text(c.payload)]
     assert len(errors) == 1, [render_text(c.payload) for c in errors]
+
+
+async def test_the_gate_confirm_prompt_reads_without_slack_stars_and_the_yes_button_is_not_cut(
+    session: Session,
+) -> None:
+    await say(session, "/ion start week17 2026-11-02", "/ion gonogo preflight")
+    gate = session.feed.newest_with_button("YES", None)
+    assert gate is not None
+    labels = [b.label for b in gate.elements.buttons]
+    assert "YES - Proceed with Week 17 implementation" in labels and not any(label.endswith("…") for label in labels)
+    said = [o.text for o in await say(session, "click YES - Proceed with Week 17 implementation") if hasattr(o, "text")]
+    prompt = next(text for text in said if text.startswith("Decide YES?"))
+    assert "Record YES for Pre-Implementation Go/No-Go" in prompt and "*" not in prompt
+

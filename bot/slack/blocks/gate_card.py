@@ -18,6 +18,7 @@ from bot.slack.blocks.kit import (
 )
 from bot.slack.blocks.step_card import check_line
 from bot.slack.blocks.views import GateCardView
+from bot.slack.limits import BUTTON_TEXT
 from bot.slack.mrkdwn import escape_inline, who
 
 
@@ -82,6 +83,7 @@ def gate_card(view: GateCardView) -> Message:
                         _value(view, decision="yes"),
                         qualifier="yes",
                         style="primary",
+                        label_limit=BUTTON_TEXT,  # the runbook's words, shown whole as Slack allows
                         confirm=Confirm("Decide YES?", f"Record *YES* for *{title}* and proceed?", confirm="YES"),
                     ),
                     button(
@@ -90,6 +92,7 @@ def gate_card(view: GateCardView) -> Message:
                         _value(view, decision="no"),
                         qualifier="no",
                         style="danger",
+                        label_limit=BUTTON_TEXT,
                         confirm=Confirm(
                             "Decide NO?",
                             f"Record *NO* for *{title}*? The run pauses until the gate is decided again.",

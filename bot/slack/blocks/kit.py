@@ -102,7 +102,9 @@ def button(
     qualifier: str | None = None,
     style: Literal["primary", "danger"] | None = None,
     confirm: Confirm | None = None,
+    label_limit: int = limits.OUR_LABEL,
 ) -> dict[str, Any]:
+    """A button; ``label_limit`` is our short house label unless the words are the runbook's own (Slack's 75)."""
     confirm_obj = None
     if confirm is not None:
         confirm_obj = ConfirmObject(
@@ -113,7 +115,7 @@ def button(
             style="danger" if confirm.danger else "primary",
         )
     element = ButtonElement(
-        text=clamp(label, limits.OUR_LABEL),
+        text=clamp(label, label_limit),
         action_id=action_id(verb, qualifier),
         value=value.encode(),
         style=style,
