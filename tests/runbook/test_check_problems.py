@@ -346,3 +346,11 @@ def test_unquoted_clock_times_are_read_as_times() -> None:
     step = runbook.step("day1.1")
     assert step is not None and step.window is not None
     assert step.window.start.strftime("%H:%M") == "09:00"
+
+
+def test_a_gate_label_longer_than_a_slack_button_allows_is_reported(write_runbook: Callable[[str], Path]) -> None:
+    week17 = (Path(__file__).resolve().parents[2] / "runbooks" / "week17.yaml").read_text(encoding="utf-8")
+    long = "YES - Proceed with Week 17 implementation, every phase and every region " + "x" * 10
+    path = write_runbook(week17.replace("yes_label: YES - Proceed with Week 17 implementation", f"yes_label: {long}"))
+    problems = [str(p) for p in check_paths([path])]
+    assert len(problems) == 1 and "yes_label" in problems[0] and "75 characters" in problems[0], problems
