@@ -213,14 +213,38 @@ def describe_outline(runbook: Runbook) -> str:
         if day and day.phase:
             heading += f" [{day.phase}]"
         lines.append(heading)
-        entries: list[tuple[time, str]] = [
-            (g.at, f"  gate {g.id:<13} {_clock(g.at)}        {g.title}") for g in runbook.gates if g.day == number
-        ]
-        for step in day.steps if day else []:
-            start = step.window.start if step.window else time(0, 0)
-            entries.append((start, f"  step {step.id:<13} {_window(step.window):<11}  {step.title}"))
-        lines.extend(text for _, text in sorted(entries, key=lambda entry: entry[0]))
+        gates = sorted((g for g in runbook.gates if g.day == number), key=lambda g: g.at)
+        for step in _in_order(day.steps if day else []):
+            while gates and step.window and step.window.start >= gates[0].at:
+                lines.append(_gate_row(gates.pop(0)))
+            lines.append(f"  step {step.id:<13} {_window(step.window):<11}  {step.title}")
+        lines.extend(_gate_row(gate) for gate in gates)
     return "\n".join(lines)
+
+
+def _gate_row(gate: Gate) -> str:
+    return f"  gate {gate.id:<13} {_clock(gate.at)}        {gate.title}"
+
+
+def _in_order(steps: list[Step]) -> list[Step]:
+    """By window start (a step without a window: any time), but never before a step it depends on."""
+    by_start = sorted(steps, key=lambda s: s.window.start if s.window else time(0, 0))
+    same_day = {s.id: s for s in steps}
+    ordered: list[Step] = []
+    seen: set[str] = set()
+
+    def place(step: Step) -> None:
+        if step.id in seen:
+            return
+        seen.add(step.id)  # before its dependencies: a cycle (refused by `ionbot check`) cannot loop here
+        for dependency in step.depends_on:
+            if dependency in same_day:
+                place(same_day[dependency])
+        ordered.append(step)
+
+    for step in by_start:
+        place(step)
+    return ordered
 
 
 def _section(lines: list[str], title: str, items: list[str], bullet: str = "- ") -> None:

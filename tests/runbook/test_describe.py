@@ -66,3 +66,26 @@ def test_every_action_kind_in_the_seed_has_a_plan_line(week17: Runbook) -> None:
     seen = {action.kind: describe_action(action) for step in week17.steps() for action in step.actions}
     assert set(seen) == set(ACTION_KINDS)
     assert all(line and not line.startswith("<") for line in seen.values())
+
+
+EXAMPLE = WEEK17.with_name("example.yaml")
+
+
+def test_ionbot_list_shows_a_step_after_the_step_it_depends_on_even_without_a_window() -> None:
+    from bot.runbook.describe import describe_outline
+
+    outline = describe_outline(load_runbook(EXAMPLE))
+    assert outline.index("step day2.1") < outline.index("step day2.2")
+    assert outline.index("gate preflight") < outline.index("step day1.1")
+
+
+def test_a_step_card_names_an_untitled_action_by_its_plan_line_not_its_kind() -> None:
+    from bot.slack.blocks import step_card
+    from bot.slack.blocks.views import CardMeta, StepCardView
+    from bot.slack.console_render import render_text
+
+    step = load_runbook(EXAMPLE).step("day2.1")
+    assert step is not None and step.actions[0].title is None
+    card = render_text(step_card(StepCardView(meta=CardMeta(run_id="r", card_version=1), step=step)).payload())
+    assert "• Scale demo-api in us-central1 to minInstances 1" in card
+    assert "cloud_run.scale" not in card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.engine.ports import Change
+from bot.runbook.describe import describe_action
 from bot.runbook.models import Step
 from bot.slack.blocks.actions import ActionValue, Verb
 from bot.slack.blocks.kit import (
@@ -183,7 +184,7 @@ def step_card(view: StepCardView) -> Message:
     for plan in view.plans:
         blocks.append(section(plan_text(plan)))
     if not view.plans and step.actions:
-        described = [f"• {escape_inline(a.title or a.kind)}" for a in step.actions]
+        described = [f"• {escape_inline(a.title or describe_action(a))}" for a in step.actions]
         blocks.append(section("*Actions*\n" + "\n".join(described)))
     if step.checklist:
         blocks.append(section(f"*Checklist* ({_ticked(view)}/{len(step.checklist)} ticked)"))
