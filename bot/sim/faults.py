@@ -18,7 +18,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.runbook.durations import parse_clock, parse_duration
-from bot.runbook.models import Calendar
+from bot.runbook.models import Calendar, Runbook
+from bot.runbook.suggest import did_you_mean
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -158,3 +159,36 @@ class FaultPlan:
             if span is not None and span[0] <= at < span[1]:
                 found = Override(fault.value, fault)
         return found
+
+
+def check_faults(texts: Iterable[str], runbook: Runbook) -> list[Fault]:
+    """Every fault read and checked against the runbook before anything starts: a fault after a step
+    that does not exist, or on a day or metric it lacks, would never fire and must not be accepted."""
+    faults = [parse_fault(text) for text in texts]
+    days = runbook.calendar.working_days
+    production = {e.name for e in runbook.environments if e.production}
+    for fault in faults:
+        where = f"in the fault {fault.text!r}"
+        if fault.after_step is not None:
+            step = runbook.step(fault.after_step)
+            if step is None:
+                hint = did_you_mean(fault.after_step, [s.id for s in runbook.steps()])
+                raise FaultSyntaxError(
+                    _refused(f"{where}: runbook {runbook.id} has no step {fault.after_step}{hint}")
+                    + " `ionbot list` shows the steps."
+                )
+            if not production.intersection(step.environments):
+                raise FaultSyntaxError(
+                    _refused(f"{where}: {step.id} never runs on production, so a fault after it would never start")
+                    + " Name a production step or write 'from dayN HH:MM'."
+                )
+        if fault.day is not None and not 1 <= fault.day <= days:
+            raise FaultSyntaxError(_refused(f"{where}: the run has days 1 to {days}, not day {fault.day}"))
+        if fault.metric != "*" and runbook.metrics and runbook.metric(fault.metric) is None:
+            hint = did_you_mean(fault.metric, [m.id for m in runbook.metrics])
+            raise FaultSyntaxError(_refused(f"{where}: runbook {runbook.id} has no metric {fault.metric}{hint}"))
+    return faults
+
+
+def _refused(text: str) -> str:
+    return (text if text.endswith("?") else text + ".") + " Nothing was started."

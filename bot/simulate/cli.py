@@ -63,7 +63,7 @@ async def simulate(
     settings = load_settings()
     runbook = load_runbook(settings.runbook)
     zone = ZoneInfo(runbook.calendar.timezone)
-    last = days or runbook.calendar.working_days
+    last = runbook.calendar.working_days if days is None else days  # --days 0 is refused, not "all"
     if not 1 <= last <= runbook.calendar.working_days:
         raise ConsoleError(f"--days must be 1 to {runbook.calendar.working_days}, not {last}.")
     start = datetime.combine(start_date, START_AT, zone)

@@ -33,9 +33,11 @@ from bot.engine.clock import SystemClock
 from bot.engine.permissions import DEMO_TEAM, TeamMember
 from bot.engine.ports import Event
 from bot.engine.records import StepState
+from bot.reports.render import ReportRenderer, validate_templates
 from bot.reports.service import ReportService
 from bot.runbook.loader import load_runbook
 from bot.scheduler import run_dates
+from bot.sim.faults import check_faults
 from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
 from bot.slack import console_payloads as payloads
 from bot.slack.console_actions import CardActions, Confirm, answer, serve_response_urls
@@ -156,9 +158,11 @@ class Session:
             overrides["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'ion.db'}"
             throwaway = True
         settings = load_settings(**overrides)
+        self.renderer = _renderer(settings.templates_dir)
         channel = self.options.channel or settings.channel
         self.channel = channel
         runbook = load_runbook(settings.runbook)
+        check_faults(self.options.faults, runbook)  # a fault that could never fire is refused before the start
         self.zone = ZoneInfo(runbook.calendar.timezone)
         self.api.workspace = FakeSlackWorkspace(
             users={m.user_id: {"name": m.name, "real_name": m.name.title()} for m in self.team},
@@ -206,10 +210,13 @@ class Session:
         from bot.slack.app import state_of
 
         files = self.options.files_dir
-        if files is None:
-            files = Path(tempfile.mkdtemp(prefix="ionbot-charts-"))  # kept: the reports show these paths
+        if files is None:  # our own folder: the charts live as long as the session that shows their paths
+            files = Path(tempfile.mkdtemp(prefix="ionbot-charts-"))
+            self._stack.callback(_remove_tree, files)
+        self.files_dir = files
         state = state_of(self.app)
-        service = ReportService(self.bot, SlackReportPoster(state.outbox, self.client, files_dir=files))
+        poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
+        service = ReportService(self.bot, poster, self.renderer)
         state.reports = service
         return service
 
@@ -364,6 +371,14 @@ class Session:
 def default_virtual_start(zone: ZoneInfo, on: date = date(2026, 11, 2), at: time = time(8, 30)) -> datetime:
     """The documented default start of a virtual clock: Monday 2 Nov 2026, 08:30 in the runbook's zone."""
     return datetime.combine(on, at, zone)
+
+
+def _renderer(templates_dir: Path | None) -> ReportRenderer:
+    """The team's templates (``ION_TEMPLATES_DIR``) as ``serve`` uses them; a broken one stops the start."""
+    problems = validate_templates(templates_dir)
+    if problems:
+        raise ConsoleError("the report templates do not render: " + " ".join(problems))
+    return ReportRenderer(templates_dir)
 
 
 def _remove_tree(folder: Path) -> None:
