@@ -34,7 +34,7 @@ from bot.runbook.loader import load_runbook
 from bot.sim.faults import FaultSyntaxError
 from bot.slack.console_feed import Entry
 from bot.slack.console_input import parse_console_line
-from bot.slack.console_render import render
+from bot.slack.console_render import changed_lines, render
 from bot.slack.console_session import ConsoleError, Note, Output, Session, SessionOptions, default_virtual_start
 
 ReadLine = Callable[[str], Awaitable[str | None]]
@@ -44,8 +44,9 @@ NAMES = {m.user_id: m.name for m in DEMO_TEAM}
 class Printer:
     """Draws replies in the terminal (rich) or prints each Web API call as a JSON line."""
 
-    def __init__(self, out: TextIO, *, as_json: bool, color: bool) -> None:
+    def __init__(self, out: TextIO, *, as_json: bool, color: bool, verbose: bool = False) -> None:
         self.as_json = as_json
+        self.verbose = verbose  # an updated card drawn whole, not only the lines that changed
         self.out = out
         self.console = Console(file=out, force_terminal=color, no_color=not color, highlight=False, width=100)
         self.err = Console(file=sys.stderr, highlight=False, width=100)
@@ -67,6 +68,12 @@ class Printer:
         self.out.flush()
 
     def _entry(self, entry: Entry) -> None:
+        if entry.previous is not None and not self.verbose:  # an update: only what changed
+            changed = changed_lines(entry.previous, entry.payload, NAMES)
+            note = "" if changed else "(nothing visible changed)"
+            self.console.print(Text(f"── {entry.title} {note}", style="dim"))
+            render(entry.payload, self.console, NAMES, changed)
+            return
         self.console.print(Text(f"── {entry.title} ", style="dim"))
         if entry.payload:
             render(entry.payload, self.console, NAMES)
@@ -148,7 +155,7 @@ async def console_main(args: argparse.Namespace) -> int:
         database_url=args.database_url,
     )
     interactive = sys.stdin.isatty()
-    printer = Printer(sys.stdout, as_json=args.json, color=sys.stdout.isatty())
+    printer = Printer(sys.stdout, as_json=args.json, color=sys.stdout.isatty(), verbose=args.verbose)
     confirm = _terminal_confirm() if interactive else None
     async with Session(options, confirm) as session:
         if not args.json:
@@ -245,6 +252,12 @@ def register_console(commands: argparse._SubParsersAction[argparse.ArgumentParse
         default="lee",
         metavar="NAME",
         help="who types first: maria (manager), lee (lead), sam (on-call SRE), dana (member)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="draw an updated card whole (default: only the lines that changed)",
     )
     parser.add_argument("--channel", default=None, help="channel id the console plays in (default: $ION_CHANNEL)")
     parser.add_argument(

@@ -66,6 +66,7 @@ class Entry:
     title: str
     payload: JSONDict
     raw: JSONDict = field(default_factory=dict)
+    previous: JSONDict | None = None  # an updated card as it was drawn before: the console shows what changed
 
     @property
     def visible(self) -> bool:
@@ -156,8 +157,9 @@ class Feed:
             if updated is None:
                 return Entry(method, "a message was updated", message_of(payload), payload)
             card = updated
+            before = card.payload
             card.payload = {**card.payload, **message_of(payload)}
-            return Entry(method, f"@{card.number} updated", card.payload, payload)
+            return Entry(method, f"@{card.number} updated", card.payload, payload, before)
         if method == "chat.postEphemeral":
             user = str(payload.get("user", ""))
             card = self._new_card(str(payload.get("channel", "")), None, message_of(payload), ephemeral=True)
@@ -195,8 +197,8 @@ class Feed:
             origin.payload = {"text": "(deleted)"}
             return Entry(RESPONSE_URL, f"@{origin.number} deleted", origin.payload, payload)
         if origin is not None and payload.get("replace_original"):
-            origin.payload = body
-            return Entry(RESPONSE_URL, f"@{origin.number} replaced", origin.payload, payload)
+            before, origin.payload = origin.payload, body
+            return Entry(RESPONSE_URL, f"@{origin.number} replaced", origin.payload, payload, before)
         ephemeral = payload.get("response_type", "ephemeral") != "in_channel"
         card = self._new_card(origin.channel if origin else "", None, body, ephemeral=ephemeral)
         note = "only visible to you" if ephemeral else "posted"

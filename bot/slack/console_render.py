@@ -6,6 +6,7 @@ so `click Approve` can; :func:`interactive_elements` gives the runner the same n
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,7 @@ EMOJI = {
     ":double_vertical_bar:": "⏸",
     ":checkered_flag:": "🏁",
     ":wastebasket:": "🗑",
+    ":vertical_traffic_light:": "🚦",
 }
 
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
@@ -226,11 +228,32 @@ def render_text(
     return "\n".join(text for text, _ in _lines(payload, names))
 
 
+def changed_lines(
+    before: Mapping[str, Any], after: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> list[Line]:
+    """What an update changed, as drawn: the new or rewritten lines, or one line saying what went."""
+    old, new = _lines(before, names), _lines(after, names)
+    matcher = difflib.SequenceMatcher(a=[t for t, _ in old], b=[t for t, _ in new], autojunk=False)
+    shown: list[Line] = []
+    removed = 0
+    for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            shown.extend(new[b_start:b_end])
+        if tag in ("replace", "delete"):
+            removed += max(0, (a_end - a_start) - (b_end - b_start))
+    if removed:
+        shown.append((f"({removed} line{'s' if removed > 1 else ''} no longer shown)", "dim"))
+    return shown  # empty: the update changed nothing a person sees
+
+
 def render(
     payload: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     console: Console,
     names: Mapping[str, str] | None = None,
+    lines: Sequence[Line] | None = None,
 ) -> None:
-    """Draw it in the terminal; text goes in as Text objects so nothing a user typed is read as markup."""
-    for text, style in _lines(payload, names):
+    """Draw it in the terminal; text goes in as Text objects so nothing a user typed is read as markup.
+
+    ``lines`` (from :func:`changed_lines`) draws only those instead of the whole payload."""
+    for text, style in lines if lines is not None else _lines(payload, names):
         console.print(Text(text, style=style))

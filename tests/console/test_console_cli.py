@@ -54,3 +54,19 @@ def test_the_readme_walkthrough_runs_as_written_and_ends_with_day2_1_rolled_back
     assert "Week 17 Day 1 Report" in out and "Week 17 Day 2 Report" in out
     assert "day2.1 (production) rolled back: 1 target(s) restored to their snapshots and read back." in out
     assert "went wrong" not in out and "cannot run" not in out and "not approved" not in out
+
+    # An update prints the lines that changed, not the whole card again: the step card's header is drawn
+    # once, when /ion step posts it; its updates show only their new lines (state, ticks, buttons).
+    assert out.count("== day2.1 · Reduce Minimum Instances (US Region) ==") == 1
+    assert "production ⏪ rolling back since 17:00 by lee" in out
+    assert len(out.splitlines()) < 600  # 27 typed lines printed 1,034 lines when every update was a full card
+
+
+def test_the_walkthrough_with_verbose_draws_every_updated_card_whole(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ["/ion start week17 2026-11-02", "/ion step day2.1", "tick 1", "tick 2", "quit"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["console", "--clock", "virtual=2026-11-03T08:50", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("== day2.1 · Reduce Minimum Instances (US Region) ==") == 3  # posted, then two updates
