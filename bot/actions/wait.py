@@ -5,6 +5,8 @@ Interrupting it is cancelling the task; nothing is caught here, so the cancellat
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
 from bot.engine.ports import Outcome, ProgressCallback, Target
 from bot.runbook.durations import format_duration
@@ -17,6 +19,7 @@ class WaitAction(ReadOnlyAction):
     def __init__(self, spec: Wait, binding: Binding, deps: ActionDeps) -> None:
         self.spec = spec
         self.environment = binding.environment
+        self.zone = ZoneInfo(binding.runbook.calendar.timezone)  # the run's one zone, as on every other line
         self.deps = deps
         label = f"wait {format_duration(spec.duration)} ({self.environment.name})"
         super().__init__(Target(key=f"{self.environment.name}:wait:{format_duration(spec.duration)}", label=label))
@@ -31,7 +34,8 @@ class WaitAction(ReadOnlyAction):
         clock = self.deps.clock
         started = clock.now()
         until = started + self.spec.duration
-        await progress(f"waiting {format_duration(self.spec.duration)}, until {until:%H:%M} UTC{self._reason()}")
+        shown = f"{until.astimezone(self.zone):%H:%M %Z}"
+        await progress(f"waiting {format_duration(self.spec.duration)}, until {shown}{self._reason()}")
         await clock.sleep(self.spec.duration.total_seconds())
         waited = clock.now() - started
         data = {

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.engine.ports import CheckResult, MetricsSource, Point, Series
 from bot.runbook.conditions import OPERATORS, Condition, parse_condition
@@ -56,6 +57,7 @@ def evaluate(
     baseline: float | None,
     now: datetime,
     aggregate: Aggregate = "mean",
+    zone: tzinfo = UTC,
 ) -> Evaluation:
     """Judge ``condition`` on ``series`` at ``now``; ``aggregate`` is the metric's window aggregate.
 
@@ -93,7 +95,7 @@ def evaluate(
             f"{condition.metric} is {_fmt(newest.value)} ({condition.op} {_fmt(limit)}: {'yes' if ok else 'no'})",
         )
     assert condition.window is not None
-    return _sustained(condition, points, limit, condition.window, step, held)
+    return _sustained(condition, points, limit, condition.window, step, held, zone)
 
 
 def _sustained(
@@ -103,6 +105,7 @@ def _sustained(
     window: timedelta,
     step: timedelta,
     held: timedelta | None,
+    zone: tzinfo = UTC,
 ) -> Evaluation:
     newest = points[-1]
     span = format_duration(window)
@@ -126,7 +129,7 @@ def _sustained(
             last.value,
             limit,
             held,
-            f"{condition.metric} was {_fmt(last.value)} at {last.at:%H:%M} UTC, "
+            f"{condition.metric} was {_fmt(last.value)} at {last.at.astimezone(zone):%H:%M %Z}, "
             f"not {condition.op} {_fmt(limit)}, within the last {span}",
         )
     covered = format_duration(held) if held is not None else "0s"
@@ -271,7 +274,8 @@ class MetricsChecker:
             series = await source.read(metric, environment, now - lookback(parsed), now)
         except Exception as exc:  # an unreadable metric is unknown, never a pass
             return _unknown(parsed, f"could not read {metric.id}: {exc}")
-        verdict = evaluate(parsed, series, metric.baseline, now, metric.window_aggregate)
+        zone = ZoneInfo(self._runbook.calendar.timezone)  # the run's zone, as every other time it shows
+        verdict = evaluate(parsed, series, metric.baseline, now, metric.window_aggregate, zone)
         return verdict.to_check_result(parsed)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -256,7 +257,8 @@ class Watcher:
                 continue
             metric = self._runbook.metric(trigger.condition.metric)
             assert metric is not None
-            verdicts[trigger.id] = evaluate(trigger.condition, got, metric.baseline, now, metric.window_aggregate)
+            zone = ZoneInfo(self._runbook.calendar.timezone)
+            verdicts[trigger.id] = evaluate(trigger.condition, got, metric.baseline, now, metric.window_aggregate, zone)
         return verdicts
 
     # --- auto-rollback ------------------------------------------------------------------------
@@ -347,7 +349,7 @@ class Watcher:
         return None
 
     async def _announce(self, change: AlertChange, channel: str) -> None:
-        event = _event_for(change, channel)
+        event = _event_for(change, channel, ZoneInfo(self._runbook.calendar.timezone))
         if event is not None:
             await self._notifier.notify(event)
 
@@ -364,7 +366,7 @@ def _find(alerts: list[AlertRecord], trigger_id: str, kinds: tuple[str, ...]) ->
     return next((a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None)
 
 
-def _event_for(change: AlertChange, channel: str) -> Event | None:
+def _event_for(change: AlertChange, channel: str, zone: ZoneInfo) -> Event | None:
     alert = change.alert
     base: dict[str, JSON] = {
         "alert_id": alert.id,
@@ -381,7 +383,7 @@ def _event_for(change: AlertChange, channel: str) -> Event | None:
         when = alert.auto_rollback_at
         paused = PAUSED_AT in alert.data
         if when:
-            auto = f" Automatic rollback of {step} at {when:%H:%M} UTC unless someone holds it."
+            auto = f" Automatic rollback of {step} at {when.astimezone(zone):%H:%M %Z} unless someone holds it."
         elif paused:
             auto = f" {PAUSED_NOTE}"
         elif is_step_trigger(alert.trigger_id):
@@ -415,7 +417,7 @@ def _event_for(change: AlertChange, channel: str) -> Event | None:
     if kind == "auto_rollback_resumed" and alert.auto_rollback_at is not None:
         when = alert.auto_rollback_at
         text = (
-            f"The run is active again: automatic rollback of {step} at {when:%H:%M} UTC unless someone "
+            f"The run is active again: automatic rollback of {step} at {when.astimezone(zone):%H:%M %Z} unless someone "
             f"holds it. {alert.message}"
         )
         return Event("auto_rollback_resumed", alert.run_id, channel, text, alert.step_id, base)

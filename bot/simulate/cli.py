@@ -86,13 +86,16 @@ async def simulate(
             await runner.play(week_script(runbook, last), start)
             expect = Expectations(last, fault_steps(faults), faulted=bool(faults))
             found = await problems(session, runner.played, expect)
-            written = transcript.write(out, session.api, session.job_log) if out is not None else []
+            written = transcript.write(out, session.api, session.job_log, zone) if out is not None else []
             end = session.local_now()
             calls = len(session.api.recorded)
     finally:
         if out is None:
             shutil.rmtree(files, ignore_errors=True)
-    summary = f"Simulated days 1-{last} ({start_date} to {end:%a %d %b %H:%M}); the bot made {calls} Web API calls."
+    summary = (
+        f"Simulated days 1-{last} ({start_date} to {end:%a %d %b %H:%M %Z}, times in {zone.key}); "
+        f"the bot made {calls} Web API calls."
+    )
     return Outcome(found, summary, written)
 
 

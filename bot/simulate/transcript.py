@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.engine.permissions import TeamMember
 from bot.sim.slack_api import FakeSlackApi
@@ -47,8 +48,11 @@ class Transcript:
                     out.append(render_text(output.payload, self.names))
         return out
 
-    def write(self, folder: Path, api: FakeSlackApi, jobs: list[tuple[Fired, list[Entry]]]) -> list[Path]:
-        """Write every file; returns their paths."""
+    def write(
+        self, folder: Path, api: FakeSlackApi, jobs: list[tuple[Fired, list[Entry]]], zone: ZoneInfo
+    ) -> list[Path]:
+        """Write every file; returns their paths. Report file names carry their local time and zone
+        (``20261103T1700CST-...``), the zone the transcript shows, so the two never disagree."""
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / "transcript.txt", folder / "calls.jsonl"]
         written[0].write_text("\n".join(self.lines) + "\n", encoding="utf-8")
@@ -61,7 +65,7 @@ class Transcript:
             if fired.due.job.kind == "trigger_watch" or not shown:
                 continue
             reports.mkdir(exist_ok=True)
-            stamp = f"{fired.due.at:%Y%m%dT%H%M}"
+            stamp = f"{fired.due.at.astimezone(zone):%Y%m%dT%H%M%Z}"
             path = reports / f"{stamp}-{_slug(fired.due.job.job_key)}.txt"
             path.write_text("\n".join(self.text(list(shown))) + "\n", encoding="utf-8")
             written.append(path)

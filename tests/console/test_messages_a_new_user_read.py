@@ -133,3 +133,11 @@ async def test_the_gate_confirm_prompt_reads_without_slack_stars_and_the_yes_but
     prompt = next(text for text in said if text.startswith("Decide YES?"))
     assert "Record YES for Pre-Implementation Go/No-Go" in prompt and "*" not in prompt
 
+
+async def test_ion_audit_shows_times_in_the_runs_zone_like_the_console_and_names_it(session: Session) -> None:
+    said = await say(session, "/ion start week17 2026-11-02", "/ion audit 5")
+    audit = [
+        render_text(o.payload) for o in said if hasattr(o, "payload") and "audit entries" in render_text(o.payload)
+    ]
+    assert audit and audit[-1].startswith("The newest ") and "(times in America/Chicago):" in audit[-1]
+    assert "2026-11-03 08:50 lee: start run" in audit[-1]  # 14:50 UTC, shown at the console's 08:50

@@ -80,7 +80,8 @@ class TestWait:
         assert outcome.ok and not outcome.changed
         assert outcome.message == "waited 30m (soak after the scale-down)"
         assert clock.sleeps == [1800.0] and clock.now() - start == timedelta(minutes=30)
-        assert progress.lines == ["waiting 30m, until 14:30 UTC (soak after the scale-down)"]
+        # 14:30 UTC said in the run's zone (America/Chicago), like every other time the run shows
+        assert progress.lines == ["waiting 30m, until 09:30 CDT (soak after the scale-down)"]
         assert (await action.revert(action.target, None, progress)).changed is False
 
     async def test_cancelling_the_wait_propagates_and_records_no_outcome(self, progress: Progress) -> None:

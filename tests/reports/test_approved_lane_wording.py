@@ -1,4 +1,4 @@
-"""Issue 17 item 12: an approved lane nobody has run yet is not "awaiting approval (…needs someone to run it (approved))"."""
+"""Issue 17 item 12: an approved lane nobody has run is not "awaiting approval (… someone to run it (approved))"."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def test_the_fault_raises_an_alert_and_the_auto_rollback_restores_day2_1(outcome
 
 
 def test_the_day2_report_lists_the_rollback_under_issues_and_blockers(outcome: Outcome) -> None:
-    report = written(outcome, "20261103T1700-daily_report.txt")
+    report = written(outcome, "20261103T1700CST-daily_report.txt")
     issues = report.split("Issues/Blockers:")[1].split("Next Day Plan:")[0]
     assert "day2.1" in issues and "rolled back" in issues
 
@@ -46,7 +46,7 @@ def test_the_day2_report_lists_the_rollback_under_issues_and_blockers(outcome: O
 def test_every_report_digest_and_reminder_of_the_three_days_is_posted(outcome: Outcome) -> None:
     assert not [p for p in outcome.problems if "report" in p or "standup" in p or "reminder" in p]
     reports = {p.name for p in outcome.written if p.parent.name == "reports"}
-    assert {f"2026110{day}T1700-daily_report.txt" for day in (2, 3, 4)} <= reports
+    assert {f"2026110{day}T1700CST-daily_report.txt" for day in (2, 3, 4)} <= reports
     assert sum(1 for name in reports if "-standup-" in name) == 9
     assert any("gate-preflight" in name for name in reports)
 
@@ -61,7 +61,7 @@ def test_transcript_calls_and_chart_pngs_are_written(outcome: Outcome) -> None:
     charts = [p for p in outcome.written if p.suffix == ".png"]
     assert {p.name for p in charts} >= {"day1-metrics.png", "day2-metrics.png"}
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in charts)
-    day2 = written(outcome, "20261103T1700-daily_report.txt")
+    day2 = written(outcome, "20261103T1700CST-daily_report.txt")  # local time, with the run's zone
     assert "day2-metrics.png" in day2  # the report shows where its chart is
 
 
@@ -102,3 +102,11 @@ def test_a_fault_at_a_time_rolls_back_whatever_step_is_latest_and_the_week_accep
     transcript = written(played, "transcript.txt")
     assert "Rollback trigger: Error rate > 1% for > 5 minutes" in transcript
     assert "day2.3 (production) rolled back" in transcript  # the latest production step at 14:00
+
+
+def test_simulate_out_names_every_report_in_the_runs_zone_and_says_the_zone(outcome: Outcome) -> None:
+    reports = sorted(p.name for p in outcome.written if p.parent.name == "reports")
+    assert reports and all(name[13:16] == "CST" for name in reports), reports
+    asia = [name for name in reports if "standup" in name and "asia" in name.lower()]
+    assert asia and all(name.startswith("2026110") and name[9:13] == "0800" for name in asia), asia  # 22:00 SGT
+    assert "times in America/Chicago" in outcome.summary

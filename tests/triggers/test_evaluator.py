@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -41,6 +42,11 @@ class TestSustainedConditions:
         assert verdict.threshold == 1.0
         assert verdict.held_for == timedelta(minutes=5)
         assert verdict.value == 1.8  # the point nearest the threshold: every point was at least this
+
+    def test_a_false_verdict_says_when_in_the_runs_zone_not_utc(self) -> None:
+        verdict = evaluate(ERROR_RATE, series([2.0] * 5 + [0.3]), None, T0, zone=ZoneInfo("America/Chicago"))
+        assert verdict.state == "false"
+        assert "error_rate_pct was 0.3 at 14:00 CST" in verdict.detail and "UTC" not in verdict.detail
 
     def test_newest_point_two_steps_old_still_counts(self) -> None:
         verdict = evaluate(ERROR_RATE, series([2.0] * 6), None, T0 + timedelta(minutes=2))

@@ -111,7 +111,7 @@ async def test_an_injected_error_spike_alerts_then_rolls_back_exactly_once() -> 
     assert opened.data["buttons"] == ["rollback", "acknowledge", "hold"]
     assert opened.data["value"] == 2.5 and opened.data["threshold"] == 1.0
     assert opened.data["held_for_seconds"] == 300
-    assert "Automatic rollback of day2.1 at 20:10 UTC" in opened.text
+    assert "Automatic rollback of day2.1 at 14:10 CST" in opened.text  # 20:10 UTC, in the run's zone
 
     [(called_at, alert)] = world.rollback.calls
     assert called_at == T0 + timedelta(minutes=10)
@@ -249,7 +249,7 @@ async def test_a_paused_run_still_alerts_but_its_automatic_rollback_waits_until_
     first = await world.poll_until(T0 + timedelta(minutes=30))
     assert first["auto_rollback_resumed"] == T0 + timedelta(minutes=21)
     [resumed] = [e for e in world.notifier.events if e.kind == "auto_rollback_resumed"]
-    assert "automatic rollback of day2.1 at 20:26 UTC" in resumed.text  # the whole 5 minutes were left
+    assert "automatic rollback of day2.1 at 14:26 CST" in resumed.text  # 20:26 UTC: the whole 5 minutes were left
     [(called_at, _)] = world.rollback.calls
     assert called_at == T0 + timedelta(minutes=26)
 

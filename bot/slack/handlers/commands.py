@@ -121,12 +121,13 @@ class Command:
         if not entries:
             await self.say("The audit log of this run is empty.")
             return
+        zone = self.bot.rollout.ctx.zone  # the run's zone, as the cards, reports and console show time
         lines = [
-            f"{e.at:%Y-%m-%d %H:%M} {e.actor_name}: {e.what} {e.step_id or ''} "
+            f"{e.at.astimezone(zone):%Y-%m-%d %H:%M} {e.actor_name}: {e.what} {e.step_id or ''} "
             f"{e.before or ''}{' -> ' if e.after else ''}{e.after or ''} [{e.outcome}] {e.detail or ''}".strip()
             for e in entries
         ]
-        await self.say("\n".join(lines))
+        await self.say(f"The newest {len(entries)} audit entries (times in {zone.key}):\n" + "\n".join(lines))
 
     # --- the run -----------------------------------------------------------------------------
 
