@@ -39,6 +39,7 @@ from bot.scheduler import JobSkipped
 from bot.slack.limits import MESSAGE_BLOCKS as BLOCK_LIMIT
 from bot.slack.limits import SECTION_TEXT as SECTION_LIMIT
 from bot.slack.limits import split_text
+from bot.slack.mrkdwn import Mrkdwn
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
@@ -271,9 +272,11 @@ class ReportService:
                 raise Refused(f"This run has days 1 to {last}, so there is no Day {day} report. Nothing was posted.")
             if calendar.date_of(day) > today:
                 hint = f" `/ion report` shows Day {past[-1]} so far." if past else ""
-                raise Refused(
-                    f"Day {day} is {calendar.date_of(day):%a %d %b}, which has not come yet, so there is no "
-                    f"Day {day} report. Nothing was posted.{hint}"
+                raise Refused(  # the bot's own words only, with its `code`: posted as they are
+                    Mrkdwn(
+                        f"Day {day} is {calendar.date_of(day):%a %d %b}, which has not come yet, so there is no "
+                        f"Day {day} report. Nothing was posted.{hint}"
+                    )
                 )
             return day
         if not past:

@@ -141,3 +141,10 @@ async def test_ion_audit_shows_times_in_the_runs_zone_like_the_console_and_names
     ]
     assert audit and audit[-1].startswith("The newest ") and "(times in America/Chicago):" in audit[-1]
     assert "2026-11-03 08:50 lee: start run" in audit[-1]  # 14:50 UTC, shown at the console's 08:50
+
+
+async def test_a_refusal_naming_a_command_shows_it_in_real_backticks_not_look_alikes(session: Session) -> None:
+    said = await say(session, "/ion start week17 2026-11-02", "/ion report 9")
+    refusal = [c for c in session.api.calls("chat.postEphemeral") if "Day 9" in str(c.get("text"))]
+    assert refusal and "`/ion report` shows Day 2 so far." in str(refusal[-1]["text"])
+    assert "\u02cb" not in str(refusal[-1]["text"]) and said
