@@ -1,4 +1,6 @@
-"""The yardstick for the ack and startup benchmarks: a Bolt AsyncApp that only acks.
+"""The yardstick for the ack, answer and startup benchmarks: a Bolt AsyncApp that acks and, with
+BENCH_REPLY=1, answers each slash command privately (chat.postEphemeral) after its ack, as a
+bot must at the least.
 
 Served exactly as ``ionbot serve`` serves its app (aiohttp AppRunner on ION_HOST:PORT, Bolt's
 signature check, POST /slack/events and GET /healthz), so the difference between the two is
@@ -13,6 +15,7 @@ import contextlib
 import os
 import re
 import sys
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -20,12 +23,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 
-def build_app(token: str, signing_secret: str, api_url: str | None) -> AsyncApp:
+def build_app(token: str, signing_secret: str, api_url: str | None, *, reply: bool = False) -> AsyncApp:
     client = AsyncWebClient(token=token, base_url=api_url or AsyncWebClient.BASE_URL)
     app = AsyncApp(client=client, signing_secret=signing_secret)
 
-    async def command(ack: AsyncAck) -> None:
+    async def command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        if reply:
+            text = f"You said `/ion {body.get('text', '')}`."
+            await client.chat_postEphemeral(channel=body["channel_id"], user=body["user_id"], text=text)
 
     async def action(ack: AsyncAck) -> None:
         await ack()
@@ -54,7 +60,8 @@ async def serve() -> None:
     token, secret = os.environ.get("SLACK_BOT_TOKEN"), os.environ.get("SLACK_SIGNING_SECRET")
     if not token or not secret:
         raise SystemExit("The minimal Bolt app needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; it did not start.")
-    app = build_app(token, secret, os.environ.get("SLACK_API_URL"))
+    reply = os.environ.get("BENCH_REPLY") == "1"
+    app = build_app(token, secret, os.environ.get("SLACK_API_URL"), reply=reply)
     runner = web.AppRunner(web_app(app))
     await runner.setup()
     site = web.TCPSite(runner, os.environ.get("ION_HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000")))

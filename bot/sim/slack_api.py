@@ -29,6 +29,7 @@ JSONDict = dict[str, Any]
 class Call:
     method: str
     payload: JSONDict
+    at: float = field(default_factory=time.perf_counter)  # arrival, for benchmarks timing answers
 
 
 @dataclass

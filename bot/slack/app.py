@@ -26,6 +26,7 @@ from bot.slack.handlers.home import on_home_opened
 from bot.slack.handlers.modals import on_submission
 from bot.slack.identity import Directory
 from bot.slack.notifier import SlackNotifier
+from bot.slack.ordering import command_order_key
 from bot.slack.render import Renderer
 from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
 
@@ -97,7 +98,8 @@ def build_app(
             finally:
                 await release(state, dialog)
 
-        await queue.dispatch(ack, listener, order_key=f"command:{body.get('channel_id', '')}")
+        order_key = command_order_key(str(body.get("channel_id", "")), str(body.get("text", "")))
+        await queue.dispatch(ack, listener, order_key=order_key)
 
     async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         dialog = open_at_once(state, body)

@@ -22,6 +22,7 @@ from aiohttp.log import access_logger
 
 from bot.config import ConfigError, Settings, require_for_serve
 from bot.heap import freeze_startup_heap
+from bot.slack.startup_gate import StartupGate
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -41,17 +42,24 @@ OUTBOX_INTERVAL_SECONDS = 30.0
 class Startup:
     """What the probes and the Slack endpoint see while the bot is still being built behind them.
 
-    The port is bound first so /healthz answers at once; /readyz says "starting" and
-    /slack/events answers 503 (Slack retries) until ``open`` hands over the app and its check.
+    The port is bound first so /healthz answers at once; /readyz says "starting" until ``open``
+    hands over the app and its check. A signed Slack request that arrives meanwhile is held by
+    the ``gate`` (bot/slack/startup_gate.py) and answered once the bot is ready, never refused;
+    once the bot stops (``open(None, ...)`` after it was open) /slack/events answers 503.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, gate: StartupGate | None = None) -> None:
         self.app: AsyncApp | None = None
         self.ready: ReadyCheck | None = None
+        self.gate = gate
+        self.stopping = False
 
     def open(self, app: AsyncApp | None, ready: ReadyCheck) -> None:
+        self.stopping = self.stopping or (self.app is not None and app is None)
         self.app = app
         self.ready = ready
+        if app is not None and self.gate is not None:
+            self.gate.open(app)
 
 
 def make_web_app(app: AsyncApp | None, ready: ReadyCheck) -> web.Application:
@@ -66,13 +74,15 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
     web_app = web.Application()
 
     async def slack_events(request: web.Request) -> web.Response:
-        app = startup.app
-        if app is None:
-            return web.json_response({"ok": False, "status": "starting"}, status=503)
         from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
-        response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        app, gate = startup.app, startup.gate
+        if app is not None:
+            response = await app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
+        if gate is None or startup.stopping:
+            return web.json_response({"ok": False, "status": "starting"}, status=503)
+        return await held_until_ready(startup, gate, request)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -93,6 +103,26 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     return web_app
+
+
+async def held_until_ready(startup: Startup, gate: StartupGate, request: web.Request) -> web.Response:
+    """A request that came before the bot was ready: refused if unsigned, else answered or held."""
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    body = await request.read()
+    if not gate.signed(body, request.headers):
+        log.warning("refused a request that is not signed by Slack", path=request.path)
+        return web.json_response({"ok": False, "error": "invalid_signature"}, status=401)
+    bolt_request = AsyncBoltRequest(
+        body=body.decode("utf-8", errors="replace"),
+        query=request.query_string,
+        headers={name: value for name, value in request.headers.items()},
+    )
+    if await gate.wait_open() and startup.app is not None:
+        return await to_aiohttp_response(await startup.app.async_dispatch(bolt_request))
+    gate.hold(bolt_request)
+    return web.Response(status=200)
 
 
 async def start_site(
@@ -184,7 +214,8 @@ async def serve(
     """
     require_for_serve(settings)
     socket_mode = bool(settings.slack_app_token)
-    startup = Startup()
+    # Socket Mode needs no gate: the socket connects only once the bot is ready.
+    startup = Startup(None if socket_mode else StartupGate(settings.slack_signing_secret))
     runner, port = await start_site(
         make_startup_web_app(startup, events=not socket_mode),
         settings.host,
@@ -197,6 +228,8 @@ async def serve(
     try:
         await _serve_built(settings, startup, ready, build_bot, socket_mode)
     finally:
+        if startup.gate is not None:
+            await startup.gate.close()
         await runner.cleanup()
 
 

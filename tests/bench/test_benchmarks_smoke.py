@@ -61,10 +61,30 @@ def test_ack_latency_prints_percentiles_of_both_servers_and_their_ratio() -> Non
     assert "chat.postMessage" in calls and "chat.update" in calls  # the commands and the ticks did their work
 
 
-def test_startup_prints_the_median_of_both_servers_and_their_ratio() -> None:
+def test_startup_prints_the_first_answer_of_both_servers_and_their_ratio() -> None:
     rows = run_bench("startup.py", "--runs", "1")
-    assert_measured(rows, "ionbot serve median", "minimal Bolt median", "median ratio (ionbot / Bolt)")
-    assert rows["median ratio (ionbot / Bolt)"][1] == "<= 1.5"
+    assert_measured(
+        rows,
+        "ionbot serve: first answer, median",
+        "minimal Bolt: first answer, median",
+        "first answer ratio (ionbot / Bolt)",
+        "ionbot serve: /healthz 200, median",
+        "ionbot serve: /readyz 200, median",
+    )
+    assert rows["first answer ratio (ionbot / Bolt)"][1] == "<= 1.5"
+
+
+def test_answer_latency_prints_send_to_reply_of_both_servers_at_each_level() -> None:
+    rows = run_bench("answer_latency.py", "--requests", "8", "--levels", "1,4")
+    for level in (1, 4):
+        assert_measured(
+            rows,
+            f"{level} in flight: ionbot p50 / p99",
+            f"{level} in flight: Bolt p50 / p99",
+            f"{level} in flight: p99 ratio (ionbot / Bolt)",
+        )
+        assert rows[f"{level} in flight: unanswered (ionbot / Bolt)"][0] == "0 / 0"  # every request got its reply
+        assert rows[f"{level} in flight: p99 ratio (ionbot / Bolt)"][1] == "<= 3"
 
 
 def test_watch_cycle_counts_one_list_time_series_call_per_metric() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -20,7 +21,7 @@ from bot.config import ConfigError, Settings
 from bot.sim.slack_api import FakeSlackApi
 from bot.slack.app import build_app
 from bot.slack.server import Startup, make_startup_web_app, serve, start_site
-from tests.slack_app.conftest import RUNBOOK, SECRET
+from tests.slack_app.conftest import CHANNEL, RUNBOOK, SECRET, signed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,7 +97,7 @@ async def test_healthz_answers_while_the_bot_is_still_being_built_and_readyz_wai
         status, text = await get(http, url + "/readyz")
         assert (status, "starting" in text) == (503, True)
         async with http.post(url + "/slack/events", data="command=/ion&text=status") as response:
-            assert response.status == 503  # Slack retries; nothing is dispatched to a half-built app
+            assert response.status == 401  # not Slack's: refused at once, even while starting
 
         gated.release.set()
         assert await ready_in_time(http, url + "/readyz", serving) == 200
@@ -177,3 +178,53 @@ async def test_building_the_app_with_slack_bot_token_set_warns_of_nothing(
         await bot.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
+
+
+def help_command(user: str) -> str:
+    return urlencode(
+        {
+            "command": "/ion",
+            "text": "help",
+            "user_id": user,
+            "user_name": user,
+            "channel_id": CHANNEL,
+            "team_id": "T0ION",
+            "trigger_id": f"trigger-{user}",
+            "response_url": "http://127.0.0.1:9/unused",
+        }
+    )
+
+
+async def post_signed(http: aiohttp.ClientSession, url: str, body: str) -> int:
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+    async with http.post(url + "/slack/events", data=body, headers=headers) as response:
+        return response.status
+
+
+@pytest.mark.parametrize("hold_for", [0.0, 60.0], ids=["acked-then-worked", "held-until-ready"])
+async def test_a_command_sent_while_the_bot_starts_is_answered_once_it_is_ready_never_refused(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch, hold_for: float
+) -> None:
+    """With hold_for 0 the request is acked at once and worked at open; with a long hold the
+    request waits for the bot and is answered in its own response. Either way: one answer."""
+    monkeypatch.setattr("bot.slack.startup_gate.HOLD_SECONDS", hold_for)
+    gated, listening = GatedBuild(), Listening()
+    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build_bot=gated, on_listening=listening))
+    try:
+        url = f"http://127.0.0.1:{await listening.port}"
+        await gated.started.wait()
+        sent = asyncio.create_task(post_signed(http, url, help_command("U0LEE")))
+        if hold_for == 0.0:
+            assert await sent == 200  # acked within Slack's 3 s although the bot is not built
+            assert api.call_count("chat.postEphemeral") == 0
+        gated.release.set()
+        if hold_for != 0.0:
+            assert await sent == 200
+        answer = await asyncio.wait_for(api.wait_for("chat.postEphemeral"), 30)
+        assert answer["user"] == "U0LEE" and "/ion" in str(answer)
+        assert await ready_in_time(http, url + "/readyz", serving) == 200
+        assert api.call_count("chat.postEphemeral") == 1
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving

@@ -1,0 +1,186 @@
+"""How long a person waits for the bot's answer: send a signed `/ion audit 5` and stop the clock
+when the private reply reaches the Slack Web API, next to a Bolt app that acks and replies.
+
+An ack only tells Slack the request arrived; the person sees nothing until the reply is posted.
+Each request comes from its own user, so every reply can be matched to its request. Both
+servers get the same requests at 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's).
+
+    .venv/bin/python bench/answer_latency.py [--requests N] [--levels 1,10,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import aiohttp
+from _common import (
+    LOOPBACK,
+    PYTHON,
+    REPO,
+    BenchError,
+    Figure,
+    ServedProcess,
+    SlackApiThread,
+    bench_main,
+    child_env,
+    free_port,
+    ionbot,
+    ms,
+    percentile,
+    print_report,
+    slack_signature,
+)
+
+SECRET = "bench-secret"
+TOKEN = "xoxb-bench"
+CHANNEL = "C_BENCH"
+TEXT = "audit 5"
+TITLE = "Answer latency: send to the reply reaching Slack, ionbot serve vs a Bolt app that replies"
+
+
+@dataclass(frozen=True)
+class Level:
+    in_flight: int
+    seconds: list[float]
+    lost: int
+
+    def p(self, pct: float) -> float:
+        return percentile(self.seconds, pct)
+
+
+def command_body(text: str, user: str) -> str:
+    return urlencode(
+        {
+            "command": "/ion",
+            "text": text,
+            "user_id": user,
+            "user_name": user.lower(),
+            "channel_id": CHANNEL,
+            "team_id": "T0ION",
+            "trigger_id": f"trigger-{user}",
+            "response_url": f"http://{LOOPBACK}:9/unused",
+        }
+    )
+
+
+async def send(http: aiohttp.ClientSession, url: str, body: str) -> float:
+    """Post one signed request; returns when it was sent (perf_counter), raises on a non-200 ack."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_signature(body, SECRET)}
+    sent = time.perf_counter()
+    async with http.post(url, data=body, headers=headers) as response:
+        await response.read()
+        if response.status != 200:
+            raise BenchError(f"the server answered {response.status} to a signed `/ion {TEXT}`.")
+    return sent
+
+
+def replies_to(slack: SlackApiThread, users: set[str]) -> dict[str, float]:
+    """When the first private reply to each of ``users`` reached the fake Web API."""
+
+    def ask(api: object) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for call in api.recorded:  # type: ignore[attr-defined]
+            user = str(call.payload.get("user", ""))
+            if call.method == "chat.postEphemeral" and user in users and user not in found:
+                found[user] = call.at
+        return found
+
+    return slack.read(ask)
+
+
+async def level(slack: SlackApiThread, url: str, tag: str, in_flight: int, count: int) -> Level:
+    """``count`` requests, ``in_flight`` at a time (a new one as soon as one is acked)."""
+    users = [f"U{tag}{in_flight:02d}X{i:04d}" for i in range(count)]
+    sent: dict[str, float] = {}
+    queue = list(users)
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+
+        async def worker() -> None:
+            while queue:
+                user = queue.pop(0)
+                sent[user] = await send(http, url, command_body(TEXT, user))
+
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+    deadline = time.perf_counter() + 120
+    answered: dict[str, float] = {}
+    while time.perf_counter() < deadline:
+        answered = replies_to(slack, set(users))
+        if len(answered) == len(users):
+            break
+        await asyncio.sleep(0.05)
+    seconds = [answered[user] - sent[user] for user in users if user in answered]
+    return Level(in_flight, seconds, len(users) - len(seconds))
+
+
+async def measure(slack: SlackApiThread, server: ServedProcess, tag: str, args: argparse.Namespace) -> list[Level]:
+    async with server:
+        await server.wait_healthy(path="/readyz" if tag == "B" else "/healthz")
+        url = server.url + "/slack/events"
+        await level(slack, url, tag + "W", 1, 10)  # warm up: first imports and auth.test, not measured
+        return [await level(slack, url, tag, n, args.requests) for n in args.levels]
+
+
+def server(name: str, argv: list[str], api_url: str, extra: dict[str, str]) -> ServedProcess:
+    port = free_port()
+    served = ServedProcess(argv, {}, port, name)
+    env = {"ION_HOST": LOOPBACK, "PORT": str(port), "SLACK_API_URL": api_url, "SLACK_BOT_TOKEN": TOKEN}
+    env |= {"SLACK_SIGNING_SECRET": SECRET, **extra}
+    if name == "ionbot serve":
+        env["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{served.workdir}/ion.db"
+    served.env = child_env(env)
+    return served
+
+
+async def run(args: argparse.Namespace) -> None:
+    with SlackApiThread() as slack:
+        url = slack.api.base_url
+        bot = await measure(slack, server("ionbot serve", ionbot("serve"), url, {}), "B", args)
+        minimal = [PYTHON, str(REPO / "bench" / "minimal_bolt_app.py")]
+        bolt = await measure(slack, server("Bolt", minimal, url, {"BENCH_REPLY": "1"}), "M", args)
+    figures = [Figure("requests per level", f"{args.requests} signed `/ion {TEXT}`, each from its own user")]
+    for ours, theirs in zip(bot, bolt, strict=True):
+        ratio = ours.p(99) / theirs.p(99) if theirs.seconds and ours.seconds else float("inf")
+        n = ours.in_flight
+        figures += [
+            Figure(f"{n} in flight: ionbot p50 / p99", f"{ms(ours.p(50))} / {ms(ours.p(99))}"),
+            Figure(f"{n} in flight: Bolt p50 / p99", f"{ms(theirs.p(50))} / {ms(theirs.p(99))}"),
+            Figure(f"{n} in flight: p99 ratio (ionbot / Bolt)", f"{ratio:.2f}", "<= 3", ratio <= 3),
+            Figure(
+                f"{n} in flight: unanswered (ionbot / Bolt)",
+                f"{ours.lost} / {theirs.lost}",
+                "0 / 0",
+                ours.lost + theirs.lost == 0,
+            ),
+        ]
+    notes = [
+        "The clock starts as the request is sent and stops when chat.postEphemeral for that user reaches "
+        "the fake Web API (it records the arrival time on its own thread, in this process).",
+        "The bot has no run in the channel, so it answers from the database that there is none; ten "
+        "requests warm each server up first.",
+    ]
+    print_report(TITLE, figures, notes)
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200, help="requests per level (default 200)")
+    parser.add_argument("--levels", default="1,10,50", help="requests in flight, comma-separated (default 1,10,50)")
+    args = parser.parse_args(argv)
+    try:
+        args.levels = [int(n) for n in str(args.levels).split(",")]
+    except ValueError:
+        parser.error("--levels takes whole numbers separated by commas, e.g. 1,10,50")
+    if args.requests < 1 or any(n < 1 for n in args.levels):
+        parser.error("--requests and every level must be at least 1")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(bench_main(TITLE, run(parse(sys.argv[1:]))))

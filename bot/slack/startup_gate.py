@@ -1,0 +1,92 @@
+"""Slack requests that arrive while the bot is still being built: held, never refused.
+
+Cloud Run (and any load balancer) may send a request as soon as the port is bound, and Slack
+does not retry slash commands or clicks: a 503 there is an answer lost. A request whose
+signature is good waits up to ``hold_for`` seconds for the bot; if it is ready by then the
+request is dispatched as usual, otherwise it is acked at once (Slack's 3 s) and dispatched,
+in arrival order, the moment the bot opens. Its answer then comes through the Web API, as
+every answer after an ack does. A request that is not signed by Slack is refused at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+log = structlog.get_logger(__name__)
+
+HOLD_SECONDS = 2.0  # Slack waits 3 s for the ack; keep a margin for the network
+
+
+class StartupGate:
+    """Holds signed requests until ``open`` and replays them into the app, in arrival order."""
+
+    def __init__(self, signing_secret: str | None, *, hold_for: float | None = None) -> None:
+        self._signing_secret = signing_secret
+        self.hold_for = HOLD_SECONDS if hold_for is None else hold_for
+        self._opened = asyncio.Event()
+        self._held: list[AsyncBoltRequest] = []
+        self._replays: set[asyncio.Task[None]] = set()
+        self.app: AsyncApp | None = None
+
+    def signed(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Is this Slack's request? Without a signing secret (tests, Socket Mode) nothing is held."""
+        if not self._signing_secret:
+            return False
+        from slack_sdk.signature import SignatureVerifier
+
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        if not timestamp.isdigit():
+            return False
+        return SignatureVerifier(self._signing_secret).is_valid(body, timestamp, signature)
+
+    async def wait_open(self) -> bool:
+        """True when the bot opened within ``hold_for`` seconds."""
+        if self._opened.is_set():
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._opened.wait()), self.hold_for)
+        except TimeoutError:
+            return False
+        return True
+
+    def hold(self, request: AsyncBoltRequest) -> None:
+        """Keep ``request`` for the bot; it is dispatched as soon as the bot opens."""
+        self._held.append(request)
+        log.info("a Slack request arrived while the bot was starting; acked, answered once ready")
+
+    def open(self, app: AsyncApp) -> None:
+        self.app = app
+        self._opened.set()
+        held, self._held = self._held, []
+        if held:
+            task = asyncio.get_running_loop().create_task(self._replay(app, held))
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    async def _replay(self, app: AsyncApp, held: list[AsyncBoltRequest]) -> None:
+        for request in held:
+            try:
+                response = await app.async_dispatch(request)
+            except Exception as error:  # one bad request must not drop the ones after it
+                log.warning("a request held during start-up failed", error=str(error))
+                continue
+            if response.status >= 400:
+                log.warning("a request held during start-up was refused", status=response.status)
+
+    async def close(self) -> None:
+        """Wait for the replays still running (a clean shutdown loses none)."""
+        if self._replays:
+            await asyncio.gather(*self._replays, return_exceptions=True)
