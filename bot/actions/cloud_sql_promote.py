@@ -36,13 +36,15 @@ class PromoteAction:
         return [self.target]
 
     async def snapshot(self, target: Target) -> JSON:
-        return _role_only(described(await self.deps.cloud_sql.get_instance(self.project, self.spec.instance)))
+        return await self.read_back(target)
 
     async def read_back(self, target: Target) -> JSON:
         return _role_only(described(await self.deps.cloud_sql.find_instance(self.project, self.spec.instance)))
 
     def diff(self, target: Target, snapshot: JSON) -> list[Change]:
         before = (snapshot or {}).get("role")
+        if before == "absent":  # planned before the step's cloud_sql.replica has created it
+            before = f"read replica of {self.spec.standby} (once created)"
         return [] if before == "primary" else [Change(target.label, "role", before, "primary")]
 
     async def apply(self, target: Target, snapshot: JSON, progress: ProgressCallback) -> Outcome:
