@@ -16,7 +16,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.records import StepState
 from bot.sim.world import World
-from tests.e2e.databases import sqlite_url
+from tests.store.conftest import sqlite_url
 from tests.e2e.scenario import (
     CHANNEL,
     PRODUCTION_PROJECT,

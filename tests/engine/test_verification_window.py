@@ -180,7 +180,8 @@ class TestTheWindowStartsWhenTheChangeLanded:
         data = rb.model_dump(mode="json", by_alias=True, exclude_none=True)
         data["days"][1]["steps"][-1]["acceptance"] = ["p95_latency_ms < 50 over 45m"]
         rb = Runbook.model_validate(data)
-        w.rollout = Rollout(rb, w.store, FakeActions(World()), MetricsChecker(w.metrics, rb), w.notifier, w.clock, POLICY)
+        checker = MetricsChecker(w.metrics, rb)
+        w.rollout = Rollout(rb, w.store, FakeActions(World()), checker, w.notifier, w.clock, POLICY)
         await w.rollout.start_run(CHANNEL, START, lee)
         plan = await w.rollout.request_run(CHANNEL, "day2.4", "production", sam)
         await w.rollout.approve(CHANNEL, "day2.4", "production", lee)
