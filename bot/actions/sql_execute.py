@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.actions.base import ActionDeps, Binding
 from bot.actions.sql_query import database_engine, database_refused, database_target, first_line
-from bot.cloud.sql_target import SqlTargetError, for_dialect, index_statement, read_only_query
+from bot.cloud.sql_target import SqlTargetError, engine_of, for_dialect, index_statement, read_only_query
 from bot.engine.ports import JSON, ActionFailed, Change, Outcome, ProgressCallback, Target
 from bot.runbook.models import SqlExecute
 
@@ -105,7 +105,16 @@ async def object_state(engine: AsyncEngine, effect: SchemaEffect) -> ObjectState
             if not row.found:
                 return "absent"
             return "invalid" if row.valid is False else "present"
-        raise SqlTargetError(f"sql.execute supports SQLite and PostgreSQL, not {conn.dialect.name}")
+        if engine_of(conn.dialect.name) == "mysql":
+            table = "statistics" if effect.kind == "index" else "tables"
+            column = "index_name" if effect.kind == "index" else "table_name"
+            query = text(
+                f"SELECT count(*) FROM information_schema.{table} "
+                f"WHERE table_schema = DATABASE() AND lower({column}) = :name"
+            )
+            found = await conn.scalar(query, {"name": effect.name.lower()})
+            return "present" if found else "absent"
+        raise SqlTargetError(f"sql.execute supports SQLite, PostgreSQL and MySQL, not {conn.dialect.name}")
 
 
 async def object_exists(engine: AsyncEngine, effect: SchemaEffect) -> bool:
@@ -125,11 +134,34 @@ async def build_in_progress(engine: AsyncEngine, name: str) -> bool:
 async def run_statement(engine: AsyncEngine, sql: str, *, concurrently: bool = False) -> None:
     """Run one DDL statement and commit; a concurrent build runs in autocommit (PostgreSQL requires it)."""
     async with engine.connect() as conn:
+        if engine_of(conn.dialect.name) == "mysql":
+            sql = await _mysql_index_form(conn, sql)
         statement = index_statement(sql, conn.dialect.name, concurrently)
         if concurrently and conn.dialect.name == "postgresql":
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.exec_driver_sql(statement)
         await conn.commit()
+
+
+_IF_EXISTS = re.compile(r"^(\s*(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX)\s+IF\s+(?:NOT\s+)?EXISTS\b", re.IGNORECASE)
+_DROP_WITHOUT_TABLE = re.compile(r"^\s*DROP\s+INDEX\s+(?P<name>[\w`]+)\s*;?\s*$", re.IGNORECASE)
+
+
+async def _mysql_index_form(conn: AsyncConnection, sql: str) -> str:
+    """MySQL's form of a DROP INDEX written for another engine: with the table MySQL needs it to name."""
+    sql = _IF_EXISTS.sub(lambda m: m.group(1), sql, count=1)
+    match = _DROP_WITHOUT_TABLE.match(sql)
+    if match is None:
+        return sql
+    name = match.group("name").strip("`")
+    query = text(
+        "SELECT DISTINCT table_name FROM information_schema.statistics "
+        "WHERE table_schema = DATABASE() AND index_name = :name"
+    )
+    tables = list((await conn.execute(query, {"name": name})).scalars())
+    if len(tables) != 1:
+        return sql  # none (already gone) or ambiguous: the statement as written, and MySQL says why
+    return f"DROP INDEX `{name}` ON `{tables[0]}`"
 
 
 def _drop_leftover(name: str) -> str:
@@ -177,6 +209,8 @@ class SqlExecuteAction:
             )
         if dialect == "sqlite":
             return ", plain form (SQLite has no concurrent build)", dialect
+        if engine_of(dialect) == "mysql":
+            return ", online (ALGORITHM=INPLACE LOCK=NONE: refused rather than blocking writes)", dialect
         return ", with CONCURRENTLY outside a transaction on PostgreSQL (plain on SQLite)", dialect
 
     def _dialect(self) -> str:

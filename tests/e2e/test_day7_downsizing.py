@@ -16,7 +16,6 @@ from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.records import StepState
 from bot.sim.world import World
-from tests.store.conftest import sqlite_url
 from tests.e2e.scenario import (
     CHANNEL,
     PRODUCTION_PROJECT,
@@ -32,6 +31,7 @@ from tests.e2e.scenario import (
     settings_for,
     start_and_pass_preflight,
 )
+from tests.store.conftest import sqlite_url
 
 SMALL, OLD = "ion-primary-small", "ion-primary"
 
