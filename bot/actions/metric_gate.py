@@ -5,7 +5,10 @@ Unknown (no data, no baseline) is never a pass: a gate that cannot see opens not
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
+from bot.engine.landing import history_read
 from bot.engine.ports import Outcome, ProgressCallback, Target
 from bot.runbook.models import MetricGate
 
@@ -15,7 +18,8 @@ def _figure(value: float | None) -> str:
 
 
 class MetricGateAction(ReadOnlyAction):
-    """Checks the condition through the ConditionChecker at the clock's now (windows end now)."""
+    """Checks the condition through the ConditionChecker at the clock's now (windows end now); the
+    executor starts it no earlier than the condition's window after the step's newest change landed."""
 
     def __init__(self, spec: MetricGate, binding: Binding, deps: ActionDeps) -> None:
         self.spec = spec
@@ -23,6 +27,10 @@ class MetricGateAction(ReadOnlyAction):
         self.deps = deps
         text = self.condition_text()
         super().__init__(Target(key=f"{self.environment.name}:{text}", label=f"{text} ({self.environment.name})"))
+
+    def history(self) -> timedelta:
+        """How far back the condition reads; the executor runs the gate only that long after the landing."""
+        return history_read(self.spec.condition)
 
     def condition_text(self) -> str:
         return self.spec.condition.text or str(self.spec.condition)

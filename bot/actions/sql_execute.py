@@ -6,134 +6,54 @@ existed: apply is a no-op when it is already there, and revert returns it to exa
 (drops only an index this step created). Statements whose effect cannot be read back are refused.
 
 ``concurrently`` builds and drops the index with CONCURRENTLY on PostgreSQL, outside a transaction,
-so writes to the table continue. A failed concurrent build leaves an INVALID index behind: it is
-not "in place", it is dropped before a (re)build, and a build that fails here cleans up its own.
+so writes to the table continue (on MySQL it builds with ALGORITHM=INPLACE LOCK=NONE). A failed
+concurrent build leaves an INVALID index behind: it is not "in place", it is dropped before a
+(re)build, and a build that fails here cleans up its own.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.actions.base import ActionDeps, Binding
 from bot.actions.sql_query import database_engine, database_refused, database_target, first_line
-from bot.cloud.sql_target import SqlTargetError, for_dialect, index_statement, read_only_query
+from bot.cloud.sql_schema import (
+    ObjectState,
+    SchemaEffect,
+    build_in_progress,
+    drop_leftover,
+    is_data_change,
+    object_exists,
+    object_state,
+    run_statement,
+    schema_effect,
+)
+from bot.cloud.sql_target import SqlTargetError, engine_of, for_dialect, index_statement, read_only_query
 from bot.engine.ports import JSON, ActionFailed, Change, Outcome, ProgressCallback, Target
 from bot.runbook.models import SqlExecute
 
-_NAME = r'(?P<name>[\w."]+)'
-_FORMS: tuple[tuple[str, Literal["index", "table"], bool], ...] = (
-    (
-        rf"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}\s+ON\b",
-        "index",
-        True,
-    ),
-    (rf"DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?{_NAME}", "index", False),
-    (rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}", "table", True),
-)
-_DATA_CHANGE = re.compile(r"\s*(?:UPDATE|INSERT|DELETE)\b", re.IGNORECASE)
+# The schema helpers live in bot/cloud/sql_schema.py; these names stay importable from here too.
+__all__ = [
+    "SchemaEffect",
+    "SqlDataChangeAction",
+    "SqlExecuteAction",
+    "build",
+    "build_in_progress",
+    "is_data_change",
+    "object_exists",
+    "object_state",
+    "schema_effect",
+]
 
-# present: exists and usable; invalid: a PostgreSQL index a failed concurrent build left behind.
-ObjectState = Literal["present", "invalid", "absent"]
 _STATE_WORDS: dict[ObjectState, str] = {
     "present": "present",
     "absent": "absent",
     "invalid": "INVALID (left by a failed concurrent build)",
 }
-
-
-@dataclass(frozen=True)
-class SchemaEffect:
-    """What a statement does to the schema: ``kind`` ``name`` ends up present (or absent)."""
-
-    kind: Literal["index", "table"]
-    name: str
-    present_after: bool
-
-    @property
-    def wanted(self) -> ObjectState:
-        return "present" if self.present_after else "absent"
-
-
-def schema_effect(sql: str) -> SchemaEffect | None:
-    """The effect of one CREATE INDEX / DROP INDEX / CREATE TABLE statement; None for anything else."""
-    statement = _one_statement(sql)
-    if statement is None:
-        return None
-    for pattern, kind, present_after in _FORMS:
-        match = re.match(pattern, statement, re.IGNORECASE)
-        if match:
-            return SchemaEffect(kind, _unquote(match.group("name")), present_after)
-    return None
-
-
-def is_data_change(sql: str) -> bool:
-    """One UPDATE / INSERT / DELETE statement (the model requires its verify_sql and max_rows)."""
-    statement = _one_statement(sql)
-    return statement is not None and _DATA_CHANGE.match(statement) is not None
-
-
-def _one_statement(sql: str) -> str | None:
-    statement = sql.strip().rstrip(";").strip()
-    return None if ";" in statement else statement
-
-
-def _unquote(name: str) -> str:
-    last = name.split(".")[-1]
-    return last[1:-1] if last.startswith('"') and last.endswith('"') else last.lower()
-
-
-async def object_state(engine: AsyncEngine, effect: SchemaEffect) -> ObjectState:
-    """Whether the index or table exists and, on PostgreSQL, whether an index is valid (pg_index)."""
-    async with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            query = text("SELECT count(*) FROM sqlite_master WHERE type = :kind AND lower(name) = :name")
-            found = await conn.scalar(query, {"kind": effect.kind, "name": effect.name.lower()})
-            return "present" if found else "absent"
-        if conn.dialect.name == "postgresql":
-            query = text(
-                "SELECT to_regclass(:name) IS NOT NULL AS found, "
-                "(SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)) AS valid"
-            )
-            row = (await conn.execute(query, {"name": f'"{effect.name}"'})).one()
-            if not row.found:
-                return "absent"
-            return "invalid" if row.valid is False else "present"
-        raise SqlTargetError(f"sql.execute supports SQLite and PostgreSQL, not {conn.dialect.name}")
-
-
-async def object_exists(engine: AsyncEngine, effect: SchemaEffect) -> bool:
-    """Whether the index or table exists and is usable."""
-    return await object_state(engine, effect) == "present"
-
-
-async def build_in_progress(engine: AsyncEngine, name: str) -> bool:
-    """Whether some session is building this index right now (it is INVALID until that finishes)."""
-    async with engine.connect() as conn:
-        if conn.dialect.name != "postgresql":
-            return False
-        query = text("SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index WHERE index_relid = to_regclass(:n))")
-        return bool(await conn.scalar(query, {"n": f'"{name}"'}))
-
-
-async def run_statement(engine: AsyncEngine, sql: str, *, concurrently: bool = False) -> None:
-    """Run one DDL statement and commit; a concurrent build runs in autocommit (PostgreSQL requires it)."""
-    async with engine.connect() as conn:
-        statement = index_statement(sql, conn.dialect.name, concurrently)
-        if concurrently and conn.dialect.name == "postgresql":
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.exec_driver_sql(statement)
-        await conn.commit()
-
-
-def _drop_leftover(name: str) -> str:
-    return f'DROP INDEX IF EXISTS "{name}"'
 
 
 class SqlExecuteAction:
@@ -177,6 +97,8 @@ class SqlExecuteAction:
             )
         if dialect == "sqlite":
             return ", plain form (SQLite has no concurrent build)", dialect
+        if engine_of(dialect) == "mysql":
+            return ", online (ALGORITHM=INPLACE LOCK=NONE: refused rather than blocking writes)", dialect
         return ", with CONCURRENTLY outside a transaction on PostgreSQL (plain on SQLite)", dialect
 
     def _dialect(self) -> str:
@@ -318,7 +240,7 @@ class SqlExecuteAction:
                 )
             await progress(f"{database}: {what} is INVALID (a failed concurrent build); dropping it first")
             try:
-                await run_statement(engine, _drop_leftover(effect.name), concurrently=True)
+                await run_statement(engine, drop_leftover(effect.name), concurrently=True)
             except SQLAlchemyError as exc:
                 raise database_refused(
                     database, exc, f"dropping the INVALID leftover {what}", "nothing was changed"
@@ -345,7 +267,7 @@ class SqlExecuteAction:
                 return kept
             if await build_in_progress(engine, effect.name):
                 return f"{kept}; another session is building {what} right now, so it was left alone"
-            await run_statement(engine, _drop_leftover(effect.name), concurrently=True)
+            await run_statement(engine, drop_leftover(effect.name), concurrently=True)
         except (SQLAlchemyError, SqlTargetError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return (

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
-from bot.cloud.sql_target import SqlTargetError, read_only_query
+from bot.cloud.sql_target import SqlTargetError, engine_mismatch, read_only_query
 from bot.engine.ports import ActionFailed, Outcome, ProgressCallback, Target
 from bot.runbook.models import Environment, SqlQuery
 
@@ -28,9 +28,13 @@ def database_engine(environment: Environment, deps: ActionDeps) -> tuple[str, As
             "set the environment's database in the runbook."
         )
     try:
-        return environment.database, deps.sql.engine(environment.database)
+        engine = deps.sql.engine(environment.database)
     except SqlTargetError as exc:
         raise ActionFailed(f"{exc}. Nothing was changed.") from None
+    mismatch = engine_mismatch(environment.engine, engine.dialect.name, environment.database)
+    if mismatch is not None:
+        raise ActionFailed(mismatch + ".")
+    return environment.database, engine
 
 
 def database_refused(database: str, exc: SQLAlchemyError, what: str, consequence: str) -> ActionFailed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 
@@ -59,12 +59,38 @@ class SqlInstanceState:
     project: str
     name: str
     tier: str
-    state: str  # RUNNABLE, MAINTENANCE, ...
+    state: str  # RUNNABLE, MAINTENANCE, PENDING_CREATE, ...
+    master: str | None = None  # set while the instance is a read replica of that primary
+    region: str = ""
+    database_version: str = ""
+    replicas: tuple[str, ...] = ()
 
 
 class CloudSqlApi(Protocol):
     async def get_instance(self, project: str, instance: str) -> SqlInstanceState: ...
 
+    async def find_instance(self, project: str, instance: str) -> SqlInstanceState | None:
+        """The instance, or None when it does not exist (a replica not created yet, a standby deleted)."""
+        ...
+
     async def set_tier(self, project: str, instance: str, tier: str, timeout: timedelta) -> SqlInstanceState:
         """Patch the tier and wait for Cloud SQL's operation to be DONE."""
+        ...
+
+    async def create_replica(
+        self, project: str, instance: str, master: SqlInstanceState, tier: str, timeout: timedelta
+    ) -> SqlInstanceState:
+        """instances.insert with masterInstanceName, and wait for the operation."""
+        ...
+
+    async def promote_replica(self, project: str, instance: str, timeout: timedelta) -> SqlInstanceState:
+        """instances.promoteReplica, and wait for the operation."""
+        ...
+
+    async def delete_instance(self, project: str, instance: str, timeout: timedelta) -> None:
+        """instances.delete, and wait for the operation."""
+        ...
+
+    async def promoted_at(self, project: str, instance: str) -> datetime | None:
+        """When the instance's last promotion (a PROMOTE_REPLICA operation) finished; None if never."""
         ...

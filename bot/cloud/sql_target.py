@@ -125,18 +125,53 @@ _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(?!\s+QUERY\s+PLAN\b)(?:\s+ANALYZE\b)?", re
 
 
 _NOW_MINUS_INTERVAL = re.compile(r"CURRENT_TIMESTAMP\s*-\s*INTERVAL\s*'(\d+)\s*(day|hour|minute)s?'", re.IGNORECASE)
+# MySQL's form: NOW() - INTERVAL 7 DAY (or CURRENT_TIMESTAMP - INTERVAL 7 DAY).
+_MYSQL_NOW_MINUS_INTERVAL = re.compile(
+    r"(?:NOW\(\)|CURRENT_TIMESTAMP(?:\(\))?)\s*-\s*INTERVAL\s+(\d+)\s+(day|hour|minute)s?\b", re.IGNORECASE
+)
+# MySQL names the table of a DROP INDEX ("DROP INDEX idx ON personas"); SQLite and PostgreSQL do not.
+_DROP_INDEX_ON = re.compile(r"^(\s*DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?[\w.\"`]+)\s+ON\s+[\w.\"`]+", re.IGNORECASE)
+
+ENGINES = ("mysql", "postgresql", "sqlite")
+_IF_EXISTS = re.compile(r"^\s+IF\s+(?:NOT\s+)?EXISTS\b", re.IGNORECASE)
+
+
+def engine_of(dialect: str) -> str:
+    """The engine a SQLAlchemy dialect name stands for (MariaDB speaks MySQL)."""
+    return "mysql" if dialect in ("mysql", "mariadb") else dialect
 
 
 def for_dialect(sql: str, dialect: str) -> str:
-    """Rewrite the two constructs runbooks write in PostgreSQL form for a SQLite target.
+    """Rewrite the few constructs runbooks write in MySQL or PostgreSQL form for a SQLite target (the
+    sim's application database stands in for either).
 
     SQLite's plain EXPLAIN prints bytecode; its ``EXPLAIN QUERY PLAN`` is what shows an index.
-    SQLite has no INTERVAL: ``CURRENT_TIMESTAMP - INTERVAL '7 days'`` becomes ``datetime('now', '-7 days')``.
+    SQLite has no INTERVAL: ``NOW() - INTERVAL 7 DAY`` (MySQL) and ``CURRENT_TIMESTAMP - INTERVAL '7 days'``
+    (PostgreSQL) become ``datetime('now', '-7 days')``. ``DROP INDEX idx ON t`` loses ``ON t``
+    on SQLite and PostgreSQL.
     """
+    if engine_of(dialect) != "mysql":
+        sql = _DROP_INDEX_ON.sub(lambda m: m.group(1), sql, count=1)
     if dialect == "sqlite":
         sql = _EXPLAIN.sub("EXPLAIN QUERY PLAN", sql, count=1)
+        sql = _MYSQL_NOW_MINUS_INTERVAL.sub(lambda m: f"datetime('now', '-{m.group(1)} {m.group(2).lower()}s')", sql)
         return _NOW_MINUS_INTERVAL.sub(lambda m: f"datetime('now', '-{m.group(1)} {m.group(2).lower()}s')", sql)
     return sql
+
+
+def engine_mismatch(written_for: str | None, dialect: str, database: str) -> str | None:
+    """Why SQL written for ``written_for`` must not run on a ``dialect`` database; None when it may.
+
+    SQLite stands in for any engine (the sim's application database), through ``for_dialect``.
+    """
+    engine = engine_of(dialect)
+    if written_for is None or engine == written_for or engine == "sqlite":
+        return None
+    return (
+        f"the runbook's SQL for this environment is written for {written_for} (its engine), but {database} is a "
+        f"{engine} database, so nothing was run; point the SQL target at a {written_for} database or change "
+        "the environment's engine and its SQL"
+    )
 
 
 _INDEX_VERB = re.compile(
@@ -145,18 +180,25 @@ _INDEX_VERB = re.compile(
 
 
 def index_statement(sql: str, dialect: str, concurrently: bool) -> str:
-    """The CREATE / DROP INDEX to send: with CONCURRENTLY on PostgreSQL when asked, never on SQLite.
+    """The CREATE / DROP INDEX to send: with CONCURRENTLY on PostgreSQL when asked, online on MySQL
+    (``ALGORITHM=INPLACE LOCK=NONE``: refused rather than locking writes), never on SQLite.
 
     SQLite has no concurrent build (and rejects the word); anything but an index statement is
     returned as written, without its trailing semicolon.
     """
-    statement = sql.strip().rstrip(";").strip()
+    statement = for_dialect(sql.strip().rstrip(";").strip(), dialect) if dialect else sql.strip().rstrip(";").strip()
     match = _INDEX_VERB.match(statement)
     if match is None:
         return statement
     rest = statement[match.end() :]
     if dialect == "postgresql" and concurrently:
         return f"{match.group('verb')} CONCURRENTLY{rest}"
+    if engine_of(dialect) == "mysql":
+        rest = _IF_EXISTS.sub("", rest, count=1)  # MySQL 8 has none; the action checks the state itself
+        # A DROP INDEX is a metadata change on InnoDB already (and MariaDB takes no options on it).
+        building = match.group("verb").upper().startswith("CREATE")
+        online = " ALGORITHM=INPLACE LOCK=NONE" if concurrently and building and "ALGORITHM" not in rest.upper() else ""
+        return f"{match.group('verb')}{rest}{online}"
     if dialect == "sqlite":
         return f"{match.group('verb')}{rest}"
     return statement
@@ -168,8 +210,13 @@ async def begin_read_only(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql("PRAGMA query_only = ON")
     elif conn.dialect.name == "postgresql":
         await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    elif engine_of(conn.dialect.name) == "mysql":
+        # Before the transaction's first statement: it applies to the next transaction only.
+        await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
     else:
-        raise SqlTargetError(f"read-only queries are supported on SQLite and PostgreSQL, not {conn.dialect.name}")
+        raise SqlTargetError(
+            f"read-only queries are supported on SQLite, PostgreSQL and MySQL, not {conn.dialect.name}"
+        )
 
 
 async def end_read_only(conn: AsyncConnection) -> None:

@@ -19,9 +19,19 @@ from dataclasses import dataclass, field, replace
 from bot.engine import checklist, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
+from bot.engine.landing import landed_at, wait_until_window
 from bot.engine.lease import Lease, LeaseLost, describe_lease
 from bot.engine.plan import BoundAction, bind_actions
-from bot.engine.ports import BOT_ACTOR, JSON, ActionFailed, Actor, Outcome, ProgressCallback, Target
+from bot.engine.ports import (
+    BOT_ACTOR,
+    JSON,
+    ActionFailed,
+    Actor,
+    Outcome,
+    ProgressCallback,
+    ReadsAfterChange,
+    Target,
+)
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -70,6 +80,9 @@ class Executor:
         async with lease.kept():
             try:
                 for item in bound:
+                    if isinstance(item.action, ReadsAfterChange) and not execution.dry_run:
+                        since = landed_at(records)
+                        await wait_until_window(ctx, since, item.action.history(), item.line, progress, lease)
                     await progress(f"{'would run' if execution.dry_run else 'running'}: {item.line}")
                     first = len(records)
                     await self._apply_action(execution, item, records, progress, lease)
@@ -79,7 +92,7 @@ class Executor:
                         await self._verify(bound, records[first:])
                 await lease.require("verification")
                 lane, execution = await self._enter_verifying(lane, execution, actor)
-                await watch_and_accept(ctx, run, step, lane, progress, lease)
+                await watch_and_accept(ctx, run, step, lane, progress, lease, landed_at(records))
                 await lease.require("accepting the step")
             except StepFailed as failure:
                 if not await lease.confirm():
@@ -241,7 +254,10 @@ class Executor:
         message = f"{lane_name(lane)} failed: {reason} Applied before the failure: {listed}."
         changed = bool(plan.targets)
         result = ExecutionResult(ended, current, False, message, applied, plan.lines if changed else [])
-        if changed and step.auto_revert_on_failure and current.state is StepState.FAILED:
+        if changed and plan.refusals:
+            message += " " + " ".join(plan.refusals)
+            result = replace(result, message=message)
+        elif changed and step.auto_revert_on_failure and current.state is StepState.FAILED:
             reverted = await rollback.perform(ctx, run, step, current, BOT_ACTOR)
             message += f" Reverted automatically: {reverted.message}"
             result = replace(result, lane=reverted.lane, message=message, rollback=reverted)

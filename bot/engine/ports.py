@@ -140,6 +140,23 @@ class Action(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsAfterChange(Protocol):
+    """A check that reads the last ``history()`` of a metric (a metric gate ``over 30m``): the executor
+    runs it only once that long has passed since the step's newest change landed."""
+
+    def history(self) -> timedelta: ...
+
+
+@runtime_checkable
+class OneWay(Protocol):
+    """An action some of whose changes cannot be undone once made (a promoted replica cannot be demoted)."""
+
+    def revert_refusal(self, target: Target, snapshot: JSON, live: JSON) -> str | None:
+        """Why ``live`` cannot be brought back to ``snapshot``, with the fallback; None when it can."""
+        ...
+
+
 class ActionFactory(Protocol):
     """Binds a runbook action model to an environment (the registry in bot/actions)."""
 

@@ -26,7 +26,7 @@ from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.lease import Lease, describe_lease, held_here, lease_expired
 from bot.engine.plan import BoundAction, fingerprint
-from bot.engine.ports import BOT_ACTOR, JSON, Action, ActionFailed, Actor, Change, Target
+from bot.engine.ports import BOT_ACTOR, JSON, Action, ActionFailed, Actor, Change, OneWay, Target
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -57,9 +57,12 @@ class RollbackPlan:
     unchanged: list[TargetRecord] = field(default_factory=list)  # failed targets still at their snapshot
     later: list[TargetRecord] = field(default_factory=list)  # later records of the restored targets
     runs: int = 1  # apply executions whose changes are restored
+    refusals: list[str] = field(default_factory=list)  # changes no revert can undo (a promoted replica)
 
     @property
     def lines(self) -> list[str]:
+        if self.refusals:
+            return list(self.refusals)
         if self.already_rolled_back:
             return [f"{self.step_id} ({self.environment}) was already rolled back; nothing to restore."]
         untouched = [f"{r.target_label}: unchanged, nothing to restore" for r in self.unchanged]
@@ -102,6 +105,7 @@ async def preview(ctx: Context, run: Run, step: Step, lane: StepLane) -> Rollbac
         )
     applies = await recovery.applies_in_place(ctx, run.id, step.id, lane.environment)
     restore, unchanged, later, changes = await _restorable(ctx, step, lane.environment, applies)
+    refusals = await _refusals(ctx, step, lane.environment, restore)
     ids = {r.execution_id for r in [*restore, *later]}
     return RollbackPlan(
         run.id,
@@ -114,7 +118,21 @@ async def preview(ctx: Context, run: Run, step: Step, lane: StepLane) -> Rollbac
         unchanged=unchanged,
         later=later,
         runs=max(1, len(ids)),
+        refusals=refusals,
     )
+
+
+async def _refusals(ctx: Context, step: Step, environment: str, restore: list[TargetRecord]) -> list[str]:
+    """Why some of these changes cannot be undone at all (Cloud SQL cannot demote a promoted replica):
+    then the rollback changes nothing, instead of undoing the rest around a change it cannot undo."""
+    refusals: list[str] = []
+    for record in restore:
+        action, target = tg.rebind(ctx, step, environment, record)
+        if isinstance(action, OneWay):
+            refusal = action.revert_refusal(target, record.snapshot, await action.read_back(target))
+            if refusal is not None:
+                refusals.append(refusal)
+    return refusals
 
 
 async def _restorable(
@@ -163,6 +181,8 @@ async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Act
     plan = await preview(ctx, run, step, lane)
     if plan.already_rolled_back:
         return await _already(ctx, run, plan, lane, actor)
+    if plan.refusals:  # nothing is claimed or changed: the lane stays as it is
+        raise Refused(f"{lane_name(lane)} cannot be rolled back: " + " ".join(plan.refusals))
     if lane.state not in REVERTIBLE:
         raise Refused(ctx.lanes.explain(lane, StepState.ROLLING_BACK))
     now = ctx.clock.now()

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.engine.context import Context
+from bot.engine.landing import history_read, wait_until_window
 from bot.engine.lease import Lease, LeaseLost
 from bot.engine.ports import CheckResult, ProgressCallback
 from bot.engine.records import Run, StepLane
@@ -27,20 +28,39 @@ class StepFailed(Exception):
 
 
 async def watch_and_accept(
-    ctx: Context, run: Run, step: Step, lane: StepLane, progress: ProgressCallback, lease: Lease
+    ctx: Context,
+    run: Run,
+    step: Step,
+    lane: StepLane,
+    progress: ProgressCallback,
+    lease: Lease,
+    landed: datetime | None = None,
 ) -> None:
-    """Watch the verification window (a dry run checks it once), then the acceptance criteria must hold."""
+    """Watch the verification window (a dry run checks it once), then the acceptance criteria must hold.
+
+    ``landed`` is when the step's newest change landed: no condition is judged on metrics from before it.
+    """
     env = ctx.environment(lane.environment)
+    since = None if run.dry_run else landed
     if step.verification is not None:
         if run.dry_run:
             await _check_once(ctx, step.verification.conditions, env, progress)
         else:
-            await _watch_window(ctx, step.verification, env, progress, lease)
-    await _check_once(ctx, step.acceptance, env, progress)
+            await _watch_window(ctx, step.verification, env, progress, lease, since)
+    await _check_once(ctx, step.acceptance, env, progress, lease, since)
 
 
-async def _check_once(ctx: Context, conditions: list[Condition], env: Environment, progress: ProgressCallback) -> None:
+async def _check_once(
+    ctx: Context,
+    conditions: list[Condition],
+    env: Environment,
+    progress: ProgressCallback,
+    lease: Lease | None = None,
+    since: datetime | None = None,
+) -> None:
     for condition in conditions:
+        if lease is not None:
+            await wait_until_window(ctx, since, history_read(condition), f"'{_text(condition)}'", progress, lease)
         result = await ctx.checker.check(condition, env, ctx.clock.now())
         if result.passed is None:
             raise StepFailed(f"Could not confirm '{result.condition}': {result.detail} (no data is never healthy).")
@@ -50,23 +70,36 @@ async def _check_once(ctx: Context, conditions: list[Condition], env: Environmen
 
 
 async def _watch_window(
-    ctx: Context, verification: Verification, env: Environment, progress: ProgressCallback, lease: Lease
+    ctx: Context,
+    verification: Verification,
+    env: Environment,
+    progress: ProgressCallback,
+    lease: Lease,
+    landed: datetime | None,
 ) -> None:
     """Check every watch interval until the window ends; fail at the first breach.
 
-    Unknown (no data) is never a breach and never a pass: a condition still unknown when the
-    window ends fails the step, with a sentence saying whether it had any data at all. Each sleep
+    A condition reading the last D is judged only from the landing + D on (its window never reaches
+    back before the change), and the watch lasts until every condition has been judged so.
+    Unknown (no data) is never a breach and never a pass: a condition still unknown when the window ends
+    fails the step, with a sentence saying whether it had any data at all. Each sleep
     ends early (LeaseLost) when the execution is taken over: by recovery elsewhere, or a rollback.
     """
     conditions = verification.conditions
     span = format_duration(verification.window)
     interval = ctx.runbook.schedule.watch_interval.total_seconds()
     started = ctx.clock.now()
-    deadline = started + verification.window
+    since = landed or started
+    due = [since + history_read(c) for c in conditions]
+    deadline = max([started + verification.window, *due])
     texts = ", ".join(_text(c) for c in conditions) or "nothing"
-    await progress(f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for {span}")
+    longer = "" if deadline == started + verification.window else f", until {ctx.show_time(deadline)}"
+    await progress(
+        f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for {span}{longer} "
+        f"(windows read from the landing at {ctx.show_time(since)} on)"
+    )
     had_data: set[int] = set()
-    readings: list[_Reading] = []
+    readings: list[tuple[int, _Reading]] = []
     while True:
         left = (deadline - ctx.clock.now()).total_seconds()
         if left > 0:
@@ -75,8 +108,9 @@ async def _watch_window(
             raise LeaseLost("finishing verification")
         now = ctx.clock.now()
         into = format_duration(now - started)
-        readings = [await _read(ctx, condition, env, now) for condition in conditions]
-        for index, reading in enumerate(readings):
+        # A condition whose window would reach back before the landing is not judged yet.
+        readings = [(i, await _read(ctx, c, env, now)) for i, c in enumerate(conditions) if now >= due[i]]
+        for index, reading in readings:
             if reading.state == "breach":
                 raise StepFailed(
                     f"'{_text(reading.condition)}' does not hold {into} into the {span} verification "
@@ -86,7 +120,7 @@ async def _watch_window(
                 had_data.add(index)
         if now >= deadline:
             break
-    for index, reading in enumerate(readings):
+    for index, reading in readings:
         text = _text(reading.condition)
         if reading.state == "unknown" and index not in had_data:
             raise StepFailed(

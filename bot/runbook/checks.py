@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from bot.runbook.conditions import Condition, parse_condition
 from bot.runbook.errors import ConditionSyntaxError
 from bot.runbook.models import (
+    CloudSqlDelete,
+    CloudSqlPromote,
+    CloudSqlReplica,
     CloudSqlTier,
     HttpLoad,
     HttpSmoke,
@@ -343,11 +346,11 @@ def _action_needs(rb: Runbook, loc: Loc, action: object, env_names: list[str]) -
 def _services_and_instances(rb: Runbook) -> Iterator[Finding]:
     services = [svc.name for svc in rb.services]
     instances = [sql.name for sql in rb.sql_instances]
+    created = [a.instance for _, s in steps_with_locs(rb) for a in s.actions if isinstance(a, CloudSqlReplica)]
     for loc, step in steps_with_locs(rb):
         for a, action in enumerate(step.actions):
             at: Loc = (*loc, "actions", a)
-            if isinstance(action, CloudSqlTier) and action.instance not in instances:
-                yield Finding((*at, "instance"), _unknown("Cloud SQL instance", action.instance, instances))
+            yield from _instances_named(at, action, instances, [*instances, *created])
             name = getattr(action, "service", None)
             if not isinstance(name, str):
                 continue
@@ -363,6 +366,24 @@ def _services_and_instances(rb: Runbook) -> Iterator[Finding]:
                         f"region '{region}' is not one of {name}'s regions ({', '.join(service.regions)})"
                         f"{did_you_mean(region, service.regions, n=1)}",
                     )
+
+
+def _instances_named(at: Loc, action: object, existing: list[str], known: list[str]) -> Iterator[Finding]:
+    """Cloud SQL names: a tier change or a master must exist before the rollout; the others may be a replica
+    the runbook creates."""
+    fields: list[tuple[str, list[str]]] = []
+    if isinstance(action, CloudSqlTier):
+        fields = [("instance", existing)]
+    elif isinstance(action, CloudSqlReplica):
+        fields = [("master", existing)]
+    elif isinstance(action, CloudSqlPromote):
+        fields = [("instance", known), ("standby", existing)]
+    elif isinstance(action, CloudSqlDelete):
+        fields = [("instance", known), ("after_promotion_of", known)]
+    for field, names in fields:
+        value = getattr(action, field)
+        if value not in names:
+            yield Finding((*at, field), _unknown("Cloud SQL instance", value, names))
 
 
 def _cost_impacts(rb: Runbook) -> Iterator[Finding]:

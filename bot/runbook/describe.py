@@ -16,6 +16,9 @@ from bot.runbook.models import (
     CloudRunEnv,
     CloudRunScale,
     CloudRunTraffic,
+    CloudSqlDelete,
+    CloudSqlPromote,
+    CloudSqlReplica,
     CloudSqlTier,
     Gate,
     HttpLoad,
@@ -63,6 +66,21 @@ def _plan_line(action: Action) -> str:
         return (
             f"Change Cloud SQL instance {action.instance} to tier {action.tier} "
             f"(wait up to {format_duration(action.timeout)})"
+        )
+    if isinstance(action, CloudSqlReplica):
+        return (
+            f"Create Cloud SQL read replica {action.instance} of {action.master} on tier {action.tier} "
+            f"(wait up to {format_duration(action.timeout)})"
+        )
+    if isinstance(action, CloudSqlPromote):
+        return (
+            f"Promote Cloud SQL replica {action.instance} to primary; {action.standby} stays as the standby "
+            "(a promotion cannot be undone)"
+        )
+    if isinstance(action, CloudSqlDelete):
+        return (
+            f"Delete Cloud SQL instance {action.instance} once {action.after_promotion_of} has been promoted "
+            f"for {format_duration(action.keep_for)} (cannot be undone)"
         )
     if isinstance(action, HttpSmoke):
         return (

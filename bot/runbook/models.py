@@ -106,6 +106,11 @@ class Environment(Model):
     base_url: str | None = Field(None, description="Base URL for HTTP probes, e.g. https://staging.example.dev.")
     allowed_hosts: list[str] = Field(default_factory=list, description="Hosts http.load may target.")
     database: str | None = Field(None, description="Name of the SQL target (from configuration) for sql.*.")
+    engine: Literal["mysql", "postgresql", "sqlite"] | None = Field(
+        None,
+        description="The database engine the runbook's SQL for this environment is written in; sql.* actions "
+        "refuse a target of another engine (SQLite stands in for any, translated). Unset: as the target is.",
+    )
 
 
 class Service(Model):
@@ -297,6 +302,39 @@ class CloudSqlTier(ActionBase):
     timeout: Duration = timedelta(minutes=30)
 
 
+class CloudSqlReplica(ActionBase):
+    """Create a read replica of ``master`` on ``tier`` (instances.insert with masterInstanceName) and
+    wait for it; a rollback deletes it again while it is still a replica."""
+
+    kind: Literal["cloud_sql.replica"]
+    instance: str = Field(description="Name of the new replica, e.g. ion-primary-small.")
+    master: str = Field(description="The primary it replicates (one of sql_instances).")
+    tier: str
+    region: str | None = Field(None, description="Defaults to the master's region.")
+    timeout: Duration = timedelta(minutes=30)
+
+
+class CloudSqlPromote(ActionBase):
+    """Promote a read replica to a standalone primary (instances.promoteReplica). Cloud SQL cannot
+    demote it again: a rollback refuses and names ``standby``, the old primary kept as the fallback."""
+
+    kind: Literal["cloud_sql.promote"]
+    instance: str = Field(description="The replica to promote.")
+    standby: str = Field(description="The old primary, kept as the fallback after the promotion.")
+    timeout: Duration = timedelta(minutes=30)
+
+
+class CloudSqlDelete(ActionBase):
+    """Delete the standby once ``after_promotion_of`` has been promoted for ``keep_for`` (instances.delete).
+    Deleting cannot be undone; the step's approvals are what allows it."""
+
+    kind: Literal["cloud_sql.delete"]
+    instance: str = Field(description="The standby to delete.")
+    after_promotion_of: str = Field(description="The instance whose promotion starts the keep period.")
+    keep_for: Duration = timedelta(hours=48)
+    timeout: Duration = timedelta(minutes=30)
+
+
 class HttpSmoke(ActionBase):
     kind: Literal["http.smoke"]
     path: str = Field(description="Path under the environment's base_url, or a full URL.")
@@ -428,6 +466,9 @@ Action = Annotated[
     | CloudRunTraffic
     | CloudRunDeploy
     | CloudSqlTier
+    | CloudSqlReplica
+    | CloudSqlPromote
+    | CloudSqlDelete
     | HttpSmoke
     | HttpLoad
     | SqlQuery
@@ -446,6 +487,9 @@ ACTION_KINDS: tuple[str, ...] = (
     "cloud_run.traffic",
     "cloud_run.deploy",
     "cloud_sql.tier",
+    "cloud_sql.replica",
+    "cloud_sql.promote",
+    "cloud_sql.delete",
     "http.smoke",
     "http.load",
     "sql.query",

@@ -1,5 +1,6 @@
 """An HTTP stand-in for the Cloud SQL Admin API v1beta4 over the world, for the real
-sqladmin_v1beta4 REST client: instance get and patch, and Cloud SQL's own operations.
+sqladmin_v1beta4 REST client: instance get, patch, insert (a read replica), promoteReplica and
+delete, and Cloud SQL's own operations (get and list).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ class CloudSqlFacade:
         app = web.Application()
         app.router.add_get(_PREFIX + "/instances/{instance}", self._get_instance)
         app.router.add_patch(_PREFIX + "/instances/{instance}", self._patch_instance)
+        app.router.add_post(_PREFIX + "/instances", self._insert_instance)
+        app.router.add_post(_PREFIX + "/instances/{instance}/promoteReplica", self._promote_replica)
+        app.router.add_delete(_PREFIX + "/instances/{instance}", self._delete_instance)
         app.router.add_get(_PREFIX + "/operations/{operation}", self._get_operation)
+        app.router.add_get(_PREFIX + "/operations", self._list_operations)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -46,15 +51,55 @@ class CloudSqlFacade:
 
         def body() -> dict[str, Any]:
             state = self.world.get_instance(project, name)
-            return {
+            found: dict[str, Any] = {
                 "kind": "sql#instance",
                 "name": name,
                 "project": project,
                 "state": state.state,
+                "region": state.region,
+                "databaseVersion": state.database_version,
                 "settings": {"tier": state.tier},
+                "instanceType": "READ_REPLICA_INSTANCE" if state.master else "CLOUD_SQL_INSTANCE",
+                "replicaNames": list(state.replicas),
             }
+            if state.master:
+                found["masterInstanceName"] = state.master
+            return found
 
         return _answer(body)
+
+    async def _insert_instance(self, request: web.Request) -> web.Response:
+        self.calls.append("POST instances")
+        project = request.match_info["project"]
+        payload = await request.json()
+        name, master = payload.get("name"), payload.get("masterInstanceName")
+        tier = (payload.get("settings") or {}).get("tier")
+        if not name or not master or not tier:
+            return _error(
+                400, "INVALID_ARGUMENT", "this facade only creates read replicas: name, masterInstanceName, tier"
+            )
+        region = payload.get("region") or None
+        return _answer(lambda: _operation_json(self.world.create_replica(project, name, master, tier, region)))
+
+    async def _promote_replica(self, request: web.Request) -> web.Response:
+        self.calls.append("POST promoteReplica")
+        project, name = request.match_info["project"], request.match_info["instance"]
+        return _answer(lambda: _operation_json(self.world.promote_replica(project, name)))
+
+    async def _delete_instance(self, request: web.Request) -> web.Response:
+        self.calls.append("DELETE instance")
+        project, name = request.match_info["project"], request.match_info["instance"]
+        return _answer(lambda: _operation_json(self.world.delete_instance(project, name)))
+
+    async def _list_operations(self, request: web.Request) -> web.Response:
+        self.calls.append("GET operations")
+        project, instance = request.match_info["project"], request.query.get("instance", "")
+        return _answer(
+            lambda: {
+                "kind": "sql#operationsList",
+                "items": [_operation_json(o) for o in self.world.sql_operations(project, instance)],
+            }
+        )
 
     async def _patch_instance(self, request: web.Request) -> web.Response:
         self.calls.append("PATCH instance")
@@ -71,14 +116,17 @@ class CloudSqlFacade:
 
 
 def _operation_json(operation: Operation) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "kind": "sql#operation",
         "name": operation.name,
         "status": "DONE" if operation.done else "RUNNING",
-        "operationType": "UPDATE",
+        "operationType": operation.kind,
         "targetId": operation.subject,
         "targetProject": operation.project,
     }
+    if operation.ended_at is not None:
+        found["endTime"] = operation.ended_at.isoformat().replace("+00:00", "Z")
+    return found
 
 
 def _answer(body: Callable[[], dict[str, Any]]) -> web.Response:

@@ -71,7 +71,13 @@ class SimWorldState(Protocol):
         """Region -> environment variables of the main service."""
         ...
 
-    def sql_tier(self, environment: str) -> str | None: ...
+    def sql_tier(self, environment: str) -> str | None:
+        """Tier of the primary the application uses."""
+        ...
+
+    def sql_instance(self, environment: str, name: str) -> tuple[str, str] | None:
+        """(tier, role) of a named Cloud SQL instance (role: serving, replica, standby); None if absent."""
+        ...
 
     def has_indexes(self, environment: str) -> bool: ...
 
@@ -93,6 +99,9 @@ class StaticWorld:
 
     def sql_tier(self, environment: str) -> str | None:
         return self.tier
+
+    def sql_instance(self, environment: str, name: str) -> tuple[str, str] | None:
+        return (self.tier, "serving") if self.tier else None
 
     def has_indexes(self, environment: str) -> bool:
         return self.indexes
@@ -123,7 +132,10 @@ class SyntheticMetrics:
         self.faults.note_step_done(step_id, at)
 
     async def read(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Series:
-        points = []
+        points: list[Point] = []
+        instance = _instance_named(metric)
+        if instance is not None and self.world.sql_instance(environment.name, instance) is None:
+            return Series(metric.id, (), float(self._step))  # Monitoring has no series for a missing instance
         # The world cannot change during this synchronous loop: work out its effect once, not per point.
         shape, _, shifted = self._level(metric, environment)
         for at in self._grid(start, end):
@@ -147,6 +159,9 @@ class SyntheticMetrics:
 
     def _level(self, metric: Metric, environment: Environment) -> tuple[Shape, float, float]:
         """The metric's shape, baseline, and baseline moved by the world's current state."""
+        instance = _instance_named(metric)
+        if instance is not None:
+            return self._instance_cpu(metric, environment, instance)
         shape = SHAPES.get(metric.id)
         if shape is None:
             if metric.baseline is None:
@@ -157,6 +172,16 @@ class SyntheticMetrics:
             shape = Shape(metric.baseline, abs(metric.baseline) * 0.02)
         base = metric.baseline if metric.baseline is not None else shape.baseline
         return shape, base, base + self._effect(metric.id, environment, base)
+
+    def _instance_cpu(self, metric: Metric, environment: Environment, name: str) -> tuple[Shape, float, float]:
+        """CPU of one named instance: the serving primary carries the load, a replica replication and a
+        share of reads (about half), a standby almost nothing; a smaller tier runs hotter."""
+        shape = SHAPES["db_cpu_pct"]
+        base = metric.baseline if metric.baseline is not None else shape.baseline
+        tier, role = self.world.sql_instance(environment.name, name) or (None, "standby")
+        vcpu = _vcpus(tier)
+        tier_factor = (self._ref_vcpu / vcpu) ** 0.35 if self._ref_vcpu and vcpu else 1.0
+        return shape, base, base * tier_factor * _ROLE_LOAD.get(role, 0.1)
 
     def _effect(self, metric_id: str, environment: Environment, base: float) -> float:
         """How the world's current state moves a metric away from its baseline."""
@@ -226,6 +251,20 @@ def _flags(env_by_region: Mapping[str, Mapping[str, str]]) -> set[str]:
         for name, value in env.items()
         if value.strip().lower() not in ("", "0", "false", "no")
     }
+
+
+# Share of the application's database load an instance carries, by its role.
+_ROLE_LOAD = {"serving": 1.0, "replica": 0.5, "standby": 0.1}
+_DATABASE_ID = re.compile(r'resource\.labels\.database_id\s*=\s*"[^":]+:([^"]+)"')
+
+
+def _instance_named(metric: Metric) -> str | None:
+    """The one Cloud SQL instance whose CPU the metric's filter names (database_id="PROJECT:NAME")."""
+    query = metric.query
+    if query is None or "cpu/utilization" not in query.filter:
+        return None
+    match = _DATABASE_ID.search(query.filter)
+    return match.group(1) if match else None
 
 
 def _vcpus(tier: str | None) -> int | None:

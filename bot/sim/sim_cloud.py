@@ -5,6 +5,7 @@ profile and the fast simulation. Same gateway policy (retries, conflicts, senten
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from bot.cloud.cloud_run import CloudRunGateway, Pending
@@ -65,6 +66,22 @@ class WorldSqlCalls:
     async def start_patch(self, project: str, instance: str, tier: str) -> Pending:
         operation = _translate(lambda: self.world.patch_tier(project, instance, tier))
         return _WorldOperation(self.world, operation.name)
+
+    async def start_replica(self, project: str, instance: str, master: SqlInstanceState, tier: str) -> Pending:
+        operation = _translate(lambda: self.world.create_replica(project, instance, master.name, tier, master.region))
+        return _WorldOperation(self.world, operation.name)
+
+    async def start_promote(self, project: str, instance: str) -> Pending:
+        operation = _translate(lambda: self.world.promote_replica(project, instance))
+        return _WorldOperation(self.world, operation.name)
+
+    async def start_delete(self, project: str, instance: str) -> Pending:
+        operation = _translate(lambda: self.world.delete_instance(project, instance))
+        return _WorldOperation(self.world, operation.name)
+
+    async def promotions(self, project: str, instance: str) -> list[datetime]:
+        operations = _translate(lambda: self.world.sql_operations(project, instance))
+        return [o.ended_at for o in operations if o.kind == "PROMOTE_REPLICA" and o.done and o.ended_at]
 
 
 class SimCloudRun(CloudRunGateway):

@@ -114,9 +114,23 @@ class SqlInstance:
     name: str
     tier: str
     state: str = "RUNNABLE"
+    master: str | None = None  # a read replica of that primary
+    region: str = "us-central1"
+    database_version: str = "MYSQL_8_0"
+    promoted_at: datetime | None = None
+    replicas: list[str] = field(default_factory=list)
 
     def view(self) -> SqlInstanceState:
-        return SqlInstanceState(project=self.project, name=self.name, tier=self.tier, state=self.state)
+        return SqlInstanceState(
+            project=self.project,
+            name=self.name,
+            tier=self.tier,
+            state=self.state,
+            master=self.master,
+            region=self.region,
+            database_version=self.database_version,
+            replicas=tuple(self.replicas),
+        )
 
 
 @dataclass
@@ -130,6 +144,8 @@ class Operation:
     land: Callable[[], None]
     done: bool = False
     error: WorldError | None = None
+    kind: str = "UPDATE"  # Cloud SQL's operationType: UPDATE, CREATE_REPLICA, PROMOTE_REPLICA, DELETE
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +261,7 @@ class World:
         for operation in self.operations.values():
             if not operation.done and operation.done_at <= now:
                 operation.done = True
+                operation.ended_at = operation.done_at
                 operation.land()
 
     # -- Cloud Run ---------------------------------------------------------------------------
@@ -321,9 +338,9 @@ class World:
             service.generation += 1
             self._emit(WorldChange("service", service.project, service.region, service.name, service.config()))
 
-    def _start(self, project: str, subject: str, land: Callable[[], None]) -> Operation:
+    def _start(self, project: str, subject: str, land: Callable[[], None], kind: str = "UPDATE") -> Operation:
         name = f"operation-{next(self._ids):05d}"
-        operation = Operation(name, project, subject, self.now() + self.faults.operation_delay, land)
+        operation = Operation(name, project, subject, self.now() + self.faults.operation_delay, land, kind=kind)
         self.operations[name] = operation
         self.settle()
         return operation
@@ -364,3 +381,76 @@ class World:
             self._emit(WorldChange("sql", project, None, name, instance=instance.view()))
 
         return self._start(project, name, land)
+
+    def _sql_write(self, project: str) -> None:
+        self._transient()
+        self.settle()
+        if (project, "sql") in self.faults.denied_regions:
+            raise PermissionDenied(f"caller may not change Cloud SQL instances in project {project}")
+
+    def _emit_sql(self, instance: SqlInstance) -> None:
+        self._emit(WorldChange("sql", instance.project, None, instance.name, instance=instance.view()))
+
+    def create_replica(self, project: str, name: str, master: str, tier: str, region: str | None = None) -> Operation:
+        """instances.insert with masterInstanceName: the replica exists at once (PENDING_CREATE) and is
+        RUNNABLE when the operation lands."""
+        self._sql_write(project)
+        primary = self._instance(project, master)
+        if primary.master is not None:
+            raise Invalid(f"{master} is itself a read replica; a replica needs a primary as its master")
+        if (project, name) in self.sql:
+            raise Conflict(f"the Cloud SQL instance {name} already exists in project {project}")
+        if not tier.startswith("db-"):
+            raise Invalid(f"{tier} is not a Cloud SQL tier")
+        replica = SqlInstance(
+            project, name, tier, "PENDING_CREATE", master, region or primary.region, primary.database_version
+        )
+        self.sql[(project, name)] = replica
+        primary.replicas.append(name)
+
+        def land() -> None:
+            replica.state = "RUNNABLE"
+            self._emit_sql(replica)
+
+        return self._start(project, name, land, kind="CREATE_REPLICA")
+
+    def promote_replica(self, project: str, name: str) -> Operation:
+        """instances.promoteReplica: the replica stops replicating and becomes a standalone primary."""
+        self._sql_write(project)
+        replica = self._instance(project, name)
+        if replica.master is None:
+            raise Invalid(f"{name} is not a read replica, so it cannot be promoted")
+
+        def land() -> None:
+            old = self.sql.get((project, replica.master or ""))
+            if old is not None and name in old.replicas:
+                old.replicas.remove(name)
+            replica.master, replica.promoted_at = None, self.now()
+            self._emit_sql(replica)
+
+        return self._start(project, name, land, kind="PROMOTE_REPLICA")
+
+    def delete_instance(self, project: str, name: str) -> Operation:
+        """instances.delete: refused while the instance has read replicas."""
+        self._sql_write(project)
+        instance = self._instance(project, name)
+        if instance.replicas:
+            raise Invalid(f"{name} has read replicas ({', '.join(instance.replicas)}); delete or promote them first")
+        instance.state = "PENDING_DELETE" if self.faults.operation_delay else instance.state
+
+        def land() -> None:
+            self.sql.pop((project, name), None)
+            master = self.sql.get((project, instance.master or ""))
+            if master is not None and name in master.replicas:
+                master.replicas.remove(name)
+            instance.state = "DELETED"
+            self._emit_sql(instance)
+
+        return self._start(project, name, land, kind="DELETE")
+
+    def sql_operations(self, project: str, instance: str) -> list[Operation]:
+        """Cloud SQL operations on ``instance``, newest first (operations.list)."""
+        self._transient()
+        self.settle()
+        found = [o for o in self.operations.values() if o.project == project and o.subject == instance]
+        return sorted(found, key=lambda o: o.done_at, reverse=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.engine.ports import Series
 from bot.runbook.models import Environment, Metric, Runbook
 from bot.sim.metrics import SyntheticMetrics
-from bot.sim.world import World
+from bot.sim.world import SqlInstance, World
 
 _INDEX_QUERY = text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'")
 
@@ -53,10 +53,31 @@ class WorldState:
             if p == project and n == name
         }
 
-    def sql_tier(self, environment: str) -> str | None:
+    def _serving(self, environment: str) -> SqlInstance | None:
+        """The primary the application uses: the one promoted last, else the first one seeded.
+
+        The sim takes a promotion to include the application's switch to the new primary (the runbook
+        has a person do that switch right after it)."""
         project = self._project(environment)
-        tiers = [inst.view().tier for (p, _), inst in self._world.sql.items() if p == project]
-        return tiers[0] if tiers else None
+        primaries = [inst for (p, _), inst in self._world.sql.items() if p == project and inst.master is None]
+        promoted = [inst for inst in primaries if inst.promoted_at is not None]
+        if promoted:
+            return max(promoted, key=lambda inst: inst.promoted_at or datetime.min)
+        return primaries[0] if primaries else None
+
+    def sql_tier(self, environment: str) -> str | None:
+        serving = self._serving(environment)
+        return serving.tier if serving else None
+
+    def sql_instance(self, environment: str, name: str) -> tuple[str, str] | None:
+        """(tier, role) of a named instance: serving, replica or standby; None when it does not exist."""
+        project = self._project(environment)
+        instance = self._world.sql.get((project or "", name))
+        if instance is None:
+            return None
+        if instance.master is not None:
+            return instance.tier, "replica"
+        return instance.tier, "serving" if instance is self._serving(environment) else "standby"
 
     def has_indexes(self, environment: str) -> bool:
         return self._indexes.get(environment, False)

@@ -158,3 +158,39 @@ class TestMissingDataIsNeverAPass:
         result = await w.run()
         assert not result.ok and w.minutes_taken(result) == 30
         assert "Could not confirm 'p95_latency_ms < 50' at the end of the 30m verification window" in result.message
+
+
+class TestTheWindowStartsWhenTheChangeLanded:
+    """Issue 15: a window condition never reads metrics from before the change landed."""
+
+    @staticmethod
+    def bad_before_the_change(minute: float) -> float | None:
+        return 180.0 if minute < 0 else 36.0
+
+    async def test_a_verification_window_begins_at_landing_not_thirty_minutes_before(self) -> None:
+        w = Watched(["p95_latency_ms < 50 over 10m"], {"p95_latency_ms": self.bad_before_the_change})
+        result = await w.run()
+        assert result.ok and result.lane.state is StepState.DONE, result.message
+        assert w.minutes_taken(result) == 30
+        assert any("windows read from the landing at" in t for t in w.notifier.texts())
+
+    async def test_an_acceptance_window_longer_than_the_watch_waits_for_the_landing_plus_its_length(self) -> None:
+        w = Watched(["p95_latency_ms < 50"], {"p95_latency_ms": self.bad_before_the_change})
+        rb = watched_runbook(["p95_latency_ms < 50"])
+        data = rb.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data["days"][1]["steps"][-1]["acceptance"] = ["p95_latency_ms < 50 over 45m"]
+        rb = Runbook.model_validate(data)
+        checker = MetricsChecker(w.metrics, rb)
+        w.rollout = Rollout(rb, w.store, FakeActions(World()), checker, w.notifier, w.clock, POLICY)
+        await w.rollout.start_run(CHANNEL, START, lee)
+        plan = await w.rollout.request_run(CHANNEL, "day2.4", "production", sam)
+        await w.rollout.approve(CHANNEL, "day2.4", "production", lee)
+        w.metrics.origin = w.clock.now()
+        started = await w.rollout.start_execution(CHANNEL, "day2.4", "production", sam, plan.fingerprint)
+        await w.clock.advance(timedelta(minutes=40))
+        assert not started.task.done(), "the 45-minute acceptance window was read before 45 minutes had passed"
+        await w.clock.advance(timedelta(minutes=10))
+        result = started.task.result()
+        assert result.ok, result.message
+        assert w.minutes_taken(result) == 45
+        assert any("its 45m window starts when the change landed" in t for t in w.notifier.texts())

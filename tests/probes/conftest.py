@@ -162,7 +162,31 @@ async def prober(sim_app: tuple[SimHttpApp, tuple[str, int]]) -> AsyncIterator[H
 # --- application databases ------------------------------------------------------------------
 
 POSTGRES_URL = os.environ.get("ION_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgresql"]
+MYSQL_URL = os.environ.get("ION_TEST_MYSQL_URL")  # e.g. mysql+aiomysql://root@127.0.0.1:3306/test (MariaDB)
+BACKENDS = ["sqlite", "postgresql", "mysql"]
+
+
+async def _mysql_engine() -> AsyncIterator[AsyncEngine]:
+    """A seeded application database of its own on the MySQL server (MariaDB), dropped afterwards."""
+    if not MYSQL_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set ION_TEST_MYSQL_URL so the SQL kinds are tested on MySQL")
+        pytest.skip("ION_TEST_MYSQL_URL is not set")
+    name = f"probes_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(MYSQL_URL)
+    async with admin.begin() as conn:
+        await conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = create_async_engine(MYSQL_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        await seed_app_db(engine, size=SMALL_DB)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("ANALYZE TABLE personas, user_preferences, sessions")
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.exec_driver_sql(f"DROP DATABASE {name}")
+        await admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -173,6 +197,10 @@ async def app_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         await seed_app_db(engine, size=SMALL_DB)
         yield engine
         await engine.dispose()
+        return
+    if request.param == "mysql":
+        async for engine in _mysql_engine():
+            yield engine
         return
     if not POSTGRES_URL:
         if os.environ.get("CI"):

@@ -100,6 +100,12 @@ class TestConcurrentIndexBuild:
                 f"leftover is dropped first): CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON personas(tone, "
                 f"pace, intent); undo: DROP INDEX CONCURRENTLY IF EXISTS {INDEX}; verify: "
             )
+        elif app_engine.dialect.name == "mysql":
+            assert line.startswith(
+                "Run on ion-staging-db (staging), online (ALGORITHM=INPLACE LOCK=NONE: refused rather than "
+                f"blocking writes): CREATE INDEX {INDEX} ON personas(tone, pace, intent) ALGORITHM=INPLACE "
+                f"LOCK=NONE; undo: DROP INDEX {INDEX}; verify: "
+            )
         else:
             assert line.startswith(
                 "Run on ion-staging-db (staging), plain form (SQLite has no concurrent build): "
@@ -120,7 +126,9 @@ class TestConcurrentIndexBuild:
             True,
             f"created index {INDEX} on ion-staging-db",
         )
-        sent = "CREATE INDEX CONCURRENTLY" if app_engine.dialect.name == "postgresql" else "CREATE INDEX IF"
+        sent = {"postgresql": "CREATE INDEX CONCURRENTLY", "mysql": f"CREATE INDEX {INDEX} ON personas"}.get(
+            app_engine.dialect.name, "CREATE INDEX IF"
+        )
         assert progress.lines[-1].startswith(f"ion-staging-db: {sent}")
         assert await state_of(app_engine) == "present"
         verified = await action.verify(target)
@@ -130,7 +138,9 @@ class TestConcurrentIndexBuild:
         assert action.diff(target, await action.read_back(target)) == []
         reverted = await action.revert(target, snapshot, progress)
         assert (reverted.ok, reverted.changed) == (True, True)
-        dropped = "DROP INDEX CONCURRENTLY" if app_engine.dialect.name == "postgresql" else "DROP INDEX IF"
+        dropped = {"postgresql": "DROP INDEX CONCURRENTLY", "mysql": f"DROP INDEX {INDEX}"}.get(
+            app_engine.dialect.name, "DROP INDEX IF"
+        )
         assert progress.lines[-1].startswith(f"ion-staging-db: {dropped}")
         assert await state_of(app_engine) == "absent"
         assert (await action.revert(target, snapshot, progress)).changed is False

@@ -10,7 +10,9 @@ from bot.runbook.loader import default_runbook_path, load_runbook
 from bot.runbook.models import (
     CloudRunEnv,
     CloudRunScale,
-    CloudSqlTier,
+    CloudSqlDelete,
+    CloudSqlPromote,
+    CloudSqlReplica,
     HttpLoad,
     HttpSmoke,
     Runbook,
@@ -26,7 +28,7 @@ SEED_STEPS = [
     "day2.1", "day2.2", "day2.3", "day2.4",
     "day3.1", "day3.2", "day3.3",
     "day4.1", "day5.1", "day6.1", "day7.1",
-    "day8.1", "day8.2", "day9.1", "day10.1", "day10.2",
+    "day8.1", "day8.2", "day9.1", "day9.2", "day10.1", "day10.2",
 ]  # fmt: skip
 SEED_GATES = ["preflight", "gonogo.day3", "gonogo.day7", "gonogo.day10"]
 
@@ -73,7 +75,8 @@ def test_the_metric_catalogue_has_exactly_the_agreed_ids(week17: Runbook) -> Non
     assert {m.id for m in week17.metrics} == {
         "error_rate_pct", "availability_pct", "p95_latency_ms", "response_time_ms", "cache_hit_rate_pct",
         "l1_hit_rate_pct", "l2_hit_rate_pct", "db_query_ms", "db_query_p95_ms", "db_replication_lag_ms",
-        "db_cpu_pct", "db_pool_utilization_pct", "db_pool_errors", "cpu_utilization_pct", "l1_memory_mb",
+        "db_cpu_pct", "db_small_cpu_pct", "db_pool_utilization_pct", "db_pool_errors", "cpu_utilization_pct",
+        "l1_memory_mb",
         "cache_eviction_rate", "recommend_hit_rate_pct", "bulk_hit_rate_pct", "prefetch_success_pct",
         "incidents",
     }  # fmt: skip
@@ -141,24 +144,38 @@ def test_day3_cache_env_values(week17: Runbook) -> None:
     assert envs[1].regions == ["us-central1", "europe-west1", "asia-southeast1"]
 
 
-def test_day7_downsizes_cloud_sql_to_db_custom_8(week17: Runbook) -> None:
+def test_day7_downsizes_through_a_replica_on_db_custom_8_and_keeps_the_standby_48_hours(week17: Runbook) -> None:
     step = week17.step("day7.1")
     assert step is not None
-    tier = next(a for a in step.actions if isinstance(a, CloudSqlTier))
-    assert (tier.instance, tier.tier) == ("ion-primary", "db-custom-8-16384")
+    kinds = [a.kind for a in step.actions]
+    assert kinds == ["cloud_sql.replica", "manual", "metric.gate", "cloud_sql.promote", "manual", "metric.gate"]
+    replica, promote = step.actions[0], step.actions[3]
+    assert isinstance(replica, CloudSqlReplica) and isinstance(promote, CloudSqlPromote)
+    assert (replica.instance, replica.master, replica.tier) == ("ion-primary-small", "ion-primary", "db-custom-8-16384")
+    assert (promote.instance, promote.standby) == ("ion-primary-small", "ion-primary")
     assert step.cost_impact is not None and (step.cost_impact.service, step.cost_impact.monthly_usd) == (
         "Cloud SQL",
         -100,
     )
-    assert [c.text for c in step.rollback_if] == ["db_cpu_pct > 70 for 10m", "db_replication_lag_ms > 500 for 2m"]
+    assert [c.text for c in step.rollback_if] == [
+        "db_small_cpu_pct > 70 for 10m",
+        "db_replication_lag_ms > 500 for 2m",
+    ]
+    deletion = week17.step("day9.2")
+    assert deletion is not None and deletion.depends_on == ["day7.1"] and deletion.approvals
+    [delete] = deletion.actions
+    assert isinstance(delete, CloudSqlDelete)
+    assert (delete.instance, delete.after_promotion_of, delete.keep_for.total_seconds()) == (
+        "ion-primary",
+        "ion-primary-small",
+        48 * 3600,
+    )
 
 
-def test_every_rollback_procedure_restores_the_tier_the_instance_has(week17: Runbook) -> None:
+def test_the_database_rollback_procedure_restores_the_tier_the_instance_has(week17: Runbook) -> None:
     [instance] = week17.sql_instances
-    step = week17.step("day7.1")
-    assert step is not None and step.rollback is not None
-    commands = [c for p in [*week17.rollback_procedures, step.rollback] for c in p.commands if "--tier=" in c]
-    assert len(commands) == 2
+    commands = [c for p in week17.rollback_procedures for c in p.commands if "--tier=" in c]
+    assert len(commands) == 1
     assert all(f"--tier={instance.tier} " in c for c in commands)
 
 

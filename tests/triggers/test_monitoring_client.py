@@ -260,7 +260,8 @@ async def test_the_week17_runbook_polls_healthy_with_one_call_per_metric() -> No
 
 async def test_week17_with_days_1_and_7_done_still_reads_each_metric_once_per_poll() -> None:
     """day1.3 and day7.1's rollback_if conditions join the poll: one more call per metric they add
-    (query time, pool errors, database CPU), none for the replication lag the run-wide trigger reads."""
+    (query time, pool errors, database CPU, the new primary's CPU), none for the replication lag the
+    run-wide trigger reads."""
     runbook = load_runbook(WEEK17)
     async with MonitoringFacade(runbook, SyntheticMetrics()) as facade:
         source, channel = await client_for(facade)
@@ -276,7 +277,7 @@ async def test_week17_with_days_1_and_7_done_still_reads_each_metric_once_per_po
     conditions += [c for step_id in ("day1.3", "day7.1") if (s := runbook.step(step_id)) for c in s.rollback_if]
     watched = [m for m in runbook.metrics if m.id in {c.metric for c in conditions} and m.source == "monitoring"]
     assert sorted(r.filter for r in facade.requests) == sorted(m.queries[0].filter for m in watched)
-    assert len(facade.requests) == len(watched) == 4 + 3
+    assert len(facade.requests) == len(watched) == 4 + 4
     assert changes == []  # a healthy production: nothing to roll back
 
 
