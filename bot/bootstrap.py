@@ -36,6 +36,7 @@ from bot.runbook.models import Runbook
 from bot.sim.faults import FaultPlan
 from bot.sim.world import World
 from bot.sim.world_state import WorldState
+from bot.store.health import StoreHealth
 from bot.store.repository import SoleWriterStore, SqlStore
 from bot.store.schema import ensure_schema
 
@@ -107,6 +108,7 @@ class Bot:
     rollout: Rollout
     watcher: Watcher
     sim: SimParts | None = None
+    health: StoreHealth | None = None  # whether the store takes writes now (bot/store/health.py)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def close(self) -> None:
@@ -201,6 +203,7 @@ async def build(
             rollout,
             watcher,
             sim,
+            StoreHealth(store, clock, url=settings.database_url),
             stack,
         )
     except BaseException:

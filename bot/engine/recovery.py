@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from bot.engine import targets as tg
 from bot.engine.context import Context
-from bot.engine.lease import Lease, lease_expired
+from bot.engine.lease import Lease, abandoned_here, held_here, lease_expired, settled_here
 from bot.engine.plan import bind_actions
 from bot.engine.ports import BOT_ACTOR
 from bot.engine.records import Execution, ExecutionState, StepState, TargetRecord, TargetStatus
@@ -55,12 +55,19 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
     recovered: list[Recovered] = []
     left_alone: list[Execution] = []
     for execution in await ctx.store.unfinished_executions():
-        if not lease_expired(execution, stale_before):
+        # An executor alive in this process (its beats were refused during a database outage, say)
+        # resumes by itself; one that gave up here for the same reason is settled without waiting.
+        abandoned = abandoned_here(execution.id)
+        held = held_here(execution.id)
+        live_here = held is not None and held.owner == ctx.owner and not held.lost
+        before = now + ctx.lease if abandoned else stale_before
+        if live_here or not (abandoned or lease_expired(execution, stale_before)):
             left_alone.append(execution)
-        elif await ctx.store.take_over(execution.id, ctx.owner, stale_before, now):
+        elif await ctx.store.take_over(execution.id, ctx.owner, before, now):
             taken = replace(execution, owner=ctx.owner, heartbeat_at=now)
             async with Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease).kept():
                 recovered.append(await _reconcile(ctx, taken))
+            settled_here(execution.id)
         else:  # its owner renewed it just now, or another replica's recovery took it first
             left_alone.append(execution)
     return RecoveryPass(recovered, left_alone)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.engine.context import Context
+from bot.engine.errors import StoreUnavailable
 from bot.engine.lease import Lease, LeaseLost
 from bot.engine.ports import CheckResult, ProgressCallback
 from bot.engine.records import Run, StepLane
@@ -54,6 +55,7 @@ async def _watch_window(
 ) -> None:
     """Check every watch interval until the window ends; fail at the first breach.
 
+    A reading the store is out for (a database outage) is skipped: the watch resumes when it returns.
     Unknown (no data) is never a breach and never a pass: a condition still unknown when the
     window ends fails the step, with a sentence saying whether it had any data at all. Each sleep
     ends early (LeaseLost) when the execution is taken over: by recovery elsewhere, or a rollback.
@@ -75,7 +77,12 @@ async def _watch_window(
             raise LeaseLost("finishing verification")
         now = ctx.clock.now()
         into = format_duration(now - started)
-        readings = [await _read(ctx, condition, env, now) for condition in conditions]
+        try:
+            readings = [await _read(ctx, condition, env, now) for condition in conditions]
+        except StoreUnavailable:  # no reading this interval; the window (and the lease's beats) go on
+            if now >= deadline:  # the last reading waits for the store, one interval at a time
+                await lease.interruptible(ctx.clock.sleep(interval), "finishing verification")
+            continue
         for index, reading in enumerate(readings):
             if reading.state == "breach":
                 raise StepFailed(

@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.log import access_logger
 
 from bot.config import ConfigError, Settings, require_for_serve
+from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
@@ -112,13 +113,12 @@ async def start_site(
 
 
 def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> ReadyCheck:
-    """Ready when the database answers a query and every background loop is still running."""
-
-    from sqlalchemy import text
+    """Ready when the store takes a write (a write-and-rollback, and for SQLite its file is still there
+    and writable: bot/store/health.py) and every background loop is still running."""
 
     async def check() -> bool:
-        async with bot.store.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        if bot.health is not None and await bot.health.probe() is not None:
+            return False
         return all(not loop.done() for loop in loops)
 
     return check
@@ -244,6 +244,8 @@ async def _serve_built(
         await runtime.start()
         loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(bot)))
+        if bot.health is not None:
+            loops.append(watch_the_store(bot, state.outbox))
         freeze_startup_heap()
         if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
             envelopes = SharedEnvelopes(bot.store, bot.clock, bot.rollout.ctx.owner)
@@ -269,6 +271,18 @@ async def _serve_built(
 
 async def _not_ready() -> bool:
     return False
+
+
+def watch_the_store(bot: Any, outbox: Any) -> asyncio.Task[None]:
+    """The store's health watch (bot/store/health.py): it notices an outage's end by itself, and then
+    reconciles what the outage interrupted and delivers what waited, without a restart."""
+
+    async def deliver() -> None:
+        await outbox.deliver_pending()
+
+    bot.health.on_recovered(lambda: recover_once(bot))
+    bot.health.on_recovered(deliver)
+    return asyncio.create_task(bot.health.watch_forever())
 
 
 class SharedEnvelopes:
@@ -312,7 +326,10 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
     handler = AsyncSocketModeHandler(app, app_token)
 
     async def handle_once(client: Any, req: Any) -> None:
-        seen = await envelopes.arrived(req.envelope_id)
+        try:
+            seen = await envelopes.arrived(req.envelope_id)
+        except StoreUnavailable:  # the app answers it without the database (bot/slack/outage.py)
+            seen = "new"
         if seen != "new":
             log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)
             if seen == "acked":
@@ -324,10 +341,11 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
             with contextlib.suppress(Exception):  # the listener's error is the one to see
                 await envelopes.failed(req.envelope_id)
             raise
-        if response.status == 200:
-            await envelopes.acked(req.envelope_id)
-        else:
-            await envelopes.failed(req.envelope_id)
+        with contextlib.suppress(StoreUnavailable):  # the ack (and the outage answer in it) still goes
+            if response.status == 200:
+                await envelopes.acked(req.envelope_id)
+            else:
+                await envelopes.failed(req.envelope_id)
         await send_async_response(client, req, response, time.time())
 
     handler.client.socket_mode_request_listeners[:] = [handle_once]
