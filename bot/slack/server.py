@@ -20,9 +20,10 @@ import structlog
 from aiohttp import web
 from aiohttp.log import access_logger
 
-from bot.config import ConfigError, Settings, require_for_serve
+from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_startup_heap
+from bot.serve_checks import StartupProblems, startup_problems
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -173,6 +174,7 @@ async def serve(
     ready: ReadyCheck | None = None,
     build_bot: BotBuilder | None = None,
     on_listening: Callable[[int], None] | None = None,
+    new_store: bool = False,
 ) -> None:
     """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops.
 
@@ -195,7 +197,7 @@ async def serve(
     if on_listening is not None:
         on_listening(port)
     try:
-        await _serve_built(settings, startup, ready, build_bot, socket_mode)
+        await _serve_built(settings, startup, ready, build_bot, socket_mode, new_store)
     finally:
         await runner.cleanup()
 
@@ -211,6 +213,7 @@ async def _serve_built(
     ready: ReadyCheck | None,
     build_bot: BotBuilder | None,
     socket_mode: bool,
+    new_store: bool = False,
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
@@ -218,16 +221,16 @@ async def _serve_built(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.bootstrap import build
     from bot.reports.render import ReportRenderer, validate_templates
     from bot.runtime import Runtime
     from bot.slack.app import build_app, state_of
     from bot.slack.report_poster import SlackReportPoster
 
-    template_problems = validate_templates(settings.templates_dir)
-    if template_problems:
-        raise ConfigError("the report templates do not render:\n" + "\n".join(f"  {p}" for p in template_problems))
-    bot = await (build_bot or build)(settings)
+    runbook, problems = await startup_problems(settings, new_store=new_store)
+    problems += [f"ION_TEMPLATES_DIR: {p}" for p in validate_templates(settings.templates_dir)]
+    if problems:
+        raise StartupProblems(problems)
+    bot = await _build(settings, build_bot, runbook)
     runtime: Runtime | None = None
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
@@ -267,6 +270,28 @@ async def _serve_built(
         if runtime is not None:
             await runtime.stop()
         await bot.close()
+
+
+async def _build(settings: Settings, build_bot: BotBuilder | None, runbook: Any) -> Bot:
+    """The bot, on the runbook the start-up checks loaded; an embedded store is recorded as holding
+    the bot's state (bot/store/embedded.py), so losing it later is noticed at the next start."""
+    from bot.bootstrap import build
+    from bot.store.embedded import remember
+    from bot.store.health import sqlite_file
+    from bot.store.outage import is_outage, reason
+
+    try:
+        bot = await build_bot(settings) if build_bot is not None else await build(settings, runbook=runbook)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        failed = f"ION_DATABASE_URL: the database failed while the bot was starting ({reason(error)})"
+        raise StartupProblems([failed]) from None
+    path = sqlite_file(settings.database_url)
+    warning = remember(path) if path is not None else None
+    if warning:
+        log.warning(warning)
+    return bot
 
 
 async def _not_ready() -> bool:
