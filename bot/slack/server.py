@@ -164,6 +164,8 @@ async def recover_forever(bot: Any) -> None:
         await bot.clock.sleep(interval)
         try:
             await recover_once(bot)
+        except StoreUnavailable:  # the store's health watch has said so, once; the next pass tries again
+            pass
         except Exception:  # the loop must outlive one bad pass
             log.exception("crash recovery pass failed")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from bot.engine.records import ExecutionState, StepState
 from bot.slack.outage import KNOWN_DOWN, MET_HALF_WAY
@@ -56,11 +57,15 @@ async def test_a_postgresql_server_stopped_and_restarted_under_a_running_bot_ans
     await served.clock.advance(timedelta(minutes=5))
     assert await served.readyz() == 200
 
+    async def quiet() -> bool:  # the health watch and the soak both asleep: no probe in flight
+        return served.clock.sleepers == 2
+
+    await until(quiet, "the health watch and the soaking step were asleep on the clock")
     cluster.stop()
     # Not known yet: the command is acked, its work meets the outage, and the answer goes by response_url.
     status, body = await served.command("status", "first")
     assert (status, body) == (200, "")
-    assert (await served.api.wait_for_response("first"))["text"] == MET_HALF_WAY
+    assert (await answer(served, "first"))["text"] == MET_HALF_WAY
     assert await served.readyz() == 503
     # Known now: a command's answer is in its ack; a click's goes to its response_url.
     assert served.bot.health is not None and served.bot.health.known_down
@@ -68,7 +73,7 @@ async def test_a_postgresql_server_stopped_and_restarted_under_a_running_bot_ans
     assert status == 200 and json.loads(body)["text"] == KNOWN_DOWN
     status, _ = await served.click(_card_ts(served), "ion:run:production", "click")
     assert status == 200
-    assert (await served.api.wait_for_response("click"))["text"] == KNOWN_DOWN
+    assert (await answer(served, "click"))["text"] == KNOWN_DOWN
     await served.clock.advance(timedelta(minutes=4))  # heartbeats and readings fail; the lease is left stale
     assert await served.readyz() == 503
 
@@ -95,6 +100,16 @@ async def test_a_postgresql_server_stopped_and_restarted_under_a_running_bot_ans
 
     await until(verified, "the soaking step's verification finished after the outage")
     assert await store.unfinished_executions() == []
+
+
+async def answer(served: ServedBot, reply_to: str) -> dict[str, Any]:
+    """The first message the bot posted to the response_url ``reply_to`` (a bounded wait)."""
+
+    async def posted() -> bool:
+        return bool(served.api.responses_to(reply_to))
+
+    await until(posted, f"an answer arrived at the response_url {reply_to}")
+    return served.api.responses_to(reply_to)[0]
 
 
 async def _ready(served: ServedBot) -> bool:
