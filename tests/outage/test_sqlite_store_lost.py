@@ -13,6 +13,7 @@ import pytest
 
 from bot.sim.slack_api import FakeSlackApi
 from bot.slack.outage import KNOWN_DOWN
+from bot.store.cli import db_upgrade
 from tests.outage.serving import Served, own_folder, refused, remove_folder, serve_env, serving
 
 LOUD = "THE STATE STORE CANNOT BE WRITTEN"
@@ -58,7 +59,7 @@ async def test_a_sqlite_store_made_read_only_says_503_once_loudly_and_recovers_w
 
 
 async def test_a_removed_sqlite_store_says_503_and_a_restart_refuses_an_empty_new_file_until_told_new_store(
-    folder: Path, api: FakeSlackApi
+    folder: Path, api: FakeSlackApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = serve_env(folder, api.base_url)
     async with serving(env) as served:
@@ -76,6 +77,10 @@ async def test_a_removed_sqlite_store_says_503_and_a_restart_refuses_an_empty_ne
     assert code == 2, said
     assert f"the SQLite store {store(folder)} held this bot's state before" in said
     assert "ionbot serve --new-store" in said and "Traceback" not in said
+    assert not store(folder).exists()
+    monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
+    assert db_upgrade(env["ION_DATABASE_URL"]) == 1  # nor does an upgrade make the lost store anew
+    assert "held this bot's state before" in capsys.readouterr().out
     assert not store(folder).exists()
 
     async with serving(env, "--new-store") as served:
