@@ -25,7 +25,7 @@ from bot.cloud.ports import CloudRunApi, CloudSqlApi
 from bot.cloud.sql_target import SqlTargets
 from bot.config import Settings
 from bot.engine.clock import SystemClock
-from bot.engine.errors import Refused
+from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.evaluator import MetricsChecker
 from bot.engine.permissions import Policy, demo_policy
 from bot.engine.ports import BOT_ACTOR, AlertRecord, Clock, Event, MetricsSource
@@ -61,6 +61,8 @@ class EventBus:
         for listener in list(self._listeners):
             try:
                 await listener(event)
+            except StoreUnavailable:  # the store's health watch says so, once; no traceback per event
+                log.warning("event not passed on: the state store is out", kind=event.kind, run=event.run_id)
             except Exception:  # one broken listener must not stop the rollout
                 log.exception("event listener failed", kind=event.kind, run=event.run_id)
 
