@@ -62,6 +62,9 @@ class StoreHealth:
         self.problem: str | None = None
         self.down_since: datetime | None = None
         self._recovered: list[Recovered] = []
+        # One probe at a time: a probe begun before the file vanished must not record "fine" after
+        # one begun after it recorded the problem (that flap would log the loud line twice).
+        self._probing = asyncio.Lock()
 
     @property
     def known_down(self) -> bool:
@@ -72,17 +75,21 @@ class StoreHealth:
 
     async def probe(self) -> str | None:
         """Check now; returns the problem (None when the store takes writes) and records any change."""
-        problem = self._file_problem()
-        self._store.refusing = problem
-        if problem is None:
-            problem = await self._write_problem()
-        await self._record(problem)
+        async with self._probing:
+            problem = self._file_problem()
+            self._store.refusing = problem
+            if problem is None:
+                problem = await self._write_problem()
+            back = self._record(problem)
+        if back:  # outside the lock: recovery may take a while, and /readyz must not wait for it
+            await self._run_recovered()
         return problem
 
     async def noticed(self, error: BaseException) -> None:
         """A handler or loop met an outage: known at once, without waiting for the next probe."""
-        if self.problem is None:
-            await self._record(f"the database cannot be reached or written ({reason(error)})")
+        async with self._probing:
+            if self.problem is None:
+                self._record(f"the database cannot be reached or written ({reason(error)})")
 
     async def watch_forever(self, interval: float = WATCH_INTERVAL_SECONDS) -> None:
         """`ionbot serve`'s loop: a probe every ``interval`` seconds, so an outage's end is noticed by itself."""
@@ -132,7 +139,8 @@ class StoreHealth:
             return f"the database cannot be reached or written ({reason(error)})"
         return None
 
-    async def _record(self, problem: str | None) -> None:
+    def _record(self, problem: str | None) -> bool:
+        """Keep ``problem``; log a change once, loudly; True when the store has just come back."""
         was = self.problem
         self.problem = problem
         if was is None and problem is not None:
@@ -141,11 +149,15 @@ class StoreHealth:
         elif was is not None and problem is None:
             since, self.down_since = self.down_since, None
             log.warning("the state store takes writes again", down_since=since.isoformat() if since else None)
-            for callback in list(self._recovered):
-                try:
-                    await callback()
-                except Exception:  # the next probe or loop pass tries again
-                    log.exception("work after the store came back failed")
+            return True
+        return False
+
+    async def _run_recovered(self) -> None:
+        for callback in list(self._recovered):
+            try:
+                await callback()
+            except Exception:  # the next loop pass (recovery, the outbox) tries again
+                log.exception("work after the store came back failed")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
