@@ -14,6 +14,7 @@ a running lane over settles the target its executor had in flight with the same 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot.engine import targets as tg
 from bot.engine.context import Context
@@ -57,10 +58,12 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
     for execution in await ctx.store.unfinished_executions():
         # An executor alive in this process (its beats were refused during a database outage, say)
         # resumes by itself; one that gave up here for the same reason is settled without waiting.
-        abandoned = abandoned_here(execution.id)
+        abandoned = abandoned_here(execution.id) and execution.owner == ctx.owner
         held = held_here(execution.id)
         live_here = held is not None and held.owner == ctx.owner and not held.lost
-        before = now + ctx.lease if abandoned else stale_before
+        # An abandoned one is taken only while its heartbeat is still the one read here: should
+        # another replica's recovery take it meanwhile, its fresh heartbeat makes this take fail.
+        before = _just_after(execution) if abandoned else stale_before
         if live_here or not (abandoned or lease_expired(execution, stale_before)):
             left_alone.append(execution)
         elif await ctx.store.take_over(execution.id, ctx.owner, before, now):
@@ -71,6 +74,10 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
         else:  # its owner renewed it just now, or another replica's recovery took it first
             left_alone.append(execution)
     return RecoveryPass(recovered, left_alone)
+
+
+def _just_after(execution: Execution) -> datetime:
+    return (execution.heartbeat_at or execution.started_at) + timedelta(microseconds=1)
 
 
 async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
