@@ -25,7 +25,7 @@ from bot.cloud.ports import CloudRunApi, CloudSqlApi
 from bot.cloud.sql_target import SqlTargets
 from bot.config import Settings
 from bot.engine.clock import SystemClock
-from bot.engine.errors import Refused
+from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.evaluator import MetricsChecker
 from bot.engine.permissions import Policy, demo_policy
 from bot.engine.ports import BOT_ACTOR, AlertRecord, Clock, Event, MetricsSource
@@ -36,6 +36,7 @@ from bot.runbook.models import Runbook
 from bot.sim.faults import FaultPlan
 from bot.sim.world import World
 from bot.sim.world_state import WorldState
+from bot.store.health import StoreHealth
 from bot.store.repository import SoleWriterStore, SqlStore
 from bot.store.schema import ensure_schema
 
@@ -60,6 +61,8 @@ class EventBus:
         for listener in list(self._listeners):
             try:
                 await listener(event)
+            except StoreUnavailable:  # the store's health watch says so, once; no traceback per event
+                log.warning("event not passed on: the state store is out", kind=event.kind, run=event.run_id)
             except Exception:  # one broken listener must not stop the rollout
                 log.exception("event listener failed", kind=event.kind, run=event.run_id)
 
@@ -107,6 +110,7 @@ class Bot:
     rollout: Rollout
     watcher: Watcher
     sim: SimParts | None = None
+    health: StoreHealth | None = None  # whether the store takes writes now (bot/store/health.py)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def close(self) -> None:
@@ -201,6 +205,7 @@ async def build(
             rollout,
             watcher,
             sim,
+            StoreHealth(store, clock, url=settings.database_url),
             stack,
         )
     except BaseException:

@@ -140,8 +140,34 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
 
 
-def require_for_serve(settings: Settings) -> None:
-    """`ionbot serve` needs Slack credentials (and, against real projects, SQL targets and roles); all at once."""
+def settings_and_problems(**overrides: Any) -> tuple[Settings, list[str]]:
+    """The settings, and a sentence per invalid variable; an invalid one takes its default, so the
+    other checks (runbook, database) still run and `ionbot serve` can list every problem at once."""
+    try:
+        return Settings(**overrides), []
+    except ValidationError as exc:
+        errors = exc.errors()
+    by_alias = {field.alias or name: name for name, field in Settings.model_fields.items()}
+    problems, fallback = [], dict(overrides)
+    for err in errors:
+        alias = str(err["loc"][0]) if err["loc"] else "?"
+        problems.append(f"{alias}: {err['msg']}.")
+        name = by_alias.get(alias, alias)
+        if name in Settings.model_fields:
+            fallback[name] = Settings.model_fields[name].get_default(call_default_factory=True)
+    try:
+        return Settings(**fallback), problems
+    except ValidationError:  # cannot happen with every bad field at its default; never hide the list
+        return Settings.model_construct(), problems
+
+
+def missing_for_serve(settings: Settings) -> list[str]:
+    """A sentence per variable `ionbot serve` lacks (see ``_missing``)."""
+    return [f"missing {m}: `ionbot serve` needs it." for m in _missing(settings)]
+
+
+def _missing(settings: Settings) -> list[str]:
+    """What `ionbot serve` lacks: Slack credentials (and, against real projects, SQL targets and roles)."""
     missing = []
     if not settings.slack_bot_token:
         missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-...)")
@@ -152,6 +178,12 @@ def require_for_serve(settings: Settings) -> None:
     if settings.cloud == "gcp" and not settings.roles:
         # Against real projects the demo team would hold every role under made-up ids: nobody could act.
         missing.append('ION_ROLES (JSON role -> Slack user or group ids, e.g. {"lead": ["U123"]})')
+    return missing
+
+
+def require_for_serve(settings: Settings) -> None:
+    """`ionbot serve` needs Slack credentials (and, against real projects, SQL targets and roles); all at once."""
+    missing = _missing(settings)
     if missing:
         raise ConfigError("cannot start `ionbot serve`; missing:\n" + "\n".join(f"  {m}" for m in missing))
 

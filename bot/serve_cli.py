@@ -11,36 +11,44 @@ import asyncio
 import contextlib
 import sys
 
-from bot.config import ConfigError, load_settings, secret_values
+from bot.config import ConfigError, missing_for_serve, secret_values, settings_and_problems
 from bot.logs import configure_logging
+from bot.serve_checks import EXIT_CANNOT_START, StartupProblems, render
 
 
 def register_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("serve", help="run the bot for Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    parser.add_argument(
+        "--new-store",
+        action="store_true",
+        help="start on a new, empty SQLite store where one was before (it was lost, and you mean to start afresh)",
+    )
     parser.set_defaults(handler=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    """Exit 2 with every start-up problem listed (configuration, runbook, database), never a traceback."""
+    new_store = bool(getattr(args, "new_store", False))
+    settings, problems = settings_and_problems()
+    problems += missing_for_serve(settings)
+    if problems:  # the port is not bound: check the rest too, so the list is whole
+        from bot.serve_checks import startup_problems
+
+        problems += asyncio.run(startup_problems(settings, new_store=new_store))[1]
+        print(render(problems), file=sys.stderr)
+        return EXIT_CANNOT_START
     configure_logging(settings.log_format, settings.log_level, secrets=secret_values(settings))
-    from bot.runbook.errors import RunbookError
     from bot.slack.server import serve
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings))
-    except ConfigError as exc:
+            asyncio.run(serve(settings, new_store=new_store))
+    except StartupProblems as exc:
         print(exc, file=sys.stderr)
-        return 2
-    except RunbookError as exc:
-        print(f"cannot load the runbook {settings.runbook}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+        return EXIT_CANNOT_START
+    except ConfigError as exc:
+        print(render([str(exc)]), file=sys.stderr)
+        return EXIT_CANNOT_START
     except Exception as exc:
         # The schema check needs SQLAlchemy; it is loaded only once the port is bound.
         from bot.store.schema import SchemaBehind

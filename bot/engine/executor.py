@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 
 from bot.engine import checklist, rollback
 from bot.engine.context import Context
-from bot.engine.errors import Refused
+from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.landing import landed_at, wait_until_window
-from bot.engine.lease import Lease, LeaseLost, describe_lease
+from bot.engine.lease import Lease, LeaseLost, abandon_here, describe_lease
 from bot.engine.plan import BoundAction, bind_actions
 from bot.engine.ports import (
     BOT_ACTOR,
@@ -65,7 +65,20 @@ class Executor:
     async def execute(
         self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor
     ) -> ExecutionResult:
-        """Carry a claimed execution (lane already ``running``) to done or failed."""
+        """Carry a claimed execution (lane already ``running``) to done or failed.
+
+        If the store cannot be written at a step that needs it, the executor stops there and leaves
+        the execution to crash recovery, which settles it from live state once the store is back.
+        """
+        try:
+            return await self._execute(run, step, lane, execution, actor)
+        except StoreUnavailable:
+            abandon_here(execution.id)
+            raise
+
+    async def _execute(
+        self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor
+    ) -> ExecutionResult:
         ctx = self._ctx
         name = lane_name(lane)
         records: list[TargetRecord] = []

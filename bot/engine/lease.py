@@ -37,6 +37,9 @@ T = TypeVar("T")
 
 # The leases this process keeps right now, by execution id (a rollback here stops its executor).
 _HELD: dict[str, Lease] = {}
+# Executions whose executor here gave up because the store could not be written (an outage):
+# nobody here works on them any more, so recovery settles them without waiting out the lease.
+_ABANDONED: set[str] = set()
 
 
 def new_owner_id() -> str:
@@ -53,6 +56,19 @@ def lease_expired(execution: Execution, before: datetime) -> bool:
 def held_here(execution_id: str) -> Lease | None:
     """The lease this process keeps on ``execution_id``, if its owner runs here."""
     return _HELD.get(execution_id)
+
+
+def abandon_here(execution_id: str) -> None:
+    """The executor here stopped on ``execution_id`` (the store was out): recovery may take it at once."""
+    _ABANDONED.add(execution_id)
+
+
+def abandoned_here(execution_id: str) -> bool:
+    return execution_id in _ABANDONED
+
+
+def settled_here(execution_id: str) -> None:
+    _ABANDONED.discard(execution_id)
 
 
 def describe_lease(lease: timedelta) -> str:

@@ -14,10 +14,11 @@ a running lane over settles the target its executor had in flight with the same 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot.engine import targets as tg
 from bot.engine.context import Context
-from bot.engine.lease import Lease, lease_expired
+from bot.engine.lease import Lease, abandoned_here, held_here, lease_expired, settled_here
 from bot.engine.plan import bind_actions
 from bot.engine.ports import BOT_ACTOR
 from bot.engine.records import Execution, ExecutionState, StepState, TargetRecord, TargetStatus
@@ -55,15 +56,28 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
     recovered: list[Recovered] = []
     left_alone: list[Execution] = []
     for execution in await ctx.store.unfinished_executions():
-        if not lease_expired(execution, stale_before):
+        # An executor alive in this process (its beats were refused during a database outage, say)
+        # resumes by itself; one that gave up here for the same reason is settled without waiting.
+        abandoned = abandoned_here(execution.id) and execution.owner == ctx.owner
+        held = held_here(execution.id)
+        live_here = held is not None and held.owner == ctx.owner and not held.lost
+        # An abandoned one is taken only while its heartbeat is still the one read here: should
+        # another replica's recovery take it meanwhile, its fresh heartbeat makes this take fail.
+        before = _just_after(execution) if abandoned else stale_before
+        if live_here or not (abandoned or lease_expired(execution, stale_before)):
             left_alone.append(execution)
-        elif await ctx.store.take_over(execution.id, ctx.owner, stale_before, now):
+        elif await ctx.store.take_over(execution.id, ctx.owner, before, now):
             taken = replace(execution, owner=ctx.owner, heartbeat_at=now)
             async with Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease).kept():
                 recovered.append(await _reconcile(ctx, taken))
+            settled_here(execution.id)
         else:  # its owner renewed it just now, or another replica's recovery took it first
             left_alone.append(execution)
     return RecoveryPass(recovered, left_alone)
+
+
+def _just_after(execution: Execution) -> datetime:
+    return (execution.heartbeat_at or execution.started_at) + timedelta(microseconds=1)
 
 
 async def _reconcile(ctx: Context, execution: Execution) -> Recovered:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.engine.context import Context
+from bot.engine.errors import StoreUnavailable
 from bot.engine.landing import history_read, wait_until_window
 from bot.engine.lease import Lease, LeaseLost
 from bot.engine.ports import CheckResult, ProgressCallback
@@ -80,7 +81,8 @@ async def _watch_window(
     """Check every watch interval until the window ends; fail at the first breach.
 
     A condition reading the last D is judged only from the landing + D on (its window never reaches
-    back before the change), and the watch lasts until every condition has been judged so.
+    back before the change), and the watch lasts until every condition has been judged so. A reading
+    the store is out for (a database outage) is skipped: the watch resumes when it returns.
     Unknown (no data) is never a breach and never a pass: a condition still unknown when the window ends
     fails the step, with a sentence saying whether it had any data at all. Each sleep
     ends early (LeaseLost) when the execution is taken over: by recovery elsewhere, or a rollback.
@@ -109,7 +111,12 @@ async def _watch_window(
         now = ctx.clock.now()
         into = format_duration(now - started)
         # A condition whose window would reach back before the landing is not judged yet.
-        readings = [(i, await _read(ctx, c, env, now)) for i, c in enumerate(conditions) if now >= due[i]]
+        try:
+            readings = [(i, await _read(ctx, c, env, now)) for i, c in enumerate(conditions) if now >= due[i]]
+        except StoreUnavailable:  # no reading this interval; the window (and the lease's beats) go on
+            if now >= deadline:  # the last reading waits for the store, one interval at a time
+                await lease.interruptible(ctx.clock.sleep(interval), "finishing verification")
+            continue
         for index, reading in readings:
             if reading.state == "breach":
                 raise StepFailed(

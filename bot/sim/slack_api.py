@@ -5,6 +5,7 @@ It answers the methods the bot uses, records every call so tests can ask what wa
 answer 429 (with Retry-After) or 5xx for the next N calls of a method to exercise retries.
 Views keep an id and a hash like Slack's (``views.update`` with a stale hash is refused), and
 trigger ids can expire, on demand or some seconds after they were issued, as Slack's do after 3 s.
+``response_url(name)`` gives a request's response_url; what is posted there is in ``responses``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class FakeSlackApi:
         self.recorded: list[Call] = []  # answered calls
         self.attempts: list[Call] = []  # every arrival, faults included
         self.uploads: dict[str, bytes] = {}
+        self.responses: list[tuple[str, JSONDict]] = []  # (response_url name, posted JSON), oldest first
         self.messages: dict[tuple[str, str], JSONDict] = {}  # (channel, ts) -> latest payload
         self.views: dict[str, JSONDict] = {}  # view id -> the view as last opened or updated
         self.trigger_ttl: float | None = None  # seconds an issued trigger id stays good; None: forever
@@ -81,6 +83,7 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{name}", self._respond)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -125,6 +128,20 @@ class FakeSlackApi:
         async with answered:
             await answered.wait_for(lambda: len(self.calls(method)) >= count)
         return self.calls(method)[count - 1]
+
+    def response_url(self, name: str) -> str:
+        """A response_url as Slack puts in a command or click (``hooks.slack.com/...`` in a real workspace)."""
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def responses_to(self, name: str) -> list[JSONDict]:
+        return [payload for posted, payload in self.responses if posted == name]
+
+    async def wait_for_response(self, name: str, count: int = 1) -> JSONDict:
+        """The ``count``-th message posted to the response_url ``name``, waiting until it arrives."""
+        answered = self._condition()
+        async with answered:
+            await answered.wait_for(lambda: len(self.responses_to(name)) >= count)
+        return self.responses_to(name)[count - 1]
 
     def _condition(self) -> asyncio.Condition:
         if self._answered is None:
@@ -220,6 +237,14 @@ class FakeSlackApi:
         file_id = request.match_info["file_id"]
         self.uploads[file_id] = await request.read()
         return web.Response(text=f"OK - {len(self.uploads[file_id])}")
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        self.responses.append((request.match_info["name"], payload if isinstance(payload, dict) else {}))
+        answered = self._condition()
+        async with answered:
+            answered.notify_all()
+        return web.Response(text="ok")
 
     # --- methods ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from bot.slack.handlers.modals import on_submission
 from bot.slack.identity import Directory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.ordering import command_order_key
+from bot.slack.outage import KNOWN_DOWN, answering, known_down, response_url, tell
 from bot.slack.render import Renderer
 from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
 
@@ -89,12 +90,18 @@ def build_app(
 
     # A command or click that may end in a confirm dialog opens it here, before the ack and outside
     # the queue: its trigger id lasts 3 s, and planning (behind the channel's commands) may not.
+    # While the database is known to be out, the answer goes without it: in the ack's body for a
+    # command, through the response_url for a click; work that meets the outage later says so there.
     async def command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        if known_down(bot):
+            await ack(text=KNOWN_DOWN, response_type="ephemeral")
+            return
         dialog = None if request.headers.get("x-slack-retry-num") else open_at_once(state, body)
 
         async def listener(acking: AsyncAck) -> None:
             try:
-                await on_command(state, acking, body, request)
+                async with answering(bot, body):
+                    await on_command(state, acking, body, request)
             finally:
                 await release(state, dialog)
 
@@ -102,11 +109,16 @@ def build_app(
         await queue.dispatch(ack, listener, order_key=order_key)
 
     async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        if known_down(bot):
+            await ack()
+            state.spawn(tell(response_url(body), KNOWN_DOWN))
+            return
         dialog = open_at_once(state, body)
 
         async def listener(acking: AsyncAck) -> None:
             try:
-                await on_action(state, acking, body, action)
+                async with answering(bot, body):
+                    await on_action(state, acking, body, action)
             finally:
                 await release(state, dialog)
 
@@ -114,7 +126,8 @@ def build_app(
 
     async def submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         async def listener(acking: AsyncAck) -> None:
-            await on_submission(state, acking, body, view)
+            async with answering(bot, body):
+                await on_submission(state, acking, body, view)
 
         await queue.dispatch(ack, listener)
 

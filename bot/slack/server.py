@@ -20,8 +20,10 @@ import structlog
 from aiohttp import web
 from aiohttp.log import access_logger
 
-from bot.config import ConfigError, Settings, require_for_serve
+from bot.config import Settings, require_for_serve
+from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_startup_heap
+from bot.serve_checks import StartupProblems, startup_problems
 from bot.slack.startup_gate import StartupGate
 
 if TYPE_CHECKING:
@@ -142,13 +144,12 @@ async def start_site(
 
 
 def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> ReadyCheck:
-    """Ready when the database answers a query and every background loop is still running."""
-
-    from sqlalchemy import text
+    """Ready when the store takes a write (a write-and-rollback, and for SQLite its file is still there
+    and writable: bot/store/health.py) and every background loop is still running."""
 
     async def check() -> bool:
-        async with bot.store.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        if bot.health is not None and await bot.health.probe() is not None:
+            return False
         return all(not loop.done() for loop in loops)
 
     return check
@@ -193,6 +194,8 @@ async def recover_forever(bot: Any) -> None:
         await bot.clock.sleep(interval)
         try:
             await recover_once(bot)
+        except StoreUnavailable:  # the store's health watch has said so, once; the next pass tries again
+            pass
         except Exception:  # the loop must outlive one bad pass
             log.exception("crash recovery pass failed")
 
@@ -203,6 +206,7 @@ async def serve(
     ready: ReadyCheck | None = None,
     build_bot: BotBuilder | None = None,
     on_listening: Callable[[int], None] | None = None,
+    new_store: bool = False,
 ) -> None:
     """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops.
 
@@ -226,7 +230,7 @@ async def serve(
     if on_listening is not None:
         on_listening(port)
     try:
-        await _serve_built(settings, startup, ready, build_bot, socket_mode)
+        await _serve_built(settings, startup, ready, build_bot, socket_mode, new_store)
     finally:
         if startup.gate is not None:
             await startup.gate.close()
@@ -244,6 +248,7 @@ async def _serve_built(
     ready: ReadyCheck | None,
     build_bot: BotBuilder | None,
     socket_mode: bool,
+    new_store: bool = False,
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
@@ -251,16 +256,16 @@ async def _serve_built(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.bootstrap import build
     from bot.reports.render import ReportRenderer, validate_templates
     from bot.runtime import Runtime
     from bot.slack.app import build_app, state_of
     from bot.slack.report_poster import SlackReportPoster
 
-    template_problems = validate_templates(settings.templates_dir)
-    if template_problems:
-        raise ConfigError("the report templates do not render:\n" + "\n".join(f"  {p}" for p in template_problems))
-    bot = await (build_bot or build)(settings)
+    runbook, problems = await startup_problems(settings, new_store=new_store)
+    problems += [f"ION_TEMPLATES_DIR: {p}" for p in validate_templates(settings.templates_dir)]
+    if problems:
+        raise StartupProblems(problems)
+    bot = await _build(settings, build_bot, runbook)
     runtime: Runtime | None = None
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
@@ -277,6 +282,8 @@ async def _serve_built(
         await runtime.start()
         loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(bot)))
+        if bot.health is not None:
+            loops.append(watch_the_store(bot, state.outbox))
         freeze_startup_heap()
         if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
             envelopes = SharedEnvelopes(bot.store, bot.clock, bot.rollout.ctx.owner)
@@ -300,8 +307,42 @@ async def _serve_built(
         await bot.close()
 
 
+async def _build(settings: Settings, build_bot: BotBuilder | None, runbook: Any) -> Bot:
+    """The bot, on the runbook the start-up checks loaded; an embedded store is recorded as holding
+    the bot's state (bot/store/embedded.py), so losing it later is noticed at the next start."""
+    from bot.bootstrap import build
+    from bot.store.embedded import remember
+    from bot.store.health import sqlite_file
+    from bot.store.outage import is_outage, reason
+
+    try:
+        bot = await build_bot(settings) if build_bot is not None else await build(settings, runbook=runbook)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        failed = f"ION_DATABASE_URL: the database failed while the bot was starting ({reason(error)})"
+        raise StartupProblems([failed]) from None
+    path = sqlite_file(settings.database_url)
+    warning = remember(path) if path is not None else None
+    if warning:
+        log.warning(warning)
+    return bot
+
+
 async def _not_ready() -> bool:
     return False
+
+
+def watch_the_store(bot: Any, outbox: Any) -> asyncio.Task[None]:
+    """The store's health watch (bot/store/health.py): it notices an outage's end by itself, and then
+    reconciles what the outage interrupted and delivers what waited, without a restart."""
+
+    async def deliver() -> None:
+        await outbox.deliver_pending()
+
+    bot.health.on_recovered(lambda: recover_once(bot))
+    bot.health.on_recovered(deliver)
+    return asyncio.create_task(bot.health.watch_forever())
 
 
 class SharedEnvelopes:
@@ -345,7 +386,10 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
     handler = AsyncSocketModeHandler(app, app_token)
 
     async def handle_once(client: Any, req: Any) -> None:
-        seen = await envelopes.arrived(req.envelope_id)
+        try:
+            seen = await envelopes.arrived(req.envelope_id)
+        except StoreUnavailable:  # the app answers it without the database (bot/slack/outage.py)
+            seen = "new"
         if seen != "new":
             log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)
             if seen == "acked":
@@ -357,10 +401,11 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
             with contextlib.suppress(Exception):  # the listener's error is the one to see
                 await envelopes.failed(req.envelope_id)
             raise
-        if response.status == 200:
-            await envelopes.acked(req.envelope_id)
-        else:
-            await envelopes.failed(req.envelope_id)
+        with contextlib.suppress(StoreUnavailable):  # the ack (and the outage answer in it) still goes
+            if response.status == 200:
+                await envelopes.acked(req.envelope_id)
+            else:
+                await envelopes.failed(req.envelope_id)
         await send_async_response(client, req, response, time.time())
 
     handler.client.socket_mode_request_listeners[:] = [handle_once]

@@ -13,7 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine.clock import SystemClock
+from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import Clock
+from bot.store.outage import is_outage, reason
 from bot.store.tables import Base
 
 
@@ -24,11 +26,24 @@ class StoreBase:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Set by the store's health watch (health.py) while the SQLite file is gone or replaced:
+        # the open connections would write on into a deleted file, so every transaction is refused.
+        self.refusing: str | None = None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One transaction; an unreachable or unwritable database raises ``StoreUnavailable``."""
+        if self.refusing is not None:
+            raise StoreUnavailable(self.refusing)
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_outage(error):
+                raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
+            raise
 
     async def _upsert(
         self,

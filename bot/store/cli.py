@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.db import UnsupportedDatabase, normalise_url
+from bot.store.embedded import lost_store_problem
 from bot.store.migrate import current_revision, head_revision, upgrade, url_without_password
 
 
@@ -66,9 +67,12 @@ def _unreachable(url: str) -> str | None:
     except UnsupportedDatabase as error:
         return str(error)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        folder = Path(parsed.database).expanduser().resolve().parent
-        if not folder.is_dir():
-            return f"the folder {folder} does not exist"
+        path = Path(parsed.database).expanduser().resolve()
+        if not path.parent.is_dir():
+            return f"the folder {path.parent} does not exist"
+        lost = lost_store_problem(path, new_store=False)  # an upgrade would make the lost store anew, empty
+        if lost:
+            return lost.removeprefix("ION_DATABASE_URL: ")
     return None
 
 

@@ -7,7 +7,9 @@ instead of failing with "database is locked"; PostgreSQL goes through asyncpg.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -80,7 +82,22 @@ def create_engine_for(
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine, throwaway)
+        if not throwaway and parsed.database not in (None, "", ":memory:"):
+            _never_recreate(engine, Path(str(parsed.database)))
     return engine
+
+
+def _never_recreate(engine: AsyncEngine, path: Path) -> None:
+    """A file that exists now is opened "rw" from now on: should it vanish while the bot runs, a new
+    pooled connection fails ("unable to open database file") instead of quietly making an empty store."""
+    if not path.exists():
+        return  # a new store: ensure_schema's engine creates it
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if cargs and isinstance(cargs[0], str) and not cargs[0].startswith("file:"):
+            cargs[0] = "file:" + quote(str(Path(cargs[0]).resolve())) + "?mode=rw"
+            cparams["uri"] = True
 
 
 def _configure_sqlite(engine: AsyncEngine, throwaway: bool = False) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import (
     JSON,
     Action,
@@ -182,7 +183,7 @@ class FakeStore:
     async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
         self.heartbeats.append((execution_id, owner, at))
         if self.heartbeat_outage:
-            raise ConnectionError("the database did not answer the heartbeat")
+            raise StoreUnavailable("the database did not answer the heartbeat")  # as SqlStore says it
         stored = self.execution_rows.get(execution_id)
         if stored is None or stored.owner != owner or stored.state not in UNFINISHED:
             return False

@@ -142,7 +142,7 @@ def test_ionbot_serve_with_a_broken_runbook_exits_non_zero_with_its_message_and_
     done = subprocess.run(
         [sys.executable, "-m", "bot", "serve"], cwd=REPO, env=env, capture_output=True, text=True, timeout=50
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert f"cannot load the runbook {broken}:" in done.stderr
     assert "missing required field 'title'" in done.stderr
     assert "Traceback" not in done.stderr

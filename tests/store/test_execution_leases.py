@@ -116,3 +116,21 @@ async def test_of_five_replicas_taking_over_at_once_exactly_one_wins(store: SqlS
     assert results.count(True) == 1
     stored = await store.get_execution(execution.id)
     assert stored is not None and stored.owner == f"replica-{results.index(True)}"
+
+
+async def test_a_take_over_just_after_the_heartbeat_read_wins_only_while_that_heartbeat_is_unchanged(
+    store: SqlStore,
+) -> None:
+    """How recovery settles an execution abandoned in an outage without waiting out the lease: a
+    compare-and-set on the heartbeat it read, to the microsecond, so another replica's take-over wins."""
+    execution = await claimed(store, heartbeat_offset=timedelta(microseconds=123_457))
+    read = execution.heartbeat_at
+    assert read is not None
+    just_after = read + timedelta(microseconds=1)
+
+    assert not await store.take_over(execution.id, "host-a:41:abc123", read, T0 + timedelta(seconds=1))
+    assert await store.take_over(execution.id, "host-b:7:def456", just_after, T0 + timedelta(seconds=1))
+    assert not await store.take_over(execution.id, "host-a:41:abc123", just_after, T0 + timedelta(seconds=2))
+
+    stored = await store.get_execution(execution.id)
+    assert stored is not None and stored.owner == "host-b:7:def456"

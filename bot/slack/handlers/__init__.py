@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from bot.engine.errors import Refused
+from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.engine.watch import AlertNotFound
@@ -98,6 +98,8 @@ async def answered(state: AppState, channel: str, user: str, what: str) -> Async
         await state.poster.say(channel, user, refused.message, dry_run=state.dry_run)
     except AlertNotFound as gone:
         await state.poster.say(channel, user, str(gone), dry_run=state.dry_run)
+    except StoreUnavailable:  # the outbox is a table too: answered without it (bot/slack/outage.py)
+        raise
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         log.exception("slack handler failed", what=what, error_id=error_id, channel=channel, user=user)
