@@ -538,9 +538,29 @@ class Phase(Model):
     last_day: int
 
 
+RecordCount = Literal["incidents", "trigger_breaches", "steps_done"]
+
+
 class HealthCheck(Model):
+    """A gate's check: a metric condition, or a count of what the run recorded (``counts``).
+
+    ``counts`` reads the gate's window (from the start of its phase to now, see bot/engine/gate_evidence.py):
+    ``incidents`` every fired rollback trigger, rollback and declared incident; ``trigger_breaches``
+    every rollback trigger whose condition held in the metrics of the window; ``steps_done`` every step
+    of the days up to the gate's that is not done everywhere (rolled back and not re-run included).
+    """
+
     label: str
-    condition: ConditionExpr
+    condition: ConditionExpr | None = None
+    counts: RecordCount | None = Field(
+        None, description="incidents, trigger_breaches or steps_done (instead of a condition)."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HealthCheck:
+        if (self.condition is None) == (self.counts is None):
+            raise ValueError("a health check needs exactly one of 'condition' or 'counts'")
+        return self
 
 
 class ChecklistSection(Model):

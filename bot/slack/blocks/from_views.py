@@ -26,6 +26,7 @@ from bot.slack.blocks.views import (
     ApprovalView,
     CardMeta,
     CheckView,
+    CountedView,
     GateCardView,
     GateLineView,
     LaneView,
@@ -113,16 +114,24 @@ def step_card_view(
 
 
 def gate_card_view(
-    view: GateView, run: Run, runbook: Runbook, dry_run: bool, names: Mapping[str, str] = DEMO_NAMES
+    view: GateView,
+    run: Run,
+    runbook: Runbook,
+    dry_run: bool,
+    names: Mapping[str, str] = DEMO_NAMES,
+    links: Mapping[str, str] | None = None,
 ) -> GateCardView:
+    """``links``: alert id -> the alert's message in Slack, for the things a check counted."""
     record = view.record
+    found = links or {}
     checks = tuple(
         CheckView(
             h.label + (f" (overridden by {h.override_by}: {h.override_reason})" if h.override_reason else ""),
             h.passed,
             h.value,
             h.threshold,
-            detail=h.detail,
+            detail=h.detail.split(": ", 1)[0] if h.counted else h.detail,
+            counted=tuple(CountedView(c.get("text", ""), found.get(c.get("alert", ""))) for c in h.counted),
         )
         for h in record.health
     )
@@ -136,6 +145,9 @@ def gate_card_view(
         decided_by=record.decided_by_name or name_of(record.decided_by, names),
         decided_at=record.decided_at,
         reason=record.reason,
+        overrides=tuple(
+            f"{h.label}: overridden by {h.override_by}: {h.override_reason}" for h in record.health if h.override_reason
+        ),
     )
 
 

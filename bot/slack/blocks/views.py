@@ -84,6 +84,15 @@ class CheckView:
     threshold: float | None = None
     unit: str = ""
     detail: str = ""
+    counted: tuple[CountedView, ...] = ()  # a gate's counts check: what it counted
+
+
+@dataclass(frozen=True)
+class CountedView:
+    """One thing a gate check counted (an alert, a rollback, an incident, a step not done)."""
+
+    text: str
+    link: str | None = None  # the alert's message in Slack, when it was posted
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ class GateCardView:
     decided_at: datetime | None = None
     reason: str | None = None
     on_date: date | None = None
+    overrides: tuple[str, ...] = ()  # "label: overridden by lee (reason)", plain text
 
 
 @dataclass(frozen=True)
