@@ -266,6 +266,11 @@ class CloudRunTraffic(ActionBase):
     regions: list[str] | Literal["all"] = "all"
     percent: int = Field(ge=0, le=100, description="Share for the target revision; 100 promotes it.")
     to: str = Field("latest", description="'latest' or a revision tag.")
+    carries: list[str] = Field(
+        default_factory=list,
+        description="Tags of earlier canaries the revision sent traffic must carry (their image listed in its "
+        "deploy's 'includes', their env in its config, their revision still deployed); refused otherwise.",
+    )
 
 
 class CloudRunDeploy(ActionBase):
@@ -280,6 +285,10 @@ class CloudRunDeploy(ActionBase):
     traffic_percent: int = Field(0, ge=0, le=100)
     tag: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    includes: list[str] = Field(
+        default_factory=list,
+        description="Images this image is built on (cumulative images): what a later promotion checks it carries.",
+    )
 
     @model_validator(mode="after")
     def _new_revision(self) -> CloudRunDeploy:

@@ -31,6 +31,7 @@ from bot.slack.blocks.views import (
     GateLineView,
     LaneView,
     LatestStepView,
+    OverdueView,
     SignoffView,
     StatusCardView,
     StepCardView,
@@ -171,6 +172,21 @@ def status_card_view(
     )
     day_model = runbook.day(day) if day is not None else None
     next_step = view.position.next_step
+    summaries = {s.step_id: s for s in view.steps}
+    overdue = [
+        OverdueView(
+            o.step.id,
+            o.step.title,
+            o.ends,
+            ", ".join(
+                f"{env} {state.value}"
+                for env, state in (summaries[o.step.id].states.items() if o.step.id in summaries else ())
+            ),
+        )
+        for o in view.position.overdue
+        if o.ends is not None
+    ]
+    overdue += [OverdueView(g.id, g.title, due, "undecided") for g, due in view.overdue_gates]
     return StatusCardView(
         meta=meta(view.run, runbook, 0, dry_run),
         runbook_title=runbook.title,
@@ -183,6 +199,7 @@ def status_card_view(
         open_alerts=open_alerts,
         next_step=next_step.step.id if next_step else None,
         reason=view.run.reason,
+        overdue=tuple(sorted(overdue, key=lambda o: o.due)),
     )
 
 

@@ -193,6 +193,16 @@ class GateLineView:
 
 
 @dataclass(frozen=True)
+class OverdueView:
+    """A step whose window ended without it being done everywhere, or a gate past its time undecided."""
+
+    item_id: str
+    title: str
+    due: datetime  # when its window ended (a gate: its decision time)
+    states: str = ""  # "production approved", "undecided"
+
+
+@dataclass(frozen=True)
 class StatusCardView:
     """The run at a glance (``/ion status``) or one day of it (``/ion today``)."""
 
@@ -207,6 +217,7 @@ class StatusCardView:
     open_alerts: int = 0
     next_step: str | None = None
     reason: str | None = None  # why held or paused
+    overdue: tuple[OverdueView, ...] = ()
 
 
 @dataclass(frozen=True)
