@@ -314,6 +314,11 @@ class HttpSmoke(ActionBase):
     max_p95_ms: float | None = None
     max_error_rate_pct: float = 0.0
     timeout: Duration = timedelta(seconds=10)
+    duration: Duration | None = Field(
+        None,
+        description="Spread the requests evenly over this long (the seed's '10-minute smoke test'); "
+        "absent: send them as fast as concurrency allows. The prober's configured limits still cap it.",
+    )
 
 
 class HttpLoad(ActionBase):
@@ -323,6 +328,11 @@ class HttpLoad(ActionBase):
     concurrency: int = Field(ge=1, le=2000)
     duration: Duration
     max_requests: int = Field(ge=1)
+    hold: bool = Field(
+        False,
+        description="Run for the whole duration at rate_rps (the request cap is raised to rate x duration); "
+        "default: stop at the first of the duration and max_requests. The prober's configured limits still cap it.",
+    )
     max_p95_ms: float | None = None
     max_error_rate_pct: float | None = None
 
