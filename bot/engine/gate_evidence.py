@@ -179,3 +179,20 @@ async def _steps_done(ctx: Context, run: Run, gate: Gate) -> Evidence:
         return Evidence(CheckResult("steps done", True, 0, 0, f"every step of {days} is done"))
     shown = "; ".join(c.text for c in counted[:6]) + (f"; and {n - 6} more" if n > 6 else "")
     return Evidence(CheckResult("steps done", False, n, 0, f"{n} step(s) of {days} not done: {shown}"), tuple(counted))
+
+
+async def newest_event(ctx: Context, run: Run, gate: Gate) -> tuple[datetime, str] | None:
+    """The newest thing a ``counts: incidents`` check would count now (when, and what), if any:
+    a YES must not stand on a measurement taken before it."""
+    now = ctx.clock.now()
+    start = window_start(ctx, run, gate)
+    found: list[tuple[datetime, str]] = []
+    for alert in await _fired_alerts(ctx, run, start, now) or []:
+        found.append((alert.opened_at, _alert_line(ctx, alert).text))
+    for execution in await ctx.store.executions(run.id):
+        if execution.kind == "rollback" and start <= execution.started_at <= now:
+            found.append((execution.started_at, f"rollback of {execution.step_id} ({execution.environment})"))
+    for incident in await ctx.store.incidents(run.id):
+        if start <= incident.at <= now:
+            found.append((incident.at, f"incident declared by {incident.opened_by_name}"))
+    return max(found, key=lambda f: f[0]) if found else None

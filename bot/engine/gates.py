@@ -190,7 +190,29 @@ async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, 
     return await view(ctx, run, gate)
 
 
+async def _stale(ctx: Context, run: Run, gate: Gate) -> str | None:
+    """Why the stored ``counts`` results are too old for a YES (something they count happened after
+    they were measured), or None."""
+    counted = {check.label for check in gate.health_checks if check.counts is not None}
+    record = await ctx.store.get_gate(run.id, gate.id)
+    measured = [h.checked_at for h in (record.health if record else []) if h.label in counted]
+    if not counted or not measured:
+        return None
+    newest = await gate_evidence.newest_event(ctx, run, gate)
+    if newest is None or newest[0] <= min(measured):
+        return None
+    return (
+        f"{gate.id} cannot be decided YES on health checks measured at {ctx.show_time(min(measured))}: "
+        f"{newest[1]} came after them (at {ctx.show_time(newest[0])}). Nothing was decided; press Re-check "
+        f"on the card (or /ion gonogo {gate.id}) and decide on what it shows."
+    )
+
+
 async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | None, actor: Actor) -> GateView:
+    stale = await _stale(ctx, run, gate) if yes else None
+    if stale is not None:
+        raise Refused(stale)
+
     def decided(current: GateView) -> GateRecord:
         if current.record.decision is not None:
             raise Refused(
