@@ -18,8 +18,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from _common import (
@@ -239,6 +241,12 @@ def server_env(base_url: str, port: int, extra: dict[str, str]) -> dict[str, str
     )
 
 
+def next_monday() -> date:
+    """Week 17's Day 1 is a Monday: today if it is one, else the next (a weekend start is refused)."""
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    return today + timedelta(days=(7 - today.weekday()) % 7)
+
+
 async def bot_sample(
     slack: SlackApiThread, args: argparse.Namespace
 ) -> tuple[Sample, list[Request], float, Counter[str]]:
@@ -251,7 +259,7 @@ async def bot_sample(
         # /healthz answers as soon as the port is bound; Slack traffic is accepted once /readyz is 200.
         await server.wait_healthy(path="/readyz")
         url = server.url + "/slack/events"
-        await post_once(url, command_body("start week17"))
+        await post_once(url, command_body(f"start week17 {next_monday().isoformat()}"))
         await until(slack, start_confirmed, "confirm `/ion start week17`", server)
         await post_once(url, command_body(f"step {CARD_STEP}"))
         ts, blocks, block, element = await until(slack, tick_card, f"post the card of {CARD_STEP}", server)

@@ -175,7 +175,9 @@ async def build(
         )
         registry = default_registry(deps)
         policy = Policy.build(settings.roles, settings.permissions or None) if settings.roles else demo_policy()
-        rollout = Rollout(runbook, store, registry, checker, events, clock, policy, dry_run=settings.dry_run)
+        rollout = Rollout(
+            runbook, store, registry, checker, events, clock, policy, dry_run=settings.dry_run, alert_history=store
+        )
 
         async def auto_rollback(alert: AlertRecord) -> str:
             run = await store.get_run(alert.run_id)

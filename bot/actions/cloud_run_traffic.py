@@ -18,6 +18,7 @@ from bot.actions._cloud_run_common import (
     traffic_splits,
 )
 from bot.actions.base import ActionDeps, Binding
+from bot.actions.canary_lineage import carried_env_names, check_carries
 from bot.cloud.ports import ServiceConfig, TrafficSplit
 from bot.engine.ports import JSON, Action, ActionFailed, Change, Target
 from bot.runbook.models import CloudRunDeploy, CloudRunTraffic
@@ -112,10 +113,18 @@ class TrafficAction(CloudRunAction):
         return f"Send {self.spec.percent}% of {self.where} traffic to {to}"
 
     def capture(self, config: ServiceConfig) -> Values:
-        return {"traffic": traffic_json(config.traffic), "_revision": config.latest_revision}
+        captured: Values = {"traffic": traffic_json(config.traffic), "_revision": config.latest_revision}
+        if self.spec.carries:  # context, not compared: what the latest revision runs with
+            captured["_env"] = {
+                name: config.env.get(name) for name in carried_env_names(self.binding.runbook, self.spec)
+            }
+        return captured
 
     def desired(self, current: Values) -> Values:
         splits = traffic_splits(current.get("traffic") or [])
+        if self.spec.carries:
+            env = current.get("_env") or {}
+            check_carries(self.binding.runbook, self.spec, splits, str(current.get("_revision") or ""), env, self.where)
         routed = route(splits, self.spec.to, self.spec.percent, self.where)
         if self.spec.percent == 100:
             routed = follow_latest(routed, str(current.get("_revision") or ""))

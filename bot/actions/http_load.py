@@ -6,6 +6,8 @@ configured limits may scale it down further (the sim and the demo do); the outco
 
 from __future__ import annotations
 
+import math
+
 from bot.actions.base import ActionDeps, Binding
 from bot.actions.http_smoke import HttpProbeAction, limits_text
 from bot.cloud.http_probe import LoadPlan
@@ -27,7 +29,8 @@ class HttpLoadAction(HttpProbeAction):
     def plan(self) -> tuple[LoadPlan, list[str]]:
         """The bounds the test will actually run with, and what the configured limits reduced."""
         spec = self.spec
-        asked = LoadPlan(spec.rate_rps, spec.concurrency, spec.duration, spec.max_requests)
+        cap = max(spec.max_requests, math.ceil(spec.rate_rps * spec.duration.total_seconds())) if spec.hold else None
+        asked = LoadPlan(spec.rate_rps, spec.concurrency, spec.duration, cap or spec.max_requests)
         return asked.capped(self.deps.http.limits)
 
     def describe(self) -> str:

@@ -7,12 +7,14 @@ own hosts, so a runbook typo cannot aim traffic at someone else's server.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.actions.base import ActionDeps, Binding, ReadOnlyAction
-from bot.cloud.http_probe import ProbeRefused, ProbeReport
+from bot.cloud.http_probe import LoadPlan, ProbeRefused, ProbeReport
 from bot.engine.ports import ActionFailed, Outcome, ProgressCallback, Target
+from bot.runbook.durations import format_duration
 from bot.runbook.models import Environment, HttpSmoke
 
 
@@ -160,22 +162,53 @@ class HttpSmokeAction(HttpProbeAction):
         self.spec = spec
         super().__init__(spec.path, binding, deps)
 
+    def paced(self) -> tuple[LoadPlan, list[str]] | None:
+        """With a ``duration``: the requests spread evenly over it, within the prober's limits."""
+        spec = self.spec
+        if spec.duration is None:
+            return None
+        limits = self.deps.http.limits
+        rate = spec.requests / max(spec.duration.total_seconds(), 1.0)
+        plan, notes = LoadPlan(rate, spec.concurrency, spec.duration, spec.requests).capped(limits)
+        if plan.duration < spec.duration:  # a shorter window still sends every request it may
+            faster = plan.max_requests / max(plan.duration.total_seconds(), 1.0)
+            plan = replace(plan, rate_rps=min(faster, limits.max_rate_rps or faster))
+        return plan, notes
+
     def describe(self) -> str:
         spec = self.spec
+        paced = self.paced()
+        spread = f" over {format_duration(paced[0].duration)}" if paced else ""
         line = (
-            f"Smoke test GET {self.url or spec.path} in {self.environment.name}: {spec.requests} requests, "
+            f"Smoke test GET {self.url or spec.path} in {self.environment.name}: {spec.requests} requests{spread}, "
             f"{spec.concurrency} at a time; pass if "
             f"{limits_text(spec.max_error_rate_pct, spec.max_p95_ms)}"
         )
+        if paced and paced[1]:
+            line += f" (scaled down by the configured limits: {', '.join(paced[1])})"
         reason = self._refusal()
         return f"{line} (will be refused: {reason})" if reason else line
 
     async def run(self, progress: ProgressCallback) -> Outcome:
         url = self._target_url()
         spec = self.spec
-        await progress(f"smoke test: sending {spec.requests} requests to {url}")
-        report = await self._measured(self.deps.http.smoke(url, spec.requests, spec.concurrency, spec.timeout))
-        return self._verdict("smoke test", report, spec.max_error_rate_pct, spec.max_p95_ms)
+        paced = self.paced()
+        if paced is None:
+            await progress(f"smoke test: sending {spec.requests} requests to {url}")
+            report = await self._measured(self.deps.http.smoke(url, spec.requests, spec.concurrency, spec.timeout))
+            return self._verdict("smoke test", report, spec.max_error_rate_pct, spec.max_p95_ms)
+        plan, notes = paced
+        await progress(f"smoke test: {plan.max_requests} requests to {url} over {format_duration(plan.duration)}")
+        report = await self._measured(
+            self.deps.http.load(
+                url, plan.rate_rps, plan.concurrency, plan.duration, plan.max_requests, self.deps.clock, spec.timeout
+            )
+        )
+        said = f"over {format_duration(plan.duration)}" + (
+            f"; scaled down by the configured limits: {', '.join(notes)}" if notes else ""
+        )
+        extra = {"duration_s": plan.duration.total_seconds(), "scaled_down": notes}
+        return self._verdict("smoke test", report, spec.max_error_rate_pct, spec.max_p95_ms, extra, said)
 
 
 def build(spec: HttpSmoke, binding: Binding, deps: ActionDeps) -> HttpSmokeAction:

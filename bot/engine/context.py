@@ -10,7 +10,7 @@ from bot.engine.audit import Auditor
 from bot.engine.calendar import RunCalendar
 from bot.engine.lease import DEFAULT_LEASE, new_owner_id
 from bot.engine.permissions import Policy
-from bot.engine.ports import JSON, ActionFactory, Clock, ConditionChecker, Event, Notifier
+from bot.engine.ports import JSON, ActionFactory, AlertHistory, Clock, ConditionChecker, Event, Notifier
 from bot.engine.records import Run
 from bot.engine.states import Lanes
 from bot.engine.store import RolloutStore
@@ -31,6 +31,7 @@ class Context:
     dry_run: bool = False
     lease: timedelta = DEFAULT_LEASE  # an execution whose heartbeat is older is its dead owner's
     owner: str = field(default_factory=new_owner_id)  # this process's id on the executions it claims
+    alert_history: AlertHistory | None = None  # the fired alerts a decision point counts (gate_evidence.py)
     auditor: Auditor = field(init=False)
     lanes: Lanes = field(init=False)
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.engine.ports import CheckResult, MetricsSource, Point, Series
+from bot.engine.ports import Breach, CheckResult, MetricsSource, Point, Series
 from bot.runbook.conditions import OPERATORS, Condition, parse_condition
 from bot.runbook.durations import format_duration
 from bot.runbook.models import Environment, Metric, Runbook
@@ -207,6 +207,32 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def breach_spans(
+    condition: Condition, series: Series, baseline: float | None, start: datetime, end: datetime
+) -> list[Breach]:
+    """Every span of [start, end] in which ``condition`` held: for ``for D`` an unbroken run of
+    satisfying points spanning at least D, otherwise any satisfying point. A gap ends a run (missing
+    data is never a breach). ``over`` conditions are judged on each point, like ``latest``."""
+    limit = condition.threshold.resolve(baseline)
+    if limit is None:
+        return []
+    points = sorted((p for p in series.points if start <= p.at <= end and math.isfinite(p.value)), key=lambda p: p.at)
+    gap = timedelta(seconds=series.step_seconds) * GAP_FACTOR
+    need = condition.window if condition.mode == "for" and condition.window is not None else timedelta(0)
+    found: list[Breach] = []
+    run: list[Point] = []
+    for point in [*points, None]:
+        holds = point is not None and _holds(condition, point.value, limit)
+        if holds and point is not None and run and point.at - run[-1].at <= gap:
+            run.append(point)
+            continue
+        if run and run[-1].at - run[0].at >= need:
+            worst = max(run, key=lambda p: abs(p.value - limit)).value
+            found.append(Breach(run[0].at, run[-1].at, worst))
+        run = [point] if holds and point is not None else []
+    return found
+
+
 def lookback(condition: Condition, step_seconds: float = 60.0) -> timedelta:
     """How far back to read so ``condition`` can be judged at ``now`` (window plus lag and slack)."""
     slack = timedelta(seconds=step_seconds * (STALE_STEPS + 1))
@@ -277,6 +303,25 @@ class MetricsChecker:
         zone = ZoneInfo(self._runbook.calendar.timezone)  # the run's zone, as every other time it shows
         verdict = evaluate(parsed, series, metric.baseline, now, metric.window_aggregate, zone)
         return verdict.to_check_result(parsed)
+
+    async def breaches(
+        self, condition: Any, environment: Environment, start: datetime, end: datetime
+    ) -> list[Breach] | None:
+        """Where ``condition`` held in [start, end] (a gate's phase window); None when unreadable."""
+        parsed = condition if isinstance(condition, Condition) else parse_condition(str(condition))
+        metric = self._runbook.metric(parsed.metric)
+        if metric is None:
+            return None
+        source: MetricsSource | IncidentSeries = self._source
+        if metric.source == "incidents":
+            if self._incidents is None:
+                return None
+            source = self._incidents
+        try:
+            series = await source.read(metric, environment, start, end)
+        except Exception:  # an unreadable metric is unknown, never "no breach"
+            return None
+        return breach_spans(parsed, series, metric.baseline, start, end)
 
 
 def _unknown(condition: Condition, detail: str) -> CheckResult:

@@ -9,14 +9,16 @@ so every change re-reads the record and compare-and-sets it (``_save``) instead 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.engine import checklist
+from bot.engine import checklist, gate_evidence
 from bot.engine.checklist import ChecklistStatus
 from bot.engine.context import Context
 from bot.engine.errors import Refused
-from bot.engine.ports import Actor, CheckResult
+from bot.engine.gate_evidence import Evidence
+from bot.engine.ports import Actor
 from bot.engine.records import GateRecord, HealthResult, Run, SignOff
 from bot.runbook.models import ChecklistItem, Gate
 from bot.runbook.suggest import did_you_mean
@@ -94,14 +96,15 @@ async def check_health(ctx: Context, run: Run, gate: Gate, actor: Actor) -> Gate
     """
     env = ctx.runbook.environment(GATE_ENVIRONMENT) or ctx.runbook.environments[-1]
     now = ctx.clock.now()
-    measured: list[tuple[str, CheckResult]] = []
+    measured: list[tuple[str, Evidence]] = []
     for check in gate.health_checks:
-        measured.append((check.label, await ctx.checker.check(check.condition, env, now)))
+        measured.append((check.label, await gate_evidence.measure(ctx, run, gate, check, env)))
 
     def merged(current: GateView) -> GateRecord:
         previous = {h.label: h for h in current.record.health}
         results: list[HealthResult] = []
-        for label, result in measured:
+        for label, evidence in measured:
+            result = evidence.result
             old = previous.get(label)
             keep = old is not None and result.passed is not True and old.override_reason
             results.append(
@@ -115,6 +118,7 @@ async def check_health(ctx: Context, run: Run, gate: Gate, actor: Actor) -> Gate
                     checked_at=now,
                     override_by=old.override_by if keep and old else None,
                     override_reason=old.override_reason if keep and old else None,
+                    counted=[c.as_json() for c in evidence.counted],
                 )
             )
         return replace(current.record, health=results)
@@ -129,6 +133,30 @@ def _verdict(passed: bool | None) -> str:
     return {True: "pass", False: "FAIL", None: "unknown"}[passed]
 
 
+def _slug(text: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def resolve_check(gate: Gate, word: str) -> str:
+    """The label of the health check ``word`` names: its number on the card (1..n), its label, or a
+    unique start of the label's words joined by '-' ("no-production" for "No production incidents")."""
+    labels = [check.label for check in gate.health_checks]
+    if not labels:
+        raise Refused(f"{gate.id} has no health checks to override. Nothing was changed.")
+    if word.isdigit() and 1 <= int(word) <= len(labels):
+        return labels[int(word) - 1]
+    wanted = _slug(word)
+    exact = [label for label in labels if _slug(label) == wanted or label == word]
+    found = exact or [label for label in labels if wanted and _slug(label).startswith(wanted)]
+    if len(found) == 1:
+        return found[0]
+    numbered = "; ".join(f"{n} = {label}" for n, label in enumerate(labels, 1))
+    which = "matches several" if found else "matches none"
+    raise Refused(
+        f"'{word}' {which} of the health checks of {gate.id}; name one by its number: {numbered}. Nothing was changed."
+    )
+
+
 async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, actor: Actor) -> GateView:
     if not reason.strip():
         raise Refused("Overriding a health check needs a reason. Nothing was changed.")
@@ -138,20 +166,53 @@ async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, 
         if label not in labels:
             raise Refused(
                 f"{gate.id} has no measured health check '{label}'{did_you_mean(label, labels)}; "
-                "run the health checks first. Nothing was changed."
+                "run the health checks first (Re-check on the card). Nothing was changed."
             )
+        if current.record.decision is not None:
+            raise Refused(f"{gate.id} is already decided {current.record.decision.upper()}; nothing was changed.")
+        if next(h for h in current.record.health if h.label == label).passed is True:
+            raise Refused(f"'{label}' of {gate.id} passes; there is nothing to override. Nothing was changed.")
         health = [
             replace(h, override_by=actor.name, override_reason=reason) if h.label == label else h
             for h in current.record.health
         ]
         return replace(current.record, health=health)
 
-    await _save(ctx, run, gate, overridden)
+    _, record = await _save(ctx, run, gate, overridden)
     await ctx.auditor.record(actor, "gate check overridden", run_id=run.id, step_id=gate.id, after=label, detail=reason)
+    was = next(h for h in record.health if h.label == label)
+    await ctx.emit(
+        run,
+        "gate_changed",
+        f"{gate.title}: '{label}' ({was.detail}) overridden by {actor.name}: {reason}",
+        data={"gate": gate.id},
+    )
     return await view(ctx, run, gate)
 
 
+async def _stale(ctx: Context, run: Run, gate: Gate) -> str | None:
+    """Why the stored ``counts`` results are too old for a YES (something they count happened after
+    they were measured), or None."""
+    counted = {check.label for check in gate.health_checks if check.counts is not None}
+    record = await ctx.store.get_gate(run.id, gate.id)
+    measured = [h.checked_at for h in (record.health if record else []) if h.label in counted]
+    if not counted or not measured:
+        return None
+    newest = await gate_evidence.newest_event(ctx, run, gate)
+    if newest is None or newest[0] <= min(measured):
+        return None
+    return (
+        f"{gate.id} cannot be decided YES on health checks measured at {ctx.show_time(min(measured))}: "
+        f"{newest[1]} came after them (at {ctx.show_time(newest[0])}). Nothing was decided; press Re-check "
+        f"on the card (or /ion gonogo {gate.id}) and decide on what it shows."
+    )
+
+
 async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | None, actor: Actor) -> GateView:
+    stale = await _stale(ctx, run, gate) if yes else None
+    if stale is not None:
+        raise Refused(stale)
+
     def decided(current: GateView) -> GateRecord:
         if current.record.decision is not None:
             raise Refused(
@@ -163,8 +224,8 @@ async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | No
             raise Refused(
                 f"{gate.id} cannot be decided YES yet: "
                 + "; ".join(current.blockers)
-                + ". Nothing was decided; tick the items, rerun the health checks, "
-                "or override a check with a reason."
+                + f". Nothing was decided; tick the items, press Re-check on the card (or /ion gonogo {gate.id}), "
+                f"or, as a lead or the manager, override a check with /ion override {gate.id} CHECK REASON."
             )
         if not yes and not (reason and reason.strip()):
             raise Refused(f"Deciding {gate.id} NO needs a reason, so the team knows what to fix. Nothing was decided.")

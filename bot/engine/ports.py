@@ -355,6 +355,35 @@ class ConditionChecker(Protocol):
     async def check(self, condition: Any, environment: Environment, now: datetime) -> CheckResult: ...
 
 
+@dataclass(frozen=True)
+class Breach:
+    """A span of a window in which a condition held (for its whole ``for`` duration)."""
+
+    start: datetime
+    end: datetime
+    worst: float
+
+
+@runtime_checkable
+class BreachScanner(Protocol):
+    """A checker that can also say where in a window a condition held (a gate's phase window)."""
+
+    async def breaches(
+        self, condition: Any, environment: Environment, start: datetime, end: datetime
+    ) -> list[Breach] | None:
+        """Every span of [start, end] in which ``condition`` held; None when the metric cannot be read."""
+        ...
+
+
+@runtime_checkable
+class AlertHistory(Protocol):
+    """Every alert a run raised, resolved ones too (what a decision point counts)."""
+
+    async def alerts(self, run_id: str) -> list[AlertRecord]:
+        """Oldest first."""
+        ...
+
+
 class KeyValueStore(Protocol):
     """Small durable settings (e.g. the active scaling rules of day 2.3)."""
 

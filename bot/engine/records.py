@@ -137,6 +137,8 @@ class HealthResult:
     checked_at: datetime
     override_by: str | None = None
     override_reason: str | None = None
+    # What a ``counts`` check counted, one {"text": ..., "alert": id?} per thing (gate_evidence.py).
+    counted: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -338,7 +338,7 @@ def decision_for(runbook: Runbook, day: int, decisions: Sequence[GateDecision]) 
         return Decision(gate.id, gate.title, "pending", "not decided yet", None, None)
     state: Literal["yes", "no"] = "yes" if given.decision == "yes" else "no"
     label = gate.yes_label if state == "yes" else gate.no_label
-    return Decision(gate.id, gate.title, state, label, given.by, given.at)
+    return Decision(gate.id, gate.title, state, label, given.by, given.at, given.overrides)
 
 
 def _clock(value: time) -> str:

@@ -75,6 +75,7 @@ class GateDecision:
     decision: str | None
     by: str | None = None
     at: datetime | None = None
+    overrides: tuple[str, ...] = ()  # "check: overridden by lee: reason", one per health check let pass
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class Decision:
     label: str
     by: str | None
     at: datetime | None
+    overrides: tuple[str, ...] = ()  # health checks a person let pass, with who and why
 
 
 @dataclass(frozen=True)

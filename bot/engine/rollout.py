@@ -22,7 +22,7 @@ from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
 from bot.engine.lease import DEFAULT_LEASE, new_owner_id
 from bot.engine.permissions import Policy
 from bot.engine.plan import Plan, build_plan
-from bot.engine.ports import ActionFactory, Actor, Clock, ConditionChecker, Notifier
+from bot.engine.ports import ActionFactory, Actor, AlertHistory, Clock, ConditionChecker, Notifier
 from bot.engine.records import (
     AuditEntry,
     Execution,
@@ -34,6 +34,7 @@ from bot.engine.records import (
     StepState,
 )
 from bot.engine.rollout_gates import GateCommands
+from bot.engine.start_date import day_one
 from bot.engine.states import RUNNABLE, lane_name
 from bot.engine.store import RolloutStore
 from bot.runbook.models import Runbook, Step
@@ -60,24 +61,42 @@ class Rollout(GateCommands):
         dry_run: bool = False,
         lease: timedelta = DEFAULT_LEASE,
         owner: str | None = None,
+        alert_history: AlertHistory | None = None,
     ) -> None:
         super().__init__(
-            Context(runbook, store, actions, checker, notifier, clock, policy, dry_run, lease, owner or new_owner_id())
+            Context(
+                runbook,
+                store,
+                actions,
+                checker,
+                notifier,
+                clock,
+                policy,
+                dry_run,
+                lease,
+                owner or new_owner_id(),
+                alert_history=alert_history,
+            )
         )
         self._tasks: set[asyncio.Task[ExecutionResult]] = set()
 
     # --- the run ------------------------------------------------------------------------
 
-    async def start_run(self, channel: str, start_date: date | None, actor: Actor, dry_run: bool = False) -> Run:
+    async def start_run(
+        self, channel: str, start_date: date | None, actor: Actor, dry_run: bool = False, shift: bool = False
+    ) -> Run:
+        """Day 1 is the asked date checked against the runbook's working days and weekdays
+        (``start_date.day_one``: refused with the confirming command, or shifted with ``shift``)."""
         ctx = self.ctx
         async with self._audited(actor, "start run", None, None):
             guards.require(ctx, actor, "pause")
             today = ctx.clock.now().astimezone(ctx.zone).date()
+            day1, shifted = day_one(ctx.runbook, start_date or today, shift)
             run = Run(
                 id=uuid.uuid4().hex[:12],
                 runbook_id=ctx.runbook.id,
                 channel=channel,
-                start_date=start_date or today,
+                start_date=day1,
                 state=RunState.ACTIVE,
                 created_at=ctx.clock.now(),
                 created_by=actor.user_id,
@@ -89,9 +108,18 @@ class Rollout(GateCommands):
                     f"This channel already has run {stored.id} ({stored.state.value}, started "
                     f"{stored.start_date.isoformat()}); finish or abandon it before starting another."
                 )
-        await ctx.auditor.record(actor, "start run", run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}")
-        day1 = ctx.calendar(run).date_of(1)
-        await ctx.emit(run, "run_started", f"{ctx.runbook.title} started by {actor.name}; Day 1 is {day1:%a %d %b}.")
+        moved = f"; shifted off the runbook's weekdays: {'; '.join(shifted)}" if shifted else ""
+        await ctx.auditor.record(
+            actor, "start run", run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}{moved}"
+        )
+        note = (
+            f" The days are shifted off the runbook's weekdays (--shift): {'; '.join(shifted[:3])}." if shifted else ""
+        )
+        await ctx.emit(
+            run,
+            "run_started",
+            f"{ctx.runbook.title} started by {actor.name}; Day 1 is {run.start_date:%a %d %b}.{note}",
+        )
         return run
 
     async def hold(self, channel: str, actor: Actor, reason: str) -> Run:

@@ -51,7 +51,8 @@ class GateCommands(Reads):
         run = await self.command_run(channel, actor, "gate override", gate_id)
         async with self._audited(actor, "gate override", run, gate_id):
             guards.require(self.ctx, actor, "decide_gate")
-            return await gates.override(self.ctx, run, gates.find_gate(self.ctx, gate_id), label, reason, actor)
+            gate = gates.find_gate(self.ctx, gate_id)
+            return await gates.override(self.ctx, run, gate, gates.resolve_check(gate, label), reason, actor)
 
     async def gate_decide(
         self, channel: str, gate_id: str, yes: bool, reason: str | None, actor: Actor

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 
 from bot.engine import checklist, gates, guards, rollback
 from bot.engine.calendar import where_are_we
@@ -15,7 +16,7 @@ from bot.engine.ports import Actor
 from bot.engine.records import Run, RunState, StepLane, StepState
 from bot.engine.states import FINISHED, REVERTIBLE
 from bot.engine.views import LaneView, StatusView, StepSummary, StepView
-from bot.runbook.models import Step
+from bot.runbook.models import Gate, Step
 
 
 class Reads:
@@ -82,11 +83,16 @@ class Reads:
                 finished.add(step.id)
             summaries.append(StepSummary(step.id, step.title, step.day, states, calendar.window_of(step)))
         decisions: dict[str, str | None] = {}
+        late: list[tuple[Gate, datetime]] = []
+        now = ctx.clock.now()
         for gate in ctx.runbook.gates:
             record = await ctx.store.get_gate(run.id, gate.id)
             decisions[gate.id] = record.decision if record else None
-        position = where_are_we(ctx.runbook, calendar, ctx.clock.now(), finished)
-        return StatusView(run, position, summaries, decisions)
+            due = calendar.at(calendar.date_of(gate.day), gate.at) if gate.day <= calendar.working_days else None
+            if decisions[gate.id] is None and due is not None and due <= now:
+                late.append((gate, due))
+        position = where_are_we(ctx.runbook, calendar, now, finished)
+        return StatusView(run, position, summaries, decisions, late)
 
     async def step_view(self, channel: str, step_id: str) -> StepView:
         ctx = self.ctx

@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.engine.calendar import Position
 from bot.engine.checklist import ChecklistStatus
 from bot.engine.records import Approval, Execution, Run, StepLane, StepState, TargetRecord
-from bot.runbook.models import Step
+from bot.runbook.models import Gate, Step
 
 S = StepState
 
@@ -63,3 +63,4 @@ class StatusView:
     position: Position
     steps: list[StepSummary]
     gates: dict[str, str | None] = field(default_factory=dict)
+    overdue_gates: list[tuple[Gate, datetime]] = field(default_factory=list)  # past their time, undecided

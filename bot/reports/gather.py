@@ -485,7 +485,12 @@ class ReportGatherer:
                     continue  # undecided then; a record without audited decisions is trusted by its time
             if record is not None:
                 who = record.decided_by_name or record.decided_by
-                found.append(GateDecision(gate.id, record.decision, who, record.decided_at))
+                overridden = tuple(
+                    f"{h.label}: overridden by {h.override_by}: {h.override_reason}"
+                    for h in record.health
+                    if h.override_reason
+                )
+                found.append(GateDecision(gate.id, record.decision, who, record.decided_at, overridden))
         return found
 
     async def quality(self, run: Run, now: datetime, history: History | None = None) -> list[QualityReading]:

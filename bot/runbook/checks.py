@@ -72,7 +72,8 @@ def conditions_with_locs(runbook: Runbook) -> Iterator[tuple[Loc, Condition]]:
         yield ("triggers", t, "condition"), trigger.condition
     for g, gate in enumerate(runbook.gates):
         for h, check in enumerate(gate.health_checks):
-            yield ("gates", g, "health_checks", h, "condition"), check.condition
+            if check.condition is not None:
+                yield ("gates", g, "health_checks", h, "condition"), check.condition
         for c, section in enumerate(gate.sections):
             for i, item in enumerate(section.items):
                 if item.condition is not None:

@@ -200,6 +200,17 @@ def describe_step(runbook: Runbook, step: Step) -> str:
     return "\n".join(lines)
 
 
+COUNTS = {
+    "incidents": "counts every fired rollback trigger, rollback and declared incident since the phase started",
+    "trigger_breaches": "fails on any breach of a rollback trigger in the phase's metrics",
+    "steps_done": "every step of the days up to this one is done (rolled back and not re-run is not done)",
+}
+
+
+def _health(condition: Condition | None, counts: str | None) -> str:
+    return describe_condition(condition) if condition is not None else COUNTS.get(counts or "", str(counts))
+
+
 def describe_gate(runbook: Runbook, gate: Gate) -> str:
     """A Go/No-Go as a page: health checks, manual sections, the decision and sign-offs."""
     lines = [
@@ -211,7 +222,7 @@ def describe_gate(runbook: Runbook, gate: Gate) -> str:
     _section(
         lines,
         "Health checks",
-        [f"{c.label}  [{describe_condition(c.condition)}]" for c in gate.health_checks],
+        [f"{c.label}  [{_health(c.condition, c.counts)}]" for c in gate.health_checks],
     )
     for section in gate.sections:
         _section(lines, section.title, [_item(i.text, i.condition) for i in section.items])

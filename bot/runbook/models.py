@@ -271,6 +271,11 @@ class CloudRunTraffic(ActionBase):
     regions: list[str] | Literal["all"] = "all"
     percent: int = Field(ge=0, le=100, description="Share for the target revision; 100 promotes it.")
     to: str = Field("latest", description="'latest' or a revision tag.")
+    carries: list[str] = Field(
+        default_factory=list,
+        description="Tags of earlier canaries the revision sent traffic must carry (their image listed in its "
+        "deploy's 'includes', their env in its config, their revision still deployed); refused otherwise.",
+    )
 
 
 class CloudRunDeploy(ActionBase):
@@ -285,6 +290,10 @@ class CloudRunDeploy(ActionBase):
     traffic_percent: int = Field(0, ge=0, le=100)
     tag: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    includes: list[str] = Field(
+        default_factory=list,
+        description="Images this image is built on (cumulative images): what a later promotion checks it carries.",
+    )
 
     @model_validator(mode="after")
     def _new_revision(self) -> CloudRunDeploy:
@@ -343,6 +352,11 @@ class HttpSmoke(ActionBase):
     max_p95_ms: float | None = None
     max_error_rate_pct: float = 0.0
     timeout: Duration = timedelta(seconds=10)
+    duration: Duration | None = Field(
+        None,
+        description="Spread the requests evenly over this long (the seed's '10-minute smoke test'); "
+        "absent: send them as fast as concurrency allows. The prober's configured limits still cap it.",
+    )
 
 
 class HttpLoad(ActionBase):
@@ -352,6 +366,11 @@ class HttpLoad(ActionBase):
     concurrency: int = Field(ge=1, le=2000)
     duration: Duration
     max_requests: int = Field(ge=1)
+    hold: bool = Field(
+        False,
+        description="Run for the whole duration at rate_rps (the request cap is raised to rate x duration); "
+        "default: stop at the first of the duration and max_requests. The prober's configured limits still cap it.",
+    )
     max_p95_ms: float | None = None
     max_error_rate_pct: float | None = None
 
@@ -582,9 +601,29 @@ class Phase(Model):
     last_day: int
 
 
+RecordCount = Literal["incidents", "trigger_breaches", "steps_done"]
+
+
 class HealthCheck(Model):
+    """A gate's check: a metric condition, or a count of what the run recorded (``counts``).
+
+    ``counts`` reads the gate's window (from the start of its phase to now, see bot/engine/gate_evidence.py):
+    ``incidents`` every fired rollback trigger, rollback and declared incident; ``trigger_breaches``
+    every rollback trigger whose condition held in the metrics of the window; ``steps_done`` every step
+    of the days up to the gate's that is not done everywhere (rolled back and not re-run included).
+    """
+
     label: str
-    condition: ConditionExpr
+    condition: ConditionExpr | None = None
+    counts: RecordCount | None = Field(
+        None, description="incidents, trigger_breaches or steps_done (instead of a condition)."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HealthCheck:
+        if (self.condition is None) == (self.counts is None):
+            raise ValueError("a health check needs exactly one of 'condition' or 'counts'")
+        return self
 
 
 class ChecklistSection(Model):

@@ -50,6 +50,7 @@ class WeekRunner:
         self.transcript = transcript
         self.show = show
         self.played = Played()
+        self.paused_at: str | None = None  # the gate decided NO, after which nothing is played
         session.bot.events.subscribe(self._note_rollback)
 
     async def say(self, line: str) -> list[Output]:
@@ -73,6 +74,8 @@ class WeekRunner:
                 target = datetime.combine(await self.session.day_date(act.day), act.at, self.session.zone)
                 if target > self.session.bot.clock.now():
                     await self.say(f"advance to day{act.day} {act.at:%H:%M}")
+            elif self.paused_at is not None:
+                continue  # a gate said NO: the team stops; the clock (reports, digests) goes on
             elif isinstance(act, PlayGate):
                 gate = self.session.bot.runbook.gate(act.gate_id)
                 if gate is not None:
@@ -87,8 +90,9 @@ class WeekRunner:
     async def gate(self, gate: Gate) -> None:
         await self.as_("lee")
         await self.say(f"/ion gonogo {gate.id}")
+        failing = await self.failing_checks(gate)
         card = self.session.feed.newest_with_checkboxes()
-        if card is not None:
+        if card is not None and not failing:  # nobody ticks "No production incidents" under a red check
             unticked = [str(b.number) for b in card.elements.checkboxes if not b.checked]
             if unticked:
                 await self.say("tick " + " ".join(unticked))
@@ -100,7 +104,18 @@ class WeekRunner:
         decider = member("lead")
         if decider is not None:
             await self.as_(decider.name)
-        await self.say(f"click {gate.yes_label}")
+        if not failing:
+            await self.say(f"click {gate.yes_label}")
+            return
+        # A red gate is not waved through: the lead decides NO with what the card counted, and the
+        # run pauses as the runbook says ("GO to Phase 2 or PAUSE"); nothing after it is played.
+        await self.say(f"click {gate.no_label}")
+        await self.say("type Red at the decision point: " + "; ".join(failing))
+        self.paused_at = gate.id
+
+    async def failing_checks(self, gate: Gate) -> list[str]:
+        view = await self.session.bot.rollout.gate_view(self.session.channel, gate.id)
+        return [h.label for h in view.record.health if h.passed is False and not h.override_reason]
 
     # --- steps ----------------------------------------------------------------------------------
 

@@ -42,8 +42,10 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
     rolled_back = _rolled_back_in_production(session, lanes.values()) if expect.faulted else set()
     roots = (*expect.fault_steps, *sorted(rolled_back - set(expect.fault_steps)))
     blocked = _depending_on(session, roots)
+    stopped_after, gate_problems = await _gate_problems(session, run.id, expect, roots)
+    found += gate_problems
     for step in bot.runbook.steps():
-        if step.day > expect.days or step.id in blocked:
+        if step.day > min(expect.days, stopped_after) or step.id in blocked:
             continue
         for env in step.environments:
             lane = lanes.get((step.id, env))
@@ -57,16 +59,38 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
                 continue
             if state is not StepState.DONE:
                 found.append(f"{step.id} on {env} is {state.value}, not done (or skipped with a reason)")
-    for gate in bot.runbook.gates:
-        if gate.day <= expect.days:
-            record = await bot.store.get_gate(run.id, gate.id)
-            if record is None or record.decision != "yes":
-                decided = record.decision if record and record.decision else "undecided"
-                found.append(f"the gate {gate.id} is {decided}, not decided YES")
     if expect.faulted or expect.fault_steps:
         found += _fault_problems(session, played, roots)
     found += _report_problems(session, expect)
     return found
+
+
+async def _gate_problems(
+    session: Session, run_id: str, expect: Expectations, roots: tuple[str, ...]
+) -> tuple[int, list[str]]:
+    """Every gate up to the last day is YES, except that a rollback in a gate's phase makes it red, and
+    the team must then decide NO (and stop there). Returns the last day played and the problems."""
+    bot = session.bot
+    found: list[str] = []
+    for gate in sorted(bot.runbook.gates, key=lambda g: (g.day, g.at)):
+        if gate.day > expect.days:
+            break
+        record = await bot.store.get_gate(run_id, gate.id)
+        decided = record.decision if record and record.decision else "undecided"
+        phase = next((p for p in bot.runbook.phases if p.first_day <= gate.day <= p.last_day), None)
+        first = phase.first_day if phase else 1
+        hit = [s for s in roots if (step := bot.runbook.step(s)) is not None and first <= step.day <= gate.day]
+        if hit and gate.id != "preflight":
+            red = record is not None and any(h.passed is False for h in record.health)
+            if decided != "no" or not red:
+                found.append(
+                    f"the gate {gate.id} is {decided} with {'red' if red else 'green'} checks although "
+                    f"{', '.join(hit)} was rolled back in its phase; it should be red and decided NO"
+                )
+            return gate.day, found
+        if decided != "yes":
+            found.append(f"the gate {gate.id} is {decided}, not decided YES")
+    return expect.days, found
 
 
 def _rolled_back_in_production(session: Session, lanes: Iterable[StepLane]) -> set[str]:

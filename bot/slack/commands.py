@@ -46,6 +46,7 @@ class HelpCommand:
 class StartCommand:
     runbook: str
     date: DateRef = DateRef()
+    shift: bool = False  # --shift: accept days that fall off the runbook's weekdays
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,22 @@ class RejectCommand:
 @dataclass(frozen=True)
 class GoNoGoCommand:
     gate_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GateCommand:
+    """Post a gate's card as it stands (``/ion gonogo`` measures the health checks first)."""
+
+    gate_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OverrideCommand:
+    """Let a failing health check of a gate pass, with a reason (a lead or the manager; audited)."""
+
+    gate_id: str
+    check: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -197,6 +214,8 @@ Command = (
     | ApproveCommand
     | RejectCommand
     | GoNoGoCommand
+    | GateCommand
+    | OverrideCommand
     | ReopenCommand
     | RollbackCommand
     | ReportCommand
@@ -233,7 +252,10 @@ class ParseError:
 # name -> (usage line, one-line description); the help card and every ParseError read this table.
 USAGE: dict[str, tuple[str, str]] = {
     "help": ("/ion help [COMMAND]", "this list, or the usage of one command"),
-    "start": ("/ion start RUNBOOK [DATE]", "start a run; DATE is YYYY-MM-DD, today, tomorrow or a weekday"),
+    "start": (
+        "/ion start RUNBOOK [DATE] [--shift]",
+        "start a run; DATE is YYYY-MM-DD, today, tomorrow or a weekday; --shift lets days fall off their weekdays",
+    ),
     "status": ("/ion status", "where the run stands"),
     "today": ("/ion today", "today's steps and their state"),
     "step": ("/ion step ID", "post a step card, e.g. /ion step day2.1"),
@@ -242,6 +264,11 @@ USAGE: dict[str, tuple[str, str]] = {
     "approve": ("/ion approve ID [staging|production]", "approve a step"),
     "reject": ("/ion reject ID REASON", "reject a step, with a reason"),
     "gonogo": ("/ion gonogo [GATE]", "post a Go/No-Go card, e.g. /ion gonogo day3"),
+    "gate": ("/ion gate [GATE]", "post a Go/No-Go card as it stands, e.g. /ion gate preflight"),
+    "override": (
+        "/ion override GATE CHECK REASON",
+        "let a failing health check pass, with a reason (CHECK: its number on the card); lead or manager",
+    ),
     "reopen": ("/ion reopen GATE REASON", "reopen a Go/No-Go decided NO, with a reason, to decide it again"),
     "rollback": ("/ion rollback [ID|last]", "show what a rollback restores, then confirm"),
     "report": ("/ion report [DAY]", "the daily report, now"),
@@ -429,8 +456,10 @@ def _build(name: str, args: list[str]) -> Command:
             raise _Bad(f"there is no command '{_show(args[0])}'{did_you_mean(topic, USAGE)}")
         return HelpCommand(topic)
     if name == "start":
+        shift = "--shift" in (a.lower() for a in args)
+        args = [a for a in args if a.lower() != "--shift"]
         _arity(name, args, 1, 2)
-        return StartCommand(_name(args[0], "runbook"), _date(args[1]) if len(args) > 1 else DateRef())
+        return StartCommand(_name(args[0], "runbook"), _date(args[1]) if len(args) > 1 else DateRef(), shift)
     if name in _WITHOUT_ARGUMENTS:
         _arity(name, args, 0, 0)
         return _WITHOUT_ARGUMENTS[name]
@@ -451,6 +480,12 @@ def _build(name: str, args: list[str]) -> Command:
     if name == "gonogo":
         _arity(name, args, 0, 1)
         return GoNoGoCommand(_gate_id(args[0]) if args else None)
+    if name == "gate":
+        _arity(name, args, 0, 1)
+        return GateCommand(_gate_id(args[0]) if args else None)
+    if name == "override":
+        _arity(name, args, 3, None)
+        return OverrideCommand(_gate_id(args[0]), args[1], _rest(args, 2))
     if name == "reopen":
         _arity(name, args, 2, None)
         return ReopenCommand(_gate_id(args[0]), _rest(args, 1))

@@ -22,6 +22,7 @@ from bot.slack.blocks.from_views import (
     step_card_view,
 )
 from bot.slack.blocks.kit import Message, actions, button, section
+from bot.slack.cards import card_key
 from bot.slack.mrkdwn import mention_group, mention_user
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ class Renderer:
 
     async def gate(self, run: Run, gate_id: str) -> Message:
         view = await self._bot.rollout.gate_view(run.channel, gate_id)
-        message = gate_card(gate_card_view(view, run, self._bot.runbook, self.dry_run))
+        links = await self._alert_links(run, [c.get("alert", "") for h in view.record.health for c in h.counted])
+        message = gate_card(gate_card_view(view, run, self._bot.runbook, self.dry_run, links=links))
         signed = {s.role for s in view.record.signoffs}
         awaited = [role for role in view.gate.signoffs if role not in signed]
         if not awaited:
@@ -69,6 +71,15 @@ class Renderer:
             buttons.append(element)
         blocks = [*message.blocks[:-1], actions(buttons, block_id=f"signoff:{view.gate.id}"), message.blocks[-1]]
         return Message(message.text, blocks)
+
+    async def _alert_links(self, run: Run, alert_ids: list[str]) -> dict[str, str]:
+        """alert id -> a link to its card in Slack, for the alerts a gate counted (posted ones only)."""
+        links: dict[str, str] = {}
+        for alert_id in filter(None, alert_ids):
+            found = await self._bot.store.get_value(card_key("alert", run.id, alert_id))
+            if isinstance(found, dict) and found.get("channel") and found.get("ts"):
+                links[alert_id] = f"https://slack.com/archives/{found['channel']}/p{str(found['ts']).replace('.', '')}"
+        return links
 
     async def status(self, run: Run, today_only: bool) -> Message:
         view = await self._bot.rollout.status(run.channel)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.actions.registry import default_registry
 from bot.engine.ports import JSON, Action, ActionFailed, Change, Target
@@ -28,12 +29,45 @@ SEQUENCE: list[tuple[str, Served]] = [
     ("day1.3", [(100, "latest", "pool-canary")]),
     ("day3.1", [(100, "latest", "pool-canary")]),
     ("day3.2", [(100, "latest", "pool-canary")]),
-    ("day6.1", [(90, "warmup", "pool-canary"), (10, "latest", "canary")]),
-    ("day8.1", [(90, "warmup", "pool-canary"), (10, "latest", "canary")]),
-    ("day8.2", [(90, "warmup", "pool-canary"), (10, "latest", "canary")]),
-    ("day9.1", [(50, "warmup", "pool-canary"), (50, "latest", "canary")]),
-    ("day10.1", [(0, "warmup", "pool-canary"), (100, "latest", "canary")]),
+    ("day6.1", [(90, "warmup", "pool-canary"), (10, "latest", "canary-warming")]),
+    ("day8.1", [(81, "warmup", "pool-canary"), (9, "warming", "canary-warming"), (10, "latest", "canary-recommend")]),
+    (
+        "day8.2",
+        [
+            (73, "warmup", "pool-canary"),
+            (8, "warming", "canary-warming"),
+            (9, "recommend", "canary-recommend"),
+            (10, "latest", "canary-bulk"),
+        ],
+    ),
+    (
+        "day9.1",
+        [
+            (40, "warmup", "pool-canary"),
+            (5, "warming", "canary-warming"),
+            (5, "recommend", "canary-recommend"),
+            (50, "latest", "canary-bulk"),
+        ],
+    ),
+    (
+        "day10.1",
+        [
+            (0, "warmup", "pool-canary"),
+            (0, "warming", "canary-warming"),
+            (0, "recommend", "canary-recommend"),
+            (100, "latest", "canary-bulk"),
+        ],
+    ),
 ]
+
+
+# The newest change a pinned revision carries (the images and settings are cumulative).
+MARKERS = (
+    ("BULK_PROCESS_L1_CACHE", "bulk"),
+    ("RECOMMEND_CACHE_TTL", "recommend"),
+    ("ENABLE_MULTI_TIER_WARMING", "warming"),
+    ("ENABLE_CACHE_WARMUP", "warmup"),
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +129,10 @@ def served(cloud: Cloud, region: str) -> Served:
 
     def marker(revision: str | None) -> str:
         env = envs[str(revision)]
-        return "warmup" if env.get("ENABLE_CACHE_WARMUP") == "true" else f"other {env}"
+        for name, shown in MARKERS:
+            if name in env:
+                return shown
+        return f"other {env}"
 
     return [(s.percent, "latest" if s.latest else marker(s.revision), s.tag) for s in service.traffic]
 
@@ -175,3 +212,58 @@ async def test_a_canary_to_latest_with_a_single_revision_is_refused_with_what_to
         "and a tag) first, then shift its share with cloud_run.traffic"
     )
     assert [(s.percent, s.latest) for s in cloud.live("us-central1").traffic] == [(100, True)]
+
+
+async def play_until(cloud: Cloud, runbook: Runbook, last: str) -> dict[str, list[Applied]]:
+    """Apply the canary steps of SEQUENCE in order up to ``last`` (included)."""
+    done: dict[str, list[Applied]] = {}
+    for step_id, _ in SEQUENCE:
+        done[step_id] = await apply(cloud, bound(cloud, runbook, step_id))
+        if step_id == last:
+            break
+    return done
+
+
+async def test_the_day9_promotion_carries_every_canary_days_6_to_8_validated(cloud: Cloud, week17: Runbook) -> None:
+    await play_until(cloud, week17, "day10.1")
+    final = cloud.live("us-central1")
+    assert final.image.endswith("ion-mentoring-api:week17-bulk-cache")
+    validated = {"ENABLE_MULTI_TIER_WARMING": "true", "RECOMMEND_CACHE_TTL": "600", "BULK_PROCESS_L1_CACHE": "true"}
+    assert {key: final.env.get(key) for key in validated} == validated
+    assert [(s.percent, s.tag) for s in final.traffic if s.percent] == [(100, "canary-bulk")]
+
+
+async def test_the_day9_promotion_is_refused_when_a_validated_canary_was_rolled_back(
+    cloud: Cloud, week17: Runbook
+) -> None:
+    done = await play_until(cloud, week17, "day8.2")
+    await revert(cloud, done["day8.2"])
+    await revert(cloud, done["day8.1"])  # Day 8.1 rolled back: its canary is gone
+    await apply(cloud, bound(cloud, week17, "day8.2"))
+    before = live(cloud)
+    first = bound(cloud, week17, "day9.1")[0]
+    target = first.targets()[0]
+    with pytest.raises(ActionFailed) as refused:
+        first.diff(target, await first.snapshot(target))
+    assert refused.value.message == (
+        "ion-mentoring-api in us-central1, europe-west1, asia-southeast1 (production) has no revision tagged "
+        "canary-recommend (rolled back, or never deployed), so canary-bulk would be promoted without the change "
+        "day8.1 validated; nothing was changed; re-run day8.1 first"
+    )
+    assert live(cloud) == before
+
+
+async def test_a_promotion_whose_image_is_not_built_on_a_carried_canary_is_refused(cloud: Cloud) -> None:
+    data = yaml.safe_load(WEEK17.read_text(encoding="utf-8"))
+    day8 = next(d for d in data["days"] if d["number"] == 8)
+    del day8["steps"][1]["actions"][0]["includes"]  # day8.2's image says nothing of what it is built on
+    runbook = Runbook.model_validate(data)
+    await play_until(cloud, runbook, "day8.2")
+    first = bound(cloud, runbook, "day9.1")[0]
+    target = first.targets()[0]
+    with pytest.raises(ActionFailed) as refused:
+        first.diff(target, await first.snapshot(target))
+    assert refused.value.message.startswith(
+        "canary-bulk (us-central1-docker.pkg.dev/ion-mentoring/ion/ion-mentoring-api:week17-bulk-cache, day8.2) "
+        "is not built on us-central1-docker.pkg.dev/ion-mentoring/ion/ion-mentoring-api:week17-multitier-warming"
+    )

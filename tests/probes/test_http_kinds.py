@@ -223,3 +223,62 @@ class TestLoad:
             match=r"loopback-only and staging\.ion-mentoring\.dev is not in its host_map; nothing was sent",
         ):
             await action.apply(action.targets()[0], None, Progress())
+
+
+class TestStatedDurations:
+    """The seed's "quick smoke test (10 minutes)" and "load test (1 hour)" run for that long when the
+    runbook asks (``duration`` on a smoke test, ``hold`` on a load test); configured limits still cap them."""
+
+    @staticmethod
+    def prober_for(sim_app: tuple[SimHttpApp, tuple[str, int]], limits: LoadLimits) -> HttpProber:
+        _, address = sim_app
+        return HttpProber(
+            host_map={API_HOST: address, STAGING_HOST: address},
+            loopback_only=True,
+            limits=limits,
+            trust_server_timing=True,
+        )
+
+    async def test_a_ten_minute_smoke_test_spreads_its_100_requests_over_ten_minutes_of_the_virtual_clock(
+        self, sim_app: tuple[SimHttpApp, tuple[str, int]], clock: VirtualClock, progress: Progress
+    ) -> None:
+        prober = self.prober_for(sim_app, LoadLimits())
+        spec = DAY_2_2.model_copy(update={"duration": timedelta(minutes=10)})
+        action = http_smoke.build(spec, binding("production"), make_deps(http=prober, clock=clock))
+        assert "100 requests over 10m, 10 at a time" in action.describe()
+        began = clock.now()
+        outcome = await action.apply(action.targets()[0], None, progress)
+        await prober.close()
+        assert outcome.ok, outcome.message
+        assert outcome.data["requests"] == 100
+        assert timedelta(minutes=9, seconds=50) <= clock.now() - began <= timedelta(minutes=10)
+        assert "(over 10m; limits: error rate <= 0% and P95 <= 50 ms)" in outcome.message
+        assert progress.lines == [f"smoke test: 100 requests to https://{API_HOST}/api/v2/health over 10m"]
+
+    async def test_the_simulations_cap_shortens_a_timed_smoke_test_but_still_sends_every_request(
+        self, sim_app: tuple[SimHttpApp, tuple[str, int]], clock: VirtualClock, progress: Progress
+    ) -> None:
+        prober = self.prober_for(sim_app, LoadLimits(max_duration=timedelta(seconds=30), max_rate_rps=2000))
+        spec = DAY_2_2.model_copy(update={"duration": timedelta(minutes=10)})
+        action = http_smoke.build(spec, binding("production"), make_deps(http=prober, clock=clock))
+        began = clock.now()
+        outcome = await action.apply(action.targets()[0], None, progress)
+        await prober.close()
+        assert outcome.ok and outcome.data["requests"] == 100
+        assert clock.now() - began <= timedelta(seconds=30)
+        assert "scaled down by the configured limits: duration 600s -> 30s" in outcome.message
+
+    async def test_a_held_load_test_runs_its_whole_duration_instead_of_stopping_at_its_request_count(
+        self, sim_app: tuple[SimHttpApp, tuple[str, int]], clock: VirtualClock, progress: Progress
+    ) -> None:
+        limits = LoadLimits(max_rate_rps=20, max_duration=timedelta(seconds=2))
+        spec = DAY_2_1.model_copy(update={"max_requests": 10})
+        counted = []
+        for hold in (False, True):
+            prober = self.prober_for(sim_app, limits)
+            held = spec.model_copy(update={"hold": hold})
+            action = http_load.build(held, binding("staging"), make_deps(http=prober, clock=clock))
+            outcome = await action.apply(action.targets()[0], None, progress)
+            await prober.close()
+            counted.append((outcome.data["requests"], outcome.data["stopped_by"]))
+        assert counted == [(10, "max_requests"), (40, "duration")]

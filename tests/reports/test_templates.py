@@ -69,3 +69,20 @@ def test_the_template_directory_comes_from_the_environment(monkeypatch: pytest.M
     assert templates_dir_from_env() == tmp_path
     monkeypatch.setenv("ION_TEMPLATES_DIR", "  ")
     assert templates_dir_from_env() is None
+
+
+def test_a_health_check_overridden_at_the_decision_point_is_named_in_the_phase_summary() -> None:
+    from datetime import UTC, datetime
+
+    from bot.engine.report_data import phase_summary
+    from bot.engine.report_model import GateDecision
+
+    overridden = "Error rate < 0.5% (last 24h): overridden by lee: the spike was the load test"
+    decided = GateDecision("gonogo.day3", "yes", "lee", datetime(2026, 11, 4, 23, tzinfo=UTC), (overridden,))
+    report = phase_summary(RUNBOOK, 5, *scripted.common(RUNBOOK), [decided])
+    text = render_report(ReportRenderer(None), report)
+    decision = text.split("*Decision:*")[1].split("*Next:*")[0]
+    assert "GO to Phase 2 (lee)" in decision
+    assert (
+        "  - Health check Error rate &lt; 0.5% (last 24h): overridden by lee: the spike was the load test" in decision
+    )

@@ -76,9 +76,10 @@ def test_a_day_count_outside_the_run_is_refused_before_anything_starts() -> None
         asyncio.run(simulate(days=11))
 
 
-def test_on_call_answers_a_trigger_that_does_not_roll_back_by_itself(tmp_path: Path) -> None:
+def test_on_call_answers_a_trigger_and_the_day3_gate_after_that_rollback_is_red_and_decided_no(tmp_path: Path) -> None:
     """Only the error-rate trigger rolls back by itself; for the others the simulated on-call
-    rolls the step back with the one command when the alert posts, and the week goes on."""
+    rolls the step back with the one command when the alert posts. The Day 3 gate then counts the
+    alert and the rollback, and the team decides PAUSE."""
     with logs_to_file(tmp_path / "bot.log"):
         played = asyncio.run(
             simulate(days=3, faults=("p95_latency_ms 150 after day3.1 for 10m",), out=tmp_path / "files")
@@ -89,6 +90,16 @@ def test_on_call_answers_a_trigger_that_does_not_roll_back_by_itself(tmp_path: P
     answer = transcript.index("sam> /ion rollback day3.1")
     assert alert < answer
     assert "day3.1 (production) rolled back" in transcript[answer:]
+    # The Day 3 gate at 5 PM sees the morning's rollback: red, with what it counted, and decided NO.
+    gate = transcript[transcript.index("lee> /ion gonogo gonogo.day3") :]
+    assert "❌ No production incidents: no trigger fired, no rollback, no incident declared: 2" in gate
+    assert "• alert " in gate and "Response time P95 > 100ms (day3.1) at 10:05" in gate
+    assert "• rollback of day3.1 (production) at 10:05" in gate
+    assert "❌ Metrics within acceptable range: no rollback trigger breached: 1" in gate
+    assert "p95_latency_ms > 100 for 5m held 10:00-10:09 (worst 150)" in gate
+    assert "• day3.1 Increase L1 Cache Size: production rolled_back at 10:05 and not re-run" in gate
+    assert "lee> click PAUSE" in gate and "Decision: NO by lee" in gate
+    assert "click GO to Phase 2" not in gate
 
 
 def test_a_fault_at_a_time_rolls_back_whatever_step_is_latest_and_the_week_accepts_it(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine.evaluator import evaluate
+from bot.engine.evaluator import breach_spans, evaluate
 from bot.engine.ports import Point, Series
 from bot.runbook.conditions import parse_condition
 from tests.triggers.builders import T0, series
@@ -186,3 +186,23 @@ def test_unsorted_points_are_read_in_time_order() -> None:
     shuffled = Series("m", tuple(reversed(series([2.0] * 6).points)), 60.0)
     assert evaluate(ERROR_RATE, shuffled, None, T0).state == "true"
     assert isinstance(shuffled.points[0], Point)
+
+
+class TestBreachesInAWindow:
+    """What a decision point reads: every span of its phase in which a trigger held, not a mean."""
+
+    def test_a_ten_minute_spike_inside_a_quiet_day_is_one_breach_with_its_worst_value(self) -> None:
+        values = [0.2] * 60 + [2.0, 2.5, 3.1, 2.2, 2.0, 2.4, 2.1, 2.0, 2.3, 2.6] + [0.2] * 60
+        found = breach_spans(ERROR_RATE, series(values), None, T0 - timedelta(hours=3), T0)
+        assert [(b.end - b.start, b.worst) for b in found] == [(timedelta(minutes=9), 3.1)]
+
+    def test_a_breach_shorter_than_its_duration_or_broken_by_a_gap_is_not_counted(self) -> None:
+        short = [0.2] * 10 + [2.0] * 5 + [0.2] * 10  # 4 minutes
+        gapped = [0.2] * 10 + [2.0] * 4 + [None] + [2.0] * 4 + [0.2] * 10
+        for values in (short, gapped):
+            assert breach_spans(ERROR_RATE, series(values), None, T0 - timedelta(hours=1), T0) == []
+
+    def test_two_breaches_are_two_spans_and_a_baseline_condition_resolves_its_threshold(self) -> None:
+        values = [82.0] * 5 + [70.0] * 6 + [82.0] * 5 + [75.0] * 7
+        found = breach_spans(HIT_DROP, series(values), 82.3, T0 - timedelta(hours=1), T0)
+        assert [b.worst for b in found] == [70.0, 75.0]

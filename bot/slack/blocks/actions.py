@@ -21,6 +21,7 @@ class Verb(StrEnum):
     TICK = "tick"
     GATE_TICK = "gate_tick"
     GATE_DECIDE = "gate_decide"
+    GATE_RECHECK = "gate_recheck"
     ACK = "ack"
     HOLD = "hold"
     CONFIRM_RUN = "confirm_run"  # modal callback_id

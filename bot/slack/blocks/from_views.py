@@ -26,10 +26,12 @@ from bot.slack.blocks.views import (
     ApprovalView,
     CardMeta,
     CheckView,
+    CountedView,
     GateCardView,
     GateLineView,
     LaneView,
     LatestStepView,
+    OverdueView,
     SignoffView,
     StatusCardView,
     StepCardView,
@@ -113,16 +115,24 @@ def step_card_view(
 
 
 def gate_card_view(
-    view: GateView, run: Run, runbook: Runbook, dry_run: bool, names: Mapping[str, str] = DEMO_NAMES
+    view: GateView,
+    run: Run,
+    runbook: Runbook,
+    dry_run: bool,
+    names: Mapping[str, str] = DEMO_NAMES,
+    links: Mapping[str, str] | None = None,
 ) -> GateCardView:
+    """``links``: alert id -> the alert's message in Slack, for the things a check counted."""
     record = view.record
+    found = links or {}
     checks = tuple(
         CheckView(
             h.label + (f" (overridden by {h.override_by}: {h.override_reason})" if h.override_reason else ""),
             h.passed,
             h.value,
             h.threshold,
-            detail=h.detail,
+            detail=h.detail.split(": ", 1)[0] if h.counted else h.detail,
+            counted=tuple(CountedView(c.get("text", ""), found.get(c.get("alert", ""))) for c in h.counted),
         )
         for h in record.health
     )
@@ -136,6 +146,9 @@ def gate_card_view(
         decided_by=record.decided_by_name or name_of(record.decided_by, names),
         decided_at=record.decided_at,
         reason=record.reason,
+        overrides=tuple(
+            f"{h.label}: overridden by {h.override_by}: {h.override_reason}" for h in record.health if h.override_reason
+        ),
     )
 
 
@@ -159,6 +172,21 @@ def status_card_view(
     )
     day_model = runbook.day(day) if day is not None else None
     next_step = view.position.next_step
+    summaries = {s.step_id: s for s in view.steps}
+    overdue = [
+        OverdueView(
+            o.step.id,
+            o.step.title,
+            o.ends,
+            ", ".join(
+                f"{env} {state.value}"
+                for env, state in (summaries[o.step.id].states.items() if o.step.id in summaries else ())
+            ),
+        )
+        for o in view.position.overdue
+        if o.ends is not None
+    ]
+    overdue += [OverdueView(g.id, g.title, due, "undecided") for g, due in view.overdue_gates]
     return StatusCardView(
         meta=meta(view.run, runbook, 0, dry_run),
         runbook_title=runbook.title,
@@ -171,6 +199,7 @@ def status_card_view(
         open_alerts=open_alerts,
         next_step=next_step.step.id if next_step else None,
         reason=view.run.reason,
+        overdue=tuple(sorted(overdue, key=lambda o: o.due)),
     )
 
 

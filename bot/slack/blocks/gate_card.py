@@ -17,13 +17,23 @@ from bot.slack.blocks.kit import (
     section,
 )
 from bot.slack.blocks.step_card import check_line
-from bot.slack.blocks.views import GateCardView
+from bot.slack.blocks.views import CountedView, GateCardView
 from bot.slack.limits import BUTTON_TEXT
 from bot.slack.mrkdwn import escape_inline, who
 
 
 def _value(view: GateCardView, **extra: str) -> ActionValue:
     return ActionValue(run=view.meta.run_id, step=view.gate.id, card_version=view.meta.card_version, **extra)
+
+
+MAX_COUNTED = 8  # lines of counted things per check on the card; the rest as "and N more"
+
+
+def _counted_line(counted: CountedView) -> str:
+    text = escape_inline(counted.text)
+    if counted.link and counted.link.startswith("https://"):
+        return f"    • <{counted.link}|{text.replace('|', '/')}>"
+    return f"    • {text}"
 
 
 def gate_card(view: GateCardView) -> Message:
@@ -38,13 +48,20 @@ def gate_card(view: GateCardView) -> Message:
     if gate.health_checks:
         checks = {c.label: c for c in view.checks}
         lines = []
-        for health in gate.health_checks:
-            check = checks.get(health.label)
+        for n, health in enumerate(gate.health_checks, 1):
+            check = checks.get(health.label) or next(
+                (c for c in checks.values() if c.label.startswith(health.label)), None
+            )
             if check is None:
-                lines.append(f":grey_question: {escape_inline(health.label)}: not checked yet")
+                lines.append(f"{n}. :grey_question: {escape_inline(health.label)}: not checked yet")
             else:
-                lines.append(check_line(check))
+                lines.append(f"{n}. {check_line(check)}")
+                lines.extend(_counted_line(c) for c in check.counted[:MAX_COUNTED])
+                if len(check.counted) > MAX_COUNTED:
+                    lines.append(f"    • and {len(check.counted) - MAX_COUNTED} more")
         blocks.append(section("*System health*\n" + "\n".join(lines)))
+        if view.overrides:
+            blocks.append(context(*(f":warning: {escape_inline(o)}" for o in view.overrides)))
     ticks = {t.item_id: t for t in view.ticks}
     for n, part in enumerate(gate.sections):
         done = sum(1 for item in part.items if item.id in ticks)
@@ -74,9 +91,13 @@ def gate_card(view: GateCardView) -> Message:
     blocks.append(divider())
     if view.decision is None:
         title = escape_inline(gate.title)
+        recheck = (
+            [button("Re-check", Verb.GATE_RECHECK, _value(view), qualifier="recheck")] if gate.health_checks else []
+        )
         blocks.append(
             actions(
                 [
+                    *recheck,
                     button(
                         gate.yes_label,
                         Verb.GATE_DECIDE,

@@ -20,6 +20,9 @@ _RUN_STATE = {
 }
 
 
+MAX_OVERDUE = 15  # a section's text has room for this many lines with their titles
+
+
 def _step_line(line: StepLineView) -> str:
     window = f" `{line.window}`" if line.window else ""
     lanes = " · ".join(f"{escape_inline(lane.environment)} {state_badge(lane.state)}" for lane in line.lanes)
@@ -42,6 +45,16 @@ def _status_blocks(view: StatusCardView, title: str) -> list[Block]:
         icons = {"yes": ":large_green_circle: YES", "no": ":red_circle: NO", None: ":hourglass: undecided"}
         lines = [f"{icons.get(g.decision, g.decision)} *{escape_inline(g.title)}* ({g.gate_id})" for g in view.gates]
         blocks.append(section("*Gates*\n" + "\n".join(lines)))
+    if view.overdue:
+        tz = view.meta.timezone
+        lines = [
+            f":alarm_clock: *{escape_inline(o.item_id)}* {escape_inline(o.title)}: due {clock(o.due, tz)}"
+            + (f", {escape_inline(o.states)}" if o.states else "")
+            for o in view.overdue[:MAX_OVERDUE]
+        ]
+        if len(view.overdue) > MAX_OVERDUE:
+            lines.append(f"and {len(view.overdue) - MAX_OVERDUE} more")
+        blocks.append(section(f"*Overdue ({len(view.overdue)})*\n" + "\n".join(lines)))
     if view.steps:
         blocks.append(section("*Steps*\n" + "\n".join(_step_line(s) for s in view.steps)))
     else:

@@ -84,6 +84,15 @@ class CheckView:
     threshold: float | None = None
     unit: str = ""
     detail: str = ""
+    counted: tuple[CountedView, ...] = ()  # a gate's counts check: what it counted
+
+
+@dataclass(frozen=True)
+class CountedView:
+    """One thing a gate check counted (an alert, a rollback, an incident, a step not done)."""
+
+    text: str
+    link: str | None = None  # the alert's message in Slack, when it was posted
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ class GateCardView:
     decided_at: datetime | None = None
     reason: str | None = None
     on_date: date | None = None
+    overrides: tuple[str, ...] = ()  # "label: overridden by lee (reason)", plain text
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,16 @@ class GateLineView:
 
 
 @dataclass(frozen=True)
+class OverdueView:
+    """A step whose window ended without it being done everywhere, or a gate past its time undecided."""
+
+    item_id: str
+    title: str
+    due: datetime  # when its window ended (a gate: its decision time)
+    states: str = ""  # "production approved", "undecided"
+
+
+@dataclass(frozen=True)
 class StatusCardView:
     """The run at a glance (``/ion status``) or one day of it (``/ion today``)."""
 
@@ -197,6 +217,7 @@ class StatusCardView:
     open_alerts: int = 0
     next_step: str | None = None
     reason: str | None = None  # why held or paused
+    overdue: tuple[OverdueView, ...] = ()
 
 
 @dataclass(frozen=True)

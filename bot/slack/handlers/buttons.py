@@ -231,6 +231,22 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
     await state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
+async def _gate_recheck(click: Click, value: ActionValue, qualifier: str | None) -> None:
+    """Measure the gate's health checks again (after a fix, or to see today's record) and redraw it."""
+    run = await click.run(value)
+    gate_id = str(value.step)
+    view = await click.state.bot.rollout.gate_check_health(run.channel, gate_id, click.actor)
+    await click.state.refresh_card(run, gate_id, click.at)
+    failing = [h.label for h in view.record.health if h.passed is not True and not h.override_reason]
+    if failing:
+        await click.say(
+            f"{gate_id} re-checked: still not passing: {'; '.join(failing)}. Fix it and press Re-check again, "
+            f"or a lead or the manager can override one with /ion override {gate_id} CHECK REASON."
+        )
+    else:
+        await click.say(f"{gate_id} re-checked: every health check passes (or is overridden).")
+
+
 async def _signoff(click: Click, role: str) -> None:
     value = ActionValue.decode(str(click.action.get("value", "")))
     if value is None or value.step is None:
@@ -252,6 +268,7 @@ _BY_VERB = {
     Verb.HOLD: _hold,
     Verb.ACK: _acknowledge,
     Verb.GATE_DECIDE: _gate_decide,
+    Verb.GATE_RECHECK: _gate_recheck,
     Verb.TICK: _not_a_button,
     Verb.GATE_TICK: _not_a_button,
     Verb.CONFIRM_RUN: _not_a_button,

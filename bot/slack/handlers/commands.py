@@ -140,7 +140,7 @@ class Command:
             )
         ctx = self.bot.rollout.ctx
         today = ctx.clock.now().astimezone(ctx.zone).date()
-        run = await self.bot.rollout.start_run(self.channel, cmd.date.resolve(today), self.actor)
+        run = await self.bot.rollout.start_run(self.channel, cmd.date.resolve(today), self.actor, shift=cmd.shift)
         await self.say(f"Run {run.id} started; Day 1 is {run.start_date:%a %d %b}.")
 
     async def _PauseCommand(self, cmd: c.PauseCommand) -> None:
@@ -263,6 +263,23 @@ class Command:
         await self.state.poster.post(
             self.channel, message, dry_run=run.dry_run, track=card_key("gate", run.id, gate_id)
         )
+
+    async def _GateCommand(self, cmd: c.GateCommand) -> None:
+        run = await self._run("gate card")
+        gate_id = cmd.gate_id or await self._open_gate(run)
+        record = await self.bot.store.get_gate(run.id, gate_id)
+        if record is None or not record.health:  # never measured: the card would show nothing to judge
+            await self.bot.rollout.gate_check_health(self.channel, gate_id, self.actor)
+        else:
+            await self.bot.rollout.gate_view(self.channel, gate_id)  # an unknown gate is refused here
+        message = await self.state.render.gate(run, gate_id)
+        await self.state.poster.post(
+            self.channel, message, dry_run=run.dry_run, track=card_key("gate", run.id, gate_id)
+        )
+
+    async def _OverrideCommand(self, cmd: c.OverrideCommand) -> None:
+        # The engine's gate_changed event redraws the gate card and tells the channel.
+        await self.bot.rollout.gate_override(self.channel, cmd.gate_id, cmd.check, cmd.reason, self.actor)
 
     async def _ReopenCommand(self, cmd: c.ReopenCommand) -> None:
         # The engine's gate_changed event redraws the gate card and tells the channel.

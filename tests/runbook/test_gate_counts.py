@@ -1,0 +1,33 @@
+"""A gate's health check is a metric condition or a count of the run's record, never both or neither."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.runbook.loader import load_runbook
+from bot.runbook.models import HealthCheck
+
+WEEK17 = Path(__file__).resolve().parents[2] / "runbooks" / "week17.yaml"
+
+
+def test_a_health_check_needs_exactly_one_of_condition_or_counts() -> None:
+    assert HealthCheck(label="No production incidents", counts="incidents").condition is None
+    for both_or_neither in ({}, {"condition": "incidents == 0", "counts": "incidents"}):
+        with pytest.raises(ValidationError, match="exactly one of 'condition' or 'counts'"):
+            HealthCheck.model_validate({"label": "x", **both_or_neither})
+    with pytest.raises(ValidationError):
+        HealthCheck.model_validate({"label": "x", "counts": "everything"})
+
+
+def test_week17s_decision_points_count_their_phase_and_the_steps_they_depend_on() -> None:
+    runbook = load_runbook(WEEK17)
+    counts = {g.id: [h.counts for h in g.health_checks if h.counts] for g in runbook.gates}
+    assert counts == {
+        "preflight": [],
+        "gonogo.day3": ["incidents", "trigger_breaches", "steps_done"],
+        "gonogo.day7": ["trigger_breaches", "steps_done"],
+        "gonogo.day10": ["incidents", "steps_done"],
+    }
