@@ -93,7 +93,7 @@ def build_app(
 
         async def listener(acking: AsyncAck) -> None:
             try:
-                await on_command(state, acking, body, request)
+                await on_command(state, acking, body)
             finally:
                 await release(state, dialog)
 

@@ -14,21 +14,49 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine.clock import SystemClock
 from bot.engine.ports import Clock
-from bot.store.tables import Base
+from bot.store import deliveries
+from bot.store.tables import Base, DeliveryRow
 
 
 class StoreBase:
-    """Each public store method opens one short transaction and commits it before returning."""
+    """Each public store method opens one short transaction and commits it before returning.
+
+    Inside a Slack delivery (bot/store/deliveries.py) the first transaction that writes also takes
+    the delivery's row, before it commits; ``effect=False`` marks the store's own bookkeeping
+    (the outbox, Socket Mode envelopes, the delivery rows), which never does.
+    """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        deliveries.count_writes(engine)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+    async def _transaction(self, *, effect: bool = True) -> AsyncIterator[AsyncSession]:
+        delivery = deliveries.current_delivery() if effect else None
+        if delivery is None or delivery.owned:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        claimed = False
         async with self._sessions() as session, session.begin():
+            before = await deliveries.writes_so_far(session)
             yield session
+            await session.flush()  # rows added to the session are written at the latest here
+            if await deliveries.writes_so_far(session) != before:
+                await deliveries.claim(session, delivery, self.clock.now(), self._insert_delivery)
+                claimed = True
+        if claimed:
+            delivery.owned = True
+
+    async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
+        return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
+
+    async def delivery_answered(self, key: str, answer: str) -> None:
+        """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries."""
+        async with self._transaction(effect=False) as session:
+            await deliveries.store_answer(session, key, answer)
 
     async def _upsert(
         self,

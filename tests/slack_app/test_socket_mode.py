@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tests.slack_app.socket_fake import APP_ID, APP_TOKEN, FakeSocketMode, Socke
 from tests.slack_app.test_startup import Listening, get, ready_in_time
 
 JSONDict = dict[str, Any]
+TRIGGERS = itertools.count(1)  # Slack gives every command and click its own trigger id
 Condition = Callable[[], "bool | Awaitable[bool]"]
 
 
@@ -81,7 +83,7 @@ class SocketSlack:
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": "http://127.0.0.1:9/unused",
-            "trigger_id": f"trigger-{user}",
+            "trigger_id": f"trigger-{user}-{next(TRIGGERS)}",
         }
         return await self.socket.send("slash_commands", payload, accepts_response_payload=True)
 
@@ -97,7 +99,7 @@ class SocketSlack:
             "channel": {"id": CHANNEL, "name": "rollout"},
             "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
             "message": {"ts": message_ts, "blocks": message["blocks"]},
-            "trigger_id": f"trigger-{user}",
+            "trigger_id": f"trigger-{user}-{next(TRIGGERS)}",
             "response_url": "http://127.0.0.1:9/unused",
             "actions": [{**element, "block_id": block.get("block_id"), "action_ts": "1"}],
         }

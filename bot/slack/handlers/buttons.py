@@ -2,7 +2,9 @@
 
 Each click is acknowledged at once. A click on a card that no longer shows the current state
 (another run, lanes moved, plan changed) is refused with a note and the card is re-drawn.
-Double clicks and Slack retries are harmless: the engine's claim lets exactly one start work.
+Double clicks and Slack retries are harmless: a click's delivery (its trigger id) is taken in the
+transaction of its first effect, so a redelivery is answered again and changes nothing, and the
+engine's claims let exactly one of several clicks start work.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot.engine.records import Run
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
-from bot.slack.handlers import AppState, answered
+from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import preview_rollback, run_step
 from bot.slack.render import SIGNOFF_ACTION
 
@@ -69,7 +71,7 @@ async def on_action(state: AppState, ack: AsyncAck, body: dict[str, Any], action
     channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
     user_id = str(user.get("id", ""))
     action_name = str(action.get("action_id", ""))
-    async with answered(state, channel, user_id, f"the button {action_name}"):
+    async with answered(state, channel, user_id, f"the button {action_name}", delivery_key(body)):
         actor = await state.directory.actor(user_id, user.get("username") or user.get("name"))
         click = Click(state, body, action, actor)
         if action_name.startswith(SIGNOFF_ACTION + ":"):
