@@ -126,21 +126,23 @@ class Slack:
     ) -> tuple[int, str]:
         """Press the button ``action_id`` on the message as it is now in the fake workspace (a fresh
         trigger id; a ``retry`` is Slack sending the user's last press again)."""
+        trigger = self.trigger_for(user, retry, trigger_id)
+        return await self.interact(self.click_payload(message_ts, action_id, user, trigger), retry=retry)
+
+    def click_payload(self, message_ts: str, action_id: str, user: str, trigger_id: str) -> dict[str, Any]:
+        """The ``block_actions`` payload Slack sends for that press, as it would send it again on a retry."""
         message = self.api.messages[(CHANNEL, message_ts)]
         element, block = find_element(message["blocks"], action_id)
-        return await self.interact(
-            {
-                "type": "block_actions",
-                "team": {"id": "T0ION"},
-                "user": {"id": user, "username": NAMES.get(user, user)},
-                "channel": {"id": CHANNEL},
-                "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
-                "message": {"ts": message_ts, "blocks": message["blocks"]},
-                "trigger_id": self.trigger_for(user, retry, trigger_id),
-                "actions": [{**element, "block_id": block.get("block_id"), "action_ts": "1"}],
-            },
-            retry=retry,
-        )
+        return {
+            "type": "block_actions",
+            "team": {"id": "T0ION"},
+            "user": {"id": user, "username": NAMES.get(user, user)},
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
+            "message": {"ts": message_ts, "blocks": message["blocks"]},
+            "trigger_id": trigger_id,
+            "actions": [{**element, "block_id": block.get("block_id"), "action_ts": "1"}],
+        }
 
     async def submit(
         self, view: dict[str, Any], values: dict[str, Any], user: str = "U0LEE", *, retry: int | None = None
@@ -200,13 +202,14 @@ def fast_client(api: FakeSlackApi) -> AsyncWebClient:
 
 
 async def make_bot(tmp_path: Path, **overrides: Any) -> Bot:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/ion.db",
-        runbook=RUNBOOK,
-        roles=ROLES,
-        cloud="sim",
-        **overrides,
-    )
+    """The bot on a SQLite file in ``tmp_path``, unless ``overrides`` names another database_url."""
+    fields: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/ion.db",
+        "runbook": RUNBOOK,
+        "roles": ROLES,
+        "cloud": "sim",
+    }
+    settings = Settings(**{**fields, **overrides})
     return await build(settings, clock=VirtualClock(START))
 
 
@@ -221,7 +224,7 @@ async def api() -> AsyncIterator[FakeSlackApi]:
         yield fake
 
 
-async def _slack(
+async def slack_harness(
     tmp_path: Path, api: FakeSlackApi, process_before_response: bool, **overrides: Any
 ) -> AsyncIterator[Slack]:
     bot = await make_bot(tmp_path, **overrides)
@@ -243,19 +246,19 @@ async def _slack(
 @pytest.fixture
 async def slack(tmp_path: Path, api: FakeSlackApi, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Slack]:
     monkeypatch.setattr(builtin_async_handlers, "random", NoJitter)
-    async for harness in _slack(tmp_path, api, True):
+    async for harness in slack_harness(tmp_path, api, True):
         yield harness
 
 
 @pytest.fixture
 async def slack_dry(tmp_path: Path, api: FakeSlackApi) -> AsyncIterator[Slack]:
-    async for harness in _slack(tmp_path, api, True, dry_run=True):
+    async for harness in slack_harness(tmp_path, api, True, dry_run=True):
         yield harness
 
 
 @pytest.fixture
 async def slack_acking(tmp_path: Path, api: FakeSlackApi) -> AsyncIterator[Slack]:
-    async for harness in _slack(tmp_path, api, False):
+    async for harness in slack_harness(tmp_path, api, False):
         yield harness
 
 
