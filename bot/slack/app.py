@@ -89,7 +89,7 @@ def build_app(
     # A command or click that may end in a confirm dialog opens it here, before the ack and outside
     # the queue: its trigger id lasts 3 s, and planning (behind the channel's commands) may not.
     async def command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        dialog = None if request.headers.get("x-slack-retry-num") else open_at_once(state, body)
+        dialog = None if _retried(request) else open_at_once(state, body)
 
         async def listener(acking: AsyncAck) -> None:
             try:
@@ -99,8 +99,8 @@ def build_app(
 
         await queue.dispatch(ack, listener, order_key=f"command:{body.get('channel_id', '')}")
 
-    async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        dialog = open_at_once(state, body)
+    async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], request: AsyncBoltRequest) -> None:
+        dialog = None if _retried(request) else open_at_once(state, body)
 
         async def listener(acking: AsyncAck) -> None:
             try:
@@ -133,6 +133,12 @@ def build_app(
     app.event("app_home_opened")(home)
     bot.events.subscribe(SlackNotifier(state))
     return app
+
+
+def _retried(request: AsyncBoltRequest) -> bool:
+    """Slack sent this again (no ack seen in 3 s): its trigger id has expired, and its first
+    delivery already opened whatever dialog it needed."""
+    return bool(request.headers.get("x-slack-retry-num"))
 
 
 def state_of(app: AsyncApp) -> AppState:

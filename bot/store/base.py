@@ -50,6 +50,16 @@ class StoreBase:
         if claimed:
             delivery.owned = True
 
+    async def take_delivery(self) -> None:
+        """Take the current delivery now: for a request whose only effect is what it shows (a
+        confirm dialog), so a redelivery does not show it again. AlreadyHandled if another has it."""
+        delivery = deliveries.current_delivery()
+        if delivery is None or delivery.owned:
+            return
+        async with self._sessions() as session, session.begin():
+            await deliveries.claim(session, delivery, self.clock.now(), self._insert_delivery)
+        delivery.owned = True
+
     async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
         return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
 

@@ -112,6 +112,7 @@ async def _reject(click: Click, value: ActionValue, qualifier: str | None) -> No
     )
     question = f"Why reject {value.step} ({meta.env})? The requester sees your reason."
     modal = reason_modal("Reject step", question, Verb.REJECT, meta, click.state.dry_run)
+    await click.state.bot.store.take_delivery()  # a redelivered click opens no second dialog
     await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
@@ -177,10 +178,12 @@ async def _ticks(click: Click, verb: Verb) -> None:
         stored = set((await rollout.gate_view(run.channel, scope)).sections.ticks)
     else:
         stored = set((await rollout.step_view(run.channel, scope)).checklist.ticks)
+    changed = False
     for option, value in zip(options, (ActionValue.decode(str(o.get("value"))) for o in options), strict=True):
         if value is None or value.item is None:
             continue
         now_on = option.get("value") in selected
+        changed = changed or now_on != (value.item in stored)
         if now_on and value.item not in stored:
             if verb is Verb.GATE_TICK:
                 await rollout.gate_tick(run.channel, scope, value.item, click.actor)
@@ -191,6 +194,8 @@ async def _ticks(click: Click, verb: Verb) -> None:
                 await rollout.gate_untick(run.channel, scope, value.item, click.actor)
             else:
                 await rollout.untick(run.channel, scope, value.item, click.actor)
+    if not changed:  # the boxes match the store: maybe this very click, delivered again
+        await state.bot.store.take_delivery()
     await state.refresh_card(run, scope, click.at)
 
 
@@ -230,6 +235,7 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
     )
     question = f"Why is {gate_id} a NO? The run pauses until the gate is decided again."
     modal = reason_modal("Decide NO", question, Verb.GATE_DECIDE, meta, state.dry_run)
+    await state.bot.store.take_delivery()  # a redelivered click opens no second dialog
     await state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 

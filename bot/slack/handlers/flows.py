@@ -201,7 +201,9 @@ class _Confirmation:
             await self.dialog.show(self.state, notice_modal(self.callback, text, dry_run=self.state.dry_run))
 
     async def confirm(self, modal: dict[str, Any], channel: str, user: str, again: Message) -> None:
-        """Show ``modal``; when no dialog can open any more, post ``again`` (its button asks anew)."""
+        """Show ``modal``; when no dialog can open any more, post ``again`` (its button asks anew).
+        The request's delivery is taken first, so a redelivery of it shows no second dialog."""
+        await self.state.bot.store.take_delivery()
         if self.dialog is not None and await self.dialog.show(self.state, modal):
             return
         if self.dialog is None or not self.dialog.tried:
