@@ -9,6 +9,7 @@ command that grows a new effect later is held to exactly once without this test 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from bot.reports.service import ReportService
 from bot.sim.slack_api import FakeSlackApi
 from bot.slack.report_poster import SlackReportPoster
+from bot.store import deliveries
 from bot.store.tables import Base
 from tests.slack_app import conftest
 from tests.slack_app.conftest import CHANNEL, NAMES, NoJitter, Slack, started
@@ -279,3 +281,72 @@ async def test_a_request_slack_delivers_four_times_is_worked_once_and_each_deliv
             assert answers[0].startswith(first_answer[0]), (answers[0], first_answer[0])
     assert calls(slack, "chat.postMessage") == posted  # nothing posted again in the channel
     assert calls(slack, "views.open") == opened  # no dialog opened again
+
+
+# --- a hundred votes at once; a crash before the commit -----------------------------------------
+
+VOTES = 100
+
+
+async def active_votes(slack: Slack, user: str, environment: str = "staging") -> int:
+    run = await slack.bot.store.open_run(CHANNEL)
+    assert run is not None
+    votes = await slack.bot.store.approvals(run.id, "day1.1", environment)
+    return len([v for v in votes if v.active and v.user_id == user])
+
+
+async def test_a_hundred_concurrent_approve_clicks_of_one_manager_leave_one_active_vote(slack: Slack) -> None:
+    await step_card(slack)
+    ts = slack.card_ts("Step day1.1")
+    payloads = [
+        slack.click_payload(ts, "ion:approve:staging", "U0MARIA", slack.new_trigger("U0MARIA")) for _ in range(VOTES)
+    ]
+    results = await asyncio.gather(*(slack.interact(payload) for payload in payloads))
+    await slack.state.settle()
+    assert [status for status, _ in results] == [200] * VOTES
+    assert await active_votes(slack, "U0MARIA") == 1
+    answers = slack.ephemerals("U0MARIA")
+    assert len(answers) == VOTES and not [a for a in answers if "Something went wrong" in a], answers
+
+
+async def test_a_hundred_concurrent_approvals_through_the_engine_leave_one_active_vote(slack: Slack) -> None:
+    await started(slack)
+    maria = slack.bot.rollout.ctx.policy.actor("U0MARIA", "maria")
+    outcomes = await asyncio.gather(
+        *(slack.bot.rollout.approve(CHANNEL, "day1.1", "production", maria) for _ in range(VOTES)),
+        return_exceptions=True,
+    )
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes  # each vote is recorded
+    run = await slack.bot.store.open_run(CHANNEL)
+    assert run is not None
+    votes = await slack.bot.store.approvals(run.id, "day1.1", "production")
+    assert len(votes) == VOTES  # every vote was cast and kept ...
+    assert await active_votes(slack, "U0MARIA", "production") == 1  # ... and one of them counts
+
+
+async def test_a_crash_between_taking_a_delivery_and_committing_its_effect_loses_neither(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await started(slack)
+    real_claim = deliveries.claim
+    crashes = [ConnectionResetError("the database connection died before the commit")]
+
+    async def claim_then_die(*args: Any, **kwargs: Any) -> None:
+        await real_claim(*args, **kwargs)
+        if crashes:
+            raise crashes.pop()
+
+    monkeypatch.setattr(deliveries, "claim", claim_then_die)
+    send = await command("incident the API returns 500s")(slack, "U0SAM")
+    await send(None)  # the effect's transaction, claim included, is rolled back
+    run = await slack.bot.store.open_run(CHANNEL)
+    assert run is not None
+    assert await slack.bot.store.incidents(run.id) == []
+    assert any("Something went wrong" in text for text in slack.ephemerals("U0SAM"))
+
+    await send(1)  # Slack's retry finds the delivery free and does the work, once
+    await send(2)
+    assert len(await slack.bot.store.incidents(run.id)) == 1
+    assert len([e for e in await slack.bot.store.audit(run.id) if e.what == "incident"]) == 1
+    recorded, again = slack.ephemerals("U0SAM")[-2:]
+    assert recorded.startswith("Incident recorded") and again.startswith(recorded) and AGAIN in again
