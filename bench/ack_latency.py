@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import sys
@@ -69,6 +70,8 @@ class Sample:
         return percentile(self.seconds, pct)
 
 
+TRIGGERS = itertools.count(1)  # Slack gives every command and click its own trigger id
+
 # --- the requests --------------------------------------------------------------------------------
 
 
@@ -82,7 +85,7 @@ def command_body(text: str) -> str:
             "channel_id": CHANNEL,
             "channel_name": "bench-rollout",
             "team_id": "T0ION",
-            "trigger_id": "trigger-bench",
+            "trigger_id": f"trigger-bench-{next(TRIGGERS)}",
             "response_url": f"http://{LOOPBACK}:9/unused",
         }
     )
@@ -105,7 +108,7 @@ def click_body(message_ts: str, blocks: list[dict[str, Any]], block: dict[str, A
         "channel": {"id": CHANNEL},
         "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
         "message": {"ts": message_ts, "blocks": blocks},
-        "trigger_id": "trigger-bench",
+        "trigger_id": f"trigger-bench-{next(TRIGGERS)}",
         "actions": [action],
     }
     return urlencode({"payload": json.dumps(payload)})
