@@ -64,9 +64,10 @@ class StoreBase:
         return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
 
     async def delivery_answered(self, key: str, answer: str) -> None:
-        """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries."""
+        """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries;
+        rows older than a day go meanwhile."""
         async with self._transaction(effect=False) as session:
-            await deliveries.store_answer(session, key, answer)
+            await deliveries.store_answer(session, key, answer, self.clock.now())
 
     async def _upsert(
         self,

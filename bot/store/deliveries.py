@@ -119,7 +119,6 @@ async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert
 
     ``insert`` is the store's INSERT ... ON CONFLICT DO NOTHING (True when it wrote the row).
     """
-    await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))
     values = {"key": delivery.key, "owner": delivery.token, "user_id": delivery.user, "claimed_at": now}
     if await insert(session, values):
         return
@@ -128,7 +127,10 @@ async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert
         raise AlreadyHandled(delivery.key, row.claimed_at, row.answer)
 
 
-async def store_answer(session: AsyncSession, key: str, answer: str) -> None:
+async def store_answer(session: AsyncSession, key: str, answer: str, now: datetime) -> None:
+    """Keep ``answer`` on the row, and forget rows older than KEEP (here, not in the effect's
+    transaction: that one stays as short as it was)."""
+    await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))
     await session.execute(
         update(DeliveryRow).where(DeliveryRow.key == key, DeliveryRow.answer.is_(None)).values(answer=answer)
     )

@@ -109,7 +109,7 @@ async def test_two_deliveries_of_one_key_racing_to_write_leave_one_effect(store:
     assert len(await store.incidents(run.id)) == 1
 
 
-async def test_rows_older_than_a_day_are_forgotten_when_a_new_delivery_is_taken(
+async def test_rows_older_than_a_day_are_forgotten_when_a_new_answer_is_kept(
     store: SqlStore, clock: VirtualClock
 ) -> None:
     run = await store.create_run(a_run())
@@ -118,7 +118,9 @@ async def test_rows_older_than_a_day_are_forgotten_when_a_new_delivery_is_taken(
     await clock.advance(deliveries.KEEP + timedelta(minutes=1))
     with handling("trigger:new", "U-sam"):
         await store.add_incident(an_incident(run.id))
-    assert [row.key for row in await delivery_rows(store)] == ["trigger:new"]
+    assert sorted(row.key for row in await delivery_rows(store)) == ["trigger:new", "trigger:old"]
+    await store.delivery_answered("trigger:new", "Incident recorded.")
+    assert [(row.key, row.answer) for row in await delivery_rows(store)] == [("trigger:new", "Incident recorded.")]
 
 
 def a_vote(run_id: str, n: int) -> Approval:
