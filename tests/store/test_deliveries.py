@@ -2,8 +2,8 @@
 
 A second delivery with the same key changes nothing and learns the first answer; a delivery whose
 effect never committed (a crash before the commit) left no claim, so the next one does the work;
-reads and the outbox's bookkeeping never take a delivery; one person keeps one active vote per
-lane however many votes arrive at once.
+reads and the outbox's bookkeeping never take a delivery; the caching store keeps no answer of a
+rolled-back write; one person keeps one active vote per lane however many votes arrive at once.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.engine.clock import VirtualClock
 from bot.engine.records import Approval, Incident
 from bot.store import deliveries
+from bot.store.db import create_engine_for
 from bot.store.deliveries import AlreadyHandled, handling
-from bot.store.repository import SqlStore
+from bot.store.repository import SoleWriterStore, SqlStore
 from bot.store.tables import DeliveryRow
 from tests.store.conftest import T0
 from tests.store.records import a_lane, a_run, new_id
@@ -156,3 +157,26 @@ async def test_the_database_itself_refuses_a_second_active_vote_of_one_person_on
         await store.save_approval(a_vote(run.id, 2))
     await store.save_approval(replace(a_vote(run.id, 3), withdrawn_at=T0, withdrawn_reason="withdrawn"))
     assert len(await store.approvals(run.id, "day2.1", "production")) == 2
+
+
+async def test_the_caching_store_forgets_nothing_a_redelivery_rolled_back(
+    database_url: str, clock: VirtualClock
+) -> None:
+    store = SoleWriterStore(create_engine_for(database_url), clock)
+    try:
+        run = await store.create_run(a_run())
+        await store.put_lane(a_lane(run), None)
+        first = a_vote(run.id, 1)
+        with handling("trigger:T5", "U-maria"):
+            await store.cast_vote(first, "superseded")
+            await store.put_value("cost.bills", [1])
+        assert len(await store.approvals(run.id, "day2.1", "production")) == 1  # cached from here on
+        with handling("trigger:T5", "U-maria"):
+            with pytest.raises(AlreadyHandled):
+                await store.cast_vote(a_vote(run.id, 2), "superseded")
+            with pytest.raises(AlreadyHandled):
+                await store.put_value("cost.bills", [1, 2])
+        assert [(v.id, v.active) for v in await store.approvals(run.id, "day2.1", "production")] == [(first.id, True)]
+        assert await store.get_value("cost.bills") == [1]
+    finally:
+        await store.close()
