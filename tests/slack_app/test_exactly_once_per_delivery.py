@@ -350,3 +350,22 @@ async def test_a_crash_between_taking_a_delivery_and_committing_its_effect_loses
     assert len([e for e in await slack.bot.store.audit(run.id) if e.what == "incident"]) == 1
     recorded, again = slack.ephemerals("U0SAM")[-2:]
     assert recorded.startswith("Incident recorded") and again.startswith(recorded) and AGAIN in again
+
+
+async def test_a_dialog_opened_for_a_redelivered_click_says_it_was_handled_before(slack: Slack) -> None:
+    """Without X-Slack-Retry-Num (a second Socket Mode envelope) the dialog opens as the click
+    arrives, before anyone knows it is a redelivery; it then says so instead of showing a plan."""
+    await ran_on_staging(slack)
+    send = await click("ion:rollback")(slack, "U0SAM")
+    await send(None)
+    await slack.state.settle()
+    opened = calls(slack, "views.open")
+
+    await send(None)
+    await slack.state.settle()
+    assert calls(slack, "views.open") == opened + 1
+    update = slack.api.last("views.update")
+    assert update is not None and AGAIN in str(update["view"]) and "submit" not in update["view"]
+    run = await slack.bot.store.open_run(CHANNEL)
+    assert run is not None
+    assert [e.kind for e in await slack.bot.store.executions(run.id)] == ["apply"]

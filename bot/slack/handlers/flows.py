@@ -33,6 +33,7 @@ from bot.slack.blocks.kit import Message
 from bot.slack.blocks.modals import notice_modal, reopen_message
 from bot.slack.blocks.views import CardMeta
 from bot.slack.handlers import AppState
+from bot.store.deliveries import AlreadyHandled
 
 log = structlog.get_logger(__name__)
 
@@ -221,6 +222,9 @@ class _Confirmation:
             yield
         except Refused as refused:
             await self.notice(refused.message)
+            raise
+        except AlreadyHandled as handled:  # a dialog opened for a redelivery says so, not "an error"
+            await self.notice(handled.again(self.state.bot.rollout.ctx.zone))
             raise
         except Exception:
             await self.notice(FAILED)
