@@ -63,6 +63,14 @@ class StoreBase:
     async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
         return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
 
+    async def handled_elsewhere(self) -> deliveries.AlreadyHandled | None:
+        """Whether another delivery of the current request has taken it (None outside a delivery)."""
+        delivery = deliveries.current_delivery()
+        if delivery is None or delivery.owned:
+            return None
+        async with self._transaction(effect=False) as session:
+            return await deliveries.taken_by_another(session, delivery)
+
     async def delivery_answered(self, key: str, answer: str) -> None:
         """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries;
         rows older than a day go meanwhile."""

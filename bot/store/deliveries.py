@@ -127,6 +127,14 @@ async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert
         raise AlreadyHandled(delivery.key, row.claimed_at, row.answer)
 
 
+async def taken_by_another(session: AsyncSession, delivery: Delivery) -> AlreadyHandled | None:
+    """Another delivery's claim on ``delivery``'s key, as the AlreadyHandled it would have raised."""
+    row = (await session.execute(select(DeliveryRow).where(DeliveryRow.key == delivery.key))).scalar_one_or_none()
+    if row is None or row.owner == delivery.token:
+        return None
+    return AlreadyHandled(delivery.key, row.claimed_at, row.answer)
+
+
 async def store_answer(session: AsyncSession, key: str, answer: str, now: datetime) -> None:
     """Keep ``answer`` on the row, and forget rows older than KEEP (here, not in the effect's
     transaction: that one stays as short as it was)."""

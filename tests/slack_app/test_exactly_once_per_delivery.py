@@ -369,3 +369,23 @@ async def test_a_dialog_opened_for_a_redelivered_click_says_it_was_handled_befor
     run = await slack.bot.store.open_run(CHANNEL)
     assert run is not None
     assert [e.kind for e in await slack.bot.store.executions(run.id)] == ["apply"]
+
+
+async def test_a_redelivery_that_fails_before_its_claim_gets_the_first_answer_not_an_error(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As when a retry races its first delivery into a unique row the first one wrote."""
+    await started(slack)
+    send = await command("incident the API returns 500s")(slack, "U0SAM")
+    await send(None)
+    store = slack.bot.store
+
+    async def unique_row_taken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(store, "add_incident", unique_row_taken)
+    await send(1)
+    recorded, again = slack.ephemerals("U0SAM")[-2:]
+    assert recorded.startswith("Incident recorded") and again.startswith(recorded) and AGAIN in again
+    run = await store.open_run(CHANNEL)
+    assert run is not None and len(await store.incidents(run.id)) == 1

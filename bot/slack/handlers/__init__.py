@@ -118,6 +118,8 @@ async def answered(
         except AlertNotFound as gone:
             await state.poster.say(channel, user, str(gone), dry_run=state.dry_run)
         except Exception:
+            if await _failed_as_a_redelivery(state, channel, user):
+                return
             error_id = uuid.uuid4().hex[:8]
             log.exception("slack handler failed", what=what, error_id=error_id, channel=channel, user=user)
             await state.poster.say(
@@ -140,6 +142,21 @@ async def _refused(state: AppState, channel: str, user: str, what: str, refused:
         await _again(state, channel, user, handled)
         return
     await state.poster.say(channel, user, refused.message, dry_run=state.dry_run)
+
+
+async def _failed_as_a_redelivery(state: AppState, channel: str, user: str) -> bool:
+    """A redelivery racing its first delivery can fail before its claim (a unique row the first
+    wrote): when another delivery has the request, that one's answer is the one to give."""
+    try:
+        handled = await state.bot.store.handled_elsewhere()
+    except Exception:  # the database is the trouble: the usual error answer follows
+        log.exception("could not tell whether a failed request was a redelivery")
+        return False
+    if handled is None:
+        return False
+    log.warning("a redelivered Slack request failed while its first delivery was being worked", key=handled.key)
+    await _again(state, channel, user, handled)
+    return True
 
 
 async def _again(state: AppState, channel: str, user: str, handled: AlreadyHandled) -> None:
