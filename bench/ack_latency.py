@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -57,7 +59,11 @@ TITLE = "Ack latency: ionbot serve vs a Bolt app that only acks"
 @dataclass(frozen=True)
 class Request:
     kind: str  # "command" or "click"
-    body: str
+    make: Callable[[], str]  # the signed body's form, new each time: Slack gives each press its own trigger id
+
+    @property
+    def body(self) -> str:
+        return self.make()
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class Sample:
     def p(self, pct: float) -> float:
         return percentile(self.seconds, pct)
 
+
+TRIGGERS = itertools.count(1)  # Slack gives every command and click its own trigger id
 
 # --- the requests --------------------------------------------------------------------------------
 
@@ -84,7 +92,7 @@ def command_body(text: str) -> str:
             "channel_id": CHANNEL,
             "channel_name": "bench-rollout",
             "team_id": "T0ION",
-            "trigger_id": "trigger-bench",
+            "trigger_id": f"trigger-bench-{next(TRIGGERS)}",
             "response_url": f"http://{LOOPBACK}:9/unused",
         }
     )
@@ -107,15 +115,15 @@ def click_body(message_ts: str, blocks: list[dict[str, Any]], block: dict[str, A
         "channel": {"id": CHANNEL},
         "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
         "message": {"ts": message_ts, "blocks": blocks},
-        "trigger_id": "trigger-bench",
+        "trigger_id": f"trigger-bench-{next(TRIGGERS)}",
         "actions": [action],
     }
     return urlencode({"payload": json.dumps(payload)})
 
 
-def mixed(commands: int, clicks: int, click: str) -> list[Request]:
+def mixed(commands: int, clicks: int, click: Callable[[], str]) -> list[Request]:
     """N commands cycling through COMMANDS and M clicks, shuffled the same way every run."""
-    requests = [Request("command", command_body(COMMANDS[i % len(COMMANDS)])) for i in range(commands)]
+    requests = [Request("command", partial(command_body, COMMANDS[i % len(COMMANDS)])) for i in range(commands)]
     requests += [Request("click", click) for _ in range(clicks)]
     random.Random(17).shuffle(requests)
     return requests
@@ -263,7 +271,7 @@ async def bot_sample(
         await until(slack, start_confirmed, "confirm `/ion start week17`", server)
         await post_once(url, command_body(f"step {CARD_STEP}"))
         ts, blocks, block, element = await until(slack, tick_card, f"post the card of {CARD_STEP}", server)
-        requests = mixed(args.requests, args.clicks, click_body(ts, blocks, block, element))
+        requests = mixed(args.requests, args.clicks, partial(click_body, ts, blocks, block, element))
         before = slack.read(lambda api: len(api.attempts))
         await settle(slack, before, await warm_up(url, requests))
         before = slack.read(lambda api: len(api.attempts))

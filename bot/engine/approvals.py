@@ -80,12 +80,8 @@ async def evaluate(
 async def record(
     ctx: Context, lane: StepLane, actor: Actor, role: str, decision: str, fingerprint: str, reason: str | None
 ) -> Approval:
-    """Store a vote; the voter's earlier active votes on the lane are superseded."""
-    for old in await ctx.store.approvals(lane.run_id, lane.step_id, lane.environment):
-        if old.active and old.user_id == actor.user_id:
-            await ctx.store.save_approval(
-                replace(old, withdrawn_at=ctx.clock.now(), withdrawn_reason=f"superseded by a new {decision}")
-            )
+    """Store a vote; the voter's earlier active votes on the lane are superseded in the same
+    transaction (the store's compare-and-set), so concurrent clicks leave one active vote."""
     vote = Approval(
         id=uuid.uuid4().hex,
         run_id=lane.run_id,
@@ -99,7 +95,7 @@ async def record(
         plan_fingerprint=fingerprint,
         reason=reason,
     )
-    await ctx.store.save_approval(vote)
+    await ctx.store.cast_vote(vote, f"superseded by a new {decision}")
     await ctx.auditor.record(
         actor,
         "approve" if decision == "approved" else "reject",

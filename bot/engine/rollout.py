@@ -272,10 +272,17 @@ class Rollout(GateCommands):
         self, run: Run, step: Step, lane: StepLane, plan: Plan, actor: Actor
     ) -> approvals.ApprovalStatus:
         status = await approvals.evaluate(self.ctx, step, lane, plan.fingerprint, lane.requested_by)
-        if status.satisfied and lane.state is not StepState.APPROVED:
-            await self.ctx.lanes.transition(lane, StepState.APPROVED, actor, "approved")
-        elif not status.satisfied and lane.state is StepState.APPROVED:
-            await self.ctx.lanes.transition(lane, StepState.READY, actor, status.summary())
+        wanted = StepState.APPROVED if status.satisfied else StepState.READY
+        try:
+            if status.satisfied and lane.state is not StepState.APPROVED:
+                await self.ctx.lanes.transition(lane, StepState.APPROVED, actor, "approved")
+            elif not status.satisfied and lane.state is StepState.APPROVED:
+                await self.ctx.lanes.transition(lane, StepState.READY, actor, status.summary())
+        except Refused:
+            # A concurrent vote moved the lane first: the vote stands, and where it moved is fine.
+            now = await self.ctx.lanes.get(lane.run_id, lane.step_id, lane.environment)
+            if (now.state is StepState.APPROVED) != (wanted is StepState.APPROVED):
+                raise
         await self.ctx.emit(run, "step_changed", f"{lane_name(lane)}: {status.summary()}.", step.id)
         return status
 

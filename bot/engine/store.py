@@ -103,6 +103,11 @@ class RolloutStore(Protocol):
         """Insert or update by id (withdrawal updates withdrawn_at / withdrawn_reason)."""
         ...
 
+    async def cast_vote(self, vote: Approval, superseded_reason: str) -> None:
+        """Atomically withdraw the voter's active votes on the lane (at ``vote.at``, for
+        ``superseded_reason``) and store ``vote``: one active vote per person and lane, always."""
+        ...
+
     async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]:
         """All of the lane's approvals and rejections, withdrawn ones included, oldest first."""
         ...

@@ -96,24 +96,24 @@ def build_app(
         if known_down(bot):
             await ack(text=KNOWN_DOWN, response_type="ephemeral")
             return
-        dialog = None if request.headers.get("x-slack-retry-num") else open_at_once(state, body)
+        dialog = None if _retried(request) else open_at_once(state, body)
 
         async def listener(acking: AsyncAck) -> None:
             try:
                 async with answering(bot, body):
-                    await on_command(state, acking, body, request)
+                    await on_command(state, acking, body)
             finally:
                 await release(state, dialog)
 
         order_key = command_order_key(str(body.get("channel_id", "")), str(body.get("text", "")))
         await queue.dispatch(ack, listener, order_key=order_key)
 
-    async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], request: AsyncBoltRequest) -> None:
         if known_down(bot):
             await ack()
             state.spawn(tell(response_url(body), KNOWN_DOWN))
             return
-        dialog = open_at_once(state, body)
+        dialog = None if _retried(request) else open_at_once(state, body)
 
         async def listener(acking: AsyncAck) -> None:
             try:
@@ -148,6 +148,12 @@ def build_app(
     app.event("app_home_opened")(home)
     bot.events.subscribe(SlackNotifier(state))
     return app
+
+
+def _retried(request: AsyncBoltRequest) -> bool:
+    """Slack sent this again (no ack seen in 3 s): its trigger id has expired, and its first
+    delivery already opened whatever dialog it needed."""
+    return bool(request.headers.get("x-slack-retry-num"))
 
 
 def state_of(app: AsyncApp) -> AppState:

@@ -21,6 +21,7 @@ from bot.slack.blocks.kit import Message, context
 from bot.slack.delivery import Outbox
 from bot.slack.limits import FALLBACK_TEXT, clamp
 from bot.slack.mrkdwn import Mrkdwn, escape
+from bot.store.deliveries import note_answer, outside_delivery
 
 DRY_RUN_MARK = "DRY RUN"
 _TRACK = "track|"  # a tracked message's first part: track|<track>|<base>
@@ -127,7 +128,8 @@ class Poster:
         n = len(parts)
         while (where := await self.where(_part_key(base, n))) is not None:
             await self._redraw(*where, text_message(UNUSED_PART), dry_run)
-            await self._kv.delete_value(_part_key(base, n))  # a longer card later finds it by its post key
+            with outside_delivery():  # bookkeeping: a longer card later finds the part by its post key
+                await self._kv.delete_value(_part_key(base, n))
             n += 1
         return first
 
@@ -142,7 +144,9 @@ class Poster:
         await self._outbox.send("chat.postEphemeral", args, f"ephemeral|{uuid.uuid4().hex}")
 
     async def say(self, channel: str, user: str, text: str, *, dry_run: bool = False) -> None:
-        """An ephemeral sentence to one person."""
+        """An ephemeral sentence to one person (the first one is what a redelivery of the request
+        being handled is answered with)."""
+        note_answer(user, text)
         await self.ephemeral(channel, user, text_message(text), dry_run=dry_run)
 
     async def where(self, track: str) -> tuple[str, str] | None:
@@ -154,9 +158,14 @@ class Poster:
 
     async def _remember(self, message: OutboxMessage, ts: str | None) -> None:
         """Where a tracked message's parts went: the track learns the first, and every part's
-        location names the card's base, so ``update`` from any part finds all of them."""
+        location names the card's base, so ``update`` from any part finds all of them.
+        Bookkeeping, not an effect of the request that posted it: it never claims its delivery."""
         if not ts:
             return
+        with outside_delivery():
+            await self._remember_at(message, ts)
+
+    async def _remember_at(self, message: OutboxMessage, ts: str) -> None:
         if message.dedupe_key.startswith(_TRACK):
             track, base = message.dedupe_key[len(_TRACK) :].rsplit("|", 1)
             n = "0"

@@ -15,28 +15,35 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.engine.clock import SystemClock
 from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import Clock
+from bot.store import deliveries
 from bot.store.outage import is_outage, reason
-from bot.store.tables import Base
+from bot.store.tables import Base, DeliveryRow
 
 
 class StoreBase:
-    """Each public store method opens one short transaction and commits it before returning."""
+    """Each public store method opens one short transaction and commits it before returning.
+
+    Inside a Slack delivery (bot/store/deliveries.py) the first transaction that writes also takes
+    the delivery's row, before it commits; ``effect=False`` marks the store's own bookkeeping
+    (the outbox, Socket Mode envelopes, the delivery rows), which never does.
+    """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        deliveries.count_writes(engine)
         # Set by the store's health watch (health.py) while the SQLite file is gone or replaced:
         # the open connections would write on into a deleted file, so every transaction is refused.
         self.refusing: str | None = None
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+    async def _transaction(self, *, effect: bool = True) -> AsyncIterator[AsyncSession]:
         """One transaction; an unreachable or unwritable database raises ``StoreUnavailable``."""
         if self.refusing is not None:
             raise StoreUnavailable(self.refusing)
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._delivery_transaction(effect) as session:
                 yield session
         except StoreUnavailable:
             raise
@@ -44,6 +51,52 @@ class StoreBase:
             if is_outage(error):
                 raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
             raise
+
+    @asynccontextmanager
+    async def _delivery_transaction(self, effect: bool) -> AsyncIterator[AsyncSession]:
+        """Inside a Slack delivery, the first transaction that writes also takes the delivery's row."""
+        delivery = deliveries.current_delivery() if effect else None
+        if delivery is None or delivery.owned:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        claimed = False
+        async with self._sessions() as session, session.begin():
+            before = await deliveries.writes_so_far(session)
+            yield session
+            await session.flush()  # rows added to the session are written at the latest here
+            if await deliveries.writes_so_far(session) != before:
+                await deliveries.claim(session, delivery, self.clock.now(), self._insert_delivery)
+                claimed = True
+        if claimed:
+            delivery.owned = True
+
+    async def take_delivery(self) -> None:
+        """Take the current delivery now: for a request whose only effect is what it shows (a
+        confirm dialog), so a redelivery does not show it again. AlreadyHandled if another has it."""
+        delivery = deliveries.current_delivery()
+        if delivery is None or delivery.owned:
+            return
+        async with self._transaction(effect=False) as session:
+            await deliveries.claim(session, delivery, self.clock.now(), self._insert_delivery)
+        delivery.owned = True
+
+    async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
+        return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
+
+    async def handled_elsewhere(self) -> deliveries.AlreadyHandled | None:
+        """Whether another delivery of the current request has taken it (None outside a delivery)."""
+        delivery = deliveries.current_delivery()
+        if delivery is None or delivery.owned:
+            return None
+        async with self._transaction(effect=False) as session:
+            return await deliveries.taken_by_another(session, delivery)
+
+    async def delivery_answered(self, key: str, answer: str) -> None:
+        """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries;
+        rows older than a day go meanwhile."""
+        async with self._transaction(effect=False) as session:
+            await deliveries.store_answer(session, key, answer, self.clock.now())
 
     async def _upsert(
         self,

@@ -9,11 +9,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.records import Approval, ChecklistTick, GateRecord, HealthResult, SignOff, Waiver
 from bot.store.base import StoreBase
-from bot.store.tables import ApprovalRow, ChecklistTickRow, GateRow, GateSignOffRow, WaiverRow
+from bot.store.tables import ApprovalRow, ChecklistTickRow, GateRow, GateSignOffRow, StepLaneRow, WaiverRow
+
+VOTE_TRIES = 3  # a vote whose lane row was missing can still meet another's insert; the index decides
 
 
 def _live_tick(run_id: str, scope: str, item_id: str) -> Any:
@@ -152,6 +155,42 @@ class ChecklistStore(StoreBase):
     async def save_approval(self, approval: Approval) -> None:
         async with self._transaction() as session:
             await self._upsert(session, ApprovalRow, asdict(approval), keys=["id"])
+
+    async def cast_vote(self, vote: Approval, superseded_reason: str) -> None:
+        """Withdraw the voter's active votes on the lane and store ``vote``, in one transaction.
+
+        The lane's row is locked first, so votes on one lane queue (PostgreSQL; SQLite's writers
+        queue anyway); the partial unique index ``uq_approvals_active_vote`` is the last word: a
+        vote that still meets another active one is tried again, now superseding it.
+        """
+        for attempt in range(VOTE_TRIES):
+            try:
+                async with self._transaction() as session:
+                    await self._supersede(session, vote, superseded_reason)
+                    await self._upsert(session, ApprovalRow, asdict(vote), keys=["id"])
+                return
+            except IntegrityError:
+                if attempt == VOTE_TRIES - 1:
+                    raise
+
+    async def _supersede(self, session: AsyncSession, vote: Approval, reason: str) -> None:
+        lane = (
+            (StepLaneRow.run_id == vote.run_id)
+            & (StepLaneRow.step_id == vote.step_id)
+            & (StepLaneRow.environment == vote.environment)
+        )
+        await session.execute(select(StepLaneRow.version).where(lane).with_for_update())
+        await session.execute(
+            update(ApprovalRow)
+            .where(
+                ApprovalRow.run_id == vote.run_id,
+                ApprovalRow.step_id == vote.step_id,
+                ApprovalRow.environment == vote.environment,
+                ApprovalRow.user_id == vote.user_id,
+                ApprovalRow.withdrawn_at.is_(None),
+            )
+            .values(withdrawn_at=vote.at, withdrawn_reason=reason)
+        )
 
     async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]:
         async with self._transaction() as session:

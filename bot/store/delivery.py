@@ -35,7 +35,7 @@ class DeliveryStore(StoreBase):
     ) -> OutboxMessage:
         """Store once per ``dedupe_key``. With ``replace`` the key's row takes the new payload and is
         pending again under a new id, so a deliverer still sending the old id cannot mark it delivered."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await self._store_message(session, channel, payload, dedupe_key, replace)
             return await self._message_of(session, dedupe_key)
 
@@ -51,7 +51,7 @@ class DeliveryStore(StoreBase):
     ) -> tuple[OutboxMessage, bool]:
         """``enqueue`` then ``claim`` in one transaction (the send-now path: one round trip, not two);
         True when ``owner`` now holds the message."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await self._store_message(session, channel, payload, dedupe_key, replace)
             claimed = await self._claim_in(session, dedupe_key, owner, hold)
             return await self._message_of(session, dedupe_key), claimed
@@ -77,7 +77,7 @@ class DeliveryStore(StoreBase):
 
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
         """Undelivered messages nobody holds a live claim on, oldest first."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             query = (
                 select(OutboxRow)
                 .where(OutboxRow.delivered_at.is_(None), self._unclaimed())
@@ -89,7 +89,7 @@ class DeliveryStore(StoreBase):
     async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
         """Take the key's undelivered message for ``owner`` for ``hold``, unless a live claim (anyone's)
         holds it; returns it as it is now. The conditional UPDATE lets one of racing replicas win."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             if not await self._claim_in(session, dedupe_key, owner, hold):
                 return None
             return await self._message_of(session, dedupe_key)
@@ -105,7 +105,7 @@ class DeliveryStore(StoreBase):
 
     async def release(self, dedupe_key: str, owner: str) -> None:
         """Give up ``owner``'s claim (after a failure, or when the message was replaced meanwhile)."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.claimed_by == owner)
@@ -114,7 +114,7 @@ class DeliveryStore(StoreBase):
 
     async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
         """False when ``message_id`` is no longer the key's content (replaced by a newer payload)."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             marked = await session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == message_id)
@@ -130,7 +130,7 @@ class DeliveryStore(StoreBase):
             return marked.first() is not None
 
     async def mark_failed(self, message_id: str, error: str) -> None:
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == message_id)
@@ -142,7 +142,7 @@ class DeliveryStore(StoreBase):
 
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
         try:
-            async with self._transaction() as session:
+            async with self._transaction(effect=False) as session:
                 session.add(
                     PostClaimRow(job_key=job_key, run_id=run_id, local_date=local_date, claimed_at=self.clock.now())
                 )
@@ -151,7 +151,7 @@ class DeliveryStore(StoreBase):
             return False
 
     async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await session.execute(
                 delete(PostClaimRow).where(
                     PostClaimRow.job_key == job_key,

@@ -25,7 +25,7 @@ class EnvelopesStore(StoreBase):
     async def arrive(self, envelope_id: str, owner: str, stale_before: datetime) -> Arrival:
         """Take the envelope for ``owner`` ("new"), or say where its first delivery stands."""
         now = self.clock.now()
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await session.execute(delete(SocketEnvelopeRow).where(SocketEnvelopeRow.arrived_at < now - KEEP))
             values = {"envelope_id": envelope_id, "owner": owner, "arrived_at": now, "acked_at": None}
             if await self._upsert(session, SocketEnvelopeRow, values, keys=["envelope_id"], on_conflict="nothing"):
@@ -48,7 +48,7 @@ class EnvelopesStore(StoreBase):
             return "new" if taken.first() is not None else "in_flight"
 
     async def envelope_acked(self, envelope_id: str) -> None:
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await session.execute(
                 update(SocketEnvelopeRow)
                 .where(SocketEnvelopeRow.envelope_id == envelope_id)
@@ -57,7 +57,7 @@ class EnvelopesStore(StoreBase):
 
     async def envelope_failed(self, envelope_id: str, owner: str) -> None:
         """Not acked: Slack sends it again, and that delivery, on any replica, deserves a real try."""
-        async with self._transaction() as session:
+        async with self._transaction(effect=False) as session:
             await session.execute(
                 delete(SocketEnvelopeRow).where(
                     SocketEnvelopeRow.envelope_id == envelope_id,

@@ -163,11 +163,29 @@ class WaiverRow(Base):
     at: Mapped[datetime]
 
 
+ACTIVE_VOTE_SQL = text("withdrawn_at IS NULL")  # records.Approval.active
+
+
 class ApprovalRow(Base):
-    """Approvals and rejections; a withdrawn vote stays, with when and why it was withdrawn."""
+    """Approvals and rejections; a withdrawn vote stays, with when and why it was withdrawn.
+
+    The partial unique index (migration 0008) holds a person to one active vote per lane, however
+    many clicks arrive at once; see ChecklistStore.cast_vote."""
 
     __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_lane", "run_id", "step_id", "environment"),)
+    __table_args__ = (
+        Index("ix_approvals_lane", "run_id", "step_id", "environment"),
+        Index(
+            "uq_approvals_active_vote",
+            "run_id",
+            "step_id",
+            "environment",
+            "user_id",
+            unique=True,
+            sqlite_where=ACTIVE_VOTE_SQL,
+            postgresql_where=ACTIVE_VOTE_SQL,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"))
@@ -376,6 +394,20 @@ class SocketEnvelopeRow(Base):
     owner: Mapped[str] = mapped_column(NAME)
     arrived_at: Mapped[datetime]
     acked_at: Mapped[datetime | None]
+
+
+class DeliveryRow(Base):
+    """A Slack delivery (a command, a click, a dialog submission) taken in the transaction of its
+    first effect (migration 0008), with the first answer; see bot/store/deliveries.py."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_claimed", "claimed_at"),)
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    owner: Mapped[str] = mapped_column(SHORT)
+    user_id: Mapped[str] = mapped_column(NAME)
+    claimed_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
 
 
 class SettingRow(Base):

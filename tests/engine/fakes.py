@@ -125,6 +125,13 @@ class FakeStore:
     async def save_approval(self, approval: Approval) -> None:
         self.approval_rows[approval.id] = copy.deepcopy(approval)
 
+    async def cast_vote(self, vote: Approval, superseded_reason: str) -> None:
+        lane = (vote.run_id, vote.step_id, vote.environment)
+        for old in self.approval_rows.values():
+            if (old.run_id, old.step_id, old.environment) == lane and old.user_id == vote.user_id and old.active:
+                old.withdrawn_at, old.withdrawn_reason = vote.at, superseded_reason
+        self.approval_rows[vote.id] = copy.deepcopy(vote)
+
     async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]:
         rows = [
             copy.deepcopy(a)

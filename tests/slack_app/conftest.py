@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,18 @@ class Slack:
     app: AsyncApp
     url: str
     http: aiohttp.ClientSession
+    triggers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    last_trigger: dict[str, str] = field(default_factory=dict)
+
+    def new_trigger(self, user: str) -> str:
+        """A fresh trigger id, as Slack sends with every command and click (a retry sends the same)."""
+        self.last_trigger[user] = f"trigger-{user}-{next(self.triggers)}"
+        return self.last_trigger[user]
+
+    def trigger_for(self, user: str, retry: int | None, trigger_id: str | None) -> str:
+        if trigger_id is not None:
+            return trigger_id
+        return self.last_trigger[user] if retry else self.new_trigger(user)
 
     @property
     def state(self) -> AppState:
@@ -81,7 +94,10 @@ class Slack:
         async with self.http.post(self.url + "/slack/events", data=body, headers=all_headers) as response:
             return response.status, await response.text()
 
-    async def command(self, text: str, user: str = "U0LEE", *, retry: int | None = None) -> tuple[int, str]:
+    async def command(
+        self, text: str, user: str = "U0LEE", *, retry: int | None = None, trigger_id: str | None = None
+    ) -> tuple[int, str]:
+        """``/ion TEXT`` with a fresh trigger id; a ``retry`` (X-Slack-Retry-Num) resends the user's last one."""
         body = urlencode(
             {
                 "command": "/ion",
@@ -90,41 +106,57 @@ class Slack:
                 "user_name": NAMES.get(user, user),
                 "channel_id": CHANNEL,
                 "team_id": "T0ION",
-                "trigger_id": f"trigger-{user}",
+                "trigger_id": self.trigger_for(user, retry, trigger_id),
                 "response_url": "http://127.0.0.1:9/unused",
             }
         )
-        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        return await self.post(body, headers)
+        return await self.post(body, retry_headers(retry))
 
-    async def interact(self, payload: dict[str, Any]) -> tuple[int, str]:
-        return await self.post(urlencode({"payload": json.dumps(payload)}))
+    async def interact(self, payload: dict[str, Any], *, retry: int | None = None) -> tuple[int, str]:
+        return await self.post(urlencode({"payload": json.dumps(payload)}), retry_headers(retry))
 
-    async def click(self, message_ts: str, action_id: str, user: str = "U0LEE") -> tuple[int, str]:
-        """Press the button ``action_id`` on the message as it is now in the fake workspace."""
+    async def click(
+        self,
+        message_ts: str,
+        action_id: str,
+        user: str = "U0LEE",
+        *,
+        retry: int | None = None,
+        trigger_id: str | None = None,
+    ) -> tuple[int, str]:
+        """Press the button ``action_id`` on the message as it is now in the fake workspace (a fresh
+        trigger id; a ``retry`` is Slack sending the user's last press again)."""
+        trigger = self.trigger_for(user, retry, trigger_id)
+        return await self.interact(self.click_payload(message_ts, action_id, user, trigger), retry=retry)
+
+    def click_payload(self, message_ts: str, action_id: str, user: str, trigger_id: str) -> dict[str, Any]:
+        """The ``block_actions`` payload Slack sends for that press, as it would send it again on a retry."""
         message = self.api.messages[(CHANNEL, message_ts)]
         element, block = find_element(message["blocks"], action_id)
-        return await self.interact(
-            {
-                "type": "block_actions",
-                "team": {"id": "T0ION"},
-                "user": {"id": user, "username": NAMES.get(user, user)},
-                "channel": {"id": CHANNEL},
-                "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
-                "message": {"ts": message_ts, "blocks": message["blocks"]},
-                "trigger_id": f"trigger-{user}",
-                "actions": [{**element, "block_id": block.get("block_id"), "action_ts": "1"}],
-            }
-        )
+        return {
+            "type": "block_actions",
+            "team": {"id": "T0ION"},
+            "user": {"id": user, "username": NAMES.get(user, user)},
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
+            "message": {"ts": message_ts, "blocks": message["blocks"]},
+            "trigger_id": trigger_id,
+            "actions": [{**element, "block_id": block.get("block_id"), "action_ts": "1"}],
+        }
 
-    async def submit(self, view: dict[str, Any], values: dict[str, Any], user: str = "U0LEE") -> tuple[int, str]:
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, Any], user: str = "U0LEE", *, retry: int | None = None
+    ) -> tuple[int, str]:
+        """Submit the dialog ``view`` (as the fake shows it: with its id and hash) with ``values``."""
         return await self.interact(
             {
                 "type": "view_submission",
                 "team": {"id": "T0ION"},
                 "user": {"id": user, "username": NAMES.get(user, user)},
+                "trigger_id": self.trigger_for(user, retry, None),
                 "view": {**view, "state": {"values": values}},
-            }
+            },
+            retry=retry,
         )
 
     def ephemerals(self, user: str | None = None) -> list[str]:
@@ -142,6 +174,11 @@ class Slack:
         ]
         assert found, f"no message with {text_part!r}; posted: {[c.get('text') for c in self.posted()]}"
         return found[-1]
+
+
+def retry_headers(retry: int | None) -> dict[str, str]:
+    """What Slack adds when it sends a request again because it saw no ack within 3 seconds."""
+    return {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
 
 
 def find_element(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -165,13 +202,14 @@ def fast_client(api: FakeSlackApi) -> AsyncWebClient:
 
 
 async def make_bot(tmp_path: Path, **overrides: Any) -> Bot:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/ion.db",
-        runbook=RUNBOOK,
-        roles=ROLES,
-        cloud="sim",
-        **overrides,
-    )
+    """The bot on a SQLite file in ``tmp_path``, unless ``overrides`` names another database_url."""
+    fields: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/ion.db",
+        "runbook": RUNBOOK,
+        "roles": ROLES,
+        "cloud": "sim",
+    }
+    settings = Settings(**{**fields, **overrides})
     return await build(settings, clock=VirtualClock(START))
 
 
@@ -186,7 +224,7 @@ async def api() -> AsyncIterator[FakeSlackApi]:
         yield fake
 
 
-async def _slack(
+async def slack_harness(
     tmp_path: Path, api: FakeSlackApi, process_before_response: bool, **overrides: Any
 ) -> AsyncIterator[Slack]:
     bot = await make_bot(tmp_path, **overrides)
@@ -208,19 +246,19 @@ async def _slack(
 @pytest.fixture
 async def slack(tmp_path: Path, api: FakeSlackApi, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Slack]:
     monkeypatch.setattr(builtin_async_handlers, "random", NoJitter)
-    async for harness in _slack(tmp_path, api, True):
+    async for harness in slack_harness(tmp_path, api, True):
         yield harness
 
 
 @pytest.fixture
 async def slack_dry(tmp_path: Path, api: FakeSlackApi) -> AsyncIterator[Slack]:
-    async for harness in _slack(tmp_path, api, True, dry_run=True):
+    async for harness in slack_harness(tmp_path, api, True, dry_run=True):
         yield harness
 
 
 @pytest.fixture
 async def slack_acking(tmp_path: Path, api: FakeSlackApi) -> AsyncIterator[Slack]:
-    async for harness in _slack(tmp_path, api, False):
+    async for harness in slack_harness(tmp_path, api, False):
         yield harness
 
 

@@ -171,8 +171,9 @@ async def test_the_dialog_opens_while_an_earlier_command_of_the_channel_is_still
 async def test_an_expired_trigger_gives_an_ephemeral_button_that_opens_the_dialog(slack: Slack) -> None:
     ts = await approved_production(slack)
     updated_before = len(slack.api.calls("views.update"))
-    slack.api.expire_trigger("trigger-U0LEE")
-    await slack.click(ts, "ion:run:production")
+    trigger = slack.new_trigger("U0LEE")
+    slack.api.expire_trigger(trigger)
+    await slack.click(ts, "ion:run:production", trigger_id=trigger)
     assert len(slack.api.calls("views.update")) == updated_before  # no dialog opened, none was filled in
     fallback = next(
         c for c in reversed(slack.api.calls("chat.postEphemeral")) if "could not open in time" in str(c["text"])

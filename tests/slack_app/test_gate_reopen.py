@@ -27,7 +27,7 @@ async def slack(tmp_path: Path, api: FakeSlackApi, monkeypatch: pytest.MonkeyPat
     path.write_text(yaml.safe_dump(runbook))
     monkeypatch.setattr(conftest, "RUNBOOK", path)
     monkeypatch.setattr(builtin_async_handlers, "random", NoJitter)
-    async for harness in conftest._slack(tmp_path, api, True):
+    async for harness in conftest.slack_harness(tmp_path, api, True):
         yield harness
 
 

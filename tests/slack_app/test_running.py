@@ -37,7 +37,7 @@ async def test_a_retried_run_command_starts_one_execution_and_says_it_is_running
     await slack.command("run day1.1 staging")
     await slack.command("run day1.1 staging", retry=1)
     assert await executions(slack, "staging") == 1
-    assert any("this repeated request did nothing" in text for text in slack.ephemerals("U0LEE"))
+    assert any("Slack delivered this request again" in text for text in slack.ephemerals("U0LEE"))
 
 
 async def test_twenty_concurrent_run_clicks_give_one_execution(slack: Slack) -> None:
@@ -150,7 +150,7 @@ async def test_ticking_a_checkbox_ticks_the_item_and_unticking_removes_it(slack:
         "channel": {"id": CHANNEL},
         "container": {"message_ts": ts, "channel_id": CHANNEL},
         "message": {"ts": ts, "blocks": message["blocks"]},
-        "trigger_id": "t",
+        "trigger_id": slack.new_trigger("U0DANA"),
         "actions": [{**element, "block_id": block["block_id"], "selected_options": [first]}],
     }
     await slack.interact(payload)
@@ -158,6 +158,7 @@ async def test_ticking_a_checkbox_ticks_the_item_and_unticking_removes_it(slack:
     assert run is not None
     assert [t.item_id for t in await slack.bot.store.ticks(run.id, "day1.1")] == ["dashboards"]
     payload["actions"] = [{**element, "block_id": block["block_id"], "selected_options": []}]
+    payload["trigger_id"] = slack.new_trigger("U0DANA")  # another click, another trigger id
     await slack.interact(payload)
     assert await slack.bot.store.ticks(run.id, "day1.1") == []
 

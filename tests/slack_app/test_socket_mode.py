@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tests.slack_app.socket_fake import APP_ID, APP_TOKEN, FakeSocketMode, Socke
 from tests.slack_app.test_startup import Listening, get, ready_in_time
 
 JSONDict = dict[str, Any]
+TRIGGERS = itertools.count(1)  # Slack gives every command and click its own trigger id
 Condition = Callable[[], "bool | Awaitable[bool]"]
 
 
@@ -68,22 +70,7 @@ class SocketSlack:
         await state_of(self.app).settle()
 
     async def command(self, text: str, user: str = "U0LEE", *, envelope_id: str | None = None) -> str:
-        payload = {
-            "token": "unused-verification-token",
-            "team_id": "T0ION",
-            "team_domain": "ion-test",
-            "channel_id": CHANNEL,
-            "channel_name": "rollout",
-            "user_id": user,
-            "user_name": NAMES.get(user, user),
-            "command": "/ion",
-            "text": text,
-            "api_app_id": APP_ID,
-            "is_enterprise_install": "false",
-            "response_url": "http://127.0.0.1:9/unused",
-            "trigger_id": f"trigger-{user}",
-        }
-        return await self.socket.send("slash_commands", payload, accepts_response_payload=True)
+        return await self.socket.send("slash_commands", command_payload(text, user), accepts_response_payload=True)
 
     async def click(self, message_ts: str, action_id: str, user: str = "U0LEE") -> str:
         """Press ``action_id`` on the message as it is now in the fake workspace; returns the envelope id."""
@@ -97,7 +84,7 @@ class SocketSlack:
             "channel": {"id": CHANNEL, "name": "rollout"},
             "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
             "message": {"ts": message_ts, "blocks": message["blocks"]},
-            "trigger_id": f"trigger-{user}",
+            "trigger_id": f"trigger-{user}-{next(TRIGGERS)}",
             "response_url": "http://127.0.0.1:9/unused",
             "actions": [{**element, "block_id": block.get("block_id"), "action_ts": "1"}],
         }
@@ -123,6 +110,25 @@ class SocketSlack:
         if run is None:
             return 0
         return sum(1 for e in await self.bot.store.executions(run.id) if e.kind == "apply")
+
+
+def command_payload(text: str, user: str) -> JSONDict:
+    """A slash command as Slack sends it over the socket, with its own trigger id."""
+    return {
+        "token": "unused-verification-token",
+        "team_id": "T0ION",
+        "team_domain": "ion-test",
+        "channel_id": CHANNEL,
+        "channel_name": "rollout",
+        "user_id": user,
+        "user_name": NAMES.get(user, user),
+        "command": "/ion",
+        "text": text,
+        "api_app_id": APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": "http://127.0.0.1:9/unused",
+        "trigger_id": f"trigger-{user}-{next(TRIGGERS)}",
+    }
 
 
 def socket_settings(tmp_path: Path, api: SocketModeSlackApi) -> Settings:
@@ -253,6 +259,25 @@ async def test_a_button_envelope_runs_the_step_once_even_when_it_is_redelivered(
     await slack.settle()
     assert slack.api.recorded[calls_before:] == []  # not even "this card was out of date"
     assert await slack.executions() == 1
+
+
+async def test_one_command_in_a_second_envelope_is_answered_again_and_worked_once(slack: SocketSlack) -> None:
+    """A new envelope id with the same body (a replica took the first and died before recording
+    its ack, so the envelope record no longer stops it): the trigger id in the body does."""
+    await slack.acked(await slack.command("start slacktest"))
+    payload = command_payload("incident the API returns 500s", "U0SAM")
+    first = await slack.socket.send("slash_commands", payload, accepts_response_payload=True)
+    await slack.acked(first)
+    await slack.settle()
+    second = await slack.socket.send("slash_commands", payload, accepts_response_payload=True)
+    assert second != first
+    await slack.acked(second)
+    await slack.settle()
+
+    run = await slack.bot.store.open_run(CHANNEL)
+    assert run is not None and len(await slack.bot.store.incidents(run.id)) == 1
+    recorded, again = [text for text in slack.ephemerals() if "Incident recorded" in text]
+    assert again.startswith(recorded) and "Slack delivered this request again" in again
 
 
 async def test_readyz_says_starting_while_the_socket_cannot_connect_and_healthz_still_answers(

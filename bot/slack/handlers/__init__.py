@@ -1,5 +1,6 @@
 """What every Slack handler shares: the wired bot, the way out (poster, outbox), who is who,
-the optional reports hooks, and one rule for failures: a sentence to the person, never a traceback."""
+the optional reports hooks, one rule for failures (a sentence to the person, never a traceback),
+and exactly once per Slack delivery: a redelivered request is answered again, never worked again."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bot.slack.cards import Poster, card_key
 from bot.slack.delivery import Outbox
 from bot.slack.identity import Directory
 from bot.slack.render import Renderer
+from bot.store.deliveries import AlreadyHandled, Delivery, handling
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
@@ -86,30 +88,93 @@ class AppState:
         await self.poster.update(where[0], where[1], message, dry_run=run.dry_run)
 
 
+def delivery_key(body: dict[str, Any]) -> str | None:
+    """What names one Slack delivery of a request: Slack sends the same body again when it retries.
+
+    A dialog submission is its view as submitted (id and hash: a double submit is one delivery);
+    anything else its trigger id, unique per command and click, the same in a retry over HTTP and
+    in a redelivered Socket Mode envelope."""
+    view = body.get("view")
+    if body.get("type") == "view_submission" and isinstance(view, dict) and view.get("id") and view.get("hash"):
+        return f"view:{view['id']}:{view['hash']}"
+    trigger = body.get("trigger_id")
+    return f"trigger:{trigger}" if trigger else None
+
+
 @asynccontextmanager
-async def answered(state: AppState, channel: str, user: str, what: str) -> AsyncIterator[None]:
-    """Run a handler's work; a refusal becomes an ephemeral sentence (and an audit entry, unless the
-    engine wrote one), anything else a logged error id."""
+async def answered(
+    state: AppState, channel: str, user: str, what: str, delivery: str | None = None
+) -> AsyncIterator[None]:
+    """Run a handler's work as the Slack delivery ``delivery`` (else the one around it); a refusal
+    becomes an ephemeral sentence (and an audit entry, unless the engine wrote one), a delivery
+    handled before gets its first answer again, anything else a logged error id."""
+    with handling(delivery, user) as current:
+        try:
+            yield
+        except AlreadyHandled as handled:
+            await _again(state, channel, user, handled)
+        except Refused as refused:
+            await _refused(state, channel, user, what, refused)
+        except AlertNotFound as gone:
+            await state.poster.say(channel, user, str(gone), dry_run=state.dry_run)
+        except StoreUnavailable:  # the outbox is a table too: answered without it (bot/slack/outage.py)
+            raise
+        except Exception:
+            if await _failed_as_a_redelivery(state, channel, user):
+                return
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("slack handler failed", what=what, error_id=error_id, channel=channel, user=user)
+            await state.poster.say(
+                channel,
+                user,
+                f"Something went wrong while handling {what}; nothing further was changed. "
+                f"The error was logged with id {error_id}; tell the bot's maintainers.",
+                dry_run=state.dry_run,
+            )
+        finally:
+            if delivery is not None:
+                await _keep_answer(state, current)
+
+
+async def _refused(state: AppState, channel: str, user: str, what: str, refused: Refused) -> None:
     try:
-        yield
-    except Refused as refused:
         if not refused.audited:
             await _audit_refusal(state, channel, user, what, refused)
-        await state.poster.say(channel, user, refused.message, dry_run=state.dry_run)
-    except AlertNotFound as gone:
-        await state.poster.say(channel, user, str(gone), dry_run=state.dry_run)
-    except StoreUnavailable:  # the outbox is a table too: answered without it (bot/slack/outage.py)
-        raise
+    except AlreadyHandled as handled:  # the refusal of a redelivery: its first answer is the one to give
+        await _again(state, channel, user, handled)
+        return
+    await state.poster.say(channel, user, refused.message, dry_run=state.dry_run)
+
+
+async def _failed_as_a_redelivery(state: AppState, channel: str, user: str) -> bool:
+    """A redelivery racing its first delivery can fail before its claim (a unique row the first
+    wrote): when another delivery has the request, that one's answer is the one to give."""
+    try:
+        handled = await state.bot.store.handled_elsewhere()
+    except Exception:  # the database is the trouble: the usual error answer follows
+        log.exception("could not tell whether a failed request was a redelivery")
+        return False
+    if handled is None:
+        return False
+    log.warning("a redelivered Slack request failed while its first delivery was being worked", key=handled.key)
+    await _again(state, channel, user, handled)
+    return True
+
+
+async def _again(state: AppState, channel: str, user: str, handled: AlreadyHandled) -> None:
+    log.info("a redelivered Slack request was answered again, not worked again", key=handled.key)
+    text = handled.again(state.bot.rollout.ctx.zone)
+    await state.poster.say(channel, user, text, dry_run=state.dry_run)
+
+
+async def _keep_answer(state: AppState, delivery: Delivery | None) -> None:
+    """The delivery's first answer, for its redeliveries; a failure to keep it only loses that."""
+    if delivery is None or not delivery.owned or delivery.answer is None:
+        return
+    try:
+        await state.bot.store.delivery_answered(delivery.key, delivery.answer)
     except Exception:
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("slack handler failed", what=what, error_id=error_id, channel=channel, user=user)
-        await state.poster.say(
-            channel,
-            user,
-            f"Something went wrong while handling {what}; nothing further was changed. "
-            f"The error was logged with id {error_id}; tell the bot's maintainers.",
-            dry_run=state.dry_run,
-        )
+        log.exception("the first answer of a Slack delivery was not kept", key=delivery.key)
 
 
 async def _audit_refusal(state: AppState, channel: str, user: str, what: str, refused: Refused) -> None:
@@ -121,5 +186,7 @@ async def _audit_refusal(state: AppState, channel: str, user: str, what: str, re
             actor, what, run_id=run.id if run else None, outcome="refused", detail=refused.message
         )
         refused.audited = True
+    except AlreadyHandled:
+        raise
     except Exception:  # the refusal is still said; a failed audit write is logged, not shown
         log.exception("refusal not audited", what=what, channel=channel, user=user)

@@ -2,7 +2,9 @@
 
 Each click is acknowledged at once. A click on a card that no longer shows the current state
 (another run, lanes moved, plan changed) is refused with a note and the card is re-drawn.
-Double clicks and Slack retries are harmless: the engine's claim lets exactly one start work.
+Double clicks and Slack retries are harmless: a click's delivery (its trigger id) is taken in the
+transaction of its first effect, so a redelivery is answered again and changes nothing, and the
+engine's claims let exactly one of several clicks start work.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot.engine.records import Run
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
-from bot.slack.handlers import AppState, answered
+from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import preview_rollback, run_step
 from bot.slack.render import SIGNOFF_ACTION
 
@@ -69,7 +71,7 @@ async def on_action(state: AppState, ack: AsyncAck, body: dict[str, Any], action
     channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
     user_id = str(user.get("id", ""))
     action_name = str(action.get("action_id", ""))
-    async with answered(state, channel, user_id, f"the button {action_name}"):
+    async with answered(state, channel, user_id, f"the button {action_name}", delivery_key(body)):
         actor = await state.directory.actor(user_id, user.get("username") or user.get("name"))
         click = Click(state, body, action, actor)
         if action_name.startswith(SIGNOFF_ACTION + ":"):
@@ -110,6 +112,7 @@ async def _reject(click: Click, value: ActionValue, qualifier: str | None) -> No
     )
     question = f"Why reject {value.step} ({meta.env})? The requester sees your reason."
     modal = reason_modal("Reject step", question, Verb.REJECT, meta, click.state.dry_run)
+    await click.state.bot.store.take_delivery()  # a redelivered click opens no second dialog
     await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
@@ -175,10 +178,12 @@ async def _ticks(click: Click, verb: Verb) -> None:
         stored = set((await rollout.gate_view(run.channel, scope)).sections.ticks)
     else:
         stored = set((await rollout.step_view(run.channel, scope)).checklist.ticks)
+    changed = False
     for option, value in zip(options, (ActionValue.decode(str(o.get("value"))) for o in options), strict=True):
         if value is None or value.item is None:
             continue
         now_on = option.get("value") in selected
+        changed = changed or now_on != (value.item in stored)
         if now_on and value.item not in stored:
             if verb is Verb.GATE_TICK:
                 await rollout.gate_tick(run.channel, scope, value.item, click.actor)
@@ -189,6 +194,8 @@ async def _ticks(click: Click, verb: Verb) -> None:
                 await rollout.gate_untick(run.channel, scope, value.item, click.actor)
             else:
                 await rollout.untick(run.channel, scope, value.item, click.actor)
+    if not changed:  # the boxes match the store: maybe this very click, delivered again
+        await state.bot.store.take_delivery()
     await state.refresh_card(run, scope, click.at)
 
 
@@ -228,6 +235,7 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
     )
     question = f"Why is {gate_id} a NO? The run pauses until the gate is decided again."
     modal = reason_modal("Decide NO", question, Verb.GATE_DECIDE, meta, state.dry_run)
+    await state.bot.store.take_delivery()  # a redelivered click opens no second dialog
     await state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 

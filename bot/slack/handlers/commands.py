@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
@@ -15,25 +14,24 @@ from bot.slack import commands as c
 from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
 from bot.slack.cards import card_key, text_message
-from bot.slack.handlers import AppState, answered
+from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import preview_rollback, run_step
 from bot.slack.mrkdwn import Mrkdwn, code, escape
 
-STARTED = frozenset({StepState.RUNNING, StepState.VERIFYING, StepState.DONE})
 
-
-async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any]) -> None:
+    """One delivery of a command: a redelivery (a retry, the same envelope again) is answered again
+    with the first answer and does nothing more (see bot/store/deliveries.py)."""
     await ack()
     channel, user = str(body.get("channel_id", "")), str(body.get("user_id", ""))
     text = str(body.get("text", ""))
-    retry = _retry_number(request)
-    async with answered(state, channel, user, f"/ion {text.split(' ')[0]}"):
+    async with answered(state, channel, user, f"/ion {text.split(' ')[0]}", delivery_key(body)):
         parsed = c.parse(text)
         if isinstance(parsed, c.ParseError):
             await state.poster.say(channel, user, parse_error_text(parsed))
             return
         actor = await state.directory.actor(user, body.get("user_name"))
-        command = Command(state, channel, actor, str(body.get("trigger_id", "")), retry)
+        command = Command(state, channel, actor, str(body.get("trigger_id", "")))
         await command.do(parsed)
 
 
@@ -44,24 +42,15 @@ def parse_error_text(parsed: c.ParseError) -> Mrkdwn:
     return Mrkdwn(f"{escape(parsed.message)}{hint} Nothing was changed.{usage}")
 
 
-def _retry_number(request: AsyncBoltRequest) -> int:
-    values = request.headers.get("x-slack-retry-num") or []
-    try:
-        return int(values[0]) if values else 0
-    except ValueError:
-        return 0
-
-
 class Command:
     """One command from one person in one channel."""
 
-    def __init__(self, state: AppState, channel: str, actor: Actor, trigger_id: str, retry: int) -> None:
+    def __init__(self, state: AppState, channel: str, actor: Actor, trigger_id: str) -> None:
         self.state = state
         self.bot = state.bot
         self.channel = channel
         self.actor = actor
         self.trigger_id = trigger_id
-        self.retry = retry
 
     async def say(self, text: str) -> None:
         await self.state.poster.say(self.channel, self.actor.user_id, text, dry_run=self.state.dry_run)
@@ -176,14 +165,6 @@ class Command:
     async def _RunCommand(self, cmd: c.RunCommand) -> None:
         run = await self._step(cmd.step_id, "request run")
         env = cmd.environment or await self._next_environment(run, cmd.step_id)
-        if self.retry:
-            lane = await self.bot.rollout.ctx.lanes.get(run.id, cmd.step_id, env)
-            if lane.state in STARTED and lane.last_execution_id:
-                await self.say(
-                    f"{cmd.step_id} ({env}) is already {lane.state.value} (execution "
-                    f"{lane.last_execution_id[:8]}); this repeated request did nothing."
-                )
-                return
         await run_step(self.state, run, cmd.step_id, env, self.actor, self.trigger_id, None, None)
 
     async def _next_environment(self, run: Run, step_id: str) -> str:

@@ -33,6 +33,7 @@ from bot.slack.blocks.kit import Message
 from bot.slack.blocks.modals import notice_modal, reopen_message
 from bot.slack.blocks.views import CardMeta
 from bot.slack.handlers import AppState
+from bot.store.deliveries import AlreadyHandled
 
 log = structlog.get_logger(__name__)
 
@@ -208,7 +209,9 @@ class _Confirmation:
             await self.dialog.show(self.state, notice_modal(self.callback, text, dry_run=self.state.dry_run))
 
     async def confirm(self, modal: dict[str, Any], channel: str, user: str, again: Message) -> None:
-        """Show ``modal``; when no dialog can open any more, post ``again`` (its button asks anew)."""
+        """Show ``modal``; when no dialog can open any more, post ``again`` (its button asks anew).
+        The request's delivery is taken first, so a redelivery of it shows no second dialog."""
+        await self.state.bot.store.take_delivery()
         if self.dialog is not None and await self.dialog.show(self.state, modal):
             return
         if self.dialog is None or not self.dialog.tried:
@@ -226,6 +229,9 @@ class _Confirmation:
             yield
         except Refused as refused:
             await self.notice(refused.message)
+            raise
+        except AlreadyHandled as handled:  # a dialog opened for a redelivery says so, not "an error"
+            await self.notice(handled.again(self.state.bot.rollout.ctx.zone))
             raise
         except Exception:
             await self.notice(FAILED)

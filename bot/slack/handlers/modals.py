@@ -18,7 +18,7 @@ from bot.engine.records import Run
 from bot.slack.blocks import CONFIRM_BLOCK, confirmation_word, typed_confirmation_errors
 from bot.slack.blocks.actions import ActionValue, Verb, action_id, parse_action_id
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT, reason_errors
-from bot.slack.handlers import AppState, answered
+from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import start
 
 
@@ -44,7 +44,7 @@ async def on_submission(state: AppState, ack: AsyncAck, body: dict[str, Any], vi
     await ack()
     channel = meta.channel or ""
     user_id = str(user.get("id", ""))
-    async with answered(state, channel, user_id, "the dialog"):
+    async with answered(state, channel, user_id, "the dialog", delivery_key(body)):
         actor = await state.directory.actor(user_id, user.get("username") or user.get("name"))
         run = await state.bot.rollout.require_run(channel)
         if run.id != meta.run:

@@ -1,0 +1,144 @@
+"""Exactly once per Slack delivery: a request's key is taken in the transaction of its first effect.
+
+Slack sends a slash command, a click or a dialog submission again when it saw no ack within 3 s
+(over HTTP with X-Slack-Retry-Num, over Socket Mode as the same envelope, perhaps to another
+replica), and a person may submit one dialog twice. The Slack layer names the delivery
+(``handling``: its trigger id, or a dialog's view id and hash); inside it, the first store
+transaction that writes anything also inserts the delivery's row, so the claim commits with the
+effect or not at all: a crash in between loses neither, and the next delivery does the work.
+A second delivery's first write finds the row taken by another: its transaction rolls back and
+``AlreadyHandled`` carries when the first was handled and what it answered. Later transactions of
+the delivery that took the row (and tasks it started) know they own it and pay nothing more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.store.tables import DeliveryRow
+
+KEEP = timedelta(days=1)  # Slack's last retry comes minutes after the first try; a day is plenty
+_WRITES = "ion.statements_written"  # per DBAPI connection: INSERT/UPDATE/DELETE statements run so far
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass
+class Delivery:
+    """One Slack delivery being handled here; ``token`` tells its own row from another delivery's."""
+
+    key: str
+    user: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    owned: bool = False  # its row is committed: later transactions need no claim
+    answer: str | None = None  # the first sentence said to ``user``, stored when the handler ends
+
+
+_CURRENT: ContextVar[Delivery | None] = ContextVar("ion_slack_delivery", default=None)
+
+
+def current_delivery() -> Delivery | None:
+    return _CURRENT.get()
+
+
+@contextmanager
+def handling(key: str | None, user: str) -> Iterator[Delivery | None]:
+    """The store's writes inside are this delivery's; without a key the delivery around (if any) goes on."""
+    if not key:
+        yield _CURRENT.get()
+        return
+    delivery = Delivery(key, user)
+    token = _CURRENT.set(delivery)
+    try:
+        yield delivery
+    finally:
+        _CURRENT.reset(token)
+
+
+@contextmanager
+def outside_delivery() -> Iterator[None]:
+    """Bookkeeping (where a card was posted) that is no effect of the request and must not claim it."""
+    token = _CURRENT.set(None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def note_answer(user: str, text: str) -> None:
+    """Remember the first sentence said to the person whose delivery this is (stored by the handler)."""
+    delivery = _CURRENT.get()
+    if delivery is not None and delivery.answer is None and delivery.user == user:
+        delivery.answer = text
+
+
+class AlreadyHandled(Exception):
+    """This delivery was handled before (here or on another replica); nothing was changed again."""
+
+    def __init__(self, key: str, at: datetime, answer: str | None) -> None:
+        super().__init__(f"the Slack delivery {key} was already handled at {at.isoformat()}")
+        self.key = key
+        self.at = at
+        self.answer = answer
+
+    def again(self, zone: tzinfo) -> str:
+        """What the person is told again: the first answer, and that nothing was done twice."""
+        note = (
+            f"Slack delivered this request again; it was already handled at {self.at.astimezone(zone):%H:%M %Z}, "
+            "and nothing was changed again."
+        )
+        return f"{self.answer}\n({note})" if self.answer else note
+
+
+def count_writes(engine: AsyncEngine) -> None:
+    """Count each connection's INSERT/UPDATE/DELETE statements, so a transaction knows it wrote."""
+    if not event.contains(engine.sync_engine, "before_cursor_execute", _on_execute):
+        event.listen(engine.sync_engine, "before_cursor_execute", _on_execute)
+
+
+def _on_execute(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+    if statement.lstrip()[:6].upper() in _WRITE_VERBS:
+        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+
+
+async def writes_so_far(session: AsyncSession) -> int:
+    connection = await session.connection()
+    return int(connection.info.get(_WRITES, 0))
+
+
+async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert: Any) -> None:
+    """Take ``delivery``'s row in this transaction, or raise AlreadyHandled when another delivery has it.
+
+    ``insert`` is the store's INSERT ... ON CONFLICT DO NOTHING (True when it wrote the row).
+    """
+    values = {"key": delivery.key, "owner": delivery.token, "user_id": delivery.user, "claimed_at": now}
+    if await insert(session, values):
+        return
+    row = (await session.execute(select(DeliveryRow).where(DeliveryRow.key == delivery.key))).scalar_one()
+    if row.owner != delivery.token:
+        raise AlreadyHandled(delivery.key, row.claimed_at, row.answer)
+
+
+async def taken_by_another(session: AsyncSession, delivery: Delivery) -> AlreadyHandled | None:
+    """Another delivery's claim on ``delivery``'s key, as the AlreadyHandled it would have raised."""
+    row = (await session.execute(select(DeliveryRow).where(DeliveryRow.key == delivery.key))).scalar_one_or_none()
+    if row is None or row.owner == delivery.token:
+        return None
+    return AlreadyHandled(delivery.key, row.claimed_at, row.answer)
+
+
+async def store_answer(session: AsyncSession, key: str, answer: str, now: datetime) -> None:
+    """Keep ``answer`` on the row, and forget rows older than KEEP (here, not in the effect's
+    transaction: that one stays as short as it was)."""
+    await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))
+    await session.execute(
+        update(DeliveryRow).where(DeliveryRow.key == key, DeliveryRow.answer.is_(None)).values(answer=answer)
+    )
