@@ -27,6 +27,7 @@ from bot.slack.handlers.modals import on_submission
 from bot.slack.identity import Directory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.render import Renderer
+from bot.slack.transport import remember_signing_secret
 from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def build_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=True,
     )
+    remember_signing_secret(app, signing_secret)  # the HTTP edge checks it on the raw bytes
     outbox = Outbox(bot.store, client, bot.clock)
     state = AppState(
         bot=bot,

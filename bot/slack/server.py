@@ -1,7 +1,8 @@
 """`ionbot serve`: the Slack endpoint, health and readiness probes, and the background loops.
 
-HTTP mode serves POST /slack/events (Bolt verifies the signature; 401 when it is wrong or
-older than five minutes). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
+HTTP mode serves POST /slack/events through the edge (bot/slack/transport.py: the signature is
+checked on the raw bytes, 401 when it is wrong or older than five minutes; malformed bodies get a
+4xx, never a 500). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
 and the HTTP server keeps only the probes (Cloud Run still needs a port); an envelope Slack
 delivers twice (same id), to this replica or another, is dispatched once.
 """
@@ -69,10 +70,9 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
         app = startup.app
         if app is None:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
-        from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+        from bot.slack.transport import SlackEdge
 
-        response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        return await SlackEdge(app).handle(request)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -309,9 +309,17 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
     from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
     from slack_sdk.socket_mode.response import SocketModeResponse
 
+    from bot.slack.transport import guard_socket_frames, screen_envelope
+
     handler = AsyncSocketModeHandler(app, app_token)
+    guard_socket_frames(handler.client)
 
     async def handle_once(client: Any, req: Any) -> None:
+        req.payload, refusal = screen_envelope(app, req.payload)
+        if refusal is not None:  # unexpected: refused privately (or not at all), acked, never worked
+            answer = SocketModeResponse(envelope_id=req.envelope_id, payload=refusal or None)
+            await client.send_socket_mode_response(answer)
+            return
         seen = await envelopes.arrived(req.envelope_id)
         if seen != "new":
             log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)
