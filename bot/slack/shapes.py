@@ -169,6 +169,8 @@ def _view(body: Body) -> str | None:
     callback = view.get("callback_id")
     if not isinstance(callback, str) or not callback.startswith(OUR_PREFIX):
         return "the dialog is not one of this bot's"
+    if not isinstance(view.get("type"), str):
+        return "the dialog has no type"
     found = _optional_strings(view, "private_metadata", "id", "hash")
     if found:
         return found

@@ -196,13 +196,27 @@ async def test_a_command_whose_text_says_payload_is_still_a_command(slack: Slack
 # --- fuzzed ---------------------------------------------------------------------------------
 
 SKELETON = click_payload([{"action_id": "ion:approve:staging", "value": '{"run":"r1","step":"day1.1"}'}])
-PATHS = [("type",), ("user",), ("user", "id"), ("channel",), ("channel", "id"), ("container",), ("actions",)]
+DIALOG = {
+    "type": "view_submission",
+    "user": {"id": "U0MARIA", "username": "maria"},
+    "view": {
+        "type": "modal",
+        "callback_id": "ion:reject",
+        "private_metadata": '{"run":"r1","step":"day1.1","env":"staging","channel":"C0ROLLOUT"}',
+        "state": {"values": {"reason": {"ion:reason": {"type": "plain_text_input", "value": "because"}}}},
+    },
+}
+PATHS: list[tuple[Any, ...]] = [("type",), ("user",), ("user", "id"), ("channel",), ("channel", "id"), ("actions",)]
 PATHS += [("actions", 0), ("actions", 0, "action_id"), ("actions", 0, "value"), ("team",), ("trigger_id",)]
-PATHS += [("message",), ("authorizations",), ("response_urls",), ("enterprise",), ("view",)]
+PATHS += [("message",), ("authorizations",), ("response_urls",), ("enterprise",), ("container",)]
+DIALOG_PATHS: list[tuple[Any, ...]] = [("view",), ("view", "type"), ("view", "callback_id"), ("view", "state")]
+DIALOG_PATHS += [("view", "private_metadata"), ("view", "state", "values"), ("view", "state", "values", "reason")]
+DIALOG_PATHS += [("view", "state", "values", "reason", "ion:reason"), ("user",), ("type",)]
+DIALOG_PATHS += [("view", "state", "values", "reason", "ion:reason", "value")]
 
 
-def mutated(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    payload: Any = json.loads(json.dumps(SKELETON))
+def mutated(path: tuple[Any, ...], value: Any, skeleton: dict[str, Any] = SKELETON) -> dict[str, Any]:
+    payload: Any = json.loads(json.dumps(skeleton))
     where = payload
     for key in path[:-1]:
         where = where[key]
@@ -221,6 +235,7 @@ BODIES = st.one_of(
     st.binary(max_size=200),
     st.dictionaries(TEXTS, TEXTS, max_size=5).map(lambda d: urlencode(d).encode()),
     st.builds(mutated, st.sampled_from(PATHS), JSON_VALUES).map(as_interaction),
+    st.builds(mutated, st.sampled_from(DIALOG_PATHS), JSON_VALUES, st.just(DIALOG)).map(as_interaction),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
     JSON_VALUES.map(as_interaction),
     st.dictionaries(TEXTS, JSON_VALUES, max_size=4).map(
@@ -268,5 +283,5 @@ def test_the_fuzzed_skeleton_itself_is_a_click_the_bot_handles() -> None:
     """The mutations start from a body the screen accepts, so each one tests one odd field."""
     from bot.slack.shapes import problem
 
-    assert problem(SKELETON) is None
+    assert problem(SKELETON) is None and problem(DIALOG) is None
     assert signed("x")  # the harness's signer is the one the endpoint checks against
