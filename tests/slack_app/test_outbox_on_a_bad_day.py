@@ -27,6 +27,7 @@ from bot.sim.slack_api import ERROR_PAGE, FakeSlackApi
 from bot.slack.delivery import Outbox
 from bot.store.db import create_engine_for
 from bot.store.repository import SqlStore
+from tests.slack_app.conftest import Slack
 from tests.store.conftest import (  # noqa: F401  (fixtures: a migrated, empty database per backend)
     T0,
     database_url,
@@ -226,3 +227,11 @@ async def test_each_failure_shape_is_recorded_and_its_claim_given_back_at_once(
     assert await outbox.deliver_pending() == 1
     assert await outbox.deliver_pending() == 0
     assert [c["text"] for c in api.calls(POST)] == ["hello"]
+
+
+async def test_a_command_is_answered_while_slack_fails_every_lookup_of_who_is_who(slack: Slack) -> None:
+    slack.api.fail("usergroups.users.list", MANY, 502, body=ERROR_PAGE, content_type="application/json")
+    slack.api.reset("users.info", MANY)
+    assert (await slack.command("status", user="U0SAM"))[0] == 200
+    [answer] = slack.ephemerals("U0SAM")
+    assert "Something went wrong" not in answer and "There is no run in this channel" in answer, answer
