@@ -285,3 +285,13 @@ def test_the_fuzzed_skeleton_itself_is_a_click_the_bot_handles() -> None:
 
     assert problem(SKELETON) is None and problem(DIALOG) is None
     assert signed("x")  # the harness's signer is the one the endpoint checks against
+
+
+async def test_a_body_over_the_size_limit_gets_a_413_and_one_warning_line(
+    slack: Slack, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"payload=" + b"x" * (2 * 1024 * 1024)
+    with logged(caplog) as log:
+        status, _ = await raw_post(slack, body, signed_bytes(body))
+    assert status == 413
+    assert len(log.warnings) == 1 and log.tracebacks == [] and log.records == []
