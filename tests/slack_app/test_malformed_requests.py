@@ -295,3 +295,25 @@ async def test_a_body_over_the_size_limit_gets_a_413_and_one_warning_line(
         status, _ = await raw_post(slack, body, signed_bytes(body))
     assert status == 413
     assert len(log.warnings) == 1 and log.tracebacks == [] and log.records == []
+
+
+async def test_slacks_own_url_verification_and_ssl_check_still_pass_the_edge(slack: Slack) -> None:
+    challenge = '{"type": "url_verification", "challenge": "c-123"}'
+    status, text = await slack.post(challenge, content_type="application/json")
+    assert status == 200 and "c-123" in text
+    status, _ = await slack.post("ssl_check=1&token=unused")
+    assert status == 200
+
+
+async def test_a_listener_that_fails_before_its_ack_still_gives_no_500_but_a_private_sentence(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.slack import app as slack_app
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug before the ack")
+
+    monkeypatch.setattr(slack_app, "open_at_once", broken)  # the one call made before every ack
+    status, text = await slack.command("status")
+    assert status == 200
+    assert "could not handle this command" in json.loads(text)["text"]
