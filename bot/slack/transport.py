@@ -38,6 +38,11 @@ _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _SECRETS: weakref.WeakKeyDictionary[AsyncApp, str] = weakref.WeakKeyDictionary()
 _WHAT = {"command": "command", "block_actions": "click", "view_submission": "dialog"}
+_AGAIN = {
+    "command": "Type it again (/ion help lists the commands)",
+    "block_actions": "Press the button again on a fresh card (/ion status)",
+    "view_submission": "Open the dialog again from its card",
+}
 _SOCKET_KINDS = frozenset({"slash_commands", "interactive", "events_api"})
 
 
@@ -124,8 +129,8 @@ def refusal_reply(app: AsyncApp, body: Body, reason: str) -> dict[str, Any] | No
     if what is None or who.user is None:
         return None
     text = (
-        f"The bot could not handle this {what}: {reason}. Nothing was changed. "
-        "Try again from a fresh card (/ion status); if it keeps happening, tell the bot's maintainers."
+        f"The bot could not handle this {what}: {reason}. Nothing was changed. {_AGAIN[who.kind]}; "
+        "if it keeps happening, tell the bot's maintainers."
     )
     if who.kind == "block_actions":
         if who.channel is None:
