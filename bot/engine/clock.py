@@ -92,9 +92,10 @@ class VirtualClock:
             timer = self._timers[0][:2] if self._timers else None
             if timer is not None and timer[0] <= when and (sleeper is None or timer < sleeper):
                 deadline, _, due = heapq.heappop(self._timers)
+                if due.cancelled:  # nothing to run (the outbox cancels one per delivered call): no settle
+                    continue
                 self._now = max(self._now, deadline)
-                if not due.cancelled:
-                    due.callback()
+                due.callback()
             elif sleeper is not None and sleeper[0] <= when:
                 deadline, _, future = heapq.heappop(self._sleepers)
                 self._now = max(self._now, deadline)

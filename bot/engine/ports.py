@@ -330,6 +330,10 @@ class OutboxStore(Protocol):
 
     async def mark_failed(self, message_id: str, error: str) -> None: ...
 
+    async def fail_and_release(self, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
+        """``mark_failed`` and ``release`` in one transaction (a failed try gives its claim back)."""
+        ...
+
 
 # --- condition checks (implemented by the evaluator over a MetricsSource) -----------------
 

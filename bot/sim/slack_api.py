@@ -1,8 +1,9 @@
 """A fake Slack Web API on 127.0.0.1, for the real slack_sdk client in tests and the console demo.
 
 It answers the methods the bot uses, records every call so tests can ask what was sent
-(``calls``, ``call_count``, ``last``), assigns message timestamps like Slack does, and can
-answer 429 (with Retry-After) or 5xx for the next N calls of a method to exercise retries.
+(``calls``, ``call_count``, ``last``), assigns message timestamps like Slack does, and can fail
+the next N calls of a method in every shape a bad day has: 429 with or without Retry-After, a 5xx
+with Slack's JSON, an HTML page or a JSON-labelled HTML page, a reset connection, no answer at all.
 Views keep an id and a hash like Slack's (``views.update`` with a stale hash is refused), and
 trigger ids can expire, on demand or some seconds after they were issued, as Slack's do after 3 s.
 ``response_url(name)`` gives a request's response_url; what is posted there is in ``responses``.
@@ -14,6 +15,8 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
+import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,11 +36,17 @@ class Call:
     at: float = field(default_factory=time.perf_counter)  # arrival, for benchmarks timing answers
 
 
+ERROR_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+
+
 @dataclass
 class _Fault:
     remaining: int
     status: int
     retry_after: int | None = None
+    kind: str = "status"  # "status" | "reset" | "hang"
+    body: str | None = None  # None: Slack's own JSON error
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -71,6 +80,8 @@ class FakeSlackApi:
         self._expired: set[str] = set()
         self._faults: dict[str, list[_Fault]] = defaultdict(list)
         self._answered: asyncio.Condition | None = None  # made in the serving loop, on first use
+        self._unhang: asyncio.Event | None = None  # set at stop: hung requests end then
+        self.hung = 0  # requests that arrived and are being left unanswered
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -92,6 +103,8 @@ class FakeSlackApi:
         return self.base_url
 
     async def stop(self) -> None:
+        if self._unhang is not None:
+            self._unhang.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -150,13 +163,33 @@ class FakeSlackApi:
 
     # --- fault injection --------------------------------------------------------------------
 
-    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with 429 and Retry-After."""
+    def rate_limit(self, method: str, times: int = 1, retry_after: int | None = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with 429 ``ratelimited``, with Retry-After
+        unless ``retry_after`` is None."""
         self._faults[method].append(_Fault(times, 429, retry_after))
 
-    def fail(self, method: str, times: int = 1, status: int = 503) -> None:
-        """Answer the next ``times`` calls of ``method`` with a server error."""
-        self._faults[method].append(_Fault(times, status))
+    def fail(
+        self, method: str, times: int = 1, status: int = 503, *, body: str | None = None, content_type: str = ""
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with a server error: Slack's JSON, or ``body``
+        (say ERROR_PAGE) as ``content_type`` (text/html by default; application/json lies as proxies do)."""
+        kind = content_type or ("text/html" if body is not None else "application/json")
+        self._faults[method].append(_Fault(times, status, body=body, content_type=kind))
+
+    def reset(self, method: str, times: int = 1) -> None:
+        """Reset the connection of the next ``times`` calls of ``method`` (TCP RST, no answer)."""
+        self._faults[method].append(_Fault(times, 0, kind="reset"))
+
+    def hang(self, method: str, times: int = 1) -> None:
+        """Never answer the next ``times`` calls of ``method`` (until ``stop``): the caller's timeout decides."""
+        self._faults[method].append(_Fault(times, 0, kind="hang"))
+
+    def recover(self, method: str | None = None) -> None:
+        """Forget the faults still queued for ``method`` (every method when None): Slack is back."""
+        if method is None:
+            self._faults.clear()
+        else:
+            self._faults.pop(method, None)
 
     # --- trigger ids -----------------------------------------------------------------------
 
@@ -220,9 +253,7 @@ class FakeSlackApi:
         self.attempts.append(Call(method, payload))
         fault = self._take_fault(method)
         if fault is not None:
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            error = "ratelimited" if fault.status == 429 else "internal_error"
-            return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
+            return await self._faulty(request, fault)
         self.recorded.append(Call(method, payload))
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
@@ -232,6 +263,25 @@ class FakeSlackApi:
         async with answered:
             answered.notify_all()
         return web.json_response(body)
+
+    async def _faulty(self, request: web.Request, fault: _Fault) -> web.Response:
+        if fault.kind == "hang":
+            self.hung += 1
+            if self._unhang is None:
+                self._unhang = asyncio.Event()
+            await self._unhang.wait()
+        if fault.kind in ("reset", "hang"):
+            with contextlib.suppress(OSError, AttributeError):  # RST rather than a polite FIN
+                sock = request.transport.get_extra_info("socket")  # type: ignore[union-attr]
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError  # aiohttp ends the handler quietly; nothing is written
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        if fault.body is not None:
+            return web.Response(status=fault.status, text=fault.body, content_type=fault.content_type, headers=headers)
+        error = "ratelimited" if fault.status == 429 else "internal_error"
+        return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

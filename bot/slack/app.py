@@ -29,6 +29,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.ordering import command_order_key
 from bot.slack.outage import KNOWN_DOWN, answering, known_down, response_url, tell
 from bot.slack.render import Renderer
+from bot.slack.transport import remember_signing_secret
 from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def build_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=True,
     )
+    remember_signing_secret(app, signing_secret)  # the HTTP edge checks it on the raw bytes
     outbox = Outbox(bot.store, client, bot.clock)
     state = AppState(
         bot=bot,

@@ -2,10 +2,13 @@
 and otherwise delivered later by a background pass, once: a claim in the database makes one
 deliverer (of this process, or of a replica on the same database) send each message.
 
-Rate limits (429 + Retry-After), 5xx and dropped connections are retried by slack_sdk's own
-retry handlers inside one attempt; what still fails stays in the outbox with its error, so an
-outage delays a message but never loses it. Ephemeral replies are not worth a late delivery
-(the person has moved on), so they are tried once and dropped when they fail.
+Short rate limits (429 + a Retry-After of a few seconds), 5xx and dropped connections are retried
+by slack_sdk's own retry handlers inside one attempt, and a try is cut off after ATTEMPT by the
+bot's clock. Whatever still fails, in whatever shape (bot/slack/api_failures.py: HTML error pages,
+resets, timeouts), releases its claim with the error recorded, so the next pass, within
+ATTEMPT + the pass interval of Slack recovering, sends it once. A longer Retry-After pauses the
+later passes until it is over. Ephemeral replies are not worth a late delivery (the person has
+moved on), so they are tried once and dropped when they fail.
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from aiohttp import ClientError
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -27,15 +28,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.engine.clock import Timer
 from bot.engine.lease import new_owner_id
 from bot.engine.ports import JSON, Clock, OutboxMessage, OutboxStore
+from bot.slack.api_failures import ApiFailure, BriefRateLimitRetryHandler, describe
 
 log = structlog.get_logger(__name__)
 
 # Methods the outbox may replay later; everything else is sent once, now.
 LATER_OK = frozenset({"chat.postMessage", "chat.update"})
 EPHEMERAL = "chat.postEphemeral"
-CLAIM = timedelta(minutes=5)  # how long a deliverer holds a message; a try is cut off at half of it
+CLAIM = timedelta(minutes=5)  # how long a deliverer holds a message; a crashed owner's claim expires
+ATTEMPT = timedelta(seconds=30)  # one try, in-line retries included; then the claim is given back
 ROUNDS = 3  # sends of one message in a row while it keeps being replaced (see Outbox._deliver)
 
 Delivered = Callable[[OutboxMessage, str | None], Awaitable[None]]
@@ -43,13 +47,15 @@ Delivered = Callable[[OutboxMessage, str | None], Awaitable[None]]
 
 def with_retries(client: AsyncWebClient, *, rate_limit_retries: int = 3, server_retries: int = 2) -> AsyncWebClient:
     """Give ``client`` the three retry handlers (once; calling again changes nothing)."""
-    kinds = {type(h) for h in client.retry_handlers}
+    def has(kind: type) -> bool:
+        return any(isinstance(h, kind) for h in client.retry_handlers)
+
     wanted: list[AsyncRetryHandler] = []
-    if AsyncConnectionErrorRetryHandler not in kinds:
+    if not has(AsyncConnectionErrorRetryHandler):
         wanted.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
-    if AsyncRateLimitErrorRetryHandler not in kinds:
-        wanted.append(AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
-    if AsyncServerErrorRetryHandler not in kinds:
+    if not has(AsyncRateLimitErrorRetryHandler):
+        wanted.append(BriefRateLimitRetryHandler(max_retry_count=rate_limit_retries))
+    if not has(AsyncServerErrorRetryHandler):
         wanted.append(AsyncServerErrorRetryHandler(max_retry_count=server_retries))
     client.retry_handlers.extend(wanted)
     return client
@@ -59,9 +65,10 @@ class Outbox:
     """Enqueue with a dedupe key, then deliver; ``deliver_pending`` is the later pass.
 
     Each delivery holds a claim on the message in the database (``owner`` names this process), so
-    of several passes, here or on replicas sharing the database, one sends it. A try is cut off at
-    half the claim, so no claim expires while its owner may still be sending (a long Retry-After);
-    a crashed owner's claim expires and another pass takes the message over.
+    of several passes, here or on replicas sharing the database, one sends it. A try is cut off
+    after ``attempt`` (well inside the claim, so no claim expires while its owner may still be
+    sending); a failed try gives its claim back at once; a crashed owner's claim expires and
+    another pass takes the message over.
     """
 
     def __init__(
@@ -72,12 +79,15 @@ class Outbox:
         *,
         owner: str | None = None,
         claim: timedelta = CLAIM,
+        attempt: timedelta = ATTEMPT,
     ) -> None:
         self._store = store
         self._client = client
         self._clock = clock
         self._owner = owner or new_owner_id()
         self._claim = claim
+        self._attempt_limit = min(attempt, claim / 2)
+        self._resume_at: datetime | None = None  # Slack's Retry-After: later passes wait until then
         self._on_delivered: list[Delivered] = []
 
     @property
@@ -96,6 +106,8 @@ class Outbox:
         unless ``replace``: then its payload replaces the key's (the newest card update wins)."""
         channel = str(args.get("channel", ""))
         payload: dict[str, JSON] = {"method": method, "args": args}
+        if self.rate_limited() and method in LATER_OK:  # Slack asked us to wait: the later pass sends it
+            return await self._store.enqueue(channel, payload, dedupe_key, replace=replace)
         message, claimed = await self._store.enqueue_and_claim(
             channel, payload, dedupe_key, self._owner, self._claim, replace=replace
         )
@@ -107,9 +119,15 @@ class Outbox:
         """The later pass: try every undelivered message once, oldest first; returns how many went out."""
         sent = 0
         for message in await self._store.pending(limit):
+            if self.rate_limited():  # the rest waits for the pass after Slack's Retry-After
+                break
             done = await self._deliver(message)
             sent += done.delivered_at is not None
         return sent
+
+    def rate_limited(self) -> bool:
+        """While Slack's last Retry-After lasts (by the bot's clock)."""
+        return self._resume_at is not None and self._clock.now() < self._resume_at
 
     async def run_forever(self, interval_seconds: float = 30.0) -> None:
         """The background loop `ionbot serve` starts: a delivery pass every ``interval_seconds``."""
@@ -139,13 +157,12 @@ class Outbox:
         method = str(message.payload.get("method", "chat.postMessage"))
         args: dict[str, Any] = dict(message.payload.get("args") or {})
         try:
-            async with asyncio.timeout(self._claim.total_seconds() / 2):
-                response = await self._client.api_call(method, json=args)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or exc.response.status_code)
-            return await self._failed(message, method, f"Slack answered {error}", permanent=_permanent(exc))
-        except (ClientError, TimeoutError, OSError) as exc:
-            return await self._failed(message, method, f"{type(exc).__name__}: {exc}", permanent=False)
+            response = await self._call(method, args)
+        except Exception as exc:  # every failure shape: recorded, claim given back, never raised out
+            failure = describe(exc, self._attempt_limit.total_seconds())
+            if failure.retry_after:
+                self._resume_at = self._clock.now() + timedelta(seconds=failure.retry_after)
+            return await self._failed(message, method, failure)
         ts = response.get("ts") or response.get("message_ts")
         if not await self._store.mark_delivered(message.id, str(ts) if ts else None):
             return message, False
@@ -163,22 +180,43 @@ class Outbox:
                 log.exception("outbox delivery hook failed", dedupe_key=message.dedupe_key)
         return delivered, True
 
-    async def _failed(
-        self, message: OutboxMessage, method: str, error: str, *, permanent: bool
-    ) -> tuple[OutboxMessage, bool]:
+    async def _call(self, method: str, args: dict[str, Any]) -> Any:
+        """The API call, cut off after the attempt limit by the bot's clock (TimeoutError)."""
+        call = asyncio.ensure_future(self._client.api_call(method, json=args))
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            call.cancel()
+
+        timer = self._timer(self._attempt_limit.total_seconds(), expire)
+        try:
+            return await call
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if expired and not (current is not None and current.cancelling()):
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+            call.cancel()
+
+    def _timer(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """A timer on the bot's clock (virtual in tests), or on the loop for a clock without timers."""
+        schedule: Callable[[float, Callable[[], None]], Timer] | None = getattr(self._clock, "call_later", None)
+        if schedule is None:
+            return asyncio.get_running_loop().call_later(seconds, callback)
+        return schedule(seconds, callback)
+
+    async def _failed(self, message: OutboxMessage, method: str, failure: ApiFailure) -> tuple[OutboxMessage, bool]:
+        error, permanent = failure.text, failure.permanent
         if permanent or method not in LATER_OK:
             # Slack will never accept it (or it is not worth sending late): record and stop retrying.
             settled = await self._store.mark_delivered(message.id, None)
             await self._store.mark_failed(message.id, f"dropped: {error}")
             log.warning("slack message dropped", method=method, error=error, dedupe_key=message.dedupe_key)
             return message, settled
-        await self._store.mark_failed(message.id, error)
-        await self._store.release(message.dedupe_key, self._owner)
+        await self._store.fail_and_release(message.id, message.dedupe_key, self._owner, error)
         log.warning("slack message kept for later", method=method, error=error, dedupe_key=message.dedupe_key)
         return message, True
-
-
-def _permanent(exc: SlackApiError) -> bool:
-    """Errors Slack answers with 200 (bad arguments, unknown channel): retrying cannot help."""
-    status = int(exc.response.status_code)
-    return status < 500 and status != 429

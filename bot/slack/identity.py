@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
+from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor, Clock
+from bot.slack.api_failures import describe
 
 log = structlog.get_logger(__name__)
 
@@ -47,8 +49,8 @@ class Directory:
         try:
             response = await self._client.usergroups_users_list(usergroup=group_id)
             users = frozenset(str(u) for u in response.get("users") or [])
-        except SlackApiError as exc:
-            log.warning("user group unreadable", group=group_id, error=exc.response.get("error"))
+        except (SlackApiError, ClientError, TimeoutError, OSError) as exc:  # any failure shape (api_failures.py)
+            log.warning("user group unreadable", group=group_id, error=describe(exc, 0).text)
             users = cached[1] if cached is not None else frozenset()
         self._groups[group_id] = (now, users)
         return users
@@ -62,8 +64,8 @@ class Directory:
             user = response.get("user") or {}
             profile = user.get("profile") or {}
             name = str(profile.get("display_name") or user.get("name") or profile.get("real_name") or user_id)
-        except SlackApiError as exc:
-            log.info("user name unknown", user=user_id, error=exc.response.get("error"))
+        except (SlackApiError, ClientError, TimeoutError, OSError) as exc:
+            log.info("user name unknown", user=user_id, error=describe(exc, 0).text)
         self._names[user_id] = name
         return name
 

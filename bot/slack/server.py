@@ -1,7 +1,8 @@
 """`ionbot serve`: the Slack endpoint, health and readiness probes, and the background loops.
 
-HTTP mode serves POST /slack/events (Bolt verifies the signature; 401 when it is wrong or
-older than five minutes). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
+HTTP mode serves POST /slack/events through the edge (bot/slack/transport.py: the signature is
+checked on the raw bytes, 401 when it is wrong or older than five minutes; malformed bodies get a
+4xx, never a 500). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
 and the HTTP server keeps only the probes (Cloud Run still needs a port); an envelope Slack
 delivers twice (same id), to this replica or another, is dispatched once.
 """
@@ -76,12 +77,11 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
     web_app = web.Application()
 
     async def slack_events(request: web.Request) -> web.Response:
-        from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-
         app, gate = startup.app, startup.gate
         if app is not None:
-            response = await app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(response)
+            from bot.slack.transport import SlackEdge
+
+            return await SlackEdge(app).handle(request)
         if gate is None or startup.stopping:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
         return await held_until_ready(startup, gate, request)
@@ -108,22 +108,19 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
 
 
 async def held_until_ready(startup: Startup, gate: StartupGate, request: web.Request) -> web.Response:
-    """A request that came before the bot was ready: refused if unsigned, else answered or held."""
-    from slack_bolt.adapter.aiohttp import to_aiohttp_response
-    from slack_bolt.request.async_request import AsyncBoltRequest
+    """A request that came before the bot was ready: refused if unsigned, else answered or held.
 
-    body = await request.read()
-    if not gate.signed(body, request.headers):
-        log.warning("refused a request that is not signed by Slack", path=request.path)
-        return web.json_response({"ok": False, "error": "invalid_signature"}, status=401)
-    bolt_request = AsyncBoltRequest(
-        body=body.decode("utf-8", errors="replace"),
-        query=request.query_string,
-        headers={name: value for name, value in request.headers.items()},
-    )
+    Either way it goes through the same edge (bot/slack/transport.py) as any other request."""
+    from bot.slack.transport import Held, SlackEdge, refused
+
+    raw = await request.read()
+    problem = gate.signature_problem(raw, request.headers)
+    if problem is not None:
+        return refused(401, problem)
+    held = Held(raw, dict(request.headers), request.content_type, request.query_string)
     if await gate.wait_open() and startup.app is not None:
-        return await to_aiohttp_response(await startup.app.async_dispatch(bolt_request))
-    gate.hold(bolt_request)
+        return await SlackEdge(startup.app).handle_bytes(held)
+    gate.hold(held)
     return web.Response(status=200)
 
 
@@ -383,9 +380,17 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
     from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
     from slack_sdk.socket_mode.response import SocketModeResponse
 
+    from bot.slack.transport import guard_socket_frames, screen_envelope
+
     handler = AsyncSocketModeHandler(app, app_token)
+    guard_socket_frames(handler.client)
 
     async def handle_once(client: Any, req: Any) -> None:
+        req.payload, refusal = screen_envelope(app, req.payload)
+        if refusal is not None:  # unexpected: refused privately (or not at all), acked, never worked
+            answer = SocketModeResponse(envelope_id=req.envelope_id, payload=refusal or None)
+            await client.send_socket_mode_response(answer)
+            return
         try:
             seen = await envelopes.arrived(req.envelope_id)
         except StoreUnavailable:  # the app answers it without the database (bot/slack/outage.py)

@@ -11,6 +11,7 @@ every answer after an ack does. A request that is not signed by Slack is refused
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,8 @@ import structlog
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
-    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from bot.slack.transport import Held
 
 log = structlog.get_logger(__name__)
 
@@ -32,21 +34,15 @@ class StartupGate:
         self._signing_secret = signing_secret
         self.hold_for = HOLD_SECONDS if hold_for is None else hold_for
         self._opened = asyncio.Event()
-        self._held: list[AsyncBoltRequest] = []
+        self._held: list[Held] = []
         self._replays: set[asyncio.Task[None]] = set()
         self.app: AsyncApp | None = None
 
-    def signed(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        """Is this Slack's request? Without a signing secret (tests, Socket Mode) nothing is held."""
-        if not self._signing_secret:
-            return False
-        from slack_sdk.signature import SignatureVerifier
+    def signature_problem(self, raw: bytes, headers: Mapping[str, str]) -> str | None:
+        """Why this is not provably Slack's request (the edge's own check), or None."""
+        from bot.slack.transport import signature_problem
 
-        timestamp = headers.get("X-Slack-Request-Timestamp", "")
-        signature = headers.get("X-Slack-Signature", "")
-        if not timestamp.isdigit():
-            return False
-        return SignatureVerifier(self._signing_secret).is_valid(body, timestamp, signature)
+        return signature_problem(raw, headers, self._signing_secret, time.time())
 
     async def wait_open(self) -> bool:
         """True when the bot opened within ``hold_for`` seconds."""
@@ -58,7 +54,7 @@ class StartupGate:
             return False
         return True
 
-    def hold(self, request: AsyncBoltRequest) -> None:
+    def hold(self, request: Held) -> None:
         """Keep ``request`` for the bot; it is dispatched as soon as the bot opens."""
         self._held.append(request)
         log.info("a Slack request arrived while the bot was starting; acked, answered once ready")
@@ -76,10 +72,13 @@ class StartupGate:
     def held(self) -> int:
         return len(self._held)
 
-    async def _replay(self, app: AsyncApp, held: list[AsyncBoltRequest]) -> None:
+    async def _replay(self, app: AsyncApp, held: list[Held]) -> None:
+        from bot.slack.transport import SlackEdge
+
+        edge = SlackEdge(app)
         for request in held:
             try:
-                response = await app.async_dispatch(request)
+                response = await edge.handle_bytes(request)
             except Exception as error:  # one bad request must not drop the ones after it
                 log.warning("a request held during start-up failed", error=str(error))
                 continue

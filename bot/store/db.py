@@ -15,7 +15,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot import safe_text
 from bot.store.inline_sqlite import inline_connector
+from bot.store.text_guard import guard_text
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ion.db"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -73,13 +75,17 @@ def create_engine_for(
     for ./ion.db or any store whose state must outlive the process.
     """
     parsed = normalise_url(url)
-    options: dict[str, Any] = {"pool_pre_ping": parsed.get_backend_name() == "postgresql"}
+    options: dict[str, Any] = {
+        "pool_pre_ping": parsed.get_backend_name() == "postgresql",
+        "json_serializer": safe_text.dumps,  # NUL and lone surrogates would make PostgreSQL refuse the row
+    }
     if throwaway:
         if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
             raise UnsupportedDatabase(f"only a SQLite file can be a throwaway store, not {redact_url(parsed)}")
         options.update(async_creator=inline_connector(parsed.database), pool_size=1, max_overflow=0)
     options.update(engine_options)
     engine = create_async_engine(parsed, **options)
+    guard_text(engine)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine, throwaway)
         if not throwaway and parsed.database not in (None, "", ":memory:"):

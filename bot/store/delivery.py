@@ -137,6 +137,21 @@ class DeliveryStore(StoreBase):
                 .values(last_error=error, attempts=OutboxRow.attempts + 1)
             )
 
+    async def fail_and_release(self, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
+        """A failed try in one transaction: its error recorded and ``owner``'s claim given back, so the
+        next pass (here or on a replica) may send it at once instead of after the claim expires."""
+        async with self._transaction() as session:
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message_id)
+                .values(last_error=error, attempts=OutboxRow.attempts + 1)
+            )
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.claimed_by == owner)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
     def _unclaimed(self) -> ColumnElement[bool]:
         return or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= self.clock.now())
 

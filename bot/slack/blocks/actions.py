@@ -79,6 +79,8 @@ class ActionValue:
         if not isinstance(data, dict) or not isinstance(data.get("run"), str):
             return None
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if any(v is not None and not isinstance(v, str) for k, v in known.items() if k != "card_version"):
+            return None  # a field of another type was never written by encode: not ours
         try:
             value = cls(**known)
         except TypeError:

@@ -18,8 +18,10 @@ from bot.slack.blocks.kit import (
     section,
 )
 from bot.slack.blocks.views import AlertCardView
+from bot.slack.limits import clamp
 from bot.slack.mrkdwn import code, escape_inline, mention_group, who
 
+TITLE_IN_TEXT = 300
 _TITLES = {"breach": "Rollback trigger", "no_data": "No data", "incident": "Incident"}
 
 
@@ -66,7 +68,8 @@ def alert_card(view: AlertCardView) -> Message:
     if buttons:
         blocks.append(actions(buttons, block_id=f"alert:{view.alert_id}"))
     prefix = "[DRY RUN] " if view.meta.dry_run else ""
-    text = f"{prefix}{kind}: {view.title}"
+    # The title may carry an incident's words: cut them, never the on-call mention after them.
+    text = f"{prefix}{kind}: {clamp(view.title, TITLE_IN_TEXT)}"
     return Message(f"{text} {oncall}".strip(), blocks)
 
 
