@@ -163,7 +163,7 @@ def describe_step(runbook: Runbook, step: Step) -> str:
             title = f"{action.title}: " if action.title else ""
             only = f" [only in {', '.join(action.environments)}]" if action.environments else ""
             lines.append(f"    {n}. {title}{describe_action(action)}{only}")
-    _section(lines, "Checklist", [_item(i.text, i.condition) for i in step.checklist])
+    _section(lines, "Checklist", [_item(i.text, i.condition) for i in step.checklist_items()])
     _section(lines, "Acceptance criteria", [describe_condition(c) for c in step.acceptance])
     _section(lines, "Roll back if", [describe_condition(c) for c in step.rollback_if])
     if step.verification is not None:

@@ -21,6 +21,7 @@ class Verb(StrEnum):
     TICK = "tick"
     GATE_TICK = "gate_tick"
     GATE_DECIDE = "gate_decide"
+    DONE = "done"  # a manual action is done (a modal asks for its value when it wants one)
     ACK = "ack"
     HOLD = "hold"
     CONFIRM_RUN = "confirm_run"  # modal callback_id

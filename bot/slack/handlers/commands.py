@@ -16,7 +16,7 @@ from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
 from bot.slack.cards import card_key, text_message
 from bot.slack.handlers import AppState, answered
-from bot.slack.handlers.flows import preview_rollback, run_step
+from bot.slack.handlers.flows import done, preview_rollback, run_step
 
 STARTED = frozenset({StepState.RUNNING, StepState.VERIFYING, StepState.DONE})
 
@@ -213,7 +213,14 @@ class Command:
 
     async def _TickCommand(self, cmd: c.TickCommand) -> None:
         if self._is_gate(cmd.target_id):
-            await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            view = await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            run = await self._run()
+            if await self.state.poster.where(card_key("gate", run.id, cmd.target_id)) is None:
+                # No card shows the tick yet: say it, and how to see the card.
+                await self.say(
+                    f"Ticked {cmd.item_id} of {cmd.target_id}: {view.sections.summary()}. "
+                    f"Its Go/No-Go card is not posted yet; /ion gonogo {cmd.target_id} posts it."
+                )
         else:
             status = await self.bot.rollout.tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
             await self.say(f"Ticked {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
@@ -235,6 +242,9 @@ class Command:
         status = await self.bot.rollout.waive(self.channel, cmd.target_id, cmd.item_id, cmd.reason, self.actor)
         await self.say(f"Waived {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
         await self.state.refresh_card(await self._run(), cmd.target_id)
+
+    async def _DoneCommand(self, cmd: c.DoneCommand) -> None:
+        await done(self.state, await self._run(), cmd.step_id, cmd.item, cmd.value, self.actor)
 
     async def _GoNoGoCommand(self, cmd: c.GoNoGoCommand) -> None:
         run = await self._run("gate health")
