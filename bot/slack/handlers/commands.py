@@ -211,6 +211,14 @@ class Command:
     def _is_gate(self, target: str) -> bool:
         return self.bot.runbook.gate(target) is not None or not target.startswith("day")
 
+    def _item_name(self, step_id: str, ref: str) -> str:
+        """``2 (no-errors)`` for an item named by its card number; the id as typed otherwise."""
+        step = self.bot.runbook.step(step_id)
+        items = step.checklist_items() if step else []
+        if ref.isdigit() and 1 <= int(ref) <= len(items):
+            return f"{ref} ({items[int(ref) - 1].id})"
+        return ref
+
     async def _TickCommand(self, cmd: c.TickCommand) -> None:
         if self._is_gate(cmd.target_id):
             view = await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
@@ -223,7 +231,9 @@ class Command:
                 )
         else:
             status = await self.bot.rollout.tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
-            await self.say(f"Ticked {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
+            await self.say(
+                f"Ticked {self._item_name(cmd.target_id, cmd.item_id)} of {cmd.target_id}: {status.summary()}."
+            )
         await self.state.refresh_card(await self._run(), cmd.target_id)
 
     async def _UntickCommand(self, cmd: c.UntickCommand) -> None:
@@ -240,7 +250,7 @@ class Command:
                 "with a reason. Nothing was changed."
             )
         status = await self.bot.rollout.waive(self.channel, cmd.target_id, cmd.item_id, cmd.reason, self.actor)
-        await self.say(f"Waived {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
+        await self.say(f"Waived {self._item_name(cmd.target_id, cmd.item_id)} of {cmd.target_id}: {status.summary()}.")
         await self.state.refresh_card(await self._run(), cmd.target_id)
 
     async def _DoneCommand(self, cmd: c.DoneCommand) -> None:
