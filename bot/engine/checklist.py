@@ -144,7 +144,9 @@ async def landed_at(ctx: Context, run: Run, step: Step, environment: str) -> dat
     records = await ctx.store.targets(execution.id)
     bound, _ = bind_actions(ctx, step, environment)
     if any(item.action.mutating for item in bound):
-        landed = [r.at for r in records if r.mutating and r.status in (TargetStatus.APPLIED, TargetStatus.UNCHANGED)]
+        # A dry run's change "lands" when it was planned (skipped): the rehearsal goes through every list.
+        kept = (TargetStatus.APPLIED, TargetStatus.UNCHANGED, *((TargetStatus.SKIPPED,) if execution.dry_run else ()))
+        landed = [r.at for r in records if r.mutating and r.status in kept]
         return max(landed) if landed else None
     if lane.state in (StepState.VERIFYING, StepState.DONE) and records:
         return max(r.at for r in records)
