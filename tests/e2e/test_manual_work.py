@@ -16,7 +16,6 @@ from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult
 from bot.engine.records import ExecutionState, Run, StepState
 from tests.e2e.databases import Databases
-from tests.e2e.world_file import WorldFile
 from tests.e2e.scenario import (
     CHANNEL,
     RUN_START,
@@ -28,6 +27,7 @@ from tests.e2e.scenario import (
     settings_for,
     start_and_pass_preflight,
 )
+from tests.e2e.world_file import WorldFile
 
 STEP = "day3.1"
 
