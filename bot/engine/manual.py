@@ -221,11 +221,19 @@ def _check_person(ctx: Context, item: ManualItem, actor: Actor) -> None:
 async def _claim(
     ctx: Context, lane: StepLane, execution: Execution, item: ManualItem, actor: Actor
 ) -> tuple[StepLane, Execution]:
-    """Lane waiting -> running, then the execution waiting -> running with this process as owner."""
-    moved = await ctx.lanes.transition(lane, StepState.RUNNING, actor, f"'{item.title}' done by {actor.name}")
+    """The execution waiting at this very action -> running (this process its owner), then the lane.
+
+    The execution's claim names the wait (its message), so of two deliveries of one Done exactly one
+    resumes, and a late one never resumes the lane's next wait. A rollback that claimed the lane
+    first has ended the wait, so the claim fails; one that claims it after finds the execution running.
+    """
     now = ctx.clock.now()
-    if not await ctx.store.resume_execution(execution.id, ctx.owner, now):
-        raise Refused(f"{lane_name(lane)} stopped waiting meanwhile (rolled back?); nothing was recorded.")
+    if not await ctx.store.resume_execution(execution.id, ctx.owner, now, execution.message):
+        raise Refused(
+            f"{lane_name(lane)} stopped waiting for '{item.title}' meanwhile (done by someone else, or rolled "
+            "back); nothing was recorded. Look at the card again."
+        )
+    moved = await ctx.lanes.transition(lane, StepState.RUNNING, actor, f"'{item.title}' done by {actor.name}")
     return moved, replace(execution, state=ExecutionState.RUNNING, owner=ctx.owner, heartbeat_at=now)
 
 
@@ -263,6 +271,12 @@ async def _not_waiting(ctx: Context, run: Run, step: Step, item: ManualItem) -> 
                 f"'{item.title}' on {lane_name(lane)} was already recorded as done by {done.name} at "
                 f"{ctx.show_time(done.at)}{value}; nothing was recorded again.",
                 None,
+            )
+        resuming = execution is not None and execution.state is ExecutionState.RUNNING and record is not None
+        if lane is not None and resuming and lane.state in (StepState.WAITING, StepState.RUNNING):
+            raise Refused(
+                f"{lane_name(lane)} is no longer waiting for '{item.title}': a Done for it is being "
+                "recorded right now. Nothing was recorded again; look at the card in a moment."
             )
         states.append(f"{env} is {lane.state.value if lane else 'pending'}")
     where = "; ".join(states) or "it runs nowhere"

@@ -154,9 +154,10 @@ class RolloutStore(Protocol):
         longer ``owner``'s or no longer active (the owner must then stop changing things)."""
         ...
 
-    async def resume_execution(self, execution_id: str, owner: str, at: datetime) -> bool:
+    async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
         """``UPDATE executions SET state=running, owner=owner, heartbeat_at=at WHERE id=.. AND
-        state=waiting``: True when it changed (of several callers exactly one wins)."""
+        state=waiting AND message=waiting_for``: True when it changed (of several callers exactly one
+        wins; the message names the action it waits at, so a Done for an earlier wait never resumes a later one)."""
         ...
 
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:

@@ -171,12 +171,16 @@ class ExecutionsStore(StoreBase):
             )
             return renewed.first() is not None
 
-    async def resume_execution(self, execution_id: str, owner: str, at: datetime) -> bool:
+    async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
         """A waiting execution goes back to running, owned by ``owner`` (a Done passed); one caller wins."""
         async with self._transaction() as session:
             resumed = await session.execute(
                 update(ExecutionRow)
-                .where(ExecutionRow.id == execution_id, ExecutionRow.state == ExecutionState.WAITING.value)
+                .where(
+                    ExecutionRow.id == execution_id,
+                    ExecutionRow.state == ExecutionState.WAITING.value,
+                    ExecutionRow.message == waiting_for,
+                )
                 .values(
                     state=ExecutionState.RUNNING.value,
                     owner=owner,

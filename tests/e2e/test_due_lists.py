@@ -4,6 +4,7 @@ post-deployment)" cannot be ticked before the production change landed and 30 mi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot.bootstrap import Bot, build
+from bot.engine import checklist
 from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.records import StepState
@@ -82,8 +84,18 @@ async def test_the_post_deployment_list_cannot_be_ticked_before_production_lande
 
     fingerprint, runner = await approve_lane(made, STEP, "production")
     started = await made.rollout.start_execution(CHANNEL, STEP, "production", runner, fingerprint)
-    for _ in range(5):  # the change lands in the first virtual minutes; the window has just begun
-        await clock.advance(timedelta(minutes=1))
+    run_now = await made.rollout.require_run(CHANNEL)
+    step = made.runbook.step(STEP)
+    assert step is not None
+    asked_at = clock.now()
+    for _ in range(600):  # until the change has landed (the database answers in real time)
+        if await checklist.landed_at(made.rollout.ctx, run_now, step, "production") is not None:
+            break
+        if clock.sleepers:
+            await clock.advance(timedelta(minutes=1))
+        else:
+            await asyncio.wait({started.task}, timeout=0.05)
+    assert clock.now() - asked_at < timedelta(minutes=10)  # well inside the 30 minutes
     early = await tick(made, "instances-healthy")
     assert early.startswith("'All instances healthy' (day2.1, Verification (30 minutes post-deployment))")
     assert "is not due until 30 min after the production change landed at" in early

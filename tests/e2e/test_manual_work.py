@@ -3,6 +3,7 @@ person's Done and value, on the virtual clock with the sim world, on SQLite and 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,3 +181,23 @@ async def test_a_rollback_while_waiting_restores_staging_and_ends_the_wait(stage
     assert execution is not None and execution.state is ExecutionState.INTERRUPTED
     with pytest.raises(Refused, match="Nobody is waited for on 'Run cache benchmark'"):
         await bot.rollout.done(CHANNEL, STEP, "cache-benchmark", "70%", dana)
+
+
+async def test_two_deliveries_of_one_done_at_once_record_it_once_and_resume_once(staged: Staged) -> None:
+    rollout = staged.bot.rollout
+    first, second = await asyncio.gather(
+        rollout.done(CHANNEL, STEP, "cache-benchmark", "70%", dana),
+        rollout.done(CHANNEL, STEP, "cache-benchmark", "70%", dana),
+        return_exceptions=True,
+    )
+    resumed = [o for o in (first, second) if isinstance(o, manual.DoneOutcome) and o.task is not None]
+    assert len(resumed) == 1, (first, second)
+    other = second if resumed[0] is first else first
+    if isinstance(other, Refused):  # it lost the claim: said so, recorded nothing
+        waiting = ("stopped waiting for 'Run cache benchmark'", "is no longer waiting for 'Run cache benchmark'")
+        assert any(text in other.message for text in waiting), other.message
+    else:
+        assert isinstance(other, manual.DoneOutcome) and other.task is None and other.recorded is None
+    assert [(e.text, e.passed) for e in await entries(staged.bot, staged.run, 1)] == [("70%", True)]
+    assert resumed[0].task is not None
+    assert (await finish(staged.clock, resumed[0].task)).lane.state is StepState.WAITING  # on to the memory check
