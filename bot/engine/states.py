@@ -23,7 +23,7 @@ TRANSITIONS: dict[StepState, frozenset[StepState]] = {
     S.READY: frozenset({S.PENDING, S.APPROVED, S.SKIPPED}),
     S.APPROVED: frozenset({S.PENDING, S.READY, S.RUNNING, S.SKIPPED}),
     S.RUNNING: frozenset({S.VERIFYING, S.WAITING, S.FAILED, S.ROLLING_BACK}),
-    S.WAITING: frozenset({S.RUNNING, S.ROLLING_BACK}),
+    S.WAITING: frozenset({S.RUNNING, S.FAILED, S.ROLLING_BACK}),
     S.VERIFYING: frozenset({S.DONE, S.FAILED, S.ROLLING_BACK}),
     S.DONE: frozenset({S.ROLLING_BACK}),
     S.FAILED: frozenset({S.READY, S.APPROVED, S.ROLLING_BACK, S.SKIPPED}),
