@@ -7,7 +7,7 @@ number in a unit of the same kind (GiB for MiB, s for ms) is converted to the ac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ class Entry:
     detail: str
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "at": self.at.isoformat()}
+        return {**asdict(self), "at": self.at.isoformat()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:
