@@ -51,7 +51,8 @@ TOKEN = "xoxb-bench"
 CHANNEL = "C_BENCH"
 USER, USER_NAME = "U_LEAD", "lee"
 COMMANDS = ("status", "step day2.1", "help")
-CARD_STEP = "day2.1"
+# The card the clicks tick: the Go/No-Go's boxes are due at once (a step's lists wait for its change).
+CARD = "gonogo preflight"
 WARM_UP = 10  # requests of each kind before measuring: the first auth.test and imports are not acks
 TITLE = "Ack latency: ionbot serve vs a Bolt app that only acks"
 
@@ -99,7 +100,7 @@ def command_body(text: str) -> str:
 
 
 def click_body(message_ts: str, blocks: list[dict[str, Any]], block: dict[str, Any], element: dict[str, Any]) -> str:
-    """A checklist tick on the step card as Slack sends it: the first item selected."""
+    """A checklist tick on the Go/No-Go card as Slack sends it: the first item selected."""
     options = element.get("options") or []
     action = {
         "type": element.get("type", "checkboxes"),
@@ -213,7 +214,7 @@ def tick_card(api: FakeSlackApi) -> tuple[str, list[dict[str, Any]], dict[str, A
             if isinstance(block.get("accessory"), dict):
                 elements.append(block["accessory"])
             for element in elements:
-                if str(element.get("action_id", "")).startswith("ion:tick"):
+                if str(element.get("action_id", "")).startswith(("ion:tick", "ion:gate_tick")):
                     return ts, blocks, block, element
     return None
 
@@ -269,8 +270,8 @@ async def bot_sample(
         url = server.url + "/slack/events"
         await post_once(url, command_body(f"start week17 {next_monday().isoformat()}"))
         await until(slack, start_confirmed, "confirm `/ion start week17`", server)
-        await post_once(url, command_body(f"step {CARD_STEP}"))
-        ts, blocks, block, element = await until(slack, tick_card, f"post the card of {CARD_STEP}", server)
+        await post_once(url, command_body(CARD))
+        ts, blocks, block, element = await until(slack, tick_card, f"post the card of /ion {CARD}", server)
         requests = mixed(args.requests, args.clicks, partial(click_body, ts, blocks, block, element))
         before = slack.read(lambda api: len(api.attempts))
         await settle(slack, before, await warm_up(url, requests))
@@ -329,7 +330,7 @@ async def run(args: argparse.Namespace) -> None:
     ]
     notes = [
         f"Commands cycle through {', '.join('/ion ' + c for c in COMMANDS)}; clicks tick the first checklist "
-        f"item of {CARD_STEP}'s card. {WARM_UP} of each kind warm each server up first (not measured). "
+        f"item of the card of /ion {CARD}. {WARM_UP} of each kind warm each server up first (not measured). "
         "The load generator and the fake Slack Web API share the machine with the server."
     ]
     print_report(TITLE, figures, notes)

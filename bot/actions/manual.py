@@ -1,6 +1,8 @@
-"""manual: something a person does (a deploy by hand, a look at a dashboard); the bot records it.
+"""manual: something a person does (a benchmark, a look at a dashboard); the step waits for their Done.
 
-The person who confirmed the run vouches for it, so apply only writes that down.
+The executor does not apply this action: it stops the lane at it (``waiting``) until the person
+the runbook names presses Done, with the value it asks for (bot/engine/manual.py). This class
+gives the plan its line and the record its target.
 """
 
 from __future__ import annotations
@@ -16,25 +18,24 @@ class ManualAction(ReadOnlyAction):
     def __init__(self, spec: Manual, binding: Binding, deps: ActionDeps) -> None:
         self.spec = spec
         self.environment = binding.environment
-        self._clock = deps.clock
         super().__init__(
             Target(
-                key=f"{self.environment.name}:manual:{spec.instruction}",
+                key=f"{self.environment.name}:manual:{spec.id or spec.instruction}",
                 label=f"manual ({self.environment.name})",
             )
         )
 
     def describe(self) -> str:
-        return f"Manual, by a person in {self.environment.name}: {self.spec.instruction}"
+        who = f"the {self.spec.by}" if self.spec.by else "anyone on the team"
+        asks = ""
+        if self.spec.value is not None:
+            rule = f", {self.spec.accept.text}" if self.spec.accept is not None else ""
+            asks = f", with {self.spec.value.name} ({self.spec.value.unit}{rule})"
+        return f"Manual in {self.environment.name}, Done by {who}{asks}: {self.spec.instruction}"
 
     async def run(self, progress: ProgressCallback) -> Outcome:
-        at = self._clock.now()
-        message = (
-            f"manual: {self.spec.instruction} — recorded as done at {at:%Y-%m-%d %H:%M %Z} "
-            "by the person who confirmed the run (named in the execution and the audit log)"
-        )
-        data = {"instruction": self.spec.instruction, "recorded_at": at.isoformat()}
-        return Outcome(ok=True, changed=False, message=message, data=data)
+        # Never reached for a real run: the executor waits for the person's Done instead.
+        return Outcome(ok=True, changed=False, message=f"manual: {self.spec.instruction} (recorded by its Done)")
 
 
 def build(spec: Manual, binding: Binding, deps: ActionDeps) -> ManualAction:

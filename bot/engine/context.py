@@ -65,8 +65,8 @@ class Context:
         return bool(env and env.production)
 
     def requires_checklist(self, step: Step, environment: str) -> bool:
-        """The checklist accepts the step in its last environment (production after staging)."""
-        return bool(step.checklist) and environment == step.environments[-1]
+        """The lane's own lists, and the whole step's in its last environment, must be complete to accept it."""
+        return bool(step.lane_checklists(environment))
 
     async def emit(
         self,

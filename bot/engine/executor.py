@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from bot.engine import checklist, rollback
+from bot.engine import checklist, manual, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.landing import landed_at, wait_until_window
@@ -44,7 +44,10 @@ from bot.engine.records import (
 from bot.engine.states import lane_name
 from bot.engine.targets import settle, write_ahead
 from bot.engine.verification import StepFailed, watch_and_accept
-from bot.runbook.models import Step
+from bot.runbook.models import Manual, Step
+
+# Target outcomes after which an action needs nothing more (a resumed execution skips it).
+_SETTLED = frozenset({TargetStatus.APPLIED, TargetStatus.UNCHANGED, TargetStatus.SKIPPED})
 
 
 @dataclass(frozen=True)
@@ -63,36 +66,43 @@ class Executor:
         self._ctx = ctx
 
     async def execute(
-        self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor
+        self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor, resume: bool = False
     ) -> ExecutionResult:
-        """Carry a claimed execution (lane already ``running``) to done or failed.
+        """Carry a claimed execution (lane already ``running``) to done, failed or waiting for a person.
 
-        If the store cannot be written at a step that needs it, the executor stops there and leaves
-        the execution to crash recovery, which settles it from live state once the store is back.
+        ``resume``: the execution waited at a manual action and was claimed back; the actions it
+        settled before are not run again. If the store cannot be written at a step that needs it,
+        the executor stops there and leaves the execution to crash recovery, which settles it from
+        live state once the store is back.
         """
         try:
-            return await self._execute(run, step, lane, execution, actor)
+            return await self._execute(run, step, lane, execution, actor, resume)
         except StoreUnavailable:
             abandon_here(execution.id)
             raise
 
     async def _execute(
-        self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor
+        self, run: Run, step: Step, lane: StepLane, execution: Execution, actor: Actor, resume: bool
     ) -> ExecutionResult:
         ctx = self._ctx
         name = lane_name(lane)
-        records: list[TargetRecord] = []
+        records: list[TargetRecord] = list(await ctx.store.targets(execution.id)) if resume else []
 
         async def progress(text: str) -> None:
             await ctx.emit(run, "execution_progress", f"{name}: {text}", step.id, {"execution_id": execution.id})
 
         bound, skipped = bind_actions(ctx, step, lane.environment)
-        for line in skipped:
+        for line in [] if resume else skipped:
             await progress(f"skipped {line}")
         lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
         async with lease.kept():
             try:
                 for item in bound:
+                    if resume and _settled(item, records):
+                        continue
+                    if isinstance(step.actions[item.index], Manual):
+                        await progress(await manual.settle_or_wait(ctx, step, execution, item, records))
+                        continue
                     if isinstance(item.action, ReadsAfterChange) and not execution.dry_run:
                         since = landed_at(records)
                         await wait_until_window(ctx, since, item.action.history(), item.line, progress, lease)
@@ -107,6 +117,9 @@ class Executor:
                 lane, execution = await self._enter_verifying(lane, execution, actor)
                 await watch_and_accept(ctx, run, step, lane, progress, lease, landed_at(records))
                 await lease.require("accepting the step")
+            except manual.AwaitingPerson as waiting:
+                await progress(waiting.message)
+                return await self._wait(run, step, lane, execution, records, waiting, actor)
             except StepFailed as failure:
                 if not await lease.confirm():
                     return await self._stopped(run, step, lane, execution, records, "recording the failure")
@@ -182,6 +195,29 @@ class Executor:
         verifying = replace(execution, state=ExecutionState.VERIFYING)
         await self._ctx.store.save_execution(verifying)
         return moved, verifying
+
+    async def _wait(
+        self,
+        run: Run,
+        step: Step,
+        lane: StepLane,
+        execution: Execution,
+        records: list[TargetRecord],
+        waiting: manual.AwaitingPerson,
+        actor: Actor,
+    ) -> ExecutionResult:
+        """running -> waiting: nothing more runs until the named person's Done claims the lane back."""
+        ctx = self._ctx
+        current = await ctx.lanes.get(run.id, step.id, lane.environment)
+        reason = manual.waiting_text(ctx, waiting.item)
+        try:
+            moved = await ctx.lanes.transition(current, StepState.WAITING, actor, reason)
+        except Refused:  # a rollback claimed the lane meanwhile
+            return await self._stopped(run, step, lane, execution, records, "waiting for a person")
+        paused = replace(execution, state=ExecutionState.WAITING, message=reason)
+        await ctx.store.save_execution(paused)
+        await ctx.emit(run, "step_changed", waiting.message, step.id, {"execution_id": execution.id})
+        return ExecutionResult(paused, moved, True, waiting.message, _applied(records))
 
     async def _succeed(
         self,
@@ -287,6 +323,11 @@ class Executor:
 _ROLLBACK_STATES = frozenset({StepState.ROLLING_BACK, StepState.ROLLED_BACK})
 
 
+def _settled(item: BoundAction, records: list[TargetRecord]) -> bool:
+    done = {r.target_key for r in records if r.action_index == item.index and r.status in _SETTLED}
+    return all(t.key in done for t in item.action.targets())
+
+
 def _applied(records: list[TargetRecord]) -> list[TargetRecord]:
     return [r for r in records if r.mutating and r.status is TargetStatus.APPLIED]
 
@@ -300,7 +341,8 @@ async def accept_if_complete(ctx: Context, run: Run, step: Step, lane: StepLane,
     if execution is None or execution.state is not ExecutionState.SUCCEEDED:
         return lane, f"{name} is still verifying."
     if ctx.requires_checklist(step, lane.environment):
-        status = await checklist.status(ctx, run.id, step.id, step.checklist)
+        items = [item for group in step.lane_checklists(lane.environment) for item in group.items]
+        status = await checklist.status(ctx, run.id, step.id, items)
         if not status.complete:
             waiting = f"verified; waiting for the checklist ({status.summary()})"
             lane = await _note(ctx, lane, waiting)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine import gates
+from bot.engine import checklist, gates, manual
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
@@ -47,14 +47,8 @@ def run_capability(ctx: Context, environment: str) -> str:
 async def check_order(ctx: Context, run: Run, step: Step, environment: str) -> None:
     """Staging before production, dependencies done, blocking gates decided YES."""
     if step.staging_first and ctx.is_production(environment):
-        earlier = [e for e in step.environments if not ctx.is_production(e)]
-        for env in earlier:
-            lane = await ctx.lanes.get(run.id, step.id, env)
-            if lane.state is not StepState.DONE:
-                raise Refused(
-                    f"{step.id} cannot run in {environment} until its {env} run is done "
-                    f"({env} is {lane.state.value}). Run it in {env} first; nothing was changed."
-                )
+        for env in [e for e in step.environments if not ctx.is_production(e)]:
+            await _check_earlier(ctx, run, step, env, environment)
     for dep_id in step.depends_on:
         dep = ctx.runbook.step(dep_id)
         if dep is None:
@@ -72,3 +66,40 @@ async def check_order(ctx: Context, run: Run, step: Step, environment: str) -> N
         raise Refused(
             f"{step.id} cannot run before {ids} is decided YES. Nothing was changed; see /ion gate {blocking[0].id}."
         )
+
+
+async def _check_earlier(ctx: Context, run: Run, step: Step, env: str, environment: str) -> None:
+    """The "if test passes" of a staging-first step: ``env`` done, its evidence in and passing, its lists ticked."""
+    lane = await ctx.lanes.get(run.id, step.id, env)
+    problem: str | None = None
+    if lane.state in (StepState.WAITING, StepState.VERIFYING, StepState.DONE) and not run.dry_run:
+        problem = await manual.evidence_problem(ctx, run, step, env)
+    if problem is None and lane.state is StepState.VERIFYING:
+        problem = await _lists_problem(ctx, run, step, env)
+    if problem is not None:
+        raise Refused(f"{step.id} cannot run in {environment} yet: {problem}. Nothing was changed.")
+    if lane.state is not StepState.DONE:
+        raise Refused(
+            f"{step.id} cannot run in {environment} until its {env} run is done "
+            f"({env} is {lane.state.value}). Run it in {env} first; nothing was changed."
+        )
+
+
+async def _lists_problem(ctx: Context, run: Run, step: Step, env: str) -> str | None:
+    """The first of ``env``'s lists with items neither ticked nor waived, with their numbers and when due."""
+    numbers = {item.id: n for n, item in enumerate(step.checklist_items(), start=1)}
+    for group in step.lane_checklists(env):
+        status = await checklist.status(ctx, run.id, step.id, group.items)
+        if status.complete:
+            continue
+        missing = ", ".join(f"{numbers[i.id]} {i.id}" for i in status.missing)
+        when = await checklist.due(ctx, run, step, group)
+        later = ""
+        if not when.is_due(ctx.clock.now()) and when.at is not None:
+            later = f" (due from {ctx.show_time(when.at)})"
+        first = numbers[status.missing[0].id]
+        return (
+            f"its {env} checklist '{group.title}' is not complete (missing {missing}){later}; "
+            f"tick them with /ion tick {step.id} {first}"
+        )
+    return None

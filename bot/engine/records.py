@@ -21,6 +21,7 @@ class StepState(StrEnum):
     READY = "ready"
     APPROVED = "approved"
     RUNNING = "running"
+    WAITING = "waiting"  # at a manual action, until the named person presses Done (manual.py)
     VERIFYING = "verifying"
     DONE = "done"
     FAILED = "failed"
@@ -167,6 +168,7 @@ class GateRecord:
 
 class ExecutionState(StrEnum):
     RUNNING = "running"
+    WAITING = "waiting"  # stopped at a manual action; no process works on it until Done resumes it
     VERIFYING = "verifying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

@@ -95,7 +95,8 @@ async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
     ended = replace(execution, state=ExecutionState.INTERRUPTED, finished_at=ctx.clock.now(), message=reason)
     await ctx.store.save_execution(ended)
     lane = await ctx.store.get_lane(execution.run_id, execution.step_id, execution.environment)
-    live_states = (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
+    # WAITING too: a Done that resumed the execution and died before moving the lane on.
+    live_states = (StepState.RUNNING, StepState.WAITING, StepState.VERIFYING, StepState.ROLLING_BACK)
     if lane is not None and lane.last_execution_id == execution.id and lane.state in live_states:
         lane = await ctx.lanes.transition(lane, StepState.FAILED, BOT_ACTOR, reason)
     name = f"{execution.step_id} ({execution.environment})" if lane is None else lane_name(lane)

@@ -234,6 +234,12 @@ async def _stop_running(ctx: Context, run: Run, step: Step, lane: StepLane, roll
     """
     stopped = False
     for running in await recovery.applies_in_place(ctx, run.id, step.id, lane.environment):
+        if running.state is ExecutionState.WAITING:  # no executor works on it: end its wait
+            reason = f"stopped waiting: rolled back (execution {rollback.id[:8]})"
+            await ctx.store.save_execution(
+                replace(running, state=ExecutionState.INTERRUPTED, finished_at=ctx.clock.now(), message=reason)
+            )
+            continue
         if running.state not in _UNFINISHED:
             continue
         now = ctx.clock.now()

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from bot.engine import approvals, checklist, guards, recovery, rollback
+from bot.engine import approvals, checklist, guards, manual, recovery, rollback
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
@@ -35,7 +35,7 @@ from bot.engine.records import (
 )
 from bot.engine.rollout_gates import GateCommands
 from bot.engine.start_date import day_one
-from bot.engine.states import RUNNABLE, lane_name
+from bot.engine.states import IN_PROGRESS, RUNNABLE, lane_name
 from bot.engine.store import RolloutStore
 from bot.runbook.models import Runbook, Step
 
@@ -139,11 +139,7 @@ class Rollout(GateCommands):
         run = await self.command_run(channel, actor, "finish run", None)
         async with self._audited(actor, "finish run", run, None):
             guards.require(self.ctx, actor, "decide_gate")
-            busy = [
-                lane
-                for lane in await self.ctx.store.lanes(run.id)
-                if lane.state in (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
-            ]
+            busy = [lane for lane in await self.ctx.store.lanes(run.id) if lane.state in IN_PROGRESS]
             if busy:
                 names = ", ".join(lane_name(lane) for lane in busy)
                 raise Refused(f"{names} is still in progress; wait for it or roll it back, then finish the run.")
@@ -180,19 +176,24 @@ class Rollout(GateCommands):
     # --- checklists ------------------------------------------------------------------------
 
     async def tick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
+        """Tick an item (by id or card number) once its list is due; returns the step's whole status."""
         run, step = await self.command_step(channel, step_id, actor, "tick")
+        items = step.checklist_items()
         async with self._audited(actor, "tick", run, step_id):
             guards.require(self.ctx, actor, "tick")
-            await checklist.tick(self.ctx, run, step.id, step.checklist, item_id, actor)
+            item = checklist.resolve(items, step.id, item_id)
+            await checklist.require_due(self.ctx, run, step, item)
+            await checklist.tick(self.ctx, run, step.id, items, item.id, actor)
         await self._accept_waiting(run, step, actor)
-        return await checklist.status(self.ctx, run.id, step.id, step.checklist)
+        return await checklist.status(self.ctx, run.id, step.id, items)
 
     async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
         run, step = await self.command_step(channel, step_id, actor, "untick")
+        items = step.checklist_items()
         async with self._audited(actor, "untick", run, step_id):
             guards.require(self.ctx, actor, "tick")
-            await checklist.untick(self.ctx, run, step.id, step.checklist, item_id, actor)
-        return await checklist.status(self.ctx, run.id, step.id, step.checklist)
+            await checklist.untick(self.ctx, run, step.id, items, item_id, actor)
+        return await checklist.status(self.ctx, run.id, step.id, items)
 
     async def waive(
         self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
@@ -200,9 +201,25 @@ class Rollout(GateCommands):
         run, step = await self.command_step(channel, step_id, actor, "waive")
         async with self._audited(actor, "waive", run, step_id):
             guards.require(self.ctx, actor, "waive")
-            await checklist.waive(self.ctx, run, step.id, step.checklist, item_id, reason, actor)
+            await checklist.waive(self.ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
         await self._accept_waiting(run, step, actor)
-        return await checklist.status(self.ctx, run.id, step.id, step.checklist)
+        return await checklist.status(self.ctx, run.id, step.id, step.checklist_items())
+
+    # --- manual work -----------------------------------------------------------------------
+
+    async def done(self, channel: str, step_id: str, item: str, value: str | None, actor: Actor) -> manual.DoneOutcome:
+        """A person's Done on a manual action (with its value): recorded; a passing one resumes the lane."""
+        run, step = await self.command_step(channel, step_id, actor, "done")
+        async with self._audited(actor, "done", run, step_id):
+            found = manual.find(step, item)
+            outcome = await manual.record_done(self.ctx, run, step, found, value, actor)
+        if outcome.resume is not None:
+            lane, execution = outcome.resume
+            task = asyncio.create_task(Executor(self.ctx).execute(run, step, lane, execution, actor, resume=True))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            outcome = replace(outcome, task=task)
+        return outcome
 
     async def _accept_waiting(self, run: Run, step: Step, actor: Actor) -> None:
         for env in step.environments:

@@ -104,8 +104,9 @@ class Reads:
             execution = await ctx.store.get_execution(lane.last_execution_id) if lane.last_execution_id else None
             records = await ctx.store.targets(execution.id) if execution else []
             views.append(LaneView(lane, votes, execution, records, ctx.is_production(env)))
-        status = await checklist.status(ctx, run.id, step.id, step.checklist)
-        return StepView(run, step, ctx.calendar(run).window_of(step), views, status)
+        status = await checklist.status(ctx, run.id, step.id, step.checklist_items())
+        due = [await checklist.due(ctx, run, step, group) for group in step.checklist_groups()]
+        return StepView(run, step, ctx.calendar(run).window_of(step), views, status, due, ctx.clock.now())
 
     async def gate_view(self, channel: str, gate_id: str) -> gates.GateView:
         run = await self.require_run(channel)

@@ -22,7 +22,8 @@ TRANSITIONS: dict[StepState, frozenset[StepState]] = {
     S.PENDING: frozenset({S.READY, S.APPROVED, S.SKIPPED}),
     S.READY: frozenset({S.PENDING, S.APPROVED, S.SKIPPED}),
     S.APPROVED: frozenset({S.PENDING, S.READY, S.RUNNING, S.SKIPPED}),
-    S.RUNNING: frozenset({S.VERIFYING, S.FAILED, S.ROLLING_BACK}),
+    S.RUNNING: frozenset({S.VERIFYING, S.WAITING, S.FAILED, S.ROLLING_BACK}),
+    S.WAITING: frozenset({S.RUNNING, S.FAILED, S.ROLLING_BACK}),
     S.VERIFYING: frozenset({S.DONE, S.FAILED, S.ROLLING_BACK}),
     S.DONE: frozenset({S.ROLLING_BACK}),
     S.FAILED: frozenset({S.READY, S.APPROVED, S.ROLLING_BACK, S.SKIPPED}),
@@ -37,7 +38,9 @@ FINISHED: frozenset[StepState] = frozenset({S.DONE, S.SKIPPED})
 RUNNABLE: frozenset[StepState] = frozenset({S.APPROVED})
 # States whose applied changes can be rolled back: a running or verifying lane too (the rollback
 # takes it over from its executor, which stops; rollback.py).
-REVERTIBLE: frozenset[StepState] = frozenset({S.RUNNING, S.VERIFYING, S.DONE, S.FAILED})
+REVERTIBLE: frozenset[StepState] = frozenset({S.RUNNING, S.WAITING, S.VERIFYING, S.DONE, S.FAILED})
+# States in which a step is under way in that environment (the run cannot be finished meanwhile).
+IN_PROGRESS: frozenset[StepState] = frozenset({S.RUNNING, S.WAITING, S.VERIFYING, S.ROLLING_BACK})
 
 
 def lane_name(lane: StepLane) -> str:
@@ -53,6 +56,12 @@ def why_not(lane: StepLane, to: StepState, show_time: Callable[[datetime], str])
         verb = "running" if state is S.RUNNING else "verifying"
         return (
             f"{name} has been {verb}{since}; wait for it to finish, or roll it back now "
+            f"(/ion rollback {lane.step_id}@{lane.environment}). Nothing was changed."
+        )
+    if state is S.WAITING:
+        waits = f": {lane.reason}" if lane.reason else ""
+        return (
+            f"{name} has been waiting{since}{waits}. Press Done when the work is done, or roll it back "
             f"(/ion rollback {lane.step_id}@{lane.environment}). Nothing was changed."
         )
     if state is S.ROLLING_BACK:

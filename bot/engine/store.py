@@ -5,6 +5,8 @@ Changelog (additive only; the store engineer reads this):
 - v2: execution leases. ``Execution.owner`` and ``heartbeat_at`` are stored (``claim_execution``
   inserts them; ``save_execution`` leaves them alone); new ``heartbeat`` and ``take_over``,
   both conditional UPDATEs on an execution still running or verifying.
+- v4: ``ExecutionState.WAITING`` (an execution stopped at a manual action) and ``resume_execution``,
+  a conditional UPDATE waiting -> running that also sets the owner and heartbeat.
 - v3: gate records carry ``GateRecord.version``; ``save_gate`` is a compare-and-set on it and
   returns whether it won (the engine re-reads and retries), so concurrent gate changes are not lost.
 
@@ -155,6 +157,12 @@ class RolloutStore(Protocol):
         """``UPDATE executions SET heartbeat_at=at WHERE id=.. AND owner=.. AND state IN
         (running, verifying)``: True when the row changed, False when the execution is no
         longer ``owner``'s or no longer active (the owner must then stop changing things)."""
+        ...
+
+    async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
+        """``UPDATE executions SET state=running, owner=owner, heartbeat_at=at WHERE id=.. AND
+        state=waiting AND message=waiting_for``: True when it changed (of several callers exactly one
+        wins; the message names the action it waits at, so a Done for an earlier wait never resumes a later one)."""
         ...
 
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:

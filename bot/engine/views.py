@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.engine.calendar import Position
-from bot.engine.checklist import ChecklistStatus
+from bot.engine.checklist import ChecklistStatus, Due
 from bot.engine.records import Approval, Execution, Run, StepLane, StepState, TargetRecord
 from bot.runbook.models import Gate, Step
 
@@ -17,6 +17,7 @@ NEXT_MOVES: dict[StepState, tuple[str, ...]] = {
     S.READY: ("approve", "reject", "run", "skip"),
     S.APPROVED: ("run", "reject", "skip"),
     S.RUNNING: ("rollback",),
+    S.WAITING: ("done", "rollback"),
     S.VERIFYING: ("tick", "waive", "rollback"),
     S.DONE: ("rollback",),
     S.FAILED: ("rollback", "run", "skip"),
@@ -46,6 +47,8 @@ class StepView:
     window: tuple[datetime, datetime] | None
     lanes: list[LaneView]
     checklist: ChecklistStatus
+    due: list[Due] = field(default_factory=list)  # per list of step.checklist_groups(), in order
+    read_at: datetime | None = None  # when the view was read (whether a list is due yet)
 
 
 @dataclass(frozen=True)

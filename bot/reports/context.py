@@ -71,7 +71,7 @@ def step_card(
         objective=step.objective,
         window=window,
         plan=tuple(plan),
-        checklist=tuple(ChecklistLine(item.text, item.id in ticked) for item in step.checklist),
+        checklist=tuple(ChecklistLine(item.text, item.id in ticked) for item in step.checklist_items()),
         approvals=tuple(f"{rule.role} x{rule.count}" for rule in step.approvals),
         expected_impact=step.expected_impact,
         cost_impact=cost,

@@ -366,7 +366,7 @@ class ReportGatherer:
         for number in days:
             day = self.runbook.day(number)
             for step in day.steps if day else []:
-                if not step.checklist:
+                if not step.checklist_items():
                     continue
                 states = [lanes[(step.id, env)] for env in step.environments if (step.id, env) in lanes]
                 if all(s in (StepState.PENDING.value, StepState.SKIPPED.value) for s in states):
@@ -383,7 +383,7 @@ class ReportGatherer:
                 waived = {w.item_id for w in waivers}
                 found += [
                     UntickedItem(step.id, item.id, item.text)
-                    for item in step.checklist
+                    for item in step.checklist_items()
                     if item.id not in ticked and item.id not in waived
                 ]
         return found

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.runbook.checks_manual import manual_and_checklist_findings
 from bot.runbook.conditions import Condition, parse_condition
 from bot.runbook.errors import ConditionSyntaxError
 from bot.runbook.models import (
@@ -57,6 +58,7 @@ def cross_reference_findings(runbook: Runbook) -> list[Finding]:
         *_services_and_instances(runbook),
         *_time_zones(runbook),
         *_time_windows(runbook),
+        *(Finding(loc, message) for loc, message in manual_and_checklist_findings(runbook)),
     ]
 
 
@@ -92,6 +94,10 @@ def conditions_with_locs(runbook: Runbook) -> Iterator[tuple[Loc, Condition]]:
         for i, item in enumerate(step.checklist):
             if item.condition is not None:
                 yield (*loc, "checklist", i, "condition"), item.condition
+        for c, group in enumerate(step.checklists):
+            for i, item in enumerate(group.items):
+                if item.condition is not None:
+                    yield (*loc, "checklists", c, "items", i, "condition"), item.condition
     for q, quality in enumerate(runbook.targets.quality):
         if quality.condition is not None:
             yield ("targets", "quality", q, "condition"), quality.condition
@@ -124,7 +130,14 @@ def _unique_ids(rb: Runbook) -> Iterator[Finding]:
     for loc, step in steps_with_locs(rb):
         yield from _duplicates(
             "checklist item id",
-            (((*loc, "checklist", i, "id"), item.id) for i, item in enumerate(step.checklist)),
+            [
+                *(((*loc, "checklist", i, "id"), item.id) for i, item in enumerate(step.checklist)),
+                *(
+                    ((*loc, "checklists", c, "items", i, "id"), item.id)
+                    for c, group in enumerate(step.checklists)
+                    for i, item in enumerate(group.items)
+                ),
+            ],
         )
     for g, gate in enumerate(rb.gates):
         yield from _duplicates(

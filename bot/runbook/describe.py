@@ -11,7 +11,9 @@ from datetime import time
 from bot.runbook.conditions import Condition
 from bot.runbook.durations import format_duration
 from bot.runbook.models import (
+    STEP_LANE,
     Action,
+    Checklist,
     CloudRunDeploy,
     CloudRunEnv,
     CloudRunScale,
@@ -109,7 +111,12 @@ def _plan_line(action: Action) -> str:
         reason = f": {action.reason}" if action.reason else ""
         return f"Wait {format_duration(action.duration)}{reason}"
     if isinstance(action, Manual):
-        return f"By hand: {action.instruction}"
+        who = f"the {action.by}" if action.by else "anyone on the team"
+        value = ""
+        if action.value is not None:
+            rule = f", accepted if {describe_condition(action.accept)}" if action.accept is not None else ""
+            value = f"; enters {action.value.name} ({action.value.unit}{rule})"
+        return f"By hand: {action.instruction} (Done by {who}{value})"
     return _schedule_line(action)
 
 
@@ -181,7 +188,8 @@ def describe_step(runbook: Runbook, step: Step) -> str:
             title = f"{action.title}: " if action.title else ""
             only = f" [only in {', '.join(action.environments)}]" if action.environments else ""
             lines.append(f"    {n}. {title}{describe_action(action)}{only}")
-    _section(lines, "Checklist", [_item(i.text, i.condition) for i in step.checklist])
+    for group in step.checklist_groups():
+        _section(lines, _list_title(group), [_item(i.text, i.condition) for i in group.items])
     _section(lines, "Acceptance criteria", [describe_condition(c) for c in step.acceptance])
     _section(lines, "Roll back if", [describe_condition(c) for c in step.rollback_if])
     if step.verification is not None:
@@ -209,6 +217,15 @@ COUNTS = {
 
 def _health(condition: Condition | None, counts: str | None) -> str:
     return describe_condition(condition) if condition is not None else COUNTS.get(counts or "", str(counts))
+
+
+def _list_title(group: Checklist) -> str:
+    """``Verification (production; due 30m after the production change landed)``."""
+    parts = [] if group.lane == STEP_LANE else [group.lane]
+    if group.after is not None:
+        wait = f"{format_duration(group.wait)} after" if group.wait is not None else "once"
+        parts.append(f"due {wait} the {group.after} change landed")
+    return f"{group.title} ({'; '.join(parts)})" if parts else group.title
 
 
 def describe_gate(runbook: Runbook, gate: Gate) -> str:

@@ -455,9 +455,42 @@ class Wait(ActionBase):
     reason: str | None = None
 
 
+VALUE_UNITS: tuple[str, ...] = ("%", "ms", "s", "min", "h", "B", "KB", "MB", "GB", "KiB", "MiB", "GiB", "count", "rps")
+ValueUnit = Literal["%", "ms", "s", "min", "h", "B", "KB", "MB", "GB", "KiB", "MiB", "GiB", "count", "rps", "link"]
+
+
+class ManualValue(Model):
+    """The evidence a manual action asks for: a number in ``unit`` (``67%``, ``512 MiB``) or a link."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="What the number is, as 'accept' names it.")
+    unit: ValueUnit = Field(description="%, ms, s, min, h, B, KB, MB, GB, KiB, MiB, GiB, count, rps, or link.")
+    metric: str | None = Field(None, description="A catalogue metric the card shows beside it (its live reading).")
+    from_baseline: bool = Field(False, description="The value is the rise of 'metric' over its baseline.")
+
+
 class Manual(ActionBase):
+    """Something a person does; the step waits until they press Done (and give the value it asks for)."""
+
     kind: Literal["manual"]
+    id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="For /ion done STEP ITEM.")
     instruction: str
+    by: RoleId | None = Field(None, description="The role that presses Done; absent: anyone on the team.")
+    value: ManualValue | None = None
+    accept: ConditionExpr | None = Field(None, description="Checks the value, e.g. 'cache_hit_pct > 65'.")
+
+    @model_validator(mode="after")
+    def _acceptable(self) -> Manual:
+        if self.accept is None:
+            return self
+        if self.value is None:
+            raise ValueError("a manual action's 'accept' needs a 'value' to check (name and unit)")
+        if self.value.unit == "link":
+            raise ValueError("a link cannot be compared; drop 'accept' or ask for a number")
+        if self.accept.metric != self.value.name:
+            raise ValueError(f"'accept' must compare the value '{self.value.name}', not '{self.accept.metric}'")
+        if self.accept.mode != "latest" or self.accept.threshold.relative_to_baseline:
+            raise ValueError("'accept' compares the entered value with a number, e.g. 'cache_hit_pct > 65'")
+        return self
 
 
 class ScalingRule(Model):
@@ -537,6 +570,31 @@ class ChecklistItem(Model):
     condition: ConditionExpr | None = None
 
 
+STEP_LANE = "step"
+
+
+class Checklist(Model):
+    """Boxes that belong to one lane (or to the step as a whole) and are due from one moment on.
+
+    ``after: production`` + ``for: 30m``: the items can be ticked from 30 minutes after the
+    production change landed, not before; a lane's lists must be complete before it is done.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    title: str
+    lane: EnvName = Field(STEP_LANE, description="The environment whose lane it accepts, or 'step' (the last lane).")
+    after: EnvName | None = Field(None, description="Due once this environment's change has landed.")
+    wait: Duration | None = Field(None, alias="for", description="...and this long after it (e.g. 30m).")
+    items: list[ChecklistItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _moment(self) -> Checklist:
+        if self.wait is not None and self.after is None:
+            raise ValueError("'for' counts from a moment: add 'after: ENVIRONMENT' (e.g. after: production)")
+        return self
+
+
 class ApprovalRule(Model):
     role: RoleId
     count: int = Field(1, ge=1)
@@ -567,7 +625,8 @@ class Step(Model):
     window: TimeWindow | None = None
     objective: str | None = None
     actions: list[Action] = Field(default_factory=list)
-    checklist: list[ChecklistItem] = Field(default_factory=list)
+    checklist: list[ChecklistItem] = Field(default_factory=list, description="Boxes for the step as a whole.")
+    checklists: list[Checklist] = Field(default_factory=list, description="Boxes per lane and moment.")
     acceptance: list[ConditionExpr] = Field(default_factory=list)
     rollback_if: list[ConditionExpr] = Field(default_factory=list)
     verification: Verification | None = None
@@ -584,6 +643,29 @@ class Step(Model):
     @property
     def day(self) -> int:
         return int(self.id[3:].split(".")[0])
+
+    def checklist_groups(self) -> list[Checklist]:
+        """Every list of the step in card order; the plain ``checklist`` is one for the whole step."""
+        plain = [Checklist(title="Checklist", items=self.checklist)] if self.checklist else []
+        return [*plain, *self.checklists]
+
+    def checklist_items(self) -> list[ChecklistItem]:
+        """Every box of the step, numbered 1..n in this order on the card."""
+        return [item for group in self.checklist_groups() for item in group.items]
+
+    def checklist_of(self, item_id: str) -> Checklist | None:
+        return next((g for g in self.checklist_groups() if any(i.id == item_id for i in g.items)), None)
+
+    def lane_checklists(self, environment: str) -> list[Checklist]:
+        """The lists that must be complete before ``environment``'s lane is done."""
+        last = self.environments[-1] if self.environments else None
+        return [
+            g for g in self.checklist_groups() if g.lane == environment or (g.lane == STEP_LANE and environment == last)
+        ]
+
+    def manual_actions(self) -> list[tuple[int, Manual]]:
+        """(index in ``actions``, action) of every manual action, numbered 1..n by ``/ion done``."""
+        return [(i, a) for i, a in enumerate(self.actions) if isinstance(a, Manual)]
 
 
 class Day(Model):

@@ -13,16 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.engine import checklist, manual
 from bot.engine.ports import Event
-from bot.engine.records import StepState
+from bot.engine.records import StepState, TargetStatus
 from bot.runbook.models import Environment, Gate, Runbook, Step
+from bot.simulate.measure import measured
 from bot.simulate.script import SIM_TEAM, Act, At, PlayGate, PlayStep, Start, approvers, member, production_requester
 from bot.simulate.transcript import Transcript
 from bot.slack.blocks.modals import confirmation_word
 from bot.slack.console_input import parse_console_line
 from bot.slack.console_session import Output, Session
 
-WAITING = (StepState.RUNNING, StepState.VERIFYING, StepState.ROLLING_BACK)
+WAITING = (StepState.RUNNING, StepState.WAITING, StepState.VERIFYING, StepState.ROLLING_BACK)
 SOAK_MARGIN = 10  # minutes past a fault's end: time for the alert, the auto-rollback and its report
 SOAK_STEP_MINUTES = 5  # how often on-call looks at the channel while a fault plays out
 MAX_WAITS = 200  # deadlines to move through while one execution finishes (a long step has a dozen)
@@ -122,10 +124,10 @@ class WeekRunner:
     async def step(self, step: Step) -> None:
         await self.as_("lee")
         await self.say(f"/ion step {step.id}")
-        await self.tick_all(step)
+        await self.tick_due(step)
         for env in step.environments:
             await self.lane(step, env)
-        await self.tick_all(step)
+        await self.tick_due(step)
 
     async def lane_state(self, step: Step, env: str) -> StepState:
         run = await self.session.bot.store.open_run(self.session.channel)
@@ -150,6 +152,8 @@ class WeekRunner:
         await self.wait_for(step, env)
         if production:
             await self.soak(step)
+        else:
+            await self.tick_due(step)  # its own lists: "Monitor results" lets production run
 
     async def soak(self, step: Step) -> None:
         """A fault is written against this step: watch production until it has played out, and
@@ -196,25 +200,67 @@ class WeekRunner:
             state = await self.lane_state(step, env)
             if state not in WAITING:
                 return
+            if state is StepState.WAITING:
+                if not await self.press_done(step, env):
+                    return
+                continue
             deadline = clock.next_deadline()
             if deadline is None:
                 if state is StepState.VERIFYING:
-                    await self.tick_all(step)
+                    due = await self.tick_due(step)
+                    if due is not None and due > clock.now():  # a list due later: wait for it
+                        minutes = max(1, math.ceil((due - clock.now()).total_seconds() / 60))
+                        await self.say(f"advance {minutes}m")
+                        continue
                 return
             minutes = max(1, math.ceil((deadline - clock.now()).total_seconds() / 60))
             await self.say(f"advance {minutes}m")
         self.played.problems.append(f"{step.id} on {env} was still running after {MAX_WAITS} waits")
 
-    async def tick_all(self, step: Step) -> None:
-        run = await self.session.bot.store.open_run(self.session.channel)
-        if run is None or not step.checklist:
-            return
-        ticked = {t.item_id for t in await self.session.bot.store.ticks(run.id, step.id)}
-        missing = [item for item in step.checklist if item.id not in ticked]
-        if missing:
+    async def press_done(self, step: Step, env: str) -> bool:
+        """The person a waiting lane names measures what it asks and presses Done; False when nobody can."""
+        bot = self.session.bot
+        run = await bot.store.open_run(self.session.channel)
+        lane = await bot.store.get_lane(run.id, step.id, env) if run else None
+        execution_id = lane.last_execution_id if lane else None
+        records = await bot.store.targets(execution_id) if execution_id else []
+        waiting = [r for r in records if r.status is TargetStatus.SNAPSHOTTED and not r.mutating]
+        item = next((i for i in manual.items(step) if waiting and i.index == waiting[0].action_index), None)
+        if item is None:
+            self.played.problems.append(f"{step.id} on {env} waits, but not at a manual action the team can see")
+            return False
+        value = await measured(bot.metrics, bot.runbook, step, item.spec, env, bot.clock.now())
+        if value is None:
+            self.played.problems.append(f"{step.id} on {env}: nobody can measure what '{item.title}' asks for")
+            return False
+        person = member(item.spec.by) if item.spec.by else None
+        requester = next((m for m in SIM_TEAM if lane is not None and m.user_id == lane.requested_by), None)
+        await self.as_((person or requester or SIM_TEAM[0]).name)
+        await self.say(f"/ion done {step.id} {item.ref} {value}".rstrip())
+        return True
+
+    async def tick_due(self, step: Step) -> datetime | None:
+        """Tick every item whose list is due now; returns when the next list not yet due will be."""
+        bot = self.session.bot
+        run = await bot.store.open_run(self.session.channel)
+        if run is None or not step.checklist_items():
+            return None
+        ctx = bot.rollout.ctx
+        ticked = {t.item_id for t in await bot.store.ticks(run.id, step.id)}
+        later: list[datetime] = []
+        for group in step.checklist_groups():
+            when = await checklist.due(ctx, run, step, group)
+            missing = [item for item in group.items if item.id not in ticked]
+            if not missing:
+                continue
+            if not when.is_due(bot.clock.now()):
+                if when.at is not None:
+                    later.append(when.at)
+                continue
             await self.as_("lee")
-        for item in missing:
-            await self.say(f"/ion tick {step.id} {item.id}")
+            for item in missing:
+                await self.say(f"/ion tick {step.id} {item.id}")
+        return min(later) if later else None
 
     async def _note_rollback(self, event: Event) -> None:
         """As a rollback of a step finishes, what its services look like: it must equal the snapshot

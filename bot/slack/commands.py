@@ -198,6 +198,15 @@ class WaiveCommand:
 
 
 @dataclass(frozen=True)
+class DoneCommand:
+    """A person's Done on a manual action of a step, with the value it asks for (``67%``, a link)."""
+
+    step_id: str
+    item: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
 class SkipCommand:
     step_id: str
     reason: str
@@ -231,6 +240,7 @@ Command = (
     | TickCommand
     | UntickCommand
     | WaiveCommand
+    | DoneCommand
     | SkipCommand
 )
 
@@ -284,6 +294,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "tick": ("/ion tick ID ITEM", "tick a checklist item of a step or gate"),
     "untick": ("/ion untick ID ITEM", "untick a checklist item"),
     "waive": ("/ion waive ID ITEM REASON", "waive a checklist item, with a reason"),
+    "done": ("/ion done ID ITEM [VALUE]", "say a manual action is done, with its value, e.g. /ion done day3.1 1 67%"),
     "skip": ("/ion skip ID REASON", "skip a step, with a reason"),
 }
 
@@ -518,6 +529,9 @@ def _build(name: str, args: list[str]) -> Command:
     if name == "waive":
         _arity(name, args, 3, None)
         return WaiveCommand(_target_id(args[0]), _item(args[1]), _rest(args, 2))
+    if name == "done":
+        _arity(name, args, 2, None)
+        return DoneCommand(_step_id(args[0]), _item(args[1]), _rest(args, 2) or None)
     raise _Bad(f"unknown command '{name}'")  # unreachable: names are checked before _build
 
 

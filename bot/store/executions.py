@@ -171,6 +171,26 @@ class ExecutionsStore(StoreBase):
             )
             return renewed.first() is not None
 
+    async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
+        """A waiting execution goes back to running, owned by ``owner`` (a Done passed); one caller wins."""
+        async with self._transaction() as session:
+            resumed = await session.execute(
+                update(ExecutionRow)
+                .where(
+                    ExecutionRow.id == execution_id,
+                    ExecutionRow.state == ExecutionState.WAITING.value,
+                    ExecutionRow.message == waiting_for,
+                )
+                .values(
+                    state=ExecutionState.RUNNING.value,
+                    owner=owner,
+                    heartbeat_at=at,
+                    version=ExecutionRow.version + 1,
+                )
+                .returning(ExecutionRow.id)
+            )
+            return resumed.first() is not None
+
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
         async with self._transaction() as session:
             # Like the claim, the WHERE is re-checked against a concurrent writer's commit, so of

@@ -71,13 +71,13 @@ class TestDay21FromCardToRollback:
     ) -> None:
         await say(session, *PREFLIGHT)
         before = us_production(session)
-        await say(session, "/ion step day2.1", "tick 1 2 3 4", "as maria", "click Approve", "as sam", "click Approve")
-        await say(session, "as dana", "click Run on staging", "advance 35m")
+        await say(session, "/ion step day2.1", "as maria", "click Approve", "as sam", "click Approve")
+        await say(session, "as dana", "click Run on staging", "advance 35m", "tick 1 2 3")
         assert await lane(session, "day2.1", "staging") is StepState.DONE
         await say(session, "as maria", "click Approve", "as sam", "click Approve", "as lee", "click Run on production")
         opened = calls(session, "views.open")
         assert opened and opened[-1]["view"]["callback_id"] == "ion:confirm_run"  # type: ignore[index]
-        await say(session, "type ion-mentoring-api", "advance 35m")
+        await say(session, "type ion-mentoring-api", "advance 35m", "tick 4 5 6 7")
         assert await lane(session, "day2.1", "production") is StepState.DONE
         assert us_production(session)["min_instances"] == 2
 
@@ -122,7 +122,7 @@ class TestConsoleLines:
         assert "There is no card @999 (cards so far are @1 to @" in missing
 
     async def test_tick_sends_the_new_selection_and_a_second_tick_unticks(self, session: Session) -> None:
-        await say(session, "/ion start week17 2026-11-02", "/ion step day2.1", "tick 2")
+        await say(session, "/ion start week17 2026-11-02", "/ion gonogo", "tick 2")
         action = self._last_checkbox_action(session)
         selected = action["selected_options"]
         assert isinstance(selected, list)
@@ -131,10 +131,10 @@ class TestConsoleLines:
         ]
         run = await session.bot.store.open_run(session.channel)
         assert run is not None
-        assert [t.item_id for t in await session.bot.store.ticks(run.id, "day2.1")] == ["no-error-spike"]
+        assert [t.item_id for t in await session.bot.store.ticks(run.id, "preflight")] == ["oncall-ready"]
         await say(session, "tick 2")
-        assert await session.bot.store.ticks(run.id, "day2.1") == []
-        assert "there is no box 9" in notes(await say(session, "tick 9"))[0]
+        assert await session.bot.store.ticks(run.id, "preflight") == []
+        assert "there is no box 99" in notes(await say(session, "tick 99"))[0]
 
     @staticmethod
     def _last_checkbox_action(session: Session) -> dict[str, object]:
@@ -149,7 +149,7 @@ class TestConsoleLines:
         assert "No dialog is open" in notes(await say(session, "type anything"))[0]
         await say(session, *PREFLIGHT)
         await say(session, "/ion step day2.1", "as maria", "click Approve", "as sam", "click Approve")
-        await say(session, "as dana", "click Run on staging", "advance 35m")
+        await say(session, "as dana", "click Run on staging", "advance 35m", "tick 1 2 3")
         await say(session, "as maria", "click Approve", "as sam", "click Approve", "as lee", "click Run on production")
         wrong = notes(await say(session, "type the-wrong-service"))
         assert wrong and wrong[0].startswith("The dialog is still open: Type ion-mentoring-api exactly")

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bot.engine.records import StepState, TargetRecord
@@ -92,9 +93,11 @@ async def main(url: str, world_path: Path, meta_path: Path, kill_point: str) -> 
     meta = {"run_id": run.id, "before": project_services(world, PRODUCTION_PROJECT), "at": clock.now().isoformat()}
     await asyncio.to_thread(meta_path.write_text, json.dumps(meta, sort_keys=True), encoding="utf-8")
     if kill_point in ROLLBACK_KILLS:
-        await tick_checklist(bot, STEP)  # accepted, done: the rollback undoes a finished step
         started = await bot.rollout.start_execution(CHANNEL, STEP, "production", runner, fingerprint)
         result = await finish(clock, started.task)
+        await tick_checklist(bot, STEP, clock=clock)  # accepted, done: the rollback undoes a finished step
+        lane = await bot.store.get_lane(run.id, STEP, "production")
+        result = replace(result, lane=lane) if lane is not None else result
         if result.lane.state is not StepState.DONE:
             print(f"day3.1 in production did not finish: {result.message}", flush=True)
             return 2

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.bootstrap import Bot, build
 from bot.config import Settings
+from bot.engine import checklist, manual
 from bot.engine.approvals import ANY_APPROVER, needs
 from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
 from bot.engine.ports import Actor, Event
-from bot.engine.records import Run, StepState
+from bot.engine.records import Run, StepState, TargetStatus
 from bot.sim.world import World
+from bot.simulate.measure import measured
 from tests.e2e.world_file import WorldFile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,7 @@ PRODUCTION_PROJECT = "ion-mentoring"
 lee = demo_actor("lee")  # lead
 sam = demo_actor("sam")  # sre_oncall
 maria = demo_actor("maria")  # manager
+dana = demo_actor("dana")  # member: runs staging benchmarks (day3.1's manual checks)
 # The demo team has one lead and one on-call, so a production lane needing both (day2.1) cannot be
 # approved with four eyes; a second lead, like a real team's, requests those runs.
 lou = Actor(user_id="U_LEAD2", name="lou", roles=frozenset({"lead"}))
@@ -136,9 +139,39 @@ async def finish(
 async def run_lane(
     bot: Bot, clock: VirtualClock, step_id: str, env: str, each_minute: Tick | None = None
 ) -> ExecutionResult:
+    """Approve, run and finish the lane as the team would: Done on its manual work, its lists ticked."""
     fingerprint, runner = await approve_lane(bot, step_id, env)
     started = await bot.rollout.start_execution(CHANNEL, step_id, env, runner, fingerprint)
-    return await finish(clock, started.task, each_minute)
+    return await complete(bot, clock, await finish(clock, started.task, each_minute), each_minute)
+
+
+async def press_done(bot: Bot, result: ExecutionResult) -> asyncio.Task[ExecutionResult]:
+    """The person a waiting lane names measures what it asks (as the simulated team does) and presses Done."""
+    step = bot.runbook.step(result.lane.step_id)
+    assert step is not None
+    records = await bot.store.targets(result.execution.id)
+    waiting = next(r for r in records if r.status is TargetStatus.SNAPSHOTTED and not r.mutating)
+    item = next(i for i in manual.items(step) if i.index == waiting.action_index)
+    value = await measured(bot.metrics, bot.runbook, step, item.spec, result.lane.environment, bot.clock.now())
+    assert value is not None, f"cannot measure what '{item.title}' asks for"
+    person = next(a for a in (*TEAM, dana) if item.spec.by is None or a.has(item.spec.by))
+    outcome = await bot.rollout.done(CHANNEL, step.id, item.ref, value or None, person)
+    assert outcome.task is not None, outcome.message
+    return outcome.task
+
+
+async def complete(
+    bot: Bot, clock: VirtualClock, result: ExecutionResult, each_minute: Tick | None = None
+) -> ExecutionResult:
+    """A lane waiting for a person gets its Done; one verified and waiting for its lists gets them ticked."""
+    while result.lane.state is StepState.WAITING:
+        result = await finish(clock, await press_done(bot, result), each_minute)
+    if result.lane.state is StepState.VERIFYING:
+        await tick_checklist(bot, result.lane.step_id, lee, clock)
+        lane = await bot.store.get_lane(result.lane.run_id, result.lane.step_id, result.lane.environment)
+        assert lane is not None
+        result = replace(result, lane=lane)
+    return result
 
 
 async def bot_on_world_file(url: str, world_path: Path) -> tuple[Bot, VirtualClock, World]:
@@ -161,12 +194,28 @@ async def staged(bot: Bot, clock: VirtualClock, step_id: str) -> tuple[Run, str 
     return run, None
 
 
-async def tick_checklist(bot: Bot, step_id: str, by: Actor = lee) -> None:
-    """Every item of the step's checklist ticked, so that the lane is accepted once verified."""
+async def tick_checklist(bot: Bot, step_id: str, by: Actor = lee, clock: VirtualClock | None = None) -> None:
+    """Every item of the step's lists that is due ticked; with ``clock``, a list whose change landed
+    but whose time has not come is waited for (the clock moves to it) and ticked too."""
     step = bot.runbook.step(step_id)
-    assert step is not None
-    for item in step.checklist:
-        await bot.rollout.tick(CHANNEL, step_id, item.id, by)
+    run = await bot.store.open_run(CHANNEL)
+    assert step is not None and run is not None
+    ticked = {t.item_id for t in await bot.store.ticks(run.id, step_id)}
+    for group in step.checklist_groups():
+        due = await checklist.due(bot.rollout.ctx, run, step, group)
+        if group.after is not None and due.at is None:
+            continue  # its change has not landed: not due
+        if due.at is not None and due.at > clock_now(bot):
+            if clock is None:
+                continue
+            await clock.advance_to(due.at)
+        for item in group.items:
+            if item.id not in ticked:
+                await bot.rollout.tick(CHANNEL, step_id, item.id, by)
+
+
+def clock_now(bot: Bot) -> datetime:
+    return bot.clock.now()
 
 
 def follow_production_steps(bot: Bot) -> list[tuple[str, datetime]]:

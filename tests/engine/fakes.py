@@ -197,6 +197,14 @@ class FakeStore:
         self.execution_rows[execution_id] = replace(stored, heartbeat_at=at)
         return True
 
+    async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
+        await self._yield()
+        stored = self.execution_rows.get(execution_id)
+        if stored is None or stored.state is not ExecutionState.WAITING or stored.message != waiting_for:
+            return False
+        self.execution_rows[execution_id] = replace(stored, state=ExecutionState.RUNNING, owner=owner, heartbeat_at=at)
+        return True
+
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
         await self._yield()
         stored = self.execution_rows.get(execution_id)

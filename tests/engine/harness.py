@@ -10,6 +10,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.lease import DEFAULT_LEASE
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor
+from bot.engine.records import StepState
 from bot.engine.rollout import Rollout
 from bot.runbook.models import Runbook
 from tests.engine.fakes import FakeActions, FakeChecker, FakeNotifier, FakeStore, World
@@ -149,9 +150,16 @@ class Harness:
         return self.again()
 
     async def run_step(self, step_id: str, env: str, runner: Actor = sam, approver: Actor = lee) -> Any:
+        """Request, approve and run; a manual action it stops at is marked done by the runner."""
         plan = await self.rollout.request_run(CHANNEL, step_id, env, runner)
         await self.rollout.approve(CHANNEL, step_id, env, approver)
-        return await self.rollout.confirm_run(CHANNEL, step_id, env, runner, plan.fingerprint)
+        result = await self.rollout.confirm_run(CHANNEL, step_id, env, runner, plan.fingerprint)
+        while result.lane.state is StepState.WAITING:
+            ref = result.lane.reason.rsplit(" ", 1)[-1] if result.lane.reason else "1"
+            outcome = await self.rollout.done(CHANNEL, step_id, ref, None, runner)
+            assert outcome.task is not None, outcome.message
+            result = await outcome.task
+        return result
 
 
 async def make(dry_run: bool = False, start: bool = True) -> Harness:

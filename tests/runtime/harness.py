@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from bot.bootstrap import Bot, build
 from bot.config import Settings
-from bot.engine import approvals
+from bot.engine import approvals, checklist
 from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
 from bot.engine.ports import Actor, MetricsSource
-from bot.engine.records import Run
+from bot.engine.records import Run, StepState
 from bot.runtime import Runtime
 
 T = TypeVar("T")
@@ -148,11 +148,32 @@ async def finish(clock: VirtualClock, task: asyncio.Task[T]) -> T:
     raise AssertionError("the execution did not finish within six virtual hours")
 
 
+async def done_all(bot: Bot, clock: VirtualClock, result: ExecutionResult, actor: Actor) -> ExecutionResult:
+    """Press Done (no value) on every manual action the lane stops at, and finish it again each time."""
+    while result.lane.state is StepState.WAITING:
+        ref = (result.lane.reason or "").rsplit(" ", 1)[-1]
+        outcome = await bot.rollout.done(CHANNEL, result.lane.step_id, ref, None, actor)
+        assert outcome.task is not None, outcome.message
+        result = await finish(clock, outcome.task)
+    return result
+
+
 async def tick_all(bot: Bot, step_id: str, actor: Actor) -> None:
+    """Tick every list whose change has landed, moving the clock to a list's due time when it is later."""
     step = bot.runbook.step(step_id)
-    assert step is not None
-    for item in step.checklist:
-        await bot.rollout.tick(CHANNEL, step_id, item.id, actor)
+    run = await bot.store.open_run(CHANNEL)
+    assert step is not None and run is not None
+    ticked = {t.item_id for t in await bot.store.ticks(run.id, step_id)}
+    for group in step.checklist_groups():
+        due = await checklist.due(bot.rollout.ctx, run, step, group)
+        if group.after is not None and due.at is None:
+            continue  # its change has not landed: not due
+        if due.at is not None and due.at > bot.clock.now():
+            assert isinstance(bot.clock, VirtualClock)
+            await bot.clock.advance_to(due.at)
+        for item in group.items:
+            if item.id not in ticked:
+                await bot.rollout.tick(CHANNEL, step_id, item.id, actor)
     await asyncio.sleep(0)
 
 

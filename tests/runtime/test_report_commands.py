@@ -60,9 +60,10 @@ class TestRolledBackProductionStep:
         bot, clock, reports = team.bot, team.clock, team.runtime.reports
         _, staging = await start_lane(bot, "day2.1", "staging")
         assert (await finish(clock, staging)).ok
+        await tick_all(bot, "day2.1", sam)  # staging's "Monitor results" lets production run
         runner, production = await start_lane(bot, "day2.1", "production")
-        await tick_all(bot, "day2.1", sam)
         assert (await finish(clock, production)).ok
+        await tick_all(bot, "day2.1", sam)
         await reports.daily_report(CHANNEL, 1, lee)
         before = team.poster.posts[-1].text
         assert f"day2.1 Reduce Minimum Instances (US Region) (production, by {runner.name}" in before

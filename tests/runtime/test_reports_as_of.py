@@ -77,9 +77,10 @@ async def run_day2_1(team: Team) -> str:
     """day2.1 in staging, then ticked and done in production (-$100/month on Cloud Run)."""
     _, staging = await start_lane(team.bot, "day2.1", "staging")
     assert (await finish(team.clock, staging)).ok
+    await tick_all(team.bot, "day2.1", sam)  # staging's "Monitor results" lets production run
     runner, production = await start_lane(team.bot, "day2.1", "production")
-    await tick_all(team.bot, "day2.1", sam)
     assert (await finish(team.clock, production)).ok
+    await tick_all(team.bot, "day2.1", sam)
     return runner.name
 
 
@@ -108,12 +109,12 @@ async def two_days_of_changes(team: Team) -> str:
     await bot.watcher.resolve(incident.id, sam)
     await bot.watcher.declare_incident(team.run.id, CHANNEL, "a new Day 3 incident", sam)
     await at(team, WEDNESDAY, 10)
-    await tick_all(bot, "day2.2", sam)
     for voter in eu_voters:
         await bot.rollout.approve(CHANNEL, "day2.2", "production", voter)
     plan = await bot.rollout.request_run(CHANNEL, "day2.2", "production", eu_runner)
     started = await bot.rollout.start_execution(CHANNEL, "day2.2", "production", eu_runner, plan.fingerprint)
     assert (await finish(team.clock, started.task)).ok
+    await tick_all(bot, "day2.2", sam)  # its smoke-test list is due once the change landed
     await bot.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
     lane = await bot.store.get_lane(team.run.id, "day2.1", "production")
     assert lane is not None and lane.state is StepState.ROLLED_BACK

@@ -19,6 +19,7 @@ from tests.runtime.harness import (
     Team,
     build_bot,
     chicago,
+    done_all,
     finish,
     start_and_pass_preflight,
     start_lane,
@@ -44,9 +45,9 @@ async def day1_morning(team: Team) -> list[str]:
     for step_id, env in (("day1.1", "production"), ("day1.2", "staging"), ("day1.2", "production")):
         runner, task = await start_lane(bot, step_id, env)
         runners.append(runner.name)
+        assert (await done_all(bot, clock, await finish(clock, task), runner)).ok
         if step_id == "day1.2" and env == "production":
             await tick_all(bot, "day1.2", runner)
-        assert (await finish(clock, task)).ok
     return runners
     lane = await bot.store.get_lane(team.run.id, "day1.2", "production")
     assert lane is not None and lane.state is StepState.DONE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from bot.simulate.cli import simulate
@@ -19,6 +20,17 @@ def test_the_whole_week_does_everything_the_runbook_asks(tmp_path: Path) -> None
     assert "20261113T1700-final_report.txt" in names or any("final_report" in n for n in names)
     assert sum(1 for n in names if "daily_report" in n and n.endswith(".txt")) == 10
     assert_every_call_within_slack_limits(tmp_path / "out" / "calls.jsonl")
+    assert_the_team_pressed_done_with_what_it_measured((tmp_path / "out" / "transcript.txt").read_text("utf-8"))
+
+
+def assert_the_team_pressed_done_with_what_it_measured(transcript: str) -> None:
+    """Manual work is done by a named person with a measured value, never ticked off by itself."""
+    benchmark = re.search(r"dana> /ion done day3\.1 cache-benchmark ([\d.]+)%", transcript)
+    memory = re.search(r"dana> /ion done day3\.1 memory-check ([\d.]+) MB", transcript)
+    assert benchmark is not None and 65 < float(benchmark.group(1)) < 80, "the sim's L1 hit rate on staging"
+    assert memory is not None and 0 < float(memory.group(1)) < 4, "the sim's L1 memory rise on staging"
+    assert re.search(r"> /ion done day10\.2 handoff https://\S+", transcript)
+    assert "recorded as done at" not in transcript
 
 
 def _decoded(value: object) -> object:

@@ -24,7 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 # Commands other engineers are adding on their branches; messages on this branch may already name
 # them. The integrator removes each name once its branch is merged (the test then parses them too).
 BEING_ADDED_ELSEWHERE = {
-    "done",  # i15-manual: `/ion done STEP`
     "record",  # i16-reports: `/ion record …`
 }
 
@@ -50,7 +49,9 @@ _FIELD = re.compile(r"\{[^{}]*\}")
 _QUOTED = re.compile(r"`/ion(?P<code>[^`]*)`")
 # not part of a path or URL; the words after it, up to the next /ion
 _PLAIN = re.compile(r"(?<![\w/:.-])/ion(?=\s)(?P<rest>(?:(?!/ion)[^\n`])*)")
-_ARG = re.compile(r"^(\{[^{}]*\}|[A-Z][A-Z_|]*|day\d+(\.\d+)?|gonogo\.day\d+|preflight|last|staging|production|\d+)$")
+_ARG = re.compile(
+    r"^((\{[^{}]*\})+|[A-Z][A-Z_|]*|day\d+(\.\d+)?|gonogo\.day\d+|preflight|last|staging|production|\d+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def _field_value(field: str) -> str:
 def _sample(text: str) -> str:
     """Placeholders and fields filled in; [optional] parts and … left out."""
     text = re.sub(r"\[[^\]]*\]", " ", text).replace("...", " ").replace("…", " ")
+    on_gate = text.split()[:1] in (["gonogo"], ["gate"], ["override"], ["reopen"])  # its first field is a gate
+    text = _FIELD.sub(lambda m: "preflight" if on_gate else _field_value(m.group(0)), text, count=1 if on_gate else 0)
     text = _FIELD.sub(lambda m: _field_value(m.group(0)), text)
     words = [PLACEHOLDERS.get(w, w.split("|")[0] if "|" in w else w) for w in text.split()]
     return " ".join(words)

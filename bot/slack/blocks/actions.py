@@ -22,6 +22,7 @@ class Verb(StrEnum):
     GATE_TICK = "gate_tick"
     GATE_DECIDE = "gate_decide"
     GATE_RECHECK = "gate_recheck"
+    DONE = "done"  # a manual action is done (a modal asks for its value when it wants one)
     ACK = "ack"
     HOLD = "hold"
     CONFIRM_RUN = "confirm_run"  # modal callback_id

@@ -20,6 +20,7 @@ from bot.engine.triggers import PAUSED_AT, is_step_trigger, trigger_of
 from bot.engine.views import StatusView, StepView
 from bot.runbook.models import Runbook
 from bot.slack.blocks.from_engine import plan_view
+from bot.slack.blocks.manual_views import list_views, manual_views
 from bot.slack.blocks.views import (
     AlertCardView,
     AlertLineView,
@@ -111,6 +112,8 @@ def step_card_view(
         approvals=approvals,
         plans=tuple(plan_view(p, view.step) for p in plans),
         on_date=window[0].astimezone(_zone(runbook)).date() if window else None,
+        manual=manual_views(view, runbook),
+        lists=list_views(view),
     )
 
 

@@ -213,6 +213,7 @@ STATE_EMOJI = {
     "ready": ":large_blue_circle:",
     "approved": ":ballot_box_with_check:",
     "running": ":arrows_counterclockwise:",
+    "waiting": ":hourglass_flowing_sand:",
     "verifying": ":mag:",
     "done": ":white_check_mark:",
     "failed": ":x:",

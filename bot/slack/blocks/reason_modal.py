@@ -16,8 +16,16 @@ REASON_BLOCK = "reason"
 REASON_INPUT = "ion:reason"
 
 
-def reason_modal(title: str, question: str, callback: Verb, meta: ActionValue, dry_run: bool = False) -> dict[str, Any]:
-    """``callback`` is the verb the submit handler dispatches on (reject or gate_decide)."""
+def reason_modal(
+    title: str,
+    question: str,
+    callback: Verb,
+    meta: ActionValue,
+    dry_run: bool = False,
+    label: str = "Reason",
+    multiline: bool = True,
+) -> dict[str, Any]:
+    """``callback`` is the verb the submit handler dispatches on (reject, gate_decide, done)."""
     prefix = "DRY RUN " if dry_run else ""
     view = View(
         type="modal",
@@ -30,8 +38,10 @@ def reason_modal(title: str, question: str, callback: Verb, meta: ActionValue, d
             section(question),
             InputBlock(
                 block_id=REASON_BLOCK,
-                label=PlainTextObject(text="Reason"),
-                element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True, min_length=3, max_length=500),
+                label=PlainTextObject(text=label),
+                element=PlainTextInputElement(
+                    action_id=REASON_INPUT, multiline=multiline, min_length=1 if not multiline else 3, max_length=500
+                ),
             ),
         ],
     )

@@ -22,11 +22,11 @@ from bot.slack.blocks.kit import (
     state_badge,
     verdict,
 )
-from bot.slack.blocks.views import ApprovalView, CheckView, LaneView, PlanView, StepCardView
+from bot.slack.blocks.views import ApprovalView, CheckView, LaneView, ListView, PlanView, StepCardView
 from bot.slack.mrkdwn import code, escape, escape_inline, who
 
 ARROW = "→"
-_ROLLBACKABLE = {"done", "failed", "verifying"}
+_ROLLBACKABLE = {"done", "failed", "verifying", "waiting"}
 _AWAITING_APPROVAL = {"pending", "ready"}
 
 
@@ -110,7 +110,7 @@ def _buttons(view: StepCardView) -> list[dict[str, object]]:
             )
         )
     for lane in lanes:
-        if lane.state in {"running", "verifying", "rolling_back", "done", "skipped"}:
+        if lane.state in {"running", "waiting", "verifying", "rolling_back", "done", "skipped"}:
             continue
         env = lane.environment
         production = env == "production" or any(p.production for p in view.plans if p.environment == env)
@@ -129,6 +129,7 @@ def _buttons(view: StepCardView) -> list[dict[str, object]]:
                 confirm=Confirm(f"Run on {env}?", text, confirm="Run", danger=production),
             )
         )
+    elements.extend(_done_buttons(view))
     for lane in lanes:
         if lane.state in _ROLLBACKABLE:
             env = lane.environment
@@ -186,9 +187,10 @@ def step_card(view: StepCardView) -> Message:
     if not view.plans and step.actions:
         described = [f"• {escape_inline(a.title or describe_action(a))}" for a in step.actions]
         blocks.append(section("*Actions*\n" + "\n".join(described)))
-    if step.checklist:
-        blocks.append(section(f"*Checklist* ({_ticked(view)}/{len(step.checklist)} ticked)"))
-        blocks.extend(checkboxes(_boxes(view), Verb.TICK, f"tick:{step.id}"))
+    if view.manual:
+        blocks.append(section(_manual_text(view)))
+    if step.checklist_items():
+        blocks.extend(_checklists(view))
     if step.acceptance:
         checks = {c.label: c for c in view.acceptance}
         lines = []
@@ -216,14 +218,74 @@ def _approval_line(approval: ApprovalView, tz: str) -> str:
 
 
 def _ticked(view: StepCardView) -> int:
-    ids = {item.id for item in view.step.checklist}
+    ids = {item.id for item in view.step.checklist_items()}
     return len({t.item_id for t in view.ticks if t.item_id in ids})
+
+
+def _done_buttons(view: StepCardView) -> list[dict[str, object]]:
+    """Done, per manual action a lane waits for; one asking for a value opens a dialog for it."""
+    found: list[dict[str, object]] = []
+    for item in view.manual:
+        for env in item.waiting_in:
+            value = ActionValue(
+                run=view.meta.run_id, step=view.step.id, env=env, item=item.ref, card_version=view.meta.card_version
+            )
+            found.append(
+                button(f"Done: {item.title}", Verb.DONE, value, qualifier=f"{env}.{item.ref}", style="primary")
+            )
+    return found
+
+
+def _manual_text(view: StepCardView) -> str:
+    lines = ["*Manual work* (press Done when it is done)"]
+    for item in view.manual:
+        asks = f"; value: {escape_inline(item.asks)}" if item.asks else ""
+        lines.append(f"{item.number}. {escape_inline(item.title)} — for {escape_inline(item.for_whom)}{asks}")
+        lines.extend(f"    {escape_inline(line)}" for line in item.lines)
+        lines.extend(
+            f"    :hourglass: {escape_inline(env)} waits for it: {code(item.usage)}" for env in item.waiting_in
+        )
+    return "\n".join(lines)
+
+
+def _checklists(view: StepCardView) -> list[dict[str, object]]:
+    """One group of boxes per list, numbered 1..n across the step; a list not yet due says until when."""
+    step = view.step
+    header_line = f"*Checklist* ({_ticked(view)}/{len(step.checklist_items())} ticked)"
+    if not view.lists:
+        return [section(header_line), *checkboxes(_boxes(view), Verb.TICK, f"tick:{step.id}")]
+    by_id = {box.value.item: box for box in _boxes(view)}
+    blocks: list[dict[str, object]] = [section(header_line)]
+    for n, listed in enumerate(view.lists):
+        note = _due_note(listed, view.meta.timezone)
+        blocks.append(context(f"*{escape_inline(listed.title)}*" + (f" — {note}" if note else "")))
+        boxes = [_not_yet(by_id[i], listed, view.meta.timezone) for i in listed.item_ids if i in by_id]
+        blocks.extend(checkboxes(boxes, Verb.TICK, f"tick:{step.id}:{n}"))
+    return blocks
+
+
+def _due_note(listed: ListView, tz: str) -> str:
+    if not listed.moment:
+        return ""
+    if listed.due_now:
+        since = f", due since {clock(listed.due_at, tz)}" if listed.due_at else ""
+        return escape_inline(listed.moment) + since
+    if not listed.landed:
+        return f"{escape_inline(listed.moment)}: *not due yet* (that change has not landed)"
+    return f"{escape_inline(listed.moment)}: *not due until {clock(listed.due_at, tz)}*"
+
+
+def _not_yet(box: Box, listed: ListView, tz: str) -> Box:
+    if listed.due_now or box.ticked:
+        return box
+    when = f"until {clock(listed.due_at, tz)}" if listed.due_at else "yet"
+    return Box(value=box.value, text=box.text, ticked=False, note=f"not due {when}")
 
 
 def _boxes(view: StepCardView) -> list[Box]:
     ticks = {t.item_id: t for t in view.ticks}
     boxes = []
-    for item in view.step.checklist:
+    for item in view.step.checklist_items():
         tick = ticks.get(item.id)
         note = None
         if tick is not None:

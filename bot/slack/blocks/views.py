@@ -96,6 +96,32 @@ class CountedView:
 
 
 @dataclass(frozen=True)
+class ManualView:
+    """A manual action on the card: for whom, what value it asks, and per lane what happened."""
+
+    number: int
+    ref: str  # what /ion done and the Done button name it by
+    title: str
+    for_whom: str
+    asks: str | None = None  # "cache_hit_pct in % (cache_hit_pct > 65)"
+    usage: str = ""  # the /ion done line
+    lines: tuple[str, ...] = ()  # "staging: done by dana at 09:12 (70%)", failing entries too
+    waiting_in: tuple[str, ...] = ()  # environments whose lane waits for this action now
+
+
+@dataclass(frozen=True)
+class ListView:
+    """One checklist of the step: its items (by id) and when it is due ("" when always)."""
+
+    title: str
+    item_ids: tuple[str, ...]
+    moment: str = ""  # "30 min after the production change landed"
+    due_at: datetime | None = None
+    landed: bool = True
+    due_now: bool = True
+
+
+@dataclass(frozen=True)
 class StepCardView:
     meta: CardMeta
     step: Step
@@ -105,6 +131,8 @@ class StepCardView:
     plans: tuple[PlanView, ...] = ()
     acceptance: tuple[CheckView, ...] = ()  # live values of step.acceptance, when checked
     on_date: date | None = None
+    manual: tuple[ManualView, ...] = ()
+    lists: tuple[ListView, ...] = ()  # empty: one list of step.checklist, always due
 
 
 @dataclass(frozen=True)

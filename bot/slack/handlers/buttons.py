@@ -13,14 +13,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
+from bot.engine import manual
 from bot.engine.errors import Refused
+from bot.engine.evidence import example
 from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
 from bot.slack.handlers import AppState, answered, delivery_key
-from bot.slack.handlers.flows import preview_rollback, run_step
+from bot.slack.handlers.flows import done, preview_rollback, run_step
 from bot.slack.render import SIGNOFF_ACTION
 
 
@@ -126,6 +128,29 @@ async def _rollback(click: Click, value: ActionValue, qualifier: str | None) -> 
     run = await click.run(value)
     target = f"{value.step}@{value.env}" if value.step and value.env else (value.step or "last")
     await preview_rollback(click.state, run, target, click.actor, click.trigger_id, click.at)
+
+
+async def _done(click: Click, value: ActionValue, qualifier: str | None) -> None:
+    """Done on a manual action: at once when it asks for nothing, else a dialog asks for its value."""
+    run = await click.run(value)
+    step = click.state.bot.runbook.step(value.step or "")
+    spec = next((i.spec for i in manual.items(step) if i.ref == value.item), None) if step else None
+    if step is None or spec is None or spec.value is None:
+        await done(click.state, run, str(value.step), value.item or "", None, click.actor)
+        return
+    meta = ActionValue(
+        run=run.id,
+        step=step.id,
+        env=value.env,
+        item=value.item,
+        channel=click.channel,
+        message_ts=click.at[1] if click.at else None,
+    )
+    rule = f" ({spec.accept.text})" if spec.accept is not None else ""
+    wanted = f"{spec.value.name} in {spec.value.unit}{rule}, e.g. {example(spec.value)}"
+    question = f"{spec.title or spec.instruction}: enter {wanted}."
+    modal = reason_modal("Done", question, Verb.DONE, meta, click.state.dry_run, label="Value", multiline=False)
+    await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
 async def _hold(click: Click, value: ActionValue, qualifier: str | None) -> None:
@@ -277,6 +302,7 @@ _BY_VERB = {
     Verb.ACK: _acknowledge,
     Verb.GATE_DECIDE: _gate_decide,
     Verb.GATE_RECHECK: _gate_recheck,
+    Verb.DONE: _done,
     Verb.TICK: _not_a_button,
     Verb.GATE_TICK: _not_a_button,
     Verb.CONFIRM_RUN: _not_a_button,

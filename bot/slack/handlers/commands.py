@@ -15,7 +15,7 @@ from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
 from bot.slack.cards import card_key, text_message
 from bot.slack.handlers import AppState, answered, delivery_key
-from bot.slack.handlers.flows import preview_rollback, run_step
+from bot.slack.handlers.flows import done, preview_rollback, run_step
 from bot.slack.mrkdwn import Mrkdwn, code, escape
 
 
@@ -211,12 +211,29 @@ class Command:
     def _is_gate(self, target: str) -> bool:
         return self.bot.runbook.gate(target) is not None or not target.startswith("day")
 
+    def _item_name(self, step_id: str, ref: str) -> str:
+        """``2 (no-errors)`` for an item named by its card number; the id as typed otherwise."""
+        step = self.bot.runbook.step(step_id)
+        items = step.checklist_items() if step else []
+        if ref.isdigit() and 1 <= int(ref) <= len(items):
+            return f"{ref} ({items[int(ref) - 1].id})"
+        return ref
+
     async def _TickCommand(self, cmd: c.TickCommand) -> None:
         if self._is_gate(cmd.target_id):
-            await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            view = await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            run = await self._run()
+            if await self.state.poster.where(card_key("gate", run.id, cmd.target_id)) is None:
+                # No card shows the tick yet: say it, and how to see the card.
+                await self.say(
+                    f"Ticked {cmd.item_id} of {cmd.target_id}: {view.sections.summary()}. "
+                    f"Its Go/No-Go card is not posted yet; /ion gonogo {cmd.target_id} posts it."
+                )
         else:
             status = await self.bot.rollout.tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
-            await self.say(f"Ticked {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
+            await self.say(
+                f"Ticked {self._item_name(cmd.target_id, cmd.item_id)} of {cmd.target_id}: {status.summary()}."
+            )
         await self.state.refresh_card(await self._run(), cmd.target_id)
 
     async def _UntickCommand(self, cmd: c.UntickCommand) -> None:
@@ -233,8 +250,11 @@ class Command:
                 "with a reason. Nothing was changed."
             )
         status = await self.bot.rollout.waive(self.channel, cmd.target_id, cmd.item_id, cmd.reason, self.actor)
-        await self.say(f"Waived {cmd.item_id} of {cmd.target_id}: {status.summary()}.")
+        await self.say(f"Waived {self._item_name(cmd.target_id, cmd.item_id)} of {cmd.target_id}: {status.summary()}.")
         await self.state.refresh_card(await self._run(), cmd.target_id)
+
+    async def _DoneCommand(self, cmd: c.DoneCommand) -> None:
+        await done(self.state, await self._run(), cmd.step_id, cmd.item, cmd.value, self.actor)
 
     async def _GoNoGoCommand(self, cmd: c.GoNoGoCommand) -> None:
         run = await self._run("gate health")

@@ -320,6 +320,14 @@ async def _run_step(
     await confirmation.confirm(modal, run.channel, actor.user_id, again)
 
 
+async def done(state: AppState, run: Run, step_id: str, item: str, value: str | None, actor: Actor) -> None:
+    """A person's Done (command, button or dialog): say what was recorded; a passing one carries the lane on."""
+    outcome = await state.bot.rollout.done(run.channel, step_id, item, value, actor)
+    await state.poster.say(run.channel, actor.user_id, outcome.message, dry_run=state.dry_run)
+    if outcome.task is not None:
+        state.spawn(_follow(state, run, actor, outcome.task))
+
+
 async def start(state: AppState, run: Run, step_id: str, env: str, actor: Actor, fingerprint: str) -> None:
     """Claim the execution (the engine's claim is the only guard against doubles) and let it run."""
     started = await state.bot.rollout.start_execution(run.channel, step_id, env, actor, fingerprint)

@@ -19,7 +19,7 @@ from bot.slack.blocks import CONFIRM_BLOCK, confirmation_word, typed_confirmatio
 from bot.slack.blocks.actions import ActionValue, Verb, action_id, parse_action_id
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT, reason_errors
 from bot.slack.handlers import AppState, answered, delivery_key
-from bot.slack.handlers.flows import start
+from bot.slack.handlers.flows import done, start
 
 
 def _input(view: dict[str, Any], block: str, element: str) -> str | None:
@@ -57,7 +57,7 @@ def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]
         step = state.bot.runbook.step(meta.step or "")
         expected = confirmation_word(step) if step is not None else (meta.step or "")
         return typed_confirmation_errors(_input(view, CONFIRM_BLOCK, action_id(Verb.TYPED_NAME)), expected)
-    if verb in (Verb.REJECT, Verb.GATE_DECIDE):
+    if verb in (Verb.REJECT, Verb.GATE_DECIDE, Verb.DONE):
         return reason_errors(_input(view, REASON_BLOCK, REASON_INPUT))
     return None
 
@@ -78,6 +78,8 @@ async def _submit(state: AppState, verb: Verb, meta: ActionValue, view: dict[str
         reason = _input(view, REASON_BLOCK, REASON_INPUT) or ""
         await rollout.gate_decide(run.channel, step, False, reason, actor)
         await state.refresh_card(run, step, at)
+    elif verb is Verb.DONE:
+        await done(state, run, step, meta.item or "", _input(view, REASON_BLOCK, REASON_INPUT), actor)
 
 
 async def _rollback(state: AppState, run: Run, target: str, actor: Actor, seen: str | None) -> None:
