@@ -13,14 +13,15 @@ from typing import Literal
 from bot.engine.cost_ledger import CostLedger
 
 MetricStatus = Literal["met", "not met", "unknown"]
-IssueKind = Literal["failed", "rolled_back", "alert", "unticked", "approval"]
+IssueKind = Literal["failed", "rolled_back", "alert", "unticked", "approval", "ready"]
 
 # --- inputs (filled by the lead from the store and the metrics checker) ---------------------
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """A step lane's state; ``finished_at`` is when it reached that state, ``by`` who made it happen."""
+    """A step lane's state; ``finished_at`` is when it reached that state, ``by`` who made it happen;
+    ``dry_run`` when it was only rehearsed (nothing changed)."""
 
     step_id: str
     title: str
@@ -28,6 +29,7 @@ class StepOutcome:
     state: str
     finished_at: datetime | None = None
     by: str | None = None
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,53 @@ class GateDecision:
 
 @dataclass(frozen=True)
 class QualityReading:
-    """A quality target checked by the lead (passed None = could not be checked)."""
+    """A quality target checked by the lead (passed None = could not be checked); ``by`` and ``at``
+    name the person who recorded a manual one (``/ion record``)."""
 
     label: str
     passed: bool | None
     detail: str = ""
+    by: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StepMetricLine:
+    """One condition of a day's step judged at the report time: an acceptance condition (``role``
+    "accept": met when it holds) or a ``rollback_if`` one ("rollback": met when it does NOT hold)."""
+
+    step_id: str
+    role: Literal["accept", "rollback"]
+    condition: str
+    label: str
+    unit: str
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    window: str
+    status: MetricStatus
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One change of a phase: how far it reached, what it did to its metric, and whether and why it was
+    rolled back (``rolled_back_why`` names the trigger and its value, or the person)."""
+
+    step_id: str
+    title: str
+    reached: str
+    effect: str
+    rolled_back: bool
+    rolled_back_why: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockedStep:
+    """A step that cannot run because a step it depends on was rolled back or failed."""
+
+    step_id: str
+    title: str
+    because: str
 
 
 # --- outputs (what the templates render) -----------------------------------------------------
@@ -106,6 +150,7 @@ class MetricLine:
     now: float | None
     target: float | None
     status: MetricStatus
+    window: str = ""  # which window ``now`` is, e.g. "15-min mean to 17:00"
 
 
 @dataclass(frozen=True)
@@ -125,6 +170,8 @@ class PlannedStep:
     title: str
     window: str | None
     environments: tuple[str, ...]
+    state: str | None = None  # "done in production at 10:12" once known (standups read it fresh)
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +205,21 @@ class QualityLine:
     label: str
     status: MetricStatus
     detail: str
+    by: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReportExtras:
+    """What the lead adds to a report beyond the common inputs; every field has a quiet default."""
+
+    step_metrics: tuple[StepMetricLine, ...] = ()
+    changes: tuple[ChangeRow, ...] = ()
+    blocked: tuple[BlockedStep, ...] = ()
+    scaling: tuple[str, ...] = ()
+    dry_run: bool = False
+    window: str = ""
+    plan_states: tuple[tuple[str, str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +232,13 @@ class DailyReport:
     cost: CostLedger
     issues: tuple[Issue, ...]
     next_day: DayPlan | None
+    objective: str | None = None
+    day_title: str | None = None
+    step_metrics: tuple[StepMetricLine, ...] = ()
+    rehearsed: tuple[CompletedStep, ...] = ()  # done in a dry run: nothing was changed
+    scaling: tuple[str, ...] = ()
+    dry_run: bool = False
+    blocked: tuple[BlockedStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +253,10 @@ class StandupDigest:
     metrics: tuple[MetricLine, ...]
     cost: CostLedger
     agenda: tuple[str, ...]
+    dry_run: bool = False
+    snapshot_at: datetime | None = None  # when the day's one snapshot was taken (team zone)
+    attendees: str = ""  # the mentions of the people expected at the standup
+    local_times: tuple[str, ...] = ()  # "US 09:00 America/Chicago", ... (one post for every zone)
 
 
 @dataclass(frozen=True)
@@ -202,6 +275,11 @@ class PhaseSummary:
     decision: Decision | None
     next_phase: str | None
     next_day: DayPlan | None
+    changes: tuple[ChangeRow, ...] = ()
+    blocked: tuple[BlockedStep, ...] = ()
+    rehearsed: tuple[CompletedStep, ...] = ()
+    dry_run: bool = False
+    expected_results: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,3 +294,7 @@ class FinalReport:
     issues: tuple[Issue, ...]
     decision: Decision | None
     expected_results: tuple[str, ...]
+    changes: tuple[ChangeRow, ...] = ()
+    blocked: tuple[BlockedStep, ...] = ()
+    rehearsed: tuple[CompletedStep, ...] = ()
+    dry_run: bool = False

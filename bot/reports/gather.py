@@ -26,6 +26,7 @@ from bot.engine.calendar import RunCalendar
 from bot.engine.cost_ledger import CostEntry, CostLedger, LaneEvent, build_cost_ledger
 from bot.engine.ports import BOT_ACTOR, AlertRecord, Point
 from bot.engine.records import Approval, AuditEntry, ChecklistTick, Run, StepState, Waiver
+from bot.engine.report_data import APPROVED_WAITING
 from bot.engine.report_model import (
     GateDecision,
     MetricReading,
@@ -36,6 +37,7 @@ from bot.engine.report_model import (
     UntickedItem,
 )
 from bot.reports.charts import ChartSeries
+from bot.reports.facts import FactBook, slug
 from bot.runbook.models import Environment, Metric, Runbook, Step
 
 if TYPE_CHECKING:
@@ -206,7 +208,7 @@ class ReportGatherer:
             alerts=tuple(await self.alerts(run.id, now if replay else None)),
             pending=tuple(await self.pending(run, names, history)),
             unticked=tuple(await self.unticked(run, days, history)),
-            ledger=await self.ledger(run.id, moves, now),
+            ledger=await self.ledger(run.id, [] if run.dry_run else moves, now),
             notes=tuple(history.gaps()) if history else (),
             history=history,
         )
@@ -284,7 +286,8 @@ class ReportGatherer:
             if move.state == StepState.DONE.value or by == BOT_ACTOR.name:
                 runner = runners.get((step_id, environment))
                 by = names.get(runner, runner) if runner else by
-            found.append(StepOutcome(step_id, step.title if step else step_id, environment, move.state, move.at, by))
+            title = step.title if step else step_id
+            found.append(StepOutcome(step_id, title, environment, move.state, move.at, by, run.dry_run))
         return found
 
     async def _runners(self, run_id: str) -> dict[tuple[str, str], str]:
@@ -331,7 +334,7 @@ class ReportGatherer:
                 continue
             who = names.get(shown, shown) if shown else None
             if state == StepState.APPROVED.value:
-                found.append(PendingApproval(step.id, step.title, environment, "someone to run it (approved)", who))
+                found.append(PendingApproval(step.id, step.title, environment, APPROVED_WAITING, who))
                 continue
             votes = await self.bot.store.approvals(run.id, step.id, environment)
             at = history.at if history is not None else None
@@ -458,7 +461,7 @@ class ReportGatherer:
                     CostEntry(
                         str(raw["service"]),
                         float(raw["monthly_usd"]),
-                        datetime.fromisoformat(str(raw["recorded_at"])),
+                        datetime.fromisoformat(str(raw["recorded_at"])).astimezone(self.zone),
                         str(raw.get("by", "")),
                     )
                 )
@@ -510,7 +513,8 @@ class ReportGatherer:
                 result = await self.bot.checker.check(target.condition, environment, now)
                 readings.append(QualityReading(target.label, result.passed, result.detail))
             else:
-                readings.append(await self._ticked_on_a_gate(run, target.label, history))
+                recorded = await FactBook(self.bot).reading(run.id, target.label, now)
+                readings.append(recorded or await self._ticked_on_a_gate(run, target.label, history))
         return readings
 
     async def _incidents_resolved_since(self, run_id: str, at: datetime) -> int:
@@ -532,7 +536,7 @@ class ReportGatherer:
                     name = ticked.get(item.id)
                     if name is not None:
                         return QualityReading(label, True, f"ticked on {gate.id} by {name}")
-        return QualityReading(label, None, "a manual check; nobody has recorded it")
+        return QualityReading(label, None, f"nobody has recorded it; `/ion record {slug(label)} yes|no [NOTE]`")
 
 
 def aggregate(values: Sequence[float], how: str) -> float | None:

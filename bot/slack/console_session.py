@@ -33,6 +33,7 @@ from bot.engine.clock import SystemClock
 from bot.engine.permissions import DEMO_TEAM, TeamMember
 from bot.engine.ports import Event
 from bot.engine.records import StepState
+from bot.reports.mail import mailer_from_settings
 from bot.reports.service import ReportService
 from bot.runbook.loader import load_runbook
 from bot.scheduler import run_dates
@@ -209,7 +210,8 @@ class Session:
         if files is None:
             files = Path(tempfile.mkdtemp(prefix="ionbot-charts-"))  # kept: the reports show these paths
         state = state_of(self.app)
-        service = ReportService(self.bot, SlackReportPoster(state.outbox, self.client, files_dir=files))
+        poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
+        service = ReportService(self.bot, poster, mailer=mailer_from_settings(self.bot.settings, files))
         state.reports = service
         return service
 

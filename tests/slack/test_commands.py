@@ -174,6 +174,7 @@ def test_every_command_in_the_usage_table_parses_when_given_its_example_argument
         "waive": "waive day1.1 a why",
         "skip": "skip day1.1 why",
         "reopen": "reopen day3 why",
+        "record": "record zero-data-loss yes",
     }
     for name in USAGE:
         result = parse(examples.get(name, name))
