@@ -357,10 +357,14 @@ def day_plan(runbook: Runbook, number: int, states: Sequence[tuple[str, str, boo
     if number > runbook.calendar.working_days:
         return None
     day = runbook.day(number)
-    gates = tuple(PlannedGate(g.id, g.title, _clock(g.at)) for g in runbook.gates if g.day == number)
+    known = {step_id: (text, done) for step_id, text, done in states}
+    gates = tuple(
+        PlannedGate(g.id, g.title, _clock(g.at), *known.get(g.id, (None, False)))
+        for g in runbook.gates
+        if g.day == number
+    )
     if day is None:
         return DayPlan(number, f"Day {number}", None, (), gates)
-    known = {step_id: (text, done) for step_id, text, done in states}
     steps = tuple(
         PlannedStep(
             s.id,

@@ -179,6 +179,8 @@ class PlannedGate:
     gate_id: str
     title: str
     at: str
+    state: str | None = None  # "decided YES by lee at 09:05" once decided
+    done: bool = False
 
 
 @dataclass(frozen=True)

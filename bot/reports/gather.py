@@ -536,7 +536,7 @@ class ReportGatherer:
                     name = ticked.get(item.id)
                     if name is not None:
                         return QualityReading(label, True, f"ticked on {gate.id} by {name}")
-        return QualityReading(label, None, f"nobody has recorded it; `/ion record {slug(label)} yes|no [NOTE]`")
+        return QualityReading(label, None, f"nobody has recorded it: /ion record {slug(label)} yes|no [NOTE]")
 
 
 def aggregate(values: Sequence[float], how: str) -> float | None:

@@ -66,14 +66,14 @@ def conditions_of(step: Step) -> list[tuple[Literal["accept", "rollback"], Condi
 
     for condition in step.acceptance:
         add("accept", condition)
+    if step.verification is not None:
+        for condition in step.verification.conditions:
+            add("accept", condition)
     for action in step.actions:
         if isinstance(action, MetricGate):
             add("accept", action.condition)
     for item in step.checklist:
         add("accept", item.condition)
-    if step.verification is not None:
-        for condition in step.verification.conditions:
-            add("accept", condition)
     for condition in step.rollback_if:
         add("rollback", condition)
     return found
@@ -154,6 +154,20 @@ class ExtrasGatherer:
             states.append((step.id, "; ".join(said), done and bool(said)))
         return tuple(states)
 
+    async def gate_states(self, run: Run, day: int, at: datetime) -> tuple[tuple[str, str, bool], ...]:
+        """The day's gates as they stood at ``at``: decided (by whom, when) or not yet."""
+        states: list[tuple[str, str, bool]] = []
+        for gate in self.runbook.gates:
+            if gate.day != day:
+                continue
+            record = await self.bot.store.get_gate(run.id, gate.id)
+            if record is None or record.decision is None or record.decided_at is None or record.decided_at > at:
+                continue
+            who = record.decided_by_name or record.decided_by
+            when = record.decided_at.astimezone(self.zone)
+            states.append((gate.id, f"decided {record.decision.upper()} by {who} at {when:%H:%M}", True))
+        return tuple(states)
+
     def blocked(self, moves: Sequence[LaneMove], at: datetime, days: Iterable[int]) -> tuple[BlockedStep, ...]:
         """Steps of ``days`` not yet run whose dependency was rolled back or failed (in any lane)."""
         lanes = self.latest(moves, at)
@@ -211,15 +225,21 @@ class ExtrasGatherer:
         return tuple(rows)
 
     def _reached(self, step: Step, states: dict[str, LaneMove], lanes: dict[tuple[str, str], LaneMove]) -> str:
-        done = [env for env, move in states.items() if move.state == StepState.DONE.value]
-        if not done:
+        """The furthest environment the step went to (runbook order), and how it stands there."""
+        went = [env for env in step.environments if env in states and states[env].state not in NOT_STARTED]
+        if not went:
             latest = max(states.values(), key=lambda m: m.at)
-            return f"{latest.state.replace('_', ' ')} in {latest.environment}"
+            return f"not run yet ({latest.state.replace('_', ' ')} in {latest.environment})"
+        furthest = states[went[-1]]
+        if furthest.state != StepState.DONE.value:
+            return f"{furthest.environment} ({furthest.state.replace('_', ' ')} there)"
         production = {e.name for e in self.runbook.environments if e.production}
-        if not any(env in production for env in done):
-            return ", ".join(done)
+        if furthest.environment not in production:
+            return furthest.environment
         share = self._traffic_share(step, lanes)
-        return "production, 100 %" if share is None or share >= 100 else f"production canary, {share} %"
+        if share is None:
+            return "production"
+        return "production, 100 % of traffic" if share >= 100 else f"production canary, {share} % of traffic"
 
     def _traffic_share(self, step: Step, lanes: dict[tuple[str, str], LaneMove]) -> int | None:
         """The share of traffic the step's revision reached: its own canary, raised by the later traffic
@@ -260,12 +280,13 @@ class ExtrasGatherer:
             if metric is not None:
                 result = await self.bot.checker.check(condition, production_environment(self.runbook), at)
                 local = at.astimezone(self.zone)
+                baseline = format_value(metric.baseline, metric.unit) if metric.baseline is not None else "no baseline"
                 parts.append(
-                    f"{metric.title} {format_value(metric.baseline, metric.unit)} → "
-                    f"{format_value(result.value, metric.unit)} ({window_text(condition, local)})"
+                    f"{metric.title} {baseline} → {format_value(result.value, metric.unit)} "
+                    f"({window_text(condition, local)})"
                 )
         if step.expected_impact:
-            parts.append(f"expected {step.expected_impact}")
+            parts.append(f"declared impact: {step.expected_impact.rstrip('.')}")
         if step.cost_impact is not None:
             parts.append(f"{step.cost_impact.service} {format_value(step.cost_impact.monthly_usd, 'usd')}/month")
         return "; ".join(parts) or "no metric named"

@@ -425,9 +425,8 @@ class ReportService:
         yesterday = inputs.outcomes if day > 1 else ()
         unticked = await self.gather.unticked(run, [day], inputs.history)
         moves = await self.gather.lane_moves(run)
-        extras = ReportExtras(
-            dry_run=self._dry(run), window=self._window(at), plan_states=self.extras.plan_states(day, moves, at)
-        )
+        states = self.extras.plan_states(day, moves, at) + await self.extras.gate_states(run, day, at)
+        extras = ReportExtras(dry_run=self._dry(run), window=self._window(at), plan_states=states)
         single = self.bot.runbook.schedule.standup_posts == "single" and not stamp
         report = standup_digest(
             self.bot.runbook,
