@@ -92,7 +92,7 @@ def daily_report(
         completed=completed_steps(runbook, outcomes),
         metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        issues=_explained(issues(runbook, outcomes, alerts, pending, unticked), extras),
         next_day=day_plan(runbook, day + 1),
         objective=plan.objective if plan else None,
         day_title=plan.title if plan else None,
@@ -126,7 +126,7 @@ def standup_digest(
         late=late,
         completed_yesterday=completed_steps(runbook, yesterday),
         today=day_plan(runbook, day, extras.plan_states),
-        blockers=issues(runbook, yesterday, alerts, pending, unticked),
+        blockers=_explained(issues(runbook, yesterday, alerts, pending, unticked), extras),
         metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
         agenda=tuple(runbook.schedule.standup_agenda),
@@ -164,7 +164,7 @@ def phase_summary(
         metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
         quality=quality_lines(runbook, quality),
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        issues=_explained(issues(runbook, outcomes, alerts, pending, unticked), extras),
         decision=decision_for(runbook, day, decisions),
         next_phase=following.name if following else None,
         next_day=day_plan(runbook, day + 1),
@@ -199,7 +199,7 @@ def final_report(
         metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
         quality=quality_lines(runbook, quality),
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        issues=_explained(issues(runbook, outcomes, alerts, pending, unticked), extras),
         decision=decision_for(runbook, day, decisions),
         expected_results=tuple(runbook.targets.expected_results),
         changes=extras.changes,
@@ -212,6 +212,12 @@ def final_report(
 def _titled(title: str, extras: ReportExtras) -> str:
     """A dry run says so in the title of every report, where nobody can miss it."""
     return f"DRY RUN: {title}" if extras.dry_run else title
+
+
+def _explained(found: tuple[Issue, ...], extras: ReportExtras) -> tuple[Issue, ...]:
+    """A rolled-back step's issue carries why it was rolled back."""
+    reasons = dict(extras.reasons)
+    return tuple(replace(i, why=reasons[i.ref]) if i.kind == "rolled_back" and i.ref in reasons else i for i in found)
 
 
 def _windowed(lines: tuple[MetricLine, ...], extras: ReportExtras) -> tuple[MetricLine, ...]:

@@ -162,6 +162,7 @@ class Issue:
     text: str
     detail: str
     at: datetime | None = None
+    why: str | None = None  # a rollback's reason: the trigger and its value, the failed check, or who
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ class ReportExtras:
     dry_run: bool = False
     window: str = ""
     plan_states: tuple[tuple[str, str, bool], ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()  # (step id, why it was rolled back)
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,18 @@ class ExtrasGatherer:
                 )
         return tuple(rows)
 
+    async def reasons(self, run: Run, moves: Sequence[LaneMove], at: datetime) -> tuple[tuple[str, str], ...]:
+        """Why each step rolled back by ``at`` was rolled back (its latest rolled-back lane)."""
+        lanes = self.latest(moves, at)
+        alerts = [a for a in await self.bot.store.alerts(run.id) if a.opened_at <= at]
+        executions = [e for e in await self.bot.store.executions(run.id) if e.started_at <= at]
+        found: dict[str, str] = {}
+        for (step_id, _env), move in sorted(lanes.items(), key=lambda item: item[1].at):
+            step = self.runbook.step(step_id)
+            if step is not None and move.state == StepState.ROLLED_BACK.value:
+                found[step_id] = self._why(step, move, alerts, executions)
+        return tuple(found.items())
+
     def _reached(self, step: Step, states: dict[str, LaneMove], lanes: dict[tuple[str, str], LaneMove]) -> str:
         """The furthest environment the step went to (runbook order), and how it stands there."""
         went = [env for env in step.environments if env in states and states[env].state not in NOT_STARTED]

@@ -340,6 +340,7 @@ class ReportService:
         return ReportExtras(
             step_metrics=await self.extras.step_metrics([day], at),
             blocked=self.extras.blocked(moves, at, range(1, last + 1)),
+            reasons=await self.extras.reasons(run, moves, at),
             scaling=await self._scaling_summary(run, day, at),
             dry_run=self._dry(run),
             window=self._window(at),
@@ -351,6 +352,7 @@ class ReportService:
         return ReportExtras(
             changes=await self.extras.changes(run, moves, at, first, day),
             blocked=self.extras.blocked(moves, at, range(1, last + 1)),
+            reasons=await self.extras.reasons(run, moves, at),
             dry_run=self._dry(run),
             window=self._window(at),
         )
@@ -426,7 +428,8 @@ class ReportService:
         unticked = await self.gather.unticked(run, [day], inputs.history)
         moves = await self.gather.lane_moves(run)
         states = self.extras.plan_states(day, moves, at) + await self.extras.gate_states(run, day, at)
-        extras = ReportExtras(dry_run=self._dry(run), window=self._window(at), plan_states=states)
+        reasons = await self.extras.reasons(run, moves, at)
+        extras = ReportExtras(dry_run=self._dry(run), window=self._window(at), plan_states=states, reasons=reasons)
         single = self.bot.runbook.schedule.standup_posts == "single" and not stamp
         report = standup_digest(
             self.bot.runbook,
