@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         alias="ION_REPORT_MAILDIR",
         description="Without SMTP: write report emails to this maildir (the console uses its files folder).",
     )
+    billing_export: str | None = Field(
+        None,
+        alias="ION_BILLING_EXPORT",
+        description="project.dataset.table of the Cloud Billing export; realised cost is read from it, not /ion cost.",
+    )
+    billing_api_url: str | None = Field(
+        None, alias="ION_BILLING_API_URL", description="Override of the BigQuery API URL (local facades, tests)."
+    )
     sim_http_max_requests: int = Field(
         500, alias="ION_SIM_HTTP_MAX_REQUESTS", description="Cap on http.load requests against the sim app."
     )

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from bot.cloud.billing_export import SOURCE as BILLING_SOURCE
+from bot.cloud.billing_export import BillingExport
 from bot.engine import approvals
 from bot.engine.calendar import RunCalendar
 from bot.engine.cost_ledger import CostEntry, CostLedger, LaneEvent, build_cost_ledger
@@ -470,7 +472,18 @@ class ReportGatherer:
         return entries
 
     async def ledger(self, run_id: str, moves: Sequence[LaneMove], now: datetime) -> CostLedger:
+        """Expected savings from the lanes; realised from the billing export when one is configured
+        (an unreadable export says so in the log and falls back to the recorded bills), else the bills."""
         events = [m.event() for m in moves if m.at <= now]
+        table = self.bot.settings.billing_export
+        if table:
+            try:
+                export = BillingExport(table, self.bot.settings.billing_api_url)
+                exported = await export.bills(self.runbook, now.astimezone(self.zone))
+            except Exception as error:  # the report still goes out, with the typed bills
+                log.warning("billing export unreadable", table=table, error=str(error))
+            else:
+                return build_cost_ledger(self.runbook, events, exported, BILLING_SOURCE)
         bills = [b for b in await self.bills(run_id) if b.recorded_at <= now]
         return build_cost_ledger(self.runbook, events, bills)
 

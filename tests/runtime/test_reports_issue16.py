@@ -20,6 +20,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.ports import AlertRecord
 from bot.runtime import Runtime
+from tests.cloud.bigquery_facade import BillingTable, ExportRow, bigquery_facade
 from tests.reports.smtp_server import Inbox, smtp_server
 from tests.runtime.harness import (
     CHANNEL,
@@ -342,3 +343,32 @@ class TestEmail:
         assert len(inbox.messages) == 1
         notes = [p.text for p in poster.keyed(f"reply:daily_report:{run.id}:1")]
         assert notes[-1] == ":email: The email of this report was sent to team@ion.dev after all."
+
+
+class TestTheBillingExport:
+    async def test_with_ion_billing_export_the_realised_line_comes_from_bigquery(self, tmp_path: Path) -> None:
+        table = BillingTable("ion-billing.billing.gcp_billing_export_v1_TEST")
+        day = utc(chicago(MONDAY, 12))
+        table.rows += [
+            ExportRow("Cloud Run", 210.0, day - timedelta(days=2), credits=-7.0),  # 7 days: $203 -> $870/month
+            ExportRow("Cloud Run", 500.0, day - timedelta(days=9)),  # before the 7-day window: not counted
+            ExportRow("BigQuery", 40.0, day - timedelta(days=1)),  # not in the runbook's cost table
+        ]
+        async with bigquery_facade(table) as url:
+            clock = VirtualClock(utc(chicago(MONDAY, 16)))
+            bot = await bot_with(tmp_path / "ion.db", clock, billing_export=table.name, billing_api_url=url)
+            poster = RecordingPoster(clock)
+            runtime = Runtime(bot, poster, watch_every=WATCH_EVERY)
+            try:
+                run = await start_and_pass_preflight(bot)
+                await runtime.reports.post_daily_report(run.id, 1, False)
+            finally:
+                await bot.close()
+        [report] = poster.keyed("daily_report:")
+        realised = line_starting(report.text, "- Cost realised:")
+        assert realised.startswith(
+            "- Cost realised: -$330/month from the Cloud Billing export (Cloud Run $1,200 → $870 on Mon 02 Nov 16:00)"
+        )
+        assert realised.endswith("not billed yet: Cloud SQL, Cache")
+        params = {p["name"]: p["parameterValue"]["value"] for p in table.queries[-1]["queryParameters"]}
+        assert params["end"] == "2026-11-02 22:00:00+00:00"  # the report time, 16:00 in Chicago
