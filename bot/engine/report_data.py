@@ -173,6 +173,7 @@ def phase_summary(
         rehearsed=completed_steps(runbook, outcomes, rehearsed=True),
         dry_run=extras.dry_run,
         expected_results=tuple(runbook.targets.expected_results),
+        week=week_label(runbook),
     )
 
 
@@ -206,6 +207,7 @@ def final_report(
         blocked=extras.blocked,
         rehearsed=completed_steps(runbook, outcomes, rehearsed=True),
         dry_run=extras.dry_run,
+        week=week_label(runbook),
     )
 
 

@@ -284,6 +284,7 @@ class PhaseSummary:
     rehearsed: tuple[CompletedStep, ...] = ()
     dry_run: bool = False
     expected_results: tuple[str, ...] = ()
+    week: str = ""  # "Week 17": the seed's "Expected Week 17 Results"
 
 
 @dataclass(frozen=True)
@@ -302,3 +303,4 @@ class FinalReport:
     blocked: tuple[BlockedStep, ...] = ()
     rehearsed: tuple[CompletedStep, ...] = ()
     dry_run: bool = False
+    week: str = ""  # "Week 17": the seed's "Expected Week 17 Results"

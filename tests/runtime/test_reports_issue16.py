@@ -5,6 +5,7 @@ standups that agree, the final report after the decision, DRY RUN marks, and the
 from __future__ import annotations
 
 import asyncio
+import mailbox
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -222,7 +223,7 @@ class TestTheFinalReport:
         assert "- Day 10 decision point: Week 17 Complete: Proceed to Week 18 (lee)" in section(final.text, "Decision")
         assert "no data" not in final.text.split("*Performance targets")[1].split("```")[1].split("\n", 2)[2]
         assert "*Performance targets (now = 15-min mean to Fri 17:20):*" in final.text
-        assert "*Expected Week Results (from the runbook):*\n- Cache hit rate: 82% → 75-78%+" in final.text
+        assert "*Expected Week 17 Results (from the runbook):*\n- Cache hit rate: 82% → 75-78%+" in final.text
 
 
 class TestStandups:
@@ -372,3 +373,30 @@ class TestTheBillingExport:
         assert realised.endswith("not billed yet: Cloud SQL, Cache")
         params = {p["name"]: p["parameterValue"]["value"] for p in table.queries[-1]["queryParameters"]}
         assert params["end"] == "2026-11-02 22:00:00+00:00"  # the report time, 16:00 in Chicago
+
+
+class TestEmbeddedDefaults:
+    async def test_without_smtp_the_report_email_goes_to_a_local_maildir(self, tmp_path: Path) -> None:
+        clock = VirtualClock(utc(chicago(MONDAY, 17)))
+        bot = await bot_with(tmp_path / "ion.db", clock, report_maildir=tmp_path / "mail")
+        poster = RecordingPoster(clock)
+        runtime = Runtime(bot, poster, watch_every=WATCH_EVERY)
+        try:
+            run = await start_and_pass_preflight(bot)
+            await runtime.reports.post_daily_report(run.id, 1, False)
+            await runtime.reports.post_daily_report(run.id, 1, False)  # a retried job: no second email
+        finally:
+            await bot.close()
+        [message] = list(mailbox.Maildir(str(tmp_path / "mail"), create=False))
+        assert message["Subject"] == "Week 17 Day 1 Report"
+        assert message["To"] == "ion-team@example.com"  # the runbook's schedule.report_email_to
+
+    async def test_a_single_standup_post_lists_every_local_time(self, tmp_path: Path) -> None:
+        async with team_at(tmp_path / "ion.db", 7, WATCH_EVERY, started=True) as team:
+            schedule = team.bot.runbook.schedule.model_copy(update={"standup_posts": "single"})
+            team.bot.runbook = team.bot.runbook.model_copy(update={"schedule": schedule})
+            await team.runtime.run_due(utc(chicago(MONDAY, 12)))
+            [post] = team.poster.keyed("standup:")
+        assert post.dedupe_key.startswith("standup:Asia:")  # 22:00 in Singapore is the day's first slot
+        assert post.text.startswith("*Week 17 Day 1 Standup (all zones)*")
+        assert "_Times: US 09:00 America/Chicago · EU 18:00 Europe/Berlin · Asia 22:00 Asia/Singapore_" in post.text
