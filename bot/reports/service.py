@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ import structlog
 from bot.actions.scaling_schedule import apply_scaling_rules
 from bot.engine.calendar import RunCalendar
 from bot.engine.errors import Refused
-from bot.engine.ports import JSON, Actor, Event
+from bot.engine.ports import Actor, Event
 from bot.engine.records import OPEN_RUN_STATES, Run
 from bot.engine.report_data import (
     ReportExtras,
@@ -43,7 +43,8 @@ from bot.reports.gather import READING_WINDOW, LaneMove, ReportGatherer, ReportI
 from bot.reports.gather_extras import ExtrasGatherer
 from bot.reports.mail import Mailer, mailer_from_settings
 from bot.reports.render import ReportRenderer
-from bot.reports.standups import StandupDesk, scaling_log_key
+from bot.reports.scaling_log import ScalingLog
+from bot.reports.standups import StandupDesk
 from bot.scheduler import JobSkipped
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class ReportService:
         self.gather = ReportGatherer(bot)
         self.extras = ExtrasGatherer(bot)
         self.desk = StandupDesk(bot)
+        self.scaling_log = ScalingLog(bot)
         self.answers = Answers(bot, self.gather)
         self.emailer = ReportEmailer(bot, poster, mailer if mailer is not None else mailer_from_settings(bot.settings))
         self.zone = ZoneInfo(bot.runbook.calendar.timezone)
@@ -172,10 +174,8 @@ class ReportService:
         changes = await apply_scaling_rules(self.bot.deps, self.bot.runbook, at)
         if not changes:
             return
+        await self.scaling_log.record(run.id, at, changes)
         local = at.astimezone(self.zone)
-        for line in changes:
-            entry: dict[str, JSON] = {"at": at.astimezone(UTC).isoformat(), "line": f"{local:%a %H:%M}: {line}"}
-            await self.bot.store.append_value(scaling_log_key(run.id, local.date()), entry)
         if self.bot.runbook.schedule.scaling_posts != "hourly":
             return
         shown = "\n".join(f"- {line}" for line in changes)
@@ -320,19 +320,9 @@ class ReportService:
 
     async def _scaling_summary(self, run: Run, day: int, at: datetime) -> tuple[str, ...]:
         """The scaling changes since the previous run day's report (weekends too) up to ``at``."""
-        calendar = RunCalendar(self.bot.runbook, run.start_date)
         since = self._due(run, day - 1, self.bot.runbook.schedule.daily_report_at) if day > 1 else None
-        first = since.date() if since is not None else calendar.date_of(day)
-        lines: list[str] = []
-        for n in range((at.astimezone(self.zone).date() - first).days + 1):
-            stored = await self.bot.store.get_value(scaling_log_key(run.id, first + timedelta(days=n)))
-            for entry in stored if isinstance(stored, list) else []:
-                if not isinstance(entry, dict):
-                    continue
-                when = datetime.fromisoformat(str(entry.get("at")))
-                if when <= at and (since is None or when > since):
-                    lines.append(str(entry.get("line")))
-        return tuple(lines)
+        first = since.date() if since is not None else RunCalendar(self.bot.runbook, run.start_date).date_of(day)
+        return await self.scaling_log.since(run.id, since, first, at)
 
     async def _day_extras(self, run: Run, day: int, at: datetime) -> ReportExtras:
         moves = await self.gather.lane_moves(run)

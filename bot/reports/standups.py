@@ -22,11 +22,6 @@ def snapshot_key(run_id: str, day: int) -> str:
     return f"standup:snapshot:{run_id}:{day}"
 
 
-def scaling_log_key(run_id: str, on: date) -> str:
-    """Where the scaling changes of a (team-local) date are kept for the daily report."""
-    return f"scaling:log:{run_id}:{on.isoformat()}"
-
-
 class StandupDesk:
     """Snapshot times, attendee mentions and slot order for one bot's standups."""
 
