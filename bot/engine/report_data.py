@@ -217,9 +217,15 @@ def _titled(title: str, extras: ReportExtras) -> str:
 
 
 def _explained(found: tuple[Issue, ...], extras: ReportExtras) -> tuple[Issue, ...]:
-    """A rolled-back step's issue carries why it was rolled back."""
+    """A rolled-back step's issue carries why it was rolled back; a blocked step is listed once, as
+    blocked, not also as waiting for its approval or its run."""
     reasons = dict(extras.reasons)
-    return tuple(replace(i, why=reasons[i.ref]) if i.kind == "rolled_back" and i.ref in reasons else i for i in found)
+    blocked = {b.step_id for b in extras.blocked}
+    return tuple(
+        replace(i, why=reasons[i.ref]) if i.kind == "rolled_back" and i.ref in reasons else i
+        for i in found
+        if not (i.kind in ("approval", "ready") and i.ref in blocked)
+    )
 
 
 def _windowed(lines: tuple[MetricLine, ...], extras: ReportExtras) -> tuple[MetricLine, ...]:

@@ -10,8 +10,10 @@ from datetime import datetime
 
 from bot.engine.cost_ledger import CostEntry, LaneEvent, build_cost_ledger
 from bot.engine.report_data import (
+    APPROVED_WAITING,
     GateDecision,
     MetricReading,
+    PendingApproval,
     QualityReading,
     ReportExtras,
     StepOutcome,
@@ -170,3 +172,14 @@ def test_a_runbook_without_costs_shows_no_cost_line() -> None:
     bare = bare.model_copy(update={"days": days})
     text = render_report(RENDERER, daily_report(bare, 2, [], METRICS, [], [], [], build_cost_ledger(bare, [])))
     assert "- Cost expected" not in text and "- Cost realised" not in text and "$0" not in text
+
+
+def test_a_blocked_step_is_listed_once_as_blocked_not_also_as_waiting_to_run() -> None:
+    waiting = [PendingApproval("day2.2", "Reduce Minimum Instances (EU Region)", "production", APPROVED_WAITING)]
+    extras = ReportExtras(blocked=BLOCKED)
+    ledger = build_cost_ledger(RUNBOOK, [])
+    text = render_report(RENDERER, daily_report(RUNBOOK, 2, [], METRICS, [], waiting, [], ledger, extras=extras))
+    issues = text.split("*Issues/Blockers:*\n")[1].split("\n\n")[0]
+    assert issues.splitlines() == [
+        "- :no_entry: day2.2 Reduce Minimum Instances (EU Region) is blocked: day2.1 was rolled back in production"
+    ]
