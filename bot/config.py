@@ -19,6 +19,7 @@ DEFAULT_RUNBOOK = Path("runbooks") / "week17.yaml"
 
 JsonMap = Annotated[dict[str, list[str]], NoDecode]
 JsonStrMap = Annotated[dict[str, str], NoDecode]
+CommaList = Annotated[list[str], NoDecode]
 
 
 class ConfigError(Exception):
@@ -86,6 +87,36 @@ class Settings(BaseSettings):
         alias="ION_ACCESS_LOG",
         description="A log line per HTTP request (Cloud Run's request log has them already; a third of an ack's time).",
     )
+    smtp_host: str | None = Field(
+        None, alias="ION_SMTP_HOST", description="SMTP server the reports are emailed through (unset: no SMTP)."
+    )
+    smtp_port: int = Field(587, alias="ION_SMTP_PORT", description="SMTP port (587 STARTTLS, 465 TLS, 25 plain).")
+    smtp_user: str | None = Field(None, alias="ION_SMTP_USER", description="SMTP login, when the server needs one.")
+    smtp_password: str | None = Field(None, alias="ION_SMTP_PASSWORD", description="SMTP password (a secret).")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", alias="ION_SMTP_TLS", description="starttls, tls (implicit, port 465) or none (local relays)."
+    )
+    report_email_from: str = Field(
+        "ionbot@localhost", alias="ION_REPORT_EMAIL_FROM", description="The From address of report emails."
+    )
+    report_email_to: CommaList = Field(
+        default_factory=list,
+        alias="ION_REPORT_EMAIL_TO",
+        description="Comma-separated addresses for the daily, summary and final reports (else the runbook's).",
+    )
+    report_maildir: Path | None = Field(
+        None,
+        alias="ION_REPORT_MAILDIR",
+        description="Without SMTP: write report emails to this maildir (the console uses its files folder).",
+    )
+    billing_export: str | None = Field(
+        None,
+        alias="ION_BILLING_EXPORT",
+        description="project.dataset.table of the Cloud Billing export; realised cost is read from it, not /ion cost.",
+    )
+    billing_api_url: str | None = Field(
+        None, alias="ION_BILLING_API_URL", description="Override of the BigQuery API URL (local facades, tests)."
+    )
     sim_http_max_requests: int = Field(
         500, alias="ION_SIM_HTTP_MAX_REQUESTS", description="Cap on http.load requests against the sim app."
     )
@@ -107,6 +138,13 @@ class Settings(BaseSettings):
     def _level_name(cls, value: Any) -> Any:
         """Level names in any case (``debug``); anything else is refused rather than logged at INFO."""
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("report_email_to", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("runbook", mode="after")
     @classmethod
@@ -200,5 +238,10 @@ def env_table() -> str:
 
 def secret_values(settings: Settings) -> list[str]:
     """The deployment's own secrets, for the logs to mask wherever they appear (URL passwords are masked by shape)."""
-    candidates = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
+    candidates = (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.smtp_password,
+    )
     return [value for value in candidates if value]

@@ -151,6 +151,7 @@ class Runtime:
         except Exception:  # a database hiccup: the next tick tries again, the jobs keep firing
             log.exception("runtime.resync_failed")
         await self.report_scheduler.retry_failed(self.bot.clock.now())
+        await self.reports.retry_emails()
 
     async def sync_runs(self) -> None:
         """Schedule open runs not yet scheduled and drop those that finished or were abandoned."""

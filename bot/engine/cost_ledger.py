@@ -1,9 +1,11 @@
-"""What the rollout has saved so far, per service: planned, realised by steps, and billed.
+"""What the rollout has saved so far, per service: planned, expected from the changes in force, and billed.
 
 Pure: the lead feeds it lane events (a step's state in an environment over time) and the
-bills people record with ``/ion cost SERVICE AMOUNT``. A step's declared ``cost_impact``
-counts as realised while the step is done in a production environment and is taken back
-when it is rolled back there.
+bills people record with ``/ion cost SERVICE AMOUNT`` (or read from the billing export).
+Two figures are kept apart on purpose: *expected* savings are the declared ``cost_impact``
+of steps done (not in a dry run) in production, taken back on rollback; *realised* savings
+are what the bills say (latest bill minus the baseline), and move only when a bill arrives.
+Savings are negative dollars throughout (-$250 is a saving), like the runbook's table.
 
 The baseline is the cost table of the runbook's targets (the seed's $2,300). The seed's
 daily report template says "Cost: $2,460 -> $X"; that figure matches no table in the
@@ -74,12 +76,72 @@ class ServiceCost:
             return None
         return self.baseline_usd + self.realised_savings_usd
 
+    @property
+    def expected_savings_usd(self) -> float:
+        """The declared savings of this service's changes in force (the old name says "realised")."""
+        return self.realised_savings_usd
+
+    @property
+    def billed_savings_usd(self) -> float | None:
+        """Latest bill minus the baseline: the saving the bills show; None without a bill or baseline."""
+        if self.actual_usd is None or self.baseline_usd is None:
+            return None
+        return self.actual_usd - self.baseline_usd
+
 
 @dataclass(frozen=True)
 class CostLedger:
     services: tuple[ServiceCost, ...]
     realised: tuple[RealisedImpact, ...]
     overall_target_savings_usd: float | None
+    savings_pct: float | None = None  # as the runbook states it (the seed's "16%")
+    overall_by: str | None = None  # when the whole-programme target is due ("Week 18")
+    bills_source: str = "recorded bills"  # or "the Cloud Billing export"
+
+    @property
+    def has_costs(self) -> bool:
+        """False for a runbook without a cost table, cost impacts or bills: no cost line at all."""
+        return bool(self.services)
+
+    @property
+    def expected_savings_usd(self) -> float:
+        return self.realised_savings_usd
+
+    @property
+    def billed(self) -> tuple[ServiceCost, ...]:
+        """Budgeted services with a bill: the ones the realised line can speak for."""
+        return tuple(s for s in self.services if s.billed_savings_usd is not None)
+
+    @property
+    def unbilled(self) -> tuple[ServiceCost, ...]:
+        return tuple(s for s in self.services if s.baseline_usd is not None and s.actual_usd is None)
+
+    @property
+    def billed_savings_usd(self) -> float | None:
+        """What the bills show saved, over the billed services only; None before any bill."""
+        billed = self.billed
+        if not billed:
+            return None
+        return sum(s.billed_savings_usd for s in billed if s.billed_savings_usd is not None)
+
+    @property
+    def pct_text(self) -> str:
+        """The target's share of the baseline: the runbook's own figure when it states one ("16%"),
+        saying so when it differs from the arithmetic (400 of 2,300 is 17.4%)."""
+        computed = self.computed_pct
+        if self.savings_pct is None:
+            return "" if computed is None else f"{computed:.1f}%".replace(".0%", "%")
+        stated = f"{self.savings_pct:g}%"
+        if computed is None or abs(computed - self.savings_pct) < 0.5:
+            return stated
+        return f"{stated} as the runbook states; {computed:.1f}% of ${self.baseline_usd:,.0f}"
+
+    @property
+    def computed_pct(self) -> float | None:
+        """The planned saving as a share of the baseline (400 of 2,300 is 17.4 %)."""
+        if not self.baseline_usd:
+            return None
+        return abs(self.planned_savings_usd) / self.baseline_usd * 100
 
     @property
     def baseline_usd(self) -> float:
@@ -138,7 +200,12 @@ def realised_impacts(runbook: Runbook, events: Iterable[LaneEvent]) -> list[Real
     return impacts
 
 
-def build_cost_ledger(runbook: Runbook, events: Iterable[LaneEvent], bills: Sequence[CostEntry] = ()) -> CostLedger:
+def build_cost_ledger(
+    runbook: Runbook,
+    events: Iterable[LaneEvent],
+    bills: Sequence[CostEntry] = (),
+    bills_source: str = "recorded bills",
+) -> CostLedger:
     """The cost table now: the runbook's baseline and target per service, what is realised, what is billed."""
     budget: dict[str, tuple[float, float]] = {}
     names: dict[str, str] = {}
@@ -175,4 +242,7 @@ def build_cost_ledger(runbook: Runbook, events: Iterable[LaneEvent], bills: Sequ
         services=tuple(services),
         realised=tuple(impacts),
         overall_target_savings_usd=runbook.targets.overall_monthly_savings_usd,
+        savings_pct=runbook.targets.savings_pct,
+        overall_by=runbook.targets.overall_by,
+        bills_source=bills_source,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from bot.engine.report_model import (
     PlannedStep,
     QualityLine,
     QualityReading,
+    ReportExtras,
     StandupDigest,
     StepOutcome,
     UntickedItem,
@@ -52,6 +54,7 @@ __all__ = [
     "PendingApproval",
     "PhaseSummary",
     "QualityReading",
+    "ReportExtras",
     "StandupDigest",
     "StepOutcome",
     "UntickedItem",
@@ -61,6 +64,7 @@ __all__ = [
     "standup_digest",
     "week_label",
 ]
+
 
 # --- builders ----------------------------------------------------------------------------------
 
@@ -75,17 +79,27 @@ def daily_report(
     unticked: Sequence[UntickedItem],
     ledger: CostLedger,
     late: bool = False,
+    extras: ReportExtras = ReportExtras(),
 ) -> DailyReport:
-    """The 5 PM report of ``day``; ``outcomes`` are the lanes that changed state that day."""
+    """The 5 PM report of ``day``; ``outcomes`` are the lanes that changed state that day. It leads
+    with the day's objective and its steps' own conditions (``extras.step_metrics``)."""
+    plan = runbook.day(day)
     return DailyReport(
-        title=f"{week_label(runbook)} Day {day} Report",
+        title=_titled(f"{week_label(runbook)} Day {day} Report", extras),
         day=day,
         late=late,
         completed=completed_steps(runbook, outcomes),
-        metrics=metric_lines(runbook, metrics),
+        metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        issues=_explained(issues(runbook, outcomes, alerts, pending, unticked), extras),
         next_day=day_plan(runbook, day + 1),
+        objective=plan.objective if plan else None,
+        day_title=plan.title if plan else None,
+        step_metrics=extras.step_metrics,
+        rehearsed=completed_steps(runbook, outcomes, rehearsed=True),
+        scaling=extras.scaling,
+        dry_run=extras.dry_run,
+        blocked=extras.blocked,
     )
 
 
@@ -100,19 +114,22 @@ def standup_digest(
     unticked: Sequence[UntickedItem],
     ledger: CostLedger,
     late: bool = False,
+    extras: ReportExtras = ReportExtras(),
 ) -> StandupDigest:
-    """The standup's four agenda answers; ``yesterday`` are the lanes that changed on the previous run day."""
+    """The standup's four agenda answers; ``yesterday`` are the lanes that changed on the previous run day.
+    ``extras.plan_states`` marks today's steps already done (a standup is never stale)."""
     return StandupDigest(
-        title=f"{week_label(runbook)} Day {day} Standup ({standup})",
+        title=_titled(f"{week_label(runbook)} Day {day} Standup ({standup})", extras),
         standup=standup,
         day=day,
         late=late,
         completed_yesterday=completed_steps(runbook, yesterday),
-        today=day_plan(runbook, day),
-        blockers=issues(runbook, yesterday, alerts, pending, unticked),
-        metrics=metric_lines(runbook, metrics),
+        today=day_plan(runbook, day, extras.plan_states),
+        blockers=_explained(issues(runbook, yesterday, alerts, pending, unticked), extras),
+        metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
         agenda=tuple(runbook.schedule.standup_agenda),
+        dry_run=extras.dry_run,
     )
 
 
@@ -128,6 +145,7 @@ def phase_summary(
     decisions: Sequence[GateDecision],
     quality: Sequence[QualityReading] = (),
     late: bool = False,
+    extras: ReportExtras = ReportExtras(),
 ) -> PhaseSummary:
     """The summary of the phase that ends on ``day`` (the seed's Day 1-5 report); outcomes span the phase."""
     phase = next((p for p in runbook.phases if p.first_day <= day <= p.last_day), None)
@@ -135,20 +153,26 @@ def phase_summary(
     following = next((p for p in runbook.phases if p.first_day == last + 1), None)
     name = phase.name if phase else f"Days {first}-{last}"
     return PhaseSummary(
-        title=f"{week_label(runbook)} {name} Summary (Days {first}-{last})",
+        title=_titled(f"{week_label(runbook)} {name} Summary (Days {first}-{last})", extras),
         phase=name,
         first_day=first,
         last_day=last,
         day=day,
         late=late,
         completed=completed_steps(runbook, outcomes),
-        metrics=metric_lines(runbook, metrics),
+        metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
         quality=quality_lines(runbook, quality),
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        issues=_explained(issues(runbook, outcomes, alerts, pending, unticked), extras),
         decision=decision_for(runbook, day, decisions),
         next_phase=following.name if following else None,
         next_day=day_plan(runbook, day + 1),
+        changes=extras.changes,
+        blocked=extras.blocked,
+        rehearsed=completed_steps(runbook, outcomes, rehearsed=True),
+        dry_run=extras.dry_run,
+        expected_results=tuple(runbook.targets.expected_results),
+        week=week_label(runbook),
     )
 
 
@@ -164,20 +188,50 @@ def final_report(
     decisions: Sequence[GateDecision],
     quality: Sequence[QualityReading],
     late: bool = False,
+    extras: ReportExtras = ReportExtras(),
 ) -> FinalReport:
     """The end-of-rollout report against the success, cost and quality targets."""
     return FinalReport(
-        title=f"{week_label(runbook)} Final Report",
+        title=_titled(f"{week_label(runbook)} Final Report", extras),
         day=day,
         late=late,
         completed=completed_steps(runbook, outcomes),
-        metrics=metric_lines(runbook, metrics),
+        metrics=_windowed(metric_lines(runbook, metrics), extras),
         cost=ledger,
         quality=quality_lines(runbook, quality),
-        issues=issues(runbook, outcomes, alerts, pending, unticked),
+        issues=_explained(issues(runbook, outcomes, alerts, pending, unticked), extras),
         decision=decision_for(runbook, day, decisions),
         expected_results=tuple(runbook.targets.expected_results),
+        changes=extras.changes,
+        blocked=extras.blocked,
+        rehearsed=completed_steps(runbook, outcomes, rehearsed=True),
+        dry_run=extras.dry_run,
+        week=week_label(runbook),
     )
+
+
+def _titled(title: str, extras: ReportExtras) -> str:
+    """A dry run says so in the title of every report, where nobody can miss it."""
+    return f"DRY RUN: {title}" if extras.dry_run else title
+
+
+def _explained(found: tuple[Issue, ...], extras: ReportExtras) -> tuple[Issue, ...]:
+    """A rolled-back step's issue carries why it was rolled back; a blocked step is listed once, as
+    blocked, not also as waiting for its approval or its run."""
+    reasons = dict(extras.reasons)
+    blocked = {b.step_id for b in extras.blocked}
+    return tuple(
+        replace(i, why=reasons[i.ref]) if i.kind == "rolled_back" and i.ref in reasons else i
+        for i in found
+        if not (i.kind in ("approval", "ready") and i.ref in blocked)
+    )
+
+
+def _windowed(lines: tuple[MetricLine, ...], extras: ReportExtras) -> tuple[MetricLine, ...]:
+    """Every metric row says which window its value is."""
+    if not extras.window:
+        return lines
+    return tuple(replace(line, window=extras.window) for line in lines)
 
 
 # --- parts ---------------------------------------------------------------------------------------
@@ -193,7 +247,7 @@ def quality_lines(runbook: Runbook, quality: Sequence[QualityReading]) -> tuple[
             lines.append(QualityLine(target.label, "unknown", "not checked"))
         else:
             status: MetricStatus = "unknown" if reading.passed is None else "met" if reading.passed else "not met"
-            lines.append(QualityLine(target.label, status, reading.detail))
+            lines.append(QualityLine(target.label, status, reading.detail, reading.by, reading.at))
     return tuple(lines)
 
 
@@ -206,9 +260,12 @@ def week_label(runbook: Runbook) -> str:
     return f"Week {number.group(1)}" if number else week
 
 
-def completed_steps(runbook: Runbook, outcomes: Sequence[StepOutcome]) -> tuple[CompletedStep, ...]:
+def completed_steps(
+    runbook: Runbook, outcomes: Sequence[StepOutcome], rehearsed: bool = False
+) -> tuple[CompletedStep, ...]:
+    """Lanes done for real; with ``rehearsed``, the lanes done only in a dry run (nothing changed)."""
     zone = ZoneInfo(runbook.calendar.timezone)
-    done = [o for o in outcomes if o.state == "done"]
+    done = [o for o in outcomes if o.state == "done" and o.dry_run == rehearsed]
     done.sort(key=lambda o: (o.finished_at is None, o.finished_at or datetime.min.replace(tzinfo=zone), o.step_id))
     return tuple(
         CompletedStep(
@@ -307,12 +364,18 @@ def issues(
     return tuple(found)
 
 
-def day_plan(runbook: Runbook, number: int) -> DayPlan | None:
-    """The runbook's plan for day ``number``; None past the last working day."""
+def day_plan(runbook: Runbook, number: int, states: Sequence[tuple[str, str, bool]] = ()) -> DayPlan | None:
+    """The runbook's plan for day ``number``; None past the last working day. ``states`` are
+    (step id, state text, done) as they stand now, so a finished step is never shown as open."""
     if number > runbook.calendar.working_days:
         return None
     day = runbook.day(number)
-    gates = tuple(PlannedGate(g.id, g.title, _clock(g.at)) for g in runbook.gates if g.day == number)
+    known = {step_id: (text, done) for step_id, text, done in states}
+    gates = tuple(
+        PlannedGate(g.id, g.title, _clock(g.at), *known.get(g.id, (None, False)))
+        for g in runbook.gates
+        if g.day == number
+    )
     if day is None:
         return DayPlan(number, f"Day {number}", None, (), gates)
     steps = tuple(
@@ -321,6 +384,8 @@ def day_plan(runbook: Runbook, number: int) -> DayPlan | None:
             s.title,
             f"{_clock(s.window.start)}-{_clock(s.window.end)}" if s.window else None,
             tuple(s.environments),
+            known[s.id][0] if s.id in known else None,
+            known[s.id][1] if s.id in known else False,
         )
         for s in day.steps
     )

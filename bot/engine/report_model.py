@@ -20,7 +20,8 @@ IssueKind = Literal["failed", "rolled_back", "alert", "unticked", "approval", "r
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """A step lane's state; ``finished_at`` is when it reached that state, ``by`` who made it happen."""
+    """A step lane's state; ``finished_at`` is when it reached that state, ``by`` who made it happen;
+    ``dry_run`` when it was only rehearsed (nothing changed)."""
 
     step_id: str
     title: str
@@ -28,6 +29,7 @@ class StepOutcome:
     state: str
     finished_at: datetime | None = None
     by: str | None = None
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,53 @@ class GateDecision:
 
 @dataclass(frozen=True)
 class QualityReading:
-    """A quality target checked by the lead (passed None = could not be checked)."""
+    """A quality target checked by the lead (passed None = could not be checked); ``by`` and ``at``
+    name the person who recorded a manual one (``/ion record``)."""
 
     label: str
     passed: bool | None
     detail: str = ""
+    by: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StepMetricLine:
+    """One condition of a day's step judged at the report time: an acceptance condition (``role``
+    "accept": met when it holds) or a ``rollback_if`` one ("rollback": met when it does NOT hold)."""
+
+    step_id: str
+    role: Literal["accept", "rollback"]
+    condition: str
+    label: str
+    unit: str
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    window: str
+    status: MetricStatus
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One change of a phase: how far it reached, what it did to its metric, and whether and why it was
+    rolled back (``rolled_back_why`` names the trigger and its value, or the person)."""
+
+    step_id: str
+    title: str
+    reached: str
+    effect: str
+    rolled_back: bool
+    rolled_back_why: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockedStep:
+    """A step that cannot run because a step it depends on was rolled back or failed."""
+
+    step_id: str
+    title: str
+    because: str
 
 
 # --- outputs (what the templates render) -----------------------------------------------------
@@ -108,6 +152,7 @@ class MetricLine:
     now: float | None
     target: float | None
     status: MetricStatus
+    window: str = ""  # which window ``now`` is, e.g. "15-min mean to 17:00"
 
 
 @dataclass(frozen=True)
@@ -119,6 +164,7 @@ class Issue:
     text: str
     detail: str
     at: datetime | None = None
+    why: str | None = None  # a rollback's reason: the trigger and its value, the failed check, or who
 
 
 @dataclass(frozen=True)
@@ -127,6 +173,8 @@ class PlannedStep:
     title: str
     window: str | None
     environments: tuple[str, ...]
+    state: str | None = None  # "done in production at 10:12" once known (standups read it fresh)
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +182,8 @@ class PlannedGate:
     gate_id: str
     title: str
     at: str
+    state: str | None = None  # "decided YES by lee at 09:05" once decided
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +211,22 @@ class QualityLine:
     label: str
     status: MetricStatus
     detail: str
+    by: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReportExtras:
+    """What the lead adds to a report beyond the common inputs; every field has a quiet default."""
+
+    step_metrics: tuple[StepMetricLine, ...] = ()
+    changes: tuple[ChangeRow, ...] = ()
+    blocked: tuple[BlockedStep, ...] = ()
+    scaling: tuple[str, ...] = ()
+    dry_run: bool = False
+    window: str = ""
+    plan_states: tuple[tuple[str, str, bool], ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()  # (step id, why it was rolled back)
 
 
 @dataclass(frozen=True)
@@ -173,6 +239,13 @@ class DailyReport:
     cost: CostLedger
     issues: tuple[Issue, ...]
     next_day: DayPlan | None
+    objective: str | None = None
+    day_title: str | None = None
+    step_metrics: tuple[StepMetricLine, ...] = ()
+    rehearsed: tuple[CompletedStep, ...] = ()  # done in a dry run: nothing was changed
+    scaling: tuple[str, ...] = ()
+    dry_run: bool = False
+    blocked: tuple[BlockedStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +260,10 @@ class StandupDigest:
     metrics: tuple[MetricLine, ...]
     cost: CostLedger
     agenda: tuple[str, ...]
+    dry_run: bool = False
+    snapshot_at: datetime | None = None  # when the day's one snapshot was taken (team zone)
+    attendees: str = ""  # the mentions of the people expected at the standup
+    local_times: tuple[str, ...] = ()  # "US 09:00 America/Chicago", ... (one post for every zone)
 
 
 @dataclass(frozen=True)
@@ -205,6 +282,12 @@ class PhaseSummary:
     decision: Decision | None
     next_phase: str | None
     next_day: DayPlan | None
+    changes: tuple[ChangeRow, ...] = ()
+    blocked: tuple[BlockedStep, ...] = ()
+    rehearsed: tuple[CompletedStep, ...] = ()
+    dry_run: bool = False
+    expected_results: tuple[str, ...] = ()
+    week: str = ""  # "Week 17": the seed's "Expected Week 17 Results"
 
 
 @dataclass(frozen=True)
@@ -219,3 +302,8 @@ class FinalReport:
     issues: tuple[Issue, ...]
     decision: Decision | None
     expected_results: tuple[str, ...]
+    changes: tuple[ChangeRow, ...] = ()
+    blocked: tuple[BlockedStep, ...] = ()
+    rehearsed: tuple[CompletedStep, ...] = ()
+    dry_run: bool = False
+    week: str = ""  # "Week 17": the seed's "Expected Week 17 Results"

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from bot.cloud.billing_export import SOURCE as BILLING_SOURCE
+from bot.cloud.billing_export import BillingExport
 from bot.engine import approvals
 from bot.engine.calendar import RunCalendar
 from bot.engine.cost_ledger import CostEntry, CostLedger, LaneEvent, build_cost_ledger
@@ -36,6 +38,7 @@ from bot.engine.report_model import (
     UntickedItem,
 )
 from bot.reports.charts import ChartSeries
+from bot.reports.facts import FactBook, slug
 from bot.runbook.models import Environment, Metric, Runbook, Step
 
 if TYPE_CHECKING:
@@ -206,7 +209,7 @@ class ReportGatherer:
             alerts=tuple(await self.alerts(run.id, now if replay else None)),
             pending=tuple(await self.pending(run, names, history)),
             unticked=tuple(await self.unticked(run, days, history)),
-            ledger=await self.ledger(run.id, moves, now),
+            ledger=await self.ledger(run.id, [] if run.dry_run else moves, now),
             notes=tuple(history.gaps()) if history else (),
             history=history,
         )
@@ -284,7 +287,8 @@ class ReportGatherer:
             if move.state == StepState.DONE.value or by == BOT_ACTOR.name:
                 runner = runners.get((step_id, environment))
                 by = names.get(runner, runner) if runner else by
-            found.append(StepOutcome(step_id, step.title if step else step_id, environment, move.state, move.at, by))
+            title = step.title if step else step_id
+            found.append(StepOutcome(step_id, title, environment, move.state, move.at, by, run.dry_run))
         return found
 
     async def _runners(self, run_id: str) -> dict[tuple[str, str], str]:
@@ -458,7 +462,7 @@ class ReportGatherer:
                     CostEntry(
                         str(raw["service"]),
                         float(raw["monthly_usd"]),
-                        datetime.fromisoformat(str(raw["recorded_at"])),
+                        datetime.fromisoformat(str(raw["recorded_at"])).astimezone(self.zone),
                         str(raw.get("by", "")),
                     )
                 )
@@ -467,7 +471,18 @@ class ReportGatherer:
         return entries
 
     async def ledger(self, run_id: str, moves: Sequence[LaneMove], now: datetime) -> CostLedger:
+        """Expected savings from the lanes; realised from the billing export when one is configured
+        (an unreadable export says so in the log and falls back to the recorded bills), else the bills."""
         events = [m.event() for m in moves if m.at <= now]
+        table = self.bot.settings.billing_export
+        if table:
+            try:
+                export = BillingExport(table, self.bot.settings.billing_api_url)
+                exported = await export.bills(self.runbook, now.astimezone(self.zone))
+            except Exception as error:  # the report still goes out, with the typed bills
+                log.warning("billing export unreadable", table=table, error=str(error))
+            else:
+                return build_cost_ledger(self.runbook, events, exported, BILLING_SOURCE)
         bills = [b for b in await self.bills(run_id) if b.recorded_at <= now]
         return build_cost_ledger(self.runbook, events, bills)
 
@@ -515,7 +530,8 @@ class ReportGatherer:
                 result = await self.bot.checker.check(target.condition, environment, now)
                 readings.append(QualityReading(target.label, result.passed, result.detail))
             else:
-                readings.append(await self._ticked_on_a_gate(run, target.label, history))
+                recorded = await FactBook(self.bot).reading(run.id, target.label, now)
+                readings.append(recorded or await self._ticked_on_a_gate(run, target.label, history))
         return readings
 
     async def _incidents_resolved_since(self, run_id: str, at: datetime) -> int:
@@ -537,7 +553,7 @@ class ReportGatherer:
                     name = ticked.get(item.id)
                     if name is not None:
                         return QualityReading(label, True, f"ticked on {gate.id} by {name}")
-        return QualityReading(label, None, "a manual check; nobody has recorded it")
+        return QualityReading(label, None, f"nobody has recorded it: /ion record {slug(label)} yes|no [NOTE]")
 
 
 def aggregate(values: Sequence[float], how: str) -> float | None:

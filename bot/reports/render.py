@@ -63,6 +63,7 @@ def build_environment(custom_dir: Path | None = None) -> Environment:
     env.filters["value"] = format_value
     env.filters["usd"] = format_usd
     env.filters["hm"] = format_hm
+    env.filters["day"] = format_day
     return env
 
 
@@ -94,6 +95,11 @@ def format_usd(value: float | None, signed: bool = False) -> str:
 
 def format_hm(value: datetime | None) -> str:
     return value.strftime("%H:%M") if value is not None else "time unknown"
+
+
+def format_day(value: datetime | None) -> str:
+    """ "Tue 03 Nov 10:12": the day and time a fact was recorded."""
+    return value.strftime("%a %d %b %H:%M") if value is not None else "time unknown"
 
 
 class ReportRenderer:

@@ -14,31 +14,38 @@ that time it is today's report "so far", and a day that has not come yet has no 
 from __future__ import annotations
 
 import asyncio
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
 
-from bot.actions.scaling_schedule import apply_scaling_rules, current_rule, settings_key, show_rules
+from bot.actions.scaling_schedule import apply_scaling_rules
 from bot.engine.calendar import RunCalendar
 from bot.engine.errors import Refused
-from bot.engine.ports import JSON, Actor
+from bot.engine.ports import Actor, Event
 from bot.engine.records import OPEN_RUN_STATES, Run
-from bot.engine.report_data import daily_report, final_report, metric_lines, phase_summary, standup_digest
+from bot.engine.report_data import (
+    ReportExtras,
+    daily_report,
+    decision_for,
+    final_report,
+    phase_summary,
+    standup_digest,
+)
+from bot.reports.answers import Answers, section_blocks
 from bot.reports.charts import metrics_chart_png
 from bot.reports.context import Report, render_report
-from bot.reports.gather import ReportGatherer, ReportInputs, bills_key
-from bot.reports.render import ReportRenderer, format_usd, format_value
-from bot.runbook.models import service_key
-from bot.runbook.suggest import did_you_mean
+from bot.reports.emailing import ReportEmailer
+from bot.reports.gather import READING_WINDOW, LaneMove, ReportGatherer, ReportInputs
+from bot.reports.gather_extras import ExtrasGatherer
+from bot.reports.mail import Mailer, mailer_from_settings
+from bot.reports.render import ReportRenderer
+from bot.reports.scaling_log import ScalingLog
+from bot.reports.standups import StandupDesk
 from bot.scheduler import JobSkipped
-from bot.slack.limits import MESSAGE_BLOCKS as BLOCK_LIMIT
-from bot.slack.limits import SECTION_TEXT as SECTION_LIMIT
-from bot.slack.limits import split_text
 from bot.slack.mrkdwn import Mrkdwn
 
 if TYPE_CHECKING:
@@ -58,12 +65,12 @@ class ReportPoster(Protocol):
         """Store a file for the channel; returns a permalink or a local path to mention in the text."""
         ...
 
+    async def reply(self, channel: str, dedupe_key: str, text: str) -> None:
+        """Post ``text`` in the thread of the report posted with ``dedupe_key`` (the channel when unknown)."""
+        ...
 
-def section_blocks(text: str) -> list[dict[str, Any]]:
-    """mrkdwn text as section blocks of at most 3000 characters, split at line ends."""
-    chunks = split_text(text.rstrip("\n"), SECTION_LIMIT)
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks if c.strip()]
-    return blocks[:BLOCK_LIMIT]
+
+__all__ = ["AsOf", "ReportPoster", "ReportService", "section_blocks"]
 
 
 @dataclass(frozen=True)
@@ -77,29 +84,45 @@ class AsOf:
 
 
 class ReportService:
-    """Gathers, builds, renders and posts; one per process, sharing the bot's store and clock."""
+    """Gathers, builds, renders and posts (and emails); one per process, sharing the bot's store and clock."""
 
-    def __init__(self, bot: Bot, poster: ReportPoster, renderer: ReportRenderer | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        poster: ReportPoster,
+        renderer: ReportRenderer | None = None,
+        mailer: Mailer | None = None,
+    ) -> None:
         self.bot = bot
         self.poster = poster
         self.renderer = renderer or ReportRenderer()
         self.gather = ReportGatherer(bot)
+        self.extras = ExtrasGatherer(bot)
+        self.desk = StandupDesk(bot)
+        self.scaling_log = ScalingLog(bot)
+        self.answers = Answers(bot, self.gather)
+        self.emailer = ReportEmailer(bot, poster, mailer if mailer is not None else mailer_from_settings(bot.settings))
         self.zone = ZoneInfo(bot.runbook.calendar.timezone)
+        bot.events.subscribe(self._on_event)
 
     # --- scheduled jobs (ScheduleCallbacks) --------------------------------------------------------
 
     async def post_daily_report(self, run_id: str, day: int, late: bool) -> None:
         run = await self._run(run_id)
         due = self._due(run, day, self.bot.runbook.schedule.daily_report_at)
-        await self._daily(run, day, late, due, f"daily_report:{run.id}:{day}")
+        await self._daily(run, day, late, due, f"daily_report:{run.id}:{day}", email=True)
 
     async def post_standup(self, run_id: str, standup_name: str, day: int, late: bool) -> None:
         run = await self._run(run_id)
-        standup = next((s for s in self.bot.runbook.schedule.standups if s.name == standup_name), None)
+        schedule = self.bot.runbook.schedule
+        standup = next((s for s in schedule.standups if s.name == standup_name), None)
         if standup is None:
             raise ValueError(f"the runbook has no standup called {standup_name!r}")
-        local = datetime.combine(RunCalendar(self.bot.runbook, run.start_date).date_of(day), standup.at)
-        due = local.replace(tzinfo=ZoneInfo(standup.timezone))
+        on = RunCalendar(self.bot.runbook, run.start_date).date_of(day)
+        first = self.desk.first_slot(on)
+        if schedule.standup_posts == "single" and first is not None and first.name != standup.name:
+            raise JobSkipped(f"the runbook posts one standup for every zone, at the {first.name} time")
+        due = datetime.combine(on, standup.at).replace(tzinfo=ZoneInfo(standup.timezone))
         await self._standup(run, day, standup.name, standup.channel or run.channel, late, due)
 
     async def post_gate_reminder(self, run_id: str, gate_id: str, late: bool) -> None:
@@ -122,31 +145,74 @@ class ReportService:
     async def post_phase_summary(self, run_id: str, day: int, late: bool) -> None:
         run = await self._run(run_id)
         due = self._due(run, day, self.bot.runbook.schedule.daily_report_at)
-        await self._phase_summary(run, day, late, due, f"phase_summary:{run.id}:{day}", AsOf(self.bot.clock.now()))
+        key = f"phase_summary:{run.id}:{day}"
+        await self._phase_summary(run, day, late, due, key, AsOf(self.bot.clock.now()), email=True)
 
     async def post_final_report(self, run_id: str, day: int, late: bool) -> None:
+        """At its time when the final decision is made; else a note now and the report when it is made."""
         run = await self._run(run_id)
         due = self._final_due(run, day)
-        await self._final(run, day, late, due, f"final_report:{run.id}:{day}", AsOf(self.bot.clock.now()))
+        if not await self._final_decided(run, day):
+            gate = decision_for(self.bot.runbook, day, [])
+            name = gate.title if gate else "the final decision"
+            command = f"`/ion gonogo {gate.gate_id}`" if gate else "the final Go/No-Go"
+            text = (
+                f":hourglass: The final report waits for *{name}* ({command}): it reports that decision, "
+                "so it is posted as soon as the decision is made."
+            )
+            await self._post(run.channel, self._late_note(late, due) + text, f"final_waiting:{run.id}:{day}")
+            return
+        await self._final(run, day, late, due, f"final_report:{run.id}:{day}", AsOf(self.bot.clock.now()), email=True)
 
     async def post_missed_report(self, run_id: str, kind: str, day: int, text: str) -> None:
         run = await self._run(run_id)
         await self._post(run.channel, f":warning: {text}", f"missed:{kind}:{run.id}:{day}")
 
     async def apply_scaling_rules(self, run_id: str, at: datetime) -> None:
-        """Follow the stored time-of-day rules; post only when something changed (or could not)."""
+        """Follow the stored time-of-day rules. Changes are kept for the daily report's once-a-day
+        summary; with ``scaling_posts: hourly`` each change (or failure) is posted as well."""
         run = await self._run(run_id)
         changes = await apply_scaling_rules(self.bot.deps, self.bot.runbook, at)
         if not changes:
             return
+        await self.scaling_log.record(run.id, at, changes)
         local = at.astimezone(self.zone)
-        lines = "\n".join(f"- {line}" for line in changes)
-        text = f":gear: Scaling rules at {local:%H:%M} ({self.bot.runbook.calendar.timezone}):\n{lines}"
+        if self.bot.runbook.schedule.scaling_posts != "hourly":
+            return
+        shown = "\n".join(f"- {line}" for line in changes)
+        text = f":gear: Scaling rules at {local:%H:%M} ({self.bot.runbook.calendar.timezone}):\n{shown}"
         await self._post(run.channel, text, f"scaling:{run.id}:{at:%Y-%m-%dT%H:%M}")
 
     async def watch_triggers(self, run_id: str, at: datetime) -> None:
         run = await self._run(run_id)
         await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
+
+    async def retry_emails(self) -> None:
+        """The resync tick: another round for report emails that failed."""
+        await self.emailer.retry_pending()
+
+    async def _on_event(self, event: Event) -> None:
+        """The final decision made after the final report's time: post the final report now (once)."""
+        if event.kind != "gate_changed" or event.run_id is None:
+            return
+        schedule = self.bot.runbook.schedule
+        day = schedule.final_report_day
+        gate = decision_for(self.bot.runbook, day, []) if day is not None else None
+        if day is None or gate is None or event.data.get("gate") != gate.gate_id:
+            return
+        run = await self.bot.store.get_run(event.run_id)
+        if run is None or self.bot.clock.now() < self._final_due(run, day):
+            return  # before its time the scheduled job posts it, decided by then
+        if not await self._final_decided(run, day):
+            return
+        local_date = self.bot.clock.now().astimezone(self.zone).date().isoformat()
+        if not await self.bot.store.claim_post("final_report:decided", run.id, local_date):
+            return
+        await self._final(run, day, False, None, f"final_report:{run.id}:{day}", AsOf(self.bot.clock.now()), email=True)
+
+    async def _final_decided(self, run: Run, day: int) -> bool:
+        decision = decision_for(self.bot.runbook, day, await self.gather.decisions(run.id))
+        return decision is None or decision.state != "pending"
 
     # --- on demand (the Slack handlers' ReportsPort) ------------------------------------------------
 
@@ -172,76 +238,18 @@ class ReportService:
         await self._standup(run, day, "on demand", channel, False, None, f"{now:%Y%m%dT%H%M%S.%f}")
 
     async def metrics(self, channel: str, actor: Actor) -> dict[str, Any]:
-        now = self.bot.clock.now()
-        lines = metric_lines(self.bot.runbook, await self.gather.metrics(now))
-        mark = {"met": ":white_check_mark:", "not met": ":x:", "unknown": ":grey_question:"}
-        rows = [
-            f"{mark[m.status]} *{m.label}*: {format_value(m.now, m.unit)} "
-            f"(baseline {format_value(m.baseline, m.unit)}, target {format_value(m.target, m.unit)})"
-            for m in lines
-        ]
-        local = now.astimezone(self.zone)
-        title = f"Metrics now ({local:%a %H:%M} {self.bot.runbook.calendar.timezone}, production)"
-        blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
-        blocks += section_blocks("\n".join(rows) or "No metrics are defined in the runbook.")
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "Mean of the last 15 minutes; no data is never healthy."}],
-            }
-        )
-        return {"text": title + "\n" + "\n".join(rows), "blocks": blocks}
+        return await self.answers.metrics(self._dry(await self.bot.rollout.active_run(channel)))
 
     async def record_cost(self, channel: str, service: str, amount: Any, actor: Actor) -> str:
         run = await self.bot.rollout.require_run(channel)
-        targets = self.bot.runbook.targets.cost
-        match = next((t for t in targets if service_key(t.service) == service_key(service)), None)
-        if match is None:
-            names = [t.service.lower().replace(" ", "-") for t in targets]
-            hint = did_you_mean(service.lower(), names) or "."
-            raise Refused(
-                f"There is no service {service!r} in the runbook's cost targets{hint} "
-                f"The services are: {', '.join(names) or 'none'}. No cost was recorded."
-            )
-        usd = _positive_usd(amount)
-        now = self.bot.clock.now()
-        bill: dict[str, JSON] = {
-            "service": match.service,
-            "monthly_usd": usd,
-            "recorded_at": now.isoformat(),
-            "by": actor.name,
-        }
-        await self.bot.store.append_value(bills_key(run.id), bill)  # two bills at once: both kept
-        await self.bot.rollout.ctx.auditor.record(
-            actor, "record cost", run_id=run.id, detail=f"{match.service} {format_usd(usd)}/month"
-        )
-        return (
-            f"Recorded {match.service} at {format_usd(usd)}/month (by {actor.name}); baseline "
-            f"{format_usd(match.current_usd)}, target {format_usd(match.target_usd)}. The next report shows it."
-        )
+        return await self.answers.record_cost(run.id, service, amount, actor)
+
+    async def record(self, channel: str, item: str, value: str, note: str | None, actor: Actor) -> str:
+        run = await self.bot.rollout.require_run(channel)
+        return await self.answers.record(run.id, item, value, note, actor)
 
     async def scaling(self, channel: str, actor: Actor) -> str:
-        now = self.bot.clock.now()
-        lines: list[str] = []
-        for environment in self.bot.runbook.environments:
-            for service in self.bot.runbook.services:
-                rule_set = await self.bot.store.get_value(settings_key(environment.name, service.name))
-                if not isinstance(rule_set, dict) or not rule_set:
-                    continue
-                rule = current_rule(rule_set, now)
-                local = now.astimezone(ZoneInfo(rule_set["timezone"]))
-                regions = ", ".join(rule_set.get("regions", []))
-                lines.append(
-                    f"*{service.name}* ({environment.name}: {regions}): {show_rules(rule_set)}. "
-                    f"In force now ({local:%H:%M} {rule_set['timezone']}): {rule['name']}, "
-                    f"min {rule['min_instances']} / max {rule['max_instances']}."
-                )
-        if not lines:
-            return (
-                "No time-of-day scaling rules are active: no scaling.schedule step has run yet "
-                "(or it was rolled back). Instance counts stay as they are."
-            )
-        return "\n".join(lines)
+        return await self.answers.scaling()
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -253,6 +261,9 @@ class ReportService:
         if run.state not in OPEN_RUN_STATES:
             raise JobSkipped(f"run {run_id} is {run.state.value}")
         return run
+
+    def _dry(self, run: Run | None) -> bool:
+        return bool(self.bot.settings.dry_run or (run is not None and run.dry_run))
 
     def _due(self, run: Run, day: int, at: time) -> datetime:
         on = RunCalendar(self.bot.runbook, run.start_date).date_of(day)
@@ -306,44 +317,117 @@ class ReportService:
         posted = self.bot.clock.now().astimezone(due.tzinfo)
         return f"_(late: posted {posted:%H:%M}, due {due:%H:%M})_\n"
 
+    def _window(self, at: datetime) -> str:
+        minutes = int(READING_WINDOW.total_seconds() // 60)
+        return f"{minutes}-min mean to {at.astimezone(self.zone):%a %H:%M}"
+
+    async def _scaling_summary(self, run: Run, day: int, at: datetime) -> tuple[str, ...]:
+        """The scaling changes since the previous run day's report (weekends too) up to ``at``."""
+        since = self._due(run, day - 1, self.bot.runbook.schedule.daily_report_at) if day > 1 else None
+        first = since.date() if since is not None else RunCalendar(self.bot.runbook, run.start_date).date_of(day)
+        return await self.scaling_log.since(run.id, since, first, at)
+
+    async def _day_extras(self, run: Run, day: int, at: datetime) -> ReportExtras:
+        moves = await self.gather.lane_moves(run)
+        last = min(day + 1, self.bot.runbook.calendar.working_days)
+        return ReportExtras(
+            step_metrics=await self.extras.step_metrics([day], at),
+            blocked=self.extras.blocked(moves, at, range(1, last + 1)),
+            reasons=await self.extras.reasons(run, moves, at),
+            scaling=await self._scaling_summary(run, day, at),
+            dry_run=self._dry(run),
+            window=self._window(at),
+        )
+
+    async def _span_extras(self, run: Run, first: int, day: int, at: datetime) -> ReportExtras:
+        moves = await self.gather.lane_moves(run)
+        last = self.bot.runbook.calendar.working_days
+        return ReportExtras(
+            changes=await self.extras.changes(run, moves, at, first, day),
+            blocked=self.extras.blocked(moves, at, range(1, last + 1)),
+            reasons=await self.extras.reasons(run, moves, at),
+            dry_run=self._dry(run),
+            window=self._window(at),
+        )
+
     async def _daily(
-        self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str, as_of: AsOf | None = None
+        self,
+        run: Run,
+        day: int,
+        late: bool,
+        due: datetime | None,
+        dedupe_key: str,
+        as_of: AsOf | None = None,
+        email: bool = False,
     ) -> None:
         when = as_of or AsOf(self.bot.clock.now())
         inputs = await self.gather.inputs(run, day, day, when.at, replay=when.replay)
-        report = self._titled(daily_report(self.bot.runbook, day, *inputs.common(), late=late), when)
-        chart = await self._chart(run, day, report.title, when.at)
-        await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart))
+        extras = await self._day_extras(run, day, when.at)
+        report = self._titled(daily_report(self.bot.runbook, day, *inputs.common(), late=late, extras=extras), when)
+        chart, png = await self._chart(run, day, report.title, when.at)
+        text = await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart))
+        if email:
+            await self.emailer.send(run, dedupe_key, report.title, text, png)
 
     async def _phase_summary(
-        self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str, as_of: AsOf
+        self,
+        run: Run,
+        day: int,
+        late: bool,
+        due: datetime | None,
+        dedupe_key: str,
+        as_of: AsOf,
+        email: bool = False,
     ) -> None:
         phase = next((p for p in self.bot.runbook.phases if p.first_day <= day <= p.last_day), None)
         first = phase.first_day if phase else 1
         inputs = await self.gather.inputs(run, first, day, as_of.at, replay=as_of.replay)
         decisions = await self.gather.decisions(run.id, inputs.history)
         quality = await self.gather.quality(run, as_of.at, inputs.history)
-        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
-        await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
+        extras = await self._span_extras(run, first, day, as_of.at)
+        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late, extras=extras)
+        text = await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
+        if email:
+            await self.emailer.send(run, dedupe_key, report.title, text, None)
 
-    async def _final(self, run: Run, day: int, late: bool, due: datetime | None, dedupe_key: str, as_of: AsOf) -> None:
+    async def _final(
+        self,
+        run: Run,
+        day: int,
+        late: bool,
+        due: datetime | None,
+        dedupe_key: str,
+        as_of: AsOf,
+        email: bool = False,
+    ) -> None:
         inputs = await self.gather.inputs(run, 1, day, as_of.at, replay=as_of.replay)
         decisions = await self.gather.decisions(run.id, inputs.history)
         quality = await self.gather.quality(run, as_of.at, inputs.history)
-        report = final_report(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late)
-        await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
+        extras = await self._span_extras(run, 1, day, as_of.at)
+        report = final_report(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late, extras=extras)
+        text = await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
+        if email:
+            await self.emailer.send(run, dedupe_key, report.title, text, None)
 
     async def _standup(
         self, run: Run, day: int, name: str, channel: str, late: bool, due: datetime | None, stamp: str = ""
     ) -> None:
+        """A scheduled post is built as of the day's one snapshot; on demand, as of now."""
         now = self.bot.clock.now()
-        inputs = await self.gather.inputs(run, max(1, day - 1), max(1, day - 1), now)
+        at = now if stamp else await self.desk.snapshot_at(run.id, day, now)
+        replay = at < now
+        inputs = await self.gather.inputs(run, max(1, day - 1), max(1, day - 1), at, replay=replay)
         yesterday = inputs.outcomes if day > 1 else ()
-        unticked = await self.gather.unticked(run, [day])
+        unticked = await self.gather.unticked(run, [day], inputs.history)
+        moves = await self.gather.lane_moves(run)
+        states = self.extras.plan_states(day, moves, at) + await self.extras.gate_states(run, day, at)
+        reasons = await self.extras.reasons(run, moves, at)
+        extras = ReportExtras(dry_run=self._dry(run), window=self._window(at), plan_states=states, reasons=reasons)
+        single = self.bot.runbook.schedule.standup_posts == "single" and not stamp
         report = standup_digest(
             self.bot.runbook,
             day,
-            name,
+            "all zones" if single else name,
             yesterday,
             inputs.metrics,
             inputs.alerts,
@@ -351,12 +435,31 @@ class ReportService:
             unticked,
             inputs.ledger,
             late=late,
+            extras=extras,
+        )
+        report = replace(
+            report,
+            snapshot_at=None if stamp else at.astimezone(self.zone),
+            attendees="" if stamp else self.desk.attendees(),
+            local_times=self.desk.local_times() if single else (),
         )
         key = f"standup:{name}:{run.id}:{day}" + (f":{stamp}" if stamp else "")
         text = self._late_note(late, due) + render_report(self.renderer, report)
+        if replay:
+            text += self._since(day, moves, at, now)
         await self._post(channel, text, key)
 
-    async def _chart(self, run: Run, day: int, title: str, now: datetime) -> str | None:
+    def _since(self, day: int, moves: Sequence[LaneMove], at: datetime, now: datetime) -> str:
+        """What changed on the day's steps after the snapshot: a later post is never stale."""
+        before = {step_id: text for step_id, text, _ in self.extras.plan_states(day, moves, at)}
+        after = self.extras.plan_states(day, moves, now)
+        lines = [f"- {step_id}: {text}" for step_id, text, _ in after if text and before.get(step_id) != text]
+        if not lines:
+            return ""
+        local = now.astimezone(self.zone)
+        return f"\n*Since the snapshot (to {local:%H:%M}):*\n" + "\n".join(lines) + "\n"
+
+    async def _chart(self, run: Run, day: int, title: str, now: datetime) -> tuple[str | None, bytes | None]:
         """Upload the day's chart; a failure is logged and named in the report, never fatal."""
         try:
             series = await self.gather.chart_series(run, day, now)
@@ -365,16 +468,17 @@ class ReportService:
             where = await self.poster.upload(run.channel, f"day{day}-metrics.png", png, f"{title}: key metrics")
         except Exception as error:
             log.exception("report chart failed", run_id=run.id, day=day)
-            return f"_(the metrics chart could not be attached: {type(error).__name__}: {error})_"
-        return f"Metrics chart: {where}"
+            return f"_(the metrics chart could not be attached: {type(error).__name__}: {error})_", None
+        return f"Metrics chart: {where}", png
 
     async def _post_report(
         self, run: Run, report: Report, late: bool, due: datetime | None, dedupe_key: str, tail: str | None = None
-    ) -> None:
+    ) -> str:
         text = self._late_note(late, due) + render_report(self.renderer, report)
         if tail:
             text = text.rstrip("\n") + "\n\n" + tail + "\n"
         await self._post(run.channel, text, dedupe_key)
+        return text
 
     async def _post(self, channel: str, text: str, dedupe_key: str) -> None:
         await self.poster.post(channel, text, section_blocks(text), dedupe_key)
@@ -386,18 +490,3 @@ def _tail(inputs: ReportInputs, chart: str | None = None) -> str | None:
     if chart:
         lines.append(chart)
     return "\n".join(lines) or None
-
-
-def _positive_usd(amount: Any) -> float:
-    """A monthly amount in dollars from a Decimal, number or "$1,100.50"; refuses zero, negatives and junk."""
-    try:
-        value = Decimal(str(amount).strip().lstrip("$").replace(",", ""))
-    except InvalidOperation:
-        value = Decimal("NaN")
-    usd = float(value)
-    if not math.isfinite(usd) or usd <= 0:
-        raise Refused(
-            f"{amount!s} is not a monthly cost in dollars above zero; write it like 950 or $1,100.50. "
-            "No cost was recorded."
-        )
-    return usd

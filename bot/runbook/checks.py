@@ -180,6 +180,9 @@ def _roles(rb: Runbook) -> Iterator[Finding]:
         for s, role in enumerate(gate.signoffs):
             if role not in known:
                 yield Finding(("gates", g, "signoffs", s), _unknown("role", role, known))
+    for a, role in enumerate(rb.schedule.standup_attendees):
+        if role not in known:
+            yield Finding(("schedule", "standup_attendees", a), _unknown("role", role, known))
 
 
 def _calendar_days(rb: Runbook) -> Iterator[Finding]:

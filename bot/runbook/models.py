@@ -760,6 +760,18 @@ class Schedule(Model):
     final_report_day: int | None = None
     final_report_at: ClockTime | None = None
     watch_interval: Duration = timedelta(seconds=60)
+    standup_posts: Literal["per_zone", "single"] = Field(
+        "per_zone", description="per_zone: one post per standup, one shared snapshot; single: one post, all times."
+    )
+    standup_attendees: list[str] = Field(
+        default_factory=list, description="Roles mentioned in each standup (ION_ROLES members); empty: every role."
+    )
+    scaling_posts: Literal["daily", "hourly"] = Field(
+        "daily", description="daily: scaling changes summarised in the daily report; hourly: a post per change."
+    )
+    report_email_to: list[str] = Field(
+        default_factory=list, description="Addresses the daily, summary and final reports are emailed to."
+    )
 
 
 class PerformanceTarget(Model):
@@ -794,6 +806,8 @@ class Targets(Model):
     cost: list[CostTarget] = Field(default_factory=list)
     quality: list[QualityTarget] = Field(default_factory=list)
     overall_monthly_savings_usd: float | None = Field(None, description="Whole-programme target (-615).")
+    savings_pct: float | None = Field(None, description="The total saving as a percent, as the guide states it (16).")
+    overall_by: str | None = Field(None, description="When the whole-programme target is due (Week 18).")
     expected_results: list[str] = Field(default_factory=list)
     notes: str | None = None
 

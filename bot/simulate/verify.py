@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.cloud.ports import ServiceConfig
 from bot.engine.records import StepLane, StepState
+from bot.engine.report_data import week_label
 from bot.simulate.runner import Played, production_of
 from bot.slack.console_session import Session
 
@@ -169,7 +170,7 @@ def _report_problems(session: Session, expect: Expectations) -> list[str]:
     if summary is not None and summary <= expect.days and ("phase_summary", None, summary) not in posted:
         found.append(f"the Day {summary} phase summary was not posted")
     final = schedule.final_report_day
-    if final is not None and final <= expect.days and ("final_report", None, final) not in posted:
+    if final is not None and final <= expect.days and not _final_report_posted(session):
         found.append(f"the final report was not posted on day {final}")
     for step_id in expect.fault_steps:
         step = runbook.step(step_id)
@@ -179,6 +180,12 @@ def _report_problems(session: Session, expect: Expectations) -> list[str]:
         if not any(_says_rolled_back(text, step_id) for text in reports):
             found.append(f"the Day {step.day} report does not say under Issues/Blockers that {step_id} was rolled back")
     return found
+
+
+def _final_report_posted(session: Session) -> bool:
+    """The final report itself (not the note that it waits for the decision), from the job or the decision."""
+    title = f"{week_label(session.bot.runbook)} Final Report"
+    return any(call.method == "chat.postMessage" and title in _text(call.payload) for call in session.api.recorded)
 
 
 def _says_rolled_back(report: str, step_id: str) -> bool:

@@ -177,6 +177,15 @@ class CostCommand:
 
 
 @dataclass(frozen=True)
+class RecordCommand:
+    """Record a fact only a person knows (a quality target such as zero-data-loss): yes/no and a note."""
+
+    item: str
+    value: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class TickCommand:
     """Tick a checklist item of a step or a gate (``target_id`` is day2.1 or gonogo.day3)."""
 
@@ -237,6 +246,7 @@ Command = (
     | ResumeCommand
     | ScalingCommand
     | CostCommand
+    | RecordCommand
     | TickCommand
     | UntickCommand
     | WaiveCommand
@@ -291,6 +301,10 @@ USAGE: dict[str, tuple[str, str]] = {
     "finish": ("/ion finish [REASON]", "close the run (after the last day, or to abandon it)"),
     "scaling": ("/ion scaling", "the scaling rules in force"),
     "cost": ("/ion cost SERVICE AMOUNT", "record a service's monthly cost, e.g. /ion cost cloud-run $950"),
+    "record": (
+        "/ion record ITEM VALUE [NOTE]",
+        "record a quality target only a person knows, e.g. /ion record zero-data-loss yes restore drill clean",
+    ),
     "tick": ("/ion tick ID ITEM", "tick a checklist item of a step or gate"),
     "untick": ("/ion untick ID ITEM", "untick a checklist item"),
     "waive": ("/ion waive ID ITEM REASON", "waive a checklist item, with a reason"),
@@ -522,6 +536,9 @@ def _build(name: str, args: list[str]) -> Command:
     if name == "cost":
         _arity(name, args, 2, 2)
         return CostCommand(_name(args[0], "service"), _amount(args[1]))
+    if name == "record":
+        _arity(name, args, 2, None)
+        return RecordCommand(_item(args[0]), args[1].lower(), _rest(args, 2) or None)
     if name in ("tick", "untick"):
         _arity(name, args, 2, 2)
         target, item = _target_id(args[0]), _item(args[1])

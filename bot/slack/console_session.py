@@ -33,6 +33,7 @@ from bot.engine.clock import SystemClock
 from bot.engine.permissions import DEMO_TEAM, TeamMember
 from bot.engine.ports import Event
 from bot.engine.records import StepState
+from bot.reports.mail import mailer_from_settings
 from bot.reports.render import ReportRenderer, validate_templates
 from bot.reports.service import ReportService
 from bot.runbook.loader import load_runbook
@@ -216,7 +217,7 @@ class Session:
         self.files_dir = files
         state = state_of(self.app)
         poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
-        service = ReportService(self.bot, poster, self.renderer)
+        service = ReportService(self.bot, poster, self.renderer, mailer=mailer_from_settings(self.bot.settings, files))
         state.reports = service
         return service
 

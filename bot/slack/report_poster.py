@@ -8,6 +8,7 @@ In the console the chart is written to a folder and the report shows its path in
 from __future__ import annotations
 
 import asyncio
+from hashlib import sha1
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,24 @@ class SlackReportPoster:
         self._outbox = outbox
         self._client = client
         self._files_dir = files_dir
+        self._posted: dict[str, str] = {}  # dedupe key -> ts of the report, for replies in its thread
 
     async def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None, dedupe_key: str) -> None:
         args: dict[str, Any] = {"channel": channel, "text": clamp(text, FALLBACK_TEXT)}
         if blocks:
             args["blocks"] = blocks
-        await self._outbox.send("chat.postMessage", args, f"report|{dedupe_key}")
+        sent = await self._outbox.send("chat.postMessage", args, f"report|{dedupe_key}")
+        if sent.delivered_ts:
+            self._posted[dedupe_key] = sent.delivered_ts
+
+    async def reply(self, channel: str, dedupe_key: str, text: str) -> None:
+        """In the report's thread when its ts is known here; else in the channel, once per text."""
+        args: dict[str, Any] = {"channel": channel, "text": clamp(text, FALLBACK_TEXT)}
+        ts = self._posted.get(dedupe_key)
+        if ts:
+            args["thread_ts"] = ts
+        digest = sha1(text.encode()).hexdigest()[:12]
+        await self._outbox.send("chat.postMessage", args, f"report-note|{dedupe_key}|{digest}")
 
     def _write(self, filename: str, content: bytes) -> str:
         assert self._files_dir is not None

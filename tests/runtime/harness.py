@@ -76,6 +76,10 @@ class RecordingPoster:
         self.uploads.append(Upload(channel, filename, content, title, self.clock.now()))
         return f"/tmp/ionbot-files/{filename}"
 
+    async def reply(self, channel: str, dedupe_key: str, text: str) -> None:
+        """A note in a report's thread: recorded as a post keyed ``reply:<report key>``."""
+        self.posts.append(Post(channel, text, None, f"reply:{dedupe_key}", self.clock.now()))
+
     def keyed(self, prefix: str) -> list[Post]:
         return [p for p in self.posts if p.dedupe_key.startswith(prefix)]
 

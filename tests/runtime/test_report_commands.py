@@ -42,7 +42,11 @@ class TestCost:
         await team.runtime.reports.record_cost(CHANNEL, "Cache", "$290", sam)
         await team.runtime.run_due(utc(chicago(MONDAY, 17, 30)))
         [report] = team.poster.keyed("daily_report:")
-        assert "latest bills $2,170" in report.text
+        realised = next(line for line in report.text.splitlines() if line.startswith("- Cost realised:"))
+        assert realised.startswith("- Cost realised: -$130/month from recorded bills (Cloud Run $1,200 → $1,100 on")
+        expected = next(line for line in report.text.splitlines() if line.startswith("- Cost expected:"))
+        assert expected.startswith("- Cost expected: $0/month from the changes in force, of the -$400/month target")
+        assert "(16% as the runbook states; 17.4% of $2,300)" in expected
 
     async def test_an_unknown_service_is_refused_with_a_suggestion_and_nothing_recorded(self, team: Team) -> None:
         with pytest.raises(Refused, match=r"did you mean cloud-run or cloud-sql\?.*No cost was recorded"):
@@ -67,7 +71,8 @@ class TestRolledBackProductionStep:
         await reports.daily_report(CHANNEL, 1, lee)
         before = team.poster.posts[-1].text
         assert f"day2.1 Reduce Minimum Instances (US Region) (production, by {runner.name}" in before
-        assert "Cost: $2,300 → $2,200/month realised" in before
+        assert "- Cost expected: -$100/month from the changes in force (day2.1 -$100)" in before
+        assert "- Cost realised: no bill yet" in before
 
         await bot.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
         lane = await bot.store.get_lane(team.run.id, "day2.1", "production")
@@ -77,7 +82,7 @@ class TestRolledBackProductionStep:
         after = team.poster.posts[-1].text
         issues = after.split("*Issues/Blockers:*")[1]
         assert "day2.1 Reduce Minimum Instances (US Region) was rolled back in production" in issues
-        assert "Cost: $2,300 → $2,300/month realised" in after
+        assert "- Cost expected: $0/month from the changes in force, of" in after
         assert "(production, by" not in after.split("*Completed:*")[1].split("*Metrics")[0]
 
 
@@ -104,7 +109,20 @@ class TestOnDemand:
         assert "*ion-mentoring-api* (production: us-central1)" in said
         assert "In force now (09:00 America/Chicago): Business hours, min 3 / max 50." in said
 
-    async def test_the_hourly_job_follows_the_rules_and_posts_only_what_changed(self, team: Team) -> None:
+    async def test_scaling_changes_are_summed_up_once_in_the_daily_report_not_posted_hourly(self, team: Team) -> None:
+        await team.bot.store.put_value(settings_key("production", "ion-mentoring-api"), RULES)
+        await team.runtime.start()
+        await team.runtime.run_due(utc(chicago(MONDAY, 19)))
+        await team.runtime.stop()
+        assert team.poster.keyed("scaling:") == []
+        [report] = team.poster.keyed("daily_report:")
+        scaling = report.text.split("*Scaling rules today:*")[1].split("*Issues/Blockers:*")[0]
+        assert "- Mon 10:00: ion-mentoring-api us-central1 (production): maxInstances 100 -&gt; 50" in scaling
+        assert "Mon 18:00" not in scaling  # the 18:00 change comes after the 17:00 report: in tomorrow's
+
+    async def test_the_hourly_option_brings_a_post_per_change_back(self, team: Team) -> None:
+        schedule = team.bot.runbook.schedule.model_copy(update={"scaling_posts": "hourly"})
+        team.bot.runbook = team.bot.runbook.model_copy(update={"schedule": schedule})
         await team.bot.store.put_value(settings_key("production", "ion-mentoring-api"), RULES)
         await team.runtime.start()
         await team.runtime.run_due(utc(chicago(MONDAY, 19)))

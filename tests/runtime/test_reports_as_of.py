@@ -141,8 +141,8 @@ class TestAPastDay:
         assert f"day2.1 Reduce Minimum Instances (US Region) (production, by {runner}" in completed
         assert "day2.2" not in completed  # done on Day 3
         assert "Response Time P95: 36.4ms → 30ms" in text  # read up to 17:00 on Day 2, not now (44ms)
-        assert "Cost: $2,300 → $2,200/month realised" in text  # the Day 3 rollback and day2.2 come later
-        assert "latest bills $2,170" in text  # Day 3's Cloud Run bill of $1,000 was not recorded yet
+        assert "- Cost expected: -$100/month from the changes in force (day2.1 -$100)" in text  # rollback: later
+        assert "- Cost realised: -$130/month from recorded bills" in text  # Day 3's $1,000 bill: not yet
         issues = section(text, "Issues/Blockers")
         assert "(Any production incident, open) since 13:00: Production incident declared by sam: checkout" in issues
         assert "a new Day 3 incident" not in issues
@@ -162,8 +162,8 @@ class TestAPastDay:
         [post] = team.poster.posts
         assert post.text.startswith("*Week 17 Day 4 Report (so far, at 10:00)*")
         assert "Response Time P95: 36.4ms → 44ms" in post.text
-        assert "Cost: $2,300 → $2,220/month realised" in post.text  # day2.2 done, day2.1 rolled back
-        assert "latest bills $2,070" in post.text
+        assert "- Cost expected: -$80/month from the changes in force (day2.2 -$80)" in post.text  # day2.1 undone
+        assert "- Cost realised: -$230/month from recorded bills" in post.text
         assert "a new Day 3 incident" in section(post.text, "Issues/Blockers")
 
     async def test_a_past_day_asked_for_twice_reads_the_same(self, team: Team) -> None:
@@ -190,7 +190,7 @@ class TestAPastDay:
         await team.runtime.reports.daily_report(CHANNEL, None, lee)
         [post] = team.poster.posts
         assert post.text.startswith("*Week 17 Day 2 Report (as of Tue 03 Nov 17:00)*")
-        assert "Cost: $2,300 → $2,200/month realised" in post.text
+        assert "- Cost expected: -$100/month from the changes in force (day2.1 -$100)" in post.text
         assert "was rolled back" not in post.text
 
 
@@ -214,7 +214,7 @@ class TestThePhaseSummaryOnDemand:
         daily, summary = team.poster.posts
         assert daily.text.startswith("*Week 17 Day 5 Report (as of Fri 06 Nov 17:00)*")
         assert summary.text.startswith("*Week 17 Quick Wins Summary (Days 1-5) (as of Fri 06 Nov 17:00)*")
-        assert "- Cloud Run: $1,200 → $1,100 realised" in summary.text  # rolled back only on Day 6
+        assert "- Cloud Run: target -$250 ($1,200 → $950); expected -$100;" in summary.text  # undone on Day 6
         assert "open) since 15:00: Production incident declared by sam: Friday" in section(
             summary.text, "Issues/Blockers"
         )

@@ -176,6 +176,7 @@ def test_every_command_in_the_usage_table_parses_when_given_its_example_argument
         "reopen": "reopen day3 why",
         "override": "override day3 1 the spike was a probe",
         "done": "done day3.1 cache-benchmark 67%",
+        "record": "record zero-data-loss yes",
     }
     for name in USAGE:
         result = parse(examples.get(name, name))

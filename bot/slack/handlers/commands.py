@@ -320,6 +320,10 @@ class Command:
         said = await self._reports().record_cost(self.channel, cmd.service, cmd.amount_usd, self.actor)
         await self.state.poster.post(self.channel, text_message(said), dry_run=self.state.dry_run)
 
+    async def _RecordCommand(self, cmd: c.RecordCommand) -> None:
+        said = await self._reports().record(self.channel, cmd.item, cmd.value, cmd.note, self.actor)
+        await self.state.poster.post(self.channel, text_message(said), dry_run=self.state.dry_run)
+
     async def _ScalingCommand(self, cmd: c.ScalingCommand) -> None:
         said = await self._reports().scaling(self.channel, self.actor)
         await self.say(said)
