@@ -44,7 +44,7 @@ _QUOTED = re.compile(r"`/ion(?P<code>[^`]*)`")
 # not part of a path or URL; the words after it, up to the next /ion
 _PLAIN = re.compile(r"(?<![\w/:.-])/ion(?=\s)(?P<rest>(?:(?!/ion)[^\n`])*)")
 _ARG = re.compile(
-    r"^((\{[^{}]*\})+|[A-Z][A-Z_|]*|day\d+(\.\d+)?|gonogo\.day\d+|preflight|last|staging|production|\d+)$"
+    r"^((\{[^{}]*\})+|[A-Z][A-Z_|]*|[a-z]+(\|[a-z]+)+|day\d+(\.\d+)?|gonogo\.day\d+|preflight|last|staging|production|\d+)$"
 )
 
 
