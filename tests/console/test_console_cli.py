@@ -65,7 +65,8 @@ def test_the_readme_walkthrough_runs_as_written_and_ends_with_day2_1_rolled_back
 def test_the_walkthrough_with_verbose_draws_every_updated_card_whole(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lines = ["/ion start week17 2026-11-02", "/ion step day2.1", "tick 1", "tick 2", "quit"]
+    lines = ["/ion start week17 2026-11-02", "/ion step day2.1", "as maria", "/ion approve day2.1 staging"]
+    lines += ["as sam", "/ion approve day2.1 staging", "quit"]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["console", "--clock", "virtual=2026-11-03T08:50", "--verbose"]) == 0
     out = capsys.readouterr().out

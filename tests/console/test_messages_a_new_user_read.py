@@ -19,8 +19,6 @@ CHICAGO = ZoneInfo("America/Chicago")
 DAY2_MORNING = datetime(2026, 11, 3, 8, 50, tzinfo=CHICAGO)
 FAULT = "error_rate_pct 2.5 after day2.1 for 10m"
 DAY21_TO_PRODUCTION = [
-    "/ion step day2.1",
-    "tick 1 2 3 4",
     "as maria",
     "/ion approve day2.1 staging",
     "/ion approve day2.1 production",
@@ -29,7 +27,9 @@ DAY21_TO_PRODUCTION = [
     "/ion approve day2.1 production",
     "as lee",
     "/ion run day2.1 staging",
-    "advance 35m",
+    "advance 40m",
+    "/ion step day2.1",
+    "tick 1 2 3",  # staging's "Monitor results": due once staging landed, and what lets production run
     "/ion run day2.1 production",
     "type ion-mentoring-api",
 ]

@@ -30,6 +30,7 @@ from tests.runtime.harness import (
     RecordingPoster,
     Team,
     chicago,
+    done_all,
     finish,
     lee,
     maria,
@@ -67,9 +68,10 @@ async def run_day2_1(team: Team) -> str:
     """day2.1 in staging, then in production (ticked); returns the production runner's name."""
     _, staging = await start_lane(team.bot, "day2.1", "staging")
     assert (await finish(team.clock, staging)).ok
+    await tick_all(team.bot, "day2.1", sam)  # staging's "Monitor results" lets production run
     runner, production = await start_lane(team.bot, "day2.1", "production")
-    await tick_all(team.bot, "day2.1", sam)
     assert (await finish(team.clock, production)).ok
+    await tick_all(team.bot, "day2.1", sam)
     return runner.name
 
 
@@ -233,7 +235,7 @@ class TestStandups:
         async with team_at(tmp_path / "ion.db", 7, WATCH_EVERY, started=True) as team:
             await team.runtime.run_due(utc(chicago(MONDAY, 9, 5)))
             _, task = await start_lane(team.bot, "day1.1", "production")
-            assert (await finish(team.clock, task)).ok
+            assert (await done_all(team.bot, team.clock, await finish(team.clock, task), lee)).ok  # the slow log
             await team.runtime.run_due(utc(chicago(MONDAY, 11, 5)))
             posts = {p.dedupe_key.split(":")[1]: p.text for p in team.poster.keyed("standup:")}
         assert sorted(posts) == ["Asia", "EU", "US"]
