@@ -26,6 +26,10 @@ from bot.engine.states import lane_name
 
 # Target outcomes that changed live state or may have: applied, failed (a timeout may land), in flight.
 _CHANGING = frozenset({TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.SNAPSHOTTED})
+# Why an execution was left unfinished: its owner died (a restart), or it gave up here because the
+# store could not be written (lease.abandon_here); the messages people read name the right one.
+RESTART = "a restart"
+OUTAGE = "a database outage"
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,9 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
             left_alone.append(execution)
         elif await ctx.store.take_over(execution.id, ctx.owner, before, now):
             taken = replace(execution, owner=ctx.owner, heartbeat_at=now)
+            cause = OUTAGE if abandoned else RESTART
             async with Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease).kept():
-                recovered.append(await _reconcile(ctx, taken))
+                recovered.append(await _reconcile(ctx, taken, cause))
             settled_here(execution.id)
         else:  # its owner renewed it just now, or another replica's recovery took it first
             left_alone.append(execution)
@@ -80,18 +85,19 @@ def _just_after(execution: Execution) -> datetime:
     return (execution.heartbeat_at or execution.started_at) + timedelta(microseconds=1)
 
 
-async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
+async def _reconcile(ctx: Context, execution: Execution, cause: str = RESTART) -> Recovered:
     step = ctx.runbook.step(execution.step_id)
     run = await ctx.store.get_run(execution.run_id)
     records = await ctx.store.targets(execution.id)
     if step is not None:
-        records = [await settle_unknown(ctx, execution, record) for record in records]
+        records = [await settle_unknown(ctx, execution, record, cause) for record in records]
     done = TargetStatus.REVERTED if execution.kind == "rollback" else TargetStatus.APPLIED
     landed = sum(1 for r in records if r.mutating and r.status is done)
     total = await _total_targets(ctx, execution) if step is not None else len(records)
     verb = "reverted" if execution.kind == "rollback" else "applied"
-    what = "rollback interrupted" if execution.kind == "rollback" else "interrupted"
-    reason = f"{what} by a restart; {landed} of {total} targets {verb}"
+    stopped = "stopped" if cause == OUTAGE else "interrupted"  # an outage stopped it; nothing restarted
+    what = f"rollback {stopped}" if execution.kind == "rollback" else stopped
+    reason = f"{what} by {cause}; {landed} of {total} targets {verb}"
     ended = replace(execution, state=ExecutionState.INTERRUPTED, finished_at=ctx.clock.now(), message=reason)
     await ctx.store.save_execution(ended)
     lane = await ctx.store.get_lane(execution.run_id, execution.step_id, execution.environment)
@@ -115,7 +121,7 @@ async def _reconcile(ctx: Context, execution: Execution) -> Recovered:
 
 
 async def settle_unknown(
-    ctx: Context, execution: Execution, record: TargetRecord, cause: str = "a restart"
+    ctx: Context, execution: Execution, record: TargetRecord, cause: str = RESTART
 ) -> TargetRecord:
     """Decide, by reading live state, whether a snapshotted-but-unfinished target landed."""
     if record.status is not TargetStatus.SNAPSHOTTED:

@@ -27,7 +27,7 @@ from bot.slack.handlers.modals import on_submission
 from bot.slack.identity import Directory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.ordering import command_order_key
-from bot.slack.outage import KNOWN_DOWN, answering, known_down, response_url, tell
+from bot.slack.outage import KNOWN_DOWN, answering, known_down, known_down_view, response_url, tell
 from bot.slack.render import Renderer
 from bot.slack.transport import remember_signing_secret
 from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
@@ -93,7 +93,8 @@ def build_app(
     # A command or click that may end in a confirm dialog opens it here, before the ack and outside
     # the queue: its trigger id lasts 3 s, and planning (behind the channel's commands) may not.
     # While the database is known to be out, the answer goes without it: in the ack's body for a
-    # command, through the response_url for a click; work that meets the outage later says so there.
+    # command, through the response_url for a click, in the dialog itself for a submitted dialog;
+    # work that meets the outage later says so through the response_url (a dialog's response_urls).
     async def command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         if known_down(bot):
             await ack(text=KNOWN_DOWN, response_type="ephemeral")
@@ -127,6 +128,10 @@ def build_app(
         await queue.dispatch(ack, listener)
 
     async def submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        if known_down(bot):  # the dialog itself says so: Slack shows the ack's view in its place
+            await ack(response_action="update", view=known_down_view())
+            return
+
         async def listener(acking: AsyncAck) -> None:
             async with answering(bot, body):
                 await on_submission(state, acking, body, view)

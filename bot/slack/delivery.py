@@ -29,6 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.clock import Timer
+from bot.engine.errors import StoreUnavailable
 from bot.engine.lease import new_owner_id
 from bot.engine.ports import JSON, Clock, OutboxMessage, OutboxStore
 from bot.slack.api_failures import ApiFailure, BriefRateLimitRetryHandler, describe
@@ -130,12 +131,25 @@ class Outbox:
         return self._resume_at is not None and self._clock.now() < self._resume_at
 
     async def run_forever(self, interval_seconds: float = 30.0) -> None:
-        """The background loop `ionbot serve` starts: a delivery pass every ``interval_seconds``."""
+        """The background loop `ionbot serve` starts: a delivery pass every ``interval_seconds``.
+
+        A database outage is said once when it starts and once when delivery resumes, not as a
+        traceback every pass (the store's health watch already says loudly that it is out).
+        """
+        store_out = False
         while True:
             try:
                 await self.deliver_pending()
-            except Exception:  # the loop must outlive a database hiccup
+            except StoreUnavailable as error:
+                if not store_out:
+                    log.warning("outbox paused: the database cannot be reached; it resumes by itself", error=str(error))
+                store_out = True
+            except Exception:  # the loop must outlive anything else a pass meets, with its traceback
                 log.exception("outbox pass failed")
+            else:
+                if store_out:
+                    log.info("outbox delivery resumed: the database answers again")
+                store_out = False
             await self._clock.sleep(interval_seconds)
 
     async def _deliver(self, message: OutboxMessage, *, claimed: bool = False) -> OutboxMessage:

@@ -2,8 +2,9 @@
 
 Everything the bot normally says goes through the outbox, a table; with the database down that
 path is closed, so these answers go the two ways Slack offers without it: the body of the ack
-(a slash command, when the outage is already known) and the request's ``response_url`` (a click,
-or a command whose work met the outage half-way). Nothing here touches the store.
+(a slash command, or a dialog's replacement view, when the outage is already known) and the
+request's ``response_url`` (a click, or a command or dialog whose work met the outage half-way).
+Nothing here touches the store.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ MET_HALF_WAY = (
     "The bot cannot reach its database, so it stopped here; nothing more was changed. "
     "Try again in a minute (`/ion status` then shows where things stand)."
 )
+
+
+def known_down_view() -> dict[str, Any]:
+    """The modal that replaces a dialog submitted while the database is known to be out."""
+    from bot.slack.blocks.kit import section
+
+    title, close = {"type": "plain_text", "text": "ION"}, {"type": "plain_text", "text": "Close"}
+    return {"type": "modal", "title": title, "close": close, "blocks": [section(KNOWN_DOWN)]}
 
 
 def known_down(bot: Bot) -> bool:
@@ -63,7 +72,17 @@ async def answering(bot: Bot, body: dict[str, Any]) -> AsyncIterator[None]:
     try:
         yield
     except StoreUnavailable as error:
-        log.warning("a request met a database outage; answered through its response_url", error=str(error))
         if bot.health is not None:
             await bot.health.noticed(error)
-        await tell(response_url(body), MET_HALF_WAY)
+        url = response_url(body)
+        if url is None:  # a dialog without response_urls: one line in the log is all that can be said
+            who = body.get("user")
+            log.warning(
+                "a request met a database outage and had no response_url; nobody could be told",
+                error=str(error),
+                kind=body.get("type"),
+                user=who.get("id") if isinstance(who, dict) else None,
+            )
+            return
+        log.warning("a request met a database outage; answered through its response_url", error=str(error))
+        await tell(url, MET_HALF_WAY)

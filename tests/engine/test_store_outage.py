@@ -49,3 +49,23 @@ async def test_an_executor_that_meets_the_outage_at_the_end_of_its_window_is_set
     lane = h.store.lane_rows[(started.execution.run_id, "day3.1", "production")]
     assert lane.state is StepState.FAILED
     assert await h.store.unfinished_executions() == []
+
+
+async def test_recovery_says_a_database_outage_stopped_the_execution_it_abandoned_not_a_restart() -> None:
+    h = await make()
+    started = await start_soaking_step(h)
+    await h.clock.advance(timedelta(minutes=29))
+    h.store.heartbeat_outage = True
+    await h.clock.advance(timedelta(minutes=2))
+    with pytest.raises(StoreUnavailable):
+        await started.task
+    h.store.heartbeat_outage = False
+
+    settled = await h.rollout.recovery_pass()
+
+    [recovered] = settled.recovered
+    assert recovered.execution.message == "stopped by a database outage; 2 of 2 targets applied"
+    assert recovered.message.startswith("day3.1 (production): stopped by a database outage;")
+    assert "restart" not in recovered.message
+    stored = h.store.execution_rows[started.execution.id]
+    assert stored.message == recovered.execution.message

@@ -107,6 +107,17 @@ class ServedBot:
         }
         return await self._post(urlencode({"payload": json.dumps(payload)}))
 
+    async def submit(self, callback_id: str, values: dict[str, Any], user: str = "U0LEE") -> tuple[int, str]:
+        """Submit a dialog of ours (``callback_id``) with ``values``; Slack sends no response_urls."""
+        payload: dict[str, Any] = {
+            "type": "view_submission",
+            "team": {"id": "T0ION"},
+            "user": {"id": user, "username": NAMES.get(user, user)},
+            "trigger_id": f"trigger-dialog-{user}",
+            "view": {"id": "V0DIALOG", "type": "modal", "callback_id": callback_id, "state": {"values": values}},
+        }
+        return await self._post(urlencode({"payload": json.dumps(payload)}))
+
     async def readyz(self) -> int:
         async with self.http.get(self.url + "/readyz") as response:
             return response.status

@@ -1,6 +1,7 @@
 """A PostgreSQL server stopped and started again under a running bot: people still hear why
-nothing happens, /readyz says 503 while writes fail, and the bot comes back by itself, with the
-step that was soaking through the outage still watched, heartbeating and verified."""
+nothing happens (a command, a click, a dialog), /readyz says 503 while writes fail, and the bot
+comes back by itself, with the step that was soaking through the outage still watched,
+heartbeating and verified."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from bot.slack.outage import KNOWN_DOWN, MET_HALF_WAY
 from tests.outage.conftest import ServedBot, until
 from tests.outage.pg_cluster import StoppableCluster
 from tests.slack_app.conftest import CHANNEL
+
+TYPED = {"confirm_name": {"ion:typed_name": {"type": "plain_text_input", "value": "demo-api"}}}
 
 
 async def soaking(served: ServedBot) -> str:
@@ -74,6 +77,9 @@ async def test_a_postgresql_server_stopped_and_restarted_under_a_running_bot_ans
     status, _ = await served.click(_card_ts(served), "ion:run:production", "click")
     assert status == 200
     assert (await answer(served, "click"))["text"] == KNOWN_DOWN
+    status, body = await served.submit("ion:confirm_run", TYPED)  # and a dialog's, in the dialog itself
+    assert status == 200 and json.loads(body)["response_action"] == "update"
+    assert json.loads(body)["view"]["blocks"][0]["text"]["text"] == KNOWN_DOWN
     await served.clock.advance(timedelta(minutes=4))  # heartbeats and readings fail; the lease is left stale
     assert await served.readyz() == 503
 

@@ -28,6 +28,7 @@ from bot.slack.delivery import Outbox
 from bot.store.db import create_engine_for
 from bot.store.repository import SqlStore
 from tests.slack_app.conftest import Slack
+from tests.slack_app.test_malformed_requests import logged
 from tests.store.conftest import (  # noqa: F401  (fixtures: a migrated, empty database per backend)
     T0,
     database_url,
@@ -235,3 +236,27 @@ async def test_a_command_is_answered_while_slack_fails_every_lookup_of_who_is_wh
     assert (await slack.command("status", user="U0SAM"))[0] == 200
     [answer] = slack.ephemerals("U0SAM")
     assert "Something went wrong" not in answer and "There is no run in this channel" in answer, answer
+
+
+async def test_a_database_outage_is_logged_once_when_it_starts_and_once_when_delivery_resumes_without_tracebacks(
+    api: FakeSlackApi, store: SqlStore, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = Outbox(store, client_for(api), clock)
+    loop = Loop(outbox, clock)
+    try:
+        await loop.asleep()
+        with logged(caplog) as log:
+            store.refusing = "the database cannot be reached or written (connection refused)"
+            for _ in range(4):  # two minutes of passes against a store that is out
+                await loop.next_pass()
+            store.refusing = None
+            for _ in range(2):
+                await loop.next_pass()
+    finally:
+        await loop.stop()
+
+    assert [(e["log_level"], e["event"]) for e in log.events] == [
+        ("warning", "outbox paused: the database cannot be reached; it resumes by itself"),
+        ("info", "outbox delivery resumed: the database answers again"),
+    ]
+    assert log.tracebacks == [] and log.records == []
