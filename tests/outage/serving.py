@@ -1,16 +1,22 @@
 """`ionbot serve` as a real process, for the tests that change its store under it or its settings.
 
-As root, the process runs as ``nobody``: a read-only file means nothing to root, whose writes the
-kernel never refuses, so only another user shows what a read-only store does to the bot.
+As root, the process runs without root's powers: a read-only file means nothing to root, whose
+writes the kernel never refuses. ``unshare -U`` starts it in a user namespace of its own, where it
+keeps uid 0 for the files (so it can run the interpreter in a checkout only root may enter, as a
+fresh CI clone is) but has no capability over them outside, so modes are obeyed as for any user.
+Where user namespaces are not allowed it runs as ``nobody`` instead (the checkout must then be
+readable by everyone).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -26,9 +32,23 @@ REPO = Path(__file__).resolve().parents[2]
 POLLS = 1500
 
 
+@functools.cache
+def _can_unshare() -> bool:
+    try:
+        return subprocess.run(["unshare", "-U", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def as_user() -> str | None:
-    """Who the bot runs as: ``nobody`` when the tests run as root (see the module's note)."""
-    return "nobody" if os.geteuid() == 0 else None
+    """Another user for the bot when the tests run as root and no user namespace can be made."""
+    return "nobody" if os.geteuid() == 0 and not _can_unshare() else None
+
+
+def command(*args: str) -> list[str]:
+    """``python -m bot ARGS``, without root's powers when the tests run as root (see the module's note)."""
+    base = [sys.executable, "-m", "bot", *args]
+    return ["unshare", "-U", *base] if os.geteuid() == 0 and _can_unshare() else base
 
 
 def own_folder(prefix: str) -> Path:
@@ -125,11 +145,7 @@ class Served:
 @asynccontextmanager
 async def serving(env: dict[str, str], *args: str) -> AsyncIterator[Served]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        *args,
+        *command("serve", *args),
         cwd=REPO,
         env=env,
         user=as_user(),
@@ -148,11 +164,7 @@ async def serving(env: dict[str, str], *args: str) -> AsyncIterator[Served]:
 async def refused(env: dict[str, str], *args: str) -> tuple[int, str]:
     """Run `ionbot serve` expecting it to refuse: its exit code and its stderr."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        *args,
+        *command("serve", *args),
         cwd=REPO,
         env=env,
         user=as_user(),
