@@ -2,8 +2,9 @@
 when the private reply reaches the Slack Web API, next to a Bolt app that acks and replies.
 
 An ack only tells Slack the request arrived; the person sees nothing until the reply is posted.
-Each request comes from its own user, so every reply can be matched to its request. Both
-servers get the same requests at 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's).
+Each request comes from its own user, so every reply can be matched to its request; N people
+at a time each send their next request once the last one is answered. Both servers get the same
+requests with 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's).
 
     .venv/bin/python bench/answer_latency.py [--requests N] [--levels 1,10,50]
 """
@@ -94,29 +95,40 @@ def replies_to(slack: SlackApiThread, users: set[str]) -> dict[str, float]:
     return slack.read(ask)
 
 
+async def answered_at(slack: SlackApiThread, user: str, timeout: float = 60.0) -> float | None:
+    """When the reply to ``user`` reached the fake Web API; None when it never came."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        found = replies_to(slack, {user})
+        if user in found:
+            return found[user]
+        await asyncio.sleep(0.002)
+    return None
+
+
 async def level(slack: SlackApiThread, url: str, tag: str, in_flight: int, count: int) -> Level:
-    """``count`` requests, ``in_flight`` at a time (a new one as soon as one is acked)."""
+    """``count`` requests by ``in_flight`` people at once, each sending the next request only once the
+    answer to the last has arrived (a request is in flight from its sending to its answer)."""
     users = [f"U{tag}{in_flight:02d}X{i:04d}" for i in range(count)]
-    sent: dict[str, float] = {}
     queue = list(users)
+    seconds: list[float] = []
+    lost = 0
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
 
-        async def worker() -> None:
+        async def person() -> None:
+            nonlocal lost
             while queue:
                 user = queue.pop(0)
-                sent[user] = await send(http, url, command_body(TEXT, user))
+                sent = await send(http, url, command_body(TEXT, user))
+                at = await answered_at(slack, user)
+                if at is None:
+                    lost += 1
+                else:
+                    seconds.append(at - sent)
 
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
-    deadline = time.perf_counter() + 120
-    answered: dict[str, float] = {}
-    while time.perf_counter() < deadline:
-        answered = replies_to(slack, set(users))
-        if len(answered) == len(users):
-            break
-        await asyncio.sleep(0.05)
-    seconds = [answered[user] - sent[user] for user in users if user in answered]
-    return Level(in_flight, seconds, len(users) - len(seconds))
+        await asyncio.gather(*(person() for _ in range(in_flight)))
+    return Level(in_flight, seconds, lost)
 
 
 async def measure(slack: SlackApiThread, server: ServedProcess, tag: str, args: argparse.Namespace) -> list[Level]:
