@@ -1,15 +1,17 @@
-"""Each scheduled report by email too, exactly once across replicas, retried, and a failure said aloud.
+"""Each scheduled report by email too, exactly once across replicas, retried durably, a failure said aloud.
 
-The send is claimed in the store (``email:<report key>``) before anything goes out, so of two
-replicas posting the same report one emails it. A failed send is tried again at once (three
-attempts), then at the following resync ticks (``retry_pending``, three more rounds); the first
-failure is noted in the report's thread and so is the outcome. The pending list lives in this
-process: a restart drops a pending retry (its claim stays taken, so nobody sends it twice).
+The send is claimed in the store (``email:<report key>``, with the composed message) before
+anything goes out, so of two replicas posting the same report one emails it. A failed send is
+tried again at once (three attempts a round); a failed round is recorded on the claim (attempts,
+last error, next attempt), and the resync tick of any replica, this one after a restart too, takes
+a due email with a compare-and-set and runs the next round, up to four rounds. The first failure
+is noted in the report's thread and so is the outcome: sent after all, or given up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_string, policy
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
@@ -18,6 +20,7 @@ import structlog
 
 from bot.engine.records import Run
 from bot.reports.mail import Mailer, compose
+from bot.store.report_emails import EmailClaim
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
@@ -25,22 +28,13 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 ATTEMPTS_PER_ROUND = 3
-ROUNDS = 4  # the first round and three retries at the following ticks
+ROUNDS = 4  # the first round and three retries at later ticks
+RETRY_AFTER = timedelta(minutes=5)  # from a failed round to the next
+HOLD = timedelta(minutes=10)  # a sender's hold on an email; a replica takes over after it (the sender died)
 
 
 class ThreadReplier(Protocol):
     async def reply(self, channel: str, dedupe_key: str, text: str) -> None: ...
-
-
-@dataclass
-class PendingEmail:
-    run_id: str
-    channel: str
-    dedupe_key: str
-    message: EmailMessage
-    to: list[str]
-    rounds: int = 0
-    noted: bool = False
 
 
 class ReportEmailer:
@@ -50,7 +44,6 @@ class ReportEmailer:
         self.bot = bot
         self.replier = replier
         self.mailer = mailer
-        self.pending: list[PendingEmail] = []
 
     def recipients(self) -> list[str]:
         """ION_REPORT_EMAIL_TO when set, else the runbook's ``schedule.report_email_to``."""
@@ -63,53 +56,72 @@ class ReportEmailer:
             return False
         now = self.bot.clock.now()
         local_date = now.astimezone(ZoneInfo(self.bot.runbook.calendar.timezone)).date().isoformat()
-        if not await self.bot.store.claim_post(f"email:{dedupe_key}", run.id, local_date):
-            return False
         message = compose(subject, self.bot.settings.report_email_from, to, text, png, now.timestamp())
-        await self._round(PendingEmail(run.id, run.channel, dedupe_key, message, to))
+        claim = await self.bot.store.claim_email(dedupe_key, run.id, local_date, message.as_string(), now + HOLD)
+        if claim is None:
+            return False
+        await self._round(claim, message, run.channel)
         return True
 
     async def retry_pending(self) -> None:
-        """The resync tick: one more round for each email that failed before."""
-        waiting, self.pending = self.pending, []
-        for item in waiting:
-            await self._round(item)
+        """The resync tick: one more round for each email whose next attempt is due, taken by one replica."""
+        if self.mailer is None:
+            return
+        now = self.bot.clock.now()
+        for claim in await self.bot.store.due_emails(now):
+            if not await self.bot.store.take_email(claim, now, now + HOLD):
+                continue  # another replica has it
+            run = await self.bot.store.get_run(claim.run_id)
+            if run is None or claim.message is None:
+                continue
+            message = message_from_string(claim.message, policy=policy.default)
+            assert isinstance(message, EmailMessage)  # policy.default parses to EmailMessage
+            await self._round(claim, message, run.channel)
 
-    async def _round(self, item: PendingEmail) -> None:
+    async def _round(self, claim: EmailClaim, message: EmailMessage, channel: str) -> None:
         assert self.mailer is not None
+        to = str(message["To"])
         error: Exception | None = None
         for _ in range(ATTEMPTS_PER_ROUND):
             try:
-                await self.mailer.send(item.message)
+                await self.mailer.send(message)
             except Exception as exc:  # any failure of the mail server is retried, never raised into the report
                 error = exc
                 continue
-            if item.noted:
-                await self._say(item, f":email: The email of this report was sent to {', '.join(item.to)} after all.")
+            await self.bot.store.email_sent(claim)
+            if claim.attempts:
+                await self._say(channel, claim, f":email: The email of this report was sent to {to} after all.")
             return
-        item.rounds += 1
-        log.warning("report email failed", key=item.dedupe_key, rounds=item.rounds, error=str(error))
+        await self._failed(claim, channel, to, error)
+
+    async def _failed(self, claim: EmailClaim, channel: str, to: str, error: Exception | None) -> None:
+        tries = claim.attempts + ATTEMPTS_PER_ROUND
         why = f"{type(error).__name__}: {error}" if error else "unknown error"
-        where = self.mailer.describe()
-        tries = item.rounds * ATTEMPTS_PER_ROUND
-        if item.rounds < ROUNDS:
-            self.pending.append(item)
-            if not item.noted:
-                item.noted = True
+        where = self.mailer.describe() if self.mailer is not None else "no mailer"
+        log.warning("report email failed", key=claim.dedupe_key, attempts=tries, error=why)
+        if tries < ROUNDS * ATTEMPTS_PER_ROUND:
+            next_at: datetime = self.bot.clock.now() + RETRY_AFTER
+            await self.bot.store.email_failed(claim, tries, why, next_at)
+            if not claim.attempts:
+                minutes = int(RETRY_AFTER.total_seconds() // 60)
                 await self._say(
-                    item,
-                    f":warning: The email of this report to {', '.join(item.to)} could not be sent through {where} "
-                    f"({tries} attempts; {why}). It is tried again at the next tick.",
+                    channel,
+                    claim,
+                    f":warning: The email of this report to {to} could not be sent through {where} "
+                    f"({tries} attempts; {why}). It is tried again in {minutes} minutes, "
+                    f"up to {ROUNDS - 1} more rounds.",
                 )
             return
+        await self.bot.store.email_failed(claim, tries, why, None)
         await self._say(
-            item,
-            f":warning: The email of this report to {', '.join(item.to)} was not delivered: {tries} attempts "
-            f"through {where} failed ({why}). Forward this report by hand.",
+            channel,
+            claim,
+            f":warning: The email of this report to {to} was not delivered: {tries} attempts "
+            f"through {where} failed ({why}). Gave up; forward this report by hand.",
         )
 
-    async def _say(self, item: PendingEmail, text: str) -> None:
+    async def _say(self, channel: str, claim: EmailClaim, text: str) -> None:
         try:
-            await self.replier.reply(item.channel, item.dedupe_key, text)
+            await self.replier.reply(channel, claim.dedupe_key, text)
         except Exception:  # the note is best effort; the log has the failure either way
-            log.exception("report email note failed", key=item.dedupe_key)
+            log.exception("report email note failed", key=claim.dedupe_key)

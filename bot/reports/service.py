@@ -39,6 +39,7 @@ from bot.reports.answers import Answers, section_blocks
 from bot.reports.charts import metrics_chart_png
 from bot.reports.context import Report, render_report
 from bot.reports.emailing import ReportEmailer
+from bot.reports.facts import manual_targets, slug
 from bot.reports.gather import READING_WINDOW, LaneMove, ReportGatherer, ReportInputs
 from bot.reports.gather_extras import ExtrasGatherer
 from bot.reports.mail import Mailer, mailer_from_settings
@@ -46,6 +47,7 @@ from bot.reports.render import ReportRenderer
 from bot.reports.scaling_log import ScalingLog
 from bot.reports.standups import StandupDesk
 from bot.scheduler import JobSkipped
+from bot.slack.blocks.record_fact import record_buttons
 from bot.slack.mrkdwn import Mrkdwn
 
 if TYPE_CHECKING:
@@ -365,9 +367,15 @@ class ReportService:
         extras = await self._day_extras(run, day, when.at)
         report = self._titled(daily_report(self.bot.runbook, day, *inputs.common(), late=late, extras=extras), when)
         chart, png = await self._chart(run, day, report.title, when.at)
-        text = await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart))
+        buttons = record_buttons(run.id, await self._unrecorded(run))
+        text = await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart), buttons)
         if email:
             await self.emailer.send(run, dedupe_key, report.title, text, png)
+
+    async def _unrecorded(self, run: Run) -> list[tuple[str, str]]:
+        """The quality targets recorded by hand that nobody has recorded yet: (id, label) for their buttons."""
+        recorded = {fact.label for fact in await self.answers.facts.facts(run.id, self.bot.clock.now())}
+        return [(slug(t.label), t.label) for t in manual_targets(self.bot.runbook) if t.label not in recorded]
 
     async def _phase_summary(
         self,
@@ -472,16 +480,25 @@ class ReportService:
         return f"Metrics chart: {where}", png
 
     async def _post_report(
-        self, run: Run, report: Report, late: bool, due: datetime | None, dedupe_key: str, tail: str | None = None
+        self,
+        run: Run,
+        report: Report,
+        late: bool,
+        due: datetime | None,
+        dedupe_key: str,
+        tail: str | None = None,
+        buttons: list[dict[str, Any]] | None = None,
     ) -> str:
         text = self._late_note(late, due) + render_report(self.renderer, report)
         if tail:
             text = text.rstrip("\n") + "\n\n" + tail + "\n"
-        await self._post(run.channel, text, dedupe_key)
+        await self._post(run.channel, text, dedupe_key, buttons)
         return text
 
-    async def _post(self, channel: str, text: str, dedupe_key: str) -> None:
-        await self.poster.post(channel, text, section_blocks(text), dedupe_key)
+    async def _post(
+        self, channel: str, text: str, dedupe_key: str, buttons: list[dict[str, Any]] | None = None
+    ) -> None:
+        await self.poster.post(channel, text, section_blocks(text) + (buttons or []), dedupe_key)
 
 
 def _tail(inputs: ReportInputs, chart: str | None = None) -> str | None:

@@ -20,6 +20,7 @@ from bot.store.db import DEFAULT_DATABASE_URL, create_engine_for
 from bot.store.delivery import DeliveryStore
 from bot.store.envelopes import EnvelopesStore
 from bot.store.executions import ExecutionsStore
+from bot.store.report_emails import ReportEmailStore
 from bot.store.runs import RunsStore
 
 T = TypeVar("T")
@@ -27,7 +28,16 @@ _ATOMS = (str, int, float, bool, type(None), datetime, Enum)
 _READS = ("SELECT", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
 
 
-class SqlStore(RunsStore, ChecklistStore, ExecutionsStore, AuditStore, AlertsStore, DeliveryStore, EnvelopesStore):
+class SqlStore(
+    RunsStore,
+    ChecklistStore,
+    ExecutionsStore,
+    AuditStore,
+    AlertsStore,
+    DeliveryStore,
+    EnvelopesStore,
+    ReportEmailStore,
+):
     """Implements RolloutStore, AlertStore, ClaimStore, OutboxStore and KeyValueStore.
 
     Each public method is one short transaction, committed before it returns.

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, Strin
 from bot.store.db import create_engine_for, is_embedded_sqlite
 from bot.store.tables import Base
 
-HEAD_REVISION = "0008"  # the newest file in bot/store/migrations/versions
+HEAD_REVISION = "0009"  # the newest file in bot/store/migrations/versions
 
 # Alembic's own bookkeeping table, as its upgrade creates it.
 _VERSION_TABLE = Table(

@@ -351,16 +351,25 @@ class IncidentRow(Base):
 
 
 class PostClaimRow(Base):
-    """A scheduled post (report, standup) taken by one process for one local date."""
+    """A scheduled post (report, standup, report email) taken by one process for one local date."""
 
     __tablename__ = "post_claims"
-    __table_args__ = (UniqueConstraint("job_key", "run_id", "local_date", name="uq_post_claims_once"),)
+    __table_args__ = (
+        UniqueConstraint("job_key", "run_id", "local_date", name="uq_post_claims_once"),
+        Index("ix_post_claims_next_attempt", "next_attempt_at"),
+    )
 
     seq: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
     job_key: Mapped[str] = mapped_column(NAME)
     run_id: Mapped[str] = mapped_column(ID)
     local_date: Mapped[str] = mapped_column(String(10))
     claimed_at: Mapped[datetime]
+    # A report email's retry (migration 0009; see ReportEmailStore): failed SMTP attempts so far,
+    # the last error, when any replica may try next (None: sent or given up), the message itself.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxRow(Base):

@@ -341,7 +341,7 @@ class TestEmail:
         assert note.startswith(
             f":warning: The email of this report to team@ion.dev could not be sent through SMTP 127.0.0.1:{port} "
             "(3 attempts; SMTPDataError: (451, '4.3.0 Mailbox busy, try again later')). "
-            "It is tried again at the next tick."
+            "It is tried again in 5 minutes, up to 3 more rounds."
         )
         assert len(inbox.messages) == 1
         notes = [p.text for p in poster.keyed(f"reply:daily_report:{run.id}:1")]

@@ -9,6 +9,7 @@ from bot.store.columns import UtcDateTime
 from bot.store.db import create_engine_for
 from bot.store.migrate import current_revision, upgrade
 from bot.store.repository import SqlStore
+from bot.store.schema import HEAD_REVISION
 from tests.store.conftest import T0
 from tests.store.test_migration_0003 import downgrade, schema_drift
 from tests.store.test_migrations import empty_database_url
@@ -55,6 +56,6 @@ async def test_0008_goes_down_to_0007_and_comes_back_matching_the_models(empty_d
     await downgrade(empty_database_url, "0007")
     assert await current_revision(empty_database_url) == "0007"
     await upgrade(empty_database_url)
-    assert await current_revision(empty_database_url) == "0008"
+    assert await current_revision(empty_database_url) == HEAD_REVISION
     drift = [d for d in await schema_drift(empty_database_url) if "approvals" in repr(d) or "deliveries" in repr(d)]
     assert drift == []

@@ -23,6 +23,7 @@ class Verb(StrEnum):
     GATE_DECIDE = "gate_decide"
     GATE_RECHECK = "gate_recheck"
     DONE = "done"  # a manual action is done (a modal asks for its value when it wants one)
+    RECORD = "record"  # a quality fact from the daily report's button (a modal asks for the verdict)
     ACK = "ack"
     HOLD = "hold"
     CONFIRM_RUN = "confirm_run"  # modal callback_id

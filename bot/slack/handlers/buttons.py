@@ -18,9 +18,11 @@ from bot.engine.errors import Refused
 from bot.engine.evidence import example
 from bot.engine.ports import Actor
 from bot.engine.records import Run
+from bot.reports.facts import find_target
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
+from bot.slack.blocks.record_fact import record_modal
 from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import done, preview_rollback, run_step
 from bot.slack.render import SIGNOFF_ACTION
@@ -150,6 +152,16 @@ async def _done(click: Click, value: ActionValue, qualifier: str | None) -> None
     wanted = f"{spec.value.name} in {spec.value.unit}{rule}, e.g. {example(spec.value)}"
     question = f"{spec.title or spec.instruction}: enter {wanted}."
     modal = reason_modal("Done", question, Verb.DONE, meta, click.state.dry_run, label="Value", multiline=False)
+    await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
+
+
+async def _record(click: Click, value: ActionValue, qualifier: str | None) -> None:
+    """Record on the daily report: a dialog asks whether the quality target holds, and a note."""
+    run = await click.run(value)
+    target = find_target(click.state.bot.runbook, value.item or qualifier or "")  # refuses an unknown one
+    meta = ActionValue(run=run.id, item=value.item or qualifier, channel=click.channel)
+    await click.state.bot.store.take_delivery()  # a redelivered click opens no second dialog
+    modal = record_modal(meta, target.label, click.state.dry_run)
     await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
@@ -303,6 +315,7 @@ _BY_VERB = {
     Verb.GATE_DECIDE: _gate_decide,
     Verb.GATE_RECHECK: _gate_recheck,
     Verb.DONE: _done,
+    Verb.RECORD: _record,
     Verb.TICK: _not_a_button,
     Verb.GATE_TICK: _not_a_button,
     Verb.CONFIRM_RUN: _not_a_button,

@@ -15,9 +15,12 @@ from slack_bolt.async_app import AsyncAck
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
 from bot.engine.records import Run
+from bot.reports.facts import NO, YES
 from bot.slack.blocks import CONFIRM_BLOCK, confirmation_word, typed_confirmation_errors
 from bot.slack.blocks.actions import ActionValue, Verb, action_id, parse_action_id
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT, reason_errors
+from bot.slack.blocks.record_fact import answer_errors, split_answer
+from bot.slack.cards import text_message
 from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import done, start
 
@@ -59,6 +62,9 @@ def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]
         return typed_confirmation_errors(_input(view, CONFIRM_BLOCK, action_id(Verb.TYPED_NAME)), expected)
     if verb in (Verb.REJECT, Verb.GATE_DECIDE, Verb.DONE):
         return reason_errors(_input(view, REASON_BLOCK, REASON_INPUT))
+    if verb is Verb.RECORD:
+        answer = _input(view, REASON_BLOCK, REASON_INPUT)
+        return answer_errors(answer, split_answer(answer)[0] in YES + NO)
     return None
 
 
@@ -80,6 +86,17 @@ async def _submit(state: AppState, verb: Verb, meta: ActionValue, view: dict[str
         await state.refresh_card(run, step, at)
     elif verb is Verb.DONE:
         await done(state, run, step, meta.item or "", _input(view, REASON_BLOCK, REASON_INPUT), actor)
+    elif verb is Verb.RECORD:
+        await _record(state, run, meta.item or "", _input(view, REASON_BLOCK, REASON_INPUT), actor)
+
+
+async def _record(state: AppState, run: Run, item: str, answer: str | None, actor: Actor) -> None:
+    """The Record dialog, recorded exactly as `/ion record ITEM VALUE [NOTE]` records it."""
+    if state.reports is None:
+        raise Refused("Reports are not configured in this bot yet, so nothing can be recorded; nothing was changed.")
+    value, note = split_answer(answer)
+    said = await state.reports.record(run.channel, item, value, note, actor)
+    await state.poster.post(run.channel, text_message(said), dry_run=state.dry_run)
 
 
 async def _rollback(state: AppState, run: Run, target: str, actor: Actor, seen: str | None) -> None:
