@@ -17,7 +17,7 @@ from pathlib import Path
 from _common import Figure, SimulatedWeek, bench_main, median, print_report, secs, simulate_week, week_checks
 
 TITLE = "Simulate: the whole week, wall time"
-TARGET_SECONDS = 15.0
+TARGET_SECONDS = 10.0  # issue 14: the week in under 10 s on a 2-core machine
 
 
 async def run(args: argparse.Namespace) -> None:
