@@ -116,8 +116,10 @@ def _configure_sqlite(engine: AsyncEngine, throwaway: bool = False) -> None:
             dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # The wait first: switching to WAL takes a lock that another process building the
+            # same new file may hold for a moment, and without it that is "database is locked".
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=OFF" if throwaway else "PRAGMA synchronous=NORMAL")
         finally:
