@@ -115,3 +115,45 @@ async def test_a_dialog_without_response_urls_that_meets_the_outage_leaves_one_w
     assert log.tracebacks == [] and log.records == []
     slack.bot.store.refusing = None
     assert await executions(slack, "production") == 0
+
+
+async def test_a_rollback_confirmed_in_its_dialog_that_meets_the_outage_is_answered_through_its_response_urls(
+    slack: Slack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollback runs after the dialog's listener has returned; the outage it meets there (the
+    store goes away between the dialog's checks and the rollback's first write) is still answered."""
+    await started(slack)
+    await slack.command("run day1.1 staging")
+    await slack.state.settle()
+    await slack.command("rollback day1.1")
+    update = slack.api.last("views.update")
+    assert update is not None
+    view = dict(slack.api.views[str(update["view_id"])])
+    real = slack.bot.rollout.confirm_rollback
+
+    async def store_gone_first(*args: Any, **kwargs: Any) -> Any:
+        slack.bot.store.refusing = OUT
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(slack.bot.rollout, "confirm_rollback", store_gone_first)
+    where = {"block_id": "confirm_name", "action_id": "ion:typed_name", "channel_id": CHANNEL}
+    payload: dict[str, Any] = {
+        "type": "view_submission",
+        "team": {"id": "T0ION"},
+        "user": {"id": "U0LEE", "username": NAMES["U0LEE"]},
+        "trigger_id": slack.new_trigger("U0LEE"),
+        "view": {**view, "state": {"values": TYPED}},
+        "response_urls": [{**where, "response_url": slack.api.response_url("rollback")}],
+    }
+    with logged(caplog) as log:
+        status, _ = await slack.interact(payload)
+        await slack.state.settle()
+
+    assert status == 200
+    assert [r["text"] for r in slack.api.responses_to("rollback")] == [MET_HALF_WAY]
+    assert log.tracebacks == []
+    slack.bot.store.refusing = None
+    run = await slack.bot.store.open_run(CHANNEL)
+    assert run is not None
+    lane = await slack.bot.store.get_lane(run.id, "day1.1", "staging")
+    assert lane is not None and lane.state.value != "rolled_back"  # nothing was rolled back

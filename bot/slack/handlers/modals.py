@@ -8,6 +8,7 @@ execution a rollback reverts, so a plan that changed since the dialog opened is 
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -23,6 +24,7 @@ from bot.slack.blocks.record_fact import answer_errors, split_answer
 from bot.slack.cards import text_message
 from bot.slack.handlers import AppState, answered, delivery_key
 from bot.slack.handlers.flows import done, start
+from bot.slack.outage import answering
 
 
 def _input(view: dict[str, Any], block: str, element: str) -> str | None:
@@ -52,7 +54,7 @@ async def on_submission(state: AppState, ack: AsyncAck, body: dict[str, Any], vi
         run = await state.bot.rollout.require_run(channel)
         if run.id != meta.run:
             raise Refused("This dialog belongs to an earlier run of this channel; nothing was changed.")
-        await _submit(state, verb, meta, view, run, actor)
+        await _submit(state, verb, meta, view, run, actor, body)
 
 
 def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]) -> dict[str, str] | None:
@@ -68,14 +70,16 @@ def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]
     return None
 
 
-async def _submit(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any], run: Run, actor: Actor) -> None:
+async def _submit(
+    state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any], run: Run, actor: Actor, body: dict[str, Any]
+) -> None:
     rollout = state.bot.rollout
     step, env = meta.step or "", meta.env or ""
     at = (run.channel, meta.message_ts) if meta.message_ts else None
     if verb is Verb.CONFIRM_RUN:
         await start(state, run, step, env, actor, meta.fingerprint or "")
     elif verb is Verb.CONFIRM_ROLLBACK:
-        state.spawn(_rollback(state, run, f"{step}@{env}", actor, meta.fingerprint))
+        state.spawn(_answering_outage(state, body, _rollback(state, run, f"{step}@{env}", actor, meta.fingerprint)))
     elif verb is Verb.REJECT:
         reason = _input(view, REASON_BLOCK, REASON_INPUT) or ""
         await rollout.reject(run.channel, step, env, actor, reason)
@@ -97,6 +101,12 @@ async def _record(state: AppState, run: Run, item: str, answer: str | None, acto
     value, note = split_answer(answer)
     said = await state.reports.record(run.channel, item, value, note, actor)
     await state.poster.post(run.channel, text_message(said), dry_run=state.dry_run)
+
+
+async def _answering_outage(state: AppState, body: dict[str, Any], work: Coroutine[Any, Any, None]) -> None:
+    """Work that outlives the dialog's listener still answers an outage it meets (its response_urls)."""
+    async with answering(state.bot, body):
+        await work
 
 
 async def _rollback(state: AppState, run: Run, target: str, actor: Actor, seen: str | None) -> None:
