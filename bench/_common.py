@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -131,6 +132,22 @@ def mib(size_bytes: float) -> str:
 
 
 # --- Slack requests -----------------------------------------------------------------------------
+
+
+def slash_command(text: str, user: str, user_name: str, trigger_id: str, **extra: str) -> str:
+    """A signed-ready `/ion TEXT` body as Slack posts it (form-encoded), from ``user`` in C_BENCH."""
+    fields = {
+        "command": "/ion",
+        "text": text,
+        "user_id": user,
+        "user_name": user_name,
+        "channel_id": "C_BENCH",
+        **extra,
+        "team_id": "T0ION",
+        "trigger_id": trigger_id,
+        "response_url": f"http://{LOOPBACK}:9/unused",
+    }
+    return urlencode(fields)
 
 
 def slack_signature(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:

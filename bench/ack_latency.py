@@ -42,6 +42,7 @@ from _common import (
     percentile,
     print_report,
     slack_signature,
+    slash_command,
 )
 
 from bot.sim.slack_api import FakeSlackApi
@@ -84,19 +85,7 @@ TRIGGERS = itertools.count(1)  # Slack gives every command and click its own tri
 
 
 def command_body(text: str) -> str:
-    return urlencode(
-        {
-            "command": "/ion",
-            "text": text,
-            "user_id": USER,
-            "user_name": USER_NAME,
-            "channel_id": CHANNEL,
-            "channel_name": "bench-rollout",
-            "team_id": "T0ION",
-            "trigger_id": f"trigger-bench-{next(TRIGGERS)}",
-            "response_url": f"http://{LOOPBACK}:9/unused",
-        }
-    )
+    return slash_command(text, USER, USER_NAME, f"trigger-bench-{next(TRIGGERS)}", channel_name="bench-rollout")
 
 
 def click_body(message_ts: str, blocks: list[dict[str, Any]], block: dict[str, Any], element: dict[str, Any]) -> str:

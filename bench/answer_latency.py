@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import aiohttp
 from _common import (
@@ -36,6 +35,7 @@ from _common import (
     percentile,
     print_report,
     slack_signature,
+    slash_command,
 )
 
 SECRET = "bench-secret"
@@ -56,18 +56,7 @@ class Level:
 
 
 def command_body(text: str, user: str) -> str:
-    return urlencode(
-        {
-            "command": "/ion",
-            "text": text,
-            "user_id": user,
-            "user_name": user.lower(),
-            "channel_id": CHANNEL,
-            "team_id": "T0ION",
-            "trigger_id": f"trigger-{user}",
-            "response_url": f"http://{LOOPBACK}:9/unused",
-        }
-    )
+    return slash_command(text, user, user.lower(), f"trigger-{user}")
 
 
 async def send(http: aiohttp.ClientSession, url: str, body: str) -> float:

@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import aiohttp
 from _common import (
@@ -37,6 +36,7 @@ from _common import (
     print_report,
     secs,
     slack_signature,
+    slash_command,
 )
 
 SECRET = "bench-secret"
@@ -71,18 +71,7 @@ class Start:
 async def first_answer(server: ServedProcess, slack: SlackApiThread, user: str) -> float:
     """Seconds from spawn to the reply of a `/ion help` sent at the first moment the port accepts
     it (a 503 from a server that refuses early requests is sent again: that wait counts too)."""
-    body = urlencode(
-        {
-            "command": "/ion",
-            "text": "help",
-            "user_id": user,
-            "user_name": user,
-            "channel_id": "C_BENCH",
-            "team_id": "T0ION",
-            "trigger_id": f"trigger-{user}",
-            "response_url": f"http://{LOOPBACK}:9/unused",
-        }
-    )
+    body = slash_command("help", user, user, f"trigger-{user}")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         while True:
             headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_signature(body, SECRET)}
