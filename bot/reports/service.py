@@ -14,7 +14,7 @@ that time it is today's report "so far", and a day that has not come yet has no 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any, Protocol
@@ -389,14 +389,7 @@ class ReportService:
     ) -> None:
         phase = next((p for p in self.bot.runbook.phases if p.first_day <= day <= p.last_day), None)
         first = phase.first_day if phase else 1
-        inputs = await self.gather.inputs(run, first, day, as_of.at, replay=as_of.replay)
-        decisions = await self.gather.decisions(run.id, inputs.history)
-        quality = await self.gather.quality(run, as_of.at, inputs.history)
-        extras = await self._span_extras(run, first, day, as_of.at)
-        report = phase_summary(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late, extras=extras)
-        text = await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
-        if email:
-            await self.emailer.send(run, dedupe_key, report.title, text, None)
+        await self._span_report(phase_summary, run, first, day, late, due, dedupe_key, as_of, email)
 
     async def _final(
         self,
@@ -408,11 +401,26 @@ class ReportService:
         as_of: AsOf,
         email: bool = False,
     ) -> None:
-        inputs = await self.gather.inputs(run, 1, day, as_of.at, replay=as_of.replay)
+        await self._span_report(final_report, run, 1, day, late, due, dedupe_key, as_of, email)
+
+    async def _span_report(
+        self,
+        build: Callable[..., Report],
+        run: Run,
+        first: int,
+        day: int,
+        late: bool,
+        due: datetime | None,
+        dedupe_key: str,
+        as_of: AsOf,
+        email: bool,
+    ) -> None:
+        """A report over days ``first``..``day`` (a phase summary, the final report): posted, then emailed."""
+        inputs = await self.gather.inputs(run, first, day, as_of.at, replay=as_of.replay)
         decisions = await self.gather.decisions(run.id, inputs.history)
         quality = await self.gather.quality(run, as_of.at, inputs.history)
-        extras = await self._span_extras(run, 1, day, as_of.at)
-        report = final_report(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late, extras=extras)
+        extras = await self._span_extras(run, first, day, as_of.at)
+        report = build(self.bot.runbook, day, *inputs.common(), decisions, quality, late=late, extras=extras)
         text = await self._post_report(run, self._titled(report, as_of), late, due, dedupe_key, _tail(inputs))
         if email:
             await self.emailer.send(run, dedupe_key, report.title, text, None)
