@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from bot.actions.base import Binding
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
+
+from bot.actions.base import ActionDeps, Binding
 from bot.cloud.ports import SqlInstanceState
 from bot.engine.ports import JSON, Target
+
+
+class _NamesInstance(Protocol):
+    @property
+    def instance(self) -> str: ...
+
+
+S = TypeVar("S", bound=_NamesInstance)
 
 ABSENT: dict[str, JSON] = {"exists": False}
 
 
 def instance_target(instance: str, binding: Binding) -> Target:
     return Target(key=instance, label=f"{instance} ({binding.environment.name})")
+
+
+class InstanceAction(Generic[S]):
+    """A mutating kind on one Cloud SQL instance of the environment's project: its spec, the gateway, the target."""
+
+    mutating = True
+
+    def __init__(self, spec: S, binding: Binding, deps: ActionDeps) -> None:
+        self.spec = spec
+        self.deps = deps
+        self.project = binding.environment.project
+        self.target = instance_target(spec.instance, binding)
+
+    def targets(self) -> Sequence[Target]:
+        return [self.target]
 
 
 def role(state: SqlInstanceState) -> str:

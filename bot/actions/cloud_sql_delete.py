@@ -7,34 +7,22 @@ refuses and says so (the way back is a restore from backup, by hand).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from bot.actions._cloud_sql_common import described, exists, instance_target, role, shown
+from bot.actions._cloud_sql_common import InstanceAction, described, exists, role, shown
 from bot.actions.base import ActionDeps, Binding
 from bot.engine.ports import JSON, Action, ActionFailed, Change, Outcome, ProgressCallback, Target
 from bot.runbook.durations import format_duration
 from bot.runbook.models import CloudSqlDelete
 
 
-class DeleteAction:
-    mutating = True
-
-    def __init__(self, spec: CloudSqlDelete, binding: Binding, deps: ActionDeps) -> None:
-        self.spec = spec
-        self.deps = deps
-        self.project = binding.environment.project
-        self.target = instance_target(spec.instance, binding)
-
+class DeleteAction(InstanceAction[CloudSqlDelete]):
     def describe(self) -> str:
         return (
             f"Delete Cloud SQL instance {self.spec.instance} (project {self.project}), the standby, once "
             f"{self.spec.after_promotion_of} has been a primary for {format_duration(self.spec.keep_for)}; "
             "cannot be undone"
         )
-
-    def targets(self) -> Sequence[Target]:
-        return [self.target]
 
     async def snapshot(self, target: Target) -> JSON:
         return described(await self.deps.cloud_sql.find_instance(self.project, self.spec.instance))

@@ -6,34 +6,22 @@ promotion refuses before changing anything and says what the fallback is, the st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from bot.actions._cloud_sql_common import described, instance_target, role
+from bot.actions._cloud_sql_common import InstanceAction, described, role
 from bot.actions.base import ActionDeps, Binding
 from bot.engine.ports import JSON, Action, ActionFailed, Change, Outcome, ProgressCallback, Target
 from bot.runbook.durations import format_duration
 from bot.runbook.models import CloudSqlPromote
 
 
-class PromoteAction:
-    mutating = True
-
-    def __init__(self, spec: CloudSqlPromote, binding: Binding, deps: ActionDeps) -> None:
-        self.spec = spec
-        self.deps = deps
-        self.project = binding.environment.project
-        self.target = instance_target(spec.instance, binding)
-
+class PromoteAction(InstanceAction[CloudSqlPromote]):
     def describe(self) -> str:
         return (
             f"Promote Cloud SQL replica {self.spec.instance} (project {self.project}) to a standalone primary, "
             f"waiting up to {format_duration(self.spec.timeout)}; {self.spec.standby} stays as the standby. "
             "A promotion cannot be undone: the fallback is the standby"
         )
-
-    def targets(self) -> Sequence[Target]:
-        return [self.target]
 
     async def snapshot(self, target: Target) -> JSON:
         return await self.read_back(target)

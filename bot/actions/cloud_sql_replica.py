@@ -4,33 +4,21 @@ and wait for its operation; a rollback deletes the replica again, but never once
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from bot.actions._cloud_sql_common import described, exists, instance_target, role, shown
+from bot.actions._cloud_sql_common import InstanceAction, described, exists, role, shown
 from bot.actions.base import ActionDeps, Binding
 from bot.engine.ports import JSON, Action, ActionFailed, Change, Outcome, ProgressCallback, Target
 from bot.runbook.durations import format_duration
 from bot.runbook.models import CloudSqlReplica
 
 
-class ReplicaAction:
-    mutating = True
-
-    def __init__(self, spec: CloudSqlReplica, binding: Binding, deps: ActionDeps) -> None:
-        self.spec = spec
-        self.deps = deps
-        self.project = binding.environment.project
-        self.target = instance_target(spec.instance, binding)
-
+class ReplicaAction(InstanceAction[CloudSqlReplica]):
     def describe(self) -> str:
         return (
             f"Create Cloud SQL read replica {self.spec.instance} of {self.spec.master} (project {self.project}) "
             f"on tier {self.spec.tier}, waiting up to {format_duration(self.spec.timeout)} for the operation"
         )
-
-    def targets(self) -> Sequence[Target]:
-        return [self.target]
 
     def _wanted(self) -> str:
         return f"read replica of {self.spec.master} on {self.spec.tier}"
