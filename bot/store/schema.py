@@ -10,9 +10,13 @@ holds the two to the same schema and ``HEAD_REVISION`` to Alembic's head.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, inspect, select
+import asyncio
 
-from bot.store.db import create_engine_for, is_embedded_sqlite
+from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, inspect, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.db import SQLITE_BUSY_TIMEOUT_MS, create_engine_for, is_embedded_sqlite
 from bot.store.tables import Base
 
 HEAD_REVISION = "0009"  # the newest file in bot/store/migrations/versions
@@ -49,6 +53,26 @@ def _create_if_empty(connection: Connection) -> bool:
     return True
 
 
+async def _read_when_unlocked(engine: AsyncEngine) -> tuple[tuple[str, ...], bool]:
+    """The schema's revisions and whether it has tables, from the first connection to the file.
+
+    Connecting switches a SQLite file to WAL, and SQLite refuses that switch at once (its busy wait
+    does not apply) while another process is creating the same new file: wait and try again, for
+    at most the busy timeout, without blocking the event loop.
+    """
+    attempts = SQLITE_BUSY_TIMEOUT_MS // 50
+    for attempt in range(attempts):
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read_schema)
+        except OperationalError as error:
+            if "database is locked" not in str(error) or attempt == attempts - 1:
+                raise
+            await engine.dispose()  # the refused connection is not reused
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 async def ensure_schema(url: str, auto_upgrade: bool | None = None) -> None:
     """Make sure the schema is at head before the bot starts.
 
@@ -59,8 +83,7 @@ async def ensure_schema(url: str, auto_upgrade: bool | None = None) -> None:
         auto_upgrade = is_embedded_sqlite(url)
     engine = create_engine_for(url)
     try:
-        async with engine.connect() as connection:
-            revisions, has_tables = await connection.run_sync(read_schema)
+        revisions, has_tables = await _read_when_unlocked(engine)
         if revisions == (HEAD_REVISION,):
             return
         if auto_upgrade and not revisions and not has_tables and is_embedded_sqlite(url):
