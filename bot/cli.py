@@ -20,10 +20,10 @@ def registrars() -> list[Registrar]:
     """Every subcommand. Their modules are imported here, not at module level: ``ionbot serve``
     (what a container starts) registers only itself and skips pydantic's runbook models, YAML,
     the console and the simulator."""
-    from bot.commands_admin import register_audit, register_db
-    from bot.commands_runbook import register_check, register_list, register_schema, register_show
+    from bot.cli_admin import register_audit, register_db
+    from bot.cli_runbook import register_check, register_list, register_schema, register_show
+    from bot.console.runner import register_console
     from bot.simulate.cli import register_simulate
-    from bot.slack.console import register_console
 
     return [
         register_console,

@@ -52,7 +52,7 @@ def test_log_exception_in_json_carries_the_traceback_as_a_string(logs: Logs) -> 
     try:
         fail_deep()
     except ValueError:
-        structlog.get_logger("bot.slack.delivery").exception("outbox pass failed")
+        structlog.get_logger("bot.slack.delivery.outbox").exception("outbox pass failed")
     [event] = lines(stream)
     assert event["event"] == "outbox pass failed" and event["level"] == "error"
     assert "exc_info" not in event
@@ -159,7 +159,7 @@ def test_redact_masks_every_shape_of_credential_and_keeps_container_types() -> N
 
 
 def test_the_console_and_simulate_log_file_is_private_json_with_secrets_masked(tmp_path: Any) -> None:
-    from bot.slack.console import logs_to_file
+    from bot.console.runner import logs_to_file
 
     path = tmp_path / "bot.log"
     path.write_text("")

@@ -17,9 +17,9 @@ from bot.reports.gather import ReportGatherer, bills_key
 from bot.reports.render import format_usd, format_value
 from bot.runbook.models import service_key
 from bot.runbook.suggest import did_you_mean
-from bot.slack.limits import MESSAGE_BLOCKS as BLOCK_LIMIT
-from bot.slack.limits import SECTION_TEXT as SECTION_LIMIT
-from bot.slack.limits import split_text
+from bot.slack.blocks.limits import MESSAGE_BLOCKS as BLOCK_LIMIT
+from bot.slack.blocks.limits import SECTION_TEXT as SECTION_LIMIT
+from bot.slack.blocks.limits import split_text
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot

@@ -6,7 +6,7 @@ alert message must never ping the channel, open a link or reformat the report.
 
 from __future__ import annotations
 
-from bot.slack.mrkdwn import escape
+from bot.slack.blocks.mrkdwn import escape
 
 
 def mrkdwn(text: object) -> str:

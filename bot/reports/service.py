@@ -47,8 +47,8 @@ from bot.reports.render import ReportRenderer
 from bot.reports.scaling_log import ScalingLog
 from bot.reports.standups import StandupDesk
 from bot.scheduler import JobSkipped
+from bot.slack.blocks.mrkdwn import Mrkdwn
 from bot.slack.blocks.record_fact import record_buttons
-from bot.slack.mrkdwn import Mrkdwn
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot

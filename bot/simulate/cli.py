@@ -19,14 +19,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import load_settings
+from bot.console.runner import Printer, run_safely
+from bot.console.session import ConsoleError, Output, Session, SessionOptions
 from bot.heap import freeze_startup_heap
 from bot.runbook.loader import load_runbook
 from bot.simulate.runner import WeekRunner
 from bot.simulate.script import extra_team, team_for, week_script
 from bot.simulate.transcript import Transcript
 from bot.simulate.verify import Expectations, fault_steps, problems
-from bot.slack.console import Printer, run_safely
-from bot.slack.console_session import ConsoleError, Output, Session, SessionOptions
 
 DEFAULT_START = date(2026, 11, 2)
 START_AT = time(7, 30)

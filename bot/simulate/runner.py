@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.console.input_lines import parse_console_line
+from bot.console.session import Output, Session
 from bot.engine import checklist, manual
 from bot.engine.ports import Event
 from bot.engine.records import StepState, TargetStatus
@@ -21,8 +23,6 @@ from bot.simulate.measure import measured
 from bot.simulate.script import SIM_TEAM, Act, At, PlayGate, PlayStep, Start, approvers, member, production_requester
 from bot.simulate.transcript import Transcript
 from bot.slack.blocks.modals import confirmation_word
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_session import Output, Session
 
 WAITING = (StepState.RUNNING, StepState.WAITING, StepState.VERIFYING, StepState.ROLLING_BACK)
 SOAK_MARGIN = 10  # minutes past a fault's end: time for the alert, the auto-rollback and its report

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.console.feed import Entry
+from bot.console.jobs import Fired
+from bot.console.render import render_text
+from bot.console.words import Note, Output
 from bot.engine.permissions import TeamMember
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.console_feed import Entry
-from bot.slack.console_jobs import Fired
-from bot.slack.console_render import render_text
-from bot.slack.console_types import Note, Output
 
 
 @dataclass

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.cloud.ports import ServiceConfig
+from bot.console.session import Session
 from bot.engine.records import StepLane, StepState
 from bot.engine.report_data import week_label
 from bot.simulate.runner import Played, production_of
-from bot.slack.console_session import Session
 
 COMPARED = ("min_instances", "max_instances", "env", "image", "traffic")
 

@@ -16,21 +16,21 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.cards import Poster
-from bot.slack.delivery import Outbox, with_retries
-from bot.slack.handlers import AppState
-from bot.slack.handlers.buttons import on_action
-from bot.slack.handlers.commands import on_command
-from bot.slack.handlers.flows import open_at_once, release
-from bot.slack.handlers.home import on_home_opened
-from bot.slack.handlers.modals import on_submission
+from bot.slack.blocks.render import Renderer
+from bot.slack.delivery.cards import Poster
+from bot.slack.delivery.notifier import SlackNotifier
+from bot.slack.delivery.outage import KNOWN_DOWN, answering, known_down, known_down_view, response_url, tell
+from bot.slack.delivery.outbox import Outbox, with_retries
 from bot.slack.identity import Directory
-from bot.slack.notifier import SlackNotifier
-from bot.slack.ordering import command_order_key
-from bot.slack.outage import KNOWN_DOWN, answering, known_down, known_down_view, response_url, tell
-from bot.slack.render import Renderer
-from bot.slack.transport import remember_signing_secret
-from bot.slack.work_queue import DEFAULT_WORKERS, WorkQueue
+from bot.slack.listeners import AppState
+from bot.slack.listeners.buttons import on_action
+from bot.slack.listeners.commands import on_command
+from bot.slack.listeners.flows import open_at_once, release
+from bot.slack.listeners.home import on_home_opened
+from bot.slack.listeners.modals import on_submission
+from bot.slack.transport.edge import remember_signing_secret
+from bot.slack.transport.ordering import command_order_key
+from bot.slack.transport.work_queue import DEFAULT_WORKERS, WorkQueue
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor, Clock
-from bot.slack.api_failures import describe
+from bot.slack.delivery.api_failures import describe
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """`ionbot serve`: the Slack endpoint, health and readiness probes, and the background loops.
 
-HTTP mode serves POST /slack/events through the edge (bot/slack/transport.py: the signature is
+HTTP mode serves POST /slack/events through the edge (bot/slack/transport/edge.py: the signature is
 checked on the raw bytes, 401 when it is wrong or older than five minutes; malformed bodies get a
 4xx, never a 500). With SLACK_APP_TOKEN set, events arrive over Socket Mode instead
 and the HTTP server keeps only the probes (Cloud Run still needs a port); an envelope Slack
@@ -25,7 +25,7 @@ from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_startup_heap
 from bot.serve_checks import StartupProblems, startup_problems
-from bot.slack.startup_gate import StartupGate
+from bot.slack.transport.startup_gate import StartupGate
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -47,7 +47,7 @@ class Startup:
 
     The port is bound first so /healthz answers at once; /readyz says "starting" until ``open``
     hands over the app and its check. A signed Slack request that arrives meanwhile is held by
-    the ``gate`` (bot/slack/startup_gate.py) and answered once the bot is ready, never refused;
+    the ``gate`` (bot/slack/transport/startup_gate.py) and answered once the bot is ready, never refused;
     once the bot stops (``open(None, ...)`` after it was open) /slack/events answers 503.
     """
 
@@ -79,7 +79,7 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         app, gate = startup.app, startup.gate
         if app is not None:
-            from bot.slack.transport import SlackEdge
+            from bot.slack.transport.edge import SlackEdge
 
             return await SlackEdge(app).handle(request)
         if gate is None or startup.stopping:
@@ -110,8 +110,8 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
 async def held_until_ready(startup: Startup, gate: StartupGate, request: web.Request) -> web.Response:
     """A request that came before the bot was ready: refused if unsigned, else answered or held.
 
-    Either way it goes through the same edge (bot/slack/transport.py) as any other request."""
-    from bot.slack.transport import Held, SlackEdge, refused
+    Either way it goes through the same edge (bot/slack/transport/edge.py) as any other request."""
+    from bot.slack.transport.edge import Held, SlackEdge, refused
 
     raw = await request.read()
     problem = gate.signature_problem(raw, request.headers)
@@ -235,7 +235,13 @@ async def serve(
 
 
 def _import_heavy_modules() -> None:
-    for name in ("bot.bootstrap", "bot.runtime", "bot.slack.app", "bot.reports.render", "bot.slack.report_poster"):
+    for name in (
+        "bot.bootstrap",
+        "bot.runtime",
+        "bot.slack.app",
+        "bot.reports.render",
+        "bot.slack.delivery.report_poster",
+    ):
         importlib.import_module(name)
 
 
@@ -256,7 +262,7 @@ async def _serve_built(
     from bot.reports.render import ReportRenderer, validate_templates
     from bot.runtime import Runtime
     from bot.slack.app import build_app, state_of
-    from bot.slack.report_poster import SlackReportPoster
+    from bot.slack.delivery.report_poster import SlackReportPoster
 
     runbook, problems = await startup_problems(settings, new_store=new_store)
     problems += [f"ION_TEMPLATES_DIR: {p}" for p in validate_templates(settings.templates_dir)]
@@ -380,7 +386,7 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
     from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
     from slack_sdk.socket_mode.response import SocketModeResponse
 
-    from bot.slack.transport import guard_socket_frames, screen_envelope
+    from bot.slack.transport.edge import guard_socket_frames, screen_envelope
 
     handler = AsyncSocketModeHandler(app, app_token)
     guard_socket_frames(handler.client)
@@ -393,7 +399,7 @@ def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelope
             return
         try:
             seen = await envelopes.arrived(req.envelope_id)
-        except StoreUnavailable:  # the app answers it without the database (bot/slack/outage.py)
+        except StoreUnavailable:  # the app answers it without the database (bot/slack/delivery/outage.py)
             seen = "new"
         if seen != "new":
             log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack.console import logs_to_file
+from bot.console.runner import logs_to_file
 
 
 @pytest.fixture(autouse=True)

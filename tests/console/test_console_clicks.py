@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_session import Note, Session, SessionOptions
+from bot.console.input_lines import parse_console_line
+from bot.console.session import Note, Session, SessionOptions
 
 DAY2_MORNING = datetime(2026, 11, 3, 8, 50, tzinfo=ZoneInfo("America/Chicago"))
 

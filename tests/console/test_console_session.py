@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.console.feed import Entry
+from bot.console.input_lines import parse_console_line
+from bot.console.session import Note, Output, Session, SessionOptions
 from bot.engine.records import StepState
-from bot.slack.console_feed import Entry
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_session import Note, Output, Session, SessionOptions
 
 CHICAGO = ZoneInfo("America/Chicago")
 DAY2_MORNING = datetime(2026, 11, 3, 8, 50, tzinfo=CHICAGO)  # the run starts Mon 2 Nov: this is day 2

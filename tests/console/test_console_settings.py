@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_render import render_text
-from bot.slack.console_session import ConsoleError, Session, SessionOptions
+from bot.console.input_lines import parse_console_line
+from bot.console.render import render_text
+from bot.console.session import ConsoleError, Session, SessionOptions
 
 DAY2_MORNING = datetime(2026, 11, 3, 8, 50, tzinfo=ZoneInfo("America/Chicago"))
 OWN_STANDUP = "*Our own standup: {{ report.title | mrkdwn }}*\n{{ m.plan(report.today) | trim }}\n"

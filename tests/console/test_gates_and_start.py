@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.console.input_lines import parse_console_line
+from bot.console.session import Note, Output, Session, SessionOptions
 from bot.engine.records import AuditEntry
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_session import Note, Output, Session, SessionOptions
 
 CHICAGO = ZoneInfo("America/Chicago")
 MONDAY_MORNING = datetime(2026, 11, 2, 8, 55, tzinfo=CHICAGO)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.console.session import Session, SessionOptions
 from bot.engine import manual
 from bot.engine.records import StepState
-from bot.slack.console_session import Session, SessionOptions
 from tests.console.test_console_session import DAY2_MORNING, PREFLIGHT, calls, lane, say
 
 

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.console.input_lines import parse_console_line
+from bot.console.render import render_text
+from bot.console.session import Output, Session, SessionOptions
 from bot.engine.records import StepState
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_render import render_text
-from bot.slack.console_session import Output, Session, SessionOptions
 from tests.console.test_console_session import PREFLIGHT, lane
 
 CHICAGO = ZoneInfo("America/Chicago")

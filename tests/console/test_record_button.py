@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.console.session import Session, SessionOptions
 from bot.reports.facts import facts_key
-from bot.slack.console_session import Session, SessionOptions
 from tests.console.test_console_session import DAY2_MORNING, PREFLIGHT, calls, notes, say
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.engine.records import ExecutionState, StepState
-from bot.slack.outage import KNOWN_DOWN, MET_HALF_WAY
+from bot.slack.delivery.outage import KNOWN_DOWN, MET_HALF_WAY
 from tests.outage.conftest import ServedBot, until
 from tests.outage.pg_cluster import StoppableCluster
 from tests.slack_app.conftest import CHANNEL

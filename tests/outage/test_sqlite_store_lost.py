@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.outage import KNOWN_DOWN
+from bot.slack.delivery.outage import KNOWN_DOWN
 from bot.store.cli import db_upgrade
 from tests.outage.serving import Served, own_folder, refused, remove_folder, serve_env, serving
 

@@ -88,9 +88,9 @@ def test_ionbot_list_shows_a_step_after_the_step_it_depends_on_even_without_a_wi
 
 
 def test_a_step_card_names_an_untitled_action_by_its_plan_line_not_its_kind() -> None:
+    from bot.console.render import render_text
     from bot.slack.blocks import step_card
     from bot.slack.blocks.views import CardMeta, StepCardView
-    from bot.slack.console_render import render_text
 
     step = load_runbook(EXAMPLE).step("day2.1")
     assert step is not None and step.actions[0].title is None

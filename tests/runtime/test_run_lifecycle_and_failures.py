@@ -19,8 +19,8 @@ from bot.engine.records import Run
 from bot.runtime import RESYNC_EVERY, RESYNC_JOB_ID, Runtime
 from bot.scheduler import JobSkipped
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.delivery import Outbox
-from bot.slack.report_poster import SlackReportPoster
+from bot.slack.delivery.outbox import Outbox
+from bot.slack.delivery.report_poster import SlackReportPoster
 from tests.runtime.harness import (
     CHANNEL,
     MONDAY,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.console.runner import logs_to_file
 from bot.simulate.cli import Outcome, simulate
-from bot.slack.console import logs_to_file
 
 FAULT = "error_rate_pct 2.5 after day2.1 for 10m"
 
@@ -70,7 +70,7 @@ def test_everything_else_the_runbook_asked_for_happened(outcome: Outcome) -> Non
 
 
 def test_a_day_count_outside_the_run_is_refused_before_anything_starts() -> None:
-    from bot.slack.console_types import ConsoleError
+    from bot.console.words import ConsoleError
 
     with pytest.raises(ConsoleError, match="--days must be 1 to 10, not 11"):
         asyncio.run(simulate(days=11))

@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
+from bot.console.runner import logs_to_file
 from bot.simulate.cli import simulate
-from bot.slack.console import logs_to_file
-from bot.slack.limits import validate_message, validate_view
+from bot.slack.blocks.limits import validate_message, validate_view
 
 
 def test_the_whole_week_does_everything_the_runbook_asks(tmp_path: Path) -> None:

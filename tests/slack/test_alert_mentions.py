@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.engine.ports import Actor, AlertRecord
 from bot.engine.records import Run
-from bot.slack.render import Renderer
+from bot.slack.blocks.render import Renderer
 
 RUNBOOK = Path(__file__).parents[1] / "slack_app" / "runbook.yaml"
 START = datetime(2025, 10, 27, 15, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.console.render import render_text
 from bot.engine.ports import Change
 from bot.slack.blocks import (
     ACTION_ID_PATTERN,
@@ -29,6 +30,7 @@ from bot.slack.blocks import (
     today_card,
     typed_confirmation_errors,
 )
+from bot.slack.blocks.limits import validate_message, validate_view
 from bot.slack.blocks.views import (
     AlertCardView,
     AlertLineView,
@@ -47,8 +49,6 @@ from bot.slack.blocks.views import (
     StepLineView,
     TickView,
 )
-from bot.slack.console_render import render_text
-from bot.slack.limits import validate_message, validate_view
 
 from .conftest import AT, make_gate, make_step, plan
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.commands import (
+from bot.slack.command_parser import (
     USAGE,
     ApproveCommand,
     AuditCommand,

@@ -8,9 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from bot.slack.blocks import ActionValue, gate_card, run_confirm_modal, step_card
-from bot.slack.blocks.views import CardMeta, GateCardView, StepCardView
-from bot.slack.console_input import (
+from bot.console.input_lines import (
     AdvanceBy,
     AdvanceTo,
     AsLine,
@@ -24,7 +22,9 @@ from bot.slack.console_input import (
     UnknownLine,
     parse_console_line,
 )
-from bot.slack.console_render import interactive_elements, plain, render, render_text
+from bot.console.render import interactive_elements, plain, render, render_text
+from bot.slack.blocks import ActionValue, gate_card, run_confirm_modal, step_card
+from bot.slack.blocks.views import CardMeta, GateCardView, StepCardView
 
 from .conftest import make_gate, make_step, plan
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from bot.slack import limits
+from bot.slack.blocks import limits
 from bot.slack.blocks.actions import ActionValue, Verb
 from bot.slack.blocks.kit import button, divider, header, section
-from bot.slack.limits import clamp, split_blocks, split_text, validate_message, validate_view
+from bot.slack.blocks.limits import clamp, split_blocks, split_text, validate_message, validate_view
 
 
 def test_clamp_keeps_short_text_and_marks_cut_text_with_an_ellipsis() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.mrkdwn import code, escape, mention_group, mention_user, who
+from bot.slack.blocks.mrkdwn import code, escape, mention_group, mention_user, who
 
 INJECTIONS = [
     "<!channel> deploy now",

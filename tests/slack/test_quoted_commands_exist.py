@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack.commands import ParseError, parse
+from bot.slack.command_parser import ParseError, parse
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.slack.cards import text_message
-from bot.slack.commands import ParseError, parse
-from bot.slack.handlers.commands import parse_error_text
-from bot.slack.mrkdwn import mrkdwn_format
+from bot.slack.blocks.mrkdwn import mrkdwn_format
+from bot.slack.command_parser import ParseError, parse
+from bot.slack.delivery.cards import text_message
+from bot.slack.listeners.commands import parse_error_text
 
 LOOK_ALIKE_BACKTICK = "\u02cb"
 

@@ -12,8 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.delivery import Outbox
-from bot.slack.report_poster import SlackReportPoster
+from bot.slack.delivery.outbox import Outbox
+from bot.slack.delivery.report_poster import SlackReportPoster
 from bot.store.migrate import upgrade
 from bot.store.repository import SqlStore
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 
-from bot.slack.shapes import Unreadable, addressee, problem, read_body
-from bot.slack.transport import _envelope
+from bot.slack.transport.edge import _envelope
+from bot.slack.transport.shapes import Unreadable, addressee, problem, read_body
 from tests.slack_app.test_malformed_requests import DIALOG, DIALOG_PATHS, JSON_VALUES, PATHS, SKELETON, mutated
 
 BODIES = st.one_of(

@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
 from bot.slack.app import build_app, state_of
-from bot.slack.handlers import AppState
+from bot.slack.listeners import AppState
 from bot.slack.server import make_web_app, start_site
 
 RUNBOOK = Path(__file__).with_name("runbook.yaml")

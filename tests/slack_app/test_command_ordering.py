@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.ordering import command_order_key
+from bot.slack.transport.ordering import command_order_key
 
 
 @pytest.mark.parametrize("text", ["help", "status", "today", "next", "audit 5", "metrics", "scaling", "nonsense"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.engine.ports import Actor
 from bot.slack.blocks.kit import Message, section
-from bot.slack.cards import UNUSED_PART
+from bot.slack.delivery.cards import UNUSED_PART
 from bot.slack.server import database_and_loops_ready, make_web_app, start_site
 from tests.slack_app.conftest import CHANNEL, Slack, make_bot, started
 

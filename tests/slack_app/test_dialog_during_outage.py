@@ -18,7 +18,7 @@ from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.engine.errors import StoreUnavailable
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.outage import KNOWN_DOWN, MET_HALF_WAY
+from bot.slack.delivery.outage import KNOWN_DOWN, MET_HALF_WAY
 from tests.slack_app import conftest
 from tests.slack_app.conftest import CHANNEL, NAMES, NoJitter, Slack, started
 from tests.slack_app.test_malformed_requests import logged

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.reports.service import ReportService
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.report_poster import SlackReportPoster
+from bot.slack.delivery.report_poster import SlackReportPoster
 from bot.store import deliveries
 from bot.store.tables import Base
 from tests.slack_app import conftest

@@ -281,7 +281,7 @@ async def test_fuzzed_unsigned_requests_get_a_401_and_one_warning_line(
 
 def test_the_fuzzed_skeleton_itself_is_a_click_the_bot_handles() -> None:
     """The mutations start from a body the screen accepts, so each one tests one odd field."""
-    from bot.slack.shapes import problem
+    from bot.slack.transport.shapes import problem
 
     assert problem(SKELETON) is None and problem(DIALOG) is None
     assert signed("x")  # the harness's signer is the one the endpoint checks against

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import ERROR_PAGE, FakeSlackApi
-from bot.slack.delivery import Outbox
+from bot.slack.delivery.outbox import Outbox
 from bot.store.db import create_engine_for
 from bot.store.repository import SqlStore
 from tests.slack_app.conftest import Slack

@@ -207,7 +207,7 @@ async def test_a_command_sent_while_the_bot_starts_is_answered_once_it_is_ready_
 ) -> None:
     """With hold_for 0 the request is acked at once and worked at open; with a long hold the
     request waits for the bot and is answered in its own response. Either way: one answer."""
-    monkeypatch.setattr("bot.slack.startup_gate.HOLD_SECONDS", hold_for)
+    monkeypatch.setattr("bot.slack.transport.startup_gate.HOLD_SECONDS", hold_for)
     gated, listening = GatedBuild(), Listening()
     serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build_bot=gated, on_listening=listening))
     try:

@@ -21,8 +21,8 @@ from bot.safe_text import REPLACEMENT, clean
 from bot.sim.slack_api import FakeSlackApi
 from bot.slack.app import build_app, state_of
 from bot.slack.blocks.actions import ActionValue, Verb, action_id
+from bot.slack.blocks.limits import validate_message
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT
-from bot.slack.limits import validate_message
 from bot.slack.server import make_web_app, start_site
 from tests.e2e.databases import BACKENDS, Databases
 from tests.slack_app.conftest import CHANNEL, ROLES, RUNBOOK, SECRET, START, Slack, fast_client, started

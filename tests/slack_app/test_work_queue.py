@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from slack_bolt.async_app import AsyncAck
 
-from bot.slack.work_queue import WorkQueue
+from bot.slack.transport.work_queue import WorkQueue
 
 
 class Tasks:

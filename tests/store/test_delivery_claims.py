@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.engine.clock import VirtualClock
-from bot.slack.delivery import CLAIM, Outbox
+from bot.slack.delivery.outbox import CLAIM, Outbox
 from bot.store.db import create_engine_for
 from bot.store.repository import SqlStore
 

@@ -66,7 +66,7 @@ async def test_a_step_condition_alert_rolls_back_that_step_and_then_stops_watchi
         [roll_back] = [e for e in actions["elements"] if e["text"]["text"] == "Roll back"]
         value = ActionValue.decode(roll_back["value"])
         assert value is not None
-        # What the Roll back button asks the engine for (bot/slack/handlers/buttons.py, _rollback).
+        # What the Roll back button asks the engine for (bot/slack/listeners/buttons.py, _rollback).
         target = f"{value.step}@{value.env}"
         preview = await bot.rollout.rollback_preview(CHANNEL, target, sam)
         assert preview.step_id == "day1.3" and preview.targets

@@ -17,9 +17,9 @@ from bot.slack.blocks.kit import (
     number,
     section,
 )
+from bot.slack.blocks.limits import clamp
+from bot.slack.blocks.mrkdwn import code, escape_inline, mention_group, who
 from bot.slack.blocks.views import AlertCardView
-from bot.slack.limits import clamp
-from bot.slack.mrkdwn import code, escape_inline, mention_group, who
 
 TITLE_IN_TEXT = 300
 _TITLES = {"breach": "Rollback trigger", "no_data": "No data", "incident": "Incident"}

@@ -21,6 +21,7 @@ from bot.engine.views import StatusView, StepView
 from bot.runbook.models import Runbook
 from bot.slack.blocks.from_engine import plan_view
 from bot.slack.blocks.manual_views import list_views, manual_views
+from bot.slack.blocks.mrkdwn import escape_inline
 from bot.slack.blocks.views import (
     AlertCardView,
     AlertLineView,
@@ -39,7 +40,6 @@ from bot.slack.blocks.views import (
     StepLineView,
     TickView,
 )
-from bot.slack.mrkdwn import escape_inline
 
 
 def version_of(parts: Iterable[object]) -> int:

@@ -16,10 +16,10 @@ from bot.slack.blocks.kit import (
     header,
     section,
 )
+from bot.slack.blocks.limits import BUTTON_TEXT
+from bot.slack.blocks.mrkdwn import escape_inline, who
 from bot.slack.blocks.step_card import check_line
 from bot.slack.blocks.views import CountedView, GateCardView
-from bot.slack.limits import BUTTON_TEXT
-from bot.slack.mrkdwn import escape_inline, who
 
 
 def _value(view: GateCardView, **extra: str) -> ActionValue:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack.blocks.kit import Message, context, header, section
-from bot.slack.commands import USAGE
+from bot.slack.command_parser import USAGE
 
 
 def help_message(topic: str | None = None, dry_run: bool = False) -> Message:

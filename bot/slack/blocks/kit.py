@@ -27,9 +27,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.slack import limits
+from bot.slack.blocks import limits
 from bot.slack.blocks.actions import ActionValue, Verb, action_id
-from bot.slack.limits import Block, clamp
+from bot.slack.blocks.limits import Block, clamp
 
 DRY_RUN = "DRY RUN"
 

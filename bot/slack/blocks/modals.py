@@ -15,13 +15,13 @@ from slack_sdk.models.views import View
 
 from bot.engine.ports import Change
 from bot.runbook.models import Step
-from bot.slack import limits
+from bot.slack.blocks import limits
 from bot.slack.blocks.actions import ActionValue, Verb, action_id
 from bot.slack.blocks.kit import Message, actions, button, context, header, section
+from bot.slack.blocks.limits import clamp
+from bot.slack.blocks.mrkdwn import code, escape_inline
 from bot.slack.blocks.step_card import change_line, plan_text
 from bot.slack.blocks.views import PlanView, RollbackCardView
-from bot.slack.limits import clamp
-from bot.slack.mrkdwn import code, escape_inline
 
 CONFIRM_BLOCK = "confirm_name"
 

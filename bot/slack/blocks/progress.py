@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.slack.blocks.kit import Message, clock, context, section, verdict
+from bot.slack.blocks.limits import SECTION_TEXT, clamp
+from bot.slack.blocks.mrkdwn import escape_inline
 from bot.slack.blocks.views import ProgressEntry, ProgressView
-from bot.slack.limits import SECTION_TEXT, clamp
-from bot.slack.mrkdwn import escape_inline
 
 _KEEP = 40  # lines shown; older ones are summarised so the message stays under Slack's limit
 

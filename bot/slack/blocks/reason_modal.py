@@ -7,10 +7,10 @@ from typing import Any
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
 from slack_sdk.models.views import View
 
-from bot.slack import limits
+from bot.slack.blocks import limits
 from bot.slack.blocks.actions import ActionValue, Verb, action_id
 from bot.slack.blocks.kit import section
-from bot.slack.limits import clamp
+from bot.slack.blocks.limits import clamp
 
 REASON_BLOCK = "reason"
 REASON_INPUT = "ion:reason"

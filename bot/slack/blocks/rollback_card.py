@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.slack.blocks.actions import ActionValue, Verb
 from bot.slack.blocks.kit import Confirm, Message, actions, button, context, header, section, when
+from bot.slack.blocks.mrkdwn import code, escape_inline, who
 from bot.slack.blocks.step_card import change_line
 from bot.slack.blocks.views import RollbackCardView
-from bot.slack.mrkdwn import code, escape_inline, who
 
 
 def rollback_card(view: RollbackCardView) -> Message:

@@ -7,9 +7,9 @@ from typing import Any
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.kit import Message, clock, context, divider, header, number, section, state_badge
+from bot.slack.blocks.limits import Block
+from bot.slack.blocks.mrkdwn import escape_inline
 from bot.slack.blocks.views import HomeView, MetricLineView, StatusCardView, StepLineView
-from bot.slack.limits import Block
-from bot.slack.mrkdwn import escape_inline
 
 _RUN_STATE = {
     "active": ":large_green_circle: active",

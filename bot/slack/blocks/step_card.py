@@ -22,8 +22,8 @@ from bot.slack.blocks.kit import (
     state_badge,
     verdict,
 )
+from bot.slack.blocks.mrkdwn import code, escape, escape_inline, who
 from bot.slack.blocks.views import ApprovalView, CheckView, LaneView, ListView, PlanView, StepCardView
-from bot.slack.mrkdwn import code, escape, escape_inline, who
 
 ARROW = "→"
 _ROLLBACKABLE = {"done", "failed", "verifying", "waiting"}

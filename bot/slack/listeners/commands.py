@@ -10,13 +10,13 @@ from slack_bolt.async_app import AsyncAck
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
 from bot.engine.records import Run, StepState
-from bot.slack import commands as c
+from bot.slack import command_parser as c
 from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
-from bot.slack.cards import card_key, text_message
-from bot.slack.handlers import AppState, answered, delivery_key
-from bot.slack.handlers.flows import done, preview_rollback, run_step
-from bot.slack.mrkdwn import Mrkdwn, code, escape
+from bot.slack.blocks.mrkdwn import Mrkdwn, code, escape
+from bot.slack.delivery.cards import card_key, text_message
+from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners.flows import done, preview_rollback, run_step
 
 
 async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -14,8 +14,8 @@ from bot.engine.ports import Event
 from bot.engine.records import Run
 from bot.slack.blocks import progress_message
 from bot.slack.blocks.views import CardMeta, ProgressEntry, ProgressView
-from bot.slack.cards import card_key, text_message
-from bot.slack.handlers import AppState
+from bot.slack.delivery.cards import card_key, text_message
+from bot.slack.listeners import AppState
 
 ALERT_EVENTS = frozenset({"alert_opened", "no_data"})
 CARD_EVENTS = frozenset({"step_changed", "execution_finished", "rollback_finished"})

@@ -21,10 +21,10 @@ from bot.slack.blocks import CONFIRM_BLOCK, confirmation_word, typed_confirmatio
 from bot.slack.blocks.actions import ActionValue, Verb, action_id, parse_action_id
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT, reason_errors
 from bot.slack.blocks.record_fact import answer_errors, split_answer
-from bot.slack.cards import text_message
-from bot.slack.handlers import AppState, answered, delivery_key
-from bot.slack.handlers.flows import done, start
-from bot.slack.outage import answering
+from bot.slack.delivery.cards import text_message
+from bot.slack.delivery.outage import answering
+from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners.flows import done, start
 
 
 def _input(view: dict[str, Any], block: str, element: str) -> str | None:

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from slack_bolt.response import BoltResponse
 
+from bot.console import payloads
+from bot.console.feed import RESPONSE_URL, Card, Feed, has_input
+from bot.console.input_lines import ClickLine, TickLine
+from bot.console.render import plain
+from bot.console.words import Note, Output
 from bot.sim.slack_api import Call, FakeSlackApi
-from bot.slack import console_payloads as payloads
-from bot.slack.console_feed import RESPONSE_URL, Card, Feed, has_input
-from bot.slack.console_input import ClickLine, TickLine
-from bot.slack.console_render import plain
-from bot.slack.console_types import Note, Output
 
 if TYPE_CHECKING:
-    from bot.slack.console_session import Session
+    from bot.console.session import Session
 
 Confirm = Callable[[str, str], Awaitable[bool]]
 

@@ -8,7 +8,7 @@ side by side too); the order is what keeps one card's answers in the sequence pe
 
 from __future__ import annotations
 
-from bot.slack import commands as c
+from bot.slack import command_parser as c
 
 READING: tuple[type, ...] = (
     c.HelpCommand,

@@ -27,15 +27,15 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.config import ConfigError, load_settings
+from bot.console.feed import Entry
+from bot.console.input_lines import parse_console_line
+from bot.console.render import changed_lines, render
+from bot.console.session import ConsoleError, Note, Output, Session, SessionOptions, default_virtual_start
 from bot.engine.permissions import DEMO_TEAM
 from bot.logs import configure_logging
 from bot.runbook.errors import RunbookError
 from bot.runbook.loader import load_runbook
 from bot.sim.faults import FaultSyntaxError
-from bot.slack.console_feed import Entry
-from bot.slack.console_input import parse_console_line
-from bot.slack.console_render import changed_lines, render
-from bot.slack.console_session import ConsoleError, Note, Output, Session, SessionOptions, default_virtual_start
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 NAMES = {m.user_id: m.name for m in DEMO_TEAM}

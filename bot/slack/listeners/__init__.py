@@ -17,15 +17,15 @@ from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.engine.watch import AlertNotFound
-from bot.slack.cards import Poster, card_key
-from bot.slack.delivery import Outbox
+from bot.slack.blocks.render import Renderer
+from bot.slack.delivery.cards import Poster, card_key
+from bot.slack.delivery.outbox import Outbox
 from bot.slack.identity import Directory
-from bot.slack.render import Renderer
 from bot.store.deliveries import AlreadyHandled, Delivery, handling
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
-    from bot.slack.handlers.flows import Dialog
+    from bot.slack.listeners.flows import Dialog
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +119,7 @@ async def answered(
             await _refused(state, channel, user, what, refused)
         except AlertNotFound as gone:
             await state.poster.say(channel, user, str(gone), dry_run=state.dry_run)
-        except StoreUnavailable:  # the outbox is a table too: answered without it (bot/slack/outage.py)
+        except StoreUnavailable:  # the outbox is a table too: answered without it (bot/slack/delivery/outage.py)
             raise
         except Exception:
             if await _failed_as_a_redelivery(state, channel, user):

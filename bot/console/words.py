@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.slack.console_feed import Entry
+from bot.console.feed import Entry
 
 
 @dataclass(frozen=True)

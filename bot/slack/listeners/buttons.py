@@ -23,9 +23,9 @@ from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
 from bot.slack.blocks.record_fact import record_modal
-from bot.slack.handlers import AppState, answered, delivery_key
-from bot.slack.handlers.flows import done, preview_rollback, run_step
-from bot.slack.render import SIGNOFF_ACTION
+from bot.slack.blocks.render import SIGNOFF_ACTION
+from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners.flows import done, preview_rollback, run_step
 
 
 class Click:

@@ -20,7 +20,7 @@ import structlog
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.slack.transport import Held
+    from bot.slack.transport.edge import Held
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,7 @@ class StartupGate:
 
     def signature_problem(self, raw: bytes, headers: Mapping[str, str]) -> str | None:
         """Why this is not provably Slack's request (the edge's own check), or None."""
-        from bot.slack.transport import signature_problem
+        from bot.slack.transport.edge import signature_problem
 
         return signature_problem(raw, headers, self._signing_secret, time.time())
 
@@ -73,7 +73,7 @@ class StartupGate:
         return len(self._held)
 
     async def _replay(self, app: AsyncApp, held: list[Held]) -> None:
-        from bot.slack.transport import SlackEdge
+        from bot.slack.transport.edge import SlackEdge
 
         edge = SlackEdge(app)
         for request in held:

@@ -25,14 +25,14 @@ from bot.engine.ports import Actor
 from bot.engine.records import Run, StepState
 from bot.engine.rollback import RollbackPlan
 from bot.runbook.models import Step
-from bot.slack import commands as c
+from bot.slack import command_parser as c
 from bot.slack.blocks import confirmation_word, rollback_confirm_modal, run_confirm_modal
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_engine import plan_view, rollback_card_view
 from bot.slack.blocks.kit import Message
 from bot.slack.blocks.modals import notice_modal, reopen_message
 from bot.slack.blocks.views import CardMeta
-from bot.slack.handlers import AppState
+from bot.slack.listeners import AppState
 from bot.store.deliveries import AlreadyHandled
 
 log = structlog.get_logger(__name__)

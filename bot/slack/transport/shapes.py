@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bot.safe_text import clean_json
-from bot.slack.mrkdwn import escape_inline
+from bot.slack.blocks.mrkdwn import escape_inline
 
 COMMAND = "/ion"
 OUR_PREFIX = "ion:"

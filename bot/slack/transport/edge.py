@@ -1,7 +1,7 @@
 """The Slack edge: POST /slack/events and the Socket Mode frames, before any listener sees them.
 
 Over HTTP the signature is checked on the raw bytes first; only a signed request is read, and
-only a readable one whose fields have the shapes the listeners use (bot/slack/shapes.py) reaches
+only a readable one whose fields have the shapes the listeners use (bot/slack/transport/shapes.py) reaches
 Bolt. Whatever is refused gets a 4xx and one warning line, never a traceback; a signed request
 that is merely unexpected (a click without actions) is answered privately where Slack allows it
 (the command's ack, an ephemeral, the dialog itself). Over Socket Mode, an unreadable frame is
@@ -26,7 +26,7 @@ import structlog
 from aiohttp import web
 
 from bot.safe_text import clean_json
-from bot.slack.shapes import Body, Unreadable, addressee, kind_of, problem, read_body
+from bot.slack.transport.shapes import Body, Unreadable, addressee, kind_of, problem, read_body
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -43,6 +43,7 @@ class Held:
     headers: Mapping[str, str]
     content_type: str
     query: str
+
 
 MAX_AGE_SECONDS = 5 * 60  # Slack's own rule: an older timestamp may be a replay
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")

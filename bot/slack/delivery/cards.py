@@ -18,9 +18,9 @@ from typing import Any
 
 from bot.engine.ports import JSON, KeyValueStore, OutboxMessage
 from bot.slack.blocks.kit import Message, context
-from bot.slack.delivery import Outbox
-from bot.slack.limits import FALLBACK_TEXT, clamp
-from bot.slack.mrkdwn import Mrkdwn, escape
+from bot.slack.blocks.limits import FALLBACK_TEXT, clamp
+from bot.slack.blocks.mrkdwn import Mrkdwn, escape
+from bot.slack.delivery.outbox import Outbox
 from bot.store.deliveries import note_answer, outside_delivery
 
 DRY_RUN_MARK = "DRY RUN"

@@ -11,7 +11,7 @@ from bot.engine.errors import Refused
 from bot.slack.blocks import home_view
 from bot.slack.blocks.from_views import alert_line, status_card_view
 from bot.slack.blocks.views import HomeView, MetricLineView
-from bot.slack.handlers import AppState
+from bot.slack.listeners import AppState
 
 log = structlog.get_logger(__name__)
 

@@ -22,8 +22,8 @@ from bot.slack.blocks.from_views import (
     step_card_view,
 )
 from bot.slack.blocks.kit import Message, actions, button, section
-from bot.slack.cards import card_key
-from bot.slack.mrkdwn import mention_group, mention_user
+from bot.slack.blocks.mrkdwn import mention_group, mention_user
+from bot.slack.delivery.cards import card_key
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot

@@ -4,7 +4,7 @@ deliverer (of this process, or of a replica on the same database) send each mess
 
 Short rate limits (429 + a Retry-After of a few seconds), 5xx and dropped connections are retried
 by slack_sdk's own retry handlers inside one attempt, and a try is cut off after ATTEMPT by the
-bot's clock. Whatever still fails, in whatever shape (bot/slack/api_failures.py: HTML error pages,
+bot's clock. Whatever still fails, in whatever shape (bot/slack/delivery/api_failures.py: HTML error pages,
 resets, timeouts), releases its claim with the error recorded, so the next pass, within
 ATTEMPT + the pass interval of Slack recovering, sends it once. A longer Retry-After pauses the
 later passes until it is over. Ephemeral replies are not worth a late delivery (the person has
@@ -32,7 +32,7 @@ from bot.engine.clock import Timer
 from bot.engine.errors import StoreUnavailable
 from bot.engine.lease import new_owner_id
 from bot.engine.ports import JSON, Clock, OutboxMessage, OutboxStore
-from bot.slack.api_failures import ApiFailure, BriefRateLimitRetryHandler, describe
+from bot.slack.delivery.api_failures import ApiFailure, BriefRateLimitRetryHandler, describe
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +48,7 @@ Delivered = Callable[[OutboxMessage, str | None], Awaitable[None]]
 
 def with_retries(client: AsyncWebClient, *, rate_limit_retries: int = 3, server_retries: int = 2) -> AsyncWebClient:
     """Give ``client`` the three retry handlers (once; calling again changes nothing)."""
+
     def has(kind: type) -> bool:
         return any(isinstance(h, kind) for h in client.retry_handlers)
 

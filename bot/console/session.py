@@ -29,21 +29,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import bootstrap
 from bot.bootstrap import Bot
 from bot.config import load_settings
-from bot.engine.clock import SystemClock
-from bot.engine.permissions import DEMO_TEAM, TeamMember
-from bot.engine.ports import Event
-from bot.engine.records import StepState
-from bot.reports.mail import mailer_from_settings
-from bot.reports.render import ReportRenderer, validate_templates
-from bot.reports.service import ReportService
-from bot.runbook.loader import load_runbook
-from bot.scheduler import run_dates
-from bot.sim.faults import check_faults
-from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
-from bot.slack import console_payloads as payloads
-from bot.slack.console_actions import CardActions, Confirm, answer, serve_response_urls
-from bot.slack.console_feed import Entry, Feed
-from bot.slack.console_input import (
+from bot.console import payloads
+from bot.console.actions import CardActions, Confirm, answer, serve_response_urls
+from bot.console.feed import Entry, Feed
+from bot.console.input_lines import (
     CONSOLE_HELP,
     AdvanceBy,
     AdvanceTo,
@@ -58,9 +47,20 @@ from bot.slack.console_input import (
     TypeLine,
     UnknownLine,
 )
-from bot.slack.console_jobs import Fired, JobDriver, SteppedClock, settle_tasks
-from bot.slack.console_types import ConsoleError, Note, Output, Reply
-from bot.slack.report_poster import SlackReportPoster
+from bot.console.jobs import Fired, JobDriver, SteppedClock, settle_tasks
+from bot.console.words import ConsoleError, Note, Output, Reply
+from bot.engine.clock import SystemClock
+from bot.engine.permissions import DEMO_TEAM, TeamMember
+from bot.engine.ports import Event
+from bot.engine.records import StepState
+from bot.reports.mail import mailer_from_settings
+from bot.reports.render import ReportRenderer, validate_templates
+from bot.reports.service import ReportService
+from bot.runbook.loader import load_runbook
+from bot.scheduler import run_dates
+from bot.sim.faults import check_faults
+from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
+from bot.slack.delivery.report_poster import SlackReportPoster
 
 DEFAULT_CHANNEL_NAME = "ion-rollout"
 AppFactory = Callable[..., AsyncApp]

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.console.render import ButtonRef, Elements, interactive_elements
 from bot.sim.slack_api import Call, FakeSlackApi
-from bot.slack.console_render import ButtonRef, Elements, interactive_elements
 
 JSONDict = dict[str, Any]
 RESPONSE_URL = "response_url"  # the method name recorded for replies POSTed to a response_url

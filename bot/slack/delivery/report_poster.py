@@ -14,8 +14,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.delivery import Outbox
-from bot.slack.limits import FALLBACK_TEXT, clamp
+from bot.slack.blocks.limits import FALLBACK_TEXT, clamp
+from bot.slack.delivery.outbox import Outbox
 
 
 class SlackReportPoster:
