@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.ports import Actor
 from bot.engine.records import Approval, StepLane
@@ -98,9 +99,10 @@ async def record(
     await ctx.store.cast_vote(vote, f"superseded by a new {decision}")
     await ctx.auditor.record(
         actor,
-        "approve" if decision == "approved" else "reject",
+        AuditKind.APPROVE if decision == "approved" else AuditKind.REJECT,
         run_id=lane.run_id,
-        step_id=f"{lane.step_id}@{lane.environment}",
+        step_id=lane.step_id,
+        environment=lane.environment,
         after=decision,
         detail=f"as {role} on plan {fingerprint}" + (f": {reason}" if reason else ""),
     )
@@ -116,9 +118,10 @@ async def withdraw_stale(ctx: Context, lane: StepLane, fingerprint: str, actor: 
             await ctx.store.save_approval(replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
             await ctx.auditor.record(
                 actor,
-                "approval withdrawn",
+                AuditKind.APPROVAL_WITHDRAWN,
                 run_id=lane.run_id,
-                step_id=f"{lane.step_id}@{lane.environment}",
+                step_id=lane.step_id,
+                environment=lane.environment,
                 before=f"{vote.decision} by {vote.name}",
                 detail=reason,
             )

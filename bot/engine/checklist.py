@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.plan import bind_actions
@@ -77,7 +78,7 @@ async def tick(ctx: Context, run: Run, scope: str, items: Sequence[ChecklistItem
     item = _item(items, scope, item_id)
     now = ctx.clock.now()
     await ctx.store.put_tick(ChecklistTick(run.id, scope, item.id, actor.user_id, actor.name, now))
-    await ctx.auditor.record(actor, "tick", run_id=run.id, step_id=scope, after=item.id, detail=item.text)
+    await ctx.auditor.record(actor, AuditKind.TICK, run_id=run.id, step_id=scope, after=item.id, detail=item.text)
 
 
 async def untick(
@@ -86,7 +87,7 @@ async def untick(
     item = _item(items, scope, item_id, "unticked")
     if not await ctx.store.remove_tick(run.id, scope, item.id):
         raise Refused(f"{scope}: '{item.text}' was not ticked, so there is nothing to untick.")
-    await ctx.auditor.record(actor, "untick", run_id=run.id, step_id=scope, before=item.id, detail=item.text)
+    await ctx.auditor.record(actor, AuditKind.UNTICK, run_id=run.id, step_id=scope, before=item.id, detail=item.text)
 
 
 async def waive(
@@ -108,7 +109,7 @@ async def waive(
     )
     await ctx.store.add_waiver(waiver)
     await ctx.auditor.record(
-        actor, "waive", run_id=run.id, step_id=scope, after=item_id or "whole checklist", detail=reason
+        actor, AuditKind.WAIVE, run_id=run.id, step_id=scope, after=item_id or "whole checklist", detail=reason
     )
     return waiver
 

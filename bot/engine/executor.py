@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from bot.engine import checklist, manual, rollback
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.landing import landed_at, wait_until_window
@@ -255,14 +256,14 @@ class Executor:
         listed = ", ".join(r.target_label for r in applied) or "nothing"
         rolled_back = current.last_execution_id != execution.id and current.state in _ROLLBACK_STATES
         if rolled_back:
-            what = "stopped for rollback"
+            what = AuditKind.STOPPED_FOR_ROLLBACK
             message = (
                 f"{lane_name(lane)} stopped before {before}: a rollback took the lane over, so nothing more was "
                 f"changed here. Applied before stopping: {listed}. The rollback restores it; the lane is "
                 f"{current.state.value}."
             )
         else:
-            what = "lease lost"
+            what = AuditKind.LEASE_LOST
             message = (
                 f"{lane_name(lane)} stopped before {before}: crash recovery on another replica took this execution "
                 f"over (its heartbeat looked older than the {describe_lease(ctx.lease)} lease), so nothing more was "
@@ -273,7 +274,8 @@ class Executor:
             BOT_ACTOR,
             what,
             run_id=run.id,
-            step_id=f"{step.id}@{lane.environment}",
+            step_id=step.id,
+            environment=lane.environment,
             outcome="failed",
             detail=message,
         )

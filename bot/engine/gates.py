@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.engine import checklist, gate_evidence
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.checklist import ChecklistStatus
 from bot.engine.context import Context
 from bot.engine.errors import Refused
@@ -125,7 +126,7 @@ async def check_health(ctx: Context, run: Run, gate: Gate, actor: Actor) -> Gate
 
     _, record = await _save(ctx, run, gate, merged)
     shown = "; ".join(f"{r.label}: {_verdict(r.passed)}" for r in record.health)
-    await ctx.auditor.record(actor, "gate health checked", run_id=run.id, step_id=gate.id, detail=shown)
+    await ctx.auditor.record(actor, AuditKind.GATE_HEALTH_CHECKED, run_id=run.id, step_id=gate.id, detail=shown)
     return await view(ctx, run, gate)
 
 
@@ -179,7 +180,9 @@ async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, 
         return replace(current.record, health=health)
 
     _, record = await _save(ctx, run, gate, overridden)
-    await ctx.auditor.record(actor, "gate check overridden", run_id=run.id, step_id=gate.id, after=label, detail=reason)
+    await ctx.auditor.record(
+        actor, AuditKind.GATE_CHECK_OVERRIDDEN, run_id=run.id, step_id=gate.id, after=label, detail=reason
+    )
     was = next(h for h in record.health if h.label == label)
     await ctx.emit(
         run,
@@ -241,7 +244,7 @@ async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | No
     _, record = await _save(ctx, run, gate, decided)
     await ctx.auditor.record(
         actor,
-        "gate decided",
+        AuditKind.GATE_DECIDED,
         run_id=run.id,
         step_id=gate.id,
         before="undecided",
@@ -291,7 +294,7 @@ async def reopen(ctx: Context, run: Run, gate: Gate, reason: str, actor: Actor) 
     before, _ = await _save(ctx, run, gate, reopened)
     await ctx.auditor.record(
         actor,
-        "gate reopened",
+        AuditKind.GATE_REOPENED,
         run_id=run.id,
         step_id=gate.id,
         before=before.decision,
@@ -321,7 +324,7 @@ async def sign_off(ctx: Context, run: Run, gate: Gate, role: str, actor: Actor) 
         return replace(current.record, signoffs=signoffs)
 
     await _save(ctx, run, gate, signed)
-    await ctx.auditor.record(actor, "gate signed off", run_id=run.id, step_id=gate.id, after=role)
+    await ctx.auditor.record(actor, AuditKind.GATE_SIGNED_OFF, run_id=run.id, step_id=gate.id, after=role)
     return await view(ctx, run, gate)
 
 

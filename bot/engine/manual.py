@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.evidence import Entry, example, judge, read
@@ -181,9 +182,10 @@ async def record_done(
     await ctx.store.save_target(replace(record, snapshot=snapshot, at=ctx.clock.now()))
     await ctx.auditor.record(
         actor,
-        "manual done" if ok else "manual value refused",
+        AuditKind.MANUAL_DONE if ok else AuditKind.MANUAL_VALUE_REFUSED,
         run_id=run.id,
-        step_id=f"{step.id}@{lane.environment}",
+        step_id=step.id,
+        environment=lane.environment,
         after=shown or "done",
         outcome="ok" if ok else "refused",
         detail=f"{item.title}: {detail}",

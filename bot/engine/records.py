@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.ports import JSON
 
 
@@ -237,19 +238,36 @@ ActionRun = TargetRecord
 
 @dataclass
 class AuditEntry:
-    """Append-only: who did what, when, to which run/step, and how it went."""
+    """Append-only: who did what, when, to which run, step and environment, and how it went.
+
+    ``step_id`` is a step, a gate or a checklist's scope, and ``environment`` the lane's environment
+    when the entry is about one lane; ``label`` holds the words of a worded kind (see AuditKind)."""
 
     id: str
     at: datetime
     actor_id: str
     actor_name: str
     run_id: str | None
-    step_id: str | None
-    what: str
+    kind: AuditKind
+    step_id: str | None = None
+    environment: str | None = None
     before: str | None = None
     after: str | None = None
     outcome: str = "ok"  # "ok" | "refused" | "failed"
     detail: str | None = None
+    label: str | None = None
+
+    @property
+    def what(self) -> str:
+        """The words the log shows for the entry: the kind's, or a worded entry's own."""
+        return (self.label or self.kind.value) if self.kind.worded else self.kind.value
+
+    @property
+    def scope(self) -> str | None:
+        """Where the entry happened as the log shows it: "day2.1@production", "gonogo.day3", or None."""
+        if self.environment is None:
+            return self.step_id
+        return f"{self.step_id or ''}@{self.environment}"
 
 
 @dataclass

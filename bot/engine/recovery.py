@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.engine import targets as tg
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.lease import Lease, abandoned_here, held_here, lease_expired, settled_here
 from bot.engine.plan import bind_actions
@@ -109,7 +110,7 @@ async def _reconcile(ctx: Context, execution: Execution, cause: str = RESTART) -
     message = f"{name}: {reason}. Nothing was applied again; roll it back or run it again when ready."
     await ctx.auditor.record(
         BOT_ACTOR,
-        "recovered",
+        AuditKind.RECOVERED,
         run_id=execution.run_id,
         step_id=execution.step_id,
         outcome="failed",

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from bot.engine import recovery
 from bot.engine import targets as tg
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.lease import Lease, describe_lease, held_here, lease_expired
@@ -208,9 +209,10 @@ async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Act
         raise Refused(ctx.lanes.explain(current, StepState.ROLLING_BACK))
     await ctx.auditor.record(
         actor,
-        "step state",
+        AuditKind.STEP_STATE,
         run_id=run.id,
-        step_id=f"{step.id}@{lane.environment}",
+        step_id=step.id,
+        environment=lane.environment,
         before=lane.state.value,
         after=StepState.ROLLING_BACK.value,
         detail="rollback claimed: " + "; ".join(plan.lines),
@@ -261,9 +263,10 @@ async def _stop_running(ctx: Context, run: Run, step: Step, lane: StepLane, roll
         await ctx.store.save_execution(ended)
         await ctx.auditor.record(
             BOT_ACTOR,
-            "execution stopped",
+            AuditKind.EXECUTION_STOPPED,
             run_id=run.id,
-            step_id=f"{step.id}@{lane.environment}",
+            step_id=step.id,
+            environment=lane.environment,
             before=running.state.value,
             after=ExecutionState.INTERRUPTED.value,
             detail=reason,
@@ -284,7 +287,12 @@ async def _await_in_flight(ctx: Context, running: Execution) -> None:
 async def _already(ctx: Context, run: Run, plan: RollbackPlan, lane: StepLane, actor: Actor) -> RollbackResult:
     message = f"{lane_name(lane)} was already rolled back; nothing was changed."
     await ctx.auditor.record(
-        actor, "rollback (no-op)", run_id=run.id, step_id=f"{lane.step_id}@{lane.environment}", detail=message
+        actor,
+        AuditKind.ROLLBACK_NO_OP,
+        run_id=run.id,
+        step_id=lane.step_id,
+        environment=lane.environment,
+        detail=message,
     )
     return RollbackResult(replace(plan, already_rolled_back=True), True, message, lane)
 
@@ -384,9 +392,10 @@ async def _stopped(
     stored = await ctx.store.get_execution(execution.id) or execution
     await ctx.auditor.record(
         BOT_ACTOR,
-        "lease lost",
+        AuditKind.LEASE_LOST,
         run_id=run.id,
-        step_id=f"{lane.step_id}@{lane.environment}",
+        step_id=lane.step_id,
+        environment=lane.environment,
         outcome="failed",
         detail=message,
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from bot.engine import approvals, checklist, guards, manual, recovery, rollback
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
@@ -88,7 +89,7 @@ class Rollout(GateCommands):
         """Day 1 is the asked date checked against the runbook's working days and weekdays
         (``start_date.day_one``: refused with the confirming command, or shifted with ``shift``)."""
         ctx = self.ctx
-        async with self._audited(actor, "start run", None, None):
+        async with self._audited(actor, AuditKind.START_RUN, None, None):
             guards.require(ctx, actor, "pause")
             today = ctx.clock.now().astimezone(ctx.zone).date()
             day1, shifted = day_one(ctx.runbook, start_date or today, shift)
@@ -110,7 +111,7 @@ class Rollout(GateCommands):
                 )
         moved = f"; shifted off the runbook's weekdays: {'; '.join(shifted)}" if shifted else ""
         await ctx.auditor.record(
-            actor, "start run", run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}{moved}"
+            actor, AuditKind.START_RUN, run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}{moved}"
         )
         note = (
             f" The days are shifted off the runbook's weekdays (--shift): {'; '.join(shifted[:3])}." if shifted else ""
@@ -123,21 +124,21 @@ class Rollout(GateCommands):
         return run
 
     async def hold(self, channel: str, actor: Actor, reason: str) -> Run:
-        await self.command_run(channel, actor, "run held", None)
+        await self.command_run(channel, actor, AuditKind.RUN_HELD, None)
         return await self._set_run_state(channel, actor, RunState.HELD, reason)
 
     async def pause(self, channel: str, actor: Actor, reason: str) -> Run:
-        await self.command_run(channel, actor, "run paused", None)
+        await self.command_run(channel, actor, AuditKind.RUN_PAUSED, None)
         return await self._set_run_state(channel, actor, RunState.PAUSED, reason)
 
     async def resume(self, channel: str, actor: Actor) -> Run:
-        await self.command_run(channel, actor, "run active", None)
+        await self.command_run(channel, actor, AuditKind.RUN_ACTIVE, None)
         return await self._set_run_state(channel, actor, RunState.ACTIVE, None)
 
     async def finish(self, channel: str, actor: Actor, reason: str | None = None) -> Run:
         """Close the channel's run (after day 10, or to abandon it), so another can start there."""
-        run = await self.command_run(channel, actor, "finish run", None)
-        async with self._audited(actor, "finish run", run, None):
+        run = await self.command_run(channel, actor, AuditKind.FINISH_RUN, None)
+        async with self._audited(actor, AuditKind.FINISH_RUN, run, None):
             guards.require(self.ctx, actor, "decide_gate")
             busy = [lane for lane in await self.ctx.store.lanes(run.id) if lane.state in IN_PROGRESS]
             if busy:
@@ -147,18 +148,18 @@ class Rollout(GateCommands):
         closed = replace(run, state=RunState.FINISHED, reason=why, finished_at=self.ctx.clock.now())
         await self.ctx.store.save_run(closed)
         await self.ctx.auditor.record(
-            actor, "run state", run_id=run.id, before=run.state, after=closed.state, detail=why
+            actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=closed.state, detail=why
         )
         await self.ctx.emit(closed, "step_changed", f"The run is finished ({actor.name}): {why}.")
         return closed
 
     async def incident(self, channel: str, text: str, actor: Actor, step_id: str | None = None) -> Incident:
-        run = await self.command_run(channel, actor, "incident", step_id)
-        async with self._audited(actor, "incident", run, step_id):
+        run = await self.command_run(channel, actor, AuditKind.INCIDENT, step_id)
+        async with self._audited(actor, AuditKind.INCIDENT, run, step_id):
             guards.require(self.ctx, actor, "incident")
         found = Incident(uuid.uuid4().hex, run.id, actor.user_id, actor.name, self.ctx.clock.now(), text, step_id)
         await self.ctx.store.add_incident(found)
-        await self.ctx.auditor.record(actor, "incident", run_id=run.id, step_id=step_id, detail=text)
+        await self.ctx.auditor.record(actor, AuditKind.INCIDENT, run_id=run.id, step_id=step_id, detail=text)
         return found
 
     async def audit(self, channel: str, n: int = 20) -> list[AuditEntry]:
@@ -177,9 +178,9 @@ class Rollout(GateCommands):
 
     async def tick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
         """Tick an item (by id or card number) once its list is due; returns the step's whole status."""
-        run, step = await self.command_step(channel, step_id, actor, "tick")
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.TICK)
         items = step.checklist_items()
-        async with self._audited(actor, "tick", run, step_id):
+        async with self._audited(actor, AuditKind.TICK, run, step_id):
             guards.require(self.ctx, actor, "tick")
             item = checklist.resolve(items, step.id, item_id)
             await checklist.require_due(self.ctx, run, step, item)
@@ -188,9 +189,9 @@ class Rollout(GateCommands):
         return await checklist.status(self.ctx, run.id, step.id, items)
 
     async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
-        run, step = await self.command_step(channel, step_id, actor, "untick")
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.UNTICK)
         items = step.checklist_items()
-        async with self._audited(actor, "untick", run, step_id):
+        async with self._audited(actor, AuditKind.UNTICK, run, step_id):
             guards.require(self.ctx, actor, "tick")
             await checklist.untick(self.ctx, run, step.id, items, item_id, actor)
         return await checklist.status(self.ctx, run.id, step.id, items)
@@ -198,8 +199,8 @@ class Rollout(GateCommands):
     async def waive(
         self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
     ) -> checklist.ChecklistStatus:
-        run, step = await self.command_step(channel, step_id, actor, "waive")
-        async with self._audited(actor, "waive", run, step_id):
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.WAIVE)
+        async with self._audited(actor, AuditKind.WAIVE, run, step_id):
             guards.require(self.ctx, actor, "waive")
             await checklist.waive(self.ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
         await self._accept_waiting(run, step, actor)
@@ -209,8 +210,8 @@ class Rollout(GateCommands):
 
     async def done(self, channel: str, step_id: str, item: str, value: str | None, actor: Actor) -> manual.DoneOutcome:
         """A person's Done on a manual action (with its value): recorded; a passing one resumes the lane."""
-        run, step = await self.command_step(channel, step_id, actor, "done")
-        async with self._audited(actor, "done", run, step_id):
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.DONE)
+        async with self._audited(actor, AuditKind.DONE, run, step_id):
             found = manual.find(step, item)
             outcome = await manual.record_done(self.ctx, run, step, found, value, actor)
         if outcome.resume is not None:
@@ -245,8 +246,8 @@ class Rollout(GateCommands):
         return plan
 
     async def plan(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
-        run, step = await self.command_step(channel, step_id, actor, "plan")
-        async with self._audited(actor, "plan", run, step_id):
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.PLAN)
+        async with self._audited(actor, AuditKind.PLAN, run, step_id):
             guards.check_environment(step, env)
         lane = await self.ctx.lanes.get(run.id, step.id, env)
         return await self._fresh_plan(run, step, lane, actor)
@@ -255,7 +256,7 @@ class Rollout(GateCommands):
         self, channel: str, step_id: str, env: str, actor: Actor, decision: str, reason: str | None
     ) -> approvals.ApprovalStatus:
         ctx = self.ctx
-        what = "approve" if decision == "approved" else "reject"
+        what = AuditKind.APPROVE if decision == "approved" else AuditKind.REJECT
         run, step = await self.command_step(channel, step_id, actor, what)
         async with self._audited(actor, what, run, step_id):
             guards.check_environment(step, env)
@@ -314,8 +315,8 @@ class Rollout(GateCommands):
     async def request_run(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
         """Check everything and return the plan to confirm; marks the actor as the requester."""
         ctx = self.ctx
-        run, step = await self.command_step(channel, step_id, actor, "request run")
-        async with self._audited(actor, "request run", run, step_id):
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.REQUEST_RUN)
+        async with self._audited(actor, AuditKind.REQUEST_RUN, run, step_id):
             lane = await self._check_runnable(run, step, env, actor)
             if lane.state not in (
                 StepState.PENDING,
@@ -337,7 +338,12 @@ class Rollout(GateCommands):
         lane = await ctx.lanes.get(run.id, step.id, env)
         await self._settle_approval(run, step, lane, plan, actor)
         await ctx.auditor.record(
-            actor, "request run", run_id=run.id, step_id=f"{step.id}@{env}", detail=f"plan {plan.fingerprint}"
+            actor,
+            AuditKind.REQUEST_RUN,
+            run_id=run.id,
+            step_id=step.id,
+            environment=env,
+            detail=f"plan {plan.fingerprint}",
         )
         return plan
 
@@ -354,8 +360,8 @@ class Rollout(GateCommands):
     ) -> StartedExecution:
         """Claim the run of a lane (exactly once) and return at once with the task that finishes it."""
         ctx = self.ctx
-        run, step = await self.command_step(channel, step_id, actor, "confirm run")
-        async with self._audited(actor, "confirm run", run, step_id):
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.CONFIRM_RUN)
+        async with self._audited(actor, AuditKind.CONFIRM_RUN, run, step_id):
             lane = await self._check_runnable(run, step, env, actor)
             if lane.state not in RUNNABLE:
                 if lane.state in (
@@ -394,9 +400,10 @@ class Rollout(GateCommands):
                 raise Refused(ctx.lanes.explain(await ctx.lanes.get(run.id, step.id, env), StepState.RUNNING))
         await ctx.auditor.record(
             actor,
-            "step state",
+            AuditKind.STEP_STATE,
             run_id=run.id,
-            step_id=f"{step.id}@{env}",
+            step_id=step.id,
+            environment=env,
             before="approved",
             after="running",
             detail=f"execution {execution.id} of plan {plan.fingerprint}",
@@ -415,8 +422,8 @@ class Rollout(GateCommands):
         return await started.task
 
     async def skip(self, channel: str, step_id: str, env: str, reason: str, actor: Actor) -> StepLane:
-        run, step = await self.command_step(channel, step_id, actor, "skip")
-        async with self._audited(actor, "skip", run, step_id):
+        run, step = await self.command_step(channel, step_id, actor, AuditKind.SKIP)
+        async with self._audited(actor, AuditKind.SKIP, run, step_id):
             guards.check_environment(step, env)
             guards.require(self.ctx, actor, "waive")
             if not reason.strip():
@@ -429,15 +436,15 @@ class Rollout(GateCommands):
     # --- rollback --------------------------------------------------------------------------
 
     async def rollback_preview(self, channel: str, target: str, actor: Actor) -> rollback.RollbackPlan:
-        run = await self.command_run(channel, actor, "rollback preview", target)
-        async with self._audited(actor, "rollback preview", run, target):
+        run = await self.command_run(channel, actor, AuditKind.ROLLBACK_PREVIEW, target)
+        async with self._audited(actor, AuditKind.ROLLBACK_PREVIEW, run, target):
             guards.require(self.ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)
         return await rollback.preview(self.ctx, run, step, lane)
 
     async def confirm_rollback(self, channel: str, target: str, actor: Actor) -> rollback.RollbackResult:
-        run = await self.command_run(channel, actor, "rollback", target)
-        async with self._audited(actor, "rollback", run, target):
+        run = await self.command_run(channel, actor, AuditKind.ROLLBACK, target)
+        async with self._audited(actor, AuditKind.ROLLBACK, run, target):
             guards.require(self.ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)
             return await rollback.perform(self.ctx, run, step, lane, actor)

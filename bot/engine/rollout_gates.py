@@ -7,6 +7,7 @@ this channel" and "no step day2.7" reach the audit log like every other refusal.
 from __future__ import annotations
 
 from bot.engine import checklist, gates, guards
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.ports import Actor
 from bot.engine.records import Run, RunState
 from bot.engine.rollout_reads import Reads
@@ -14,42 +15,42 @@ from bot.runbook.models import Step
 
 
 class GateCommands(Reads):
-    async def command_run(self, channel: str, actor: Actor, what: str, scope: str | None = None) -> Run:
+    async def command_run(self, channel: str, actor: Actor, what: AuditKind, scope: str | None = None) -> Run:
         """``require_run`` for a command (here or in the chat layer): its refusal is audited as
         ``what``, with no run id (there is none)."""
         async with self._audited(actor, what, None, scope):
             return await self.require_run(channel)
 
-    async def command_step(self, channel: str, step_id: str, actor: Actor, what: str) -> tuple[Run, Step]:
+    async def command_step(self, channel: str, step_id: str, actor: Actor, what: AuditKind) -> tuple[Run, Step]:
         """``require_step`` for a command: an unknown step is audited against the channel's run."""
         run = await self.command_run(channel, actor, what, step_id)
         async with self._audited(actor, what, run, step_id):
             return run, guards.find_step(self.ctx, step_id)
 
     async def gate_tick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
-        run = await self.command_run(channel, actor, "gate tick", gate_id)
-        async with self._audited(actor, "gate tick", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_TICK, gate_id)
+        async with self._audited(actor, AuditKind.GATE_TICK, run, gate_id):
             guards.require(self.ctx, actor, "tick")
             gate = gates.find_gate(self.ctx, gate_id)
             await checklist.tick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
         return await gates.view(self.ctx, run, gate)
 
     async def gate_untick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
-        run = await self.command_run(channel, actor, "gate untick", gate_id)
-        async with self._audited(actor, "gate untick", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_UNTICK, gate_id)
+        async with self._audited(actor, AuditKind.GATE_UNTICK, run, gate_id):
             guards.require(self.ctx, actor, "tick")
             gate = gates.find_gate(self.ctx, gate_id)
             await checklist.untick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
         return await gates.view(self.ctx, run, gate)
 
     async def gate_check_health(self, channel: str, gate_id: str, actor: Actor) -> gates.GateView:
-        run = await self.command_run(channel, actor, "gate health", gate_id)
-        async with self._audited(actor, "gate health", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_HEALTH, gate_id)
+        async with self._audited(actor, AuditKind.GATE_HEALTH, run, gate_id):
             return await gates.check_health(self.ctx, run, gates.find_gate(self.ctx, gate_id), actor)
 
     async def gate_override(self, channel: str, gate_id: str, label: str, reason: str, actor: Actor) -> gates.GateView:
-        run = await self.command_run(channel, actor, "gate override", gate_id)
-        async with self._audited(actor, "gate override", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_OVERRIDE, gate_id)
+        async with self._audited(actor, AuditKind.GATE_OVERRIDE, run, gate_id):
             guards.require(self.ctx, actor, "decide_gate")
             gate = gates.find_gate(self.ctx, gate_id)
             return await gates.override(self.ctx, run, gate, gates.resolve_check(gate, label), reason, actor)
@@ -57,8 +58,8 @@ class GateCommands(Reads):
     async def gate_decide(
         self, channel: str, gate_id: str, yes: bool, reason: str | None, actor: Actor
     ) -> gates.GateView:
-        run = await self.command_run(channel, actor, "gate decide", gate_id)
-        async with self._audited(actor, "gate decide", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_DECIDE, gate_id)
+        async with self._audited(actor, AuditKind.GATE_DECIDE, run, gate_id):
             guards.require(self.ctx, actor, "decide_gate")
             view = await gates.decide(self.ctx, run, gates.find_gate(self.ctx, gate_id), yes, reason, actor)
         if not yes and (await self.require_run(channel)).state is not RunState.PAUSED:
@@ -70,12 +71,12 @@ class GateCommands(Reads):
     async def gate_reopen(self, channel: str, gate_id: str, reason: str, actor: Actor) -> gates.GateView:
         """Take back a NO (what is cleared and why: ``gates.reopen``). The run's state is left alone:
         a run paused by the NO goes on with ``resume``, before or after the reopening."""
-        run = await self.command_run(channel, actor, "gate reopen", gate_id)
-        async with self._audited(actor, "gate reopen", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_REOPEN, gate_id)
+        async with self._audited(actor, AuditKind.GATE_REOPEN, run, gate_id):
             guards.require(self.ctx, actor, "decide_gate")
             return await gates.reopen(self.ctx, run, gates.find_gate(self.ctx, gate_id), reason, actor)
 
     async def gate_signoff(self, channel: str, gate_id: str, role: str, actor: Actor) -> gates.GateView:
-        run = await self.command_run(channel, actor, "gate sign-off", gate_id)
-        async with self._audited(actor, "gate sign-off", run, gate_id):
+        run = await self.command_run(channel, actor, AuditKind.GATE_SIGN_OFF, gate_id)
+        async with self._audited(actor, AuditKind.GATE_SIGN_OFF, run, gate_id):
             return await gates.sign_off(self.ctx, run, gates.find_gate(self.ctx, gate_id), role, actor)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.engine import checklist, gates, guards, rollback
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
 from bot.engine.errors import Refused
@@ -24,7 +25,7 @@ class Reads:
         self.ctx = ctx
 
     @asynccontextmanager
-    async def _audited(self, actor: Actor, what: str, run: Run | None, scope: str | None) -> AsyncIterator[None]:
+    async def _audited(self, actor: Actor, what: AuditKind, run: Run | None, scope: str | None) -> AsyncIterator[None]:
         try:
             yield
         except Refused as refused:
@@ -41,7 +42,7 @@ class Reads:
 
     async def _set_run_state(self, channel: str, actor: Actor, to: RunState, reason: str | None) -> Run:
         run = await self.require_run(channel)
-        async with self._audited(actor, f"run {to.value}", run, None):
+        async with self._audited(actor, AuditKind.setting_run(to), run, None):
             guards.require(self.ctx, actor, "pause")
             if run.state is to:
                 raise Refused(f"The run is already {to.value}; nothing was changed.")
@@ -49,7 +50,9 @@ class Reads:
                 raise Refused(f"Putting the run {to.value} needs a reason, so the team knows why.")
         changed = replace(run, state=to, reason=reason)
         await self.ctx.store.save_run(changed)
-        await self.ctx.auditor.record(actor, "run state", run_id=run.id, before=run.state, after=to, detail=reason)
+        await self.ctx.auditor.record(
+            actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=to, detail=reason
+        )
         why = f": {reason}" if reason else ""
         await self.ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
         return changed

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.engine.audit import Auditor
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor, Clock
 from bot.engine.records import StepLane, StepState
@@ -115,9 +116,10 @@ class Lanes:
         )
         entry = self._auditor.entry(
             actor,
-            "step state",
+            AuditKind.STEP_STATE,
             run_id=lane.run_id,
-            step_id=f"{lane.step_id}@{lane.environment}",
+            step_id=lane.step_id,
+            environment=lane.environment,
             before=lane.state.value,
             after=to.value,
             detail=reason,

@@ -9,6 +9,8 @@ Changelog (additive only; the store engineer reads this):
   a conditional UPDATE waiting -> running that also sets the owner and heartbeat.
 - v3: gate records carry ``GateRecord.version``; ``save_gate`` is a compare-and-set on it and
   returns whether it won (the engine re-reads and retries), so concurrent gate changes are not lost.
+- v5: typed audit. ``AuditEntry`` has a ``kind`` (AuditKind), separate ``step_id`` and ``environment``
+  and a ``label`` for worded kinds; ``audit_history`` answers by kind, step, environment and outcome.
 
 Rules the implementation must keep:
 - Each method is its own transaction and is committed when it returns (the executor's
@@ -20,10 +22,11 @@ Rules the implementation must keep:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.records import (
     Approval,
     AuditEntry,
@@ -189,6 +192,19 @@ class RolloutStore(Protocol):
 
     async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         """Entries (of one run, or all) oldest first; with ``limit`` the newest ``limit`` of them."""
+        ...
+
+    async def audit_history(
+        self,
+        run_id: str,
+        *,
+        kinds: Collection[AuditKind] = (),
+        step_id: str | None = None,
+        environment: str | None = None,
+        outcome: str | None = None,
+    ) -> list[AuditEntry]:
+        """The run's entries oldest first (in the order appended), only of ``kinds`` when any are given,
+        and only of one step (or gate, or checklist scope), one environment, one outcome when given."""
         ...
 
     async def add_incident(self, incident: Incident) -> None: ...

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.actions.scaling_schedule import current_rule, settings_key, show_rules
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import JSON, Actor
 from bot.engine.report_data import metric_lines
@@ -85,7 +86,7 @@ class Answers:
         }
         await self.bot.store.append_value(bills_key(run_id), bill)  # two bills at once: both kept
         await self.bot.rollout.ctx.auditor.record(
-            actor, "record cost", run_id=run_id, detail=f"{match.service} {format_usd(usd)}/month"
+            actor, AuditKind.RECORD_COST, run_id=run_id, detail=f"{match.service} {format_usd(usd)}/month"
         )
         saved = format_usd(usd - match.current_usd)
         return (

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import JSON, Actor
 from bot.engine.report_model import QualityReading
@@ -101,7 +102,7 @@ class FactBook:
         await self.bot.store.append_value(facts_key(run_id), fact)
         said = "holds" if passed else "does not hold"
         detail = f"{target.label}: {said}" + (f" ({note})" if note else "")
-        await self.bot.rollout.ctx.auditor.record(actor, "record quality", run_id=run_id, detail=detail)
+        await self.bot.rollout.ctx.auditor.record(actor, AuditKind.RECORD_QUALITY, run_id=run_id, detail=detail)
         return (
             f"Recorded {target.label!r}: {said}, by {actor.name}"
             + (f" ({note})" if note else "")

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from bot.engine.ports import AlertRecord, CheckResult
 from bot.engine.records import Execution, Run, StepState
 from bot.engine.report_model import BlockedStep, ChangeRow, MetricStatus, StepMetricLine
+from bot.reports.gather_metrics import production_environment
+from bot.reports.history import LaneMove
 from bot.reports.render import format_value
 from bot.runbook.conditions import Condition, parse_condition
 from bot.runbook.durations import format_duration
@@ -25,7 +27,6 @@ from bot.runbook.models import CloudRunDeploy, CloudRunTraffic, MetricGate, Runb
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
-    from bot.reports.gather import LaneMove
 
 UNDONE = (StepState.ROLLED_BACK.value, StepState.FAILED.value)
 NOT_STARTED = (StepState.PENDING.value, StepState.READY.value, StepState.APPROVED.value)
@@ -97,8 +98,6 @@ class ExtrasGatherer:
 
     async def step_metrics(self, days: Iterable[int], at: datetime) -> tuple[StepMetricLine, ...]:
         """Every condition of the days' steps, judged at ``at`` against production."""
-        from bot.reports.gather import production_environment
-
         environment = production_environment(self.runbook)
         local = at.astimezone(self.zone)
         lines: list[StepMetricLine] = []
@@ -282,8 +281,6 @@ class ExtrasGatherer:
 
     async def _effect(self, step: Step, at: datetime) -> str:
         """The step's first metric, baseline to its value now, then its declared expected impact."""
-        from bot.reports.gather import production_environment
-
         conditions = conditions_of(step)
         parts: list[str] = []
         if conditions:

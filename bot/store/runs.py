@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.records import OPEN_RUN_STATES, AuditEntry, Run, RunState, StepLane, StepState
+from bot.store.audit import audit_row
 from bot.store.base import StoreBase
-from bot.store.tables import AuditRow, RunRow, StepLaneHistoryRow, StepLaneRow
+from bot.store.tables import RunRow, StepLaneHistoryRow, StepLaneRow
 
 _OPEN = sorted(state.value for state in OPEN_RUN_STATES)
 
@@ -181,7 +180,7 @@ class RunsStore(StoreBase):
                     )
                     record_lane_move(session, lane, None)
                     if audit is not None:
-                        session.add(AuditRow(**asdict(audit)))
+                        session.add(audit_row(audit))
                 return True
             except IntegrityError:
                 return False
@@ -201,5 +200,5 @@ class RunsStore(StoreBase):
                 return False
             record_lane_move(session, lane, expected.value)
             if audit is not None:
-                session.add(AuditRow(**asdict(audit)))
+                session.add(audit_row(audit))
             return True

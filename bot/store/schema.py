@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.store.db import SQLITE_BUSY_TIMEOUT_MS, create_engine_for, is_embedded_sqlite
 from bot.store.tables import Base
 
-HEAD_REVISION = "0009"  # the newest file in bot/store/migrations/versions
+HEAD_REVISION = "0010"  # the newest file in bot/store/migrations/versions
 
 # Alembic's own bookkeeping table, as its upgrade creates it.
 _VERSION_TABLE = Table(

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.engine.audit import Auditor
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.clock import VirtualClock
 from bot.engine.permissions import demo_actor
 from bot.engine.records import Run, RunState
@@ -38,11 +39,15 @@ async def _three_entries(url: str) -> None:
         await store.create_run(Run(RUN, "week17", CHANNEL, RUN_START, RunState.ACTIVE, T0, "U_LEAD"))
         auditor = Auditor(store, clock)
         lee, sam = demo_actor("lee"), demo_actor("sam")
-        await auditor.record(lee, "start run", run_id=RUN, after="active")
+        await auditor.record(lee, AuditKind.START_RUN, run_id=RUN, after="active")
         await clock.advance(timedelta(minutes=1))
-        await auditor.record(sam, "approve", run_id=RUN, step_id="day2.1@production", after="approved")
+        await auditor.record(
+            sam, AuditKind.APPROVE, run_id=RUN, step_id="day2.1", environment="production", after="approved"
+        )
         await clock.advance(timedelta(minutes=1))
-        await auditor.record(sam, "confirm run", run_id=RUN, step_id="day2.1", outcome="refused", detail="not yet")
+        await auditor.record(
+            sam, AuditKind.CONFIRM_RUN, run_id=RUN, step_id="day2.1", outcome="refused", detail="not yet"
+        )
     finally:
         await store.close()
 

@@ -63,13 +63,13 @@ async def test_a_dry_run_of_day21_records_everything_and_changes_nothing(tmp_pat
         assert scale.message == "dry run: would apply ion-mentoring-api us-central1 (production): minInstances 3 -> 2"
         audit = await bot.store.audit(run.id)
         moves = [
-            (e.step_id, e.before, e.after)
+            (e.scope, e.before, e.after)
             for e in audit
-            if e.what == "step state" and e.step_id == f"{STEP}@production"
+            if e.what == "step state" and (e.step_id, e.environment) == (STEP, "production")
         ]
         assert ("day2.1@production", "approved", "running") in moves
         assert ("day2.1@production", "verifying", "done") in moves
-        assert any(e.what == "approve" and e.step_id == f"{STEP}@production" for e in audit)
+        assert any(e.what == "approve" and (e.step_id, e.environment) == (STEP, "production") for e in audit)
 
         # everything the bot said is marked
         assert len(heard.events) > 20

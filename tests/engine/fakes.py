@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import (
     JSON,
@@ -230,6 +231,23 @@ class FakeStore:
     async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         rows = [copy.deepcopy(e) for e in self.audit_rows if run_id is None or e.run_id == run_id]
         return rows[-limit:] if limit else rows
+
+    async def audit_history(
+        self,
+        run_id: str,
+        *,
+        kinds: Collection[AuditKind] = (),
+        step_id: str | None = None,
+        environment: str | None = None,
+        outcome: str | None = None,
+    ) -> list[AuditEntry]:
+        wanted = {"run_id": run_id, "step_id": step_id, "environment": environment, "outcome": outcome}
+        return [
+            copy.deepcopy(e)
+            for e in self.audit_rows
+            if (not kinds or e.kind in kinds)
+            and all(value is None or getattr(e, field) == value for field, value in wanted.items())
+        ]
 
     async def add_incident(self, incident: Incident) -> None:
         self.incident_rows.append(copy.deepcopy(incident))

@@ -113,7 +113,7 @@ class TestRollingBackDuringAWait:
         lane_moves = [
             (e.actor_id, e.before, e.after)
             for e in h.store.audit_rows
-            if e.what == "step state" and e.step_id == f"day2.5@{ENV}"
+            if e.what == "step state" and (e.step_id, e.environment) == ("day2.5", ENV)
         ]
         assert lane_moves[-2:] == [("U_SRE", "running", "rolling_back"), ("U_SRE", "rolling_back", "rolled_back")]
         assert not any(after in ("verifying", "done") for _, _, after in lane_moves)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.ports import AlertRecord
 from bot.engine.records import AuditEntry, ChecklistTick
 from bot.reports.gather import History, LaneMove, alert_state_at
@@ -13,7 +14,7 @@ THEN = utc(2026, 11, 3, 23)  # 17:00 in Chicago on Day 2
 
 
 def _entry(what: str, at: datetime, scope: str, before: str | None = None, after: str | None = None) -> AuditEntry:
-    return AuditEntry(f"{what}{at:%H%M}", at, "U_SAM", "sam", "run-1", scope, what, before, after)
+    return AuditEntry(f"{what}{at:%H%M}", at, "U_SAM", "sam", "run-1", AuditKind(what), scope, None, before, after)
 
 
 def _move(step: str, state: str, at: datetime, audited: bool = True) -> LaneMove:

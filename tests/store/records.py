@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.records import (
     AuditEntry,
     Execution,
@@ -76,6 +77,9 @@ def a_target(execution: Execution, seq: int, action_index: int = 0, key: str = "
 
 
 def an_audit_entry(what: str, run_id: str | None = None, at: datetime = T0) -> AuditEntry:
+    """An entry of the kind ``what`` names, or (words no kind has) of kind OTHER keeping the words."""
+    kind = AuditKind.read(what)
+    label = what if kind.worded else None
     return AuditEntry(
-        id=new_id(), at=at, actor_id="U-sre", actor_name="sam", run_id=run_id, step_id="day2.1", what=what
+        id=new_id(), at=at, actor_id="U-sre", actor_name="sam", run_id=run_id, kind=kind, step_id="day2.1", label=label
     )

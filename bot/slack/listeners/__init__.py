@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.ports import Actor
 from bot.engine.records import Run
@@ -185,7 +186,12 @@ async def _audit_refusal(state: AppState, channel: str, user: str, what: str, re
         actor = await state.directory.actor(user)
         run = await state.bot.store.open_run(channel)
         await state.bot.rollout.ctx.auditor.record(
-            actor, what, run_id=run.id if run else None, outcome="refused", detail=refused.message
+            actor,
+            AuditKind.CHAT_REQUEST,
+            label=what,
+            run_id=run.id if run else None,
+            outcome="refused",
+            detail=refused.message,
         )
         refused.audited = True
     except AlreadyHandled:

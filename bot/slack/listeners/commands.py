@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
 from bot.engine.records import Run, StepState
@@ -64,13 +65,13 @@ class Command:
             raise Refused(Mrkdwn(f"`/ion` does not handle {type(command).__name__} yet; nothing was changed."))
         await handler(command)
 
-    async def _run(self, command: str | None = None) -> Run:
+    async def _run(self, command: AuditKind | None = None) -> Run:
         """The channel's run; for a ``command`` (as the engine audits it) a refusal is audited too."""
         if command is None:
             return await self.bot.rollout.require_run(self.channel)
         return await self.bot.rollout.command_run(self.channel, self.actor, command)
 
-    async def _step(self, step_id: str, command: str) -> Run:
+    async def _step(self, step_id: str, command: AuditKind) -> Run:
         """The run, for a command on ``step_id``: "no run" and "no step" refusals are audited."""
         run, _ = await self.bot.rollout.command_step(self.channel, step_id, self.actor, command)
         return run
@@ -112,7 +113,7 @@ class Command:
             return
         zone = self.bot.rollout.ctx.zone  # the run's zone, as the cards, reports and console show time
         lines = [
-            f"{e.at.astimezone(zone):%Y-%m-%d %H:%M} {e.actor_name}: {e.what} {e.step_id or ''} "
+            f"{e.at.astimezone(zone):%Y-%m-%d %H:%M} {e.actor_name}: {e.what} {e.scope or ''} "
             f"{e.before or ''}{' -> ' if e.after else ''}{e.after or ''} [{e.outcome}] {e.detail or ''}".strip()
             for e in entries
         ]
@@ -143,7 +144,7 @@ class Command:
         await self.say(f"Run {run.id} is finished; this channel can start another with /ion start.")
 
     async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
-        run = await self._run("incident")
+        run = await self._run(AuditKind.INCIDENT)
         await self.bot.rollout.incident(self.channel, cmd.text, self.actor)
         latest = await self.bot.latest_production_step(run.id)
         alert = await self.bot.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
@@ -163,7 +164,7 @@ class Command:
     # --- steps -------------------------------------------------------------------------------
 
     async def _RunCommand(self, cmd: c.RunCommand) -> None:
-        run = await self._step(cmd.step_id, "request run")
+        run = await self._step(cmd.step_id, AuditKind.REQUEST_RUN)
         env = cmd.environment or await self._next_environment(run, cmd.step_id)
         await run_step(self.state, run, cmd.step_id, env, self.actor, self.trigger_id, None, None)
 
@@ -182,19 +183,19 @@ class Command:
         return view.step.environments[-1]
 
     async def _ApproveCommand(self, cmd: c.ApproveCommand) -> None:
-        await self._step(cmd.step_id, "approve")
+        await self._step(cmd.step_id, AuditKind.APPROVE)
         env = cmd.environment or await self._awaiting(cmd.step_id)
         status = await self.bot.rollout.approve(self.channel, cmd.step_id, env, self.actor)
         await self.say(status.after_vote(cmd.step_id, env))
 
     async def _RejectCommand(self, cmd: c.RejectCommand) -> None:
-        await self._step(cmd.step_id, "reject")
+        await self._step(cmd.step_id, AuditKind.REJECT)
         env = await self._awaiting(cmd.step_id)
         await self.bot.rollout.reject(self.channel, cmd.step_id, env, self.actor, cmd.reason)
         await self.say(f"You rejected {cmd.step_id} ({env}); the requester has been told why.")
 
     async def _SkipCommand(self, cmd: c.SkipCommand) -> None:
-        await self._step(cmd.step_id, "skip")
+        await self._step(cmd.step_id, AuditKind.SKIP)
         view = await self.bot.rollout.step_view(self.channel, cmd.step_id)
         open_lanes = [v.lane.environment for v in view.lanes if v.lane.state not in (StepState.DONE, StepState.SKIPPED)]
         if not open_lanes:
@@ -203,7 +204,7 @@ class Command:
             await self.bot.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
 
     async def _RollbackCommand(self, cmd: c.RollbackCommand) -> None:
-        run = await self._run("rollback preview")
+        run = await self._run(AuditKind.ROLLBACK_PREVIEW)
         await preview_rollback(self.state, run, cmd.step_id or "last", self.actor, self.trigger_id, None)
 
     # --- checklists and gates ------------------------------------------------------------------
@@ -257,7 +258,7 @@ class Command:
         await done(self.state, await self._run(), cmd.step_id, cmd.item, cmd.value, self.actor)
 
     async def _GoNoGoCommand(self, cmd: c.GoNoGoCommand) -> None:
-        run = await self._run("gate health")
+        run = await self._run(AuditKind.GATE_HEALTH)
         gate_id = cmd.gate_id or await self._open_gate(run)
         await self.bot.rollout.gate_check_health(self.channel, gate_id, self.actor)
         message = await self.state.render.gate(run, gate_id)
@@ -266,7 +267,7 @@ class Command:
         )
 
     async def _GateCommand(self, cmd: c.GateCommand) -> None:
-        run = await self._run("gate card")
+        run = await self._run(AuditKind.GATE_CARD)
         gate_id = cmd.gate_id or await self._open_gate(run)
         record = await self.bot.store.get_gate(run.id, gate_id)
         if record is None or not record.health:  # never measured: the card would show nothing to judge

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from bot.engine import approvals
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult
 from bot.engine.ports import Actor
@@ -300,7 +301,7 @@ async def _run_step(
         )
         if lane.state is StepState.APPROVED:
             await rollout.ctx.auditor.record(
-                actor, "confirm run", run_id=run.id, step_id=step_id, outcome="refused", detail=message
+                actor, AuditKind.CONFIRM_RUN, run_id=run.id, step_id=step_id, outcome="refused", detail=message
             )
         await state.refresh_card(run, step_id, at)
         await state.poster.say(run.channel, actor.user_id, message, dry_run=state.dry_run)
