@@ -74,7 +74,8 @@ KNOWN_KINDS = (
 )
 CHAT_REQUEST = "chat request"
 OTHER = "other"
-CHAT_WORDS = "what LIKE '/ion %' OR what LIKE 'the button %' OR what IN ('the dialog', 'the rollback')"
+CHAT_PREFIXES = ("/ion", "the button")  # followed by a space and the command or button's name
+CHAT_WHOLE = ("the dialog", "the rollback")
 
 audit_log = sa.table(
     "audit_log",
@@ -99,8 +100,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("label", sa.Text(), nullable=True))
     known = audit_log.c.what.in_(KNOWN_KINDS)
     op.execute(audit_log.update().where(known).values(kind=audit_log.c.what))
-    op.execute(f"UPDATE audit_log SET kind = '{CHAT_REQUEST}', label = what WHERE kind IS NULL AND ({CHAT_WORDS})")
-    op.execute(audit_log.update().where(audit_log.c.kind.is_(None)).values(kind=OTHER, label=audit_log.c.what))
+    chat = sa.or_(*(audit_log.c.what.like(f"{prefix} %") for prefix in CHAT_PREFIXES), audit_log.c.what.in_(CHAT_WHOLE))
+    unknown = audit_log.c.kind.is_(None)
+    op.execute(audit_log.update().where(unknown, chat).values(kind=CHAT_REQUEST, label=audit_log.c.what))
+    op.execute(audit_log.update().where(unknown).values(kind=OTHER, label=audit_log.c.what))
     at = _position_of_at()
     op.execute(
         f"UPDATE audit_log SET environment = substr(step_id, {at} + 1), step_id = substr(step_id, 1, {at} - 1) "
