@@ -100,9 +100,11 @@ def _common(body: Body) -> str | None:
     for key in ("team", "enterprise", "user", "channel"):
         if body.get(key) is not None and not isinstance(body[key], dict | str):
             return f"its {key} is a {type(body[key]).__name__}"
-    for key in ("authorizations", "response_urls"):
-        if body.get(key) is not None and not _list_of_dicts(body[key]):
-            return f"its {key} is not a list of objects"
+    if body.get("authorizations") is not None and not _list_of_dicts(body["authorizations"]):
+        return "its authorizations is not a list of objects"
+    # Bolt takes len() of response_urls whenever the key is there, even when it is null.
+    if "response_urls" in body and not _list_of_dicts(body["response_urls"]):
+        return "its response_urls is not a list of objects"
     return None
 
 
