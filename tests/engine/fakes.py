@@ -41,6 +41,10 @@ from bot.runbook.models import Environment, Runbook
 UNFINISHED = frozenset({ExecutionState.RUNNING, ExecutionState.VERIFYING})
 
 
+class DuplicateKey(Exception):
+    """The fake's IntegrityError: a row with that unique key exists already; the call wrote nothing."""
+
+
 class FakeStore:
     """A RolloutStore in dictionaries. Check-and-set sections contain no await, so under
     asyncio they are atomic exactly like the store's conditional UPDATE."""
@@ -62,6 +66,13 @@ class FakeStore:
 
     async def _yield(self) -> None:
         await asyncio.sleep(0)
+
+    def _refuse_duplicates(self, *, execution: str | None = None, audit: str | None = None) -> None:
+        """Raise before anything is written, as the SQL store's transaction rolls back on a unique key."""
+        if execution is not None and execution in self.execution_rows:
+            raise DuplicateKey(f"execution {execution} is stored already")
+        if audit is not None and any(entry.id == audit for entry in self.audit_rows):
+            raise DuplicateKey(f"audit entry {audit} is stored already")
 
     async def create_run(self, run: Run) -> Run:
         await self._yield()
@@ -153,20 +164,23 @@ class FakeStore:
         self.gate_rows[key] = replace(copy.deepcopy(record), version=record.version + 1)
         return True
 
-    async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
+    async def claim_lane(self, lane: StepLane, expected: StepState, execution: Execution, audit: AuditEntry) -> bool:
+        """Like the SQL store: the lane's move, the execution and the audit row, all or nothing."""
         await self._yield()
-        key = (execution.run_id, execution.step_id, execution.environment)
-        lane = self.lane_rows.get(key)
-        if lane is None or lane.state not in lane_from:
+        key = (lane.run_id, lane.step_id, lane.environment)
+        current = self.lane_rows.get(key)
+        if current is None or current.state != expected:
             return False
+        self._refuse_duplicates(execution=execution.id, audit=audit.id)
         self.lane_rows[key] = replace(
-            lane,
-            state=lane_to,
-            last_execution_id=execution.id,
-            changed_at=execution.started_at,
-            changed_by=execution.requested_by,
+            current,
+            state=lane.state,
+            last_execution_id=lane.last_execution_id,
+            changed_at=lane.changed_at,
+            changed_by=lane.changed_by,
         )
         self.execution_rows[execution.id] = copy.deepcopy(execution)
+        self.audit_rows.append(copy.deepcopy(audit))
         return True
 
     async def save_execution(self, execution: Execution) -> None:
