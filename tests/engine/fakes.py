@@ -93,10 +93,14 @@ class FakeStore:
         return copy.deepcopy(found[0]) if found else None
 
     async def open_runs(self) -> list[Run]:
-        return [copy.deepcopy(r) for r in self.runs.values() if r.state in OPEN_RUN_STATES]
+        rows = [copy.deepcopy(r) for r in self.runs.values() if r.state in OPEN_RUN_STATES]
+        return sorted(rows, key=lambda r: (r.created_at, r.id))
 
     async def save_run(self, run: Run) -> None:
-        self.runs[run.id] = copy.deepcopy(run)
+        """Like the SQL store: state, reason and finished_at of a stored run; an unknown run changes nothing."""
+        stored = self.runs.get(run.id)
+        if stored is not None:
+            self.runs[run.id] = replace(stored, state=run.state, reason=run.reason, finished_at=run.finished_at)
 
     async def get_lane(self, run_id: str, step_id: str, environment: str) -> StepLane | None:
         lane = self.lane_rows.get((run_id, step_id, environment))
@@ -112,6 +116,8 @@ class FakeStore:
         current = self.lane_rows.get(key)
         if (current is None and expected is not None) or (current is not None and current.state != expected):
             return False
+        if audit is not None:
+            self._refuse_duplicates(audit=audit.id)
         self.lane_rows[key] = copy.deepcopy(lane)
         if audit is not None:
             self.audit_rows.append(copy.deepcopy(audit))
@@ -131,7 +137,8 @@ class FakeStore:
         self.waiver_rows.append(copy.deepcopy(waiver))
 
     async def waivers(self, run_id: str, scope: str) -> list[Waiver]:
-        return [copy.deepcopy(w) for w in self.waiver_rows if w.run_id == run_id and w.scope == scope]
+        rows = [copy.deepcopy(w) for w in self.waiver_rows if w.run_id == run_id and w.scope == scope]
+        return sorted(rows, key=lambda w: (w.at, w.id))
 
     async def save_approval(self, approval: Approval) -> None:
         self.approval_rows[approval.id] = copy.deepcopy(approval)
@@ -185,7 +192,9 @@ class FakeStore:
 
     async def save_execution(self, execution: Execution) -> None:
         """Like the SQL store: state, finished_at and message only; the lease columns are left alone."""
-        stored = self.execution_rows[execution.id]
+        stored = self.execution_rows.get(execution.id)
+        if stored is None:
+            return
         self.execution_rows[execution.id] = replace(
             stored, state=execution.state, finished_at=execution.finished_at, message=execution.message
         )
@@ -199,7 +208,8 @@ class FakeStore:
         return sorted(rows, key=lambda e: (e.started_at, e.id))
 
     async def unfinished_executions(self) -> list[Execution]:
-        return [copy.deepcopy(e) for e in self.execution_rows.values() if e.state in UNFINISHED]
+        rows = [copy.deepcopy(e) for e in self.execution_rows.values() if e.state in UNFINISHED]
+        return sorted(rows, key=lambda e: (e.started_at, e.id))
 
     async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
         self.heartbeats.append((execution_id, owner, at))
@@ -239,6 +249,7 @@ class FakeStore:
         return sorted(rows, key=lambda t: t.seq)
 
     async def append_audit(self, entry: AuditEntry) -> None:
+        self._refuse_duplicates(audit=entry.id)
         self.audit_rows.append(copy.deepcopy(entry))
 
     async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
@@ -249,7 +260,8 @@ class FakeStore:
         self.incident_rows.append(copy.deepcopy(incident))
 
     async def incidents(self, run_id: str) -> list[Incident]:
-        return [copy.deepcopy(i) for i in self.incident_rows if i.run_id == run_id]
+        rows = [copy.deepcopy(i) for i in self.incident_rows if i.run_id == run_id]
+        return sorted(rows, key=lambda i: (i.at, i.id))
 
 
 # --- a tests-only action kind over a fake world -------------------------------------------
