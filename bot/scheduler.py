@@ -22,7 +22,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.engine.ports import ClaimStore, Clock
+from bot.engine.ports import Clock
+from bot.reports.ports import ClaimStore
 from bot.runbook.models import Calendar, Runbook
 
 log = structlog.get_logger(__name__)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.engine.audit import Auditor
 from bot.engine.calendar import RunCalendar
-from bot.engine.lease import DEFAULT_LEASE, new_owner_id
+from bot.engine.lease import DEFAULT_LEASE, LeaseRegistry, new_owner_id
 from bot.engine.permissions import Policy
 from bot.engine.ports import JSON, ActionFactory, AlertHistory, Clock, ConditionChecker, Event, Notifier
 from bot.engine.records import Run
@@ -32,6 +32,7 @@ class Context:
     lease: timedelta = DEFAULT_LEASE  # an execution whose heartbeat is older is its dead owner's
     owner: str = field(default_factory=new_owner_id)  # this process's id on the executions it claims
     alert_history: AlertHistory | None = None  # the fired alerts a decision point counts (gate_evidence.py)
+    leases: LeaseRegistry = field(default_factory=LeaseRegistry)  # the leases this Rollout's executions keep
     auditor: Auditor = field(init=False)
     lanes: Lanes = field(init=False)
 

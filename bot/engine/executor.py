@@ -21,7 +21,7 @@ from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.landing import landed_at, wait_until_window
-from bot.engine.lease import Lease, LeaseLost, abandon_here, describe_lease
+from bot.engine.lease import Lease, LeaseLost, describe_lease
 from bot.engine.plan import BoundAction, bind_actions
 from bot.engine.ports import (
     BOT_ACTOR,
@@ -79,7 +79,7 @@ class Executor:
         try:
             return await self._execute(run, step, lane, execution, actor, resume)
         except StoreUnavailable:
-            abandon_here(execution.id)
+            self._ctx.leases.abandon(execution.id)
             raise
 
     async def _execute(
@@ -95,7 +95,7 @@ class Executor:
         bound, skipped = bind_actions(ctx, step, lane.environment)
         for line in [] if resume else skipped:
             await progress(f"skipped {line}")
-        lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
+        lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease, ctx.leases)
         async with lease.kept():
             try:
                 for item in bound:

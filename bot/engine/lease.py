@@ -10,7 +10,7 @@ The renewal is a clock *timer*, not a task asleep on the clock: on a virtual clo
 time passes, yet drivers that ask "is the work I wait for asleep on the clock?" do not count it.
 
 A rollback may take a running execution over too (rollback.py): it moves the owner away, so the
-next renewal fails; if the owner is in this process, ``held_here`` finds its lease and ``revoke``
+next renewal fails; if the owner is in this process, its ``LeaseRegistry`` finds the lease and ``revoke``
 stops it at once, and the waits it runs through ``interruptible`` end there and then.
 """
 
@@ -28,18 +28,12 @@ from typing import TypeVar
 from bot.engine.clock import Timer
 from bot.engine.ports import Clock
 from bot.engine.records import Execution
-from bot.engine.store import RolloutStore
+from bot.engine.store import ExecutionStore
 
 DEFAULT_LEASE = timedelta(minutes=2)
 BEATS_PER_LEASE = 3
 
 T = TypeVar("T")
-
-# The leases this process keeps right now, by execution id (a rollback here stops its executor).
-_HELD: dict[str, Lease] = {}
-# Executions whose executor here gave up because the store could not be written (an outage):
-# nobody here works on them any more, so recovery settles them without waiting out the lease.
-_ABANDONED: set[str] = set()
 
 
 def new_owner_id() -> str:
@@ -53,27 +47,44 @@ def lease_expired(execution: Execution, before: datetime) -> bool:
     return last < before
 
 
-def held_here(execution_id: str) -> Lease | None:
-    """The lease this process keeps on ``execution_id``, if its owner runs here."""
-    return _HELD.get(execution_id)
-
-
-def abandon_here(execution_id: str) -> None:
-    """The executor here stopped on ``execution_id`` (the store was out): recovery may take it at once."""
-    _ABANDONED.add(execution_id)
-
-
-def abandoned_here(execution_id: str) -> bool:
-    return execution_id in _ABANDONED
-
-
-def settled_here(execution_id: str) -> None:
-    _ABANDONED.discard(execution_id)
-
-
 def describe_lease(lease: timedelta) -> str:
     seconds = int(lease.total_seconds())
     return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+class LeaseRegistry:
+    """The leases one Rollout (one process, in production) keeps right now, by execution id, and the
+    executions its executor gave up on; owned by whoever runs executions (the engine's Context).
+
+    A rollback here finds a running executor's lease and stops it at once; recovery here leaves a
+    lease it finds alone, and settles an abandoned execution (the store was out) without waiting
+    out the lease. Another Rollout (another replica) has its own registry and sees none of these.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, Lease] = {}
+        self._abandoned: set[str] = set()
+
+    def held(self, execution_id: str) -> Lease | None:
+        """The lease kept here on ``execution_id``, if its executor runs here."""
+        return self._held.get(execution_id)
+
+    def abandon(self, execution_id: str) -> None:
+        """The executor here stopped on ``execution_id`` (the store was out): recovery may take it at once."""
+        self._abandoned.add(execution_id)
+
+    def abandoned(self, execution_id: str) -> bool:
+        return execution_id in self._abandoned
+
+    def settled(self, execution_id: str) -> None:
+        self._abandoned.discard(execution_id)
+
+    def _keep(self, lease: Lease) -> None:
+        self._held[lease.execution_id] = lease
+
+    def _drop(self, lease: Lease) -> None:
+        if self._held.get(lease.execution_id) is lease:
+            del self._held[lease.execution_id]
 
 
 class LeaseLost(Exception):
@@ -87,8 +98,17 @@ class LeaseLost(Exception):
 class Lease:
     """This process's hold on one claimed execution: renewed by a timer, confirmed before each change."""
 
-    def __init__(self, store: RolloutStore, clock: Clock, execution_id: str, owner: str, duration: timedelta) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        clock: Clock,
+        execution_id: str,
+        owner: str,
+        duration: timedelta,
+        registry: LeaseRegistry,
+    ) -> None:
         self._store = store
+        self._registry = registry
         self._clock = clock
         self.execution_id = execution_id
         self.owner = owner
@@ -149,14 +169,13 @@ class Lease:
         """Renew in the background for the duration of the block; no renewal outlives it."""
         self._kept = True
         self._released.clear()
-        _HELD[self.execution_id] = self
+        self._registry._keep(self)
         self._arm()
         try:
             yield self
         finally:
             self._kept = False
-            if _HELD.get(self.execution_id) is self:
-                del _HELD[self.execution_id]
+            self._registry._drop(self)
             if self._timer is not None:
                 self._timer.cancel()
             if self._beating is not None:

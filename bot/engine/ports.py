@@ -212,7 +212,7 @@ class Notifier(Protocol):
     async def notify(self, event: Event) -> None: ...
 
 
-# --- alerts, scheduled-post claims, outbox (implemented by bot/store) ---------------------
+# --- alerts (implemented by bot/store) --------------------------------------------------
 
 
 @dataclass
@@ -267,71 +267,12 @@ class AlertStore(Protocol):
         ...
 
 
-class ClaimStore(Protocol):
-    async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
-        """True for exactly one caller per (job_key, run_id, local_date), across processes."""
-        ...
+@runtime_checkable
+class AlertHistory(Protocol):
+    """Every alert a run raised, resolved ones too (what a decision point counts)."""
 
-    async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
-        """Give a claim back after the post failed, so a later attempt (here or on a replica) can win it."""
-        ...
-
-
-@dataclass
-class OutboxMessage:
-    """A chat message waiting for delivery. ``dedupe_key`` makes enqueueing idempotent."""
-
-    id: str
-    channel: str
-    payload: dict[str, JSON]
-    dedupe_key: str
-    created_at: datetime
-    attempts: int = 0
-    delivered_at: datetime | None = None
-    delivered_ts: str | None = None
-    last_error: str | None = None
-
-
-class OutboxStore(Protocol):
-    async def enqueue(
-        self, channel: str, payload: dict[str, JSON], dedupe_key: str, *, replace: bool = False
-    ) -> OutboxMessage:
-        """Store once per dedupe_key; a second call returns the existing message. With ``replace``
-        the key's message takes the new payload, pending again under a new id (card updates)."""
-        ...
-
-    async def enqueue_and_claim(
-        self,
-        channel: str,
-        payload: dict[str, JSON],
-        dedupe_key: str,
-        owner: str,
-        hold: timedelta,
-        *,
-        replace: bool = False,
-    ) -> tuple[OutboxMessage, bool]:
-        """``enqueue`` and ``claim`` as one: the message, and whether ``owner`` now holds it."""
-        ...
-
-    async def pending(self, limit: int = 50) -> list[OutboxMessage]:
-        """Undelivered messages without a live claim, oldest first."""
-        ...
-
-    async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
-        """Hold the key's undelivered message for ``owner`` while it is sent; None when it is delivered
-        or someone's claim is still live. Claims expire after ``hold`` (a crashed replica's)."""
-        ...
-
-    async def release(self, dedupe_key: str, owner: str) -> None: ...
-
-    async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
-        """Delivered and released; False when the message was replaced meanwhile (still pending)."""
-        ...
-
-    async def mark_failed(self, message_id: str, error: str) -> None: ...
-
-    async def fail_and_release(self, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
-        """``mark_failed`` and ``release`` in one transaction (a failed try gives its claim back)."""
+    async def alerts(self, run_id: str) -> list[AlertRecord]:
+        """Oldest first."""
         ...
 
 
@@ -377,22 +318,3 @@ class BreachScanner(Protocol):
     ) -> list[Breach] | None:
         """Every span of [start, end] in which ``condition`` held; None when the metric cannot be read."""
         ...
-
-
-@runtime_checkable
-class AlertHistory(Protocol):
-    """Every alert a run raised, resolved ones too (what a decision point counts)."""
-
-    async def alerts(self, run_id: str) -> list[AlertRecord]:
-        """Oldest first."""
-        ...
-
-
-class KeyValueStore(Protocol):
-    """Small durable settings (e.g. the active scaling rules of day 2.3)."""
-
-    async def get_value(self, key: str) -> JSON | None: ...
-
-    async def put_value(self, key: str, value: JSON) -> None: ...
-
-    async def delete_value(self, key: str) -> None: ...

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from bot.engine import targets as tg
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
-from bot.engine.lease import Lease, abandoned_here, held_here, lease_expired, settled_here
+from bot.engine.lease import Lease, lease_expired
 from bot.engine.plan import bind_actions
 from bot.engine.ports import BOT_ACTOR
 from bot.engine.records import Execution, ExecutionState, StepState, TargetRecord, TargetStatus
@@ -28,7 +28,7 @@ from bot.engine.states import lane_name
 # Target outcomes that changed live state or may have: applied, failed (a timeout may land), in flight.
 _CHANGING = frozenset({TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.SNAPSHOTTED})
 # Why an execution was left unfinished: its owner died (a restart), or it gave up here because the
-# store could not be written (lease.abandon_here); the messages people read name the right one.
+# store could not be written (LeaseRegistry.abandon); the messages people read name the right one.
 RESTART = "a restart"
 OUTAGE = "a database outage"
 
@@ -63,8 +63,8 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
     for execution in await ctx.store.unfinished_executions():
         # An executor alive in this process (its beats were refused during a database outage, say)
         # resumes by itself; one that gave up here for the same reason is settled without waiting.
-        abandoned = abandoned_here(execution.id) and execution.owner == ctx.owner
-        held = held_here(execution.id)
+        abandoned = ctx.leases.abandoned(execution.id) and execution.owner == ctx.owner
+        held = ctx.leases.held(execution.id)
         live_here = held is not None and held.owner == ctx.owner and not held.lost
         # An abandoned one is taken only while its heartbeat is still the one read here: should
         # another replica's recovery take it meanwhile, its fresh heartbeat makes this take fail.
@@ -74,9 +74,9 @@ async def recovery_pass(ctx: Context) -> RecoveryPass:
         elif await ctx.store.take_over(execution.id, ctx.owner, before, now):
             taken = replace(execution, owner=ctx.owner, heartbeat_at=now)
             cause = OUTAGE if abandoned else RESTART
-            async with Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease).kept():
+            async with Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease, ctx.leases).kept():
                 recovered.append(await _reconcile(ctx, taken, cause))
-            settled_here(execution.id)
+            ctx.leases.settled(execution.id)
         else:  # its owner renewed it just now, or another replica's recovery took it first
             left_alone.append(execution)
     return RecoveryPass(recovered, left_alone)

@@ -1,15 +1,11 @@
 """Reverting a lane: applied targets back to their write-ahead snapshots, newest first, exactly once,
 each read back after its write: "restored" is what the cloud shows, not what the update call said.
 
-The preview reads live state now, so the person sees exactly what will be restored; the revert
-itself is claimed like an execution, so a second click (or a second person) does nothing, and
-holds a lease like one (lease.py), so it stops if recovery on another replica takes it over.
+The preview (rollback_plan.py) reads live state now, so the person sees exactly what will be
+restored; the revert itself is claimed like an execution (the lane moves to rolling_back with its
+audit entry in one transaction), so a second click (or a second person) does nothing, and holds a
+lease like one (lease.py), so it stops if recovery on another replica takes it over.
 
-A target that *failed* is restored too when its live state has left its snapshot: an update that
-outlasted its timeout ("it may still land") lands later, and the rollback must undo it as well.
-
-Exact means every change still in place: those of every apply execution since the lane's last
-completed rollback (a step that failed, then ran again), each target back to its EARLIEST snapshot.
 A running lane may be rolled back too: the claim takes it from its executor, which stops (lease.py),
 and the target it had in flight is waited for and settled as recovery does, before anything reverts.
 """
@@ -25,9 +21,9 @@ from bot.engine import targets as tg
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused
-from bot.engine.lease import Lease, describe_lease, held_here, lease_expired
+from bot.engine.lease import Lease, describe_lease, lease_expired
 from bot.engine.plan import BoundAction, fingerprint
-from bot.engine.ports import BOT_ACTOR, JSON, Action, ActionFailed, Actor, Change, OneWay, Target
+from bot.engine.ports import BOT_ACTOR, JSON, Action, ActionFailed, Actor, Target
 from bot.engine.records import (
     Execution,
     ExecutionState,
@@ -37,44 +33,18 @@ from bot.engine.records import (
     TargetRecord,
     TargetStatus,
 )
+from bot.engine.rollback_plan import RollbackPlan, applied_execution, changed_anything, preview
 from bot.engine.states import REVERTIBLE, lane_name
 from bot.runbook.models import Step
+
+__all__ = ["RollbackPlan", "RollbackResult", "applied_execution", "changed_anything", "perform", "preview"]
 
 # How often a rollback looks whether another replica's executor has settled its in-flight target.
 _IN_FLIGHT_POLL = timedelta(seconds=5)
 _UNFINISHED = frozenset({ExecutionState.RUNNING, ExecutionState.VERIFYING})
-
-
-@dataclass(frozen=True)
-class RollbackPlan:
-    run_id: str
-    step_id: str
-    environment: str
-    production: bool
-    execution_id: str | None
-    changes: list[Change]
-    targets: list[TargetRecord]
-    already_rolled_back: bool = False
-    unchanged: list[TargetRecord] = field(default_factory=list)  # failed targets still at their snapshot
-    later: list[TargetRecord] = field(default_factory=list)  # later records of the restored targets
-    runs: int = 1  # apply executions whose changes are restored
-    refusals: list[str] = field(default_factory=list)  # changes no revert can undo (a promoted replica)
-
-    @property
-    def lines(self) -> list[str]:
-        if self.refusals:
-            return list(self.refusals)
-        if self.already_rolled_back:
-            return [f"{self.step_id} ({self.environment}) was already rolled back; nothing to restore."]
-        untouched = [f"{r.target_label}: unchanged, nothing to restore" for r in self.unchanged]
-        if not self.targets:
-            return [f"{self.step_id} ({self.environment}) has no applied changes; nothing to restore.", *untouched]
-        if not self.changes:
-            return ["Every applied target is already back at its snapshot; the revert will change nothing.", *untouched]
-        runs = []
-        if self.runs > 1:
-            runs = [f"(the changes of {self.runs} runs since the last rollback, back to before the first)"]
-        return [str(c) for c in self.changes] + untouched + runs
+# How often a claim is tried again when the lane moved on meanwhile but can still be rolled back
+# (running -> verifying -> done); each try follows a real move, so a few always suffice.
+_CLAIM_TRIES = 4
 
 
 @dataclass(frozen=True)
@@ -85,96 +55,6 @@ class RollbackResult:
     lane: StepLane
     execution: Execution | None = None
     reverted: list[TargetRecord] = field(default_factory=list)
-
-
-async def applied_execution(ctx: Context, lane: StepLane) -> Execution | None:
-    """The apply execution whose changes a rollback of ``lane`` would undo."""
-    if lane.last_execution_id is None:
-        return None
-    execution = await ctx.store.get_execution(lane.last_execution_id)
-    if execution is not None and execution.kind == "rollback" and execution.reverts:
-        return await ctx.store.get_execution(execution.reverts)
-    return execution
-
-
-async def preview(ctx: Context, run: Run, step: Step, lane: StepLane) -> RollbackPlan:
-    production = ctx.is_production(lane.environment)
-    if lane.state is StepState.ROLLED_BACK:
-        execution = await applied_execution(ctx, lane)
-        return RollbackPlan(
-            run.id, step.id, lane.environment, production, execution.id if execution else None, [], [], True
-        )
-    applies = await recovery.applies_in_place(ctx, run.id, step.id, lane.environment)
-    restore, unchanged, later, changes = await _restorable(ctx, step, lane.environment, applies)
-    refusals = await _refusals(ctx, step, lane.environment, restore)
-    ids = {r.execution_id for r in [*restore, *later]}
-    return RollbackPlan(
-        run.id,
-        step.id,
-        lane.environment,
-        production,
-        applies[-1].id if applies else None,
-        changes,
-        restore,
-        unchanged=unchanged,
-        later=later,
-        runs=max(1, len(ids)),
-        refusals=refusals,
-    )
-
-
-async def _refusals(ctx: Context, step: Step, environment: str, restore: list[TargetRecord]) -> list[str]:
-    """Why some of these changes cannot be undone at all (Cloud SQL cannot demote a promoted replica):
-    then the rollback changes nothing, instead of undoing the rest around a change it cannot undo."""
-    refusals: list[str] = []
-    for record in restore:
-        action, target = tg.rebind(ctx, step, environment, record)
-        if isinstance(action, OneWay):
-            refusal = action.revert_refusal(target, record.snapshot, await action.read_back(target))
-            if refusal is not None:
-                refusals.append(refusal)
-    return refusals
-
-
-async def _restorable(
-    ctx: Context, step: Step, environment: str, applies: list[Execution]
-) -> tuple[list[TargetRecord], list[TargetRecord], list[TargetRecord], list[Change]]:
-    """Newest change first, one per target: the earliest record of each target to restore (its
-    snapshot is the state before the first change), the failed ones found at their snapshot, the
-    targets' later records, and the changes."""
-    order = {e.id: i for i, e in enumerate(applies)}
-    changed = await recovery.changed_records(ctx, applies)
-    newest_first = sorted(
-        changed.values(), key=lambda rs: max((order[r.execution_id], r.seq) for r in rs), reverse=True
-    )
-    restore: list[TargetRecord] = []
-    unchanged: list[TargetRecord] = []
-    later: list[TargetRecord] = []
-    changes: list[Change] = []
-    for records in newest_first:
-        first = records[0]
-        action, target = tg.rebind(ctx, step, environment, first)
-        live = await action.read_back(target)
-        restoring = tg.restore_changes(first.target_label, live, first.snapshot)
-        if not restoring and all(r.status is not TargetStatus.APPLIED for r in records):
-            unchanged.append(first)  # failed (or in flight) and still at its snapshot
-            continue
-        restore.append(first)
-        later.extend(records[1:])
-        changes.extend(restoring)
-    return restore, unchanged, later, changes
-
-
-async def changed_anything(ctx: Context, execution: Execution) -> bool:
-    """True when a rollback of ``execution`` has (or had) something to restore; ``rollback last`` asks."""
-    records = [r for r in await ctx.store.targets(execution.id) if r.mutating]
-    if any(r.status in (TargetStatus.APPLIED, TargetStatus.REVERTED) for r in records):
-        return True
-    step = ctx.runbook.step(execution.step_id)
-    if step is None or not any(r.status is TargetStatus.FAILED for r in records):
-        return False
-    restore, _, _, _ = await _restorable(ctx, step, execution.environment, [execution])
-    return bool(restore)
 
 
 async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Actor) -> RollbackResult:
@@ -202,28 +82,35 @@ async def perform(ctx: Context, run: Run, step: Step, lane: StepLane, actor: Act
         owner=ctx.owner,
         heartbeat_at=now,
     )
-    if not await ctx.store.claim_execution(execution, sorted(REVERTIBLE), StepState.ROLLING_BACK):
-        current = await ctx.lanes.get(run.id, step.id, lane.environment)
-        if current.state is StepState.ROLLED_BACK:
-            return await _already(ctx, run, plan, current, actor)
-        raise Refused(ctx.lanes.explain(current, StepState.ROLLING_BACK))
-    await ctx.auditor.record(
-        actor,
-        AuditKind.STEP_STATE,
-        run_id=run.id,
-        step_id=step.id,
-        environment=lane.environment,
-        before=lane.state.value,
-        after=StepState.ROLLING_BACK.value,
-        detail="rollback claimed: " + "; ".join(plan.lines),
-    )
+    taken = await _claim(ctx, lane, execution, actor, plan)
+    if taken.state is StepState.ROLLED_BACK:  # another rollback finished it meanwhile
+        return await _already(ctx, run, plan, taken, actor)
     claimed = await ctx.lanes.get(run.id, step.id, lane.environment)
-    lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease)
+    lease = Lease(ctx.store, ctx.clock, execution.id, ctx.owner, ctx.lease, ctx.leases)
     async with lease.kept():  # kept while a running executor is stopped too: that may take a while
         if await _stop_running(ctx, run, step, claimed, execution):
             plan = await preview(ctx, run, step, claimed)  # now with the in-flight targets settled
         await ctx.emit(run, "step_changed", f"Rolling back {lane_name(lane)}: " + "; ".join(plan.lines), step.id)
         return await _revert(ctx, run, step, claimed, execution, plan, actor, lease)
+
+
+async def _claim(ctx: Context, lane: StepLane, execution: Execution, actor: Actor, plan: RollbackPlan) -> StepLane:
+    """Move the lane to rolling_back with the rollback's execution and its audit entry, exactly once.
+
+    A lane that moved on meanwhile and can still be rolled back (running -> verifying) is claimed from
+    where it is now; one rolled back meanwhile comes back as it is; otherwise the move is refused.
+    """
+    detail = "rollback claimed: " + "; ".join(plan.lines)
+    for _ in range(_CLAIM_TRIES):
+        moved = await ctx.lanes.claim(lane, execution, StepState.ROLLING_BACK, actor, detail)
+        if moved is not None:
+            return moved
+        lane = await ctx.lanes.get(lane.run_id, lane.step_id, lane.environment)
+        if lane.state not in REVERTIBLE:
+            break
+    if lane.state is StepState.ROLLED_BACK:
+        return lane
+    raise Refused(ctx.lanes.explain(lane, StepState.ROLLING_BACK))
 
 
 async def _stop_running(ctx: Context, run: Run, step: Step, lane: StepLane, rollback: Execution) -> bool:
@@ -250,7 +137,7 @@ async def _stop_running(ctx: Context, run: Run, step: Step, lane: StepLane, roll
         if not await ctx.store.take_over(running.id, owner, now + timedelta(seconds=1), now):
             continue  # it finished on its own just now
         stopped = True
-        held = held_here(running.id)
+        held = ctx.leases.held(running.id)
         if held is not None:
             held.revoke()
             await held.released()

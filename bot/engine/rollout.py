@@ -396,18 +396,9 @@ class Rollout(GateCommands):
                 owner=ctx.owner,
                 heartbeat_at=ctx.clock.now(),
             )
-            if not await ctx.store.claim_execution(execution, sorted(RUNNABLE), StepState.RUNNING):
+            detail = f"execution {execution.id} of plan {plan.fingerprint}"
+            if await ctx.lanes.claim(lane, execution, StepState.RUNNING, actor, detail) is None:
                 raise Refused(ctx.lanes.explain(await ctx.lanes.get(run.id, step.id, env), StepState.RUNNING))
-        await ctx.auditor.record(
-            actor,
-            AuditKind.STEP_STATE,
-            run_id=run.id,
-            step_id=step.id,
-            environment=env,
-            before="approved",
-            after="running",
-            detail=f"execution {execution.id} of plan {plan.fingerprint}",
-        )
         claimed = await ctx.lanes.get(run.id, step.id, env)
         await ctx.emit(run, "step_changed", f"{lane_name(claimed)} started by {actor.name}.", step.id)
         task = asyncio.create_task(Executor(ctx).execute(run, step, claimed, execution, actor))

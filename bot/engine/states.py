@@ -14,8 +14,8 @@ from bot.engine.audit import Auditor
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor, Clock
-from bot.engine.records import StepLane, StepState
-from bot.engine.store import RolloutStore
+from bot.engine.records import Execution, StepLane, StepState
+from bot.engine.store import LaneStore
 
 S = StepState
 
@@ -80,9 +80,7 @@ def why_not(lane: StepLane, to: StepState, show_time: Callable[[datetime], str])
 class Lanes:
     """Reads lanes (creating them pending on first sight) and moves them along the table."""
 
-    def __init__(
-        self, store: RolloutStore, auditor: Auditor, clock: Clock, show_time: Callable[[datetime], str]
-    ) -> None:
+    def __init__(self, store: LaneStore, auditor: Auditor, clock: Clock, show_time: Callable[[datetime], str]) -> None:
         self._store = store
         self._auditor = auditor
         self._clock = clock
@@ -131,3 +129,33 @@ class Lanes:
                 "look at it again. Nothing was changed."
             )
         return moved
+
+    async def claim(
+        self, lane: StepLane, execution: Execution, to: StepState, actor: Actor, detail: str
+    ) -> StepLane | None:
+        """Move ``lane`` to ``to`` (running, rolling_back) starting ``execution``: the lane, the execution
+        and the move's audit entry (with the state it really left) are written in one transaction.
+
+        Refused when the table does not allow the move; None when the lane left ``lane.state``
+        meanwhile (another click, a retry, a replica won): then nothing at all was written.
+        """
+        if to not in TRANSITIONS[lane.state]:
+            raise Refused(self.explain(lane, to))
+        moved = replace(
+            lane,
+            state=to,
+            last_execution_id=execution.id,
+            changed_at=execution.started_at,
+            changed_by=execution.requested_by,
+        )
+        entry = self._auditor.entry(
+            actor,
+            AuditKind.STEP_STATE,
+            run_id=lane.run_id,
+            step_id=lane.step_id,
+            environment=lane.environment,
+            before=lane.state.value,
+            after=to.value,
+            detail=detail,
+        )
+        return moved if await self._store.claim_lane(moved, lane.state, execution, entry) else None

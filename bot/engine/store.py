@@ -1,23 +1,32 @@
-"""Everything the engine persists, as one protocol that bot/store implements with SQLAlchemy.
+"""Everything the engine persists, one small protocol per aggregate; bot/store implements them all
+with SQLAlchemy (``SqlStore``) and tests/engine/fakes.py in dictionaries (``FakeStore``).
+
+Code that needs one aggregate takes its narrow protocol (a lease only heartbeats an execution,
+``Lanes`` only reads and moves lanes); ``RolloutStore`` is their union, what a use case holds.
+tests/store/contract/ holds both implementations to the rules below.
 
 Changelog (additive only; the store engineer reads this):
 - v1: initial protocol.
-- v2: execution leases. ``Execution.owner`` and ``heartbeat_at`` are stored (``claim_execution``
-  inserts them; ``save_execution`` leaves them alone); new ``heartbeat`` and ``take_over``,
-  both conditional UPDATEs on an execution still running or verifying.
-- v4: ``ExecutionState.WAITING`` (an execution stopped at a manual action) and ``resume_execution``,
-  a conditional UPDATE waiting -> running that also sets the owner and heartbeat.
+- v2: execution leases. ``Execution.owner`` and ``heartbeat_at`` are stored (the claim inserts
+  them; ``save_execution`` leaves them alone); new ``heartbeat`` and ``take_over``, both
+  conditional UPDATEs on an execution still running or verifying.
 - v3: gate records carry ``GateRecord.version``; ``save_gate`` is a compare-and-set on it and
   returns whether it won (the engine re-reads and retries), so concurrent gate changes are not lost.
-- v5: typed audit. ``AuditEntry`` has a ``kind`` (AuditKind), separate ``step_id`` and ``environment``
+- v4: ``ExecutionState.WAITING`` (an execution stopped at a manual action) and ``resume_execution``,
+  a conditional UPDATE waiting -> running that also sets the owner and heartbeat.
+- v5: the store is split by aggregate; ``claim_execution(execution, lane_from, lane_to)`` became
+  ``LaneStore.claim_lane(lane, expected, execution, audit)``: a compare-and-set on the lane's state
+  like ``put_lane`` that inserts the execution and appends the move's audit entry in the same
+  transaction (the engine checks the move against the transition table first, ``Lanes.claim``).
+- v6: typed audit. ``AuditEntry`` has a ``kind`` (AuditKind), separate ``step_id`` and ``environment``
   and a ``label`` for worded kinds; ``audit_history`` answers by kind, step, environment and outcome.
 
-Rules the implementation must keep:
+Rules every implementation keeps:
 - Each method is its own transaction and is committed when it returns (the executor's
   write-ahead relies on ``save_target`` being durable before ``apply`` runs).
-- ``claim_execution``, ``put_lane`` and ``save_gate`` are conditional UPDATEs: exactly one of N
-  concurrent callers (across processes) wins; the losers change nothing.
-- Lists come back in a stable order (stated per method).
+- ``claim_lane``, ``put_lane`` and ``save_gate`` are conditional UPDATEs: exactly one of N
+  concurrent callers (across processes) wins; the losers change nothing, audit included.
+- Lists come back in a stable order (stated per method); a missing record reads as None.
 """
 
 from __future__ import annotations
@@ -42,8 +51,8 @@ from bot.engine.records import (
 )
 
 
-class RolloutStore(Protocol):
-    # --- runs ---------------------------------------------------------------------------
+class RunStore(Protocol):
+    """Runs: one open run per channel."""
 
     async def create_run(self, run: Run) -> Run:
         """Insert ``run`` unless its channel already has an open run (active/held/paused).
@@ -67,7 +76,9 @@ class RolloutStore(Protocol):
         """Update state, reason, finished_at of an existing run."""
         ...
 
-    # --- step lanes ---------------------------------------------------------------------
+
+class LaneStore(Protocol):
+    """Step lanes (a step in one environment): read, and moved only by compare-and-set."""
 
     async def get_lane(self, run_id: str, step_id: str, environment: str) -> StepLane | None: ...
 
@@ -84,7 +95,19 @@ class RolloutStore(Protocol):
         """
         ...
 
-    # --- checklists, waivers, approvals ---------------------------------------------------
+    async def claim_lane(self, lane: StepLane, expected: StepState, execution: Execution, audit: AuditEntry) -> bool:
+        """Start ``execution`` exactly once: the lane moves and the execution begins in ONE transaction.
+
+        Only if the stored lane's state equals ``expected``: its state, last_execution_id,
+        changed_at and changed_by become ``lane``'s (its reason and requested_by stay as stored),
+        ``execution`` is inserted and ``audit`` appended; True. Otherwise nothing at all is
+        written (no execution, no audit row) and False comes back.
+        """
+        ...
+
+
+class SignOffStore(Protocol):
+    """What people put on a lane or gate: checklist ticks, waivers, approvals and rejections."""
 
     async def put_tick(self, tick: ChecklistTick) -> None:
         """Insert or replace by (run_id, scope, item_id)."""
@@ -101,7 +124,7 @@ class RolloutStore(Protocol):
     async def add_waiver(self, waiver: Waiver) -> None: ...
 
     async def waivers(self, run_id: str, scope: str) -> list[Waiver]:
-        """Ordered by time."""
+        """Ordered by time (then id)."""
         ...
 
     async def save_approval(self, approval: Approval) -> None:
@@ -117,7 +140,9 @@ class RolloutStore(Protocol):
         """All of the lane's approvals and rejections, withdrawn ones included, oldest first."""
         ...
 
-    # --- gates --------------------------------------------------------------------------
+
+class GateStore(Protocol):
+    """Gate records (health, decision, sign-offs), versioned."""
 
     async def get_gate(self, run_id: str, gate_id: str) -> GateRecord | None: ...
 
@@ -130,17 +155,9 @@ class RolloutStore(Protocol):
         """
         ...
 
-    # --- executions (write-ahead) ---------------------------------------------------------
 
-    async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
-        """Start ``execution`` exactly once.
-
-        In ONE transaction: ``UPDATE lanes SET state=lane_to, last_execution_id=execution.id,
-        changed_at=execution.started_at, changed_by=execution.requested_by WHERE run_id=..
-        AND step_id=.. AND environment=.. AND state IN lane_from``; if one row changed, insert
-        ``execution`` and return True; otherwise insert nothing and return False.
-        """
-        ...
+class ExecutionStore(Protocol):
+    """Executions (begun by ``LaneStore.claim_lane``), their leases and write-ahead target records."""
 
     async def save_execution(self, execution: Execution) -> None:
         """Update state, finished_at, message of a claimed execution."""
@@ -153,7 +170,7 @@ class RolloutStore(Protocol):
         ...
 
     async def unfinished_executions(self) -> list[Execution]:
-        """Executions in state running or verifying, across all runs (crash recovery)."""
+        """Executions in state running or verifying, across all runs, oldest first (crash recovery)."""
         ...
 
     async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
@@ -184,7 +201,9 @@ class RolloutStore(Protocol):
         """The execution's target records ordered by seq."""
         ...
 
-    # --- audit, incidents ------------------------------------------------------------------
+
+class AuditLog(Protocol):
+    """The append-only audit log (bot/engine/audit.py's Auditor is its one writer)."""
 
     async def append_audit(self, entry: AuditEntry) -> None:
         """Append only; entries are never updated or deleted."""
@@ -207,8 +226,15 @@ class RolloutStore(Protocol):
         and only of one step (or gate, or checklist scope), one environment, one outcome when given."""
         ...
 
+class IncidentLog(Protocol):
+    """Incidents people declare (the alerts they raise live in ports.AlertStore)."""
+
     async def add_incident(self, incident: Incident) -> None: ...
 
     async def incidents(self, run_id: str) -> list[Incident]:
         """Oldest first."""
         ...
+
+
+class RolloutStore(RunStore, LaneStore, SignOffStore, GateStore, ExecutionStore, AuditLog, IncidentLog, Protocol):
+    """Every aggregate a rollout's use cases read and write, in one store."""

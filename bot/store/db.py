@@ -32,6 +32,13 @@ _ASYNC_DRIVERS = {
 }
 
 
+class SchemaBehind(RuntimeError):
+    """The database schema is older (or other) than this bot's; nothing was changed.
+
+    Here, not in schema.py, so migrate.py (which schema.py loads only when a schema must change)
+    raises it without importing schema.py back."""
+
+
 class UnsupportedDatabase(ValueError):
     """The URL names a database this bot cannot store its state in."""
 

@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.ports import JSON, OutboxMessage
+from bot.engine.ports import JSON
+from bot.slack.delivery.ports import OutboxMessage
 from bot.store.base import StoreBase
 from bot.store.tables import OutboxRow, PostClaimRow, SettingRow
 

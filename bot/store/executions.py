@@ -1,13 +1,15 @@
-"""Executions: the once-only claim and the write-ahead target records."""
+"""Executions: the once-only claim (lane, execution and audit row in one transaction), leases and
+the write-ahead target records."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import asdict, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 
 from bot.engine.records import (
+    AuditEntry,
     Execution,
     ExecutionState,
     StepLane,
@@ -16,7 +18,8 @@ from bot.engine.records import (
     TargetStatus,
 )
 from bot.store.base import StoreBase
-from bot.store.runs import record_lane_move, state_before_move
+from bot.store.runs import record_lane_move
+from bot.store.audit import audit_row
 from bot.store.tables import ExecutionRow, ExecutionTargetRow, StepLaneRow
 
 _UNFINISHED = (ExecutionState.RUNNING.value, ExecutionState.VERIFYING.value)
@@ -59,8 +62,31 @@ def _target(row: ExecutionTargetRow) -> TargetRecord:
     )
 
 
+def _execution_row(execution: Execution, claim_key: str) -> ExecutionRow:
+    return ExecutionRow(
+        id=execution.id,
+        run_id=execution.run_id,
+        step_id=execution.step_id,
+        environment=execution.environment,
+        kind=execution.kind,
+        state=execution.state.value,
+        requested_by=execution.requested_by,
+        plan_fingerprint=execution.plan_fingerprint,
+        started_at=execution.started_at,
+        dry_run=execution.dry_run,
+        reverts=execution.reverts,
+        finished_at=execution.finished_at,
+        message=execution.message,
+        claimed_by=execution.requested_by,
+        claim_key=claim_key,
+        version=1,
+        owner=execution.owner,
+        heartbeat_at=execution.heartbeat_at,
+    )
+
+
 class ExecutionsStore(StoreBase):
-    async def claim_execution(self, execution: Execution, lane_from: Sequence[StepState], lane_to: StepState) -> bool:
+    async def claim_lane(self, lane: StepLane, expected: StepState, execution: Execution, audit: AuditEntry) -> bool:
         async with self._transaction() as session:
             # The conditional UPDATE is the claim: PostgreSQL re-checks the WHERE after a concurrent
             # writer commits, SQLite serialises writers; either way one caller sees a row come back.
@@ -68,57 +94,27 @@ class ExecutionsStore(StoreBase):
                 await session.execute(
                     update(StepLaneRow)
                     .where(
-                        StepLaneRow.run_id == execution.run_id,
-                        StepLaneRow.step_id == execution.step_id,
-                        StepLaneRow.environment == execution.environment,
-                        StepLaneRow.state.in_([state.value for state in lane_from]),
+                        StepLaneRow.run_id == lane.run_id,
+                        StepLaneRow.step_id == lane.step_id,
+                        StepLaneRow.environment == lane.environment,
+                        StepLaneRow.state == expected.value,
                     )
                     .values(
-                        state=lane_to.value,
-                        last_execution_id=execution.id,
-                        changed_at=execution.started_at,
-                        changed_by=execution.requested_by,
+                        state=lane.state.value,
+                        last_execution_id=lane.last_execution_id,
+                        changed_at=lane.changed_at,
+                        changed_by=lane.changed_by,
                         version=StepLaneRow.version + 1,
                     )
-                    .returning(StepLaneRow.version)
+                    .returning(StepLaneRow.version, StepLaneRow.reason)
                 )
             ).first()
             if won is None:
                 return False
-            (version,) = won
-            lane = StepLane(
-                run_id=execution.run_id,
-                step_id=execution.step_id,
-                environment=execution.environment,
-                state=lane_to,
-                changed_at=execution.started_at,
-                changed_by=execution.requested_by,
-                last_execution_id=execution.id,
-            )
-            before = await state_before_move(session, lane.run_id, lane.step_id, lane.environment)
-            record_lane_move(session, lane, before)
-            session.add(
-                ExecutionRow(
-                    id=execution.id,
-                    run_id=execution.run_id,
-                    step_id=execution.step_id,
-                    environment=execution.environment,
-                    kind=execution.kind,
-                    state=execution.state.value,
-                    requested_by=execution.requested_by,
-                    plan_fingerprint=execution.plan_fingerprint,
-                    started_at=execution.started_at,
-                    dry_run=execution.dry_run,
-                    reverts=execution.reverts,
-                    finished_at=execution.finished_at,
-                    message=execution.message,
-                    claimed_by=execution.requested_by,
-                    claim_key=f"{execution.run_id}/{execution.step_id}/{execution.environment}@{version}",
-                    version=1,
-                    owner=execution.owner,
-                    heartbeat_at=execution.heartbeat_at,
-                )
-            )
+            version, reason = won
+            record_lane_move(session, replace(lane, reason=reason), expected.value)
+            session.add(_execution_row(execution, f"{lane.run_id}/{lane.step_id}/{lane.environment}@{version}"))
+            session.add(audit_row(audit))
             return True
 
     async def save_execution(self, execution: Execution) -> None:

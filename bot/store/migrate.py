@@ -14,8 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, make_url
 
-from bot.store.db import create_engine_for, normalise_url
-from bot.store.schema import SchemaBehind
+from bot.store.db import SchemaBehind, create_engine_for, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

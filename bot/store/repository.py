@@ -38,7 +38,9 @@ class SqlStore(
     EnvelopesStore,
     ReportEmailStore,
 ):
-    """Implements RolloutStore, AlertStore, ClaimStore, OutboxStore and KeyValueStore.
+    """Implements RolloutStore (every aggregate of bot/engine/store.py), AlertStore and AlertHistory
+    (bot/engine/ports.py), OutboxStore and KeyValueStore (bot/slack/delivery/ports.py), the actions'
+    KeyValueStore (bot/actions/base.py) and ClaimStore (bot/reports/ports.py).
 
     Each public method is one short transaction, committed before it returns.
     """

@@ -59,21 +59,6 @@ def record_lane_move(session: AsyncSession, lane: StepLane, before: str | None) 
     )
 
 
-async def state_before_move(session: AsyncSession, run_id: str, step_id: str, environment: str) -> str | None:
-    """The lane's last recorded state: every move writes history in its own transaction."""
-    query = (
-        select(StepLaneHistoryRow.to_state)
-        .where(
-            StepLaneHistoryRow.run_id == run_id,
-            StepLaneHistoryRow.step_id == step_id,
-            StepLaneHistoryRow.environment == environment,
-        )
-        .order_by(StepLaneHistoryRow.seq.desc())
-        .limit(1)
-    )
-    return (await session.scalars(query)).first()
-
-
 class RunsStore(StoreBase):
     async def create_run(self, run: Run) -> Run:
         try:

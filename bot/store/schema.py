@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.db import SQLITE_BUSY_TIMEOUT_MS, create_engine_for, is_embedded_sqlite
+from bot.store.db import SchemaBehind as SchemaBehind  # raised by migrate.py; callers know it from here
 from bot.store.tables import Base
 
 HEAD_REVISION = "0010"  # the newest file in bot/store/migrations/versions
@@ -28,10 +29,6 @@ _VERSION_TABLE = Table(
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
-
-
-class SchemaBehind(RuntimeError):
-    """The database schema is older (or other) than this bot's; nothing was changed."""
 
 
 def read_schema(connection: Connection) -> tuple[tuple[str, ...], bool]:

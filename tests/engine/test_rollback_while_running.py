@@ -12,7 +12,6 @@ from typing import Any
 
 from bot.actions.base import Binding
 from bot.actions.wait import WaitAction
-from bot.engine import rollback as rollback_module
 from bot.engine.clock import VirtualClock
 from bot.engine.errors import Refused
 from bot.engine.ports import BOT_ACTOR, Action
@@ -238,9 +237,7 @@ class TestRollingBackFromAnotherReplica:
     """The rollback runs on replica B while replica A's executor soaks the step: B cannot revoke A's
     lease in memory (another process), so A learns of it at its next heartbeat and must stop there."""
 
-    async def test_the_other_replicas_executor_stops_at_its_next_beat_and_the_cap_never_runs(
-        self, monkeypatch: Any
-    ) -> None:
+    async def test_the_other_replicas_executor_stops_at_its_next_beat_and_the_cap_never_runs(self) -> None:
         h = await soaking()
         started = await start_and_reach_the_soak(h)
         await h.clock.advance(timedelta(minutes=20))
@@ -248,7 +245,8 @@ class TestRollingBackFromAnotherReplica:
             soaking_runbook(), h.store, ActionsWithWaits(h.world, h.clock), h.checker, h.notifier, h.clock, POLICY
         )
         assert replica_b.ctx.owner != h.rollout.ctx.owner
-        monkeypatch.setattr(rollback_module, "held_here", lambda _execution_id: None)  # A's lease is elsewhere
+        assert replica_b.ctx.leases.held(started.execution.id) is None  # A's lease is kept by A alone
+        assert h.rollout.ctx.leases.held(started.execution.id) is not None
 
         result = await replica_b.confirm_rollback(CHANNEL, "day2.5", sam)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from bot.engine.audit_kinds import AuditKind
@@ -17,6 +18,7 @@ from bot.engine.records import (
     TargetRecord,
     TargetStatus,
 )
+from bot.engine.store import LaneStore
 from tests.store.conftest import T0
 
 
@@ -83,3 +85,30 @@ def an_audit_entry(what: str, run_id: str | None = None, at: datetime = T0) -> A
     return AuditEntry(
         id=new_id(), at=at, actor_id="U-sre", actor_name="sam", run_id=run_id, kind=kind, step_id="day2.1", label=label
     )
+
+
+def a_claim(execution: Execution, expected: StepState = StepState.APPROVED) -> tuple[StepLane, StepState, AuditEntry]:
+    """The lane move, expected state and audit entry that start ``execution`` (``claim_lane``'s arguments)."""
+    moved = StepLane(
+        run_id=execution.run_id,
+        step_id=execution.step_id,
+        environment=execution.environment,
+        state=StepState.ROLLING_BACK if execution.kind == "rollback" else StepState.RUNNING,
+        changed_at=execution.started_at,
+        changed_by=execution.requested_by,
+        last_execution_id=execution.id,
+    )
+    entry = replace(
+        an_audit_entry("step state", execution.run_id, execution.started_at),
+        actor_id=execution.requested_by,
+        step_id=f"{execution.step_id}@{execution.environment}",
+        before=expected.value,
+        after=moved.state.value,
+    )
+    return moved, expected, entry
+
+
+async def claim(store: LaneStore, execution: Execution, expected: StepState = StepState.APPROVED) -> bool:
+    """Start ``execution`` on its lane, expected in state ``expected``."""
+    moved, expected, entry = a_claim(execution, expected)
+    return await store.claim_lane(moved, expected, execution, entry)

@@ -10,9 +10,8 @@ from bot.engine.records import Execution, ExecutionState, Run, StepState
 from bot.store.db import create_engine_for
 from bot.store.repository import SqlStore
 from tests.store.conftest import T0
-from tests.store.records import a_lane, a_run, an_execution
+from tests.store.records import a_lane, a_run, an_execution, claim
 
-CLAIMABLE = (StepState.APPROVED, StepState.FAILED)
 LEASE = timedelta(minutes=2)
 
 
@@ -22,7 +21,7 @@ async def claimed(
     run: Run = await store.create_run(a_run())
     await store.put_lane(a_lane(run, StepState.APPROVED), expected=None)
     execution = replace(an_execution(run), owner=owner, heartbeat_at=T0 + heartbeat_offset)
-    assert await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    assert await claim(store, execution)
     return execution
 
 
@@ -84,7 +83,7 @@ async def test_an_execution_that_never_heartbeat_is_judged_by_when_it_started(st
     run = await store.create_run(a_run())
     await store.put_lane(a_lane(run, StepState.APPROVED), expected=None)
     execution = an_execution(run)  # from before leases: no owner, no heartbeat
-    await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    await claim(store, execution)
 
     early = T0 + timedelta(minutes=1)
     late = T0 + timedelta(minutes=3)

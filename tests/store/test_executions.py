@@ -10,9 +10,7 @@ from bot.engine.records import ExecutionState, StepState, TargetStatus
 from bot.store.db import create_engine_for
 from bot.store.repository import SqlStore
 from tests.store.conftest import T0
-from tests.store.records import a_lane, a_run, a_target, an_execution
-
-CLAIMABLE = (StepState.APPROVED, StepState.FAILED)
+from tests.store.records import a_lane, a_run, a_target, an_execution, claim
 
 
 async def test_fifty_concurrent_claims_give_exactly_one_winner(store: SqlStore, database_url: str) -> None:
@@ -23,9 +21,7 @@ async def test_fifty_concurrent_claims_give_exactly_one_winner(store: SqlStore, 
     try:
         stores = [store, *others]
         attempts = [(stores[n % 5], an_execution(run, by=f"U-{n}")) for n in range(50)]
-        results = await asyncio.gather(
-            *(s.claim_execution(execution, CLAIMABLE, StepState.RUNNING) for s, execution in attempts)
-        )
+        results = await asyncio.gather(*(claim(s, execution) for s, execution in attempts))
     finally:
         for other in others:
             await other.close()
@@ -52,14 +48,14 @@ async def test_a_claim_from_the_wrong_state_changes_nothing(store: SqlStore) -> 
     await store.put_lane(lane, expected=None)
     execution = an_execution(run)
 
-    assert not await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    assert not await claim(store, execution)
     assert await store.get_execution(execution.id) is None
     assert await store.get_lane(run.id, "day2.1", "production") == lane
 
 
 async def test_a_claim_on_a_lane_that_does_not_exist_loses(store: SqlStore) -> None:
     run = await store.create_run(a_run())
-    assert not await store.claim_execution(an_execution(run), CLAIMABLE, StepState.RUNNING)
+    assert not await claim(store, an_execution(run))
 
 
 async def test_an_execution_round_trips_and_leaves_the_unfinished_list_when_saved_finished(
@@ -68,7 +64,7 @@ async def test_an_execution_round_trips_and_leaves_the_unfinished_list_when_save
     run = await store.create_run(a_run())
     await store.put_lane(a_lane(run, StepState.APPROVED), expected=None)
     execution = replace(an_execution(run), dry_run=True, reverts="exec-0")
-    assert await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    assert await claim(store, execution)
     assert await store.get_execution(execution.id) == execution
     assert await store.unfinished_executions() == [execution]
 
@@ -84,7 +80,7 @@ async def test_executions_of_a_run_are_listed_oldest_first(store: SqlStore) -> N
     earlier = an_execution(run, step_id="day2.1", at=T0)
     for execution in (later, earlier):
         await store.put_lane(a_lane(run, StepState.APPROVED, step_id=execution.step_id), expected=None)
-        assert await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+        assert await claim(store, execution)
     assert await store.executions(run.id) == [earlier, later]
 
 
@@ -92,7 +88,7 @@ async def test_a_write_ahead_snapshot_is_stored_then_updated_in_place(store: Sql
     run = await store.create_run(a_run())
     await store.put_lane(a_lane(run, StepState.APPROVED), expected=None)
     execution = an_execution(run)
-    await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    await claim(store, execution)
     second = a_target(execution, seq=2, action_index=0, key="europe-west1")
     first = a_target(execution, seq=1, action_index=0, key="us-central1")
     nested = replace(
@@ -112,7 +108,7 @@ async def test_a_snapshot_of_none_is_kept_as_none(store: SqlStore) -> None:
     run = await store.create_run(a_run())
     await store.put_lane(a_lane(run, StepState.APPROVED), expected=None)
     execution = an_execution(run)
-    await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    await claim(store, execution)
     record = replace(a_target(execution, seq=1), snapshot=None, changes=[])
     await store.save_target(record)
     assert await store.targets(execution.id) == [record]
@@ -124,7 +120,7 @@ async def test_a_saved_snapshot_is_visible_to_another_process_as_soon_as_save_re
     run = await store.create_run(a_run())
     await store.put_lane(a_lane(run, StepState.APPROVED), expected=None)
     execution = an_execution(run)
-    await store.claim_execution(execution, CLAIMABLE, StepState.RUNNING)
+    await claim(store, execution)
     record = a_target(execution, seq=1)
     await store.save_target(record)
 

@@ -31,8 +31,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.engine.clock import Timer
 from bot.engine.errors import StoreUnavailable
 from bot.engine.lease import new_owner_id
-from bot.engine.ports import JSON, Clock, OutboxMessage, OutboxStore
+from bot.engine.ports import JSON, Clock
 from bot.slack.delivery.api_failures import ApiFailure, BriefRateLimitRetryHandler, describe
+from bot.slack.delivery.ports import OutboxMessage, OutboxStore
 
 log = structlog.get_logger(__name__)
 

@@ -1,0 +1,78 @@
+"""What Slack delivery keeps in the database: the outbox of chat messages and the small settings
+that find a card's messages again. Declared here, by their one consumer; bot/store implements them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.engine.ports import JSON
+
+
+@dataclass
+class OutboxMessage:
+    """A chat message waiting for delivery. ``dedupe_key`` makes enqueueing idempotent."""
+
+    id: str
+    channel: str
+    payload: dict[str, JSON]
+    dedupe_key: str
+    created_at: datetime
+    attempts: int = 0
+    delivered_at: datetime | None = None
+    delivered_ts: str | None = None
+    last_error: str | None = None
+
+
+class OutboxStore(Protocol):
+    async def enqueue(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, *, replace: bool = False
+    ) -> OutboxMessage:
+        """Store once per dedupe_key; a second call returns the existing message. With ``replace``
+        the key's message takes the new payload, pending again under a new id (card updates)."""
+        ...
+
+    async def enqueue_and_claim(
+        self,
+        channel: str,
+        payload: dict[str, JSON],
+        dedupe_key: str,
+        owner: str,
+        hold: timedelta,
+        *,
+        replace: bool = False,
+    ) -> tuple[OutboxMessage, bool]:
+        """``enqueue`` and ``claim`` as one: the message, and whether ``owner`` now holds it."""
+        ...
+
+    async def pending(self, limit: int = 50) -> list[OutboxMessage]:
+        """Undelivered messages without a live claim, oldest first."""
+        ...
+
+    async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
+        """Hold the key's undelivered message for ``owner`` while it is sent; None when it is delivered
+        or someone's claim is still live. Claims expire after ``hold`` (a crashed replica's)."""
+        ...
+
+    async def release(self, dedupe_key: str, owner: str) -> None: ...
+
+    async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
+        """Delivered and released; False when the message was replaced meanwhile (still pending)."""
+        ...
+
+    async def mark_failed(self, message_id: str, error: str) -> None: ...
+
+    async def fail_and_release(self, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
+        """``mark_failed`` and ``release`` in one transaction (a failed try gives its claim back)."""
+        ...
+
+
+class KeyValueStore(Protocol):
+    """Small durable settings: where each card's messages are (channel, ts), so a restart finds them."""
+
+    async def get_value(self, key: str) -> JSON | None: ...
+
+    async def put_value(self, key: str, value: JSON) -> None: ...
+
+    async def delete_value(self, key: str) -> None: ...
