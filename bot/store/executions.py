@@ -3,7 +3,7 @@ the write-ahead target records."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -17,9 +17,9 @@ from bot.engine.records import (
     TargetRecord,
     TargetStatus,
 )
+from bot.store.audit import audit_row
 from bot.store.base import StoreBase
 from bot.store.runs import record_lane_move
-from bot.store.audit import audit_row
 from bot.store.tables import ExecutionRow, ExecutionTargetRow, StepLaneRow
 
 _UNFINISHED = (ExecutionState.RUNNING.value, ExecutionState.VERIFYING.value)

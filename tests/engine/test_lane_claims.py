@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.records import Execution, ExecutionState, StepState
 from tests.engine.harness import CHANNEL, Harness, make, sam
@@ -17,7 +18,9 @@ ENV = "production"
 
 def moves(h: Harness, step_id: str = "day2.1") -> list[tuple[str | None, str | None]]:
     return [
-        (e.before, e.after) for e in h.store.audit_rows if e.what == "step state" and e.step_id == f"{step_id}@{ENV}"
+        (e.before, e.after)
+        for e in h.store.audit_rows
+        if e.kind is AuditKind.STEP_STATE and e.step_id == step_id and e.environment == ENV
     ]
 
 
