@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 
 from bot.engine.audit import Auditor
 from bot.engine.audit_kinds import AuditKind
@@ -42,6 +43,37 @@ RUNNABLE: frozenset[StepState] = frozenset({S.APPROVED})
 REVERTIBLE: frozenset[StepState] = frozenset({S.RUNNING, S.WAITING, S.VERIFYING, S.DONE, S.FAILED})
 # States in which a step is under way in that environment (the run cannot be finished meanwhile).
 IN_PROGRESS: frozenset[StepState] = frozenset({S.RUNNING, S.WAITING, S.VERIFYING, S.ROLLING_BACK})
+
+
+class Move(StrEnum):
+    """What a person can ask of one lane; ``allowed_moves`` says in which states the engine takes it."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    RUN = "run"
+    DONE = "done"
+    ROLLBACK = "rollback"
+    SKIP = "skip"
+
+
+def allowed_moves(state: StepState) -> tuple[Move, ...]:
+    """The moves the engine accepts for a lane in ``state``, read off the table above (never listed
+    again elsewhere): approve leads to approved, reject withdraws what is or could become approved,
+    run asks for an approved lane, done resumes a waiting one, rollback takes a revertible one.
+    Ticks and waivers are the step's checklist, not a lane's move."""
+    reachable = TRANSITIONS[state]
+    found: list[Move] = []
+    if S.APPROVED in reachable:  # on an approved lane another vote would change nothing
+        found.append(Move.APPROVE)
+    if S.APPROVED in reachable or state in RUNNABLE:
+        found += [Move.REJECT, Move.RUN]
+    if S.RUNNING in reachable and state not in RUNNABLE:  # back to running, not a fresh run: a wait ends
+        found.append(Move.DONE)
+    if state in REVERTIBLE:
+        found.append(Move.ROLLBACK)
+    if S.SKIPPED in reachable:
+        found.append(Move.SKIP)
+    return tuple(found)
 
 
 def lane_name(lane: StepLane) -> str:

@@ -87,19 +87,32 @@ async def _watch_window(
     fails the step, with a sentence saying whether it had any data at all. Each sleep
     ends early (LeaseLost) when the execution is taken over: by recovery elsewhere, or a rollback.
     """
-    conditions = verification.conditions
-    span = format_duration(verification.window)
-    interval = ctx.runbook.schedule.watch_interval.total_seconds()
     started = ctx.clock.now()
     since = landed or started
-    due = [since + history_read(c) for c in conditions]
+    due = [since + history_read(c) for c in verification.conditions]
     deadline = max([started + verification.window, *due])
-    texts = ", ".join(_text(c) for c in conditions) or "nothing"
+    texts = ", ".join(_text(c) for c in verification.conditions) or "nothing"
     longer = "" if deadline == started + verification.window else f", until {ctx.show_time(deadline)}"
     await progress(
-        f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for {span}{longer} "
-        f"(windows read from the landing at {ctx.show_time(since)} on)"
+        f"watching {texts} every {format_duration(ctx.runbook.schedule.watch_interval)} for "
+        f"{format_duration(verification.window)}{longer} (windows read from the landing at {ctx.show_time(since)} on)"
     )
+    readings, had_data = await _watch_until(ctx, verification, env, lease, started, due, deadline)
+    await _last_readings(verification, readings, had_data, progress)
+
+
+async def _watch_until(
+    ctx: Context,
+    verification: Verification,
+    env: Environment,
+    lease: Lease,
+    started: datetime,
+    due: list[datetime],
+    deadline: datetime,
+) -> tuple[list[tuple[int, _Reading]], set[int]]:
+    """Read every interval until ``deadline``: the last readings, and which conditions ever had data."""
+    span = format_duration(verification.window)
+    interval = ctx.runbook.schedule.watch_interval.total_seconds()
     had_data: set[int] = set()
     readings: list[tuple[int, _Reading]] = []
     while True:
@@ -112,7 +125,9 @@ async def _watch_window(
         into = format_duration(now - started)
         # A condition whose window would reach back before the landing is not judged yet.
         try:
-            readings = [(i, await _read(ctx, c, env, now)) for i, c in enumerate(conditions) if now >= due[i]]
+            readings = [
+                (i, await _read(ctx, c, env, now)) for i, c in enumerate(verification.conditions) if now >= due[i]
+            ]
         except StoreUnavailable:  # no reading this interval; the window (and the lease's beats) go on
             if now >= deadline:  # the last reading waits for the store, one interval at a time
                 await lease.interruptible(ctx.clock.sleep(interval), "finishing verification")
@@ -126,7 +141,17 @@ async def _watch_window(
             if reading.state == "clear":
                 had_data.add(index)
         if now >= deadline:
-            break
+            return readings, had_data
+
+
+async def _last_readings(
+    verification: Verification,
+    readings: list[tuple[int, _Reading]],
+    had_data: set[int],
+    progress: ProgressCallback,
+) -> None:
+    """At the window's end: a condition still unknown fails the step, saying whether it ever had data."""
+    span = format_duration(verification.window)
     for index, reading in readings:
         text = _text(reading.condition)
         if reading.state == "unknown" and index not in had_data:

@@ -8,23 +8,12 @@ from datetime import datetime
 from bot.engine.calendar import Position
 from bot.engine.checklist import ChecklistStatus, Due
 from bot.engine.records import Approval, Execution, Run, StepLane, StepState, TargetRecord
+from bot.engine.states import Move, allowed_moves
 from bot.runbook.models import Gate, Step
 
-S = StepState
-
-NEXT_MOVES: dict[StepState, tuple[str, ...]] = {
-    S.PENDING: ("approve", "reject", "run", "skip"),
-    S.READY: ("approve", "reject", "run", "skip"),
-    S.APPROVED: ("run", "reject", "skip"),
-    S.RUNNING: ("rollback",),
-    S.WAITING: ("done", "rollback"),
-    S.VERIFYING: ("tick", "waive", "rollback"),
-    S.DONE: ("rollback",),
-    S.FAILED: ("rollback", "run", "skip"),
-    S.ROLLING_BACK: (),
-    S.ROLLED_BACK: ("run",),
-    S.SKIPPED: (),
-}
+# What a lane in each state offers: derived from the transition table (states.allowed_moves), so the
+# cards' buttons and the engine's refusals cannot disagree.
+NEXT_MOVES: dict[StepState, tuple[Move, ...]] = {state: allowed_moves(state) for state in StepState}
 
 
 @dataclass(frozen=True)
@@ -36,7 +25,7 @@ class LaneView:
     production: bool
 
     @property
-    def next_moves(self) -> tuple[str, ...]:
+    def next_moves(self) -> tuple[Move, ...]:
         return NEXT_MOVES[self.lane.state]
 
 

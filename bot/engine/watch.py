@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from bot.engine.alert_events import event_for
 from bot.engine.evaluator import Evaluation, IncidentCounter, IncidentSeries, evaluate, lookback
 from bot.engine.ports import (
     JSON,
@@ -35,7 +36,6 @@ from bot.engine.ports import (
     AlertRecord,
     AlertStore,
     Clock,
-    Event,
     MetricsSource,
     Notifier,
     Series,
@@ -44,8 +44,6 @@ from bot.engine.records import Run, RunState, StepLane
 from bot.engine.triggers import (
     ACTIVE,
     BREACH_KINDS,
-    LEFT_SECONDS,
-    PAUSED_AT,
     AlertChange,
     ChangeKind,
     Decision,
@@ -59,18 +57,14 @@ from bot.engine.triggers import (
     follow_the_run,
     hold,
     incident_alert,
-    is_step_trigger,
     resolve_by_person,
     step_watches,
 )
-from bot.runbook.durations import format_duration
 from bot.runbook.models import Runbook, Trigger
 
 log = structlog.get_logger(__name__)
 
-ONCALL_ROLE = "sre_oncall"
 AutoRollback = Callable[[AlertRecord], Awaitable[str]]
-PAUSED_NOTE = "Auto-rollback paused with the run; press Roll back to do it now."
 WAITING_RUN_STATES = frozenset({RunState.HELD, RunState.PAUSED})  # no automatic rollback starts
 ATTEMPTS = 5  # compare-and-set tries for a person's change before giving up
 
@@ -349,7 +343,7 @@ class Watcher:
         return None
 
     async def _announce(self, change: AlertChange, channel: str) -> None:
-        event = _event_for(change, channel, ZoneInfo(self._runbook.calendar.timezone))
+        event = event_for(change, channel, ZoneInfo(self._runbook.calendar.timezone))
         if event is not None:
             await self._notifier.notify(event)
 
@@ -364,68 +358,3 @@ def _trigger_ids(alerts: list[AlertRecord]) -> set[str]:
 
 def _find(alerts: list[AlertRecord], trigger_id: str, kinds: tuple[str, ...]) -> AlertRecord | None:
     return next((a for a in alerts if a.trigger_id == trigger_id and a.kind in kinds and a.state in ACTIVE), None)
-
-
-def _event_for(change: AlertChange, channel: str, zone: ZoneInfo) -> Event | None:
-    alert = change.alert
-    base: dict[str, JSON] = {
-        "alert_id": alert.id,
-        "trigger_id": alert.trigger_id,
-        "alert_kind": alert.kind,
-        "value": alert.value,
-        "threshold": alert.threshold,
-        "step_id": alert.step_id,
-        "environment": alert.environment,
-    }
-    kind = change.kind
-    step = alert.step_id or "the latest production step"
-    if kind in ("opened", "incident_declared"):
-        when = alert.auto_rollback_at
-        paused = PAUSED_AT in alert.data
-        if when:
-            auto = f" Automatic rollback of {step} at {when.astimezone(zone):%H:%M %Z} unless someone holds it."
-        elif paused:
-            auto = f" {PAUSED_NOTE}"
-        elif is_step_trigger(alert.trigger_id):
-            auto = f" A rollback condition of {step} itself: press Roll back to roll {step} back (not automatic)."
-        else:
-            auto = ""
-        data = {
-            **base,
-            "held_for_seconds": alert.data.get("held_for_seconds"),
-            "auto_rollback_at": when.isoformat() if when else None,
-            "auto_rollback_paused": paused,
-            "mention_role": ONCALL_ROLE,
-            "buttons": ["rollback", "acknowledge", "hold"],
-        }
-        return Event("alert_opened", alert.run_id, channel, alert.message + auto, alert.step_id, data)
-    if kind == "no_data_opened":
-        return Event("no_data", alert.run_id, channel, alert.message, alert.step_id, base)
-    if kind in ("resolved", "no_data_resolved", "resolved_by_person"):
-        opened_for = (
-            format_duration(max(alert.resolved_at - alert.opened_at, timedelta(seconds=1)))
-            if (alert.resolved_at)
-            else "a while"
-        )
-        what = "No-data alert" if alert.kind == "no_data" else "Alert"
-        text = f"{what} for {alert.trigger_id} resolved after {opened_for}: {alert.message}"
-        return Event("alert_resolved", alert.run_id, channel, text, alert.step_id, base)
-    if kind == "auto_rollback_paused":
-        left = format_duration(timedelta(seconds=float(alert.data.get(LEFT_SECONDS) or 0)))
-        text = f"{alert.message} {PAUSED_NOTE} It starts {left} after the run resumes, unless someone holds it."
-        return Event("auto_rollback_paused", alert.run_id, channel, text, alert.step_id, base)
-    if kind == "auto_rollback_resumed" and alert.auto_rollback_at is not None:
-        when = alert.auto_rollback_at
-        text = (
-            f"The run is active again: automatic rollback of {step} at {when.astimezone(zone):%H:%M %Z} unless someone "
-            f"holds it. {alert.message}"
-        )
-        return Event("auto_rollback_resumed", alert.run_id, channel, text, alert.step_id, base)
-    if kind == "auto_rollback_started":
-        text = f"Starting the automatic rollback of {step}: {alert.message}"
-        return Event("auto_rollback_pending", alert.run_id, channel, text, alert.step_id, base)
-    if kind == "auto_rollback_finished":
-        data = {**base, "auto": True, "ok": alert.data.get("auto_rollback_ok")}
-        text = str(alert.data.get("auto_rollback_result", ""))
-        return Event("rollback_finished", alert.run_id, channel, text, alert.step_id, data)
-    return None

@@ -1,5 +1,8 @@
 """Cross-reference checks: what pydantic cannot see field by field (ids, references, calendar).
 
+The dependency checks are in checks_dependencies, the environment/service ones in checks_resources,
+manual actions and timed lists in checks_manual; this module runs them all.
+
 Each finding names a path into the runbook (the same shape as a pydantic ``loc``); the
 loader turns paths into file:line:col. Structure is validated first, so these run on a Runbook.
 """
@@ -7,40 +10,21 @@ loader turns paths into file:line:col. Structure is validated first, so these ru
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.runbook.checks_dependencies import dependency_cycle_findings, dependency_findings
 from bot.runbook.checks_manual import manual_and_checklist_findings
+from bot.runbook.checks_resources import environment_findings, service_findings, staging_first_findings
 from bot.runbook.conditions import Condition, parse_condition
 from bot.runbook.errors import ConditionSyntaxError
+from bot.runbook.findings import Finding, Loc, steps_with_locs, unknown
 from bot.runbook.models import (
-    CloudSqlDelete,
-    CloudSqlPromote,
-    CloudSqlReplica,
-    CloudSqlTier,
-    HttpLoad,
-    HttpSmoke,
     Runbook,
     ScalingSchedule,
-    SqlBenchmark,
-    SqlExecute,
-    SqlQuery,
-    Step,
     service_key,
 )
-from bot.runbook.suggest import did_you_mean
 
-Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem at ``loc``; ``column`` is 1-based inside the scalar there; ``first`` is an earlier twin."""
-
-    loc: Loc
-    message: str
-    column: int | None = None
-    first: Loc | None = None
+__all__ = ["Finding", "Loc", "conditions_with_locs", "cross_reference_findings", "steps_with_locs"]
 
 
 def cross_reference_findings(runbook: Runbook) -> list[Finding]:
@@ -50,22 +34,16 @@ def cross_reference_findings(runbook: Runbook) -> list[Finding]:
         *_condition_metrics(runbook),
         *_roles(runbook),
         *_calendar_days(runbook),
-        *_dependencies(runbook),
-        *_dependency_cycles(runbook),
-        *_environments(runbook),
-        *_staging_first(runbook),
+        *dependency_findings(runbook),
+        *dependency_cycle_findings(runbook),
+        *environment_findings(runbook),
+        *staging_first_findings(runbook),
         *_cost_impacts(runbook),
-        *_services_and_instances(runbook),
+        *service_findings(runbook),
         *_time_zones(runbook),
         *_time_windows(runbook),
         *(Finding(loc, message) for loc, message in manual_and_checklist_findings(runbook)),
     ]
-
-
-def steps_with_locs(runbook: Runbook) -> Iterator[tuple[Loc, Step]]:
-    for d, day in enumerate(runbook.days):
-        for s, step in enumerate(day.steps):
-            yield ("days", d, "steps", s), step
 
 
 def conditions_with_locs(runbook: Runbook) -> Iterator[tuple[Loc, Condition]]:
@@ -163,11 +141,7 @@ def _condition_metrics(rb: Runbook) -> Iterator[Finding]:
             yield Finding(loc, f"the threshold uses 'baseline' but metric '{metric.id}' has no baseline; give it one")
     for p, target in enumerate(rb.targets.performance):
         if target.metric not in known:
-            yield Finding(("targets", "performance", p, "metric"), _unknown("metric", target.metric, known))
-
-
-def _unknown(kind: str, name: str, known: Iterable[str], n: int = 1) -> str:
-    return f"unknown {kind} '{name}'{did_you_mean(name, known, n=n)}"
+            yield Finding(("targets", "performance", p, "metric"), unknown("metric", target.metric, known))
 
 
 def _roles(rb: Runbook) -> Iterator[Finding]:
@@ -175,14 +149,14 @@ def _roles(rb: Runbook) -> Iterator[Finding]:
     for loc, step in steps_with_locs(rb):
         for a, rule in enumerate(step.approvals):
             if rule.role not in known:
-                yield Finding((*loc, "approvals", a, "role"), _unknown("role", rule.role, known))
+                yield Finding((*loc, "approvals", a, "role"), unknown("role", rule.role, known))
     for g, gate in enumerate(rb.gates):
         for s, role in enumerate(gate.signoffs):
             if role not in known:
-                yield Finding(("gates", g, "signoffs", s), _unknown("role", role, known))
+                yield Finding(("gates", g, "signoffs", s), unknown("role", role, known))
     for a, role in enumerate(rb.schedule.standup_attendees):
         if role not in known:
-            yield Finding(("schedule", "standup_attendees", a), _unknown("role", role, known))
+            yield Finding(("schedule", "standup_attendees", a), unknown("role", role, known))
 
 
 def _calendar_days(rb: Runbook) -> Iterator[Finding]:
@@ -200,7 +174,7 @@ def _calendar_days(rb: Runbook) -> Iterator[Finding]:
     for d, day in enumerate(rb.days):
         yield from beyond(("days", d, "number"), "day", day.number)
         if day.phase is not None and phases and day.phase not in phases:
-            yield Finding(("days", d, "phase"), _unknown("phase", day.phase, phases))
+            yield Finding(("days", d, "phase"), unknown("phase", day.phase, phases))
         for s, step in enumerate(day.steps):
             if step.day != day.number:
                 yield Finding(
@@ -218,189 +192,6 @@ def _calendar_days(rb: Runbook) -> Iterator[Finding]:
             yield Finding(("phases", p, "last_day"), f"phase '{phase.name}' ends before it starts")
     yield from beyond(("schedule", "summary_day"), "summary_day", rb.schedule.summary_day)
     yield from beyond(("schedule", "final_report_day"), "final_report_day", rb.schedule.final_report_day)
-
-
-def _dependencies(rb: Runbook) -> Iterator[Finding]:
-    known = [step.id for step in rb.steps()] + [gate.id for gate in rb.gates]
-    for loc, step in steps_with_locs(rb):
-        for i, ref in enumerate(step.depends_on):
-            if ref == step.id:
-                yield Finding((*loc, "depends_on", i), f"step {step.id} cannot depend on itself")
-            elif ref not in known:
-                yield Finding((*loc, "depends_on", i), _unknown("step or gate", ref, known, n=3))
-
-
-def _dependency_cycles(rb: Runbook) -> Iterator[Finding]:
-    """Steps that wait on each other in a ring can never run; one finding per ring, at its first step."""
-    where: dict[str, tuple[Loc, Step]] = {}
-    after: dict[str, list[str]] = {}
-    for loc, step in steps_with_locs(rb):
-        if step.id not in where:  # a duplicate id is reported on its own; the first one counts, as in rb.step
-            where[step.id] = (loc, step)
-            after[step.id] = [ref for ref in step.depends_on if ref != step.id]  # self: reported on its own
-    reported: set[str] = set()
-    for start in where:
-        if start in reported:
-            continue
-        ring = _shortest_cycle(start, after)
-        if ring is None:
-            continue
-        reported |= _reachable(start, after) & _reachable(start, _reversed(after))
-        loc, step = where[start]
-        yield Finding(
-            (*loc, "depends_on", step.depends_on.index(ring[1])),
-            f"depends_on makes a cycle: {' → '.join(ring)}; none of these steps could ever run, "
-            "so remove one of the dependencies",
-        )
-
-
-def _shortest_cycle(start: str, after: dict[str, list[str]]) -> list[str] | None:
-    """start → ... → start by breadth-first search, or None when no path leads back."""
-    came_from: dict[str, str] = {}
-    frontier = [start]
-    while frontier:
-        following: list[str] = []
-        for node in frontier:
-            for ref in after.get(node, []):
-                if ref == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(came_from[path[-1]])
-                    return [*reversed(path), start]
-                if ref in after and ref not in came_from:
-                    came_from[ref] = node
-                    following.append(ref)
-        frontier = following
-    return None
-
-
-def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
-    seen, stack = {start}, [start]
-    while stack:
-        for ref in edges.get(stack.pop(), []):
-            if ref not in seen:
-                seen.add(ref)
-                stack.append(ref)
-    return seen
-
-
-def _reversed(edges: dict[str, list[str]]) -> dict[str, list[str]]:
-    back: dict[str, list[str]] = {node: [] for node in edges}
-    for node, refs in edges.items():
-        for ref in refs:
-            back.setdefault(ref, []).append(node)
-    return back
-
-
-def _environments(rb: Runbook) -> Iterator[Finding]:
-    known = [env.name for env in rb.environments]
-
-    def check(loc: Loc, name: str) -> Iterator[Finding]:
-        if name not in known:
-            yield Finding(loc, _unknown("environment", name, known))
-
-    for i, instance in enumerate(rb.sql_instances):
-        yield from check(("sql_instances", i, "environment"), instance.environment)
-    for t, trigger in enumerate(rb.triggers):
-        yield from check(("triggers", t, "environment"), trigger.environment)
-    for loc, step in steps_with_locs(rb):
-        for e, name in enumerate(step.environments):
-            yield from check((*loc, "environments", e), name)
-        for a, action in enumerate(step.actions):
-            for e, name in enumerate(action.environments or []):
-                if name not in known:
-                    yield from check((*loc, "actions", a, "environments", e), name)
-                elif name not in step.environments:
-                    yield Finding(
-                        (*loc, "actions", a, "environments", e),
-                        f"the action is limited to '{name}', where step {step.id} never runs; "
-                        f"add it to the step's environments or remove it here",
-                    )
-            yield from _action_needs(rb, (*loc, "actions", a), action, action.environments or step.environments)
-
-
-def _staging_first(rb: Runbook) -> Iterator[Finding]:
-    """The guard holds a production run until the step's non-production runs are done; both must exist."""
-    staging = [env.name for env in rb.environments if not env.production]
-    for loc, step in steps_with_locs(rb):
-        envs = [rb.environment(name) for name in step.environments]
-        if not step.staging_first or None in envs:  # an unknown environment is reported on its own
-            continue
-        listed = ", ".join(step.environments)
-        if not any(env is not None and env.production for env in envs):
-            yield Finding(
-                (*loc, "staging_first"),
-                f"staging_first only holds back a production run, but none of step {step.id}'s environments "
-                f"({listed}) is marked production: true; mark the production environment or remove staging_first",
-            )
-        elif not staging:
-            yield Finding(
-                (*loc, "staging_first"),
-                f"staging_first is set, but the runbook has no staging environment (one without production: true) "
-                f"for step {step.id} to run in first; add one to environments and to the step, or remove staging_first",
-            )
-        elif not any(env is not None and not env.production for env in envs):
-            yield Finding(
-                (*loc, "staging_first"),
-                f"staging_first is set, but step {step.id} runs only in {listed}; "
-                f"add {' or '.join(staging)} to its environments, or remove staging_first",
-            )
-
-
-def _action_needs(rb: Runbook, loc: Loc, action: object, env_names: list[str]) -> Iterator[Finding]:
-    """sql.* actions need the environment's database; relative http paths need its base_url."""
-    for name in env_names:
-        env = rb.environment(name)
-        if env is None:
-            continue
-        if isinstance(action, SqlQuery | SqlExecute | SqlBenchmark) and env.database is None:
-            yield Finding(loc, f"{action.kind} runs in '{name}', which has no database; set its database")
-        relative = isinstance(action, HttpSmoke | HttpLoad) and not action.path.startswith(("http://", "https://"))
-        if relative and env.base_url is None:
-            yield Finding(loc, f"the path is relative but environment '{name}' has no base_url; set it")
-
-
-def _services_and_instances(rb: Runbook) -> Iterator[Finding]:
-    services = [svc.name for svc in rb.services]
-    instances = [sql.name for sql in rb.sql_instances]
-    created = [a.instance for _, s in steps_with_locs(rb) for a in s.actions if isinstance(a, CloudSqlReplica)]
-    for loc, step in steps_with_locs(rb):
-        for a, action in enumerate(step.actions):
-            at: Loc = (*loc, "actions", a)
-            yield from _instances_named(at, action, instances, [*instances, *created])
-            name = getattr(action, "service", None)
-            if not isinstance(name, str):
-                continue
-            service = rb.service(name)
-            if service is None:
-                yield Finding((*at, "service"), _unknown("service", name, services))
-                continue
-            regions = getattr(action, "regions", "all")
-            for r, region in enumerate(regions if isinstance(regions, list) else []):
-                if region not in service.regions:
-                    yield Finding(
-                        (*at, "regions", r),
-                        f"region '{region}' is not one of {name}'s regions ({', '.join(service.regions)})"
-                        f"{did_you_mean(region, service.regions, n=1)}",
-                    )
-
-
-def _instances_named(at: Loc, action: object, existing: list[str], known: list[str]) -> Iterator[Finding]:
-    """Cloud SQL names: a tier change or a master must exist before the rollout; the others may be a replica
-    the runbook creates."""
-    fields: list[tuple[str, list[str]]] = []
-    if isinstance(action, CloudSqlTier):
-        fields = [("instance", existing)]
-    elif isinstance(action, CloudSqlReplica):
-        fields = [("master", existing)]
-    elif isinstance(action, CloudSqlPromote):
-        fields = [("instance", known), ("standby", existing)]
-    elif isinstance(action, CloudSqlDelete):
-        fields = [("instance", known), ("after_promotion_of", known)]
-    for field, names in fields:
-        value = getattr(action, field)
-        if value not in names:
-            yield Finding((*at, field), _unknown("Cloud SQL instance", value, names))
 
 
 def _cost_impacts(rb: Runbook) -> Iterator[Finding]:
@@ -430,7 +221,7 @@ def _time_zones(rb: Runbook) -> Iterator[Finding]:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            yield Finding(loc, _unknown("time zone", zone, available_timezones()) + " (use an IANA name)")
+            yield Finding(loc, unknown("time zone", zone, available_timezones()) + " (use an IANA name)")
 
 
 def _time_windows(rb: Runbook) -> Iterator[Finding]:

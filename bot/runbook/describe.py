@@ -46,6 +46,15 @@ def describe_action(action: Action, environment_name: str | None = None) -> str:
 
 
 def _plan_line(action: Action) -> str:
+    """One line per action kind, grouped by family; the scaling schedule is the last kind left."""
+    line = _cloud_run_line(action) or _cloud_sql_line(action) or _probe_line(action) or _flow_line(action)
+    if line is not None:
+        return line
+    assert isinstance(action, ScalingSchedule)
+    return _schedule_line(action)
+
+
+def _cloud_run_line(action: Action) -> str | None:
     if isinstance(action, CloudRunScale):
         limits = [f"minInstances {action.min_instances}"] if action.min_instances is not None else []
         limits += [f"maxInstances {action.max_instances}"] if action.max_instances is not None else []
@@ -64,6 +73,10 @@ def _plan_line(action: Action) -> str:
             f"Deploy {action.image or 'the same image'} to {action.service} {_regions(action.regions)} "
             f"with {action.traffic_percent}% of traffic{tail}"
         )
+    return None
+
+
+def _cloud_sql_line(action: Action) -> str | None:
     if isinstance(action, CloudSqlTier):
         return (
             f"Change Cloud SQL instance {action.instance} to tier {action.tier} "
@@ -84,6 +97,11 @@ def _plan_line(action: Action) -> str:
             f"Delete Cloud SQL instance {action.instance} once {action.after_promotion_of} has been promoted "
             f"for {format_duration(action.keep_for)} (cannot be undone)"
         )
+    return None
+
+
+def _probe_line(action: Action) -> str | None:
+    """HTTP smoke and load tests, SQL queries, data changes and benchmarks."""
     if isinstance(action, HttpSmoke):
         return (
             f"Smoke test {action.path}: {action.requests} requests, concurrency {action.concurrency}; "
@@ -105,6 +123,11 @@ def _plan_line(action: Action) -> str:
         bounds += [f"p95 < {_num(action.max_p95_ms)} ms"] if action.max_p95_ms is not None else []
         verdict = f"; pass if {' and '.join(bounds)}" if bounds else ""
         return f"Benchmark {len(action.queries)} queries x{action.repeat}{verdict}"
+    return None
+
+
+def _flow_line(action: Action) -> str | None:
+    """What holds the step: a metric check, a wait, work done by hand."""
     if isinstance(action, MetricGate):
         return f"Check {describe_condition(action.condition)}"
     if isinstance(action, Wait):
@@ -117,7 +140,7 @@ def _plan_line(action: Action) -> str:
             rule = f", accepted if {describe_condition(action.accept)}" if action.accept is not None else ""
             value = f"; enters {action.value.name} ({action.value.unit}{rule})"
         return f"By hand: {action.instruction} (Done by {who}{value})"
-    return _schedule_line(action)
+    return None
 
 
 def _schedule_line(action: ScalingSchedule) -> str:

@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
-import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,6 +24,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.sim.slack_faults import ERROR_PAGE as ERROR_PAGE
+from bot.sim.slack_faults import FaultInjection, SlackFault
+
 JSONDict = dict[str, Any]
 
 
@@ -34,19 +35,6 @@ class Call:
     method: str
     payload: JSONDict
     at: float = field(default_factory=time.perf_counter)  # arrival, for benchmarks timing answers
-
-
-ERROR_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    status: int
-    retry_after: int | None = None
-    kind: str = "status"  # "status" | "reset" | "hang"
-    body: str | None = None  # None: Slack's own JSON error
-    content_type: str = "application/json"
 
 
 @dataclass
@@ -61,7 +49,7 @@ class FakeSlackWorkspace:
     channels: dict[str, str] = field(default_factory=dict)  # channel id -> name
 
 
-class FakeSlackApi:
+class FakeSlackApi(FaultInjection):
     """Serve with ``await api.start()``; point clients at ``api.base_url``; ``await api.stop()``."""
 
     def __init__(
@@ -78,7 +66,7 @@ class FakeSlackApi:
         self._clock = clock
         self._issued: dict[str, float] = {}  # trigger id -> when it was issued
         self._expired: set[str] = set()
-        self._faults: dict[str, list[_Fault]] = defaultdict(list)
+        self._faults: dict[str, list[SlackFault]] = defaultdict(list)
         self._answered: asyncio.Condition | None = None  # made in the serving loop, on first use
         self._unhang: asyncio.Event | None = None  # set at stop: hung requests end then
         self.hung = 0  # requests that arrived and are being left unanswered
@@ -161,36 +149,6 @@ class FakeSlackApi:
             self._answered = asyncio.Condition()
         return self._answered
 
-    # --- fault injection --------------------------------------------------------------------
-
-    def rate_limit(self, method: str, times: int = 1, retry_after: int | None = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with 429 ``ratelimited``, with Retry-After
-        unless ``retry_after`` is None."""
-        self._faults[method].append(_Fault(times, 429, retry_after))
-
-    def fail(
-        self, method: str, times: int = 1, status: int = 503, *, body: str | None = None, content_type: str = ""
-    ) -> None:
-        """Answer the next ``times`` calls of ``method`` with a server error: Slack's JSON, or ``body``
-        (say ERROR_PAGE) as ``content_type`` (text/html by default; application/json lies as proxies do)."""
-        kind = content_type or ("text/html" if body is not None else "application/json")
-        self._faults[method].append(_Fault(times, status, body=body, content_type=kind))
-
-    def reset(self, method: str, times: int = 1) -> None:
-        """Reset the connection of the next ``times`` calls of ``method`` (TCP RST, no answer)."""
-        self._faults[method].append(_Fault(times, 0, kind="reset"))
-
-    def hang(self, method: str, times: int = 1) -> None:
-        """Never answer the next ``times`` calls of ``method`` (until ``stop``): the caller's timeout decides."""
-        self._faults[method].append(_Fault(times, 0, kind="hang"))
-
-    def recover(self, method: str | None = None) -> None:
-        """Forget the faults still queued for ``method`` (every method when None): Slack is back."""
-        if method is None:
-            self._faults.clear()
-        else:
-            self._faults.pop(method, None)
-
     # --- trigger ids -----------------------------------------------------------------------
 
     def issue_trigger(self, trigger_id: str | None = None) -> str:
@@ -237,16 +195,6 @@ class FakeSlackApi:
             return {k: v for k, v in form.items() if isinstance(v, str)}
         return dict(parse_qsl(await request.text(), keep_blank_values=True))
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method)
-        while queue:
-            fault = queue[0]
-            if fault.remaining > 0:
-                fault.remaining -= 1
-                return fault
-            queue.pop(0)
-        return None
-
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         payload = await self._payload(request)
@@ -263,25 +211,6 @@ class FakeSlackApi:
         async with answered:
             answered.notify_all()
         return web.json_response(body)
-
-    async def _faulty(self, request: web.Request, fault: _Fault) -> web.Response:
-        if fault.kind == "hang":
-            self.hung += 1
-            if self._unhang is None:
-                self._unhang = asyncio.Event()
-            await self._unhang.wait()
-        if fault.kind in ("reset", "hang"):
-            with contextlib.suppress(OSError, AttributeError):  # RST rather than a polite FIN
-                sock = request.transport.get_extra_info("socket")  # type: ignore[union-attr]
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError  # aiohttp ends the handler quietly; nothing is written
-        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        if fault.body is not None:
-            return web.Response(status=fault.status, text=fault.body, content_type=fault.content_type, headers=headers)
-        error = "ratelimited" if fault.status == 429 else "internal_error"
-        return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

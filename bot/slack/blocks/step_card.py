@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.engine.ports import Change
+from bot.engine.states import Move
 from bot.runbook.describe import describe_action
 from bot.runbook.models import Step
 from bot.slack.blocks.actions import ActionValue, Verb
@@ -26,8 +27,6 @@ from bot.slack.blocks.mrkdwn import code, escape, escape_inline, who
 from bot.slack.blocks.views import ApprovalView, CheckView, LaneView, ListView, PlanView, StepCardView
 
 ARROW = "→"
-_ROLLBACKABLE = {"done", "failed", "verifying", "waiting"}
-_AWAITING_APPROVAL = {"pending", "ready"}
 
 
 def change_line(change: Change) -> str:
@@ -77,91 +76,70 @@ def _lane(view: StepCardView, env: str) -> LaneView:
 
 
 def _buttons(view: StepCardView) -> list[dict[str, object]]:
-    step = view.step
-    title = escape_inline(f"{step.id} {step.title}")
-    lanes = [_lane(view, env) for env in step.environments]
-    awaiting = next((lane.environment for lane in lanes if lane.state in _AWAITING_APPROVAL), None)
+    """Each lane's buttons are its allowed moves (LaneView.moves, the engine's table), never a state list.
+
+    Approve and Reject are one pair, for the first lane (in the step's order) that awaits a vote;
+    Reject alone when the only one taking it is already approved. Run and Roll back are per lane.
+    Skipping is a command (/ion skip), not a button.
+    """
+    title = escape_inline(f"{view.step.id} {view.step.title}")
+    lanes = [_lane(view, env) for env in view.step.environments]
+    voting = _first(lanes, Move.APPROVE)
+    rejecting = voting or _first(lanes, Move.REJECT)
     elements: list[dict[str, object]] = []
-    if awaiting is not None:
-        elements.append(
-            button(
-                "Approve",
-                Verb.APPROVE,
-                _value(view, awaiting),
-                qualifier=awaiting,
-                style="primary",
-                confirm=Confirm(
-                    "Approve this step?", f"Approve *{title}* on *{awaiting}* as planned?", confirm="Approve"
-                ),
-            )
-        )
-        elements.append(
-            button(
-                "Reject",
-                Verb.REJECT,
-                _value(view, awaiting),
-                qualifier=awaiting,
-                confirm=Confirm(
-                    "Reject this step?",
-                    f"Reject *{title}*? You will be asked for a reason.",
-                    confirm="Reject",
-                    danger=True,
-                ),
-            )
-        )
-    for lane in lanes:
-        if lane.state in {"running", "waiting", "verifying", "rolling_back", "done", "skipped"}:
-            continue
-        env = lane.environment
-        production = env == "production" or any(p.production for p in view.plans if p.environment == env)
-        text = (
-            f"Run *{title}* on *{escape_inline(env)}*? You will type the service name to confirm."
-            if production
-            else f"Run *{title}* on *{escape_inline(env)}* now?"
-        )
-        elements.append(
-            button(
-                f"Run on {env}",
-                Verb.RUN,
-                _value(view, env),
-                qualifier=env,
-                style="danger" if production else "primary",
-                confirm=Confirm(f"Run on {env}?", text, confirm="Run", danger=production),
-            )
-        )
-    elements.extend(_done_buttons(view))
-    for lane in lanes:
-        if lane.state in _ROLLBACKABLE:
-            env = lane.environment
-            elements.append(
-                button(
-                    f"Roll back {env}",
-                    Verb.ROLLBACK,
-                    _value(view, env),
-                    qualifier=env,
-                    style="danger",
-                    confirm=Confirm(
-                        "Roll back?",
-                        f"Show what rolling back *{title}* on *{escape_inline(env)}* "
-                        "restores? Nothing changes until you confirm.",
-                        confirm="Show me",
-                    ),
-                )
-            )
-    elements.append(
-        button(
-            "Hold",
-            Verb.HOLD,
-            _value(view, None),
-            confirm=Confirm(
-                "Hold the run?",
-                "Hold the whole run? No step can run until someone resumes it.",
-                confirm="Hold",
-                danger=True,
-            ),
-        )
-    )
+    if voting is not None:
+        elements.append(_approve_button(view, voting, title))
+    if rejecting is not None:
+        elements.append(_reject_button(view, rejecting, title))
+    elements += [_run_button(view, lane.environment, title) for lane in lanes if Move.RUN in lane.moves]
+    elements += _done_buttons(view)
+    elements += [_rollback_button(view, lane.environment, title) for lane in lanes if Move.ROLLBACK in lane.moves]
+    elements.append(_hold_button(view))
     return elements
+
+
+def _first(lanes: list[LaneView], move: Move) -> str | None:
+    return next((lane.environment for lane in lanes if move in lane.moves), None)
+
+
+def _approve_button(view: StepCardView, env: str, title: str) -> dict[str, object]:
+    question = f"Approve *{title}* on *{escape_inline(env)}* as planned?"
+    confirm = Confirm("Approve this step?", question, confirm="Approve")
+    return button("Approve", Verb.APPROVE, _value(view, env), qualifier=env, style="primary", confirm=confirm)
+
+
+def _reject_button(view: StepCardView, env: str, title: str) -> dict[str, object]:
+    question = f"Reject *{title}* on *{escape_inline(env)}*? You will be asked for a reason."
+    confirm = Confirm("Reject this step?", question, confirm="Reject", danger=True)
+    return button("Reject", Verb.REJECT, _value(view, env), qualifier=env, confirm=confirm)
+
+
+def _run_button(view: StepCardView, env: str, title: str) -> dict[str, object]:
+    production = env == "production" or any(p.production for p in view.plans if p.environment == env)
+    text = (
+        f"Run *{title}* on *{escape_inline(env)}*? You will type the service name to confirm."
+        if production
+        else f"Run *{title}* on *{escape_inline(env)}* now?"
+    )
+    confirm = Confirm(f"Run on {env}?", text, confirm="Run", danger=production)
+    value = _value(view, env)
+    if production:
+        return button(f"Run on {env}", Verb.RUN, value, qualifier=env, style="danger", confirm=confirm)
+    return button(f"Run on {env}", Verb.RUN, value, qualifier=env, style="primary", confirm=confirm)
+
+
+def _rollback_button(view: StepCardView, env: str, title: str) -> dict[str, object]:
+    question = (
+        f"Show what rolling back *{title}* on *{escape_inline(env)}* restores? Nothing changes until you confirm."
+    )
+    confirm = Confirm("Roll back?", question, confirm="Show me")
+    return button(f"Roll back {env}", Verb.ROLLBACK, _value(view, env), qualifier=env, style="danger", confirm=confirm)
+
+
+def _hold_button(view: StepCardView) -> dict[str, object]:
+    question = "Hold the whole run? No step can run until someone resumes it."
+    confirm = Confirm("Hold the run?", question, confirm="Hold", danger=True)
+    return button("Hold", Verb.HOLD, _value(view, None), confirm=confirm)
 
 
 def step_card(view: StepCardView) -> Message:
@@ -225,8 +203,9 @@ def _ticked(view: StepCardView) -> int:
 def _done_buttons(view: StepCardView) -> list[dict[str, object]]:
     """Done, per manual action a lane waits for; one asking for a value opens a dialog for it."""
     found: list[dict[str, object]] = []
+    waiting = [env for env in view.step.environments if Move.DONE in _lane(view, env).moves]
     for item in view.manual:
-        for env in item.waiting_in:
+        for env in (e for e in item.waiting_in if e in waiting):
             value = ActionValue(
                 run=view.meta.run_id, step=view.step.id, env=env, item=item.ref, card_version=view.meta.card_version
             )

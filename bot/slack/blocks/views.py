@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.engine.ports import Change
+from bot.engine.records import StepState
+from bot.engine.states import Move
+from bot.engine.views import NEXT_MOVES
 from bot.runbook.models import Gate, Step
 
 
@@ -33,6 +36,11 @@ class LaneView:
     since: datetime | None = None
     by: str | None = None  # Slack user id or display name
     reason: str | None = None  # skipped / failed / rolled back: why
+
+    @property
+    def moves(self) -> tuple[Move, ...]:
+        """What the engine accepts for this lane now: the card draws its buttons from these only."""
+        return NEXT_MOVES[StepState(self.state)]
 
 
 @dataclass(frozen=True)
