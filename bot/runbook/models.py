@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from bot.runbook.conditions import Condition, parse_condition
+from bot.runbook.deadlines import Deadline, Handover, PagerDutyOnCall
 from bot.runbook.durations import (
     clock_from_minutes,
     duration_from_seconds,
@@ -639,6 +640,7 @@ class Step(Model):
     rollback: RollbackProcedure | None = None
     auto_revert_on_failure: bool = False
     notes: str | None = None
+    deadline: Deadline | None = Field(None, description="When its approval or manual items are due (deadlines).")
 
     @property
     def day(self) -> int:
@@ -729,6 +731,7 @@ class Gate(Model):
     no_label: str = Field("NO - Postpone", max_length=75)
     signoffs: list[RoleId] = Field(default_factory=list)
     unlocks_day: int | None = None
+    deadline: Deadline | None = Field(None, description="When the decision is due (default: its 'at' time + 2h).")
 
 
 # --- triggers, schedule, targets, roles ----------------------------------------------------
@@ -836,6 +839,8 @@ class Runbook(Model):
     rollback_procedures: list[RollbackProcedure] = Field(default_factory=list)
     schedule: Schedule
     targets: Targets = Field(default_factory=Targets)
+    oncall: PagerDutyOnCall | None = Field(None, description="sre_oncall from a PagerDuty schedule.")
+    handover: Handover = Field(default_factory=Handover)
 
     # -- lookups used everywhere; cheap because runbooks are small --
 
