@@ -1,5 +1,5 @@
 """What the runbook says about time running out: deadlines on approvals, gates and manual items,
-who is on call (a PagerDuty schedule), and the overnight handover.
+and who is on call (a PagerDuty schedule).
 
 Kept apart from models.py (which imports it) so the rules of "nobody drops the ball" read in one
 place; the types are the same as models.py's (durations "2h", times "19:00").
@@ -23,7 +23,6 @@ from bot.runbook.durations import (
 
 DUE = re.compile(r"^day(\d+)\s+(\d{1,2}:\d{2})$")
 DEFAULT_REMIND = timedelta(minutes=30)
-DEFAULT_HANDOVER_BY = time(19, 0)
 
 
 def _duration(value: Any) -> timedelta:
@@ -87,14 +86,4 @@ class PagerDutyOnCall(_Model):
     """Who ``sre_oncall`` is: whoever PagerDuty has on call now on ``schedule`` (with ION_PAGERDUTY_TOKEN)."""
 
     schedule: str = Field(description="PagerDuty schedule id, e.g. PABC123.")
-    secondary_schedule: str | None = Field(None, description="Paged by the handover fallback 'page_secondary'.")
     role: str = Field("sre_oncall", description="The role on-call fills.")
-
-
-class Handover(_Model):
-    """The overnight handover: on-call accepts the 5 PM report's Armed tonight by ``by`` (local),
-    else ``fallback`` applies: shorten the Hold window, page the secondary, or pause auto-advance."""
-
-    by: Clock = Field(DEFAULT_HANDOVER_BY, description="Local time by which on-call presses I have it.")
-    fallback: Literal["shorten_hold", "page_secondary", "pause_until_morning"] = "pause_until_morning"
-    shorten_to: Span = Field(timedelta(minutes=5), description="The Hold window 'shorten_hold' leaves overnight.")

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from bot.runbook.conditions import Condition, parse_condition
-from bot.runbook.deadlines import Deadline, Handover, PagerDutyOnCall
+from bot.runbook.deadlines import Deadline, PagerDutyOnCall
 from bot.runbook.durations import (
     clock_from_minutes,
     duration_from_seconds,
@@ -840,7 +840,6 @@ class Runbook(Model):
     schedule: Schedule
     targets: Targets = Field(default_factory=Targets)
     oncall: PagerDutyOnCall | None = Field(None, description="sre_oncall from a PagerDuty schedule.")
-    handover: Handover = Field(default_factory=Handover)
 
     # -- lookups used everywhere; cheap because runbooks are small --
 
