@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -112,6 +112,7 @@ class Bot:
     sim: SimParts | None = None
     health: StoreHealth | None = None  # whether the store takes writes now (bot/store/health.py)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    nudges: Any = None  # deadline reminders and escalations (bot/engine/nudges.py), set by bot/oncall/wiring.py
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -126,6 +127,8 @@ class Bot:
         """One watcher cycle over every open run (the scheduler calls this every watch_interval)."""
         for run in await self.store.open_runs():
             await self.watcher.poll(run.id, run.channel, await self.latest_production_step(run.id))
+            if self.nudges is not None:
+                await self.nudges.pass_once(run)
 
 
 async def build(

@@ -117,6 +117,26 @@ class Settings(BaseSettings):
     billing_api_url: str | None = Field(
         None, alias="ION_BILLING_API_URL", description="Override of the BigQuery API URL (local facades, tests)."
     )
+    pagerduty_token: str | None = Field(
+        None,
+        alias="ION_PAGERDUTY_TOKEN",
+        description="PagerDuty REST API v2 token (read-only): sre_oncall from the runbook's schedule.",
+    )
+    pagerduty_routing_key: str | None = Field(
+        None,
+        alias="ION_PAGERDUTY_ROUTING_KEY",
+        description="Events API v2 integration key: rollback triggers page through it.",
+    )
+    pagerduty_api_url: str = Field(
+        "https://api.pagerduty.com",
+        alias="ION_PAGERDUTY_API_URL",
+        description="PagerDuty REST API base URL (fakes, tests).",
+    )
+    pagerduty_events_url: str = Field(
+        "https://events.pagerduty.com",
+        alias="ION_PAGERDUTY_EVENTS_URL",
+        description="Events API base URL (fakes, tests).",
+    )
     sim_http_max_requests: int = Field(
         500, alias="ION_SIM_HTTP_MAX_REQUESTS", description="Cap on http.load requests against the sim app."
     )
@@ -243,5 +263,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.slack_signing_secret,
         settings.slack_app_token,
         settings.smtp_password,
+        settings.pagerduty_token,
+        settings.pagerduty_routing_key,
     )
     return [value for value in candidates if value]

@@ -64,6 +64,13 @@ class AuditKind(StrEnum):
     GATE_REOPENED = "gate reopened"
     GATE_SIGNED_OFF = "gate signed off"
 
+    # --- deadlines and delegation (nobody drops the ball) -------------------------------------
+    REMINDED = "reminded"  # a deadline's reminder went to the people who can act
+    ESCALATED = "escalated"  # a deadline passed; the next role was told
+    DEADLINE_HOLD = "deadline hold"  # a deadline passed; the run was held
+    DEADLINE_MISSED = "deadline missed"  # a deadline passed; the item is marked missed
+    DELEGATED = "delegated"  # a role handed to someone until a date
+
     # --- facts people record ----------------------------------------------------------------
     RECORD_COST = "record cost"
     RECORD_QUALITY = "record quality"

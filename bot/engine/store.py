@@ -226,6 +226,7 @@ class AuditLog(Protocol):
         and only of one step (or gate, or checklist scope), one environment, one outcome when given."""
         ...
 
+
 class IncidentLog(Protocol):
     """Incidents people declare (the alerts they raise live in ports.AlertStore)."""
 

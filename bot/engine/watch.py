@@ -153,6 +153,10 @@ class Watcher:
         changes += await self._auto_rollbacks(run_id, channel, run_paused, None if changes else active)
         return changes
 
+    def watch_through(self, wrap: Callable[[WatchStore], WatchStore]) -> None:
+        """Put ``wrap`` around the alert store (paging on transitions, bot/oncall/paging.py)."""
+        self._alerts = wrap(self._alerts)
+
     async def acknowledge(self, alert_id: str, actor: Actor) -> AlertRecord:
         """Someone is on it; the alert keeps its Roll back and Hold, and its countdown."""
         change = await self._amend(alert_id, lambda a: acknowledge(a, actor.user_id, self._clock.now()))

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from bot.runbook.deadlines import Deadline
 from bot.runbook.model_types import ClockTime, ConditionExpr, Duration, EnvName, Model, RoleId
 from bot.runbook.step_models import ChecklistItem
 
@@ -55,6 +56,7 @@ class Gate(Model):
     no_label: str = Field("NO - Postpone", max_length=75)
     signoffs: list[RoleId] = Field(default_factory=list)
     unlocks_day: int | None = None
+    deadline: Deadline | None = Field(None, description="When the decision is due (default: its 'at' time + 2h).")
 
 
 # --- triggers, schedule, targets, roles ----------------------------------------------------

@@ -36,6 +36,7 @@ from bot.runbook.action_specs import (
     ValueUnit,
     Wait,
 )
+from bot.runbook.deadlines import PagerDutyOnCall
 from bot.runbook.environments import (
     SPLIT_LABEL,
     Calendar,
@@ -177,6 +178,7 @@ class Runbook(Model):
     rollback_procedures: list[RollbackProcedure] = Field(default_factory=list)
     schedule: Schedule
     targets: Targets = Field(default_factory=Targets)
+    oncall: PagerDutyOnCall | None = Field(None, description="sre_oncall from a PagerDuty schedule.")
 
     # -- lookups used everywhere; cheap because runbooks are small --
 

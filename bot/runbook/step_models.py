@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, model_validator
 
 from bot.runbook.action_specs import Action, Manual
+from bot.runbook.deadlines import Deadline
 from bot.runbook.model_types import ClockTime, ConditionExpr, Duration, EnvName, Model, RoleId, Weekday
 
 
@@ -90,6 +91,7 @@ class Step(Model):
     rollback: RollbackProcedure | None = None
     auto_revert_on_failure: bool = False
     notes: str | None = None
+    deadline: Deadline | None = Field(None, description="When its approval or manual items are due (deadlines).")
 
     @property
     def day(self) -> int:

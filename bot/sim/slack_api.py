@@ -340,3 +340,12 @@ class FakeSlackApi(FaultInjection):
         if group not in self.workspace.usergroups:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(self.workspace.usergroups[group])}
+
+    def _m_users_lookupByEmail(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        """Matches the ``email`` of ``workspace.users`` entries, case-insensitively, as Slack does."""
+        email = str(payload.get("email", "")).strip().lower()
+        for user_id, user in self.workspace.users.items():
+            if str(user.get("email", "")).lower() == email and email:
+                profile = {"display_name": user.get("name", ""), "real_name": user.get("real_name", ""), "email": email}
+                return {"ok": True, "user": {"id": user_id, **user, "profile": profile}}
+        return {"ok": False, "error": "users_not_found"}

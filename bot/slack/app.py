@@ -16,6 +16,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.oncall.wiring import connect_oncall
 from bot.slack.blocks.render import Renderer
 from bot.slack.delivery.cards import Poster
 from bot.slack.delivery.notifier import SlackNotifier
@@ -154,6 +155,7 @@ def build_app(
     app.view_closed(re.compile("^ion:"))(closed)
     app.event("app_home_opened")(home)
     bot.events.subscribe(SlackNotifier(state))
+    connect_oncall(state)
     return app
 
 

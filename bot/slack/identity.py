@@ -14,6 +14,7 @@ from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.engine.delegation import Delegations
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor, Clock
 from bot.slack.delivery.api_failures import describe
@@ -25,6 +26,8 @@ GROUP_PREFIX = "S"
 
 class Directory:
     """Resolves Slack users to Actors through the Policy; group members and names are cached."""
+
+    delegations: Delegations | None = None  # roles delegated with /ion delegate (bot/oncall/wiring.py)
 
     def __init__(
         self, policy: Policy, client: AsyncWebClient, clock: Clock, ttl: timedelta = timedelta(minutes=5)
@@ -38,7 +41,8 @@ class Directory:
 
     async def actor(self, user_id: str, name: str | None = None) -> Actor:
         groups = [g for g in await self._configured_groups() if user_id in await self.members(g)]
-        return self._policy.actor(user_id, name or await self.name(user_id), groups)
+        actor = self._policy.actor(user_id, name or await self.name(user_id), groups)
+        return await self.delegations.with_delegated_roles(actor) if self.delegations is not None else actor
 
     async def members(self, group_id: str) -> frozenset[str]:
         """The group's user ids; a group Slack cannot list counts as empty (logged), never as everyone."""

@@ -33,7 +33,7 @@ def test_holding_pausing_and_resuming_a_run_are_refused_as_their_own_kinds() -> 
 
 def test_a_stored_kind_this_version_does_not_know_reads_as_other() -> None:
     assert AuditKind.read("gate decided") is AuditKind.GATE_DECIDED
-    assert AuditKind.read("deadline missed") is AuditKind.OTHER
+    assert AuditKind.read("canary judged") is AuditKind.OTHER
 
 
 async def test_a_worded_kind_needs_its_words_and_no_other_kind_takes_any() -> None:

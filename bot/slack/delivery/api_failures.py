@@ -39,6 +39,8 @@ def describe(exc: BaseException, limit_seconds: float) -> ApiFailure:
     """The failure behind ``exc``; ``limit_seconds`` is the cut-off a TimeoutError stands for."""
     if isinstance(exc, SlackApiError):
         return _api_error(exc)
+    if isinstance(getattr(exc, "failure", None), ApiFailure):  # a routed sender's own reading (PagerDuty)
+        return exc.failure  # type: ignore[attr-defined,no-any-return]
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return ApiFailure(f"Slack did not answer within {limit_seconds:g} s")
     return ApiFailure(_clip(f"{type(exc).__name__}: {exc}"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.engine.nudges import DEADLINE_EVENTS
 from bot.engine.ports import Event
 from bot.engine.records import Run
 from bot.slack.blocks import progress_message
@@ -33,6 +34,8 @@ class SlackNotifier:
         state = self._state
         run = await state.bot.store.get_run(event.run_id)
         if run is None:
+            return
+        if event.kind in DEADLINE_EVENTS:  # said with mentions and DMs by bot/oncall/wiring.py
             return
         if event.kind in ALERT_EVENTS:
             await self._alert(event, run)

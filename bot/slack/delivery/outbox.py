@@ -45,6 +45,7 @@ ATTEMPT = timedelta(seconds=30)  # one try, in-line retries included; then the c
 ROUNDS = 3  # sends of one message in a row while it keeps being replaced (see Outbox._deliver)
 
 Delivered = Callable[[OutboxMessage, str | None], Awaitable[None]]
+Sender = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # a non-Slack method (PagerDuty events)
 
 
 def with_retries(client: AsyncWebClient, *, rate_limit_retries: int = 3, server_retries: int = 2) -> AsyncWebClient:
@@ -92,6 +93,7 @@ class Outbox:
         self._attempt_limit = min(attempt, claim / 2)
         self._resume_at: datetime | None = None  # Slack's Retry-After: later passes wait until then
         self._on_delivered: list[Delivered] = []
+        self._routes: dict[str, Sender] = {}
 
     @property
     def client(self) -> AsyncWebClient:
@@ -100,6 +102,10 @@ class Outbox:
     def on_delivered(self, hook: Delivered) -> None:
         """Called after each successful delivery, now or later (the notifier learns card ts this way)."""
         self._on_delivered.append(hook)
+
+    def route(self, method: str, sender: Sender) -> None:
+        """Deliver ``method`` through ``sender`` instead of Slack, with the same claims and later passes."""
+        self._routes[method] = sender
 
     async def send(
         self, method: str, args: dict[str, JSON], dedupe_key: str, *, replace: bool = False
@@ -198,7 +204,8 @@ class Outbox:
 
     async def _call(self, method: str, args: dict[str, Any]) -> Any:
         """The API call, cut off after the attempt limit by the bot's clock (TimeoutError)."""
-        call = asyncio.ensure_future(self._client.api_call(method, json=args))
+        routed = self._routes.get(method)
+        call = asyncio.ensure_future(routed(args) if routed else self._client.api_call(method, json=args))
         expired = False
 
         def expire() -> None:
@@ -227,7 +234,7 @@ class Outbox:
 
     async def _failed(self, message: OutboxMessage, method: str, failure: ApiFailure) -> tuple[OutboxMessage, bool]:
         error, permanent = failure.text, failure.permanent
-        if permanent or method not in LATER_OK:
+        if permanent or (method not in LATER_OK and method not in self._routes):
             # Slack will never accept it (or it is not worth sending late): record and stop retrying.
             settled = await self._store.mark_delivered(message.id, None)
             await self._store.mark_failed(message.id, f"dropped: {error}")

@@ -1,0 +1,89 @@
+"""What the runbook says about time running out: deadlines on approvals, gates and manual items,
+and who is on call (a PagerDuty schedule).
+
+Kept apart from models.py (which imports it) so the rules of "nobody drops the ball" read in one
+place; the types are the same as models.py's (durations "2h", times "19:00").
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from bot.runbook.durations import (
+    clock_from_minutes,
+    duration_from_seconds,
+    format_duration,
+    parse_clock,
+    parse_duration,
+)
+
+DUE = re.compile(r"^day(\d+)\s+(\d{1,2}:\d{2})$")
+DEFAULT_REMIND = timedelta(minutes=30)
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return duration_from_seconds(value)
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError("expected a duration such as 30m or 2h")
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return clock_from_minutes(value)  # YAML 1.1 reads 19:00 as 1140
+    if isinstance(value, str):
+        return parse_clock(value)
+    raise ValueError("expected a time of day such as 19:00")
+
+
+Span = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
+Clock = Annotated[time, BeforeValidator(_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Deadline(_Model):
+    """``due: "day2 11:00"`` or ``within: 2h`` (of becoming ready); neither: the end of the step's window.
+
+    ``remind`` before it the people who can act are reminded; at it ``then`` happens: ``escalate``
+    (mention and DM the ``escalate`` role), ``hold`` (the run is held with a sentence) or ``fail``
+    (the item is marked missed, and the report says so).
+    """
+
+    due: str | None = Field(None, description='Run day and local time, e.g. "day2 11:00".')
+    within: Span | None = Field(None, description="Time allowed after the item becomes ready, e.g. 2h.")
+    remind: Span = Field(DEFAULT_REMIND, description="How long before the deadline the reminder goes out.")
+    then: Literal["escalate", "hold", "fail"] = Field("escalate", description="What happens at the deadline.")
+    escalate: str = Field("manager", description="The role told at the deadline when 'then' is escalate.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Deadline:
+        if self.due is not None and self.within is not None:
+            raise ValueError("a deadline takes 'due' or 'within', not both")
+        if self.due is not None and DUE.match(self.due.strip()) is None:
+            raise ValueError(f'due {self.due!r} is not "dayN HH:MM" (e.g. "day2 11:00")')
+        if self.due is not None:
+            parse_clock(DUE.match(self.due.strip()).group(2))  # type: ignore[union-attr]
+        return self
+
+    def due_day_and_time(self) -> tuple[int, time] | None:
+        found = DUE.match(self.due.strip()) if self.due else None
+        return (int(found.group(1)), parse_clock(found.group(2))) if found else None
+
+
+class PagerDutyOnCall(_Model):
+    """Who ``sre_oncall`` is: whoever PagerDuty has on call now on ``schedule`` (with ION_PAGERDUTY_TOKEN)."""
+
+    schedule: str = Field(description="PagerDuty schedule id, e.g. PABC123.")
+    role: str = Field("sre_oncall", description="The role on-call fills.")
