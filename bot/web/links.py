@@ -30,4 +30,4 @@ def step_link_block(base: str | None, run_id: str, step_id: str) -> dict[str, ob
 def report_footer(base: str | None, run_id: str) -> str | None:
     """The last line of a report: where the whole run is drawn."""
     url = run_url(base, run_id)
-    return f"_Timeline of the run: <{url}|{url}>_" if url else None
+    return f"<{url}|Timeline of this run>" if url else None
