@@ -8,6 +8,8 @@ is and which workspace (``workspace.other_teams`` puts someone in another one).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import itertools
 from typing import Any
 
@@ -48,7 +50,13 @@ class FakeSignIn:
 
     def _m_openid_connect_token(self, payload: JSONDict, request: web.Request) -> JSONDict:
         w = self.workspace
-        if payload.get("client_id") != w.client_id or payload.get("client_secret") != w.client_secret:
+        client = (payload.get("client_id"), payload.get("client_secret"))
+        basic = request.headers.get("Authorization", "")
+        if basic.startswith("Basic "):  # slack_sdk sends the client's credentials as HTTP Basic auth
+            with contextlib.suppress(ValueError):
+                pair = base64.b64decode(basic.removeprefix("Basic ")).decode().split(":", 1)
+                client = (pair[0], pair[1] if len(pair) > 1 else None)
+        if client != (w.client_id, w.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
         codes, tokens = self._sign_ins()
         user = codes.pop(str(payload.get("code", "")), None)

@@ -92,7 +92,7 @@ class SlackSignIn:
         cookie = self.signer.sign("state", {"s": state, "next": safe_next(request.query.get("next")), "exp": expires})
         response = web.HTTPFound(self.urls.generate(state=state, nonce=secrets.token_urlsafe(16)))
         self._set(response, STATE_COOKIE, cookie, SIGN_IN_MINUTES * 60)
-        return response
+        raise response
 
     async def callback(self, request: web.Request) -> web.Response:
         pending = self.signer.read("state", request.cookies.get(STATE_COOKIE), self.clock.now())
@@ -113,7 +113,7 @@ class SlackSignIn:
         token = self.signer.session(user, name, team, self.clock.now())
         self._set(response, SESSION_COOKIE, token, SESSION_HOURS * 3600)
         response.del_cookie(STATE_COOKIE, path="/")
-        return response
+        raise response
 
     async def sign_out(self, request: web.Request) -> web.Response:
         response = _page(200, "You are signed out of the rollout timeline.")

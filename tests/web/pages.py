@@ -23,6 +23,4 @@ def bars(html: str) -> dict[tuple[str, str], tuple[str, datetime, datetime]]:
 
 
 def marks(html: str, kind: str) -> list[tuple[datetime, str | None, str]]:
-    return [
-        (datetime.fromisoformat(m["at"]), m["step"], m["who"]) for m in MARK.finditer(html) if m["kind"] == kind
-    ]
+    return [(datetime.fromisoformat(m["at"]), m["step"], m["who"]) for m in MARK.finditer(html) if m["kind"] == kind]
