@@ -60,9 +60,9 @@ class TimelineSource(Protocol):
 
     async def lanes(self, run_id: str) -> list[StepLane]: ...
 
-    async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]: ...
+    async def run_approvals(self, run_id: str) -> list[Approval]: ...
 
-    async def ticks(self, run_id: str, scope: str) -> list[ChecklistTick]: ...
+    async def run_ticks(self, run_id: str) -> list[ChecklistTick]: ...
 
     async def executions(self, run_id: str) -> list[Execution]: ...
 
@@ -160,11 +160,16 @@ class Timelines:
         audit = await self.source.audit(run.id)
         names = _names(audit)
         bars = lane_bars(axis, lanes, executions, now)
+        votes, ticks = await self.source.run_approvals(run.id), await self.source.run_ticks(run.id)
+        alerted = alert_marks(axis, alerts, now)
         rows = []
         for step in self.runbook.steps():
             step_lanes = [lane for lane in lanes if lane.step_id == step.id]
-            marks = await self._step_marks(axis, run, step, step_lanes, executions, names)
-            marks += [m for m in alert_marks(axis, alerts, now) if m.step_id == step.id]
+            texts = {item.id: item.text for item in step.checklist_items()}
+            marks = approval_marks(axis, [v for v in votes if v.step_id == step.id])
+            marks += tick_marks(axis, [t for t in ticks if t.scope == step.id], texts)
+            marks += rollback_marks(axis, [e for e in executions if e.step_id == step.id], names)
+            marks += [m for m in alerted if m.step_id == step.id]
             rows.append(
                 StepRow(
                     step.id,
@@ -175,7 +180,7 @@ class Timelines:
                     tuple(sorted(marks, key=lambda m: m.at)),
                 )
             )
-        run_marks = [m for m in alert_marks(axis, alerts, now) if m.step_id is None]
+        run_marks = [m for m in alerted if m.step_id is None]
         run_marks += hold_marks(axis, audit, now) + incident_marks(axis, await self.source.incidents(run.id))
         decisions, decision_points = await self._decisions(axis, run, calendar)
         return Timeline(
@@ -191,23 +196,6 @@ class Timelines:
             costs=tuple(CostLine(c.service, c.current_usd, c.target_usd) for c in self.runbook.targets.cost),
             read_at=now,
         )
-
-    async def _step_marks(
-        self,
-        axis: Axis,
-        run: Run,
-        step: Step,
-        lanes: Sequence[StepLane],
-        executions: Sequence[Execution],
-        names: dict[str, str],
-    ) -> list[Mark]:
-        marks: list[Mark] = []
-        for lane in lanes:
-            marks += approval_marks(axis, await self.source.approvals(run.id, step.id, lane.environment))
-        texts = {item.id: item.text for item in step.checklist_items()}
-        marks += tick_marks(axis, await self.source.ticks(run.id, step.id), texts)
-        marks += rollback_marks(axis, [e for e in executions if e.step_id == step.id], names)
-        return marks
 
     async def _decisions(self, axis: Axis, run: Run, calendar: RunCalendar) -> tuple[list[Decision], list[Mark]]:
         decisions, marks = [], []

@@ -44,9 +44,9 @@ class StepPages:
         views = [await self._execution(step, e) for e in executions]
         names = {e.actor_id: e.actor_name for e in audit}
         marks = rollback_marks(axis, executions, names)
-        for lane in lanes:
-            marks += approval_marks(axis, await t.source.approvals(run.id, step.id, lane.environment))
-        marks += tick_marks(axis, await t.source.ticks(run.id, step.id), {i.id: i.text for i in step.checklist_items()})
+        marks += approval_marks(axis, [v for v in await t.source.run_approvals(run.id) if v.step_id == step.id])
+        ticks = [tick for tick in await t.source.run_ticks(run.id) if tick.scope == step.id]
+        marks += tick_marks(axis, ticks, {i.id: i.text for i in step.checklist_items()})
         marks += [m for m in alert_marks(axis, await t.source.alerts(run.id), now) if m.step_id == step.id]
         return StepPage(
             run=run,
