@@ -43,6 +43,10 @@ from bot.store.schema import ensure_schema
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.engine.timeline import Timelines
+    from bot.engine.timeline_pages import StepPages
+    from bot.web.routes import WebDeps
+
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[Event], Awaitable[None]]
@@ -315,3 +319,24 @@ def _google_parts(
         SqlTargets(settings.sql_targets),
         CloudMonitoringSource(),
     )
+
+
+def timeline_use_cases(bot: Bot) -> tuple[Timelines, StepPages]:
+    """The web timeline's read-side use cases over this bot's store, metrics and policy (bot/web)."""
+    from bot.engine.timeline import Timelines
+    from bot.engine.timeline_pages import StepPages
+
+    timelines = Timelines(bot.runbook, bot.store, bot.metrics, bot.clock, bot.policy)
+    return timelines, StepPages(timelines, bot.registry)
+
+
+def web_deps(bot: Bot, *, local: bool = False) -> WebDeps:
+    """What the timeline pages need: the use cases, and the gate (the console's open local one, or
+    the settings' Slack sign-in or IAP; bot/web/setup.py)."""
+    from bot.web.access import OpenLocal
+    from bot.web.routes import WebDeps
+    from bot.web.setup import web_gate
+
+    timelines, pages = timeline_use_cases(bot)
+    gate = OpenLocal() if local else web_gate(bot.settings, bot.policy, bot.clock)
+    return WebDeps(timelines, pages, gate)

@@ -137,6 +137,42 @@ class Settings(BaseSettings):
         alias="ION_PAGERDUTY_EVENTS_URL",
         description="Events API base URL (fakes, tests).",
     )
+    timeline_url: str | None = Field(
+        None,
+        alias="ION_TIMELINE_URL",
+        description="Public base URL of the web timeline (https://ion.example.run.app); cards and reports link to it.",
+    )
+    web_auth: Literal["slack", "iap", "off"] = Field(
+        "slack",
+        alias="ION_WEB_AUTH",
+        description="Who may open the timeline: slack (Sign in with Slack), iap (behind Cloud Run IAP), off (no view).",
+    )
+    slack_client_id: str | None = Field(
+        None, alias="SLACK_CLIENT_ID", description="The Slack app's client id (sign-in to the timeline)."
+    )
+    slack_client_secret: str | None = Field(
+        None, alias="SLACK_CLIENT_SECRET", description="The Slack app's client secret (sign-in; a secret)."
+    )
+    slack_team_id: str | None = Field(
+        None,
+        alias="ION_SLACK_TEAM_ID",
+        description="The workspace whose members may sign in (T...); unset: the bot token's own (auth.test).",
+    )
+    web_session_secret: str | None = Field(
+        None,
+        alias="ION_WEB_SESSION_SECRET",
+        description="Signs the timeline's session cookies (a secret, 32+ characters; the same on every replica).",
+    )
+    iap_audience: str | None = Field(
+        None,
+        alias="ION_IAP_AUDIENCE",
+        description="ION_WEB_AUTH=iap: the IAP JWT audience, /projects/NUMBER/global/backendServices/ID.",
+    )
+    iap_certs_url: str = Field(
+        "https://www.gstatic.com/iap/verify/public_key",
+        alias="ION_IAP_CERTS_URL",
+        description="Where IAP's public keys are read (PEM by key id).",
+    )
     sim_http_max_requests: int = Field(
         500, alias="ION_SIM_HTTP_MAX_REQUESTS", description="Cap on http.load requests against the sim app."
     )
@@ -265,5 +301,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.smtp_password,
         settings.pagerduty_token,
         settings.pagerduty_routing_key,
+        settings.slack_client_secret,
+        settings.web_session_secret,
     )
     return [value for value in candidates if value]

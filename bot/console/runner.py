@@ -31,6 +31,7 @@ from bot.console.feed import Entry
 from bot.console.input_lines import parse_console_line
 from bot.console.render import changed_lines, render
 from bot.console.session import ConsoleError, Note, Output, Session, SessionOptions, default_virtual_start
+from bot.console.timeline import local_timeline
 from bot.engine.permissions import DEMO_TEAM
 from bot.logs import configure_logging
 from bot.runbook.errors import RunbookError
@@ -164,7 +165,10 @@ async def console_main(args: argparse.Namespace) -> int:
                 [Note(f"ION console ({clock} clock, {session.local_now():%a %d %b %H:%M %Z}); type help.", "dim")]
             )
         printer.show(session.started)  # executions a stopped console left running, now reconciled
-        return await run_lines(session, _stdin_reader(interactive), printer, echo=not interactive)
+        async with local_timeline(session, args.timeline_port) as note:  # the read-only web view (bot/web)
+            if not args.json:
+                printer.show([note])
+            return await run_lines(session, _stdin_reader(interactive), printer, echo=not interactive)
 
 
 def run_console(args: argparse.Namespace) -> int:
@@ -278,5 +282,12 @@ def register_console(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "--database-url",
         default=None,
         help="state store (default: $ION_DATABASE_URL; a fresh temporary file with a virtual clock)",
+    )
+    parser.add_argument(
+        "--timeline-port",
+        type=int,
+        default=8421,
+        metavar="PORT",
+        help="port of the read-only web timeline on 127.0.0.1, no sign-in (default 8421; busy or 0: any free one)",
     )
     parser.set_defaults(handler=run_console)

@@ -49,6 +49,7 @@ from bot.reports.standups import StandupDesk
 from bot.scheduler import JobSkipped
 from bot.slack.blocks.mrkdwn import Mrkdwn
 from bot.slack.blocks.record_fact import record_buttons
+from bot.web.links import report_footer
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
@@ -502,6 +503,9 @@ class ReportService:
         text = self._late_note(late, due) + render_report(self.renderer, report)
         if tail:
             text = text.rstrip("\n") + "\n\n" + tail + "\n"
+        footer = report_footer(self.bot.settings.timeline_url, run.id)  # the run's page in the web timeline
+        if footer:
+            text = text.rstrip("\n") + "\n\n" + footer + "\n"
         await self._post(run.channel, text, dedupe_key, buttons)
         return text
 

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from bot.sim.slack_faults import ERROR_PAGE as ERROR_PAGE
 from bot.sim.slack_faults import FaultInjection, SlackFault
+from bot.sim.slack_signin import FakeSignIn
 
 JSONDict = dict[str, Any]
 
@@ -47,9 +48,15 @@ class FakeSlackWorkspace:
     users: dict[str, JSONDict] = field(default_factory=dict)  # user id -> {"name": ..., "real_name": ...}
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # group id -> user ids
     channels: dict[str, str] = field(default_factory=dict)  # channel id -> name
+    # Sign in with Slack (OpenID Connect): the app's credentials, who the authorize page signs in
+    # (the person at the browser), and people whose sign-in lands in another workspace.
+    client_id: str = "ION.CLIENT"
+    client_secret: str = "ion-client-secret"
+    signing_in: str | None = None
+    other_teams: dict[str, str] = field(default_factory=dict)  # user id -> their team id
 
 
-class FakeSlackApi(FaultInjection):
+class FakeSlackApi(FaultInjection, FakeSignIn):
     """Serve with ``await api.start()``; point clients at ``api.base_url``; ``await api.stop()``."""
 
     def __init__(
@@ -83,6 +90,7 @@ class FakeSlackApi(FaultInjection):
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._respond)
+        app.router.add_get("/openid/connect/authorize", self._authorize)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

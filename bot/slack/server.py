@@ -26,6 +26,8 @@ from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_startup_heap
 from bot.serve_checks import StartupProblems, startup_problems
 from bot.slack.transport.startup_gate import StartupGate
+from bot.web.mount import WebView
+from bot.web.serving import mount as mount_timeline
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -217,17 +219,14 @@ async def serve(
     socket_mode = bool(settings.slack_app_token)
     # Socket Mode needs no gate: the socket connects only once the bot is ready.
     startup = Startup(None if socket_mode else StartupGate(settings.slack_signing_secret))
-    runner, port = await start_site(
-        make_startup_web_app(startup, events=not socket_mode),
-        settings.host,
-        settings.port,
-        access_log=settings.access_log,
-    )
+    web_app = make_startup_web_app(startup, events=not socket_mode)
+    timeline = mount_timeline(web_app, settings)  # the read-only web view (bot/web), opened once the bot is built
+    runner, port = await start_site(web_app, settings.host, settings.port, access_log=settings.access_log)
     log.info("ionbot listening; building the bot", host=settings.host, port=port)
     if on_listening is not None:
         on_listening(port)
     try:
-        await _serve_built(settings, startup, ready, build_bot, socket_mode, new_store)
+        await _serve_built(settings, startup, ready, build_bot, socket_mode, new_store, timeline)
     finally:
         if startup.gate is not None:
             await startup.gate.close()
@@ -252,6 +251,7 @@ async def _serve_built(
     build_bot: BotBuilder | None,
     socket_mode: bool,
     new_store: bool = False,
+    timeline: WebView | None = None,
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
@@ -269,6 +269,10 @@ async def _serve_built(
     if problems:
         raise StartupProblems(problems)
     bot = await _build(settings, build_bot, runbook)
+    if timeline is not None:
+        from bot.bootstrap import web_deps
+
+        timeline.open(web_deps(bot))
     runtime: Runtime | None = None
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
@@ -300,6 +304,8 @@ async def _serve_built(
         await asyncio.Event().wait()
     finally:
         startup.open(None, _not_ready)
+        if timeline is not None:
+            timeline.open(None)
         if socket_handler is not None:  # first: no new envelope may start work while the rest stops
             await close_socket_mode(socket_handler)
         for loop in loops:

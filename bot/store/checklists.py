@@ -192,6 +192,25 @@ class ChecklistStore(StoreBase):
             .values(withdrawn_at=vote.at, withdrawn_reason=reason)
         )
 
+    async def run_ticks(self, run_id: str) -> list[ChecklistTick]:
+        """Every standing tick of the run, all scopes, oldest first (the web timeline: one query, not one per step)."""
+        async with self._transaction() as session:
+            query = (
+                select(ChecklistTickRow)
+                .where(ChecklistTickRow.run_id == run_id, ChecklistTickRow.unticked_at.is_(None))
+                .order_by(ChecklistTickRow.at, ChecklistTickRow.seq)
+            )
+            return [
+                ChecklistTick(row.run_id, row.scope, row.item_id, row.user_id, row.name, row.at)
+                for row in await session.scalars(query)
+            ]
+
+    async def run_approvals(self, run_id: str) -> list[Approval]:
+        """Every vote of the run, all lanes, withdrawn ones included, oldest first (the web timeline)."""
+        async with self._transaction() as session:
+            query = select(ApprovalRow).where(ApprovalRow.run_id == run_id).order_by(ApprovalRow.at, ApprovalRow.id)
+            return [_approval(row) for row in await session.scalars(query)]
+
     async def approvals(self, run_id: str, step_id: str, environment: str) -> list[Approval]:
         async with self._transaction() as session:
             query = (

@@ -101,6 +101,12 @@ class RunsStore(StoreBase):
             query = select(RunRow).where(RunRow.state.in_(_OPEN)).order_by(RunRow.created_at, RunRow.id)
             return [_run(row) for row in await session.scalars(query)]
 
+    async def runs(self) -> list[Run]:
+        """Every run, open or not, oldest first (the web timeline's list of runs)."""
+        async with self._transaction() as session:
+            query = select(RunRow).order_by(RunRow.created_at, RunRow.id)
+            return [_run(row) for row in await session.scalars(query)]
+
     async def save_run(self, run: Run) -> None:
         async with self._transaction() as session:
             await session.execute(

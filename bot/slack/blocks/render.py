@@ -24,6 +24,7 @@ from bot.slack.blocks.from_views import (
 from bot.slack.blocks.kit import Message, actions, button, section
 from bot.slack.blocks.mrkdwn import mention_group, mention_user
 from bot.slack.delivery.cards import card_key
+from bot.web.links import step_link_block
 
 if TYPE_CHECKING:
     from bot.bootstrap import Bot
@@ -53,7 +54,11 @@ class Renderer:
     async def step(self, run: Run, step_id: str) -> tuple[StepView, Message]:
         view = await self._bot.rollout.step_view(run.channel, step_id)
         card = step_card_view(view, await self.plans(view), self._bot.runbook, self.dry_run)
-        return view, step_card(card)
+        message = step_card(card)
+        link = step_link_block(self._bot.settings.timeline_url, run.id, step_id)  # the step's page (bot/web)
+        if link is not None:
+            message.blocks.insert(2, link)
+        return view, message
 
     async def gate(self, run: Run, gate_id: str) -> Message:
         view = await self._bot.rollout.gate_view(run.channel, gate_id)
