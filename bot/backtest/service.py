@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import time as wall
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.backtest.history import CHUNK, fetch
 from bot.backtest.run import Result, backtest
 from bot.backtest.subjects import subjects
-from bot.backtest.timeline import US, micros, moment
+from bot.backtest.timeline import US, History, micros, moment
 from bot.engine.ports import MetricsSource
 from bot.runbook.models import Runbook
 
 MAX_WEEKS = 13  # Cloud Monitoring keeps six weeks of most metrics, custom ones longer; a quarter at most
+
+
+@dataclass(frozen=True)
+class Backtested:
+    result: Result
+    histories: dict[str, History]  # what was fetched, for the charts
 
 
 class BacktestRefused(ValueError):
@@ -36,7 +42,7 @@ async def run_backtest(
     weeks: float,
     now: datetime,
     chunk: timedelta = CHUNK,
-) -> Result:
+) -> Backtested:
     """Fetch the history of every metric the runbook's conditions use and replay them on it."""
     env = runbook.environment(environment)
     if env is None:
@@ -52,4 +58,5 @@ async def run_backtest(
     result = backtest(runbook, chosen, fetched.histories, env.name, start, end)
     replayed_in = wall.perf_counter() - began - fetched_in
     timings = {"fetch_seconds": round(fetched_in, 3), "replay_seconds": round(replayed_in, 3)}
-    return replace(result, skipped=tuple(skipped), calls=fetched.reads, points=fetched.points, extra=timings)
+    result = replace(result, skipped=tuple(skipped), calls=fetched.reads, points=fetched.points, extra=timings)
+    return Backtested(result, fetched.histories)
