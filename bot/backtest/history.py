@@ -61,14 +61,14 @@ async def fetch(
         assert metric is not None
         parts: list[Series] = []
         at = first
-        while at <= end:
+        while at < end:  # chunks share their boundaries; a point on one is kept once (_joined)
             until = min(at + chunk, end)
             if isinstance(source, HistoryReader):
                 parts.append(await source.read_history(metric, environment, at, until, interval))
             else:
                 parts.append(await source.read(metric, environment, at, until))
             reads += 1
-            at = until + timedelta(microseconds=1)
+            at = until
         histories[metric_id] = _joined(parts)
     points = sum(len(h.times) for h in histories.values())
     return Fetched(histories, reads, points, first)

@@ -12,9 +12,10 @@ from bot.backtest.charts import metric_charts
 from bot.backtest.report import markdown, summary_text
 from bot.backtest.run import Result
 from bot.backtest.service import Backtested
+from bot.engine.backtest_check import SUMMARY_KEY
 from bot.engine.ports import JSON, KeyValueStore
 
-KEY = "backtest.latest.{runbook}"
+KEY = SUMMARY_KEY  # the gate check reads it (bot/engine/backtest_check.py)
 REPORT_NAME = "backtest.md"
 
 

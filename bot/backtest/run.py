@@ -145,6 +145,7 @@ def _line(
         weeks=round(weeks, 1),
         period=end - start,
         unknown_share=float(np.count_nonzero(unknown)) / max(1, len(polls)),
+        has_data=bool(np.any(inside)),
         longest_blind=max((s.length(end) for s in no_data), default=0.0) * timedelta(seconds=1),
         fired=len(firings),
         flaps=flapped,

@@ -9,7 +9,8 @@ The history is taken as normal traffic: the weeks before the rollout, with nothi
 - An acceptance criterion is **amber** when it was already met on normal traffic before the change
   (it cannot show the step's effect).
 - Any line is **red** when its condition could not be judged for 6 hours in a row, or for 2 % of
-  the period in all: the check is blind.
+  the period in all: the check is blind. A metric without a single point in the period (one the
+  rollout itself creates, such as a new replica's CPU) is amber: there is nothing to backtest.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Facts:
     period: timedelta
     unknown_share: float
     longest_blind: timedelta
+    has_data: bool  # any point at all in the period
     fired: int
     flaps: int
     pattern: str | None
@@ -53,6 +55,8 @@ def judge(facts: Facts) -> Verdict:
     red: list[str] = []
     amber: list[str] = []
     blind_for = facts.period * facts.unknown_share
+    if not facts.has_data:  # e.g. the CPU of a replica the rollout itself creates: nothing to replay
+        return Verdict("amber", (f"{facts.text} had no data at all in the period: nothing to backtest",))
     if facts.unknown_share >= BLIND_SHARE or facts.longest_blind >= BLIND_STRETCH:
         red.append(
             f"{facts.text} had no data {_pct(facts.unknown_share)} of the time "

@@ -683,7 +683,7 @@ class Phase(Model):
     last_day: int
 
 
-RecordCount = Literal["incidents", "trigger_breaches", "steps_done"]
+RecordCount = Literal["incidents", "trigger_breaches", "steps_done", "triggers_backtested"]
 
 
 class HealthCheck(Model):
@@ -698,7 +698,8 @@ class HealthCheck(Model):
     label: str
     condition: ConditionExpr | None = None
     counts: RecordCount | None = Field(
-        None, description="incidents, trigger_breaches or steps_done (instead of a condition)."
+        None,
+        description="incidents, trigger_breaches, steps_done or triggers_backtested (instead of a condition).",
     )
 
     @model_validator(mode="after")
