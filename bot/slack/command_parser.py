@@ -221,6 +221,13 @@ class SkipCommand:
     reason: str
 
 
+@dataclass(frozen=True)
+class BacktestCommand:
+    """Replay the runbook's conditions on the last ``weeks`` of production metrics (bot/backtest)."""
+
+    weeks: float = 4.0
+
+
 Command = (
     HelpCommand
     | StartCommand
@@ -252,6 +259,7 @@ Command = (
     | WaiveCommand
     | DoneCommand
     | SkipCommand
+    | BacktestCommand
 )
 
 
@@ -310,6 +318,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "waive": ("/ion waive ID ITEM REASON", "waive a checklist item, with a reason"),
     "done": ("/ion done ID ITEM [VALUE]", "say a manual action is done, with its value, e.g. /ion done day3.1 1 67%"),
     "skip": ("/ion skip ID REASON", "skip a step, with a reason"),
+    "backtest": ("/ion backtest [WEEKS]", "replay the triggers and checks on the last weeks of metrics (default 4)"),
 }
 
 _STEP_ID = re.compile(r"^day([0-9]{1,3})\.([0-9]{1,3})$")
@@ -433,6 +442,12 @@ def _count(word: str) -> int:
     return int(word)
 
 
+def _weeks(word: str) -> float:
+    if not re.fullmatch(r"[0-9]{1,2}(\.[0-9])?", word) or not 0 < float(word) <= 13:
+        raise _Bad(f"'{_show(word)}' is not a number of weeks; give one from 1 to 13, e.g. 4.")
+    return float(word)
+
+
 def _name(word: str, what: str) -> str:
     lowered = word.lower()
     if not _NAME.match(lowered):
@@ -549,6 +564,9 @@ def _build(name: str, args: list[str]) -> Command:
     if name == "done":
         _arity(name, args, 2, None)
         return DoneCommand(_step_id(args[0]), _item(args[1]), _rest(args, 2) or None)
+    if name == "backtest":
+        _arity(name, args, 0, 1)
+        return BacktestCommand(_weeks(args[0]) if args else 4.0)
     raise _Bad(f"unknown command '{name}'")  # unreachable: names are checked before _build
 
 
