@@ -247,6 +247,7 @@ async def _sim_parts(
     run_start: date | None,
 ) -> tuple[SimParts, CloudRunApi, CloudSqlApi, HttpProber, SqlTargets, MetricsSource]:
     from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+    from bot.sim.history import sim_history
     from bot.sim.http_app import SimHttpApp
     from bot.sim.metrics import SyntheticMetrics
     from bot.sim.sim_cloud import SimCloudRun, SimCloudSql
@@ -271,7 +272,8 @@ async def _sim_parts(
     state = WorldState(world, runbook, app_dbs)
     plan = FaultPlan(faults, run_start=run_start, calendar=runbook.calendar)
     synthetic = SyntheticMetrics(state, plan)
-    metrics = WorldMetrics(synthetic, state)
+    # Windows before now (a gate's 24 hours, a backtest's weeks) come from the sim's history.
+    metrics = sim_history(WorldMetrics(synthetic, state), state, runbook, clock.now())
 
     p95 = runbook.metric("p95_latency_ms")
     production = next((e for e in runbook.environments if e.production), runbook.environments[0])

@@ -21,6 +21,7 @@ def registrars() -> list[Registrar]:
     (what a container starts) registers only itself and skips pydantic's runbook models, YAML,
     the console and the simulator."""
     from bot.cli_admin import register_audit, register_db
+    from bot.cli_backtest import register_backtest
     from bot.cli_runbook import register_check, register_list, register_schema, register_show
     from bot.console.runner import register_console
     from bot.simulate.cli import register_simulate
@@ -35,6 +36,7 @@ def registrars() -> list[Registrar]:
         register_audit,
         register_db,
         register_serve,
+        register_backtest,
     ]
 
 

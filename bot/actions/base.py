@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from bot.cloud.ports import CloudRunApi, CloudSqlApi
 from bot.engine.ports import (
@@ -17,21 +17,12 @@ from bot.engine.ports import (
     ProgressCallback,
     Target,
 )
+from bot.engine.ports import KeyValueStore as KeyValueStore
 from bot.runbook.models import Environment, Runbook
 
 if TYPE_CHECKING:
     from bot.cloud.http_probe import HttpProber
     from bot.cloud.sql_target import SqlTargets
-
-
-class KeyValueStore(Protocol):
-    """Small durable settings an action keeps (the active scaling rules of day 2.3); bot/store implements it."""
-
-    async def get_value(self, key: str) -> JSON | None: ...
-
-    async def put_value(self, key: str, value: JSON) -> None: ...
-
-    async def delete_value(self, key: str) -> None: ...
 
 
 @dataclass

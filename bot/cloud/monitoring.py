@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as google_errors
@@ -58,6 +58,13 @@ class CloudMonitoringSource:
         )
         ratio = _ratio(metric, numerator, denominator)
         return Series(metric.id, ratio, metric.denominator.alignment_period.total_seconds())
+
+    async def read_history(
+        self, metric: Metric, environment: Environment, start: datetime, end: datetime, alignment: timedelta
+    ) -> Series:
+        """A past period for a backtest, aligned server-side at ``alignment`` (the watcher's poll
+        interval): the same one call per query (paged), whatever the period's length."""
+        return await self.read(aligned_at(metric, alignment), environment, start, end)
 
     async def _split_ratio(
         self, metric: Metric, ratio: SplitRatio, environment: Environment, start: datetime, end: datetime
@@ -119,6 +126,16 @@ def build_request(query: MonitoringQuery, environment: Environment, start: datet
         "aggregation": aggregation,
         "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
     }
+
+
+def aligned_at(metric: Metric, alignment: timedelta) -> Metric:
+    """The metric with every Monitoring query aligned at ``alignment`` instead of its own period."""
+    update = {
+        name: query.model_copy(update={"alignment_period": alignment})
+        for name in ("query", "ratio", "numerator", "denominator")
+        if (query := getattr(metric, name)) is not None
+    }
+    return metric.model_copy(update=update)
 
 
 def _ratio(metric: Metric, numerator: dict[datetime, float], denominator: dict[datetime, float]) -> tuple[Point, ...]:

@@ -66,6 +66,10 @@ async def measure(ctx: Context, run: Run, gate: Gate, check: HealthCheck, env: E
         return await _breaches(ctx, run, gate, now)
     if check.counts == "steps_done":
         return await _steps_done(ctx, run, gate)
+    if check.counts == "triggers_backtested":  # its own module (bot/engine/backtest_check.py) imports this one
+        from bot.engine.backtest_check import measure as backtested
+
+        return await backtested(ctx, now)
     assert check.condition is not None  # the model requires one of the two
     return Evidence(await ctx.checker.check(check.condition, env, now))
 

@@ -318,3 +318,15 @@ class BreachScanner(Protocol):
     ) -> list[Breach] | None:
         """Every span of [start, end] in which ``condition`` held; None when the metric cannot be read."""
         ...
+
+
+class KeyValueStore(Protocol):
+    """Small durable values by key: cards' places, delegations, the last backtest, scaling rules.
+
+    One port for every reader (engine, actions, Slack delivery); bot/store implements it."""
+
+    async def get_value(self, key: str) -> JSON | None: ...
+
+    async def put_value(self, key: str, value: JSON) -> None: ...
+
+    async def delete_value(self, key: str) -> None: ...

@@ -235,6 +235,7 @@ COUNTS = {
     "incidents": "counts every fired rollback trigger, rollback and declared incident since the phase started",
     "trigger_breaches": "fails on any breach of a rollback trigger in the phase's metrics",
     "steps_done": "every step of the days up to this one is done (rolled back and not re-run is not done)",
+    "triggers_backtested": "the runbook was backtested in the last 7 days with no red line (ionbot backtest)",
 }
 
 

@@ -10,7 +10,7 @@ from bot.runbook.deadlines import Deadline
 from bot.runbook.model_types import ClockTime, ConditionExpr, Duration, EnvName, Model, RoleId
 from bot.runbook.step_models import ChecklistItem
 
-RecordCount = Literal["incidents", "trigger_breaches", "steps_done"]
+RecordCount = Literal["incidents", "trigger_breaches", "steps_done", "triggers_backtested"]
 
 
 class HealthCheck(Model):
@@ -25,7 +25,8 @@ class HealthCheck(Model):
     label: str
     condition: ConditionExpr | None = None
     counts: RecordCount | None = Field(
-        None, description="incidents, trigger_breaches or steps_done (instead of a condition)."
+        None,
+        description="incidents, trigger_breaches, steps_done or triggers_backtested (instead of a condition).",
     )
 
     @model_validator(mode="after")

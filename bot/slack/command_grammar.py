@@ -13,6 +13,7 @@ from bot.slack import command_words as w
 from bot.slack.command_types import (
     ApproveCommand,
     AuditCommand,
+    BacktestCommand,
     Command,
     CostCommand,
     DateRef,
@@ -87,6 +88,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "waive": ("/ion waive ID ITEM REASON", "waive a checklist item, with a reason"),
     "done": ("/ion done ID ITEM [VALUE]", "say a manual action is done, with its value, e.g. /ion done day3.1 1 67%"),
     "skip": ("/ion skip ID REASON", "skip a step, with a reason"),
+    "backtest": ("/ion backtest [WEEKS]", "replay the triggers and checks on the last weeks of metrics (default 4)"),
 }
 
 
@@ -237,6 +239,11 @@ def _done(name: str, args: list[str]) -> Command:
     return DoneCommand(w.step_id(args[0]), w.item_id(args[1]), _rest(args, 2) or None)
 
 
+def _backtest(name: str, args: list[str]) -> Command:
+    _arity(name, args, 0, 1)
+    return BacktestCommand(w.weeks(args[0]) if args else 4.0)
+
+
 _READERS: dict[str, Callable[[str, list[str]], Command]] = {
     "help": _help,
     "start": _start,
@@ -260,4 +267,5 @@ _READERS: dict[str, Callable[[str, list[str]], Command]] = {
     "untick": _tick_or_untick,
     "waive": _waive,
     "done": _done,
+    "backtest": _backtest,
 }

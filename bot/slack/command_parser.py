@@ -13,6 +13,7 @@ from bot.slack.command_grammar import USAGE, build, usage
 from bot.slack.command_types import (
     ApproveCommand,
     AuditCommand,
+    BacktestCommand,
     Command,
     CostCommand,
     DateRef,
@@ -62,6 +63,7 @@ __all__ = [
     "WEEKDAYS",
     "ApproveCommand",
     "AuditCommand",
+    "BacktestCommand",
     "Command",
     "CostCommand",
     "DateRef",

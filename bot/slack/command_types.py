@@ -208,6 +208,13 @@ class SkipCommand:
     reason: str
 
 
+@dataclass(frozen=True)
+class BacktestCommand:
+    """Replay the runbook's conditions on the last ``weeks`` of production metrics (bot/backtest)."""
+
+    weeks: float = 4.0
+
+
 Command = (
     HelpCommand
     | StartCommand
@@ -239,6 +246,7 @@ Command = (
     | WaiveCommand
     | DoneCommand
     | SkipCommand
+    | BacktestCommand
 )
 
 

@@ -128,6 +128,12 @@ def dollars(word: str) -> Decimal:
         raise BadWords(f"'{show(word)}' is not an amount in dollars; write it like $950 or 950.00.") from None
 
 
+def weeks(word: str) -> float:
+    if not re.fullmatch(r"[0-9]{1,2}(\.[0-9])?", word) or not 0 < float(word) <= 13:
+        raise BadWords(f"'{show(word)}' is not a number of weeks; give one from 1 to 13, e.g. 4.")
+    return float(word)
+
+
 def entry_count(word: str) -> int:
     if not re.fullmatch(r"[0-9]{1,4}", word) or not 1 <= int(word) <= 500:
         raise BadWords(f"'{show(word)}' is not a number of entries; give a whole number from 1 to 500.")

@@ -104,3 +104,10 @@ def test_simulate_prints_the_wall_time_of_a_simulated_day() -> None:
     rows = run_bench("simulate.py", "--runs", "1", "--days", "1")
     assert_measured(rows, "wall time median")
     assert rows["runs"][0] == "1"
+
+
+def test_backtest_prints_the_replay_time_and_one_monitoring_call_per_metric_per_chunk() -> None:
+    rows = run_bench("backtest.py", "--weeks", "0.1")
+    assert_measured(rows, "replay per region")
+    calls, target, met = rows["ListTimeSeries calls (one per metric per week-long chunk)"]
+    assert target.startswith(calls) and met == "yes"

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.engine.ports import JSON
+from bot.engine.ports import KeyValueStore as KeyValueStore
 
 
 @dataclass
@@ -66,13 +67,3 @@ class OutboxStore(Protocol):
     async def fail_and_release(self, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
         """``mark_failed`` and ``release`` in one transaction (a failed try gives its claim back)."""
         ...
-
-
-class KeyValueStore(Protocol):
-    """Small durable settings: where each card's messages are (channel, ts), so a restart finds them."""
-
-    async def get_value(self, key: str) -> JSON | None: ...
-
-    async def put_value(self, key: str, value: JSON) -> None: ...
-
-    async def delete_value(self, key: str) -> None: ...

@@ -17,6 +17,7 @@ from bot.slack.blocks.kit import Message
 from bot.slack.blocks.mrkdwn import Mrkdwn, code, escape
 from bot.slack.delivery.cards import card_key, text_message
 from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners.backtest import on_backtest
 from bot.slack.listeners.flows import done, preview_rollback, run_step
 
 
@@ -64,6 +65,8 @@ class Command:
         if handler is None:  # every Command type has a method below; this guards a new one
             raise Refused(Mrkdwn(f"`/ion` does not handle {type(command).__name__} yet; nothing was changed."))
         await handler(command)
+
+    _BacktestCommand = on_backtest  # bot/slack/listeners/backtest.py
 
     async def _run(self, command: AuditKind | None = None) -> Run:
         """The channel's run; for a ``command`` (as the engine audits it) a refusal is audited too."""

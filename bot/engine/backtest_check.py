@@ -1,0 +1,58 @@
+"""The Go/No-Go health check ``counts: triggers_backtested``: "triggers backtested in the last 7 days
+with no red line", read from the summary `ionbot backtest` or `/ion backtest` keeps in the
+KeyValueStore (bot/backtest/output.py writes it under ``SUMMARY_KEY``), with the report's link.
+
+No backtest, one older than a week, or one with a red line fails the check; a store that keeps no
+settings (a test fake) makes it unknown, never a pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from bot.engine.context import Context
+from bot.engine.gate_evidence import Counted, Evidence
+from bot.engine.ports import JSON, CheckResult
+
+SUMMARY_KEY = "backtest.latest.{runbook}"
+FRESH_FOR = timedelta(days=7)
+LABEL = "triggers backtested"
+HOW = "run `ionbot backtest` or `/ion backtest`, then measure the gate again"
+
+
+@runtime_checkable
+class StoredValues(Protocol):
+    async def get_value(self, key: str) -> JSON | None: ...
+
+
+async def measure(ctx: Context, now: datetime) -> Evidence:
+    store = ctx.store
+    if not isinstance(store, StoredValues):
+        return Evidence(CheckResult(LABEL, None, None, 0, "the backtest results cannot be read here"))
+    summary = await store.get_value(SUMMARY_KEY.format(runbook=ctx.runbook.id))
+    if not isinstance(summary, dict) or "at" not in summary:
+        return Evidence(CheckResult(LABEL, False, None, 0, f"runbook {ctx.runbook.id} was never backtested; {HOW}"))
+    return _judge(ctx, summary, now)
+
+
+def _judge(ctx: Context, summary: dict[str, Any], now: datetime) -> Evidence:
+    at = datetime.fromisoformat(str(summary["at"]))
+    link = str(summary.get("link") or "")
+    where = f" Report: {link}" if link else ""
+    what = (
+        f"backtested {ctx.show_time(at)} on {summary.get('environment', '?')}, {summary.get('weeks', '?')} weeks of "
+        f"history, {summary.get('conditions', '?')} conditions"
+    )
+    if now - at > FRESH_FOR:
+        days = (now - at).days
+        return Evidence(
+            CheckResult(LABEL, False, days, 7, f"{what}: {days} days ago, older than 7 days; {HOW}.{where}")
+        )
+    reds = [str(r) for r in summary.get("red") or []]
+    if not reds:
+        return Evidence(CheckResult(LABEL, True, 0, 0, f"{what}: no red line.{where}"))
+    counted = tuple(Counted(f"{red} ({link})" if link else red) for red in reds)
+    shown = "; ".join(reds[:4]) + (f"; and {len(reds) - 4} more" if len(reds) > 4 else "")
+    detail = f"{what}: {len(reds)} red line{'s' if len(reds) > 1 else ''}: {shown}.{where}"
+    return Evidence(CheckResult(LABEL, False, len(reds), 0, detail), counted)
