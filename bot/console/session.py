@@ -54,8 +54,9 @@ from bot.engine.permissions import DEMO_TEAM, TeamMember
 from bot.engine.ports import Event
 from bot.engine.records import StepState
 from bot.reports.mail import mailer_from_settings
-from bot.reports.render import ReportRenderer, validate_templates
+from bot.reports.render import ReportRenderer
 from bot.reports.service import ReportService
+from bot.reports.template_check import validate_templates
 from bot.runbook.loader import load_runbook
 from bot.scheduler import run_dates
 from bot.sim.faults import check_faults
