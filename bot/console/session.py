@@ -55,7 +55,7 @@ from bot.engine.ports import Event
 from bot.engine.records import StepState
 from bot.reports.mail import mailer_from_settings
 from bot.reports.render import ReportRenderer
-from bot.reports.service import ReportService
+from bot.reports.service import ReportServices, build_report_services
 from bot.reports.template_check import validate_templates
 from bot.runbook.loader import load_runbook
 from bot.scheduler import run_dates
@@ -198,7 +198,7 @@ class Session:
             self.driver = JobDriver(
                 self.bot,
                 clock,
-                self.reports,
+                self.reports.jobs,
                 self._settle_and_keep,
                 watch_every=self.options.watch_every,
                 watch_hours=self.options.watch_hours,
@@ -207,7 +207,7 @@ class Session:
             )
         self._baseline = set(asyncio.all_tasks())
 
-    def _report_service(self) -> ReportService:
+    def _report_service(self) -> ReportServices:
         """The one ReportService: scheduled jobs fire into it, and /ion report, standup, metrics use it."""
         from bot.slack.app import state_of
 
@@ -218,9 +218,10 @@ class Session:
         self.files_dir = files
         state = state_of(self.app)
         poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
-        service = ReportService(self.bot, poster, self.renderer, mailer=mailer_from_settings(self.bot.settings, files))
-        state.reports = service
-        return service
+        mailer = mailer_from_settings(self.bot.settings, files)
+        services = build_report_services(self.bot, poster, self.renderer, mailer=mailer)
+        state.reports = services.commands
+        return services
 
     async def _recover(self) -> list[Note]:
         """Executions a stopped console left running (Ctrl-C on ./ion.db) are reconciled before any line."""

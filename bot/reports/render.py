@@ -16,6 +16,9 @@ from typing import Any
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
+# The money formats live in the engine (the cost use case words its sentences with them); re-exported.
+from bot.engine.money import format_number as format_number
+from bot.engine.money import format_usd as format_usd
 from bot.reports.escape import mrkdwn
 
 PACKAGED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -57,12 +60,6 @@ def build_environment(custom_dir: Path | None = None) -> Environment:
     return env
 
 
-def format_number(value: float) -> str:
-    """82.3 -> "82.3", 85.0 -> "85", 2300 -> "2,300"."""
-    text = f"{value:,.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
 def format_value(value: float | None, unit: str = "") -> str:
     """A metric value with its unit; a missing value is "no data", never a number."""
     if value is None:
@@ -71,16 +68,6 @@ def format_value(value: float | None, unit: str = "") -> str:
         return format_usd(value)
     suffix = {"pct": "%", "ms": "ms", "mb": "MB", "rps": " r/s"}.get(unit, "")
     return format_number(value) + suffix
-
-
-def format_usd(value: float | None, signed: bool = False) -> str:
-    """-250 -> "-$250"; with ``signed`` a saving of 0 reads "$0" and an increase "+$20"."""
-    if value is None:
-        return "no data"
-    amount = format_number(abs(value))
-    if value < 0:
-        return f"-${amount}"
-    return f"+${amount}" if signed and value > 0 else f"${amount}"
 
 
 def format_hm(value: datetime | None) -> str:
