@@ -40,8 +40,6 @@ class ReportServices:
 
     jobs: ScheduledJobs
     commands: ReportCommands
-    publisher: ReportPublisher
-    poster: ReportPoster
 
 
 def build_report_services(
@@ -66,4 +64,4 @@ def build_report_services(
         facts=FactRecording(bot),
         scaling_status=ScalingStatus(bot),
     )
-    return ReportServices(jobs, commands, publisher, poster)
+    return ReportServices(jobs, commands)
