@@ -208,7 +208,7 @@ class Session:
         self._baseline = set(asyncio.all_tasks())
 
     def _report_service(self) -> ReportServices:
-        """The one ReportService: scheduled jobs fire into it, and /ion report, standup, metrics use it."""
+        """The one set of report services: jobs fire into its jobs; /ion report, standup, metrics use its commands."""
         from bot.slack.app import state_of
 
         files = self.options.files_dir
