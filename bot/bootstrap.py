@@ -273,7 +273,7 @@ async def _sim_parts(
     plan = FaultPlan(faults, run_start=run_start, calendar=runbook.calendar)
     synthetic = SyntheticMetrics(state, plan)
     # Windows before now (a gate's 24 hours, a backtest's weeks) come from the sim's history.
-    metrics = sim_history(WorldMetrics(synthetic, state), state, runbook, clock.now())
+    metrics = sim_history(WorldMetrics(synthetic, state), state, runbook, clock.now(), asked=plan)
 
     p95 = runbook.metric("p95_latency_ms")
     production = next((e for e in runbook.environments if e.production), runbook.environments[0])

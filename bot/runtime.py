@@ -1,10 +1,10 @@
 """The bot's time-driven half: reports, standups, reminders, scaling and the trigger watch, running.
 
-``Runtime`` binds a wired ``Bot`` to a ``ReportService`` and a ``ReportScheduler``. On real time
-APScheduler fires the jobs; on a virtual clock nothing fires by itself and ``run_due`` walks the
-clock from one fire time to the next (console ``advance 2h``, ``ionbot simulate``, tests), so
-every job runs at its own virtual time and in time order. Claims in the store make each post
-happen once across restarts and replicas.
+``Runtime`` binds a wired ``Bot`` to the report services (bot/reports/service.py) and a
+``ReportScheduler``. On real time APScheduler fires the jobs; on a virtual clock nothing fires
+by itself and ``run_due`` walks the clock from one fire time to the next (console ``advance 2h``,
+``ionbot simulate``, tests), so every job runs at its own virtual time and in time order.
+Claims in the store make each post happen once across restarts and replicas.
 
 Runs are started and finished by whichever replica got the command, so the set of scheduled
 runs is read again from the store on every run-level event here and every ``resync_every``
@@ -26,8 +26,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.engine.clock import VirtualClock
 from bot.engine.ports import Event
 from bot.engine.records import Run
+from bot.reports.ports import ReportPoster
 from bot.reports.render import ReportRenderer
-from bot.reports.service import ReportPoster, ReportService
+from bot.reports.service import build_report_services
 from bot.scheduler import FireResult, JobSpec, ReportScheduler
 
 if TYPE_CHECKING:
@@ -92,9 +93,12 @@ class Runtime:
         self.watch_every = watch_every
         self.resync_every = resync_every
         self.virtual = isinstance(bot.clock, VirtualClock)
-        self.reports = ReportService(bot, poster, renderer)
+        services = build_report_services(bot, poster, renderer)
+        self.poster = poster
+        self.jobs = services.jobs  # the scheduled jobs' bodies
+        self.reports = services.commands  # the on-demand report commands (the Slack app's ReportsPort)
         self.scheduler: Any = scheduler if scheduler is not None else JobTable() if self.virtual else AsyncIOScheduler()
-        self.report_scheduler = ReportScheduler(self.scheduler, self.reports, bot.store, bot.clock)
+        self.report_scheduler = ReportScheduler(self.scheduler, self.jobs, bot.store, bot.clock)
         self.fired: list[Fired] = []
         self._thinned: dict[str, BaseTrigger] = {}
         self._cursor: datetime | None = None
@@ -151,7 +155,7 @@ class Runtime:
         except Exception:  # a database hiccup: the next tick tries again, the jobs keep firing
             log.exception("runtime.resync_failed")
         await self.report_scheduler.retry_failed(self.bot.clock.now())
-        await self.reports.retry_emails()
+        await self.jobs.retry_emails()
 
     async def sync_runs(self) -> None:
         """Schedule open runs not yet scheduled and drop those that finished or were abandoned."""

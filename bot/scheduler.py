@@ -1,7 +1,7 @@
 """When reports, standups, reminders, scaling rules and the trigger watch run, and that each posts once.
 
-``build_jobs`` is a pure function of the runbook and the run's start date. ``ReportScheduler``
-wires those jobs into an APScheduler 3 ``AsyncIOScheduler``; every run of a job first checks
+The jobs themselves are data (bot/job_specs.py). ``ReportScheduler`` wires them into an
+APScheduler 3 ``AsyncIOScheduler``; every run of a job first checks
 that its time falls on a run day, then claims (job, run, local date) in the shared ClaimStore,
 so a restart, a misfire catch-up or a second replica on the same database never posts twice.
 A post that fails gives its claim back and is tried again at the next tick (at most
@@ -18,176 +18,50 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine.ports import Clock
+from bot.job_specs import (
+    GATE_GRACE,
+    REPORT_GRACE,
+    SCALING_GRACE,
+    JobKind,
+    JobSpec,
+    build_jobs,
+    fire_times,
+    latest_fire_time,
+    run_dates,
+    run_day_of,
+)
 from bot.reports.ports import ClaimStore
-from bot.runbook.models import Calendar, Runbook
+from bot.runbook.models import Runbook
 
-log = structlog.get_logger(__name__)
-
-JobKind = Literal[
-    "daily_report", "standup", "gate_reminder", "phase_summary", "final_report", "scaling", "trigger_watch"
+__all__ = [  # the job data is re-exported: callers import the schedule's names from here
+    "GATE_GRACE",
+    "LATE_AFTER",
+    "POST_ATTEMPTS",
+    "REPORT_GRACE",
+    "SCALING_GRACE",
+    "FireResult",
+    "JobKind",
+    "JobSkipped",
+    "JobSpec",
+    "ReportScheduler",
+    "ScheduleCallbacks",
+    "ScheduledRun",
+    "build_jobs",
+    "failed_report_text",
+    "fire_times",
+    "latest_fire_time",
+    "missed_report_text",
+    "run_dates",
+    "run_day_of",
 ]
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-REPORT_GRACE = timedelta(hours=1)
-GATE_GRACE = timedelta(minutes=30)
-SCALING_GRACE = timedelta(minutes=10)
+
 LATE_AFTER = timedelta(minutes=5)
 POST_ATTEMPTS = 3  # the first post and two retries at the following ticks
 _ALREADY = "already posted (claimed by this or another replica)"
-_LOOKBACK = timedelta(days=8)  # longer than any gap between two occurrences of a daily job
 
-
-# --- the run calendar ------------------------------------------------------------------------
-
-
-def run_dates(calendar: Calendar, start: date) -> list[date]:
-    """The date of Day 1..N: the working days (calendar weekdays) from ``start`` on."""
-    allowed = {WEEKDAYS.index(d) for d in calendar.weekdays}
-    dates: list[date] = []
-    current = start
-    while len(dates) < calendar.working_days:
-        if current.weekday() in allowed:
-            dates.append(current)
-        current += timedelta(days=1)
-    return dates
-
-
-def run_day_of(calendar: Calendar, start: date, on: date) -> int | None:
-    """Day N when ``on`` is a run day, None on a weekend or outside the run."""
-    dates = run_dates(calendar, start)
-    return dates.index(on) + 1 if on in dates else None
-
-
-# --- jobs as data ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One scheduled job of a run. ``day`` is fixed for one-off jobs (summary, final, gate reminders).
-
-    ``name`` is the standup name or the gate id. ``claim`` says how often the job may post:
-    once per local date, once per fire time (hourly scaling), or without a claim (the watch is
-    idempotent: an open alert suppresses re-firing). ``missed_notice`` jobs post "the Day N
-    report was missed" when a restart finds them past their grace time.
-    """
-
-    job_key: str
-    trigger: BaseTrigger
-    kind: JobKind
-    day: int | None
-    misfire_grace_time: timedelta
-    name: str | None = None
-    claim: Literal["per_date", "per_fire", "none"] = "per_date"
-    missed_notice: bool = False
-    run_day_only: bool = True
-
-
-def build_jobs(runbook: Runbook, run_start_date: date) -> list[JobSpec]:
-    """Every job of a run: reports, standups, gate reminders, summary, final report, scaling, watch."""
-    team = ZoneInfo(runbook.calendar.timezone)
-    schedule = runbook.schedule
-    dates = run_dates(runbook.calendar, run_start_date)
-    first = datetime.combine(dates[0], time(0), team)
-    last = datetime.combine(dates[-1], time(23, 59, 59), team)
-    weekdays = ",".join(runbook.calendar.weekdays)
-    report_at = schedule.daily_report_at
-
-    def once(day: int, at: time, zone: ZoneInfo = team) -> CronTrigger:
-        on = dates[day - 1]
-        return CronTrigger(year=on.year, month=on.month, day=on.day, hour=at.hour, minute=at.minute, timezone=zone)
-
-    jobs = [
-        JobSpec(
-            "daily_report",
-            CronTrigger(
-                day_of_week=weekdays,
-                hour=report_at.hour,
-                minute=report_at.minute,
-                timezone=team,
-                start_date=first,
-                end_date=last,
-            ),
-            "daily_report",
-            None,
-            REPORT_GRACE,
-            missed_notice=True,
-        )
-    ]
-    for standup in schedule.standups:
-        # Every day in the standup's own zone; the run-day check (team calendar) filters weekends.
-        trigger = CronTrigger(
-            hour=standup.at.hour,
-            minute=standup.at.minute,
-            timezone=ZoneInfo(standup.timezone),
-            start_date=first,
-            end_date=last,
-        )
-        jobs.append(
-            JobSpec(f"standup:{standup.name}", trigger, "standup", None, schedule.standup_duration, standup.name)
-        )
-    for gate in runbook.gates:
-        if gate.day <= len(dates):
-            jobs.append(
-                JobSpec(f"gate:{gate.id}", once(gate.day, gate.at), "gate_reminder", gate.day, GATE_GRACE, gate.id)
-            )
-    if schedule.summary_day is not None and schedule.summary_day <= len(dates):
-        day = schedule.summary_day
-        jobs.append(
-            JobSpec("phase_summary", once(day, report_at), "phase_summary", day, REPORT_GRACE, missed_notice=True)
-        )
-    if schedule.final_report_day is not None and schedule.final_report_day <= len(dates):
-        day = schedule.final_report_day
-        trigger = once(day, schedule.final_report_at or report_at)
-        jobs.append(JobSpec("final_report", trigger, "final_report", day, REPORT_GRACE, missed_notice=True))
-    jobs.append(
-        JobSpec(
-            "scaling",
-            # Hourly in UTC: APScheduler 3.11's hourly cron in a local zone repeats the fall-back hour
-            # forever (01:00 CST after 01:00 CST). Every UTC hour is a local hour start in whole-hour
-            # zones; the callback picks the local rule from ``at``.
-            CronTrigger(minute=0, timezone=UTC, start_date=first),
-            "scaling",
-            None,
-            SCALING_GRACE,
-            claim="per_fire",
-            run_day_only=False,
-        )
-    )
-    interval = schedule.watch_interval
-    jobs.append(
-        JobSpec(
-            "trigger_watch",
-            IntervalTrigger(seconds=int(interval.total_seconds()), start_date=first, timezone=team),
-            "trigger_watch",
-            None,
-            interval,
-            claim="none",
-            run_day_only=False,
-        )
-    )
-    return jobs
-
-
-def fire_times(trigger: BaseTrigger, start: datetime, end: datetime) -> list[datetime]:
-    """Every fire time of ``trigger`` in [start, end]."""
-    times: list[datetime] = []
-    fire: datetime | None = trigger.get_next_fire_time(None, start)
-    while fire is not None and fire <= end:
-        if times and fire <= times[-1]:
-            break  # a trigger that does not advance (a DST fold in APScheduler 3) must not hang us
-        times.append(fire)
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-    return times
-
-
-def latest_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta = _LOOKBACK) -> datetime | None:
-    """When the job was last due at or before ``now`` (None when not within ``lookback``)."""
-    times = fire_times(trigger, now - lookback, now)
-    return times[-1] if times else None
+log = structlog.get_logger(__name__)
 
 
 def _report_name(kind: str) -> str:

@@ -4,7 +4,7 @@ Every line becomes the request Slack would send (``console_payloads``, ``console
 through ``app.async_dispatch`` (the same listeners as production), and comes back as the Web API
 calls the bot made (``console_feed``). ``ionbot console`` and ``ionbot simulate`` both drive
 this class; only how lines arrive and how replies are shown differ. Scheduled jobs and the
-on-demand report commands go through the one ``ReportService`` serve uses, posting through the
+on-demand report commands go through the same report services serve uses, posting through the
 app's outbox; charts are written to ``files_dir`` and the report shows their path.
 """
 
@@ -54,8 +54,9 @@ from bot.engine.permissions import DEMO_TEAM, TeamMember
 from bot.engine.ports import Event
 from bot.engine.records import StepState
 from bot.reports.mail import mailer_from_settings
-from bot.reports.render import ReportRenderer, validate_templates
-from bot.reports.service import ReportService
+from bot.reports.render import ReportRenderer
+from bot.reports.service import ReportServices, build_report_services
+from bot.reports.template_check import validate_templates
 from bot.runbook.loader import load_runbook
 from bot.scheduler import run_dates
 from bot.sim.faults import check_faults
@@ -197,7 +198,7 @@ class Session:
             self.driver = JobDriver(
                 self.bot,
                 clock,
-                self.reports,
+                self.reports.jobs,
                 self._settle_and_keep,
                 watch_every=self.options.watch_every,
                 watch_hours=self.options.watch_hours,
@@ -206,8 +207,8 @@ class Session:
             )
         self._baseline = set(asyncio.all_tasks())
 
-    def _report_service(self) -> ReportService:
-        """The one ReportService: scheduled jobs fire into it, and /ion report, standup, metrics use it."""
+    def _report_service(self) -> ReportServices:
+        """The one set of report services: jobs fire into its jobs; /ion report, standup, metrics use its commands."""
         from bot.slack.app import state_of
 
         files = self.options.files_dir
@@ -217,9 +218,10 @@ class Session:
         self.files_dir = files
         state = state_of(self.app)
         poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
-        service = ReportService(self.bot, poster, self.renderer, mailer=mailer_from_settings(self.bot.settings, files))
-        state.reports = service
-        return service
+        mailer = mailer_from_settings(self.bot.settings, files)
+        services = build_report_services(self.bot, poster, self.renderer, mailer=mailer)
+        state.reports = services.commands
+        return services
 
     async def _recover(self) -> list[Note]:
         """Executions a stopped console left running (Ctrl-C on ./ion.db) are reconciled before any line."""

@@ -11,18 +11,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.runbook.models import Runbook, Step
+from bot.runbook.models import Calendar, Runbook, Step
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # the runbook's weekday names, Monday first
 
 
 class RunCalendar:
     """Working days of one run: ``date_of(1)`` is the first working day on or after the start."""
 
-    def __init__(self, runbook: Runbook, start_date: date) -> None:
-        self.zone = ZoneInfo(runbook.calendar.timezone)
-        self.working_days = runbook.calendar.working_days
-        self._weekdays = frozenset(_WEEKDAYS.index(d) for d in runbook.calendar.weekdays)
+    def __init__(self, runbook: Runbook | Calendar, start_date: date) -> None:
+        """``runbook`` may be the runbook or just its calendar section (all the scheduler holds)."""
+        calendar = runbook if isinstance(runbook, Calendar) else runbook.calendar
+        self.zone = ZoneInfo(calendar.timezone)
+        self.working_days = calendar.working_days
+        self._weekdays = frozenset(WEEKDAYS.index(d) for d in calendar.weekdays)
         self.start_date = start_date
         self._dates = self._build_dates()
 
@@ -34,6 +36,11 @@ class RunCalendar:
                 dates.append(day)
             day += timedelta(days=1)
         return dates
+
+    @property
+    def dates(self) -> tuple[date, ...]:
+        """The dates of Day 1..N, in order."""
+        return tuple(self._dates)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self._weekdays

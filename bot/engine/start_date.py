@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from bot.engine.calendar import WEEKDAYS as _WEEKDAYS
 from bot.engine.calendar import RunCalendar
 from bot.engine.errors import Refused
 from bot.runbook.models import Runbook
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 

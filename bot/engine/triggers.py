@@ -28,6 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.engine.calendar import WEEKDAYS as _WEEKDAYS
 from bot.engine.evaluator import Evaluation
 from bot.engine.ports import AlertRecord
 from bot.engine.records import StepLane, StepState
@@ -37,7 +38,6 @@ from bot.runbook.models import Runbook, Step, Trigger
 ACTIVE = ("open", "acknowledged", "held")
 BREACH_KINDS = ("breach", "incident")
 STEP_TRIGGER = "rollback_if"  # the prefix of a step-scoped trigger id: rollback_if:<step>:<index>[@<env>]
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAUSED_AT = "auto_rollback_paused_at"  # alert.data keys of a countdown stopped with the run
 LEFT_SECONDS = "auto_rollback_left_seconds"
 

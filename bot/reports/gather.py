@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.engine.calendar import RunCalendar
 from bot.engine.cost_ledger import CostLedger
+from bot.engine.cost_recording import bills_key
 from bot.engine.ports import BOT_ACTOR
 from bot.engine.records import Run, StepState
 from bot.engine.report_model import (
@@ -34,7 +35,7 @@ from bot.engine.report_model import (
 )
 from bot.reports.charts import ChartSeries
 from bot.reports.gather_blockers import BlockersGatherer, alert_state_at
-from bot.reports.gather_cost import CostGatherer, bills_key
+from bot.reports.gather_cost import CostGatherer
 from bot.reports.gather_metrics import READING_WINDOW, MetricsGatherer, aggregate, day_span, production_environment
 from bot.reports.gather_verdicts import VerdictsGatherer
 from bot.reports.history import History, HistoryReader, LaneMove

@@ -13,6 +13,7 @@ import structlog
 from bot.cloud.billing_export import SOURCE as BILLING_SOURCE
 from bot.cloud.billing_export import BillingExport
 from bot.engine.cost_ledger import CostEntry, CostLedger, build_cost_ledger
+from bot.engine.cost_recording import bills_key
 from bot.reports.history import LaneMove
 from bot.runbook.models import Runbook
 
@@ -20,11 +21,6 @@ if TYPE_CHECKING:
     from bot.bootstrap import Bot
 
 log = structlog.get_logger(__name__)
-
-
-def bills_key(run_id: str) -> str:
-    """Where ``/ion cost`` appends a run's bills in the key-value store (a JSON list)."""
-    return f"cost:bills:{run_id}"
 
 
 class CostGatherer:

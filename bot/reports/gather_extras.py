@@ -89,7 +89,7 @@ def status_of(role: Literal["accept", "rollback"], result: CheckResult) -> Metri
 
 
 class ExtrasGatherer:
-    """Reads what the day-specific report parts need; one per ReportService."""
+    """Reads what the day-specific report parts need; one per report publisher."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot

@@ -1,31 +1,24 @@
 """Render reports from Jinja2 templates into Slack mrkdwn.
 
 Undefined names fail loudly (StrictUndefined) and every template is rendered once with a
-sample context at start-up (``validate_templates``), so a broken team template is reported
-when the bot starts, not at 5 PM. Autoescape is off (mrkdwn is not HTML); templates pass
+sample context at start-up (``bot.reports.template_check.validate_templates``), so a broken team
+template is reported when the bot starts, not at 5 PM. Autoescape is off (mrkdwn is not HTML); templates pass
 every user-provided string through the ``mrkdwn`` filter instead.
 """
 
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import (
-    BaseLoader,
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateNotFound,
-    TemplateSyntaxError,
-)
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
+# The money formats live in the engine (the cost use case words its sentences with them); re-exported.
+from bot.engine.money import format_number as format_number
+from bot.engine.money import format_usd as format_usd
 from bot.reports.escape import mrkdwn
 
 PACKAGED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -67,12 +60,6 @@ def build_environment(custom_dir: Path | None = None) -> Environment:
     return env
 
 
-def format_number(value: float) -> str:
-    """82.3 -> "82.3", 85.0 -> "85", 2300 -> "2,300"."""
-    text = f"{value:,.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
 def format_value(value: float | None, unit: str = "") -> str:
     """A metric value with its unit; a missing value is "no data", never a number."""
     if value is None:
@@ -81,16 +68,6 @@ def format_value(value: float | None, unit: str = "") -> str:
         return format_usd(value)
     suffix = {"pct": "%", "ms": "ms", "mb": "MB", "rps": " r/s"}.get(unit, "")
     return format_number(value) + suffix
-
-
-def format_usd(value: float | None, signed: bool = False) -> str:
-    """-250 -> "-$250"; with ``signed`` a saving of 0 reads "$0" and an increase "+$20"."""
-    if value is None:
-        return "no data"
-    amount = format_number(abs(value))
-    if value < 0:
-        return f"-${amount}"
-    return f"+${amount}" if signed and value > 0 else f"${amount}"
 
 
 def format_hm(value: datetime | None) -> str:
@@ -111,51 +88,3 @@ class ReportRenderer:
 
     def render(self, template: str, context: Mapping[str, Any]) -> str:
         return self.environment.get_template(template).render(**context).strip() + "\n"
-
-
-def validate_templates(custom_dir: Path | None = None) -> list[str]:
-    """Render every template with a sample context; one sentence per problem, naming file and line."""
-    from bot.reports.samples import sample_contexts
-
-    if custom_dir is not None and not custom_dir.is_dir():
-        return [
-            f"{custom_dir}: the template directory ({TEMPLATES_DIR_ENV}) does not exist; "
-            "the packaged templates would be used for every report. Create it or unset the variable."
-        ]
-    env = build_environment(custom_dir)
-    contexts = sample_contexts()
-    problems: list[str] = []
-    for name in TEMPLATE_NAMES:
-        try:
-            template = env.get_template(name)
-            template.render(**contexts[name])
-        except TemplateSyntaxError as error:
-            where = f"{error.filename or error.name or name}:{error.lineno}"
-            problems.append(f"{where}: {error.message}. {_advice(name)}")
-        except TemplateNotFound as error:
-            problems.append(f"{name}: the template {error.name} was not found in {_dirs(custom_dir)}. {_advice(name)}")
-        except Exception as error:  # any render error must be reported, not crash start-up
-            problems.append(f"{_render_location(error, name)}: {_describe(error)}. {_advice(name)}")
-    return problems
-
-
-def _advice(name: str) -> str:
-    return f"Nothing was posted; fix the template and restart, or delete it to use the packaged {name}."
-
-
-def _dirs(custom_dir: Path | None) -> str:
-    return f"{custom_dir} or {PACKAGED_TEMPLATES}" if custom_dir else str(PACKAGED_TEMPLATES)
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, TemplateError):
-        return error.message or type(error).__name__
-    return f"{type(error).__name__}: {error}"
-
-
-def _render_location(error: Exception, name: str) -> str:
-    """Jinja rewrites tracebacks so template frames carry the template file and line: use the last one."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename.endswith(".j2"):
-            return f"{frame.filename}:{frame.lineno}"
-    return name

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.engine.calendar import WEEKDAYS as _WEEKDAYS
 from bot.runbook.durations import parse_clock, parse_duration
 from bot.runbook.models import Calendar, Runbook
 from bot.runbook.suggest import did_you_mean
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _FAULT = re.compile(
     r"^\s*(?P<metric>\*|[a-z][a-z0-9_]*)\s+(?P<value>no_data|-?\d+(?:\.\d+)?)\s+"

@@ -35,13 +35,18 @@ class PastFault:
 
 
 class PastFaults(FaultPlan):
-    """Faults at absolute past times (the FaultPlan interface the synthetic metrics read)."""
+    """Faults at absolute past times (the FaultPlan interface the synthetic metrics read); the
+    faults a person asked for (``--fault``) win over the demo's own history where both apply, so a
+    bot started after a faulty run still draws that run's faults."""
 
-    def __init__(self, faults: Iterable[PastFault]) -> None:
+    def __init__(self, faults: Iterable[PastFault], asked: FaultPlan | None = None) -> None:
         super().__init__()
         self.past = list(faults)
+        self.asked = asked
 
     def override(self, metric_id: str, at: datetime) -> Override | None:
+        if self.asked is not None and (given := self.asked.override(metric_id, at)) is not None:
+            return given
         found: Override | None = None
         for fault in self.past:
             if fault.metric in ("*", metric_id) and fault.start <= at < fault.end:
@@ -131,14 +136,20 @@ class HistoryMetrics:
 
 
 def sim_history(
-    live: MetricsSource, world: SimWorldState, runbook: Runbook, since: datetime, *, seed: int = 17
+    live: MetricsSource,
+    world: SimWorldState,
+    runbook: Runbook,
+    since: datetime,
+    *,
+    seed: int = 17,
+    asked: FaultPlan | None = None,
 ) -> HistoryMetrics:
     """The sim's metrics with a past: the world frozen at ``since`` and the demo's history faults."""
     zone = ZoneInfo(runbook.calendar.timezone)
     production = next((e.name for e in runbook.environments if e.production), "production")
     past = SyntheticMetrics(
         FrozenWorld.capture(world, runbook),
-        PastFaults(demo_faults(since, zone)),
+        PastFaults(demo_faults(since, zone), asked),
         seed=seed,
         reference_environment=production,
     )

@@ -259,7 +259,8 @@ async def _serve_built(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.reports.render import ReportRenderer, validate_templates
+    from bot.reports.render import ReportRenderer
+    from bot.reports.template_check import validate_templates
     from bot.runtime import Runtime
     from bot.slack.app import build_app, state_of
     from bot.slack.delivery.report_poster import SlackReportPoster

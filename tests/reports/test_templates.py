@@ -13,8 +13,8 @@ from bot.reports.render import (
     TEMPLATE_NAMES,
     ReportRenderer,
     templates_dir_from_env,
-    validate_templates,
 )
+from bot.reports.template_check import validate_templates
 from tests.reports import scripted
 from tests.reports.fixtures import week17_runbook
 

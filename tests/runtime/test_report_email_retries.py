@@ -41,7 +41,7 @@ async def process(database: Path, clock: VirtualClock, mail: dict[str, Any]) -> 
 
 
 def notes(runtime: Runtime, run_id: str) -> list[str]:
-    poster = runtime.reports.poster
+    poster = runtime.poster
     assert isinstance(poster, RecordingPoster)
     return [p.text for p in poster.keyed(f"reply:daily_report:{run_id}:1")]
 
@@ -76,12 +76,12 @@ async def test_two_replicas_retrying_at_the_same_tick_send_the_email_once(tmp_pa
         process(tmp_path / "ion.db", clocks[1], mail) as (_, second),
     ):
         run = await start_and_pass_preflight(bot)
-        await first.reports.post_daily_report(run.id, 1, False)
+        await first.jobs.post_daily_report(run.id, 1, False)
         assert inbox.messages == []
         for clock in clocks:
             await clock.advance(timedelta(minutes=6))
-        await asyncio.gather(first.reports.retry_emails(), second.reports.retry_emails())
-        await asyncio.gather(first.reports.retry_emails(), second.reports.retry_emails())
+        await asyncio.gather(first.jobs.retry_emails(), second.jobs.retry_emails())
+        await asyncio.gather(first.jobs.retry_emails(), second.jobs.retry_emails())
         said = notes(first, run.id) + notes(second, run.id)
     assert len(inbox.messages) == 1 and inbox.refused == 3
     assert said.count(":email: The email of this report was sent to team@ion.dev after all.") == 1

@@ -144,7 +144,7 @@ class TestARollback:
             ":no_entry: day2.2 Reduce Minimum Instances (EU Region) is blocked: day2.1 was rolled back in production"
         ) in issues
 
-        await team.runtime.reports.post_phase_summary(team.run.id, 5, False)
+        await team.runtime.jobs.post_phase_summary(team.run.id, 5, False)
         summary = team.poster.posts[-1].text
         row = line_starting(summary, "- :leftwards_arrow_with_hook: day2.1")
         assert "reached production (rolled back there)" in row
@@ -155,7 +155,7 @@ class TestARollback:
     async def test_a_rollback_by_hand_says_who(self, team: Team) -> None:
         await run_day2_1(team)
         await team.bot.rollout.confirm_rollback(CHANNEL, "day2.1", sam)
-        await team.runtime.reports.post_phase_summary(team.run.id, 5, False)
+        await team.runtime.jobs.post_phase_summary(team.run.id, 5, False)
         row = line_starting(team.poster.posts[-1].text, "- :leftwards_arrow_with_hook: day2.1")
         assert "rolled back (rolled back by sam at Mon " in row
 
@@ -188,7 +188,7 @@ class TestQualityFacts:
         assert said == "Recorded 'Zero data loss': holds, by maria (restore drill clean). The next report shows it."
         audit = await team.bot.store.audit(team.run.id)
         assert any(e.what == "record quality" and e.actor_name == "maria" for e in audit)
-        await reports.post_phase_summary(team.run.id, 5, False)
+        await team.runtime.jobs.post_phase_summary(team.run.id, 5, False)
         quality = team.poster.posts[-1].text.split("*Quality targets:*\n")[1].split("\n\n")[0]
         assert "- :white_check_mark: Zero data loss: met (recorded by maria on Mon 02 Nov 09:" in quality
         assert ": restore drill clean)" in quality
@@ -209,17 +209,17 @@ class TestQualityFacts:
 
 class TestTheFinalReport:
     async def test_it_waits_for_the_day_10_decision_and_posts_once_when_it_is_made(self, team: Team) -> None:
-        reports = team.runtime.reports
+        jobs = team.runtime.jobs
         friday = MONDAY + timedelta(days=11)
         await team.clock.advance_to(utc(chicago(friday, 17)))
-        await reports.post_final_report(team.run.id, 10, False)
+        await jobs.post_final_report(team.run.id, 10, False)
         [waiting] = team.poster.keyed("final_waiting:")
         assert "waits for *Day 10 decision point: Week 17 Complete*" in waiting.text
         assert team.poster.keyed("final_report:") == []
 
         await team.clock.advance(timedelta(minutes=20))
         await decide_yes(team, "gonogo.day10")
-        await reports.post_final_report(team.run.id, 10, False)  # a retried job adds nothing
+        await jobs.post_final_report(team.run.id, 10, False)  # a retried job adds nothing
         [final] = team.poster.keyed("final_report:")
         assert final.text.startswith("*Week 17 Final Report*")
         assert "- Day 10 decision point: Week 17 Complete: Proceed to Week 18 (lee)" in section(final.text, "Decision")
@@ -298,7 +298,7 @@ class TestEmail:
                 run = await start_and_pass_preflight(bots[0])
                 pairs = zip(bots, clocks, strict=True)
                 runtimes = [Runtime(b, RecordingPoster(c), watch_every=WATCH_EVERY) for b, c in pairs]
-                await asyncio.gather(*(r.reports.post_daily_report(run.id, 1, False) for r in runtimes))
+                await asyncio.gather(*(r.jobs.post_daily_report(run.id, 1, False) for r in runtimes))
             finally:
                 for b in bots:
                     await b.close()
@@ -364,7 +364,7 @@ class TestTheBillingExport:
             runtime = Runtime(bot, poster, watch_every=WATCH_EVERY)
             try:
                 run = await start_and_pass_preflight(bot)
-                await runtime.reports.post_daily_report(run.id, 1, False)
+                await runtime.jobs.post_daily_report(run.id, 1, False)
             finally:
                 await bot.close()
         [report] = poster.keyed("daily_report:")
@@ -385,8 +385,8 @@ class TestEmbeddedDefaults:
         runtime = Runtime(bot, poster, watch_every=WATCH_EVERY)
         try:
             run = await start_and_pass_preflight(bot)
-            await runtime.reports.post_daily_report(run.id, 1, False)
-            await runtime.reports.post_daily_report(run.id, 1, False)  # a retried job: no second email
+            await runtime.jobs.post_daily_report(run.id, 1, False)
+            await runtime.jobs.post_daily_report(run.id, 1, False)  # a retried job: no second email
         finally:
             await bot.close()
         [message] = list(mailbox.Maildir(str(tmp_path / "mail"), create=False))

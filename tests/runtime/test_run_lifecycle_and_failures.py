@@ -102,7 +102,7 @@ class TestRunsAcrossReplicas:
         result = await b.runtime.report_scheduler.fire(run.id, "daily_report")
         assert (result.posted, result.reason) == (False, f"skipped: run {run.id} is finished")
         with pytest.raises(JobSkipped):
-            await b.runtime.reports.post_standup(run.id, "US", 1, False)
+            await b.runtime.jobs.post_standup(run.id, "US", 1, False)
         assert not b.poster.keyed("daily_report:")
 
     async def test_a_run_started_on_another_replica_is_scheduled_here_at_the_next_resync(

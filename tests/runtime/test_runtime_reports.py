@@ -83,7 +83,7 @@ class TestDayOne:
         await team.runtime.run_due(utc(chicago(MONDAY, 18)))
         posted = list(team.poster.posts)
         assert await team.runtime.run_due(utc(chicago(MONDAY, 18))) == []
-        await team.runtime.reports.post_daily_report(team.run.id, 1, False)  # a retried job body
+        await team.runtime.jobs.post_daily_report(team.run.id, 1, False)  # a retried job body
         assert team.poster.posts == posted
         assert len(team.poster.keyed(DAY1_REPORT)) == 1
 

@@ -20,7 +20,7 @@ import yaml
 from slack_sdk.http_retry import builtin_async_handlers
 from sqlalchemy import select
 
-from bot.reports.service import ReportService
+from bot.reports.service import build_report_services
 from bot.sim.slack_api import FakeSlackApi
 from bot.slack.delivery.report_poster import SlackReportPoster
 from bot.store import deliveries
@@ -53,7 +53,8 @@ async def slack(
     monkeypatch.setattr(builtin_async_handlers, "random", NoJitter)
     async for harness in conftest.slack_harness(tmp_path, api, True, database_url=database_url):
         state = harness.state
-        state.reports = ReportService(harness.bot, SlackReportPoster(state.outbox, state.outbox.client))
+        poster = SlackReportPoster(state.outbox, state.outbox.client)
+        state.reports = build_report_services(harness.bot, poster).commands
         yield harness
 
 

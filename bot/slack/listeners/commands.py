@@ -16,7 +16,7 @@ from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
 from bot.slack.blocks.mrkdwn import Mrkdwn, code, escape
 from bot.slack.delivery.cards import card_key, text_message
-from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners import AppState, ReportsPort, answered, delivery_key
 from bot.slack.listeners.backtest import on_backtest
 from bot.slack.listeners.flows import done, preview_rollback, run_step
 
@@ -302,7 +302,7 @@ class Command:
 
     # --- reports -------------------------------------------------------------------------------
 
-    def _reports(self) -> Any:
+    def _reports(self) -> ReportsPort:
         if self.state.reports is None:
             raise Refused(
                 "Reports are not configured in this bot yet, so this command cannot answer; nothing was changed."
