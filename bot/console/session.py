@@ -187,10 +187,9 @@ class Session:
         http = aiohttp.ClientSession()
         self._stack.push_async_callback(http.close)
         self.client = AsyncWebClient(token="xoxb-console", base_url=self.api.base_url, session=http)
-        self.app = build_app(self.bot, self.client, signing_secret=None, process_before_response=True)
+        self.app, self.reports = self._app_and_reports(build_app)
         self.feed = Feed(self.api, {m.user_id: m.name for m in self.team})
         self.bot.events.subscribe(self._note_production_done)
-        self.reports = self._report_service()
         self.started = await self._recover()
         if isinstance(clock, SteppedClock):
             self.clock = clock
@@ -206,20 +205,19 @@ class Session:
             )
         self._baseline = set(asyncio.all_tasks())
 
-    def _report_service(self) -> ReportService:
-        """The one ReportService: scheduled jobs fire into it, and /ion report, standup, metrics use it."""
-        from bot.slack.app import state_of
-
+    def _app_and_reports(self, build_app: AppFactory) -> tuple[AsyncApp, ReportService]:
+        """The app and the one ReportService on one outbox: scheduled jobs fire into the service,
+        and /ion report, standup, metrics use it through the app."""
         files = self.options.files_dir
         if files is None:  # our own folder: the charts live as long as the session that shows their paths
             files = Path(tempfile.mkdtemp(prefix="ionbot-charts-"))
             self._stack.callback(_remove_tree, files)
         self.files_dir = files
-        state = state_of(self.app)
-        poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
+        outbox = bootstrap.outbox_for(self.bot, self.client)
+        poster = SlackReportPoster(outbox, self.client, files_dir=files)
         service = ReportService(self.bot, poster, self.renderer, mailer=mailer_from_settings(self.bot.settings, files))
-        state.reports = service
-        return service
+        deps = bootstrap.slack_deps(self.bot, outbox, service)
+        return build_app(deps, signing_secret=None, process_before_response=True), service
 
     async def _recover(self) -> list[Note]:
         """Executions a stopped console left running (Ctrl-C on ./ion.db) are reconciled before any line."""
@@ -259,7 +257,7 @@ class Session:
         if sim is None or not event.step_id:
             return
         for lane in await self.bot.store.lanes(event.run_id):
-            production = self.bot.rollout.ctx.is_production(lane.environment)
+            production = self.bot.rollout.is_production(lane.environment)
             if lane.step_id == event.step_id and production and lane.state is StepState.DONE:
                 note = getattr(sim.metrics, "note_step_done", None)
                 if note is not None:

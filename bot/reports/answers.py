@@ -84,7 +84,7 @@ class Answers:
             "by": actor.name,
         }
         await self.bot.store.append_value(bills_key(run_id), bill)  # two bills at once: both kept
-        await self.bot.rollout.ctx.auditor.record(
+        await self.bot.rollout.note(
             actor, "record cost", run_id=run_id, detail=f"{match.service} {format_usd(usd)}/month"
         )
         saved = format_usd(usd - match.current_usd)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from bot.engine.deliveries import note_answer, outside_delivery
 from bot.engine.ports import JSON, KeyValueStore, OutboxMessage
 from bot.slack.blocks.kit import Message, context
 from bot.slack.blocks.limits import FALLBACK_TEXT, clamp
 from bot.slack.blocks.mrkdwn import Mrkdwn, escape
 from bot.slack.delivery.outbox import Outbox
-from bot.store.deliveries import note_answer, outside_delivery
 
 DRY_RUN_MARK = "DRY RUN"
 _TRACK = "track|"  # a tracked message's first part: track|<track>|<base>
