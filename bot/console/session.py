@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import bootstrap
 from bot.bootstrap import Bot
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.console import payloads
 from bot.console.actions import CardActions, Confirm, answer, serve_response_urls
 from bot.console.feed import Entry, Feed
@@ -147,18 +147,7 @@ class Session:
         if person(self.options.user, self.team) is None:
             team = ", ".join(m.name for m in self.team)
             raise ConsoleError(f"There is no demo team member '{self.options.user}'; choose one of {team}.")
-        overrides: dict[str, Any] = {}
-        if self.options.extra_team:
-            overrides["ION_ROLES"] = roles_of(self.team)
-        throwaway = False  # our own temporary file: nobody else writes it, and it is deleted at the end
-        if self.options.database_url:
-            overrides["ION_DATABASE_URL"] = self.options.database_url
-        elif self.options.start is not None:
-            folder = Path(tempfile.mkdtemp(prefix="ionbot-console-"))
-            self._stack.callback(_remove_tree, folder)
-            overrides["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'ion.db'}"
-            throwaway = True
-        settings = load_settings(**overrides)
+        settings, throwaway = self._settings()
         self.renderer = _renderer(settings.templates_dir)
         channel = self.options.channel or settings.channel
         self.channel = channel
@@ -204,6 +193,22 @@ class Session:
                 on_fired=self._job_fired,
             )
         self._baseline = set(asyncio.all_tasks())
+
+    def _settings(self) -> tuple[Settings, bool]:
+        """The session's settings, and whether its store is our own temporary file (nobody else
+        writes it, and it is deleted at the end)."""
+        overrides: dict[str, Any] = {}
+        if self.options.extra_team:
+            overrides["ION_ROLES"] = roles_of(self.team)
+        throwaway = False
+        if self.options.database_url:
+            overrides["ION_DATABASE_URL"] = self.options.database_url
+        elif self.options.start is not None:
+            folder = Path(tempfile.mkdtemp(prefix="ionbot-console-"))
+            self._stack.callback(_remove_tree, folder)
+            overrides["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'ion.db'}"
+            throwaway = True
+        return load_settings(**overrides), throwaway
 
     def _app_and_reports(self, build_app: AppFactory) -> tuple[AsyncApp, ReportService]:
         """The app and the one ReportService on one outbox: scheduled jobs fire into the service,
