@@ -1,105 +1,68 @@
-"""The one place that wires real dependencies: settings in, a running bot's parts out.
+"""The one composition root: settings in, a running bot's parts out, and for each adapter the
+narrow bundle it needs (``slack_deps`` for the Slack app, ``served_builder`` for ``ionbot serve``,
+``console_world`` for the console and simulate).
 
 Each dependency is chosen here (sim or Google, SQLite or PostgreSQL, real or virtual clock)
-and passed inward; nothing below this file reads the environment. Tests call ``build``
-with their own clock, settings and fault plan.
+and passed inward as a parameter with a production default, so tests pass their own (a clock,
+settings, a fault plan, a Web API client); nothing below this file reads the environment.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from bot.actions.base import ActionDeps
 from bot.actions.registry import ActionRegistry, default_registry
-from bot.cloud.http_probe import HttpProber, LoadLimits
-from bot.cloud.ports import CloudRunApi, CloudSqlApi
-from bot.cloud.sql_target import SqlTargets
+from bot.bootstrap_cloud import (
+    CloudParts,
+    EventBus,
+    OpenIncidents,
+    SimParts,
+    faults_follow_production,
+    google_parts,
+    sim_parts,
+)
+from bot.bootstrap_oncall import connect_oncall
 from bot.config import Settings
 from bot.engine.clock import SystemClock
-from bot.engine.errors import Refused, StoreUnavailable
+from bot.engine.errors import Refused
 from bot.engine.evaluator import MetricsChecker
 from bot.engine.permissions import Policy, demo_policy
-from bot.engine.ports import BOT_ACTOR, AlertRecord, Clock, Event, MetricsSource
+from bot.engine.ports import BOT_ACTOR, AlertRecord, Clock, MetricsSource
 from bot.engine.rollout import Rollout
 from bot.engine.watch import Watcher
 from bot.runbook.loader import load_runbook
 from bot.runbook.models import Runbook
-from bot.sim.faults import FaultPlan
-from bot.sim.world import World
-from bot.sim.world_state import WorldState
 from bot.store.health import StoreHealth
 from bot.store.repository import SoleWriterStore, SqlStore
 from bot.store.schema import ensure_schema
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.engine.timeline import Timelines
     from bot.engine.timeline_pages import StepPages
+    from bot.slack.app import IonApp
+    from bot.slack.delivery.outbox import Outbox
+    from bot.slack.deps import ReportsPort, SlackDeps
     from bot.web.routes import WebDeps
 
+__all__ = ["Bot", "EventBus", "OpenIncidents", "SimParts", "build", "slack_app", "slack_deps"]
+
 log = structlog.get_logger(__name__)
-
-Listener = Callable[[Event], Awaitable[None]]
-
-
-class EventBus:
-    """The engine's Notifier: fans events out to the chat layer (and anything else listening)."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    async def notify(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            try:
-                await listener(event)
-            except StoreUnavailable:  # the store's health watch says so, once; no traceback per event
-                log.warning("event not passed on: the state store is out", kind=event.kind, run=event.run_id)
-            except Exception:  # one broken listener must not stop the rollout
-                log.exception("event listener failed", kind=event.kind, run=event.run_id)
-
-
-class OpenIncidents:
-    """Counts open incident alerts: the seed's fifth trigger, "any production incident"."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    async def opened_times(self, run_id: str | None) -> list[datetime]:
-        runs = [run_id] if run_id else [r.id for r in await self._store.open_runs()]
-        return [a.opened_at for rid in runs for a in await self._store.active_alerts(rid) if a.kind == "incident"]
-
-    async def count_open(self, run_id: str | None, at: datetime) -> int:
-        return sum(1 for opened in await self.opened_times(run_id) if opened <= at)
-
-
-@dataclass
-class SimParts:
-    """The embedded world, kept so the console, simulate and tests can look inside or inject faults."""
-
-    world: World
-    faults: FaultPlan
-    state: WorldState
-    metrics: object
-    http_app: object
-    app_dbs: dict[str, object]
 
 
 @dataclass
 class Bot:
-    """Everything a transport (Slack, console, simulate) needs, built once."""
+    """Every part of the wired bot, built once. The scheduler and the reports take it whole; the
+    Slack and console adapters never see it: they get a narrow bundle (``slack_deps``)."""
 
     settings: Settings
     runbook: Runbook
@@ -122,10 +85,7 @@ class Bot:
         await self._stack.aclose()
 
     async def latest_production_step(self, run_id: str) -> str | None:
-        for execution in reversed(await self.store.executions(run_id)):
-            if execution.kind == "apply" and self.rollout.ctx.is_production(execution.environment):
-                return execution.step_id
-        return None
+        return await self.rollout.latest_production_step(run_id)
 
     async def watch_once(self) -> None:
         """One watcher cycle over every open run (the scheduler calls this every watch_interval)."""
@@ -159,168 +119,238 @@ async def build(
         else:
             store = SqlStore.open(settings.database_url, clock=clock)
         stack.push_async_callback(store.close)
-        events = EventBus()
         sim: SimParts | None = None
         if settings.cloud == "sim":
-            sim, cloud_run, cloud_sql, http, sql, metrics = await _sim_parts(
-                settings, runbook, clock, stack, faults or [], run_start
-            )
+            sim, cloud = await sim_parts(settings, runbook, clock, stack, faults or [], run_start)
         else:
-            cloud_run, cloud_sql, http, sql, metrics = _google_parts(settings, clock)
-            stack.push_async_callback(http.close)
-            stack.push_async_callback(sql.dispose)
-        incidents = OpenIncidents(store)
-        checker = MetricsChecker(metrics, runbook, incidents)
-        deps = ActionDeps(
-            cloud_run=cloud_run,
-            cloud_sql=cloud_sql,
-            http=http,
-            sql=sql,
-            checker=checker,
-            clock=clock,
-            settings=store,
-        )
-        registry = default_registry(deps)
-        policy = Policy.build(settings.roles, settings.permissions or None) if settings.roles else demo_policy()
-        rollout = Rollout(
-            runbook, store, registry, checker, events, clock, policy, dry_run=settings.dry_run, alert_history=store
-        )
-
-        async def auto_rollback(alert: AlertRecord) -> str:
-            run = await store.get_run(alert.run_id)
-            if run is None:
-                return "the run of this alert no longer exists; nothing was rolled back"
-            target = alert.step_id or "last"
-            try:
-                result = await rollout.confirm_rollback(run.channel, target, BOT_ACTOR)
-            except Refused as refused:
-                return f"automatic rollback of {target} did not run: {refused.message}"
-            return result.message
-
-        watcher = Watcher(runbook, metrics, store, events, clock, auto_rollback, incidents)
-        if sim is not None:
-            events.subscribe(_faults_follow_production(sim, store, rollout, clock))
-        return Bot(
-            settings,
-            runbook,
-            clock,
-            store,
-            policy,
-            events,
-            registry,
-            deps,
-            metrics,
-            checker,
-            rollout,
-            watcher,
-            sim,
-            StoreHealth(store, clock, url=settings.database_url),
-            stack,
-        )
+            cloud = google_parts(settings, clock, stack)
+        return _wire(settings, runbook, clock, store, cloud, sim, stack)
     except BaseException:
         await stack.aclose()
         raise
 
 
-def _faults_follow_production(sim: SimParts, store: SqlStore, rollout: Rollout, clock: Clock) -> Listener:
-    """Faults written "after day2.1" start when day2.1's production lane finishes applying."""
-
-    async def on_event(event: Event) -> None:
-        if event.kind in ("execution_finished", "rollback_finished"):
-            sim.state.mark_stale()
-        if event.kind != "execution_finished" or not event.data.get("ok") or event.step_id is None:
-            return
-        execution = await store.get_execution(str(event.data.get("execution_id")))
-        if execution is None or execution.kind != "apply" or not rollout.ctx.is_production(execution.environment):
-            return
-        sim.faults.note_step_done(event.step_id, clock.now())
-
-    return on_event
-
-
-async def _sim_parts(
+def _wire(
     settings: Settings,
     runbook: Runbook,
     clock: Clock,
+    store: SqlStore,
+    cloud: CloudParts,
+    sim: SimParts | None,
     stack: AsyncExitStack,
-    faults: list[str],
-    run_start: date | None,
-) -> tuple[SimParts, CloudRunApi, CloudSqlApi, HttpProber, SqlTargets, MetricsSource]:
-    from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
-    from bot.sim.history import sim_history
-    from bot.sim.http_app import SimHttpApp
-    from bot.sim.metrics import SyntheticMetrics
-    from bot.sim.sim_cloud import SimCloudRun, SimCloudSql
-    from bot.sim.world_state import WorldMetrics
-
-    world = World.seeded(runbook, now=clock.now)
-    workdir = Path(tempfile.mkdtemp(prefix="ionbot-sim-"))
-    stack.callback(shutil.rmtree, workdir, True)
-    app_dbs: dict[str, AsyncEngine] = {}
-    seeded: tuple[AsyncEngine, Path] | None = None
-    for env in runbook.environments:
-        if env.database and env.database not in app_dbs:
-            path = workdir / f"{env.database}.db"
-            if seeded is None:
-                # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
-                engine = await create_app_db(path, size=AppDbSize(), now=datetime.now(UTC))
-                seeded = (engine, path)
-            else:  # the same seed gives the same rows: a copy of the first is exact, and seconds cheaper
-                engine = await copy_app_db(*seeded, path)
-            stack.push_async_callback(engine.dispose)
-            app_dbs[env.database] = engine
-    state = WorldState(world, runbook, app_dbs)
-    plan = FaultPlan(faults, run_start=run_start, calendar=runbook.calendar)
-    synthetic = SyntheticMetrics(state, plan)
-    # Windows before now (a gate's 24 hours, a backtest's weeks) come from the sim's history.
-    metrics = sim_history(WorldMetrics(synthetic, state), state, runbook, clock.now(), asked=plan)
-
-    p95 = runbook.metric("p95_latency_ms")
-    production = next((e for e in runbook.environments if e.production), runbook.environments[0])
-
-    def current_p95() -> float:
-        return synthetic.value_at(p95, production, clock.now()) if p95 else 36.4
-
-    app = SimHttpApp(p95_ms=current_p95, time_scale=0.0)
-    host, port = await app.start(own_thread=True)
-    stack.push_async_callback(app.stop)
-    host_map = {}
-    for env in runbook.environments:
-        hosts = set(env.allowed_hosts)
-        if env.base_url:
-            from urllib.parse import urlsplit
-
-            hosts.add(urlsplit(env.base_url).hostname or "")
-        for name in hosts - {""}:
-            host_map[name] = (host, port)
-    limits = LoadLimits(
-        max_requests=settings.sim_http_max_requests,
-        max_duration=timedelta(seconds=30),
-        max_concurrency=20,
-        max_rate_rps=2000,
+) -> Bot:
+    """The engine over the store and the cloud: the action registry, the use cases, the watcher."""
+    events = EventBus()
+    incidents = OpenIncidents(store)
+    checker = MetricsChecker(cloud.metrics, runbook, incidents)
+    deps = ActionDeps(
+        cloud_run=cloud.cloud_run,
+        cloud_sql=cloud.cloud_sql,
+        http=cloud.http,
+        sql=cloud.sql,
+        checker=checker,
+        clock=clock,
+        settings=store,
     )
-    http = HttpProber(host_map=host_map, loopback_only=True, limits=limits, trust_server_timing=True)
-    stack.push_async_callback(http.close)
-    sql = SqlTargets(engines=app_dbs)
-    parts = SimParts(world, plan, state, synthetic, app, dict(app_dbs))
-    return parts, SimCloudRun(world, clock), SimCloudSql(world, clock), http, sql, metrics
-
-
-def _google_parts(
-    settings: Settings, clock: Clock
-) -> tuple[CloudRunApi, CloudSqlApi, HttpProber, SqlTargets, MetricsSource]:
-    # Imported here so the embedded default never loads the Google client libraries.
-    from bot.cloud.cloud_run import GoogleCloudRun
-    from bot.cloud.cloud_sql import GoogleCloudSql
-    from bot.cloud.monitoring import CloudMonitoringSource
-
-    return (
-        GoogleCloudRun(clock=clock),
-        GoogleCloudSql(clock=clock),
-        HttpProber(),
-        SqlTargets(settings.sql_targets),
-        CloudMonitoringSource(),
+    registry = default_registry(deps)
+    policy = Policy.build(settings.roles, settings.permissions or None) if settings.roles else demo_policy()
+    rollout = Rollout(
+        runbook, store, registry, checker, events, clock, policy, dry_run=settings.dry_run, alert_history=store
     )
+    watcher = Watcher(runbook, cloud.metrics, store, events, clock, _auto_rollback(store, rollout), incidents)
+    if sim is not None:
+        events.subscribe(faults_follow_production(sim, store, rollout, clock))
+    health = StoreHealth(store, clock, url=settings.database_url)
+    return Bot(
+        settings,
+        runbook,
+        clock,
+        store,
+        policy,
+        events,
+        registry,
+        deps,
+        cloud.metrics,
+        checker,
+        rollout,
+        watcher,
+        sim,
+        health,
+        stack,
+    )
+
+
+def _auto_rollback(store: SqlStore, rollout: Rollout) -> Callable[[AlertRecord], Awaitable[str]]:
+    """What the watcher does when a trigger asks for a rollback and nobody pressed Hold."""
+
+    async def auto_rollback(alert: AlertRecord) -> str:
+        run = await store.get_run(alert.run_id)
+        if run is None:
+            return "the run of this alert no longer exists; nothing was rolled back"
+        target = alert.step_id or "last"
+        try:
+            result = await rollout.confirm_rollback(run.channel, target, BOT_ACTOR)
+        except Refused as refused:
+            return f"automatic rollback of {target} did not run: {refused.message}"
+        return result.message
+
+    return auto_rollback
+
+
+AppT = TypeVar("AppT", bound="AsyncApp")
+
+
+# --- the Slack adapter's bundle --------------------------------------------------------------
+
+
+def outbox_for(bot: Bot, client: AsyncWebClient) -> Outbox:
+    """Every Slack call the bot makes, stored first (bot/slack/delivery/outbox.py), on ``client``."""
+    from bot.slack.delivery.outbox import Outbox
+
+    return Outbox(bot.store, client, bot.clock)
+
+
+def slack_deps(bot: Bot, outbox: Outbox, reports: ReportsPort | None = None) -> SlackDeps:
+    """The Slack app's narrow bundle over ``bot``: use cases, the ports it reads, its settings."""
+    from bot.slack.deps import SlackDeps
+
+    return SlackDeps(
+        rollout=bot.rollout,
+        watcher=bot.watcher,
+        runbook=bot.runbook,
+        clock=bot.clock,
+        outbox=outbox,
+        cards=bot.store,
+        alerts=bot.store,
+        deliveries=bot.store,
+        metrics=bot.metrics,
+        events=bot.events,
+        reports=reports,
+        health=bot.health,
+        dry_run=bot.settings.dry_run,
+        oncall_group=bot.settings.oncall_group,
+        timeline_url=bot.settings.timeline_url,
+    )
+
+
+def slack_app(
+    bot: Bot,
+    client: AsyncWebClient,
+    *,
+    signing_secret: str | None,
+    process_before_response: bool = False,
+    reports: ReportsPort | None = None,
+    **options: Any,
+) -> IonApp:
+    """The Bolt app over ``bot`` (tests and benchmarks; serve and the console wire reports too)."""
+    from bot.slack import app as slack
+
+    deps = slack_deps(bot, outbox_for(bot, client), reports)
+    app = slack.build_app(
+        deps, signing_secret=signing_secret, process_before_response=process_before_response, **options
+    )
+    return finish_app(bot, app)
+
+
+def finish_app(bot: Bot, app: AppT) -> AppT:
+    """What every Slack app over ``bot`` gets once built: delegations, deadlines and paging."""
+    from bot.slack.app import IonApp
+
+    if isinstance(app, IonApp):  # a test's own app factory may build something else
+        connect_oncall(bot, app.state)
+    return app
+
+
+# --- `ionbot serve` ----------------------------------------------------------------------------
+
+BotBuilder = Callable[[Settings], Awaitable[Bot]]
+
+
+@dataclass
+class ServedBot:
+    """What ``bot.slack.server.serve`` runs (its ``Served`` protocol): the app, the outbox, the
+    scheduled jobs and the bot its loops read, closed in the reverse order of building."""
+
+    host: Bot
+    app: IonApp
+    outbox: Outbox
+    runtime: Any  # bot.runtime.Runtime: the scheduled jobs and the reports
+    web: WebDeps  # the read-only web timeline's use cases and its sign-in gate (bot/web)
+
+    @property
+    def envelopes(self) -> SqlStore:
+        return self.host.store
+
+    @property
+    def owner(self) -> str:
+        return self.host.rollout.owner
+
+    async def start(self) -> None:
+        await self.runtime.start()
+
+    async def jobs_ready(self) -> bool:
+        return bool(await self.runtime.ready())
+
+    async def close(self) -> None:
+        try:
+            await self.runtime.stop()
+        finally:
+            await self.host.close()
+
+
+def served_builder(build_bot: BotBuilder | None = None) -> Callable[[Settings, Runbook | None, bool], Awaitable[Any]]:
+    """``serve``'s builder: the bot (``build_bot``, else ``build`` on the checked runbook), its
+    Slack app with the reports wired in, and the Runtime, all on one outbox."""
+
+    async def build_served(settings: Settings, runbook: Runbook | None, socket_mode: bool) -> ServedBot:
+        bot = await _bot_for_serve(settings, build_bot, runbook)
+        try:
+            return _serve_parts(settings, bot, socket_mode)
+        except BaseException:
+            await bot.close()
+            raise
+
+    return build_served
+
+
+def _serve_parts(settings: Settings, bot: Bot, socket_mode: bool) -> ServedBot:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.reports.render import ReportRenderer
+    from bot.runtime import Runtime
+    from bot.slack import app as slack
+    from bot.slack.delivery.report_poster import SlackReportPoster
+
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL)
+    outbox = outbox_for(bot, client)
+    poster = SlackReportPoster(outbox, client)
+    runtime = Runtime(bot, poster, AsyncIOScheduler(), renderer=ReportRenderer(settings.templates_dir))
+    deps = slack_deps(bot, outbox, runtime.reports)
+    app = slack.build_app(deps, signing_secret=None if socket_mode else settings.slack_signing_secret)
+    return ServedBot(bot, finish_app(bot, app), outbox, runtime, web_deps(bot))
+
+
+async def _bot_for_serve(settings: Settings, build_bot: BotBuilder | None, runbook: Runbook | None) -> Bot:
+    """The bot, on the runbook the start-up checks loaded; an embedded store is recorded as holding
+    the bot's state (bot/store/embedded.py), so losing it later is noticed at the next start."""
+    from bot.serve_checks import StartupProblems
+    from bot.store.embedded import remember
+    from bot.store.health import sqlite_file
+    from bot.store.outage import is_outage, reason
+
+    try:
+        bot = await build_bot(settings) if build_bot is not None else await build(settings, runbook=runbook)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        failed = f"ION_DATABASE_URL: the database failed while the bot was starting ({reason(error)})"
+        raise StartupProblems([failed]) from None
+    path = sqlite_file(settings.database_url)
+    warning = remember(path) if path is not None else None
+    if warning:
+        log.warning(warning)
+    return bot
 
 
 def timeline_use_cases(bot: Bot) -> tuple[Timelines, StepPages]:

@@ -10,10 +10,16 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, missing_for_serve, secret_values, settings_and_problems
 from bot.logs import configure_logging
 from bot.serve_checks import EXIT_CANNOT_START, StartupProblems, render
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.runbook.models import Runbook
+    from bot.slack.server import Served
 
 
 def register_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +30,14 @@ def register_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="start on a new, empty SQLite store where one was before (it was lost, and you mean to start afresh)",
     )
     parser.set_defaults(handler=run_serve)
+
+
+async def _build_served(settings: Settings, runbook: Runbook | None, socket_mode: bool) -> Served:
+    """The composition root's serve builder, imported only once the port is bound (it is heavy)."""
+    from bot.bootstrap import served_builder
+
+    served: Served = await served_builder()(settings, runbook, socket_mode)
+    return served
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -42,7 +56,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings, new_store=new_store))
+            asyncio.run(serve(settings, build=_build_served, new_store=new_store))
     except StartupProblems as exc:
         print(exc, file=sys.stderr)
         return EXIT_CANNOT_START

@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import bootstrap
 from bot.bootstrap import Bot
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.console import payloads
 from bot.console.actions import CardActions, Confirm, answer, serve_response_urls
 from bot.console.feed import Entry, Feed
@@ -148,18 +148,7 @@ class Session:
         if person(self.options.user, self.team) is None:
             team = ", ".join(m.name for m in self.team)
             raise ConsoleError(f"There is no demo team member '{self.options.user}'; choose one of {team}.")
-        overrides: dict[str, Any] = {}
-        if self.options.extra_team:
-            overrides["ION_ROLES"] = roles_of(self.team)
-        throwaway = False  # our own temporary file: nobody else writes it, and it is deleted at the end
-        if self.options.database_url:
-            overrides["ION_DATABASE_URL"] = self.options.database_url
-        elif self.options.start is not None:
-            folder = Path(tempfile.mkdtemp(prefix="ionbot-console-"))
-            self._stack.callback(_remove_tree, folder)
-            overrides["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'ion.db'}"
-            throwaway = True
-        settings = load_settings(**overrides)
+        settings, throwaway = self._settings()
         self.renderer = _renderer(settings.templates_dir)
         channel = self.options.channel or settings.channel
         self.channel = channel
@@ -188,10 +177,9 @@ class Session:
         http = aiohttp.ClientSession()
         self._stack.push_async_callback(http.close)
         self.client = AsyncWebClient(token="xoxb-console", base_url=self.api.base_url, session=http)
-        self.app = build_app(self.bot, self.client, signing_secret=None, process_before_response=True)
+        self.app, self.reports = self._app_and_reports(build_app)
         self.feed = Feed(self.api, {m.user_id: m.name for m in self.team})
         self.bot.events.subscribe(self._note_production_done)
-        self.reports = self._report_service()
         self.started = await self._recover()
         if isinstance(clock, SteppedClock):
             self.clock = clock
@@ -207,21 +195,37 @@ class Session:
             )
         self._baseline = set(asyncio.all_tasks())
 
-    def _report_service(self) -> ReportServices:
-        """The one set of report services: jobs fire into its jobs; /ion report, standup, metrics use its commands."""
-        from bot.slack.app import state_of
+    def _settings(self) -> tuple[Settings, bool]:
+        """The session's settings, and whether its store is our own temporary file (nobody else
+        writes it, and it is deleted at the end)."""
+        overrides: dict[str, Any] = {}
+        if self.options.extra_team:
+            overrides["ION_ROLES"] = roles_of(self.team)
+        throwaway = False
+        if self.options.database_url:
+            overrides["ION_DATABASE_URL"] = self.options.database_url
+        elif self.options.start is not None:
+            folder = Path(tempfile.mkdtemp(prefix="ionbot-console-"))
+            self._stack.callback(_remove_tree, folder)
+            overrides["ION_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'ion.db'}"
+            throwaway = True
+        return load_settings(**overrides), throwaway
 
+    def _app_and_reports(self, build_app: AppFactory) -> tuple[AsyncApp, ReportServices]:
+        """The app and the one set of report services on one outbox: scheduled jobs fire into its
+        jobs, and /ion report, standup, metrics use its commands through the app."""
         files = self.options.files_dir
         if files is None:  # our own folder: the charts live as long as the session that shows their paths
             files = Path(tempfile.mkdtemp(prefix="ionbot-charts-"))
             self._stack.callback(_remove_tree, files)
         self.files_dir = files
-        state = state_of(self.app)
-        poster = SlackReportPoster(state.outbox, self.client, files_dir=files)
+        outbox = bootstrap.outbox_for(self.bot, self.client)
+        poster = SlackReportPoster(outbox, self.client, files_dir=files)
         mailer = mailer_from_settings(self.bot.settings, files)
         services = build_report_services(self.bot, poster, self.renderer, mailer=mailer)
-        state.reports = services.commands
-        return services
+        deps = bootstrap.slack_deps(self.bot, outbox, services.commands)
+        app = build_app(deps, signing_secret=None, process_before_response=True)
+        return bootstrap.finish_app(self.bot, app), services
 
     async def _recover(self) -> list[Note]:
         """Executions a stopped console left running (Ctrl-C on ./ion.db) are reconciled before any line."""
@@ -261,7 +265,7 @@ class Session:
         if sim is None or not event.step_id:
             return
         for lane in await self.bot.store.lanes(event.run_id):
-            production = self.bot.rollout.ctx.is_production(lane.environment)
+            production = self.bot.rollout.is_production(lane.environment)
             if lane.step_id == event.step_id and production and lane.state is StepState.DONE:
                 note = getattr(sim.metrics, "note_step_done", None)
                 if note is not None:

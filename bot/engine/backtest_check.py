@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from bot.engine.context import Context
-from bot.engine.gate_evidence import Counted, Evidence
+from bot.engine.gate_counts import Counted, Evidence
 from bot.engine.ports import JSON, CheckResult
 
 SUMMARY_KEY = "backtest.latest.{runbook}"

@@ -15,33 +15,18 @@ Each result lists what it counted, so the gate card can show it (with the alerts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time
 
+from bot.engine.backtest_check import measure as backtested
 from bot.engine.context import Context
+from bot.engine.gate_counts import Counted as Counted
+from bot.engine.gate_counts import Evidence as Evidence
 from bot.engine.ports import AlertRecord, BreachScanner, CheckResult
 from bot.engine.records import ExecutionState, Run, StepState
 from bot.engine.triggers import trigger_of
 from bot.runbook.models import Environment, Gate, HealthCheck
 
 FIRED_KINDS = ("breach", "incident")
-
-
-@dataclass(frozen=True)
-class Counted:
-    """One thing a check counted: a line a person reads, and the alert it refers to, if any."""
-
-    text: str
-    alert_id: str | None = None
-
-    def as_json(self) -> dict[str, str]:
-        return {"text": self.text, **({"alert": self.alert_id} if self.alert_id else {})}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    result: CheckResult
-    counted: tuple[Counted, ...] = ()
 
 
 def window_start(ctx: Context, run: Run, gate: Gate) -> datetime:
@@ -66,9 +51,7 @@ async def measure(ctx: Context, run: Run, gate: Gate, check: HealthCheck, env: E
         return await _breaches(ctx, run, gate, now)
     if check.counts == "steps_done":
         return await _steps_done(ctx, run, gate)
-    if check.counts == "triggers_backtested":  # its own module (bot/engine/backtest_check.py) imports this one
-        from bot.engine.backtest_check import measure as backtested
-
+    if check.counts == "triggers_backtested":
         return await backtested(ctx, now)
     assert check.condition is not None  # the model requires one of the two
     return Evidence(await ctx.checker.check(check.condition, env, now))

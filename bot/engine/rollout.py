@@ -22,7 +22,7 @@ from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult, Executor, accept_if_complete
 from bot.engine.lease import DEFAULT_LEASE, new_owner_id
 from bot.engine.permissions import Policy
-from bot.engine.plan import Plan, build_plan
+from bot.engine.plan import Plan
 from bot.engine.ports import ActionFactory, Actor, AlertHistory, Clock, ConditionChecker, Notifier
 from bot.engine.records import (
     AuditEntry,
@@ -34,7 +34,7 @@ from bot.engine.records import (
     StepLane,
     StepState,
 )
-from bot.engine.rollout_gates import GateCommands
+from bot.engine.rollout_votes import Votes
 from bot.engine.start_date import day_one
 from bot.engine.states import IN_PROGRESS, RUNNABLE, lane_name
 from bot.engine.store import RolloutStore
@@ -49,7 +49,7 @@ class StartedExecution:
     task: asyncio.Task[ExecutionResult]
 
 
-class Rollout(GateCommands):
+class Rollout(Votes):
     def __init__(
         self,
         runbook: Runbook,
@@ -88,7 +88,7 @@ class Rollout(GateCommands):
     ) -> Run:
         """Day 1 is the asked date checked against the runbook's working days and weekdays
         (``start_date.day_one``: refused with the confirming command, or shifted with ``shift``)."""
-        ctx = self.ctx
+        ctx = self._ctx
         async with self._audited(actor, AuditKind.START_RUN, None, None):
             guards.require(ctx, actor, "pause")
             today = ctx.clock.now().astimezone(ctx.zone).date()
@@ -139,40 +139,40 @@ class Rollout(GateCommands):
         """Close the channel's run (after day 10, or to abandon it), so another can start there."""
         run = await self.command_run(channel, actor, AuditKind.FINISH_RUN, None)
         async with self._audited(actor, AuditKind.FINISH_RUN, run, None):
-            guards.require(self.ctx, actor, "decide_gate")
-            busy = [lane for lane in await self.ctx.store.lanes(run.id) if lane.state in IN_PROGRESS]
+            guards.require(self._ctx, actor, "decide_gate")
+            busy = [lane for lane in await self._ctx.store.lanes(run.id) if lane.state in IN_PROGRESS]
             if busy:
                 names = ", ".join(lane_name(lane) for lane in busy)
                 raise Refused(f"{names} is still in progress; wait for it or roll it back, then finish the run.")
         why = reason.strip() if reason and reason.strip() else "finished"
-        closed = replace(run, state=RunState.FINISHED, reason=why, finished_at=self.ctx.clock.now())
-        await self.ctx.store.save_run(closed)
-        await self.ctx.auditor.record(
+        closed = replace(run, state=RunState.FINISHED, reason=why, finished_at=self._ctx.clock.now())
+        await self._ctx.store.save_run(closed)
+        await self._ctx.auditor.record(
             actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=closed.state, detail=why
         )
-        await self.ctx.emit(closed, "step_changed", f"The run is finished ({actor.name}): {why}.")
+        await self._ctx.emit(closed, "step_changed", f"The run is finished ({actor.name}): {why}.")
         return closed
 
     async def incident(self, channel: str, text: str, actor: Actor, step_id: str | None = None) -> Incident:
         run = await self.command_run(channel, actor, AuditKind.INCIDENT, step_id)
         async with self._audited(actor, AuditKind.INCIDENT, run, step_id):
-            guards.require(self.ctx, actor, "incident")
-        found = Incident(uuid.uuid4().hex, run.id, actor.user_id, actor.name, self.ctx.clock.now(), text, step_id)
-        await self.ctx.store.add_incident(found)
-        await self.ctx.auditor.record(actor, AuditKind.INCIDENT, run_id=run.id, step_id=step_id, detail=text)
+            guards.require(self._ctx, actor, "incident")
+        found = Incident(uuid.uuid4().hex, run.id, actor.user_id, actor.name, self._ctx.clock.now(), text, step_id)
+        await self._ctx.store.add_incident(found)
+        await self._ctx.auditor.record(actor, AuditKind.INCIDENT, run_id=run.id, step_id=step_id, detail=text)
         return found
 
     async def audit(self, channel: str, n: int = 20) -> list[AuditEntry]:
         run = await self.require_run(channel)
-        return await self.ctx.store.audit(run.id, n)
+        return await self._ctx.store.audit(run.id, n)
 
     async def recover(self) -> list[recovery.Recovered]:
         """Reconcile executions whose owner's lease expired; live ones elsewhere are left alone."""
-        return (await recovery.recovery_pass(self.ctx)).recovered
+        return (await recovery.recovery_pass(self._ctx)).recovered
 
     async def recovery_pass(self) -> recovery.RecoveryPass:
         """``recover`` with the executions it left alone, for the periodic pass in ``serve``."""
-        return await recovery.recovery_pass(self.ctx)
+        return await recovery.recovery_pass(self._ctx)
 
     # --- checklists ------------------------------------------------------------------------
 
@@ -181,30 +181,30 @@ class Rollout(GateCommands):
         run, step = await self.command_step(channel, step_id, actor, AuditKind.TICK)
         items = step.checklist_items()
         async with self._audited(actor, AuditKind.TICK, run, step_id):
-            guards.require(self.ctx, actor, "tick")
+            guards.require(self._ctx, actor, "tick")
             item = checklist.resolve(items, step.id, item_id)
-            await checklist.require_due(self.ctx, run, step, item)
-            await checklist.tick(self.ctx, run, step.id, items, item.id, actor)
+            await checklist.require_due(self._ctx, run, step, item)
+            await checklist.tick(self._ctx, run, step.id, items, item.id, actor)
         await self._accept_waiting(run, step, actor)
-        return await checklist.status(self.ctx, run.id, step.id, items)
+        return await checklist.status(self._ctx, run.id, step.id, items)
 
     async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
         run, step = await self.command_step(channel, step_id, actor, AuditKind.UNTICK)
         items = step.checklist_items()
         async with self._audited(actor, AuditKind.UNTICK, run, step_id):
-            guards.require(self.ctx, actor, "tick")
-            await checklist.untick(self.ctx, run, step.id, items, item_id, actor)
-        return await checklist.status(self.ctx, run.id, step.id, items)
+            guards.require(self._ctx, actor, "tick")
+            await checklist.untick(self._ctx, run, step.id, items, item_id, actor)
+        return await checklist.status(self._ctx, run.id, step.id, items)
 
     async def waive(
         self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
     ) -> checklist.ChecklistStatus:
         run, step = await self.command_step(channel, step_id, actor, AuditKind.WAIVE)
         async with self._audited(actor, AuditKind.WAIVE, run, step_id):
-            guards.require(self.ctx, actor, "waive")
-            await checklist.waive(self.ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
+            guards.require(self._ctx, actor, "waive")
+            await checklist.waive(self._ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
         await self._accept_waiting(run, step, actor)
-        return await checklist.status(self.ctx, run.id, step.id, step.checklist_items())
+        return await checklist.status(self._ctx, run.id, step.id, step.checklist_items())
 
     # --- manual work -----------------------------------------------------------------------
 
@@ -213,10 +213,10 @@ class Rollout(GateCommands):
         run, step = await self.command_step(channel, step_id, actor, AuditKind.DONE)
         async with self._audited(actor, AuditKind.DONE, run, step_id):
             found = manual.find(step, item)
-            outcome = await manual.record_done(self.ctx, run, step, found, value, actor)
+            outcome = await manual.record_done(self._ctx, run, step, found, value, actor)
         if outcome.resume is not None:
             lane, execution = outcome.resume
-            task = asyncio.create_task(Executor(self.ctx).execute(run, step, lane, execution, actor, resume=True))
+            task = asyncio.create_task(Executor(self._ctx).execute(run, step, lane, execution, actor, resume=True))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             outcome = replace(outcome, task=task)
@@ -224,97 +224,17 @@ class Rollout(GateCommands):
 
     async def _accept_waiting(self, run: Run, step: Step, actor: Actor) -> None:
         for env in step.environments:
-            lane = await self.ctx.lanes.get(run.id, step.id, env)
+            lane = await self._ctx.lanes.get(run.id, step.id, env)
             if lane.state is StepState.VERIFYING:
-                lane, message = await accept_if_complete(self.ctx, run, step, lane, actor)
+                lane, message = await accept_if_complete(self._ctx, run, step, lane, actor)
                 if lane.state is StepState.DONE:
-                    await self.ctx.emit(run, "step_changed", message, step.id)
-
-    # --- plans and approvals ---------------------------------------------------------------
-
-    async def _fresh_plan(self, run: Run, step: Step, lane: StepLane, actor: Actor) -> Plan:
-        """Build the plan now; votes on another plan are withdrawn and the lane steps back."""
-        plan = await build_plan(self.ctx, run.id, run.dry_run, step, lane.environment)
-        if await approvals.withdraw_stale(self.ctx, lane, plan.fingerprint, actor) and lane.state is StepState.APPROVED:
-            await self.ctx.lanes.transition(lane, StepState.READY, actor, "the plan changed; approvals withdrawn")
-            await self.ctx.emit(
-                run,
-                "step_changed",
-                f"{lane_name(lane)}: the plan changed, so approvals were withdrawn.",
-                step.id,
-            )
-        return plan
-
-    async def plan(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
-        run, step = await self.command_step(channel, step_id, actor, AuditKind.PLAN)
-        async with self._audited(actor, AuditKind.PLAN, run, step_id):
-            guards.check_environment(step, env)
-        lane = await self.ctx.lanes.get(run.id, step.id, env)
-        return await self._fresh_plan(run, step, lane, actor)
-
-    async def _vote(
-        self, channel: str, step_id: str, env: str, actor: Actor, decision: str, reason: str | None
-    ) -> approvals.ApprovalStatus:
-        ctx = self.ctx
-        what = AuditKind.APPROVE if decision == "approved" else AuditKind.REJECT
-        run, step = await self.command_step(channel, step_id, actor, what)
-        async with self._audited(actor, what, run, step_id):
-            guards.check_environment(step, env)
-            guards.require(ctx, actor, "approve")
-            lane = await ctx.lanes.get(run.id, step.id, env)
-            if lane.state not in (
-                StepState.PENDING,
-                StepState.READY,
-                StepState.APPROVED,
-                StepState.FAILED,
-                StepState.ROLLED_BACK,
-            ):
-                raise Refused(ctx.lanes.explain(lane, StepState.APPROVED))
-            if decision == "rejected" and not (reason and reason.strip()):
-                raise Refused(f"Rejecting {lane_name(lane)} needs a reason, so the requester knows what to change.")
-            if ctx.is_production(env) and lane.requested_by == actor.user_id:
-                raise Refused(
-                    f"{actor.name} asked to run {lane_name(lane)}, so {actor.name} cannot also approve it: "
-                    "production needs four eyes. Ask another approver; nothing was changed."
-                )
-            plan = await self._fresh_plan(run, step, lane, actor)
-            lane = await ctx.lanes.get(run.id, step.id, env)
-            role = _voting_role(approvals.needs(ctx, step, env), actor, ctx.policy.capabilities["approve"])
-            if role is None:
-                wanted = ", ".join(n.describe() for n in approvals.needs(ctx, step, env))
-                raise Refused(f"{lane_name(lane)} needs {wanted}; {actor.name} has none of those roles.")
-        await approvals.record(ctx, lane, actor, role, decision, plan.fingerprint, reason)
-        return await self._settle_approval(run, step, lane, plan, actor)
-
-    async def _settle_approval(
-        self, run: Run, step: Step, lane: StepLane, plan: Plan, actor: Actor
-    ) -> approvals.ApprovalStatus:
-        status = await approvals.evaluate(self.ctx, step, lane, plan.fingerprint, lane.requested_by)
-        wanted = StepState.APPROVED if status.satisfied else StepState.READY
-        try:
-            if status.satisfied and lane.state is not StepState.APPROVED:
-                await self.ctx.lanes.transition(lane, StepState.APPROVED, actor, "approved")
-            elif not status.satisfied and lane.state is StepState.APPROVED:
-                await self.ctx.lanes.transition(lane, StepState.READY, actor, status.summary())
-        except Refused:
-            # A concurrent vote moved the lane first: the vote stands, and where it moved is fine.
-            now = await self.ctx.lanes.get(lane.run_id, lane.step_id, lane.environment)
-            if (now.state is StepState.APPROVED) != (wanted is StepState.APPROVED):
-                raise
-        await self.ctx.emit(run, "step_changed", f"{lane_name(lane)}: {status.summary()}.", step.id)
-        return status
-
-    async def approve(self, channel: str, step_id: str, env: str, actor: Actor) -> approvals.ApprovalStatus:
-        return await self._vote(channel, step_id, env, actor, "approved", None)
-
-    async def reject(self, channel: str, step_id: str, env: str, actor: Actor, reason: str) -> approvals.ApprovalStatus:
-        return await self._vote(channel, step_id, env, actor, "rejected", reason)
+                    await self._ctx.emit(run, "step_changed", message, step.id)
 
     # --- running ---------------------------------------------------------------------------
 
     async def request_run(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
         """Check everything and return the plan to confirm; marks the actor as the requester."""
-        ctx = self.ctx
+        ctx = self._ctx
         run, step = await self.command_step(channel, step_id, actor, AuditKind.REQUEST_RUN)
         async with self._audited(actor, AuditKind.REQUEST_RUN, run, step_id):
             lane = await self._check_runnable(run, step, env, actor)
@@ -348,7 +268,7 @@ class Rollout(GateCommands):
         return plan
 
     async def _check_runnable(self, run: Run, step: Step, env: str, actor: Actor) -> StepLane:
-        ctx = self.ctx
+        ctx = self._ctx
         guards.check_environment(step, env)
         guards.require(ctx, actor, guards.run_capability(ctx, env))
         guards.require_active(run)
@@ -359,7 +279,7 @@ class Rollout(GateCommands):
         self, channel: str, step_id: str, env: str, actor: Actor, fingerprint: str
     ) -> StartedExecution:
         """Claim the run of a lane (exactly once) and return at once with the task that finishes it."""
-        ctx = self.ctx
+        ctx = self._ctx
         run, step = await self.command_step(channel, step_id, actor, AuditKind.CONFIRM_RUN)
         async with self._audited(actor, AuditKind.CONFIRM_RUN, run, step_id):
             lane = await self._check_runnable(run, step, env, actor)
@@ -416,12 +336,12 @@ class Rollout(GateCommands):
         run, step = await self.command_step(channel, step_id, actor, AuditKind.SKIP)
         async with self._audited(actor, AuditKind.SKIP, run, step_id):
             guards.check_environment(step, env)
-            guards.require(self.ctx, actor, "waive")
+            guards.require(self._ctx, actor, "waive")
             if not reason.strip():
                 raise Refused(f"Skipping {step.id} needs a reason. Nothing was changed.")
-            lane = await self.ctx.lanes.get(run.id, step.id, env)
-            moved = await self.ctx.lanes.transition(lane, StepState.SKIPPED, actor, reason)
-        await self.ctx.emit(run, "step_changed", f"{lane_name(moved)} skipped by {actor.name}: {reason}", step.id)
+            lane = await self._ctx.lanes.get(run.id, step.id, env)
+            moved = await self._ctx.lanes.transition(lane, StepState.SKIPPED, actor, reason)
+        await self._ctx.emit(run, "step_changed", f"{lane_name(moved)} skipped by {actor.name}: {reason}", step.id)
         return moved
 
     # --- rollback --------------------------------------------------------------------------
@@ -429,24 +349,13 @@ class Rollout(GateCommands):
     async def rollback_preview(self, channel: str, target: str, actor: Actor) -> rollback.RollbackPlan:
         run = await self.command_run(channel, actor, AuditKind.ROLLBACK_PREVIEW, target)
         async with self._audited(actor, AuditKind.ROLLBACK_PREVIEW, run, target):
-            guards.require(self.ctx, actor, "rollback")
+            guards.require(self._ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)
-        return await rollback.preview(self.ctx, run, step, lane)
+        return await rollback.preview(self._ctx, run, step, lane)
 
     async def confirm_rollback(self, channel: str, target: str, actor: Actor) -> rollback.RollbackResult:
         run = await self.command_run(channel, actor, AuditKind.ROLLBACK, target)
         async with self._audited(actor, AuditKind.ROLLBACK, run, target):
-            guards.require(self.ctx, actor, "rollback")
+            guards.require(self._ctx, actor, "rollback")
             step, lane = await self.rollback_lane(run, target)
-            return await rollback.perform(self.ctx, run, step, lane, actor)
-
-
-def _voting_role(needs: list[approvals.Need], actor: Actor, approvers: frozenset[str]) -> str | None:
-    """The role an actor's vote counts for: a role the step asks for, else any approving role."""
-    for need in needs:
-        if need.role != approvals.ANY_APPROVER and actor.has(need.role):
-            return need.role
-    if any(n.role == approvals.ANY_APPROVER for n in needs) or not needs:
-        mine = sorted(actor.roles & approvers)
-        return mine[0] if mine else None
-    return None
+            return await rollback.perform(self._ctx, run, step, lane, actor)

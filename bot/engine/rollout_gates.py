@@ -25,43 +25,43 @@ class GateCommands(Reads):
         """``require_step`` for a command: an unknown step is audited against the channel's run."""
         run = await self.command_run(channel, actor, what, step_id)
         async with self._audited(actor, what, run, step_id):
-            return run, guards.find_step(self.ctx, step_id)
+            return run, guards.find_step(self._ctx, step_id)
 
     async def gate_tick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_TICK, gate_id)
         async with self._audited(actor, AuditKind.GATE_TICK, run, gate_id):
-            guards.require(self.ctx, actor, "tick")
-            gate = gates.find_gate(self.ctx, gate_id)
-            await checklist.tick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
-        return await gates.view(self.ctx, run, gate)
+            guards.require(self._ctx, actor, "tick")
+            gate = gates.find_gate(self._ctx, gate_id)
+            await checklist.tick(self._ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
+        return await gates.view(self._ctx, run, gate)
 
     async def gate_untick(self, channel: str, gate_id: str, item_id: str, actor: Actor) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_UNTICK, gate_id)
         async with self._audited(actor, AuditKind.GATE_UNTICK, run, gate_id):
-            guards.require(self.ctx, actor, "tick")
-            gate = gates.find_gate(self.ctx, gate_id)
-            await checklist.untick(self.ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
-        return await gates.view(self.ctx, run, gate)
+            guards.require(self._ctx, actor, "tick")
+            gate = gates.find_gate(self._ctx, gate_id)
+            await checklist.untick(self._ctx, run, gate.id, gates.gate_items(gate), item_id, actor)
+        return await gates.view(self._ctx, run, gate)
 
     async def gate_check_health(self, channel: str, gate_id: str, actor: Actor) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_HEALTH, gate_id)
         async with self._audited(actor, AuditKind.GATE_HEALTH, run, gate_id):
-            return await gates.check_health(self.ctx, run, gates.find_gate(self.ctx, gate_id), actor)
+            return await gates.check_health(self._ctx, run, gates.find_gate(self._ctx, gate_id), actor)
 
     async def gate_override(self, channel: str, gate_id: str, label: str, reason: str, actor: Actor) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_OVERRIDE, gate_id)
         async with self._audited(actor, AuditKind.GATE_OVERRIDE, run, gate_id):
-            guards.require(self.ctx, actor, "decide_gate")
-            gate = gates.find_gate(self.ctx, gate_id)
-            return await gates.override(self.ctx, run, gate, gates.resolve_check(gate, label), reason, actor)
+            guards.require(self._ctx, actor, "decide_gate")
+            gate = gates.find_gate(self._ctx, gate_id)
+            return await gates.override(self._ctx, run, gate, gates.resolve_check(gate, label), reason, actor)
 
     async def gate_decide(
         self, channel: str, gate_id: str, yes: bool, reason: str | None, actor: Actor
     ) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_DECIDE, gate_id)
         async with self._audited(actor, AuditKind.GATE_DECIDE, run, gate_id):
-            guards.require(self.ctx, actor, "decide_gate")
-            view = await gates.decide(self.ctx, run, gates.find_gate(self.ctx, gate_id), yes, reason, actor)
+            guards.require(self._ctx, actor, "decide_gate")
+            view = await gates.decide(self._ctx, run, gates.find_gate(self._ctx, gate_id), yes, reason, actor)
         if not yes and (await self.require_run(channel)).state is not RunState.PAUSED:
             # Already paused (an earlier NO, reopened and decided NO again; an incident): the NO is
             # recorded and the run stays paused; refusing "already paused" would hide that it was.
@@ -73,10 +73,10 @@ class GateCommands(Reads):
         a run paused by the NO goes on with ``resume``, before or after the reopening."""
         run = await self.command_run(channel, actor, AuditKind.GATE_REOPEN, gate_id)
         async with self._audited(actor, AuditKind.GATE_REOPEN, run, gate_id):
-            guards.require(self.ctx, actor, "decide_gate")
-            return await gates.reopen(self.ctx, run, gates.find_gate(self.ctx, gate_id), reason, actor)
+            guards.require(self._ctx, actor, "decide_gate")
+            return await gates.reopen(self._ctx, run, gates.find_gate(self._ctx, gate_id), reason, actor)
 
     async def gate_signoff(self, channel: str, gate_id: str, role: str, actor: Actor) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_SIGN_OFF, gate_id)
         async with self._audited(actor, AuditKind.GATE_SIGN_OFF, run, gate_id):
-            return await gates.sign_off(self.ctx, run, gates.find_gate(self.ctx, gate_id), role, actor)
+            return await gates.sign_off(self._ctx, run, gates.find_gate(self._ctx, gate_id), role, actor)

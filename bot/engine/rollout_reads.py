@@ -1,35 +1,152 @@
-"""The read side of the Rollout facade (finding the run and step, building views) and the
-helpers every command shares: auditing refusals and changing the run's state."""
+"""The read side of the Rollout facade (finding the run and step, building views, the small
+look-ups adapters need instead of the engine's context) and the helpers every command shares:
+auditing refusals and changing the run's state."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.engine import checklist, gates, guards, rollback
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
+from bot.engine.delegation import Delegations, DelegationStore
 from bot.engine.errors import Refused
+from bot.engine.nudges import HoldRun, NoticeClaims, Nudges, People
+from bot.engine.permissions import Policy
 from bot.engine.ports import Actor
-from bot.engine.records import Run, RunState, StepLane, StepState
+from bot.engine.records import Execution, GateRecord, Run, RunState, StepLane, StepState
 from bot.engine.states import FINISHED, REVERTIBLE
 from bot.engine.views import LaneView, StatusView, StepSummary, StepView
-from bot.runbook.models import Gate, Step
+from bot.runbook.models import Checklist, Gate, Step
 
 
 class Reads:
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+        self._ctx = ctx
+
+    # --- small reads the adapters ask instead of reaching into the context -----------------
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The runbook's time zone: every time shown to people is in it."""
+        return self._ctx.zone
+
+    def show_time(self, when: datetime) -> str:
+        return self._ctx.show_time(when)
+
+    def is_production(self, environment: str) -> bool:
+        return self._ctx.is_production(environment)
+
+    @property
+    def owner(self) -> str:
+        """This process's id on the executions (and Socket Mode envelopes) it claims."""
+        return self._ctx.owner
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim outlives its owner's last heartbeat (recovery runs this often)."""
+        return self._ctx.lease
+
+    @property
+    def policy(self) -> Policy:
+        return self._ctx.policy
+
+    async def note(
+        self,
+        actor: Actor,
+        kind: AuditKind,
+        *,
+        run_id: str | None,
+        step_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """An audit entry for something recorded outside the engine's commands (a quality fact)."""
+        await self._ctx.auditor.record(actor, kind, run_id=run_id, step_id=step_id, detail=detail)
+
+    async def record_refusal(self, channel: str, actor: Actor, what: str, message: str) -> None:
+        """A refusal made in the chat layer (an unknown runbook, a stale card) is on the record too:
+        ``what`` is the request in the person's words ("/ion start", "the button approve")."""
+        run = await self._ctx.store.open_run(channel)
+        await self._ctx.auditor.record(
+            actor,
+            AuditKind.CHAT_REQUEST,
+            label=what,
+            run_id=run.id if run else None,
+            outcome="refused",
+            detail=message,
+        )
+
+    def deadline_pass(self, claims: NoticeClaims, people: People, hold_run: HoldRun) -> Nudges:
+        """The deadline reminders and escalations over this rollout (bot/engine/nudges.py)."""
+        return Nudges(self._ctx, claims, people, hold_run)
+
+    def delegations(self, store: DelegationStore) -> Delegations:
+        """``/ion delegate``: roles handed to someone until a date, audited (bot/engine/delegation.py)."""
+        return Delegations(store, self._ctx.policy, self._ctx.clock, self._ctx.auditor, self._ctx.zone)
+
+    async def open_runs(self) -> list[Run]:
+        return await self._ctx.store.open_runs()
+
+    async def run_by_id(self, run_id: str) -> Run | None:
+        return await self._ctx.store.get_run(run_id)
+
+    async def lanes(self, run_id: str) -> list[StepLane]:
+        return await self._ctx.store.lanes(run_id)
+
+    async def execution(self, execution_id: str) -> Execution | None:
+        return await self._ctx.store.get_execution(execution_id)
+
+    async def gate_record(self, run_id: str, gate_id: str) -> GateRecord | None:
+        """The gate's stored decision, sign-offs and health (None before anyone touched it)."""
+        return await self._ctx.store.get_gate(run_id, gate_id)
+
+    async def checklist_due(self, run: Run, step: Step, group: Checklist) -> checklist.Due:
+        """When a step's checklist group may be ticked (after production landed, after a soak)."""
+        return await checklist.due(self._ctx, run, step, group)
+
+    async def next_lane(self, channel: str, step_id: str) -> str | None:
+        """The environment `/ion run STEP` runs: the first lane not done or skipped, else the last.
+        None when the channel has no run or the runbook no such step."""
+        run = await self._ctx.store.open_run(channel)
+        step = self._ctx.runbook.step(step_id)
+        if run is None or step is None:
+            return None
+        for env in step.environments:
+            if (await self._ctx.lanes.get(run.id, step.id, env)).state not in (StepState.DONE, StepState.SKIPPED):
+                return env
+        return step.environments[-1]
+
+    async def awaiting_lane(self, run: Run, step: Step) -> str:
+        """The environment an approval or a rejection is for: the first lane still to be decided, else the last."""
+        waiting = (StepState.PENDING, StepState.READY, StepState.FAILED, StepState.ROLLED_BACK)
+        for env in step.environments:
+            if (await self._ctx.lanes.get(run.id, step.id, env)).state in waiting:
+                return env
+        return step.environments[-1]
+
+    async def open_lanes(self, run: Run, step: Step) -> list[str]:
+        """The environments of a step neither done nor skipped (what `/ion skip` skips)."""
+        lanes = [await self._ctx.lanes.get(run.id, step.id, env) for env in step.environments]
+        return [lane.environment for lane in lanes if lane.state not in (StepState.DONE, StepState.SKIPPED)]
+
+    async def latest_production_step(self, run_id: str) -> str | None:
+        """The step of the run's latest production apply: what an incident or a breach points at."""
+        for execution in reversed(await self._ctx.store.executions(run_id)):
+            if execution.kind == "apply" and self._ctx.is_production(execution.environment):
+                return execution.step_id
+        return None
 
     @asynccontextmanager
     async def _audited(self, actor: Actor, what: AuditKind, run: Run | None, scope: str | None) -> AsyncIterator[None]:
         try:
             yield
         except Refused as refused:
-            await self.ctx.auditor.record(
+            await self._ctx.auditor.record(
                 actor,
                 what,
                 run_id=run.id if run else None,
@@ -43,35 +160,35 @@ class Reads:
     async def _set_run_state(self, channel: str, actor: Actor, to: RunState, reason: str | None) -> Run:
         run = await self.require_run(channel)
         async with self._audited(actor, AuditKind.setting_run(to), run, None):
-            guards.require(self.ctx, actor, "pause")
+            guards.require(self._ctx, actor, "pause")
             if run.state is to:
                 raise Refused(f"The run is already {to.value}; nothing was changed.")
             if to is not RunState.ACTIVE and not (reason and reason.strip()):
                 raise Refused(f"Putting the run {to.value} needs a reason, so the team knows why.")
         changed = replace(run, state=to, reason=reason)
-        await self.ctx.store.save_run(changed)
-        await self.ctx.auditor.record(
+        await self._ctx.store.save_run(changed)
+        await self._ctx.auditor.record(
             actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=to, detail=reason
         )
         why = f": {reason}" if reason else ""
-        await self.ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
+        await self._ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
         return changed
 
     async def active_run(self, channel: str) -> Run | None:
-        return await self.ctx.store.open_run(channel)
+        return await self._ctx.store.open_run(channel)
 
     async def require_run(self, channel: str) -> Run:
-        run = await self.ctx.store.open_run(channel)
+        run = await self._ctx.store.open_run(channel)
         if run is None:
             raise Refused("There is no run in this channel; start one with /ion start.")
         return run
 
     async def require_step(self, channel: str, step_id: str) -> tuple[Run, Step]:
         run = await self.require_run(channel)
-        return run, guards.find_step(self.ctx, step_id)
+        return run, guards.find_step(self._ctx, step_id)
 
     async def status(self, channel: str) -> StatusView:
-        ctx = self.ctx
+        ctx = self._ctx
         run = await self.require_run(channel)
         calendar = ctx.calendar(run)
         lanes = {(lane.step_id, lane.environment): lane for lane in await ctx.store.lanes(run.id)}
@@ -98,7 +215,7 @@ class Reads:
         return StatusView(run, position, summaries, decisions, late)
 
     async def step_view(self, channel: str, step_id: str) -> StepView:
-        ctx = self.ctx
+        ctx = self._ctx
         run, step = await self.require_step(channel, step_id)
         views: list[LaneView] = []
         for env in step.environments:
@@ -113,11 +230,11 @@ class Reads:
 
     async def gate_view(self, channel: str, gate_id: str) -> gates.GateView:
         run = await self.require_run(channel)
-        return await gates.view(self.ctx, run, gates.find_gate(self.ctx, gate_id))
+        return await gates.view(self._ctx, run, gates.find_gate(self._ctx, gate_id))
 
     async def rollback_lane(self, run: Run, target: str) -> tuple[Step, StepLane]:
         """``target`` is "last" (the latest applied production lane), "day2.1" or "day2.1@staging"."""
-        ctx = self.ctx
+        ctx = self._ctx
         if target == "last":
             return await self._last_production_lane(run)
         step_id, _, env = target.partition("@")
@@ -131,7 +248,7 @@ class Reads:
         return step, (chosen[-1] if chosen else lanes[-1])
 
     async def _last_production_lane(self, run: Run) -> tuple[Step, StepLane]:
-        ctx = self.ctx
+        ctx = self._ctx
         for execution in reversed(await ctx.store.executions(run.id)):
             if execution.kind != "apply" or not ctx.is_production(execution.environment):
                 continue

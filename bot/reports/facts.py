@@ -102,7 +102,7 @@ class FactBook:
         await self.bot.store.append_value(facts_key(run_id), fact)
         said = "holds" if passed else "does not hold"
         detail = f"{target.label}: {said}" + (f" ({note})" if note else "")
-        await self.bot.rollout.ctx.auditor.record(actor, AuditKind.RECORD_QUALITY, run_id=run_id, detail=detail)
+        await self.bot.rollout.note(actor, AuditKind.RECORD_QUALITY, run_id=run_id, detail=detail)
         return (
             f"Recorded {target.label!r}: {said}, by {actor.name}"
             + (f" ({note})" if note else "")

@@ -72,11 +72,11 @@ class BlockersGatherer:
 
     def _missing(self, step: Step, environment: str, votes: Sequence[Approval], requester: str | None) -> str:
         """What a lane still needs, given its standing votes; in production the requester's own never counts."""
-        ctx = self.bot.rollout.ctx
-        production = ctx.is_production(environment)
+        rollout = self.bot.rollout
+        production = rollout.is_production(environment)
         counted = [v for v in votes if v.decision == "approved" and not (production and v.user_id == requester)]
         missing = []
-        for need in approvals.needs(ctx, step, environment):
+        for need in rollout.approval_needs(step, environment):
             users = {v.user_id for v in counted if need.role in (approvals.ANY_APPROVER, v.role)}
             if len(users) < need.count:
                 missing.append(approvals.Need(need.role, need.count - len(users)).describe())

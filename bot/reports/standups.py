@@ -45,7 +45,7 @@ class StandupDesk:
         from ION_ROLES: ``<@U…>`` for people, ``<!subteam^S…>`` for user groups."""
         runbook = self.bot.runbook
         roles = runbook.schedule.standup_attendees or [r.id for r in runbook.roles]
-        members = self.bot.rollout.ctx.policy.members
+        members = self.bot.rollout.policy.members
         seen: list[str] = []
         for role in roles:
             for member in sorted(members.get(role, frozenset())):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.console.input_lines import parse_console_line
 from bot.console.session import Output, Session
-from bot.engine import checklist, manual
+from bot.engine import manual
 from bot.engine.ports import Event
 from bot.engine.records import StepState, TargetStatus
 from bot.runbook.models import Environment, Gate, Runbook, Step
@@ -137,7 +137,7 @@ class WeekRunner:
         return lane.state if lane else StepState.PENDING
 
     async def lane(self, step: Step, env: str) -> None:
-        production = self.session.bot.rollout.ctx.is_production(env)
+        production = self.session.bot.rollout.is_production(env)
         if production:
             requester = production_requester(step)
             await self._snapshot(step)
@@ -179,7 +179,7 @@ class WeekRunner:
         runbook says ("Trigger rollback if ..."). True once it did."""
         bot = self.session.bot
         opened = [e for e in events if e.kind == "alert_opened" and not e.data.get("auto_rollback_at")]
-        production = next((env for env in step.environments if bot.rollout.ctx.is_production(env)), None)
+        production = next((env for env in step.environments if bot.rollout.is_production(env)), None)
         oncall = member("sre_oncall")
         if not opened or production is None or oncall is None:
             return False
@@ -245,11 +245,10 @@ class WeekRunner:
         run = await bot.store.open_run(self.session.channel)
         if run is None or not step.checklist_items():
             return None
-        ctx = bot.rollout.ctx
         ticked = {t.item_id for t in await bot.store.ticks(run.id, step.id)}
         later: list[datetime] = []
         for group in step.checklist_groups():
-            when = await checklist.due(ctx, run, step, group)
+            when = await bot.rollout.checklist_due(run, step, group)
             missing = [item for item in group.items if item.id not in ticked]
             if not missing:
                 continue
@@ -269,7 +268,7 @@ class WeekRunner:
         if event.kind != "rollback_finished" or not event.data.get("ok", True) or bot.sim is None:
             return
         execution = await bot.store.get_execution(str(event.data.get("execution_id", "")))
-        if execution is None or not bot.rollout.ctx.is_production(execution.environment):
+        if execution is None or not bot.rollout.is_production(execution.environment):
             return  # a staging rollback leaves production as it is
         sim = bot.sim
         production = production_of(bot.runbook)

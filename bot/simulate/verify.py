@@ -51,7 +51,7 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
         for env in step.environments:
             lane = lanes.get((step.id, env))
             state = lane.state if lane else StepState.PENDING
-            production = bot.rollout.ctx.is_production(env)
+            production = bot.rollout.is_production(env)
             if step.id in roots and production:
                 if state is not StepState.ROLLED_BACK:
                     found.append(f"{step.id} on {env} should have been rolled back by the fault, but is {state.value}")
@@ -97,7 +97,7 @@ async def _gate_problems(
 def _rolled_back_in_production(session: Session, lanes: Iterable[StepLane]) -> set[str]:
     """Steps whose production lane a rollback (the bot's, or on-call's answer to an alert) undid:
     with a fault from a time ("from day2 14:00"), which step it hits is for the triggers to find."""
-    is_production = session.bot.rollout.ctx.is_production
+    is_production = session.bot.rollout.is_production
     return {lane.step_id for lane in lanes if is_production(lane.environment) and lane.state is StepState.ROLLED_BACK}
 
 

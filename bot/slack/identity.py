@@ -27,7 +27,7 @@ GROUP_PREFIX = "S"
 class Directory:
     """Resolves Slack users to Actors through the Policy; group members and names are cached."""
 
-    delegations: Delegations | None = None  # roles delegated with /ion delegate (bot/oncall/wiring.py)
+    delegations: Delegations | None = None  # roles delegated with /ion delegate (bot/bootstrap_oncall.py)
 
     def __init__(
         self, policy: Policy, client: AsyncWebClient, clock: Clock, ttl: timedelta = timedelta(minutes=5)

@@ -10,12 +10,10 @@ delivers twice (same id), to this replica or another, is dispatched once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -25,21 +23,23 @@ from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_startup_heap
 from bot.serve_checks import StartupProblems, startup_problems
+from bot.slack.transport.socket_mode import SharedEnvelopes, close_socket_mode, socket_mode_handler
 from bot.slack.transport.startup_gate import StartupGate
 from bot.web.mount import WebView
 from bot.web.serving import mount as mount_timeline
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
-    from bot.bootstrap import Bot
     from bot.engine.ports import Clock
-    from bot.store.envelopes import Arrival, EnvelopesStore
+    from bot.engine.recovery import RecoveryPass
+    from bot.runbook.models import Runbook
+    from bot.slack.app import IonApp
+    from bot.slack.delivery.outbox import Outbox
+    from bot.slack.transport.socket_mode import EnvelopeLedger
+    from bot.web.routes import WebDeps
 
 log = structlog.get_logger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[bool]]
-BotBuilder = Callable[[Settings], Awaitable["Bot"]]
 EVENTS_PATH = "/slack/events"
 OUTBOX_INTERVAL_SECONDS = 30.0
 
@@ -54,12 +54,12 @@ class Startup:
     """
 
     def __init__(self, gate: StartupGate | None = None) -> None:
-        self.app: AsyncApp | None = None
+        self.app: IonApp | None = None
         self.ready: ReadyCheck | None = None
         self.gate = gate
         self.stopping = False
 
-    def open(self, app: AsyncApp | None, ready: ReadyCheck) -> None:
+    def open(self, app: IonApp | None, ready: ReadyCheck) -> None:
         self.stopping = self.stopping or (self.app is not None and app is None)
         self.app = app
         self.ready = ready
@@ -67,7 +67,7 @@ class Startup:
             self.gate.open(app)
 
 
-def make_web_app(app: AsyncApp | None, ready: ReadyCheck) -> web.Application:
+def make_web_app(app: IonApp | None, ready: ReadyCheck) -> web.Application:
     """The aiohttp application: the Slack endpoint (when ``app`` is given) and the two probes."""
     startup = Startup()
     startup.open(app, ready)
@@ -142,7 +142,88 @@ async def start_site(
     return runner, int(address[1])
 
 
-def database_and_loops_ready(bot: Any, loops: Sequence[asyncio.Task[Any]]) -> ReadyCheck:
+class Recovering(Protocol):
+    """The use cases crash recovery needs (the engine's Rollout)."""
+
+    @property
+    def lease(self) -> timedelta: ...
+
+    async def recovery_pass(self) -> RecoveryPass: ...
+
+
+class RecoveryHost(Protocol):
+    @property
+    def rollout(self) -> Recovering: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+class StoreProbe(Protocol):
+    """The store's health watch (bot/store/health.py), as serve sees it."""
+
+    async def probe(self) -> str | None: ...
+
+    def on_recovered(self, callback: Callable[[], Awaitable[None]]) -> None: ...
+
+    async def watch_forever(self) -> None: ...
+
+
+class HealthHost(Protocol):
+    @property
+    def health(self) -> StoreProbe | None: ...
+
+
+class ServeHost(RecoveryHost, HealthHost, Protocol):
+    """The wired bot as serve's loops see it: recovery's use cases, the clock, the store's health."""
+
+
+class Served(Protocol):
+    """Everything ``serve`` runs, wired by the composition root (bot/bootstrap.py) behind the bound port."""
+
+    @property
+    def app(self) -> IonApp:
+        """The Bolt app answering Slack."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """Delivered by a background pass too."""
+        ...
+
+    @property
+    def host(self) -> ServeHost:
+        """What recovery and readiness read."""
+        ...
+
+    @property
+    def web(self) -> WebDeps:
+        """What the read-only web timeline's pages read (bot/web)."""
+        ...
+
+    @property
+    def envelopes(self) -> EnvelopeLedger:
+        """Socket Mode envelopes, shared by the replicas."""
+        ...
+
+    @property
+    def owner(self) -> str:
+        """This replica's id on the envelopes it takes."""
+        ...
+
+    async def start(self) -> None:
+        """The scheduled jobs (reports, standups, the trigger watch)."""
+        ...
+
+    async def jobs_ready(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+ServedBuilder = Callable[[Settings, "Runbook | None", bool], Awaitable[Served]]
+
+
+def database_and_loops_ready(bot: HealthHost, loops: Sequence[asyncio.Task[Any]]) -> ReadyCheck:
     """Ready when the store takes a write (a write-and-rollback, and for SQLite its file is still there
     and writable: bot/store/health.py) and every background loop is still running."""
 
@@ -173,7 +254,7 @@ def _all_ready(*checks: ReadyCheck) -> ReadyCheck:
     return check
 
 
-async def recover_once(bot: Any) -> None:
+async def recover_once(bot: RecoveryHost) -> None:
     """One crash-recovery pass: reconcile executions whose owner's lease ran out, say what it did."""
     found = await bot.rollout.recovery_pass()
     for recovered in found.recovered:
@@ -186,9 +267,9 @@ async def recover_once(bot: Any) -> None:
         log.info("left executions of live owners alone", executions=[e.id for e in found.left_alone])
 
 
-async def recover_forever(bot: Any) -> None:
+async def recover_forever(bot: RecoveryHost) -> None:
     """Recovery every lease, so a replica that dies mid-step is reconciled by a survivor within two."""
-    interval = bot.rollout.ctx.lease.total_seconds()
+    interval = bot.rollout.lease.total_seconds()
     while True:
         await bot.clock.sleep(interval)
         try:
@@ -202,18 +283,18 @@ async def recover_forever(bot: Any) -> None:
 async def serve(
     settings: Settings,
     *,
+    build: ServedBuilder,
     ready: ReadyCheck | None = None,
-    build_bot: BotBuilder | None = None,
     on_listening: Callable[[int], None] | None = None,
     new_store: bool = False,
 ) -> None:
     """Run until cancelled: the bot, its Slack app (HTTP or Socket Mode), the probes and the loops.
 
-    The port is bound before anything heavy is imported or built, so the platform sees a live
-    process at once; /readyz turns 200 only when the bot, recovery and the Runtime are up. A
-    failure while building closes the port and raises, so the process exits with its message.
-    The scheduler (reports, standups, decision reminders, hourly scaling rules, the trigger
-    watch) runs in the Runtime; its claims make a second replica on the same database harmless.
+    ``build`` is the composition root's (bot/bootstrap.py ``served_builder``). The port is bound
+    before anything heavy is imported or built, so the platform sees a live process at once;
+    /readyz turns 200 only when the bot, recovery and the scheduled jobs are up. A failure while
+    building closes the port and raises, so the process exits with its message. The jobs' claims
+    make a second replica on the same database harmless.
     """
     require_for_serve(settings)
     socket_mode = bool(settings.slack_app_token)
@@ -226,7 +307,7 @@ async def serve(
     if on_listening is not None:
         on_listening(port)
     try:
-        await _serve_built(settings, startup, ready, build_bot, socket_mode, new_store, timeline)
+        await _serve_built(settings, startup, ready, build, socket_mode, new_store, timeline)
     finally:
         if startup.gate is not None:
             await startup.gate.close()
@@ -248,7 +329,7 @@ async def _serve_built(
     settings: Settings,
     startup: Startup,
     ready: ReadyCheck | None,
-    build_bot: BotBuilder | None,
+    build: ServedBuilder,
     socket_mode: bool,
     new_store: bool = False,
     timeline: WebView | None = None,
@@ -256,51 +337,32 @@ async def _serve_built(
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
     await asyncio.to_thread(_import_heavy_modules)
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from bot.reports.render import ReportRenderer
     from bot.reports.template_check import validate_templates
-    from bot.runtime import Runtime
-    from bot.slack.app import build_app, state_of
-    from bot.slack.delivery.report_poster import SlackReportPoster
 
     runbook, problems = await startup_problems(settings, new_store=new_store)
     problems += [f"ION_TEMPLATES_DIR: {p}" for p in validate_templates(settings.templates_dir)]
     if problems:
         raise StartupProblems(problems)
-    bot = await _build(settings, build_bot, runbook)
+    served = await build(settings, runbook, socket_mode)
     if timeline is not None:
-        from bot.bootstrap import web_deps
-
-        timeline.open(web_deps(bot))
-    runtime: Runtime | None = None
+        timeline.open(served.web)
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
     try:
-        client = AsyncWebClient(
-            token=settings.slack_bot_token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL
-        )
-        app = build_app(bot, client, signing_secret=None if socket_mode else settings.slack_signing_secret)
-        await recover_once(bot)
-        state = state_of(app)
-        poster = SlackReportPoster(state.outbox, client)
-        runtime = Runtime(bot, poster, AsyncIOScheduler(), renderer=ReportRenderer(settings.templates_dir))
-        state.reports = runtime.reports
-        await runtime.start()
-        loops.append(asyncio.create_task(state.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
-        loops.append(asyncio.create_task(recover_forever(bot)))
-        if bot.health is not None:
-            loops.append(watch_the_store(bot, state.outbox))
+        await recover_once(served.host)
+        await served.start()
+        loops.append(asyncio.create_task(served.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
+        loops.append(asyncio.create_task(recover_forever(served.host)))
+        if served.host.health is not None:
+            loops.append(watch_the_store(served.host, served.outbox))
         freeze_startup_heap()
         if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
-            envelopes = SharedEnvelopes(bot.store, bot.clock, bot.rollout.ctx.owner)
-            socket_handler = socket_mode_handler(app, str(settings.slack_app_token), envelopes)
-            await socket_handler.connect_async()
-        checks = [database_and_loops_ready(bot, loops), runtime.ready]
+            socket_handler = _socket_handler(served, str(settings.slack_app_token))
+            await socket_handler.connect_async()  # kept above first: a cancelled connect is closed too
+        checks = [database_and_loops_ready(served.host, loops), served.jobs_ready]
         if socket_handler is not None:  # a dropped socket (reconnecting) is not ready either
             checks.append(socket_connected(socket_handler))
-        startup.open(None if socket_mode else app, ready or _all_ready(*checks))
+        startup.open(None if socket_mode else served.app, ready or _all_ready(*checks))
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()
     finally:
@@ -312,127 +374,27 @@ async def _serve_built(
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
-        if runtime is not None:
-            await runtime.stop()
-        await bot.close()
+        await served.close()
 
 
-async def _build(settings: Settings, build_bot: BotBuilder | None, runbook: Any) -> Bot:
-    """The bot, on the runbook the start-up checks loaded; an embedded store is recorded as holding
-    the bot's state (bot/store/embedded.py), so losing it later is noticed at the next start."""
-    from bot.bootstrap import build
-    from bot.store.embedded import remember
-    from bot.store.health import sqlite_file
-    from bot.store.outage import is_outage, reason
-
-    try:
-        bot = await build_bot(settings) if build_bot is not None else await build(settings, runbook=runbook)
-    except Exception as error:
-        if not is_outage(error):
-            raise
-        failed = f"ION_DATABASE_URL: the database failed while the bot was starting ({reason(error)})"
-        raise StartupProblems([failed]) from None
-    path = sqlite_file(settings.database_url)
-    warning = remember(path) if path is not None else None
-    if warning:
-        log.warning(warning)
-    return bot
+def _socket_handler(served: Served, app_token: str) -> Any:
+    envelopes = SharedEnvelopes(served.envelopes, served.host.clock, served.owner)
+    return socket_mode_handler(served.app, app_token, envelopes)
 
 
 async def _not_ready() -> bool:
     return False
 
 
-def watch_the_store(bot: Any, outbox: Any) -> asyncio.Task[None]:
+def watch_the_store(bot: ServeHost, outbox: Outbox) -> asyncio.Task[None]:
     """The store's health watch (bot/store/health.py): it notices an outage's end by itself, and then
     reconciles what the outage interrupted and delivers what waited, without a restart."""
+    health = bot.health
+    assert health is not None  # serve starts the watch only for a store that has one
 
     async def deliver() -> None:
         await outbox.deliver_pending()
 
-    bot.health.on_recovered(lambda: recover_once(bot))
-    bot.health.on_recovered(deliver)
-    return asyncio.create_task(bot.health.watch_forever())
-
-
-class SharedEnvelopes:
-    """The Socket Mode envelopes taken by any replica, by id, in the database (bot/store/envelopes.py).
-
-    Over HTTP a retry says so (X-Slack-Retry-Num); a slash command or a button press redelivered
-    over a socket says nothing, and may come to another replica's socket, so its envelope id, known
-    to every replica, is the only way to tell it from a new press. A first delivery still unacked
-    after ``in_flight_for`` belonged to a replica that died: the next delivery is worked.
-    """
-
-    def __init__(
-        self, store: EnvelopesStore, clock: Clock, owner: str, in_flight_for: timedelta = timedelta(seconds=30)
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.owner = owner
-        self.in_flight_for = in_flight_for
-
-    async def arrived(self, envelope_id: str) -> Arrival:
-        return await self.store.arrive(envelope_id, self.owner, self.clock.now() - self.in_flight_for)
-
-    async def acked(self, envelope_id: str) -> None:
-        await self.store.envelope_acked(envelope_id)
-
-    async def failed(self, envelope_id: str) -> None:
-        """Not acked: Slack will send it again, and that delivery deserves a real try."""
-        await self.store.envelope_failed(envelope_id, self.owner)
-
-
-def socket_mode_handler(app: AsyncApp, app_token: str, envelopes: SharedEnvelopes) -> Any:
-    """Bolt's Socket Mode handler, dispatching each envelope once however often Slack delivers it.
-
-    A redelivery of an acked envelope is acked again (Slack missed the first ack) and nothing
-    else; one that arrives while the first is still in flight waits for that first ack.
-    """
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-    from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
-    from slack_sdk.socket_mode.response import SocketModeResponse
-
-    from bot.slack.transport.edge import guard_socket_frames, screen_envelope
-
-    handler = AsyncSocketModeHandler(app, app_token)
-    guard_socket_frames(handler.client)
-
-    async def handle_once(client: Any, req: Any) -> None:
-        req.payload, refusal = screen_envelope(app, req.payload)
-        if refusal is not None:  # unexpected: refused privately (or not at all), acked, never worked
-            answer = SocketModeResponse(envelope_id=req.envelope_id, payload=refusal or None)
-            await client.send_socket_mode_response(answer)
-            return
-        try:
-            seen = await envelopes.arrived(req.envelope_id)
-        except StoreUnavailable:  # the app answers it without the database (bot/slack/delivery/outage.py)
-            seen = "new"
-        if seen != "new":
-            log.info("a redelivered Socket Mode envelope was not handled again", envelope_id=req.envelope_id, seen=seen)
-            if seen == "acked":
-                await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-            return
-        try:
-            response = await run_async_bolt_app(app, req)
-        except BaseException:
-            with contextlib.suppress(Exception):  # the listener's error is the one to see
-                await envelopes.failed(req.envelope_id)
-            raise
-        with contextlib.suppress(StoreUnavailable):  # the ack (and the outage answer in it) still goes
-            if response.status == 200:
-                await envelopes.acked(req.envelope_id)
-            else:
-                await envelopes.failed(req.envelope_id)
-        await send_async_response(client, req, response, time.time())
-
-    handler.client.socket_mode_request_listeners[:] = [handle_once]
-    return handler
-
-
-async def close_socket_mode(handler: Any) -> None:
-    """Close the connection and wait for the client's own tasks, which ``close`` only cancels."""
-    await handler.close_async()
-    client = handler.client
-    tasks = [t for t in (client.message_processor, client.current_session_monitor, client.message_receiver) if t]
-    await asyncio.gather(*tasks, return_exceptions=True)
+    health.on_recovered(lambda: recover_once(bot))
+    health.on_recovered(deliver)
+    return asyncio.create_task(health.watch_forever())

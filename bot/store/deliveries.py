@@ -1,4 +1,4 @@
-"""Exactly once per Slack delivery: a request's key is taken in the transaction of its first effect.
+"""Exactly once per Slack delivery, the store half: a request's key is taken in the transaction of its first effect.
 
 Slack sends a slash command, a click or a dialog submission again when it saw no ack within 3 s
 (over HTTP with X-Slack-Retry-Num, over Socket Mode as the same envelope, perhaps to another
@@ -13,89 +13,38 @@ the delivery that took the row (and tasks it started) know they own it and pay n
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.engine.deliveries import (
+    AlreadyHandled,
+    Delivery,
+    current_delivery,
+    handling,
+    note_answer,
+    outside_delivery,
+)
 from bot.store.tables import DeliveryRow
+
+__all__ = [
+    "AlreadyHandled",
+    "Delivery",
+    "claim",
+    "count_writes",
+    "current_delivery",
+    "handling",
+    "note_answer",
+    "outside_delivery",
+    "store_answer",
+    "taken_by_another",
+]
 
 KEEP = timedelta(days=1)  # Slack's last retry comes minutes after the first try; a day is plenty
 _WRITES = "ion.statements_written"  # per DBAPI connection: INSERT/UPDATE/DELETE statements run so far
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
-
-
-@dataclass
-class Delivery:
-    """One Slack delivery being handled here; ``token`` tells its own row from another delivery's."""
-
-    key: str
-    user: str
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
-    owned: bool = False  # its row is committed: later transactions need no claim
-    answer: str | None = None  # the first sentence said to ``user``, stored when the handler ends
-
-
-_CURRENT: ContextVar[Delivery | None] = ContextVar("ion_slack_delivery", default=None)
-
-
-def current_delivery() -> Delivery | None:
-    return _CURRENT.get()
-
-
-@contextmanager
-def handling(key: str | None, user: str) -> Iterator[Delivery | None]:
-    """The store's writes inside are this delivery's; without a key the delivery around (if any) goes on."""
-    if not key:
-        yield _CURRENT.get()
-        return
-    delivery = Delivery(key, user)
-    token = _CURRENT.set(delivery)
-    try:
-        yield delivery
-    finally:
-        _CURRENT.reset(token)
-
-
-@contextmanager
-def outside_delivery() -> Iterator[None]:
-    """Bookkeeping (where a card was posted) that is no effect of the request and must not claim it."""
-    token = _CURRENT.set(None)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
-
-
-def note_answer(user: str, text: str) -> None:
-    """Remember the first sentence said to the person whose delivery this is (stored by the handler)."""
-    delivery = _CURRENT.get()
-    if delivery is not None and delivery.answer is None and delivery.user == user:
-        delivery.answer = text
-
-
-class AlreadyHandled(Exception):
-    """This delivery was handled before (here or on another replica); nothing was changed again."""
-
-    def __init__(self, key: str, at: datetime, answer: str | None) -> None:
-        super().__init__(f"the Slack delivery {key} was already handled at {at.isoformat()}")
-        self.key = key
-        self.at = at
-        self.answer = answer
-
-    def again(self, zone: tzinfo) -> str:
-        """What the person is told again: the first answer, and that nothing was done twice."""
-        note = (
-            f"Slack delivered this request again; it was already handled at {self.at.astimezone(zone):%H:%M %Z}, "
-            "and nothing was changed again."
-        )
-        return f"{self.answer}\n({note})" if self.answer else note
 
 
 def count_writes(engine: AsyncEngine) -> None:

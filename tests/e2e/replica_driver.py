@@ -90,7 +90,7 @@ async def main(url: str, world_path: Path, meta_path: Path, go_path: Path, done_
         meta = {
             "run_id": run.id,
             "execution_id": started.execution.id,
-            "owner": bot.rollout.ctx.owner,
+            "owner": bot.rollout.owner,
             "before": before,
             "at": clock.now().isoformat(),
         }
@@ -102,7 +102,7 @@ async def main(url: str, world_path: Path, meta_path: Path, go_path: Path, done_
                 return 2
             await asyncio.sleep(0.05)
         moved = 0
-        while not started.task.done() and moved < 2 * bot.rollout.ctx.lease / timedelta(minutes=1):
+        while not started.task.done() and moved < 2 * bot.rollout.lease / timedelta(minutes=1):
             moved += await _minute_then_settle(clock, started.task)
         if not started.task.done():
             print(f"the executor was still running {moved} minutes after the rollback", flush=True)

@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.bootstrap import Bot, build
 from bot.config import Settings
-from bot.engine import checklist, manual
-from bot.engine.approvals import ANY_APPROVER, needs
+from bot.engine import manual
+from bot.engine.approvals import ANY_APPROVER
 from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
@@ -86,7 +86,7 @@ async def approve_lane(bot: Bot, step_id: str, env: str) -> tuple[str, Actor]:
     rollout = bot.rollout
     step = bot.runbook.step(step_id)
     assert step is not None
-    rules = needs(rollout.ctx, step, env)
+    rules = rollout.approval_needs(step, env)
     for runner in (sam, lee, lou):
         voters = _voters(rules, runner)
         if voters is not None:
@@ -202,7 +202,7 @@ async def tick_checklist(bot: Bot, step_id: str, by: Actor = lee, clock: Virtual
     assert step is not None and run is not None
     ticked = {t.item_id for t in await bot.store.ticks(run.id, step_id)}
     for group in step.checklist_groups():
-        due = await checklist.due(bot.rollout.ctx, run, step, group)
+        due = await bot.rollout.checklist_due(run, step, group)
         if group.after is not None and due.at is None:
             continue  # its change has not landed: not due
         if due.at is not None and due.at > clock_now(bot):
@@ -229,7 +229,7 @@ def follow_production_steps(bot: Bot) -> list[tuple[str, datetime]]:
         if event.kind != "execution_finished" or not event.data.get("ok") or event.step_id is None:
             return
         execution = await bot.store.get_execution(str(event.data["execution_id"]))
-        if execution is None or not bot.rollout.ctx.is_production(execution.environment):
+        if execution is None or not bot.rollout.is_production(execution.environment):
             return
         assert bot.sim is not None
         at = bot.clock.now()

@@ -89,7 +89,7 @@ async def test_the_post_deployment_list_cannot_be_ticked_before_production_lande
     assert step is not None
     asked_at = clock.now()
     for _ in range(600):  # until the change has landed (the database answers in real time)
-        if await checklist.landed_at(made.rollout.ctx, run_now, step, "production") is not None:
+        if await checklist.landed_at(made.rollout._ctx, run_now, step, "production") is not None:
             break
         if clock.sleepers:
             await clock.advance(timedelta(minutes=1))

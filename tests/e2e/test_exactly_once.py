@@ -99,7 +99,7 @@ async def test_fifty_concurrent_confirmations_run_the_lane_exactly_once(replicas
     if isinstance(winner, StartedExecution):  # its execution may still be soaking
         winner = await finish(replicas.clock, winner.task)
     # The benchmark's Done, by a person measuring the world the winning replica changed.
-    ran_on = replicas.a if winner.execution.owner == replicas.a.rollout.ctx.owner else replicas.b
+    ran_on = replicas.a if winner.execution.owner == replicas.a.rollout.owner else replicas.b
     winner = await complete(ran_on, replicas.clock, winner)
     assert winner.ok, winner.message
 

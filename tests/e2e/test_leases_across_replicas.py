@@ -76,6 +76,6 @@ async def test_an_execution_whose_replica_died_is_reconciled_by_the_survivor_onc
     assert [r.execution.id for r in after_the_lease.recovered] == [execution.id]
     stored = await replicas.b.store.get_execution(execution.id)
     assert stored is not None and stored.state is ExecutionState.INTERRUPTED
-    assert stored.owner == replicas.b.rollout.ctx.owner
+    assert stored.owner == replicas.b.rollout.owner
     lane = await replicas.b.store.get_lane(replicas.run_id, STEP, ENV)
     assert lane is not None and lane.state is StepState.FAILED

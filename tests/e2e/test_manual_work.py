@@ -168,7 +168,7 @@ async def test_a_restart_mid_wait_keeps_the_wait_and_the_new_process_resumes_on_
         result = await finish(clock, memory.task)
         assert result.lane.state is StepState.DONE, result.message
         execution = await second.store.get_execution(result.execution.id)
-        assert execution is not None and execution.owner == second.rollout.ctx.owner
+        assert execution is not None and execution.owner == second.rollout.owner
     finally:
         await second.close()
 

@@ -57,7 +57,7 @@ async def test_a_rollback_on_one_replica_stops_the_executor_soaking_on_another_p
         try:
             assert replica_b.sim is not None
             world_file.attach(replica_b.sim.world)
-            assert replica_b.rollout.ctx.owner != meta["owner"]
+            assert replica_b.rollout.owner != meta["owner"]
             result = await replica_b.rollout.confirm_rollback(CHANNEL, f"{STEP}@production", sam)
 
             assert result.ok and result.lane.state is StepState.ROLLED_BACK, result.message
@@ -73,7 +73,7 @@ async def test_a_rollback_on_one_replica_stops_the_executor_soaking_on_another_p
             assert (
                 not done["ok"] and "a rollback took the lane over, so nothing more was changed here" in done["message"]
             )
-            assert done["minutes_after_go"] <= replica_b.rollout.ctx.lease.total_seconds() / 60 + 1
+            assert done["minutes_after_go"] <= replica_b.rollout.lease.total_seconds() / 60 + 1
             assert done["lane_seen"] == StepState.ROLLED_BACK.value
 
             # A wrote nothing after: the lane is B's, the services are the snapshots, A's execution

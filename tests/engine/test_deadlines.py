@@ -13,7 +13,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.deadlines import report_lines
 from bot.engine.delegation import Delegations
 from bot.engine.errors import Refused
-from bot.engine.nudges import Nudges, Person
+from bot.engine.nudges import Person
 from bot.engine.ports import JSON
 from bot.engine.records import Run, RunState
 from bot.engine.rollout import Rollout
@@ -86,7 +86,7 @@ class World2:
             runbook_with(deadline), self.store, FakeActions(World()), FakeChecker(), self.notifier, self.clock, POLICY
         )
         self.held: list[str] = []
-        self.nudges = Nudges(self.rollout.ctx, self.ledger, PolicyPeople(), self.hold)
+        self.nudges = self.rollout.deadline_pass(self.ledger, PolicyPeople(), self.hold)
 
     async def hold(self, run: Run, why: str) -> None:
         self.held.append(why)
@@ -176,7 +176,7 @@ async def test_no_deadline_in_the_runbook_means_no_notices() -> None:
         world.clock,
         POLICY,
     )
-    world.nudges = Nudges(world.rollout.ctx, world.ledger, PolicyPeople(), world.hold)
+    world.nudges = world.rollout.deadline_pass(world.ledger, PolicyPeople(), world.hold)
     await world.rollout.start_run(CHANNEL, START, lee)
     await world.rollout.request_run(CHANNEL, "day2.1", "production", sam)
     assert await world.at(DUE + timedelta(hours=3)) == []
@@ -195,7 +195,7 @@ async def test_a_gate_not_decided_by_its_deadline_escalates() -> None:
         world.clock,
         POLICY,
     )
-    world.nudges = Nudges(world.rollout.ctx, world.ledger, PolicyPeople(), world.hold)
+    world.nudges = world.rollout.deadline_pass(world.ledger, PolicyPeople(), world.hold)
     await world.rollout.start_run(CHANNEL, START, lee)
     gate_at = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # Day 3, Monday 09:00 CST
     assert await world.at(gate_at + timedelta(minutes=44)) == []
@@ -207,7 +207,7 @@ async def test_a_gate_not_decided_by_its_deadline_escalates() -> None:
 
 async def test_a_delegate_approves_for_the_absent_lead_but_never_their_own_request() -> None:
     world = await requested({"due": "day2 11:00"})
-    delegations = Delegations(Settings(), POLICY, world.clock, world.rollout.ctx.auditor, world.rollout.ctx.zone)
+    delegations = world.rollout.delegations(Settings())
     await delegations.delegate(lee, "lead", "U_DEV", "dana", date(2026, 11, 6))
     dana_covering = await delegations.with_delegated_roles(dana)
     assert "lead" in dana_covering.roles
@@ -235,7 +235,7 @@ async def test_delegation_refusals_say_what_to_do() -> None:
     clock = VirtualClock(DAY2_0800)
     store = FakeStore()
     rollout = Rollout(runbook_with({}), store, FakeActions(World()), FakeChecker(), FakeNotifier(), clock, POLICY)
-    delegations = Delegations(Settings(), POLICY, clock, rollout.ctx.auditor, rollout.ctx.zone)
+    delegations = rollout.delegations(Settings())
     with pytest.raises(Refused, match="There is no role 'boss'"):
         await delegations.delegate(lee, "boss", "U_DEV", "dana", date(2026, 11, 6))
     with pytest.raises(Refused, match="dana may not delegate lead"):

@@ -120,7 +120,7 @@ class TestConcurrentChanges:
         await rollout.start_run(CHANNEL, START, lee)
         with pytest.raises(Refused, match=r"gonogo\.day3 kept changing while this was being saved"):
             await rollout.gate_signoff(CHANNEL, GATE, "lead", lee)
-        store = rollout.ctx.store
+        store = rollout._ctx.store
         assert isinstance(store, FakeStore)
         assert store.audit_rows[-1].what == "gate sign-off" and store.audit_rows[-1].outcome == "refused"
 

@@ -64,13 +64,13 @@ class TestAClaimThatLosesWritesNothing:
     async def test_a_move_the_table_does_not_allow_is_refused_before_the_store_is_asked(self) -> None:
         h = await make()
         run = await h.rollout.require_run(CHANNEL)
-        lane = await h.rollout.ctx.lanes.get(run.id, "day2.1", ENV)  # pending: not approved
+        lane = await h.rollout._ctx.lanes.get(run.id, "day2.1", ENV)  # pending: not approved
         execution = Execution(
             uuid.uuid4().hex, run.id, "day2.1", ENV, "apply", ExecutionState.RUNNING, "U_SRE", "plan", h.clock.now()
         )
 
         with pytest.raises(Refused):
-            await h.rollout.ctx.lanes.claim(lane, execution, StepState.RUNNING, sam, "execution of plan")
+            await h.rollout._ctx.lanes.claim(lane, execution, StepState.RUNNING, sam, "execution of plan")
 
         assert h.store.execution_rows == {}
         assert moves(h) == []

@@ -73,7 +73,7 @@ class TestRecoveryLeavesLiveExecutionsAlone:
         assert within_the_lease.recovered == [] and len(within_the_lease.left_alone) == 1
         assert [r.applied for r in after_the_lease.recovered] == [1] and after_the_lease.left_alone == []
         execution = after_the_lease.recovered[0].execution
-        assert execution.state is ExecutionState.INTERRUPTED and execution.owner == replica_b.ctx.owner
+        assert execution.state is ExecutionState.INTERRUPTED and execution.owner == replica_b.owner
         assert h.world.applied == ["production/api/us-central1"]
 
     async def test_two_replicas_recovering_at_once_reconcile_a_dead_execution_once(self) -> None:
@@ -109,12 +109,12 @@ class TestTheHeartbeat:
         claimed_at = h.clock.now()
         await h.run_step("day2.1", "production")
         [execution] = h.store.execution_rows.values()
-        assert execution.owner == h.rollout.ctx.owner
+        assert execution.owner == h.rollout.owner
         assert execution.heartbeat_at is not None and execution.heartbeat_at >= claimed_at
 
     async def test_each_rollout_has_its_own_owner_id(self) -> None:
         h = await make()
-        assert len({h.rollout.ctx.owner, h.again().ctx.owner, h.again().ctx.owner}) == 3
+        assert len({h.rollout.owner, h.again().owner, h.again().owner}) == 3
 
 
 class TestAnOwnerThatWasTakenOver:

@@ -35,7 +35,7 @@ class UnplannableActions(FakeActions):
 
 async def test_an_action_failing_while_planning_becomes_a_refusal_naming_step_and_environment() -> None:
     h = await make()
-    ctx = h.rollout.ctx
+    ctx = h.rollout._ctx
     ctx.actions = UnplannableActions(h.world)
     step = ctx.runbook.step("day1.1")
     assert step is not None

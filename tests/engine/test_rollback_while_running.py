@@ -85,7 +85,7 @@ class TestRollingBackDuringAWait:
         started = await start_and_reach_the_soak(h)
         await h.clock.advance(timedelta(minutes=20))
         run = await h.rollout.require_run(CHANNEL)
-        assert (await h.rollout.ctx.lanes.get(run.id, "day2.5", ENV)).state is StepState.RUNNING
+        assert (await h.rollout._ctx.lanes.get(run.id, "day2.5", ENV)).state is StepState.RUNNING
 
         result = await h.rollout.confirm_rollback(CHANNEL, "day2.5", sam)
         stopped = await started.task
@@ -244,21 +244,21 @@ class TestRollingBackFromAnotherReplica:
         replica_b = Rollout(
             soaking_runbook(), h.store, ActionsWithWaits(h.world, h.clock), h.checker, h.notifier, h.clock, POLICY
         )
-        assert replica_b.ctx.owner != h.rollout.ctx.owner
-        assert replica_b.ctx.leases.held(started.execution.id) is None  # A's lease is kept by A alone
-        assert h.rollout.ctx.leases.held(started.execution.id) is not None
+        assert replica_b.owner != h.rollout.owner
+        assert replica_b._ctx.leases.held(started.execution.id) is None  # A's lease is kept by A alone
+        assert h.rollout._ctx.leases.held(started.execution.id) is not None
 
         result = await replica_b.confirm_rollback(CHANNEL, "day2.5", sam)
 
         assert result.ok and result.lane.state is StepState.ROLLED_BACK
         assert live(h) == {region: DEFAULTS for region in REGIONS}
         assert not started.task.done()  # A still sleeps in its soak: nothing told it in memory
-        await h.clock.advance(h.rollout.ctx.lease)  # A's next heartbeat is refused: the lease moved
+        await h.clock.advance(h.rollout.lease)  # A's next heartbeat is refused: the lease moved
         stopped = await started.task
         assert not stopped.ok
         await h.clock.advance(timedelta(hours=3))
         assert h.world.applied == [f"{ENV}/api/us-central1", f"{ENV}/api/europe-west1"]  # the cap never ran
         assert live(h) == {region: DEFAULTS for region in REGIONS}
         run = await replica_b.require_run(CHANNEL)
-        assert (await replica_b.ctx.lanes.get(run.id, "day2.5", ENV)).state is StepState.ROLLED_BACK
+        assert (await replica_b._ctx.lanes.get(run.id, "day2.5", ENV)).state is StepState.ROLLED_BACK
         assert h.store.execution_rows[started.execution.id].state is ExecutionState.INTERRUPTED

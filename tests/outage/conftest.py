@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.bootstrap import Bot, build
+from bot.bootstrap import Bot, build, slack_app
 from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
-from bot.slack.app import build_app, state_of
+from bot.slack.app import state_of
 from bot.slack.server import database_and_loops_ready, make_web_app, start_site, watch_the_store
 from bot.store.migrate import upgrade
 from tests.outage.pg_cluster import StoppableCluster, stoppable_cluster
@@ -135,7 +135,7 @@ async def served(cluster: StoppableCluster, api: FakeSlackApi) -> AsyncIterator[
     clock = VirtualClock(START)
     settings = Settings(database_url=url, runbook=RUNBOOK, roles=ROLES, cloud="sim")
     bot = await build(settings, clock=clock)
-    app = build_app(bot, fast_client(api), signing_secret=SECRET)
+    app = slack_app(bot, fast_client(api), signing_secret=SECRET)
     loops = [watch_the_store(bot, state_of(app).outbox)]
     runner, port = await start_site(make_web_app(app, database_and_loops_ready(bot, loops)), "127.0.0.1", 0)
     try:

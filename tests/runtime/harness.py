@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.bootstrap import Bot, build
 from bot.config import Settings
-from bot.engine import approvals, checklist
+from bot.engine import approvals
 from bot.engine.clock import VirtualClock
 from bot.engine.executor import ExecutionResult
 from bot.engine.permissions import demo_actor
@@ -113,7 +113,7 @@ def runner_and_voters(bot: Bot, step_id: str, env: str) -> tuple[Actor, tuple[Ac
     """Someone allowed to run the lane and the others its approval rules need (never the runner)."""
     step = bot.runbook.step(step_id)
     assert step is not None
-    rules = approvals.needs(bot.rollout.ctx, step, env)
+    rules = bot.rollout.approval_needs(step, env)
     for runner in (sam, lee, lou):
         chosen: list[Actor] = []
         for rule in rules:
@@ -169,7 +169,7 @@ async def tick_all(bot: Bot, step_id: str, actor: Actor) -> None:
     assert step is not None and run is not None
     ticked = {t.item_id for t in await bot.store.ticks(run.id, step_id)}
     for group in step.checklist_groups():
-        due = await checklist.due(bot.rollout.ctx, run, step, group)
+        due = await bot.rollout.checklist_due(run, step, group)
         if group.after is not None and due.at is None:
             continue  # its change has not landed: not due
         if due.at is not None and due.at > bot.clock.now():

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bootstrap import Bot, build
+from bot.bootstrap import Bot, build, outbox_for, slack_deps
 from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.engine.ports import Actor, AlertRecord
@@ -50,7 +51,7 @@ async def test_without_an_on_call_group_the_alert_mentions_the_sre_oncall_users(
     roles = {"lead": ["U0LEE"], "sre_oncall": ["U0SAM", "U0KIM"], "manager": ["U0MARIA"]}
     bot = await bots(roles=roles)
     alert, run = await an_alert(bot)
-    message = await Renderer(bot).alert(alert, run)
+    message = await Renderer(slack_deps(bot, outbox_for(bot, AsyncWebClient(token="xoxb-test")))).alert(alert, run)
     assert message.text.endswith("<@U0KIM> <@U0SAM>")
     sections = [b["text"]["text"] for b in message.blocks if b.get("type") == "section"]
     assert "<@U0KIM> <@U0SAM> please look at this now." in sections
@@ -60,5 +61,5 @@ async def test_without_an_on_call_group_the_alert_mentions_the_sre_oncall_users(
 async def test_a_configured_on_call_group_is_mentioned_instead_of_the_users(bots: Callable[..., Any]) -> None:
     bot = await bots(roles={"lead": ["U0LEE"], "sre_oncall": ["U0SAM"]}, oncall_group="S0ONCALL")
     alert, run = await an_alert(bot)
-    message = await Renderer(bot).alert(alert, run)
+    message = await Renderer(slack_deps(bot, outbox_for(bot, AsyncWebClient(token="xoxb-test")))).alert(alert, run)
     assert "<!subteam^S0ONCALL>" in message.text and "<@U0SAM>" not in message.text

@@ -7,7 +7,7 @@ import hmac
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from aiohttp import web
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry import builtin_async_handlers
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -27,11 +26,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bootstrap import Bot, build
+from bot.bootstrap import Bot, build, outbox_for, slack_deps
 from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
-from bot.slack.app import build_app, state_of
+from bot.slack.app import IonApp, build_app, state_of
+from bot.slack.delivery.outbox import Outbox
+from bot.slack.deps import ReportsPort
 from bot.slack.listeners import AppState
 from bot.slack.server import make_web_app, start_site
 
@@ -63,7 +64,7 @@ class Slack:
 
     bot: Bot
     api: FakeSlackApi
-    app: AsyncApp
+    app: IonApp
     url: str
     http: aiohttp.ClientSession
     triggers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -225,10 +226,17 @@ async def api() -> AsyncIterator[FakeSlackApi]:
 
 
 async def slack_harness(
-    tmp_path: Path, api: FakeSlackApi, process_before_response: bool, **overrides: Any
+    tmp_path: Path,
+    api: FakeSlackApi,
+    process_before_response: bool,
+    reports: Callable[[Bot, Outbox], ReportsPort] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Slack]:
+    """The harness; ``reports`` makes the app's reports port from the bot and the app's outbox."""
     bot = await make_bot(tmp_path, **overrides)
-    app = build_app(bot, fast_client(api), signing_secret=SECRET, process_before_response=process_before_response)
+    outbox = outbox_for(bot, fast_client(api))
+    deps = slack_deps(bot, outbox, reports(bot, outbox) if reports is not None else None)
+    app = build_app(deps, signing_secret=SECRET, process_before_response=process_before_response)
 
     async def ready() -> bool:
         return True

@@ -72,7 +72,7 @@ class SlowAction:
 
 
 def slow_planning(slack: Slack) -> SlowPlanning:
-    ctx = slack.bot.rollout.ctx
+    ctx = slack.bot.rollout._ctx
     slow = SlowPlanning(ctx.actions)
     ctx.actions = slow
     return slow

@@ -20,8 +20,11 @@ import yaml
 from slack_sdk.http_retry import builtin_async_handlers
 from sqlalchemy import select
 
+from bot.bootstrap import Bot
+from bot.reports.commands import ReportCommands
 from bot.reports.service import build_report_services
 from bot.sim.slack_api import FakeSlackApi
+from bot.slack.delivery.outbox import Outbox
 from bot.slack.delivery.report_poster import SlackReportPoster
 from bot.store import deliveries
 from bot.store.tables import Base
@@ -51,10 +54,11 @@ async def slack(
     path.write_text(yaml.safe_dump(runbook))
     monkeypatch.setattr(conftest, "RUNBOOK", path)
     monkeypatch.setattr(builtin_async_handlers, "random", NoJitter)
-    async for harness in conftest.slack_harness(tmp_path, api, True, database_url=database_url):
-        state = harness.state
-        poster = SlackReportPoster(state.outbox, state.outbox.client)
-        state.reports = build_report_services(harness.bot, poster).commands
+
+    def reports(bot: Bot, outbox: Outbox) -> ReportCommands:
+        return build_report_services(bot, SlackReportPoster(outbox, outbox.client)).commands
+
+    async for harness in conftest.slack_harness(tmp_path, api, True, reports, database_url=database_url):
         yield harness
 
 
@@ -170,7 +174,7 @@ async def gate_card(slack: Slack) -> None:
 
 async def gate_no(slack: Slack) -> None:
     await started(slack)
-    maria = slack.bot.rollout.ctx.policy.actor("U0MARIA", "maria")
+    maria = slack.bot.rollout.policy.actor("U0MARIA", "maria")
     await slack.bot.rollout.gate_decide(CHANNEL, "gonogo.day2", False, "error budget burnt", maria)
 
 
@@ -312,7 +316,7 @@ async def test_a_hundred_concurrent_approve_clicks_of_one_manager_leave_one_acti
 
 async def test_a_hundred_concurrent_approvals_through_the_engine_leave_one_active_vote(slack: Slack) -> None:
     await started(slack)
-    maria = slack.bot.rollout.ctx.policy.actor("U0MARIA", "maria")
+    maria = slack.bot.rollout.policy.actor("U0MARIA", "maria")
     outcomes = await asyncio.gather(
         *(slack.bot.rollout.approve(CHANNEL, "day1.1", "production", maria) for _ in range(VOTES)),
         return_exceptions=True,

@@ -33,7 +33,7 @@ async def slack(tmp_path: Path, api: FakeSlackApi, monkeypatch: pytest.MonkeyPat
 
 async def test_a_lead_reopens_a_no_and_a_member_is_refused_privately_and_audited(slack: Slack) -> None:
     await started(slack)
-    maria = slack.bot.rollout.ctx.policy.actor("U0MARIA", "maria")
+    maria = slack.bot.rollout.policy.actor("U0MARIA", "maria")
     await slack.bot.rollout.gate_decide(CHANNEL, "gonogo.day2", False, "error budget burnt", maria)
 
     await slack.command("reopen day2 looks fine to me", user="U0DANA")
@@ -70,7 +70,7 @@ async def test_a_command_on_an_unknown_step_or_with_no_run_is_refused_and_audite
 
 async def test_a_card_of_the_first_no_is_stale_once_the_gate_was_reopened_and_decided_no_again(slack: Slack) -> None:
     await started(slack)
-    maria = slack.bot.rollout.ctx.policy.actor("U0MARIA", "maria")
+    maria = slack.bot.rollout.policy.actor("U0MARIA", "maria")
     await slack.bot.rollout.gate_decide(CHANNEL, "gonogo.day2", False, "error budget burnt", maria)
     first = gate_version(await slack.bot.rollout.gate_view(CHANNEL, "gonogo.day2"))
     await slack.command("reopen day2 error budget recovered", user="U0LEE")

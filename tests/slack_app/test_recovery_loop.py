@@ -17,7 +17,7 @@ LEASE = timedelta(minutes=2)
 class CountingRollout:
     """Stands in for Rollout: counts recovery passes; the first one fails like a lost database."""
 
-    ctx: object
+    lease: timedelta = LEASE
     passes: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -30,18 +30,13 @@ class CountingRollout:
 
 
 @dataclass
-class Lease:
-    lease: timedelta = LEASE
-
-
-@dataclass
 class BotWithRecovery:
     rollout: CountingRollout
     clock: VirtualClock
 
 
 async def test_the_loop_runs_a_pass_every_lease_and_survives_a_failing_one() -> None:
-    bot = BotWithRecovery(CountingRollout(Lease()), VirtualClock(datetime(2026, 4, 20, 14, tzinfo=UTC)))
+    bot = BotWithRecovery(CountingRollout(), VirtualClock(datetime(2026, 4, 20, 14, tzinfo=UTC)))
     loop = asyncio.create_task(recover_forever(bot))
     try:
         await bot.clock.advance(LEASE * 3)

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncApp
 
-from bot.bootstrap import Bot, build
+from bot.bootstrap import Bot, build, served_builder
 from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackWorkspace
@@ -53,6 +53,7 @@ class SocketSlack:
     socket: FakeSocketMode
     api: SocketModeSlackApi
     apps: list[AsyncApp]  # the one app serve built, once it has
+    bots: list[Bot]  # the bot serve built it over
     serving: asyncio.Task[None]
     url: str
     http: aiohttp.ClientSession
@@ -63,7 +64,7 @@ class SocketSlack:
 
     @property
     def bot(self) -> Bot:
-        return state_of(self.app).bot
+        return self.bots[0]
 
     async def settle(self) -> None:
         """Wait for the work every envelope so far started after its ack."""
@@ -171,18 +172,21 @@ async def serving(
         apps.append(build_app(*args, **kwargs))
         return apps[-1]
 
+    bots: list[Bot] = []
+
     async def build_on_a_virtual_clock(settings: Settings) -> Bot:
-        return await build(settings, clock=VirtualClock(START))
+        bots.append(await build(settings, clock=VirtualClock(START)))
+        return bots[-1]
 
     monkeypatch.setattr(slack_app, "build_app", build_and_keep_app)  # serve imports it when it starts
     before = set(_other_tasks())
     listening = Listening()
     settings = socket_settings(tmp_path, api).model_copy(update={"slack_app_token": app_token})
-    task = asyncio.create_task(serve(settings, build_bot=build_on_a_virtual_clock, on_listening=listening))
+    task = asyncio.create_task(serve(settings, build=served_builder(build_on_a_virtual_clock), on_listening=listening))
     try:
         url = f"http://127.0.0.1:{await listening.port}"
         async with aiohttp.ClientSession() as http:
-            yield SocketSlack(socket, api, apps, task, url, http)
+            yield SocketSlack(socket, api, apps, bots, task, url, http)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -16,10 +16,9 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bootstrap import Bot, build
+from bot.bootstrap import Bot, build, served_builder, slack_app
 from bot.config import ConfigError, Settings
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.app import build_app
 from bot.slack.server import Startup, make_startup_web_app, serve, start_site
 from tests.slack_app.conftest import CHANNEL, RUNBOOK, SECRET, signed
 
@@ -88,7 +87,9 @@ async def test_healthz_answers_while_the_bot_is_still_being_built_and_readyz_wai
     tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession
 ) -> None:
     gated, listening = GatedBuild(), Listening()
-    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build_bot=gated, on_listening=listening))
+    serving = asyncio.create_task(
+        serve(serve_settings(tmp_path, api), build=served_builder(gated), on_listening=listening)
+    )
     try:
         url = f"http://127.0.0.1:{await listening.port}"
         await gated.started.wait()
@@ -117,7 +118,7 @@ async def test_a_build_that_fails_closes_the_port_and_raises_its_error(
         raise ConfigError("the database says no; nothing was started.")
 
     with pytest.raises(ConfigError, match="the database says no"):
-        await serve(serve_settings(tmp_path, api), build_bot=broken_build, on_listening=listening)
+        await serve(serve_settings(tmp_path, api), build=served_builder(broken_build), on_listening=listening)
     port = listening.port.result()
     with pytest.raises(aiohttp.ClientConnectionError):
         await get(http, f"http://127.0.0.1:{port}/healthz")
@@ -173,7 +174,7 @@ async def test_building_the_app_with_slack_bot_token_set_warns_of_nothing(
     bot = await build(serve_settings(tmp_path, api))
     try:
         with caplog.at_level(logging.INFO, logger="slack_bolt"):
-            build_app(bot, AsyncWebClient(token="xoxb-test", base_url=api.base_url), signing_secret=SECRET)
+            slack_app(bot, AsyncWebClient(token="xoxb-test", base_url=api.base_url), signing_secret=SECRET)
     finally:
         await bot.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -209,7 +210,9 @@ async def test_a_command_sent_while_the_bot_starts_is_answered_once_it_is_ready_
     request waits for the bot and is answered in its own response. Either way: one answer."""
     monkeypatch.setattr("bot.slack.transport.startup_gate.HOLD_SECONDS", hold_for)
     gated, listening = GatedBuild(), Listening()
-    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build_bot=gated, on_listening=listening))
+    serving = asyncio.create_task(
+        serve(serve_settings(tmp_path, api), build=served_builder(gated), on_listening=listening)
+    )
     try:
         url = f"http://127.0.0.1:{await listening.port}"
         await gated.started.wait()

@@ -14,12 +14,12 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.bootstrap import build
+from bot.bootstrap import build, slack_app
 from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.safe_text import REPLACEMENT, clean
 from bot.sim.slack_api import FakeSlackApi
-from bot.slack.app import build_app, state_of
+from bot.slack.app import state_of
 from bot.slack.blocks.actions import ActionValue, Verb, action_id
 from bot.slack.blocks.limits import validate_message
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT
@@ -48,7 +48,7 @@ def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 async def slack(databases: Databases, api: FakeSlackApi, tmp_path: Path) -> AsyncIterator[Slack]:
     settings = Settings(database_url=databases.new(), runbook=RUNBOOK, roles=ROLES, cloud="sim")
     bot = await build(settings, clock=VirtualClock(START))
-    app = build_app(bot, fast_client(api), signing_secret=SECRET, process_before_response=True)
+    app = slack_app(bot, fast_client(api), signing_secret=SECRET, process_before_response=True)
 
     async def ready() -> bool:
         return True

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 from bot.engine.clock import VirtualClock
-from bot.slack.server import SharedEnvelopes
+from bot.slack.transport.socket_mode import SharedEnvelopes
 from bot.store.db import create_engine_for
 from bot.store.envelopes import KEEP
 from bot.store.repository import SqlStore

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.engine.plan import Plan, build_plan
+from bot.engine.plan import Plan
 from bot.engine.ports import AlertRecord
 from bot.engine.records import Run, StepState
 from bot.engine.views import StepView
@@ -27,7 +27,7 @@ from bot.slack.delivery.cards import card_key
 from bot.web.links import step_link_block
 
 if TYPE_CHECKING:
-    from bot.bootstrap import Bot
+    from bot.slack.deps import SlackDeps
 
 # Lanes whose card shows a Run button, and so needs a plan to fingerprint.
 PLANNED = frozenset({StepState.PENDING, StepState.READY, StepState.APPROVED, StepState.FAILED, StepState.ROLLED_BACK})
@@ -36,34 +36,34 @@ ONCALL_ROLE = "sre_oncall"
 
 
 class Renderer:
-    def __init__(self, bot: Bot) -> None:
-        self._bot = bot
+    def __init__(self, deps: SlackDeps) -> None:
+        self._deps = deps
 
     @property
     def dry_run(self) -> bool:
-        return self._bot.settings.dry_run
+        return self._deps.dry_run
 
     async def plans(self, view: StepView) -> list[Plan]:
-        ctx = self._bot.rollout.ctx
+        rollout = self._deps.rollout
         return [
-            await build_plan(ctx, view.run.id, view.run.dry_run, view.step, lane.lane.environment)
+            await rollout.draft_plan(view.run, view.step, lane.lane.environment)
             for lane in view.lanes
             if lane.lane.state in PLANNED
         ]
 
     async def step(self, run: Run, step_id: str) -> tuple[StepView, Message]:
-        view = await self._bot.rollout.step_view(run.channel, step_id)
-        card = step_card_view(view, await self.plans(view), self._bot.runbook, self.dry_run)
+        view = await self._deps.rollout.step_view(run.channel, step_id)
+        card = step_card_view(view, await self.plans(view), self._deps.runbook, self.dry_run)
         message = step_card(card)
-        link = step_link_block(self._bot.settings.timeline_url, run.id, step_id)  # the step's page (bot/web)
+        link = step_link_block(self._deps.timeline_url, run.id, step_id)  # the step's page (bot/web)
         if link is not None:
             message.blocks.insert(2, link)
         return view, message
 
     async def gate(self, run: Run, gate_id: str) -> Message:
-        view = await self._bot.rollout.gate_view(run.channel, gate_id)
+        view = await self._deps.rollout.gate_view(run.channel, gate_id)
         links = await self._alert_links(run, [c.get("alert", "") for h in view.record.health for c in h.counted])
-        message = gate_card(gate_card_view(view, run, self._bot.runbook, self.dry_run, links=links))
+        message = gate_card(gate_card_view(view, run, self._deps.runbook, self.dry_run, links=links))
         signed = {s.role for s in view.record.signoffs}
         awaited = [role for role in view.gate.signoffs if role not in signed]
         if not awaited:
@@ -81,20 +81,20 @@ class Renderer:
         """alert id -> a link to its card in Slack, for the alerts a gate counted (posted ones only)."""
         links: dict[str, str] = {}
         for alert_id in filter(None, alert_ids):
-            found = await self._bot.store.get_value(card_key("alert", run.id, alert_id))
+            found = await self._deps.cards.get_value(card_key("alert", run.id, alert_id))
             if isinstance(found, dict) and found.get("channel") and found.get("ts"):
                 links[alert_id] = f"https://slack.com/archives/{found['channel']}/p{str(found['ts']).replace('.', '')}"
         return links
 
     async def status(self, run: Run, today_only: bool) -> Message:
-        view = await self._bot.rollout.status(run.channel)
-        alerts = len(await self._bot.store.active_alerts(run.id))
-        card = status_card_view(view, self._bot.runbook, self.dry_run, alerts, today_only)
+        view = await self._deps.rollout.status(run.channel)
+        alerts = len(await self._deps.alerts.active_alerts(run.id))
+        card = status_card_view(view, self._deps.runbook, self.dry_run, alerts, today_only)
         return today_card(card) if today_only else status_card(card)
 
     async def alert(self, alert: AlertRecord, run: Run) -> Message:
-        group = self._bot.settings.oncall_group
-        view = alert_card_view(alert, run, self._bot.runbook, self.dry_run, group)
+        group = self._deps.oncall_group
+        view = alert_card_view(alert, run, self._deps.runbook, self.dry_run, group)
         message = alert_card(view)
         if group or alert.state != "open":
             return message
@@ -108,7 +108,7 @@ class Renderer:
     def oncall_mentions(self) -> list[str]:
         """The on-call role's configured members as mentions (groups as groups, users as users)."""
         found: list[str] = []
-        for member in sorted(self._bot.policy.members.get(ONCALL_ROLE, frozenset())):
+        for member in sorted(self._deps.rollout.policy.members.get(ONCALL_ROLE, frozenset())):
             try:
                 found.append(mention_group(member) if member.startswith("S") else mention_user(member))
             except ValueError:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.engine.ports import JSON
+from bot.engine.deliveries import note_answer, outside_delivery
+from bot.engine.ports import JSON, KeyValueStore
 from bot.slack.blocks.kit import Message, context
 from bot.slack.blocks.limits import FALLBACK_TEXT, clamp
 from bot.slack.blocks.mrkdwn import Mrkdwn, escape
 from bot.slack.delivery.outbox import Outbox
-from bot.slack.delivery.ports import KeyValueStore, OutboxMessage
-from bot.store.deliveries import note_answer, outside_delivery
+from bot.slack.delivery.ports import OutboxMessage
 
 DRY_RUN_MARK = "DRY RUN"
 _TRACK = "track|"  # a tracked message's first part: track|<track>|<base>

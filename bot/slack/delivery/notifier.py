@@ -24,7 +24,7 @@ PROGRESS_EVENTS = frozenset({"execution_progress", "execution_finished", "rollba
 
 
 class SlackNotifier:
-    """Subscribed to ``bot.events`` by build_app."""
+    """Subscribed to the engine's events (``SlackDeps.events``) by build_app."""
 
     def __init__(self, state: AppState) -> None:
         self._state = state
@@ -32,7 +32,7 @@ class SlackNotifier:
 
     async def __call__(self, event: Event) -> None:
         state = self._state
-        run = await state.bot.store.get_run(event.run_id)
+        run = await state.deps.rollout.run_by_id(event.run_id)
         if run is None:
             return
         if event.kind in DEADLINE_EVENTS:  # said with mentions and DMs by bot/oncall/wiring.py
@@ -88,16 +88,16 @@ class SlackNotifier:
         assert event.step_id is not None
         execution = str(event.data.get("execution_id") or "latest")
         key = card_key("progress", run.id, f"{event.step_id}.{execution}")
-        stored = await state.bot.store.get_value(key + ".entries")
+        stored = await state.deps.cards.get_value(key + ".entries")
         entries: list[dict[str, Any]] = list(stored) if isinstance(stored, list) else []
         finished = event.kind in ("execution_finished", "rollback_finished")
         ok = event.data.get("ok", True) if finished else None
-        entries.append({"at": state.bot.clock.now().isoformat(), "text": event.text, "ok": ok})
-        await state.bot.store.put_value(key + ".entries", entries)
-        found = await state.bot.store.get_execution(execution) if execution != "latest" else None
+        entries.append({"at": state.deps.clock.now().isoformat(), "text": event.text, "ok": ok})
+        await state.deps.cards.put_value(key + ".entries", entries)
+        found = await state.deps.rollout.execution(execution) if execution != "latest" else None
         message = progress_message(
             ProgressView(
-                meta=CardMeta(run.id, 0, state.dry_run or run.dry_run, state.bot.runbook.calendar.timezone),
+                meta=CardMeta(run.id, 0, state.dry_run or run.dry_run, state.deps.runbook.calendar.timezone),
                 step_id=event.step_id,
                 environment=found.environment if found else "",
                 kind="rollback" if event.kind == "rollback_finished" or "Rollback" in event.text else "apply",
@@ -115,7 +115,7 @@ class SlackNotifier:
     async def _alert(self, event: Event, run: Run) -> None:
         state = self._state
         alert_id = str(event.data.get("alert_id", ""))
-        alert = await state.bot.store.get_alert(alert_id)
+        alert = await state.deps.alerts.get_alert(alert_id)
         if alert is None:
             await self._line(event, run, None)
             return
@@ -131,7 +131,7 @@ class SlackNotifier:
     async def _alert_resolved(self, event: Event, run: Run) -> None:
         state = self._state
         alert_id = str(event.data.get("alert_id", ""))
-        alert = await state.bot.store.get_alert(alert_id)
+        alert = await state.deps.alerts.get_alert(alert_id)
         where = await state.poster.where(card_key("alert", run.id, alert_id))
         if alert is not None and where is not None:
             await state.poster.update(where[0], where[1], await state.render.alert(alert, run), dry_run=run.dry_run)

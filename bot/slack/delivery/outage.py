@@ -19,7 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.engine.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from bot.bootstrap import Bot
+    from bot.slack.deps import StoreWatch
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +38,9 @@ def known_down_view() -> dict[str, Any]:
     return {"type": "modal", "title": title, "close": close, "blocks": [section(KNOWN_DOWN)]}
 
 
-def known_down(bot: Bot) -> bool:
+def known_down(health: StoreWatch | None) -> bool:
     """True while the store's health watch knows the database is out (see bot/store/health.py)."""
-    return bot.health is not None and bot.health.known_down
+    return health is not None and health.known_down
 
 
 def response_url(body: dict[str, Any]) -> str | None:
@@ -67,13 +67,13 @@ async def tell(url: str | None, text: str) -> None:
 
 
 @asynccontextmanager
-async def answering(bot: Bot, body: dict[str, Any]) -> AsyncIterator[None]:
+async def answering(health: StoreWatch | None, body: dict[str, Any]) -> AsyncIterator[None]:
     """Run a listener's work; if it meets a database outage, say so through the response_url."""
     try:
         yield
     except StoreUnavailable as error:
-        if bot.health is not None:
-            await bot.health.noticed(error)
+        if health is not None:
+            await health.noticed(error)
         url = response_url(body)
         if url is None:  # a dialog without response_urls: one line in the log is all that can be said
             who = body.get("user")

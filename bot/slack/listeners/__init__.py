@@ -1,4 +1,4 @@
-"""What every Slack handler shares: the wired bot, the way out (poster, outbox), who is who,
+"""What every Slack handler shares: the app's dependencies (SlackDeps), the way out (poster, outbox), who is who,
 the optional reports hooks, one rule for failures (a sentence to the person, never a traceback),
 and exactly once per Slack delivery: a redelivered request is answered again, never worked again."""
 
@@ -9,56 +9,34 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bot.engine.audit_kinds import AuditKind
+from bot.engine.deliveries import AlreadyHandled, Delivery, handling
 from bot.engine.errors import Refused, StoreUnavailable
-from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.engine.watch import AlertNotFound
 from bot.slack.blocks.render import Renderer
 from bot.slack.delivery.cards import Poster, card_key
 from bot.slack.delivery.outbox import Outbox
+from bot.slack.deps import ReportsPort, SlackDeps
 from bot.slack.identity import Directory
-from bot.store.deliveries import AlreadyHandled, Delivery, handling
 
 if TYPE_CHECKING:
-    from bot.bootstrap import Bot
     from bot.slack.listeners.flows import Dialog
 
 log = structlog.get_logger(__name__)
 
 
-class ReportsPort(Protocol):
-    """Reports on demand (`/ion report`, standup, metrics, cost, scaling); the reports engineer implements it."""
-
-    async def daily_report(self, channel: str, day: int | None, actor: Actor) -> None: ...
-
-    async def standup(self, channel: str, actor: Actor) -> None: ...
-
-    async def metrics(self, channel: str, actor: Actor) -> dict[str, Any]:
-        """A chat.postMessage-shaped message (text, blocks) with metrics against baseline and target."""
-        ...
-
-    async def record_cost(self, channel: str, service: str, amount: Any, actor: Actor) -> str: ...
-
-    async def record(self, channel: str, item: str, value: str, note: str | None, actor: Actor) -> str: ...
-
-    async def scaling(self, channel: str, actor: Actor) -> str: ...
-
-
 @dataclass
 class AppState:
-    """The Slack app's parts; the lead sets ``reports`` once the reports port exists."""
+    """The Slack app's parts, built once by build_app from its SlackDeps."""
 
-    bot: Bot
-    outbox: Outbox
+    deps: SlackDeps
     poster: Poster
     directory: Directory
     render: Renderer
-    reports: ReportsPort | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     dialogs: dict[str, Dialog] = field(default_factory=dict)  # trigger id -> dialog opened on arrival (flows)
 
@@ -75,12 +53,20 @@ class AppState:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     @property
+    def outbox(self) -> Outbox:
+        return self.deps.outbox
+
+    @property
+    def reports(self) -> ReportsPort | None:
+        return self.deps.reports
+
+    @property
     def dry_run(self) -> bool:
-        return self.bot.settings.dry_run
+        return self.deps.dry_run
 
     async def refresh_card(self, run: Run, scope: str, at: tuple[str, str] | None = None) -> None:
         """Re-draw the step or gate card in place: the message ``at`` (channel, ts), else the tracked one."""
-        kind = "gate" if self.bot.runbook.gate(scope) is not None else "step"
+        kind = "gate" if self.deps.runbook.gate(scope) is not None else "step"
         where = at or await self.poster.where(card_key(kind, run.id, scope))
         if where is None:
             return
@@ -153,7 +139,7 @@ async def _failed_as_a_redelivery(state: AppState, channel: str, user: str) -> b
     """A redelivery racing its first delivery can fail before its claim (a unique row the first
     wrote): when another delivery has the request, that one's answer is the one to give."""
     try:
-        handled = await state.bot.store.handled_elsewhere()
+        handled = await state.deps.deliveries.handled_elsewhere()
     except Exception:  # the database is the trouble: the usual error answer follows
         log.exception("could not tell whether a failed request was a redelivery")
         return False
@@ -166,7 +152,7 @@ async def _failed_as_a_redelivery(state: AppState, channel: str, user: str) -> b
 
 async def _again(state: AppState, channel: str, user: str, handled: AlreadyHandled) -> None:
     log.info("a redelivered Slack request was answered again, not worked again", key=handled.key)
-    text = handled.again(state.bot.rollout.ctx.zone)
+    text = handled.again(state.deps.rollout.zone)
     await state.poster.say(channel, user, text, dry_run=state.dry_run)
 
 
@@ -175,7 +161,7 @@ async def _keep_answer(state: AppState, delivery: Delivery | None) -> None:
     if delivery is None or not delivery.owned or delivery.answer is None:
         return
     try:
-        await state.bot.store.delivery_answered(delivery.key, delivery.answer)
+        await state.deps.deliveries.delivery_answered(delivery.key, delivery.answer)
     except Exception:
         log.exception("the first answer of a Slack delivery was not kept", key=delivery.key)
 
@@ -184,15 +170,7 @@ async def _audit_refusal(state: AppState, channel: str, user: str, what: str, re
     """A refusal made in the chat layer (an unknown runbook, a stale card) is on the record too."""
     try:
         actor = await state.directory.actor(user)
-        run = await state.bot.store.open_run(channel)
-        await state.bot.rollout.ctx.auditor.record(
-            actor,
-            AuditKind.CHAT_REQUEST,
-            label=what,
-            run_id=run.id if run else None,
-            outcome="refused",
-            detail=refused.message,
-        )
+        await state.deps.rollout.record_refusal(channel, actor, what, refused.message)
         refused.audited = True
     except AlreadyHandled:
         raise

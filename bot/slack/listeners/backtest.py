@@ -26,27 +26,27 @@ if TYPE_CHECKING:
 
 
 async def on_backtest(command: Command, cmd: c.BacktestCommand) -> None:
-    bot, channel = command.bot, command.channel
-    now = bot.clock.now()
-    await command.say(f"Backtesting runbook {bot.runbook.id} on the last {cmd.weeks:g} weeks of production metrics…")
+    deps, channel = command.deps, command.channel
+    now = deps.clock.now()
+    await command.say(f"Backtesting runbook {deps.runbook.id} on the last {cmd.weeks:g} weeks of production metrics…")
     try:
-        done = await run_backtest(bot.runbook, bot.metrics, GATE_ENVIRONMENT, cmd.weeks, now)
+        done = await run_backtest(deps.runbook, deps.metrics, GATE_ENVIRONMENT, cmd.weeks, now)
     except BacktestRefused as refused:
         raise Refused(f"{refused} Nothing was backtested.") from None
     except Exception as exc:  # Monitoring refused or failed: a sentence, never a traceback
         raise Refused(f"The metric history could not be read: {exc}. Nothing was backtested.") from None
     # The first store write claims this Slack delivery (bot/store/deliveries.py): a redelivery that
     # reaches this point stops here, before uploading the files a second time.
-    await save_summary(bot.store, done.result, f"the backtest report posted in <#{channel}>", now)
-    text, pngs = await asyncio.to_thread(render, done, ZoneInfo(bot.runbook.calendar.timezone))
+    await save_summary(deps.cards, done.result, f"the backtest report posted in <#{channel}>", now)
+    text, pngs = await asyncio.to_thread(render, done, ZoneInfo(deps.runbook.calendar.timezone))
     uploads: list[dict[str, Any]] = [
-        {"filename": REPORT_NAME, "content": text.encode("utf-8"), "title": f"Backtest of {bot.runbook.id}"},
+        {"filename": REPORT_NAME, "content": text.encode("utf-8"), "title": f"Backtest of {deps.runbook.id}"},
         *({"filename": name, "content": png, "title": name.removesuffix(".png")} for name, png in pngs.items()),
     ]
     response = await command.state.outbox.client.files_upload_v2(channel=channel, file_uploads=uploads)
     files = response.get("files") or []
     link = str((files[0].get("permalink") or files[0].get("id")) if files else REPORT_NAME)
-    await save_summary(bot.store, done.result, link, now)
+    await save_summary(deps.cards, done.result, link, now)
     message = f"{summary_text(done.result)}\nReport: {link} ({len(uploads)} files above)."
     args: dict[str, Any] = {"channel": channel, "text": clamp(message, FALLBACK_TEXT)}
     await command.state.outbox.send("chat.postMessage", args, f"backtest|{channel}|{now.isoformat()}")

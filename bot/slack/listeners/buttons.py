@@ -46,7 +46,7 @@ class Click:
         await self.state.poster.say(self.channel, self.actor.user_id, text, dry_run=self.state.dry_run)
 
     async def run(self, value: ActionValue) -> Run:
-        run = await self.state.bot.rollout.require_run(self.channel)
+        run = await self.state.deps.rollout.require_run(self.channel)
         if value.run != run.id:
             raise Refused(
                 "This card belongs to an earlier run of this channel; nothing was changed. "
@@ -59,7 +59,7 @@ class Click:
         run = await self.run(value)
         if value.step is None or not value.card_version:
             return run
-        view = await self.state.bot.rollout.step_view(self.channel, value.step)
+        view = await self.state.deps.rollout.step_view(self.channel, value.step)
         if step_version(view) != value.card_version:
             await self.state.refresh_card(run, value.step, self.at)
             raise Refused(
@@ -100,7 +100,7 @@ async def on_action(state: AppState, ack: AsyncAck, body: dict[str, Any], action
 async def _approve(click: Click, value: ActionValue, qualifier: str | None) -> None:
     run = await click.fresh_step(value)
     env = value.env or qualifier or ""
-    status = await click.state.bot.rollout.approve(run.channel, str(value.step), env, click.actor)
+    status = await click.state.deps.rollout.approve(run.channel, str(value.step), env, click.actor)
     await click.say(status.after_vote(str(value.step), env))
 
 
@@ -116,7 +116,7 @@ async def _reject(click: Click, value: ActionValue, qualifier: str | None) -> No
     )
     question = f"Why reject {value.step} ({meta.env})? The requester sees your reason."
     modal = reason_modal("Reject step", question, Verb.REJECT, meta, click.state.dry_run)
-    await click.state.bot.store.take_delivery()  # a redelivered click opens no second dialog
+    await click.state.deps.deliveries.take_delivery()  # a redelivered click opens no second dialog
     await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
@@ -135,7 +135,7 @@ async def _rollback(click: Click, value: ActionValue, qualifier: str | None) -> 
 async def _done(click: Click, value: ActionValue, qualifier: str | None) -> None:
     """Done on a manual action: at once when it asks for nothing, else a dialog asks for its value."""
     run = await click.run(value)
-    step = click.state.bot.runbook.step(value.step or "")
+    step = click.state.deps.runbook.step(value.step or "")
     spec = next((i.spec for i in manual.items(step) if i.ref == value.item), None) if step else None
     if step is None or spec is None or spec.value is None:
         await done(click.state, run, str(value.step), value.item or "", None, click.actor)
@@ -158,9 +158,9 @@ async def _done(click: Click, value: ActionValue, qualifier: str | None) -> None
 async def _record(click: Click, value: ActionValue, qualifier: str | None) -> None:
     """Record on the daily report: a dialog asks whether the quality target holds, and a note."""
     run = await click.run(value)
-    target = find_target(click.state.bot.runbook, value.item or qualifier or "")  # refuses an unknown one
+    target = find_target(click.state.deps.runbook, value.item or qualifier or "")  # refuses an unknown one
     meta = ActionValue(run=run.id, item=value.item or qualifier, channel=click.channel)
-    await click.state.bot.store.take_delivery()  # a redelivered click opens no second dialog
+    await click.state.deps.deliveries.take_delivery()  # a redelivered click opens no second dialog
     modal = record_modal(meta, target.label, click.state.dry_run)
     await click.state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
@@ -169,11 +169,11 @@ async def _hold(click: Click, value: ActionValue, qualifier: str | None) -> None
     state = click.state
     run = await click.run(value)
     if value.alert:
-        await state.bot.watcher.hold(value.alert, click.actor)
+        await state.deps.watcher.hold(value.alert, click.actor)
         await _refresh_alert(click, value.alert, run)
     if run.state.value != "held":
         reason = f"held by {click.actor.name} from " + ("an alert" if value.alert else "a card")
-        await state.bot.rollout.hold(run.channel, click.actor, reason)
+        await state.deps.rollout.hold(run.channel, click.actor, reason)
     if value.alert:
         await click.say(
             "The run is held: no step runs until someone resumes it, and this alert's automatic rollback "
@@ -187,12 +187,12 @@ async def _acknowledge(click: Click, value: ActionValue, qualifier: str | None) 
     run = await click.run(value)
     if not value.alert:
         raise Refused("This button names no alert; nothing was acknowledged.")
-    await click.state.bot.watcher.acknowledge(value.alert, click.actor)
+    await click.state.deps.watcher.acknowledge(value.alert, click.actor)
     await _refresh_alert(click, value.alert, run)
 
 
 async def _refresh_alert(click: Click, alert_id: str, run: Run) -> None:
-    alert = await click.state.bot.store.get_alert(alert_id)
+    alert = await click.state.deps.alerts.get_alert(alert_id)
     if alert is not None and click.at is not None:
         message = await click.state.render.alert(alert, run)
         await click.state.poster.update(click.at[0], click.at[1], message, dry_run=run.dry_run)
@@ -203,7 +203,7 @@ async def _refresh_alert(click: Click, alert_id: str, run: Run) -> None:
 
 async def _ticks(click: Click, verb: Verb) -> None:
     """A checkbox group sends what is selected now; the difference to the stored ticks is the change."""
-    state, rollout = click.state, click.state.bot.rollout
+    state, rollout = click.state, click.state.deps.rollout
     options = _block_options(click)
     selected = {o.get("value") for o in click.action.get("selected_options") or []}
     values = [v for v in (ActionValue.decode(str(o.get("value"))) for o in options) if v is not None]
@@ -232,7 +232,7 @@ async def _ticks(click: Click, verb: Verb) -> None:
             else:
                 await rollout.untick(run.channel, scope, value.item, click.actor)
     if not changed:  # the boxes match the store: maybe this very click, delivered again
-        await state.bot.store.take_delivery()
+        await state.deps.deliveries.take_delivery()
     await state.refresh_card(run, scope, click.at)
 
 
@@ -251,7 +251,7 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
     state = click.state
     run = await click.run(value)
     gate_id = str(value.step)
-    view = await state.bot.rollout.gate_view(run.channel, gate_id)
+    view = await state.deps.rollout.gate_view(run.channel, gate_id)
     if value.card_version and gate_version(view) != value.card_version:
         await state.refresh_card(run, gate_id, click.at)
         raise Refused(
@@ -259,7 +259,7 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
             "sign-off); the card now shows it. Look again and decide. Nothing was changed."
         )
     if (value.decision or qualifier) == "yes":
-        await state.bot.rollout.gate_decide(run.channel, gate_id, True, None, click.actor)
+        await state.deps.rollout.gate_decide(run.channel, gate_id, True, None, click.actor)
         await state.refresh_card(run, gate_id, click.at)
         return
     meta = ActionValue(
@@ -272,7 +272,7 @@ async def _gate_decide(click: Click, value: ActionValue, qualifier: str | None) 
     )
     question = f"Why is {gate_id} a NO? The run pauses until the gate is decided again."
     modal = reason_modal("Decide NO", question, Verb.GATE_DECIDE, meta, state.dry_run)
-    await state.bot.store.take_delivery()  # a redelivered click opens no second dialog
+    await state.deps.deliveries.take_delivery()  # a redelivered click opens no second dialog
     await state.outbox.client.views_open(trigger_id=click.trigger_id, view=modal)
 
 
@@ -280,7 +280,7 @@ async def _gate_recheck(click: Click, value: ActionValue, qualifier: str | None)
     """Measure the gate's health checks again (after a fix, or to see today's record) and redraw it."""
     run = await click.run(value)
     gate_id = str(value.step)
-    view = await click.state.bot.rollout.gate_check_health(run.channel, gate_id, click.actor)
+    view = await click.state.deps.rollout.gate_check_health(run.channel, gate_id, click.actor)
     await click.state.refresh_card(run, gate_id, click.at)
     failing = [h.label for h in view.record.health if h.passed is not True and not h.override_reason]
     if failing:
@@ -297,7 +297,7 @@ async def _signoff(click: Click, role: str) -> None:
     if value is None or value.step is None:
         raise Refused("This sign-off button carries no card data the bot can read; nothing was signed.")
     run = await click.run(value)
-    await click.state.bot.rollout.gate_signoff(run.channel, value.step, role, click.actor)
+    await click.state.deps.rollout.gate_signoff(run.channel, value.step, role, click.actor)
     await click.state.refresh_card(run, value.step, click.at)
 
 

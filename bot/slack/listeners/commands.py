@@ -10,13 +10,14 @@ from slack_bolt.async_app import AsyncAck
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
-from bot.engine.records import Run, StepState
+from bot.engine.records import Run
 from bot.slack import command_parser as c
 from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
 from bot.slack.blocks.mrkdwn import Mrkdwn, code, escape
 from bot.slack.delivery.cards import card_key, text_message
-from bot.slack.listeners import AppState, ReportsPort, answered, delivery_key
+from bot.slack.deps import ReportsPort
+from bot.slack.listeners import AppState, answered, delivery_key
 from bot.slack.listeners.backtest import on_backtest
 from bot.slack.listeners.flows import done, preview_rollback, run_step
 
@@ -49,7 +50,8 @@ class Command:
 
     def __init__(self, state: AppState, channel: str, actor: Actor, trigger_id: str) -> None:
         self.state = state
-        self.bot = state.bot
+        self.deps = state.deps
+        self.rollout = state.deps.rollout
         self.channel = channel
         self.actor = actor
         self.trigger_id = trigger_id
@@ -71,12 +73,12 @@ class Command:
     async def _run(self, command: AuditKind | None = None) -> Run:
         """The channel's run; for a ``command`` (as the engine audits it) a refusal is audited too."""
         if command is None:
-            return await self.bot.rollout.require_run(self.channel)
-        return await self.bot.rollout.command_run(self.channel, self.actor, command)
+            return await self.rollout.require_run(self.channel)
+        return await self.rollout.command_run(self.channel, self.actor, command)
 
     async def _step(self, step_id: str, command: AuditKind) -> Run:
         """The run, for a command on ``step_id``: "no run" and "no step" refusals are audited."""
-        run, _ = await self.bot.rollout.command_step(self.channel, step_id, self.actor, command)
+        run, _ = await self.rollout.command_step(self.channel, step_id, self.actor, command)
         return run
 
     # --- reading -----------------------------------------------------------------------------
@@ -103,18 +105,18 @@ class Command:
         )
 
     async def _NextCommand(self, cmd: c.NextCommand) -> None:
-        view = await self.bot.rollout.status(self.channel)
+        view = await self.rollout.status(self.channel)
         if view.position.next_step is None:
             await self.say("There is no next step: everything scheduled is done or skipped.")
             return
         await self.post_step(view.run, view.position.next_step.step.id)
 
     async def _AuditCommand(self, cmd: c.AuditCommand) -> None:
-        entries = await self.bot.rollout.audit(self.channel, cmd.limit)
+        entries = await self.rollout.audit(self.channel, cmd.limit)
         if not entries:
             await self.say("The audit log of this run is empty.")
             return
-        zone = self.bot.rollout.ctx.zone  # the run's zone, as the cards, reports and console show time
+        zone = self.rollout.zone  # the run's zone, as the cards, reports and console show time
         lines = [
             f"{e.at.astimezone(zone):%Y-%m-%d %H:%M} {e.actor_name}: {e.what} {e.scope or ''} "
             f"{e.before or ''}{' -> ' if e.after else ''}{e.after or ''} [{e.outcome}] {e.detail or ''}".strip()
@@ -125,32 +127,31 @@ class Command:
     # --- the run -----------------------------------------------------------------------------
 
     async def _StartCommand(self, cmd: c.StartCommand) -> None:
-        runbook = self.bot.runbook
+        runbook = self.deps.runbook
         if cmd.runbook != runbook.id:
             raise Refused(
                 f"This bot runs the runbook '{runbook.id}', not '{cmd.runbook}'. "
                 f"Nothing was started; try /ion start {runbook.id}."
             )
-        ctx = self.bot.rollout.ctx
-        today = ctx.clock.now().astimezone(ctx.zone).date()
-        run = await self.bot.rollout.start_run(self.channel, cmd.date.resolve(today), self.actor, shift=cmd.shift)
+        today = self.deps.clock.now().astimezone(self.rollout.zone).date()
+        run = await self.rollout.start_run(self.channel, cmd.date.resolve(today), self.actor, shift=cmd.shift)
         await self.say(f"Run {run.id} started; Day 1 is {run.start_date:%a %d %b}.")
 
     async def _PauseCommand(self, cmd: c.PauseCommand) -> None:
-        await self.bot.rollout.pause(self.channel, self.actor, f"paused by {self.actor.name} with /ion pause")
+        await self.rollout.pause(self.channel, self.actor, f"paused by {self.actor.name} with /ion pause")
 
     async def _ResumeCommand(self, cmd: c.ResumeCommand) -> None:
-        await self.bot.rollout.resume(self.channel, self.actor)
+        await self.rollout.resume(self.channel, self.actor)
 
     async def _FinishCommand(self, cmd: c.FinishCommand) -> None:
-        run = await self.bot.rollout.finish(self.channel, self.actor, cmd.reason)
+        run = await self.rollout.finish(self.channel, self.actor, cmd.reason)
         await self.say(f"Run {run.id} is finished; this channel can start another with /ion start.")
 
     async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
         run = await self._run(AuditKind.INCIDENT)
-        await self.bot.rollout.incident(self.channel, cmd.text, self.actor)
-        latest = await self.bot.latest_production_step(run.id)
-        alert = await self.bot.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
+        await self.rollout.incident(self.channel, cmd.text, self.actor)
+        latest = await self.rollout.latest_production_step(run.id)
+        alert = await self.deps.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
         if not alert.data.get("also_declared"):
             await self.say(f"Incident recorded (alert {alert.id}); on-call has been alerted.")
             return
@@ -168,43 +169,34 @@ class Command:
 
     async def _RunCommand(self, cmd: c.RunCommand) -> None:
         run = await self._step(cmd.step_id, AuditKind.REQUEST_RUN)
-        env = cmd.environment or await self._next_environment(run, cmd.step_id)
+        env = cmd.environment or await self.rollout.next_lane(self.channel, cmd.step_id)
+        assert env is not None  # the run and the step were found above
         await run_step(self.state, run, cmd.step_id, env, self.actor, self.trigger_id, None, None)
 
-    async def _next_environment(self, run: Run, step_id: str) -> str:
-        view = await self.bot.rollout.step_view(self.channel, step_id)
-        for lane in view.lanes:
-            if lane.lane.state not in (StepState.DONE, StepState.SKIPPED):
-                return lane.lane.environment
-        return view.step.environments[-1]
-
     async def _awaiting(self, step_id: str) -> str:
-        view = await self.bot.rollout.step_view(self.channel, step_id)
-        for lane in view.lanes:
-            if lane.lane.state in (StepState.PENDING, StepState.READY, StepState.FAILED, StepState.ROLLED_BACK):
-                return lane.lane.environment
-        return view.step.environments[-1]
+        run, step = await self.rollout.require_step(self.channel, step_id)
+        return await self.rollout.awaiting_lane(run, step)
 
     async def _ApproveCommand(self, cmd: c.ApproveCommand) -> None:
         await self._step(cmd.step_id, AuditKind.APPROVE)
         env = cmd.environment or await self._awaiting(cmd.step_id)
-        status = await self.bot.rollout.approve(self.channel, cmd.step_id, env, self.actor)
+        status = await self.rollout.approve(self.channel, cmd.step_id, env, self.actor)
         await self.say(status.after_vote(cmd.step_id, env))
 
     async def _RejectCommand(self, cmd: c.RejectCommand) -> None:
         await self._step(cmd.step_id, AuditKind.REJECT)
         env = await self._awaiting(cmd.step_id)
-        await self.bot.rollout.reject(self.channel, cmd.step_id, env, self.actor, cmd.reason)
+        await self.rollout.reject(self.channel, cmd.step_id, env, self.actor, cmd.reason)
         await self.say(f"You rejected {cmd.step_id} ({env}); the requester has been told why.")
 
     async def _SkipCommand(self, cmd: c.SkipCommand) -> None:
         await self._step(cmd.step_id, AuditKind.SKIP)
-        view = await self.bot.rollout.step_view(self.channel, cmd.step_id)
-        open_lanes = [v.lane.environment for v in view.lanes if v.lane.state not in (StepState.DONE, StepState.SKIPPED)]
+        run, step = await self.rollout.require_step(self.channel, cmd.step_id)
+        open_lanes = await self.rollout.open_lanes(run, step)
         if not open_lanes:
             raise Refused(f"{cmd.step_id} is already done or skipped everywhere; nothing was changed.")
         for env in open_lanes:
-            await self.bot.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
+            await self.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
 
     async def _RollbackCommand(self, cmd: c.RollbackCommand) -> None:
         run = await self._run(AuditKind.ROLLBACK_PREVIEW)
@@ -213,11 +205,11 @@ class Command:
     # --- checklists and gates ------------------------------------------------------------------
 
     def _is_gate(self, target: str) -> bool:
-        return self.bot.runbook.gate(target) is not None or not target.startswith("day")
+        return self.deps.runbook.gate(target) is not None or not target.startswith("day")
 
     def _item_name(self, step_id: str, ref: str) -> str:
         """``2 (no-errors)`` for an item named by its card number; the id as typed otherwise."""
-        step = self.bot.runbook.step(step_id)
+        step = self.deps.runbook.step(step_id)
         items = step.checklist_items() if step else []
         if ref.isdigit() and 1 <= int(ref) <= len(items):
             return f"{ref} ({items[int(ref) - 1].id})"
@@ -225,7 +217,7 @@ class Command:
 
     async def _TickCommand(self, cmd: c.TickCommand) -> None:
         if self._is_gate(cmd.target_id):
-            view = await self.bot.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            view = await self.rollout.gate_tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
             run = await self._run()
             if await self.state.poster.where(card_key("gate", run.id, cmd.target_id)) is None:
                 # No card shows the tick yet: say it, and how to see the card.
@@ -234,7 +226,7 @@ class Command:
                     f"Its Go/No-Go card is not posted yet; /ion gonogo {cmd.target_id} posts it."
                 )
         else:
-            status = await self.bot.rollout.tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            status = await self.rollout.tick(self.channel, cmd.target_id, cmd.item_id, self.actor)
             await self.say(
                 f"Ticked {self._item_name(cmd.target_id, cmd.item_id)} of {cmd.target_id}: {status.summary()}."
             )
@@ -242,9 +234,9 @@ class Command:
 
     async def _UntickCommand(self, cmd: c.UntickCommand) -> None:
         if self._is_gate(cmd.target_id):
-            await self.bot.rollout.gate_untick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            await self.rollout.gate_untick(self.channel, cmd.target_id, cmd.item_id, self.actor)
         else:
-            await self.bot.rollout.untick(self.channel, cmd.target_id, cmd.item_id, self.actor)
+            await self.rollout.untick(self.channel, cmd.target_id, cmd.item_id, self.actor)
         await self.state.refresh_card(await self._run(), cmd.target_id)
 
     async def _WaiveCommand(self, cmd: c.WaiveCommand) -> None:
@@ -253,7 +245,7 @@ class Command:
                 f"Gate items cannot be waived; tick them, or override a failing health check of {cmd.target_id} "
                 "with a reason. Nothing was changed."
             )
-        status = await self.bot.rollout.waive(self.channel, cmd.target_id, cmd.item_id, cmd.reason, self.actor)
+        status = await self.rollout.waive(self.channel, cmd.target_id, cmd.item_id, cmd.reason, self.actor)
         await self.say(f"Waived {self._item_name(cmd.target_id, cmd.item_id)} of {cmd.target_id}: {status.summary()}.")
         await self.state.refresh_card(await self._run(), cmd.target_id)
 
@@ -263,7 +255,7 @@ class Command:
     async def _GoNoGoCommand(self, cmd: c.GoNoGoCommand) -> None:
         run = await self._run(AuditKind.GATE_HEALTH)
         gate_id = cmd.gate_id or await self._open_gate(run)
-        await self.bot.rollout.gate_check_health(self.channel, gate_id, self.actor)
+        await self.rollout.gate_check_health(self.channel, gate_id, self.actor)
         message = await self.state.render.gate(run, gate_id)
         await self.state.poster.post(
             self.channel, message, dry_run=run.dry_run, track=card_key("gate", run.id, gate_id)
@@ -272,11 +264,11 @@ class Command:
     async def _GateCommand(self, cmd: c.GateCommand) -> None:
         run = await self._run(AuditKind.GATE_CARD)
         gate_id = cmd.gate_id or await self._open_gate(run)
-        record = await self.bot.store.get_gate(run.id, gate_id)
+        record = await self.rollout.gate_record(run.id, gate_id)
         if record is None or not record.health:  # never measured: the card would show nothing to judge
-            await self.bot.rollout.gate_check_health(self.channel, gate_id, self.actor)
+            await self.rollout.gate_check_health(self.channel, gate_id, self.actor)
         else:
-            await self.bot.rollout.gate_view(self.channel, gate_id)  # an unknown gate is refused here
+            await self.rollout.gate_view(self.channel, gate_id)  # an unknown gate is refused here
         message = await self.state.render.gate(run, gate_id)
         await self.state.poster.post(
             self.channel, message, dry_run=run.dry_run, track=card_key("gate", run.id, gate_id)
@@ -284,18 +276,18 @@ class Command:
 
     async def _OverrideCommand(self, cmd: c.OverrideCommand) -> None:
         # The engine's gate_changed event redraws the gate card and tells the channel.
-        await self.bot.rollout.gate_override(self.channel, cmd.gate_id, cmd.check, cmd.reason, self.actor)
+        await self.rollout.gate_override(self.channel, cmd.gate_id, cmd.check, cmd.reason, self.actor)
 
     async def _ReopenCommand(self, cmd: c.ReopenCommand) -> None:
         # The engine's gate_changed event redraws the gate card and tells the channel.
-        await self.bot.rollout.gate_reopen(self.channel, cmd.gate_id, cmd.reason, self.actor)
+        await self.rollout.gate_reopen(self.channel, cmd.gate_id, cmd.reason, self.actor)
 
     async def _open_gate(self, run: Run) -> str:
-        gates = self.bot.runbook.gates
+        gates = self.deps.runbook.gates
         if not gates:
             raise Refused("This runbook has no Go/No-Go gates.")
         for gate in sorted(gates, key=lambda g: g.day):
-            record = await self.bot.store.get_gate(run.id, gate.id)
+            record = await self.rollout.gate_record(run.id, gate.id)
             if record is None or record.decision is None:
                 return gate.id
         return gates[-1].id

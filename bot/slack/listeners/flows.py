@@ -18,12 +18,11 @@ from typing import Any
 
 import structlog
 
-from bot.engine import approvals
-from bot.engine.audit_kinds import AuditKind
+from bot.engine.deliveries import AlreadyHandled
 from bot.engine.errors import Refused
 from bot.engine.executor import ExecutionResult
 from bot.engine.ports import Actor
-from bot.engine.records import Run, StepState
+from bot.engine.records import Run
 from bot.engine.rollback import RollbackPlan
 from bot.runbook.models import Step
 from bot.slack import command_parser as c
@@ -34,7 +33,6 @@ from bot.slack.blocks.kit import Message
 from bot.slack.blocks.modals import notice_modal, reopen_message
 from bot.slack.blocks.views import CardMeta
 from bot.slack.listeners import AppState
-from bot.store.deliveries import AlreadyHandled
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +46,7 @@ FAILED = (
 
 
 def _meta(state: AppState, run: Run) -> CardMeta:
-    return CardMeta(run.id, 0, state.dry_run or run.dry_run, state.bot.runbook.calendar.timezone)
+    return CardMeta(run.id, 0, state.dry_run or run.dry_run, state.deps.runbook.calendar.timezone)
 
 
 # --- the dialog opened on arrival ------------------------------------------------------------
@@ -83,8 +81,8 @@ class Dialog:
     async def _open(self, state: AppState, trigger_id: str, wanted: _Wanted) -> _Opened | None:
         env = wanted.env
         if wanted.callback is Verb.CONFIRM_RUN and wanted.step_id and env is None:
-            env = await _next_environment(state, wanted.channel, wanted.step_id)
-            if env is None or not state.bot.rollout.ctx.is_production(env):
+            env = await state.deps.rollout.next_lane(wanted.channel, wanted.step_id)
+            if env is None or not state.deps.rollout.is_production(env):
                 return None  # the run starts without a dialog; the trigger stays unspent
         self.tried = True
         view = notice_modal(self.callback, _opening_text(wanted, env), dry_run=state.dry_run, close="Cancel")
@@ -146,7 +144,7 @@ def _wanted(state: AppState, body: dict[str, Any]) -> _Wanted | None:
         if isinstance(parsed, c.RunCommand | c.RollbackCommand) and not _known_step(state, parsed.step_id):
             return None  # no dialog for a step the runbook lacks: the one refusal says so, once
         if isinstance(parsed, c.RunCommand):
-            if parsed.environment and not state.bot.rollout.ctx.is_production(parsed.environment):
+            if parsed.environment and not state.deps.rollout.is_production(parsed.environment):
                 return None
             return _Wanted(Verb.CONFIRM_RUN, channel, parsed.step_id, parsed.environment)
         if isinstance(parsed, c.RollbackCommand):
@@ -160,7 +158,7 @@ def _wanted(state: AppState, body: dict[str, Any]) -> _Wanted | None:
     verb, qualifier = parsed_id
     channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
     env = value.env or qualifier
-    if verb is Verb.RUN and env and state.bot.rollout.ctx.is_production(env):
+    if verb is Verb.RUN and env and state.deps.rollout.is_production(env):
         return _Wanted(Verb.CONFIRM_RUN, channel, value.step, env)
     if verb is Verb.ROLLBACK:
         return _Wanted(Verb.CONFIRM_ROLLBACK, channel, value.step, value.env)
@@ -169,7 +167,7 @@ def _wanted(state: AppState, body: dict[str, Any]) -> _Wanted | None:
 
 def _known_step(state: AppState, step_id: str | None) -> bool:
     """None (``/ion rollback`` alone) and ``last`` name the latest production step, which the engine finds."""
-    return step_id in (None, "last") or state.bot.runbook.step(step_id) is not None
+    return step_id in (None, "last") or state.deps.runbook.step(step_id) is not None
 
 
 def _opening_text(wanted: _Wanted, env: str | None) -> str:
@@ -179,19 +177,6 @@ def _opening_text(wanted: _Wanted, env: str | None) -> str:
         return "Reading what rolling back the latest production step restores…"
     where = f" on {env}" if env else ""
     return f"Reading what rolling back {wanted.step_id}{where} restores…"
-
-
-async def _next_environment(state: AppState, channel: str, step_id: str) -> str | None:
-    """The lane `/ion run STEP` will pick (as the command does): the first not done or skipped."""
-    run = await state.bot.store.open_run(channel)
-    step = state.bot.runbook.step(step_id)
-    if run is None or step is None:
-        return None
-    for env in step.environments:
-        lane = await state.bot.rollout.ctx.lanes.get(run.id, step.id, env)
-        if lane.state not in (StepState.DONE, StepState.SKIPPED):
-            return env
-    return step.environments[-1]
 
 
 class _Confirmation:
@@ -212,7 +197,7 @@ class _Confirmation:
     async def confirm(self, modal: dict[str, Any], channel: str, user: str, again: Message) -> None:
         """Show ``modal``; when no dialog can open any more, post ``again`` (its button asks anew).
         The request's delivery is taken first, so a redelivery of it shows no second dialog."""
-        await self.state.bot.store.take_delivery()
+        await self.state.deps.deliveries.take_delivery()
         if self.dialog is not None and await self.dialog.show(self.state, modal):
             return
         if self.dialog is None or not self.dialog.tried:
@@ -232,7 +217,7 @@ class _Confirmation:
             await self.notice(refused.message)
             raise
         except AlreadyHandled as handled:  # a dialog opened for a redelivery says so, not "an error"
-            await self.notice(handled.again(self.state.bot.rollout.ctx.zone))
+            await self.notice(handled.again(self.state.deps.rollout.zone))
             raise
         except Exception:
             await self.notice(FAILED)
@@ -277,7 +262,7 @@ async def _run_step(
     seen: ActionValue | None,
     at: tuple[str, str] | None,
 ) -> None:
-    rollout = state.bot.rollout
+    rollout = state.deps.rollout
     plan = await rollout.request_run(run.channel, step_id, env, actor)
     if seen is not None and seen.fingerprint and seen.fingerprint != plan.fingerprint:
         await state.refresh_card(run, step_id, at)
@@ -285,24 +270,16 @@ async def _run_step(
             f"The plan of {step_id} ({env}) changed since this card was drawn; the card now shows the "
             "current plan. Review it and press Run again. Nothing was run."
         )
-    step = state.bot.runbook.step(step_id)
+    step = state.deps.runbook.step(step_id)
     assert step is not None  # request_run found it
     if not plan.production:
         await start(state, run, step_id, env, actor, plan.fingerprint)
         await confirmation.notice(f"{step_id} on {env} needs no typed confirmation; it has started.")
         return
-    lane = await rollout.ctx.lanes.get(run.id, step_id, env)
-    status = await approvals.evaluate(rollout.ctx, step, lane, plan.fingerprint, actor.user_id)
-    if lane.state is not StepState.APPROVED or not status.satisfied:
+    preflight = await rollout.run_preflight(run, step, env, plan.fingerprint, actor)
+    if preflight.refusal is not None:
         # Four eyes: the requester's own vote never counts, so no confirmation is offered.
-        message = (
-            f"You asked to run {step_id} on {env}; it {status.summary()} before it can run "
-            "(your own approval does not count in production). Nothing was run yet."
-        )
-        if lane.state is StepState.APPROVED:
-            await rollout.ctx.auditor.record(
-                actor, AuditKind.CONFIRM_RUN, run_id=run.id, step_id=step_id, outcome="refused", detail=message
-            )
+        message = preflight.refusal
         await state.refresh_card(run, step_id, at)
         await state.poster.say(run.channel, actor.user_id, message, dry_run=state.dry_run)
         await confirmation.notice(message)
@@ -323,7 +300,7 @@ async def _run_step(
 
 async def done(state: AppState, run: Run, step_id: str, item: str, value: str | None, actor: Actor) -> None:
     """A person's Done (command, button or dialog): say what was recorded; a passing one carries the lane on."""
-    outcome = await state.bot.rollout.done(run.channel, step_id, item, value, actor)
+    outcome = await state.deps.rollout.done(run.channel, step_id, item, value, actor)
     await state.poster.say(run.channel, actor.user_id, outcome.message, dry_run=state.dry_run)
     if outcome.task is not None:
         state.spawn(_follow(state, run, actor, outcome.task))
@@ -331,7 +308,7 @@ async def done(state: AppState, run: Run, step_id: str, item: str, value: str | 
 
 async def start(state: AppState, run: Run, step_id: str, env: str, actor: Actor, fingerprint: str) -> None:
     """Claim the execution (the engine's claim is the only guard against doubles) and let it run."""
-    started = await state.bot.rollout.start_execution(run.channel, step_id, env, actor, fingerprint)
+    started = await state.deps.rollout.start_execution(run.channel, step_id, env, actor, fingerprint)
     state.spawn(_follow(state, run, actor, started.task))
 
 
@@ -373,8 +350,8 @@ async def preview_rollback(
     """Show exactly what a rollback restores (dialog), or say why there is nothing to restore."""
     confirmation = _Confirmation(state, trigger_id, Verb.CONFIRM_ROLLBACK)
     async with confirmation.answering():
-        preview = await state.bot.rollout.rollback_preview(run.channel, target, actor)
-        step = state.bot.runbook.step(preview.step_id)
+        preview = await state.deps.rollout.rollback_preview(run.channel, target, actor)
+        step = state.deps.runbook.step(preview.step_id)
         assert step is not None  # the engine found the lane by this step
         if preview.already_rolled_back or not preview.targets:
             await state.poster.say(run.channel, actor.user_id, preview.lines[0], dry_run=state.dry_run)

@@ -31,15 +31,15 @@ async def on_home_opened(state: AppState, event: dict[str, Any]) -> None:
 
 
 async def home(state: AppState) -> HomeView:
-    bot = state.bot
-    runbook = bot.runbook
-    runs = sorted(await bot.store.open_runs(), key=lambda r: r.created_at)
+    deps = state.deps
+    runbook = deps.runbook
+    runs = sorted(await deps.rollout.open_runs(), key=lambda r: r.created_at)
     if not runs:
         return HomeView(dry_run=state.dry_run, timezone=runbook.calendar.timezone, metrics=await metrics(state))
     run = runs[-1]
-    alerts = await bot.store.active_alerts(run.id)
+    alerts = await deps.alerts.active_alerts(run.id)
     try:
-        status = await bot.rollout.status(run.channel)
+        status = await deps.rollout.status(run.channel)
     except Refused:
         return HomeView(dry_run=state.dry_run, timezone=runbook.calendar.timezone)
     active = status_card_view(status, runbook, state.dry_run, len(alerts), today_only=True)
@@ -54,17 +54,17 @@ async def home(state: AppState) -> HomeView:
 
 async def metrics(state: AppState) -> tuple[MetricLineView, ...]:
     """The latest reading of each monitored metric in production; an unreadable one shows no data."""
-    bot = state.bot
-    runbook = bot.runbook
+    deps = state.deps
+    runbook = deps.runbook
     env = next((e for e in runbook.environments if e.production), runbook.environments[-1])
-    now = bot.clock.now()
+    now = deps.clock.now()
     lines = []
     for metric in runbook.metrics:
         if metric.source != "monitoring":
             continue
         value: float | None = None
         try:
-            series = await bot.metrics.read(metric, env, now - READING_WINDOW, now)
+            series = await deps.metrics.read(metric, env, now - READING_WINDOW, now)
             value = series.points[-1].value if series.points else None
         except Exception as exc:  # no data is shown as such, never as healthy
             log.warning("home metric unreadable", metric=metric.id, error=str(exc))

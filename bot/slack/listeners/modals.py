@@ -51,7 +51,7 @@ async def on_submission(state: AppState, ack: AsyncAck, body: dict[str, Any], vi
     user_id = str(user.get("id", ""))
     async with answered(state, channel, user_id, "the dialog", delivery_key(body)):
         actor = await state.directory.actor(user_id, user.get("username") or user.get("name"))
-        run = await state.bot.rollout.require_run(channel)
+        run = await state.deps.rollout.require_run(channel)
         if run.id != meta.run:
             raise Refused("This dialog belongs to an earlier run of this channel; nothing was changed.")
         await _submit(state, verb, meta, view, run, actor, body)
@@ -59,7 +59,7 @@ async def on_submission(state: AppState, ack: AsyncAck, body: dict[str, Any], vi
 
 def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]) -> dict[str, str] | None:
     if verb in (Verb.CONFIRM_RUN, Verb.CONFIRM_ROLLBACK):
-        step = state.bot.runbook.step(meta.step or "")
+        step = state.deps.runbook.step(meta.step or "")
         expected = confirmation_word(step) if step is not None else (meta.step or "")
         return typed_confirmation_errors(_input(view, CONFIRM_BLOCK, action_id(Verb.TYPED_NAME)), expected)
     if verb in (Verb.REJECT, Verb.GATE_DECIDE, Verb.DONE):
@@ -73,7 +73,7 @@ def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]
 async def _submit(
     state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any], run: Run, actor: Actor, body: dict[str, Any]
 ) -> None:
-    rollout = state.bot.rollout
+    rollout = state.deps.rollout
     step, env = meta.step or "", meta.env or ""
     at = (run.channel, meta.message_ts) if meta.message_ts else None
     if verb is Verb.CONFIRM_RUN:
@@ -105,7 +105,7 @@ async def _record(state: AppState, run: Run, item: str, answer: str | None, acto
 
 async def _answering_outage(state: AppState, body: dict[str, Any], work: Coroutine[Any, Any, None]) -> None:
     """Work that outlives the dialog's listener still answers an outage it meets (its response_urls)."""
-    async with answering(state.bot, body):
+    async with answering(state.deps.health, body):
         await work
 
 
@@ -113,12 +113,12 @@ async def _rollback(state: AppState, run: Run, target: str, actor: Actor, seen: 
     """Roll back what the dialog showed: a lane that has run again since then is refused, not reverted."""
     async with answered(state, run.channel, actor.user_id, "the rollback"):
         if seen:
-            preview = await state.bot.rollout.rollback_preview(run.channel, target, actor)
+            preview = await state.deps.rollout.rollback_preview(run.channel, target, actor)
             if preview.execution_id != seen:
                 raise Refused(
                     f"{preview.step_id} ({preview.environment}) ran again since the dialog was opened, so it "
                     "would restore something else now. Nothing was rolled back; ask for the rollback again."
                 )
-        result = await state.bot.rollout.confirm_rollback(run.channel, target, actor)
+        result = await state.deps.rollout.confirm_rollback(run.channel, target, actor)
         if not result.ok:
             await state.poster.say(run.channel, actor.user_id, result.message, dry_run=state.dry_run)

@@ -17,10 +17,9 @@ import hmac
 import json
 import re
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -29,8 +28,8 @@ from bot.safe_text import clean_json
 from bot.slack.transport.shapes import Body, Unreadable, addressee, kind_of, problem, read_body
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
     from slack_bolt.request.async_request import AsyncBoltRequest
+    from slack_bolt.response import BoltResponse
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +47,6 @@ class Held:
 MAX_AGE_SECONDS = 5 * 60  # Slack's own rule: an older timestamp may be a replay
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
-_SECRETS: weakref.WeakKeyDictionary[AsyncApp, str] = weakref.WeakKeyDictionary()
 _WHAT = {"command": "command", "block_actions": "click", "view_submission": "dialog"}
 _AGAIN = {
     "command": "Type it again (/ion help lists the commands)",
@@ -58,10 +56,15 @@ _AGAIN = {
 _SOCKET_KINDS = frozenset({"slash_commands", "interactive", "events_api"})
 
 
-def remember_signing_secret(app: AsyncApp, signing_secret: str | None) -> None:
-    """build_app records the secret its HTTP requests are signed with, for the edge to check."""
-    if signing_secret:
-        _SECRETS[app] = signing_secret
+class EdgeApp(Protocol):
+    """What the edge needs of the app (bot/slack/app.py's IonApp): Bolt's dispatch, the secret its
+    HTTP requests are signed with, and a private word to a person after the ack."""
+
+    edge_secret: str | None
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse: ...
+
+    def say_later(self, channel: str, user: str, text: str) -> None: ...
 
 
 def signature_problem(raw: bytes, headers: Mapping[str, str], secret: str | None, now: float) -> str | None:
@@ -88,7 +91,7 @@ def signature_problem(raw: bytes, headers: Mapping[str, str], secret: str | None
 class SlackEdge:
     """One app's POST /slack/events: verify, read, screen, then dispatch to Bolt."""
 
-    def __init__(self, app: AsyncApp, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, app: EdgeApp, *, now: Callable[[], float] = time.time) -> None:
         self.app = app
         self.now = now
 
@@ -102,7 +105,7 @@ class SlackEdge:
     async def handle_bytes(self, request: Held) -> web.Response:
         """The request as read off the wire (now, or held while the bot was starting)."""
         raw = request.raw
-        found = signature_problem(raw, request.headers, _SECRETS.get(self.app), self.now())
+        found = signature_problem(raw, request.headers, self.app.edge_secret or None, self.now())
         if found is not None:
             return refused(401, found)
         try:
@@ -130,7 +133,7 @@ def refused(status: int, reason: str, *, signed: bool = False) -> web.Response:
     return web.json_response({"ok": False, "error": reason}, status=status)
 
 
-async def decline(app: AsyncApp, body: Body, reason: str) -> web.Response:
+async def decline(app: EdgeApp, body: Body, reason: str) -> web.Response:
     """A signed request the bot will not handle: a private sentence where Slack allows one, else a 400."""
     reply = refusal_reply(app, body, reason)
     if reply is None:
@@ -138,7 +141,7 @@ async def decline(app: AsyncApp, body: Body, reason: str) -> web.Response:
     return web.json_response(reply) if reply else web.Response(status=200)
 
 
-def refusal_reply(app: AsyncApp, body: Body, reason: str) -> dict[str, Any] | None:
+def refusal_reply(app: EdgeApp, body: Body, reason: str) -> dict[str, Any] | None:
     """The ack payload that refuses ``body`` privately ({} when an ephemeral was sent instead); None
     when nobody can be told. Logs the one warning line either way, when someone can be told."""
     who = addressee(body)
@@ -152,7 +155,7 @@ def refusal_reply(app: AsyncApp, body: Body, reason: str) -> dict[str, Any] | No
     if who.kind == "block_actions":
         if who.channel is None:
             return None
-        _say_later(app, who.channel, who.user, text)
+        app.say_later(who.channel, who.user, text)
     log.warning("signed slack request declined", reason=reason, kind=who.kind, user=who.user, channel=who.channel)
     if who.kind == "command":
         return {"response_type": "ephemeral", "text": text}
@@ -163,20 +166,6 @@ def refusal_reply(app: AsyncApp, body: Body, reason: str) -> dict[str, Any] | No
         view = {"type": "modal", "title": title, "close": close, "blocks": [section(text)]}
         return {"response_action": "update", "view": view}
     return {}
-
-
-def _say_later(app: AsyncApp, channel: str, user: str, text: str) -> None:
-    from bot.slack.app import state_of
-
-    state = state_of(app)
-
-    async def say() -> None:
-        try:
-            await state.poster.say(channel, user, text, dry_run=state.dry_run)
-        except Exception as exc:  # the refusal is best effort; the warning line is already written
-            log.warning("a refusal could not be sent", error=f"{type(exc).__name__}: {exc}", channel=channel)
-
-    state.spawn(say())
 
 
 def _bolt_request(text: str, body: Body, request: Held) -> AsyncBoltRequest:
@@ -246,7 +235,7 @@ def _envelope_id(raw: Any) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def screen_envelope(app: AsyncApp, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def screen_envelope(app: EdgeApp, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A Socket Mode payload cleaned, and the ack payload that refuses it (None: dispatch it).
 
     An envelope that cannot be answered at all is acked with nothing: Slack must not send it again."""

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
-    from bot.slack.transport.edge import Held
+    from bot.slack.transport.edge import EdgeApp, Held
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +34,7 @@ class StartupGate:
         self._opened = asyncio.Event()
         self._held: list[Held] = []
         self._replays: set[asyncio.Task[None]] = set()
-        self.app: AsyncApp | None = None
+        self.app: EdgeApp | None = None
 
     def signature_problem(self, raw: bytes, headers: Mapping[str, str]) -> str | None:
         """Why this is not provably Slack's request (the edge's own check), or None."""
@@ -59,7 +57,7 @@ class StartupGate:
         self._held.append(request)
         log.info("a Slack request arrived while the bot was starting; acked, answered once ready")
 
-    def open(self, app: AsyncApp) -> None:
+    def open(self, app: EdgeApp) -> None:
         self.app = app
         self._opened.set()
         held, self._held = self._held, []
@@ -72,7 +70,7 @@ class StartupGate:
     def held(self) -> int:
         return len(self._held)
 
-    async def _replay(self, app: AsyncApp, held: list[Held]) -> None:
+    async def _replay(self, app: EdgeApp, held: list[Held]) -> None:
         from bot.slack.transport.edge import SlackEdge
 
         edge = SlackEdge(app)

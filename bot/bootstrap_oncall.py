@@ -1,16 +1,17 @@
-"""Connects deadlines, delegation, on-call and paging to a Slack app's parts (called by build_app).
+"""Wiring of deadlines, delegation, on-call and paging onto a built bot and its Slack app's parts.
 
-Deadline notices are said here, not by the generic notifier: a reply in the card's thread that
+Part of the composition root (bot/bootstrap.py calls ``connect_oncall`` wherever it builds a Slack
+app). Deadline notices are said here, not by the generic notifier: a reply in the card's thread that
 mentions exactly the people who can act, and one DM to each, every message through the outbox
 under a dedupe key (so a retried pass or a second replica says nothing twice).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from bot.engine.delegation import Delegations
-from bot.engine.nudges import DEADLINE_EVENTS, Nudges
+from bot.engine.nudges import DEADLINE_EVENTS
 from bot.engine.ports import BOT_ACTOR, JSON, Event
 from bot.engine.records import Run
 from bot.oncall.pagerduty import PagerDuty
@@ -20,14 +21,17 @@ from bot.slack.blocks.mrkdwn import escape
 from bot.slack.delivery.cards import card_key
 
 if TYPE_CHECKING:
+    from bot.bootstrap import Bot
+    from bot.slack.delivery.outbox import Outbox
     from bot.slack.listeners import AppState
 
+CardPlace = Callable[[str], Awaitable[tuple[str, str] | None]]
 
-def connect_oncall(state: AppState) -> None:
-    bot = state.bot
-    settings, runbook = bot.settings, bot.runbook
-    ctx = bot.rollout.ctx
-    delegations = Delegations(bot.store, bot.policy, bot.clock, ctx.auditor, ctx.zone)
+
+def connect_oncall(bot: Bot, state: AppState) -> None:
+    """Delegations into the app's directory, the deadline pass onto the bot, pages through the outbox."""
+    settings, runbook, outbox = bot.settings, bot.runbook, state.deps.outbox
+    delegations = bot.rollout.delegations(bot.store)
     state.directory.delegations = delegations
     pagerduty = PagerDuty(
         bot.clock,
@@ -37,42 +41,42 @@ def connect_oncall(state: AppState) -> None:
         events_url=settings.pagerduty_events_url,
     )
     bot._stack.push_async_callback(pagerduty.close)
-    roster = OnCallRoster(pagerduty, state.outbox.client, bot.clock) if settings.pagerduty_token else None
+    roster = OnCallRoster(pagerduty, outbox.client, bot.clock) if settings.pagerduty_token else None
     schedule = runbook.oncall.schedule if runbook.oncall else None
     people = RolePeople(bot.policy, delegations, roster, schedule)
 
     async def hold(run: Run, why: str) -> None:
         await bot.rollout.hold(run.channel, BOT_ACTOR, why)
 
-    bot.nudges = Nudges(ctx, bot.store, people, hold)
+    bot.nudges = bot.rollout.deadline_pass(bot.store, people, hold)
     if settings.pagerduty_routing_key:
-        pager = Pager(state.outbox, pagerduty, bot.store)
-        state.outbox.route(METHOD, pager.deliver)
+        pager = Pager(outbox, pagerduty, bot.store)
+        outbox.route(METHOD, pager.deliver)
         bot.watcher.watch_through(lambda alerts: PagingAlerts(alerts, pager))
-    bot.events.subscribe(_sayer(state))
+    bot.events.subscribe(_sayer(bot, outbox, state.poster.where))
 
 
-def _sayer(state: AppState):  # type: ignore[no-untyped-def]
+def _sayer(bot: Bot, outbox: Outbox, card_place: CardPlace) -> Callable[[Event], Awaitable[None]]:
     async def say(event: Event) -> None:
         if event.kind not in DEADLINE_EVENTS:
             return
-        run = await state.bot.store.get_run(event.run_id)
+        run = await bot.rollout.run_by_id(event.run_id)
         if run is None:
             return
         mention = [str(u) for u in event.data.get("mention") or []]  # type: ignore[union-attr]
         who = " ".join(f"<!subteam^{u}>" if u.startswith("S") else f"<@{u}>" for u in mention)
         text = f"{who} {escape(event.text)}".strip()  # the mentions raw, the sentence escaped
-        where = await state.poster.where(card_key("step", run.id, event.step_id)) if event.step_id else None
+        where = await card_place(card_key("step", run.id, event.step_id)) if event.step_id else None
         data = event.data
         key = f"{event.kind}:{run.id}:{data.get('scope')}:{data.get('environment')}:{data.get('due_at')}"
         args: dict[str, JSON] = {"channel": run.channel, **_message(text)}
         if where is not None:
             args["thread_ts"] = where[1]
         if not run.dry_run:
-            await state.outbox.send("chat.postMessage", args, key)
+            await outbox.send("chat.postMessage", args, key)
             for user in [str(u) for u in event.data.get("dm") or []]:  # type: ignore[union-attr]
                 if not user.startswith("S"):
-                    await state.outbox.send(
+                    await outbox.send(
                         "chat.postMessage", {"channel": user, **_message(escape(event.text))}, f"{key}:dm:{user}"
                     )
 

@@ -1,0 +1,207 @@
+"""The outside world's half of the composition root: the event bus, and the cloud the bot acts
+on, either the embedded sim (the demo, simulate, the tests) or Google's clients (production).
+
+Only bot/bootstrap.py uses this module; it is apart so that each file keeps one job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bot.cloud.http_probe import HttpProber, LoadLimits
+from bot.cloud.ports import CloudRunApi, CloudSqlApi
+from bot.cloud.sql_target import SqlTargets
+from bot.config import Settings
+from bot.engine.errors import StoreUnavailable
+from bot.engine.ports import Clock, Event, MetricsSource
+from bot.engine.rollout import Rollout
+from bot.runbook.models import Runbook
+from bot.sim.faults import FaultPlan
+from bot.sim.world import World
+from bot.sim.world_state import WorldState
+from bot.store.repository import SqlStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = structlog.get_logger(__name__)
+
+Listener = Callable[[Event], Awaitable[None]]
+
+
+class EventBus:
+    """The engine's Notifier: fans events out to the chat layer (and anything else listening)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def notify(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(event)
+            except StoreUnavailable:  # the store's health watch says so, once; no traceback per event
+                log.warning("event not passed on: the state store is out", kind=event.kind, run=event.run_id)
+            except Exception:  # one broken listener must not stop the rollout
+                log.exception("event listener failed", kind=event.kind, run=event.run_id)
+
+
+class OpenIncidents:
+    """Counts open incident alerts: the seed's fifth trigger, "any production incident"."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    async def opened_times(self, run_id: str | None) -> list[datetime]:
+        runs = [run_id] if run_id else [r.id for r in await self._store.open_runs()]
+        return [a.opened_at for rid in runs for a in await self._store.active_alerts(rid) if a.kind == "incident"]
+
+    async def count_open(self, run_id: str | None, at: datetime) -> int:
+        return sum(1 for opened in await self.opened_times(run_id) if opened <= at)
+
+
+@dataclass
+class SimParts:
+    """The embedded world, kept so the console, simulate and tests can look inside or inject faults."""
+
+    world: World
+    faults: FaultPlan
+    state: WorldState
+    metrics: object
+    http_app: object
+    app_dbs: dict[str, object]
+
+
+@dataclass(frozen=True)
+class CloudParts:
+    """What the actions and the checks act on and read: sim or Google, the same five ports."""
+
+    cloud_run: CloudRunApi
+    cloud_sql: CloudSqlApi
+    http: HttpProber
+    sql: SqlTargets
+    metrics: MetricsSource
+
+
+def faults_follow_production(sim: SimParts, store: SqlStore, rollout: Rollout, clock: Clock) -> Listener:
+    """Faults written "after day2.1" start when day2.1's production lane finishes applying."""
+
+    async def on_event(event: Event) -> None:
+        if event.kind in ("execution_finished", "rollback_finished"):
+            sim.state.mark_stale()
+        if event.kind != "execution_finished" or not event.data.get("ok") or event.step_id is None:
+            return
+        execution = await store.get_execution(str(event.data.get("execution_id")))
+        if execution is None or execution.kind != "apply" or not rollout.is_production(execution.environment):
+            return
+        sim.faults.note_step_done(event.step_id, clock.now())
+
+    return on_event
+
+
+async def sim_parts(
+    settings: Settings,
+    runbook: Runbook,
+    clock: Clock,
+    stack: AsyncExitStack,
+    faults: list[str],
+    run_start: date | None,
+) -> tuple[SimParts, CloudParts]:
+    """The embedded world: Cloud Run and Cloud SQL in memory, seeded app databases, synthetic
+    metrics with the asked faults, and an HTTP app the probes reach on 127.0.0.1."""
+    from bot.sim.history import sim_history
+    from bot.sim.metrics import SyntheticMetrics
+    from bot.sim.sim_cloud import SimCloudRun, SimCloudSql
+    from bot.sim.world_state import WorldMetrics
+
+    world = World.seeded(runbook, now=clock.now)
+    app_dbs = await _app_dbs(runbook, stack)
+    state = WorldState(world, runbook, app_dbs)
+    plan = FaultPlan(faults, run_start=run_start, calendar=runbook.calendar)
+    synthetic = SyntheticMetrics(state, plan)
+    # Windows before now (a gate's 24 hours, a backtest's weeks) come from the sim's history.
+    metrics = sim_history(WorldMetrics(synthetic, state), state, runbook, clock.now(), asked=plan)
+    app, http = await _http_world(settings, runbook, clock, stack, synthetic)
+    sql = SqlTargets(engines=app_dbs)
+    parts = SimParts(world, plan, state, synthetic, app, dict(app_dbs))
+    return parts, CloudParts(SimCloudRun(world, clock), SimCloudSql(world, clock), http, sql, metrics)
+
+
+async def _app_dbs(runbook: Runbook, stack: AsyncExitStack) -> dict[str, AsyncEngine]:
+    """One seeded SQLite app database per database the environments name, in a folder removed at close."""
+    from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+
+    workdir = Path(tempfile.mkdtemp(prefix="ionbot-sim-"))
+    stack.callback(shutil.rmtree, workdir, True)
+    app_dbs: dict[str, AsyncEngine] = {}
+    seeded: tuple[AsyncEngine, Path] | None = None
+    for env in runbook.environments:
+        if env.database and env.database not in app_dbs:
+            path = workdir / f"{env.database}.db"
+            if seeded is None:
+                # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
+                engine = await create_app_db(path, size=AppDbSize(), now=datetime.now(UTC))
+                seeded = (engine, path)
+            else:  # the same seed gives the same rows: a copy of the first is exact, and seconds cheaper
+                engine = await copy_app_db(*seeded, path)
+            stack.push_async_callback(engine.dispose)
+            app_dbs[env.database] = engine
+    return app_dbs
+
+
+async def _http_world(
+    settings: Settings, runbook: Runbook, clock: Clock, stack: AsyncExitStack, synthetic: Any
+) -> tuple[object, HttpProber]:
+    """The sim's HTTP app on 127.0.0.1, and a prober that sends every environment's hosts to it."""
+    from urllib.parse import urlsplit
+
+    from bot.sim.http_app import SimHttpApp
+
+    p95 = runbook.metric("p95_latency_ms")
+    production = next((e for e in runbook.environments if e.production), runbook.environments[0])
+
+    def current_p95() -> float:
+        return float(synthetic.value_at(p95, production, clock.now())) if p95 else 36.4
+
+    app = SimHttpApp(p95_ms=current_p95, time_scale=0.0)
+    host, port = await app.start(own_thread=True)
+    stack.push_async_callback(app.stop)
+    host_map = {}
+    for env in runbook.environments:
+        hosts = set(env.allowed_hosts)
+        if env.base_url:
+            hosts.add(urlsplit(env.base_url).hostname or "")
+        for name in hosts - {""}:
+            host_map[name] = (host, port)
+    limits = LoadLimits(
+        max_requests=settings.sim_http_max_requests,
+        max_duration=timedelta(seconds=30),
+        max_concurrency=20,
+        max_rate_rps=2000,
+    )
+    http = HttpProber(host_map=host_map, loopback_only=True, limits=limits, trust_server_timing=True)
+    stack.push_async_callback(http.close)
+    return app, http
+
+
+def google_parts(settings: Settings, clock: Clock, stack: AsyncExitStack) -> CloudParts:
+    # Imported here so the embedded default never loads the Google client libraries.
+    from bot.cloud.cloud_run import GoogleCloudRun
+    from bot.cloud.cloud_sql import GoogleCloudSql
+    from bot.cloud.monitoring import CloudMonitoringSource
+
+    http, sql = HttpProber(), SqlTargets(settings.sql_targets)
+    stack.push_async_callback(http.close)
+    stack.push_async_callback(sql.dispose)
+    return CloudParts(GoogleCloudRun(clock=clock), GoogleCloudSql(clock=clock), http, sql, CloudMonitoringSource())

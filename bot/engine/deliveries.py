@@ -1,0 +1,100 @@
+"""Exactly once per Slack delivery, the framework-free half: which delivery is being handled,
+what it answered first, and what a redelivery is told.
+
+The chat layer names the delivery (``handling``); the store claims it in the transaction of the
+request's first effect (bot/store/deliveries.py), and raises ``AlreadyHandled`` when another
+delivery of the same request took it first. ``DeliveryLedger`` is the port the chat layer uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Protocol
+
+
+@dataclass
+class Delivery:
+    """One Slack delivery being handled here; ``token`` tells its own row from another delivery's."""
+
+    key: str
+    user: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    owned: bool = False  # its row is committed: later transactions need no claim
+    answer: str | None = None  # the first sentence said to ``user``, stored when the handler ends
+
+
+_CURRENT: ContextVar[Delivery | None] = ContextVar("ion_slack_delivery", default=None)
+
+
+def current_delivery() -> Delivery | None:
+    return _CURRENT.get()
+
+
+@contextmanager
+def handling(key: str | None, user: str) -> Iterator[Delivery | None]:
+    """The store's writes inside are this delivery's; without a key the delivery around (if any) goes on."""
+    if not key:
+        yield _CURRENT.get()
+        return
+    delivery = Delivery(key, user)
+    token = _CURRENT.set(delivery)
+    try:
+        yield delivery
+    finally:
+        _CURRENT.reset(token)
+
+
+@contextmanager
+def outside_delivery() -> Iterator[None]:
+    """Bookkeeping (where a card was posted) that is no effect of the request and must not claim it."""
+    token = _CURRENT.set(None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def note_answer(user: str, text: str) -> None:
+    """Remember the first sentence said to the person whose delivery this is (stored by the handler)."""
+    delivery = _CURRENT.get()
+    if delivery is not None and delivery.answer is None and delivery.user == user:
+        delivery.answer = text
+
+
+class AlreadyHandled(Exception):
+    """This delivery was handled before (here or on another replica); nothing was changed again."""
+
+    def __init__(self, key: str, at: datetime, answer: str | None) -> None:
+        super().__init__(f"the Slack delivery {key} was already handled at {at.isoformat()}")
+        self.key = key
+        self.at = at
+        self.answer = answer
+
+    def again(self, zone: tzinfo) -> str:
+        """What the person is told again: the first answer, and that nothing was done twice."""
+        note = (
+            f"Slack delivered this request again; it was already handled at {self.at.astimezone(zone):%H:%M %Z}, "
+            "and nothing was changed again."
+        )
+        return f"{self.answer}\n({note})" if self.answer else note
+
+
+class DeliveryLedger(Protocol):
+    """The store's side of a delivery, as the chat layer sees it."""
+
+    async def take_delivery(self) -> None:
+        """Claim the current delivery now (its only effect is what it shows); AlreadyHandled if taken."""
+        ...
+
+    async def handled_elsewhere(self) -> AlreadyHandled | None:
+        """Whether another delivery of the current request took it (None outside a delivery)."""
+        ...
+
+    async def delivery_answered(self, key: str, answer: str) -> None:
+        """Keep the first answer of the delivery ``key``, for its redeliveries."""
+        ...
