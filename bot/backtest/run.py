@@ -115,26 +115,9 @@ def _line(
     judged = max(1, int(np.count_nonzero(~unknown)))
     weeks = (end - start) / timedelta(days=7)
     inside = (history.times >= micros(start)) & (history.times <= micros(end))
-    suggestion = None
-    no_data_alerts = 0
-    if subject.alerting:
-        assert subject.trigger is not None
-        alerts = replay(subject.trigger, states, polls, limit, policy)
-        firings, no_data_alerts = alerts.firings, len(alerts.no_data)
-        firing_mask = _covered(polls, firings, end)
-        suggestion = suggest(
-            subject.condition,
-            history,
-            metric.baseline,
-            polls,
-            metric.window_aggregate,
-            weeks,
-            policy.cool_down,
-            lambda c: _count(subject.trigger, c, history, metric, polls, policy),  # type: ignore[arg-type]
-        )
-    else:
-        firing_mask = states == 0
-        firings = tuple(stretches(firing_mask, polls, interval_us))
+    firings, firing_mask, no_data_alerts, suggestion = _firings(
+        subject, metric, history, polls, states, limit, weeks, end, policy, interval_us
+    )
     gate_days = _gate_days(subject, states, polls, zone, runbook) if subject.role == "gate" else (0, 0)
     pattern = weekly_pattern(firings, zone, end) if subject.alerting else None
     flapped = flaps(firings, flap_window) if subject.alerting else 0
@@ -172,6 +155,38 @@ def _line(
         suggestion=suggestion,
         verdict=judge(facts),
     )
+
+
+def _firings(
+    subject: Subject,
+    metric: Metric,
+    history: History,
+    polls: Ints,
+    states: Any,
+    limit: float | None,
+    weeks: float,
+    end: datetime,
+    policy: TriggerPolicy,
+    interval_us: int,
+) -> tuple[Any, Any, int, Any]:
+    """When the condition would have fired: a trigger through the watcher's own alert rules (and the
+    threshold that would have fired at most once a week), anything else wherever it was false."""
+    if not subject.alerting:
+        firing_mask = states == 0
+        return tuple(stretches(firing_mask, polls, interval_us)), firing_mask, 0, None
+    assert subject.trigger is not None
+    alerts = replay(subject.trigger, states, polls, limit, policy)
+    suggestion = suggest(
+        subject.condition,
+        history,
+        metric.baseline,
+        polls,
+        metric.window_aggregate,
+        weeks,
+        policy.cool_down,
+        lambda c: _count(subject.trigger, c, history, metric, polls, policy),  # type: ignore[arg-type]
+    )
+    return alerts.firings, _covered(polls, alerts.firings, end), len(alerts.no_data), suggestion
 
 
 def _count(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import structlog
@@ -23,8 +24,10 @@ from bot.engine.timeline import NotFound, Timelines
 from bot.engine.timeline_pages import StepPages
 from bot.web.access import Denied, Gate
 from bot.web.export import audit_csv, audit_jsonl
-from bot.web.mount import WebView
 from bot.web.render import NO_STORE, message_page, page
+
+if TYPE_CHECKING:
+    from bot.web.mount import WebView  # the URL table imports this module lazily, on a page's first request
 
 log = structlog.get_logger(__name__)
 

@@ -61,7 +61,7 @@ async def test_the_sql_store_and_the_fake_answer_the_same_narrowed_histories(
 async def test_a_kind_only_a_newer_bot_knows_reads_as_other_keeping_its_words(store: SqlStore) -> None:
     row = text(
         "INSERT INTO audit_log (id, at, actor_id, actor_name, run_id, kind, step_id, environment, outcome) "
-        "VALUES ('e-new', :at, 'U_SAM', 'sam', 'run-1', 'deadline missed', 'day2.1', 'production', 'ok')"
+        "VALUES ('e-new', :at, 'U_SAM', 'sam', 'run-1', 'canary judged', 'day2.1', 'production', 'ok')"
     ).bindparams(bindparam("at", type_=UtcDateTime()))
     async with store.engine.begin() as connection:
         await connection.execute(row, {"at": T0})
@@ -69,8 +69,8 @@ async def test_a_kind_only_a_newer_bot_knows_reads_as_other_keeping_its_words(st
     [entry] = await store.audit("run-1")
     assert (entry.kind, entry.label, entry.what, entry.scope) == (
         AuditKind.OTHER,
-        "deadline missed",
-        "deadline missed",
+        "canary judged",
+        "canary judged",
         "day2.1@production",
     )
     assert await store.audit_history("run-1", kinds=[AuditKind.OTHER]) == []  # stored as its own kind
