@@ -42,6 +42,7 @@ from bot.reports.emailing import ReportEmailer
 from bot.reports.facts import manual_targets, slug
 from bot.reports.gather import READING_WINDOW, LaneMove, ReportGatherer, ReportInputs
 from bot.reports.gather_extras import ExtrasGatherer
+from bot.reports.handover import HandoverReport
 from bot.reports.mail import Mailer, mailer_from_settings
 from bot.reports.render import ReportRenderer
 from bot.reports.scaling_log import ScalingLog
@@ -101,6 +102,7 @@ class ReportService:
         self.gather = ReportGatherer(bot)
         self.extras = ExtrasGatherer(bot)
         self.desk = StandupDesk(bot)
+        self.night = HandoverReport(bot)
         self.scaling_log = ScalingLog(bot)
         self.answers = Answers(bot, self.gather)
         self.emailer = ReportEmailer(bot, poster, mailer if mailer is not None else mailer_from_settings(bot.settings))
@@ -190,6 +192,8 @@ class ReportService:
         await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
         if getattr(self.bot, "nudges", None) is not None:
             await self.bot.nudges.pass_once(run)
+        if getattr(self.bot, "handover", None) is not None:
+            await self.bot.handover.pass_once(run)
 
     async def retry_emails(self) -> None:
         """The resync tick: another round for report emails that failed."""
@@ -370,7 +374,11 @@ class ReportService:
         report = self._titled(daily_report(self.bot.runbook, day, *inputs.common(), late=late, extras=extras), when)
         chart, png = await self._chart(run, day, report.title, when.at)
         buttons = record_buttons(run.id, await self._unrecorded(run))
-        text = await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart), buttons)
+        night = [await self.night.deadline_section(run, day), await self.night.armed_tonight(run, when.at)]
+        if not when.replay and not when.so_far:  # the scheduled 5 PM post asks on-call to accept the night
+            buttons = buttons + self.night.button(run)
+        tail = "\n\n".join(part for part in [_tail(inputs, chart), *night] if part)
+        text = await self._post_report(run, report, late, due, dedupe_key, tail, buttons)
         if email:
             await self.emailer.send(run, dedupe_key, report.title, text, png)
 
@@ -465,7 +473,8 @@ class ReportService:
         text = self._late_note(late, due) + render_report(self.renderer, report)
         if replay:
             text += self._since(day, moves, at, now)
-        await self._post(channel, text, key)
+        night = await self.night.overnight(run, at, self.night.since_last_evening(run, day))
+        await self._post(channel, night + "\n\n" + text, key)
 
     def _since(self, day: int, moves: Sequence[LaneMove], at: datetime, now: datetime) -> str:
         """What changed on the day's steps after the snapshot: a later post is never stale."""

@@ -16,6 +16,7 @@ from bot.slack.command_types import (
     Command,
     CostCommand,
     DateRef,
+    DelegateCommand,
     DoneCommand,
     FinishCommand,
     GateCommand,
@@ -87,6 +88,11 @@ USAGE: dict[str, tuple[str, str]] = {
     "waive": ("/ion waive ID ITEM REASON", "waive a checklist item, with a reason"),
     "done": ("/ion done ID ITEM [VALUE]", "say a manual action is done, with its value, e.g. /ion done day3.1 1 67%"),
     "skip": ("/ion skip ID REASON", "skip a step, with a reason"),
+    "delegate": (
+        "/ion delegate ROLE PERSON DATE",
+        "PERSON (an @-mention) holds ROLE until the end of DATE while you are out, e.g. "
+        "/ion delegate lead @lou until 2026-11-06",
+    ),
 }
 
 
@@ -237,6 +243,13 @@ def _done(name: str, args: list[str]) -> Command:
     return DoneCommand(w.step_id(args[0]), w.item_id(args[1]), _rest(args, 2) or None)
 
 
+def _delegate(name: str, args: list[str]) -> Command:
+    if len(args) > 2 and args[2].lower() == "until":  # "until" reads well and may be left out
+        args = args[:2] + args[3:]
+    _arity(name, args, 3, 3)
+    return DelegateCommand(w.role_id(args[0]), w.person(args[1]), w.date_ref(args[2]))
+
+
 _READERS: dict[str, Callable[[str, list[str]], Command]] = {
     "help": _help,
     "start": _start,
@@ -260,4 +273,5 @@ _READERS: dict[str, Callable[[str, list[str]], Command]] = {
     "untick": _tick_or_untick,
     "waive": _waive,
     "done": _done,
+    "delegate": _delegate,
 }

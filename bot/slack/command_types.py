@@ -208,6 +208,15 @@ class SkipCommand:
     reason: str
 
 
+@dataclass(frozen=True)
+class DelegateCommand:
+    """``/ion delegate ROLE @person until DATE``: the person holds the role until the end of DATE."""
+
+    role: str
+    user_id: str
+    until: DateRef
+
+
 Command = (
     HelpCommand
     | StartCommand
@@ -239,6 +248,7 @@ Command = (
     | WaiveCommand
     | DoneCommand
     | SkipCommand
+    | DelegateCommand
 )
 
 

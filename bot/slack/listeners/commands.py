@@ -18,6 +18,7 @@ from bot.slack.blocks.mrkdwn import Mrkdwn, code, escape
 from bot.slack.delivery.cards import card_key, text_message
 from bot.slack.listeners import AppState, answered, delivery_key
 from bot.slack.listeners.flows import done, preview_rollback, run_step
+from bot.slack.listeners.oncall import delegate
 
 
 async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -135,6 +136,11 @@ class Command:
 
     async def _PauseCommand(self, cmd: c.PauseCommand) -> None:
         await self.bot.rollout.pause(self.channel, self.actor, f"paused by {self.actor.name} with /ion pause")
+
+    async def _DelegateCommand(self, cmd: c.DelegateCommand) -> None:
+        ctx = self.bot.rollout.ctx
+        until = cmd.until.resolve(ctx.clock.now().astimezone(ctx.zone).date())
+        await delegate(self.state, self.channel, cmd.role, cmd.user_id, until, self.actor)
 
     async def _ResumeCommand(self, cmd: c.ResumeCommand) -> None:
         await self.bot.rollout.resume(self.channel, self.actor)
