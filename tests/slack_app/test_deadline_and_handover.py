@@ -13,6 +13,7 @@ from bot.engine.audit_kinds import AuditKind
 from bot.engine.clock import VirtualClock
 from bot.reports.handover import HANDOVER_ACTION, HandoverReport
 from bot.sim.slack_api import FakeSlackApi
+from bot.slack.listeners.home import on_home_opened
 from tests.slack_app.conftest import CHANNEL, RUNBOOK, START, Slack, slack_harness
 
 
@@ -101,5 +102,26 @@ async def test_i_have_it_accepts_the_night_once_and_refuses_someone_not_on_call(
         await clock.advance_to(START + timedelta(hours=9, minutes=5))  # past 19:00
         await slack.bot.watch_once()
         assert await slack.bot.store.audit_history(run.id, kinds=(AuditKind.HANDOVER_FALLBACK,)) == []
+    finally:
+        await gen.aclose()
+
+
+async def test_a_delegation_typed_in_slack_is_audited_and_shown_on_app_home(tmp_path: Path, api: FakeSlackApi) -> None:
+    gen = slack_harness(tmp_path, api, True, runbook=runbook_with_deadline(tmp_path))
+    slack = await gen.__anext__()
+    try:
+        await slack.command("start slacktest")
+        await slack.command("delegate lead <@U0DANA|dana> until tomorrow")
+        assert any(t.startswith("dana holds lead until Tue 28 Oct") for t in slack.ephemerals("U0LEE"))
+        await slack.command("delegate lead <@U0LEE|lee> until tomorrow")  # to oneself
+        assert any("cannot delegate a role to yourself" in t for t in slack.ephemerals("U0LEE"))
+        await slack.command("delegate lead @dana until tomorrow", user="U0LEE")
+        assert any("pick them from the @ menu" in t for t in slack.ephemerals("U0LEE"))
+
+        await on_home_opened(slack.state, {"type": "app_home_opened", "user": "U0MARIA", "tab": "home"})
+        published = slack.api.last("views.publish")
+        assert published is not None and "dana holds lead until Tue 28 Oct (given by lee)" in str(published["view"])
+        entries = [e for e in await slack.bot.store.audit() if e.kind is AuditKind.DELEGATED]
+        assert [e.outcome for e in entries] == ["ok", "refused"]
     finally:
         await gen.aclose()

@@ -36,3 +36,9 @@ async def delegate(state: AppState, channel: str, role: str, user_id: str, until
     active = describe(await delegations.delegates(given.role))
     text = f"{given.name} holds {given.role} until {given.until:%a %d %b}. Now: " + "; ".join(active) + "."
     await state.poster.say(channel, actor.user_id, text, dry_run=state.dry_run)
+
+
+async def delegated(state: AppState) -> tuple[str, ...]:
+    """App Home's lines of the delegations in force now."""
+    delegations = state.directory.delegations
+    return tuple(describe(await delegations.active())) if isinstance(delegations, Delegations) else ()
