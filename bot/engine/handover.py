@@ -158,7 +158,8 @@ class Handover:
         if not await self._store.claim_post("handover:fallback", run.id, night.isoformat()):
             return done
         said = await self._apply(run, plan, night)
-        await self._ctx.auditor.record(BOT_ACTOR, AuditKind.HANDOVER_FALLBACK, run_id=run.id, detail=said)
+        detail = said.removeprefix(":warning: ")
+        await self._ctx.auditor.record(BOT_ACTOR, AuditKind.HANDOVER_FALLBACK, run_id=run.id, detail=detail)
         secondary = await self._people.members(plan.secondary) if plan.fallback == "page_secondary" else []
         data: dict[str, JSON] = {
             "scope": "handover",
@@ -181,7 +182,7 @@ class Handover:
             value: dict[str, JSON] = {"hold_seconds": plan.hold.total_seconds(), "until": morning.isoformat()}
             await self._store.put_value(hold_key(run.id), value)
             return (
-                f"{head}, so every automatic rollback now waits only {format_duration(plan.hold)} for a Hold "
+                f"{head}, so every automatic rollback now waits at most {format_duration(plan.hold)} for a Hold "
                 f"(until {until})."
             )
         if plan.fallback == "page_secondary":

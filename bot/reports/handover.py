@@ -14,6 +14,7 @@ from bot.engine.audit_kinds import AuditKind
 from bot.engine.deadlines import report_lines
 from bot.engine.records import Run, StepState
 from bot.engine.triggers import step_watches, watch_ends
+from bot.reports.escape import mrkdwn
 from bot.runbook.durations import format_duration
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class HandoverReport:
         kinds = (AuditKind.ESCALATED, AuditKind.DEADLINE_HOLD, AuditKind.DEADLINE_MISSED)
         entries = [e for e in await self.bot.store.audit_history(run.id, kinds=kinds) if self._local(e.at).date() == on]
         lines = report_lines(entries)
-        return "*Deadlines*\n" + "\n".join(f"- {line}" for line in lines) if lines else ""
+        return "*Deadlines*\n" + "\n".join(f"- {mrkdwn(line)}" for line in lines) if lines else ""
 
     async def armed_tonight(self, run: Run, at: datetime) -> str:
         """Triggers armed and on what, automatic rollbacks and their delay, windows still running,
@@ -54,13 +55,16 @@ class HandoverReport:
         for trigger in runbook.triggers:
             delay = trigger.auto_rollback_after or runbook.auto_rollback_after
             then = f"rolls back automatically after {format_duration(delay)}" if delay else "alerts only"
-            lines.append(f"- {trigger.title} on {trigger.environment}: `{trigger.condition.text}`; {then}")
+            lines.append(
+                f"- {mrkdwn(trigger.title)} on {trigger.environment}: `{mrkdwn(trigger.condition.text)}`; {then}"
+            )
         for watch in step_watches(runbook, lanes, set(), at):
             if watch.watching:
                 lane = next(x for x in lanes if x.step_id == watch.step_id and x.state is StepState.DONE)
                 ends = watch_ends(runbook, lane.changed_at or at)
+                condition = mrkdwn(watch.trigger.condition.text)
                 lines.append(
-                    f"- {watch.step_id} rollback_if on {watch.trigger.environment}: `{watch.trigger.condition.text}` "
+                    f"- {watch.step_id} rollback_if on {watch.trigger.environment}: `{condition}` "
                     f"until {self._local(ends):%a %H:%M}; alerts only"
                 )
         if len(lines) == 1:
@@ -88,11 +92,10 @@ class HandoverReport:
     async def _on_call(self) -> str:
         handover = getattr(self.bot, "handover", None)
         if handover is not None:
-            people = await handover.on_call()
-            names = [p.name for p in people]
+            names = [_shown(p.user_id, p.name) for p in await handover.on_call()]
         else:
             role = self.bot.runbook.handover.role if self.bot.runbook.handover else "sre_oncall"
-            names = sorted(self.bot.rollout.ctx.policy.members.get(role, frozenset()))
+            names = [_shown(i, i) for i in sorted(self.bot.rollout.ctx.policy.members.get(role, frozenset()))]
         return ", ".join(names) or "nobody holds the role"
 
     async def _ask(self, run: Run, at: datetime) -> str:
@@ -100,7 +103,7 @@ class HandoverReport:
         if plan is None:
             return "_(no handover block in the runbook: nobody is asked to accept the night)_"
         fallback = {
-            "shorten_hold": f"automatic rollbacks wait only {format_duration(plan.hold)} for a Hold",
+            "shorten_hold": f"automatic rollbacks wait at most {format_duration(plan.hold)} for a Hold",
             "page_secondary": f"the secondary ({plan.secondary}) is paged",
             "pause_auto_advance": "the run is paused",
         }[plan.fallback]
@@ -129,7 +132,7 @@ class HandoverReport:
             if since <= alert.opened_at < at:
                 who = f"; answered by {alert.acknowledged_by}" if alert.acknowledged_by else "; nobody answered"
                 state = "resolved" if alert.resolved_at and alert.resolved_at < at else alert.state
-                lines.append(f"- {self._local(alert.opened_at):%a %H:%M} alert: {alert.message} ({state}{who})")
+                lines.append(f"- {self._local(alert.opened_at):%a %H:%M} alert: {mrkdwn(alert.message)} ({state}{who})")
         for entry in await self.bot.store.audit_history(run.id, kinds=NIGHT_KINDS, outcome="ok"):
             if not since <= entry.at < at:
                 continue
@@ -138,7 +141,9 @@ class HandoverReport:
             if entry.kind is AuditKind.RUN_STATE and entry.after != "held":
                 continue
             what = entry.detail or f"{entry.step_id or 'the run'} {entry.after}"
-            lines.append(f"- {self._local(entry.at):%a %H:%M} {entry.kind.value}: {what} ({entry.actor_name})")
+            lines.append(
+                f"- {self._local(entry.at):%a %H:%M} {entry.kind.value}: {mrkdwn(what)} ({mrkdwn(entry.actor_name)})"
+            )
         if not lines:
             return "*Overnight*: quiet (no alerts, holds, rollbacks or pages)."
         return "*Overnight*\n" + "\n".join(sorted(lines))
@@ -150,3 +155,10 @@ class HandoverReport:
         if day > 1:
             return calendar.at(calendar.date_of(day - 1), at)
         return calendar.at(calendar.date_of(day), at) - timedelta(days=1)
+
+
+def _shown(user_id: str, name: str) -> str:
+    """A person as Slack shows them: their name, else a mention Slack turns into it (a group's too)."""
+    if name != user_id:
+        return mrkdwn(name)
+    return f"<!subteam^{user_id}>" if user_id.startswith("S") else f"<@{user_id}>"

@@ -473,8 +473,9 @@ class ReportService:
         text = self._late_note(late, due) + render_report(self.renderer, report)
         if replay:
             text += self._since(day, moves, at, now)
-        night = await self.night.overnight(run, at, self.night.since_last_evening(run, day))
-        await self._post(channel, night + "\n\n" + text, key)
+        if day > 1 and not stamp:  # the scheduled morning post starts with what happened overnight
+            text = await self.night.overnight(run, at, self.night.since_last_evening(run, day)) + "\n\n" + text
+        await self._post(channel, text, key)
 
     def _since(self, day: int, moves: Sequence[LaneMove], at: datetime, now: datetime) -> str:
         """What changed on the day's steps after the snapshot: a later post is never stale."""

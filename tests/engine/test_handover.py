@@ -149,7 +149,7 @@ async def test_nobody_accepting_shortens_the_hold_once_across_replicas_until_mor
     said = night.notifier.texts("handover_fallback")
     assert said == [
         ":warning: Nobody accepted the overnight handover by 19:00, so every automatic rollback now waits "
-        "only 5m for a Hold (until Sat 08:00)."
+        "at most 5m for a Hold (until Sat 08:00)."
     ]
     assert len(await night.audit(AuditKind.HANDOVER_FALLBACK)) == 1
     handover = night.replicas[1]
