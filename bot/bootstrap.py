@@ -79,7 +79,8 @@ class Bot:
     sim: SimParts | None = None
     health: StoreHealth | None = None  # whether the store takes writes now (bot/store/health.py)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    nudges: Any = None  # deadline reminders and escalations (bot/engine/nudges.py), set by bot/oncall/wiring.py
+    nudges: Any = None  # deadline reminders and escalations (bot/engine/nudges.py), set by bot/bootstrap_oncall.py
+    handover: Any = None  # the overnight handover (bot/engine/handover.py), set by bot/bootstrap_oncall.py
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -93,6 +94,8 @@ class Bot:
             await self.watcher.poll(run.id, run.channel, await self.latest_production_step(run.id))
             if self.nudges is not None:
                 await self.nudges.pass_once(run)
+            if self.handover is not None:
+                await self.handover.pass_once(run)
 
 
 async def build(

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from bot.engine.nudges import DEADLINE_EVENTS
+from bot.engine.handover import Handover, ShortenedHold
+from bot.engine.nudges import DEADLINE_EVENTS, Person
 from bot.engine.ports import BOT_ACTOR, JSON, Event
 from bot.engine.records import Run
 from bot.oncall.pagerduty import PagerDuty
-from bot.oncall.paging import METHOD, Pager, PagingAlerts
+from bot.oncall.paging import CHANNEL, METHOD, Pager, PagingAlerts
 from bot.oncall.roster import OnCallRoster, RolePeople
 from bot.slack.blocks.mrkdwn import escape
 from bot.slack.delivery.cards import card_key
@@ -49,11 +50,39 @@ def connect_oncall(bot: Bot, state: AppState) -> None:
         await bot.rollout.hold(run.channel, BOT_ACTOR, why)
 
     bot.nudges = bot.rollout.deadline_pass(bot.store, people, hold)
-    if settings.pagerduty_routing_key:
-        pager = Pager(outbox, pagerduty, bot.store)
+    pager = Pager(outbox, pagerduty, bot.store) if settings.pagerduty_routing_key else None
+    if pager is not None:
         outbox.route(METHOD, pager.deliver)
         bot.watcher.watch_through(lambda alerts: PagingAlerts(alerts, pager))
+    bot.handover = state.handover = _handover(bot, outbox, people, pager)
     bot.events.subscribe(_sayer(bot, outbox, state.poster.where))
+
+
+def _handover(bot: Bot, outbox: Outbox, people: RolePeople, pager: Pager | None) -> Handover:
+    """The overnight handover: pause and resume through the use cases, the secondary paged through
+    PagerDuty when configured (its mentions and DMs are said with the fallback), and the watcher's
+    countdowns shortened while ``shorten_hold`` is in force."""
+
+    async def pause(run: Run, why: str) -> None:
+        await bot.rollout.pause(run.channel, BOT_ACTOR, why)
+
+    async def resume(run: Run, why: str) -> None:
+        await bot.rollout.resume(run.channel, BOT_ACTOR)
+
+    async def page(run: Run, text: str, people: list[Person]) -> None:
+        if pager is None or run.dry_run:
+            return
+        local = bot.clock.now().astimezone(bot.rollout.zone).date().isoformat()
+        event: dict[str, JSON] = {
+            "event_action": "trigger",
+            "dedup_key": f"ion-handover-{run.id}-{local}",
+            "payload": {"summary": text, "source": "ionbot", "severity": "warning"},
+        }
+        await outbox.send(METHOD, {"channel": CHANNEL, "event": event}, f"pagerduty:handover:{run.id}:{local}")
+
+    handover = bot.rollout.handover(bot.store, people, pause, resume, page)
+    bot.watcher.watch_through(lambda alerts: ShortenedHold(alerts, handover, bot.clock.now))
+    return handover
 
 
 def _sayer(bot: Bot, outbox: Outbox, card_place: CardPlace) -> Callable[[Event], Awaitable[None]]:

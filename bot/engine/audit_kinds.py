@@ -70,6 +70,8 @@ class AuditKind(StrEnum):
     DEADLINE_HOLD = "deadline hold"  # a deadline passed; the run was held
     DEADLINE_MISSED = "deadline missed"  # a deadline passed; the item is marked missed
     DELEGATED = "delegated"  # a role handed to someone until a date
+    HANDOVER_ACCEPTED = "handover accepted"  # on-call pressed I have it on the 5 PM report
+    HANDOVER_FALLBACK = "handover fallback"  # nobody accepted by the deadline; the runbook's fallback applied
 
     # --- facts people record ----------------------------------------------------------------
     RECORD_COST = "record cost"

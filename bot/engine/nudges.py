@@ -38,7 +38,8 @@ EVENT_OF = {
     "hold": "deadline_hold",
     "fail": "deadline_missed",
 }
-DEADLINE_EVENTS = frozenset(EVENT_OF.values())
+HANDOVER_FALLBACK_EVENT = "handover_fallback"  # bot/engine/handover.py; said the same way (mentions, DMs)
+DEADLINE_EVENTS = frozenset({*EVENT_OF.values(), HANDOVER_FALLBACK_EVENT})
 
 
 @dataclass(frozen=True)

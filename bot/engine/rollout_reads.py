@@ -16,6 +16,7 @@ from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
 from bot.engine.delegation import Delegations, DelegationStore
 from bot.engine.errors import Refused
+from bot.engine.handover import Handover, HandoverStore, Page, RunAction
 from bot.engine.nudges import HoldRun, NoticeClaims, Nudges, People
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor
@@ -84,6 +85,12 @@ class Reads:
     def deadline_pass(self, claims: NoticeClaims, people: People, hold_run: HoldRun) -> Nudges:
         """The deadline reminders and escalations over this rollout (bot/engine/nudges.py)."""
         return Nudges(self._ctx, claims, people, hold_run)
+
+    def handover(
+        self, store: HandoverStore, people: People, pause: RunAction, resume: RunAction, page: Page
+    ) -> Handover:
+        """The overnight handover over this rollout: **I have it** and the deadline's fallback."""
+        return Handover(self._ctx, store, people, pause, resume, page)
 
     def delegations(self, store: DelegationStore) -> Delegations:
         """``/ion delegate``: roles handed to someone until a date, audited (bot/engine/delegation.py)."""

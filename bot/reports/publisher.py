@@ -24,6 +24,7 @@ from bot.reports.emailing import ReportEmailer
 from bot.reports.facts import FactBook, manual_targets, slug
 from bot.reports.gather import ReportGatherer, ReportInputs
 from bot.reports.gather_extras import ExtrasGatherer
+from bot.reports.handover import HandoverReport
 from bot.reports.ports import ReportPoster
 from bot.reports.render import ReportRenderer
 from bot.reports.scaling_log import ScalingLog
@@ -59,6 +60,7 @@ class ReportPublisher:
         self.extras = ExtrasGatherer(bot)
         self.scaling_log = ScalingLog(bot)
         self.facts = FactBook(bot)
+        self.night = HandoverReport(bot)
 
     @property
     def runbook(self) -> Runbook:
@@ -78,7 +80,11 @@ class ReportPublisher:
         report = self.times.titled(built, as_of)
         chart, png = await self._chart(run, day, report.title, as_of.at)
         buttons = record_buttons(run.id, await self._unrecorded(run))
-        text = await self._post_report(run, report, late, due, dedupe_key, _tail(inputs, chart), buttons)
+        night = [await self.night.deadline_section(run, day), await self.night.armed_tonight(run, as_of.at)]
+        if not as_of.replay and not as_of.so_far:  # the scheduled 5 PM post asks on-call to accept the night
+            buttons = buttons + self.night.button(run)
+        tail = "\n\n".join(part for part in [_tail(inputs, chart), *night] if part)
+        text = await self._post_report(run, report, late, due, dedupe_key, tail, buttons)
         if email:
             await self.emailer.send(run, dedupe_key, report.title, text, png)
 

@@ -53,6 +53,9 @@ class StandupPoster:
         text = self.times.late_note(late, due) + render_report(self.publisher.renderer, report)
         if replay:
             text += self._since(day, moves, at, now)
+        if day > 1 and not stamp:  # the scheduled morning post starts with what happened overnight
+            night = self.publisher.night
+            text = await night.overnight(run, at, night.since_last_evening(run, day)) + "\n\n" + text
         await self.publisher.post(channel, text, key)
 
     async def _digest(

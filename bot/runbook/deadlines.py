@@ -87,3 +87,23 @@ class PagerDutyOnCall(_Model):
 
     schedule: str = Field(description="PagerDuty schedule id, e.g. PABC123.")
     role: str = Field("sre_oncall", description="The role on-call fills.")
+
+
+class Handover(_Model):
+    """The overnight handover: on-call accepts the 5 PM report's **Armed tonight** by ``deadline``
+    (local time, the same day); if nobody does, the bot applies ``fallback`` until ``until`` the next
+    morning and says so in the channel.
+
+    ``shorten_hold`` cuts every automatic rollback's countdown to ``hold`` (nobody is there to press
+    Hold); ``page_secondary`` pages (mentions and DMs, and PagerDuty when configured) the ``secondary``
+    role; ``pause_auto_advance`` pauses the run, so the bot starts nothing on its own overnight.
+    """
+
+    deadline: Clock = Field(time(19, 0), description="Local time by which on-call accepts, e.g. 19:00.")
+    fallback: Literal["shorten_hold", "page_secondary", "pause_auto_advance"] = Field(
+        "shorten_hold", description="What the bot does when nobody accepted by the deadline."
+    )
+    hold: Span = Field(timedelta(minutes=5), description="The shortened countdown of shorten_hold.")
+    secondary: str = Field("manager", description="The role page_secondary pages.")
+    role: str = Field("sre_oncall", description="Who accepts the handover (a lead may too).")
+    until: Clock = Field(time(8, 0), description="When the fallback ends the next morning (local).")

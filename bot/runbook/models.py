@@ -36,7 +36,7 @@ from bot.runbook.action_specs import (
     ValueUnit,
     Wait,
 )
-from bot.runbook.deadlines import PagerDutyOnCall
+from bot.runbook.deadlines import Handover, PagerDutyOnCall
 from bot.runbook.environments import (
     SPLIT_LABEL,
     Calendar,
@@ -179,6 +179,7 @@ class Runbook(Model):
     schedule: Schedule
     targets: Targets = Field(default_factory=Targets)
     oncall: PagerDutyOnCall | None = Field(None, description="sre_oncall from a PagerDuty schedule.")
+    handover: Handover | None = Field(None, description="The overnight handover: who accepts it, by when, else what.")
 
     # -- lookups used everywhere; cheap because runbooks are small --
 

@@ -17,6 +17,7 @@ from bot.slack.command_types import (
     Command,
     CostCommand,
     DateRef,
+    DelegateCommand,
     DoneCommand,
     FinishCommand,
     GateCommand,
@@ -89,6 +90,11 @@ USAGE: dict[str, tuple[str, str]] = {
     "done": ("/ion done ID ITEM [VALUE]", "say a manual action is done, with its value, e.g. /ion done day3.1 1 67%"),
     "skip": ("/ion skip ID REASON", "skip a step, with a reason"),
     "backtest": ("/ion backtest [WEEKS]", "replay the triggers and checks on the last weeks of metrics (default 4)"),
+    "delegate": (
+        "/ion delegate ROLE PERSON DATE",
+        "PERSON (an @-mention) holds ROLE until the end of DATE while you are out, e.g. "
+        "/ion delegate lead @lou until 2026-11-06",
+    ),
 }
 
 
@@ -244,6 +250,13 @@ def _backtest(name: str, args: list[str]) -> Command:
     return BacktestCommand(w.weeks(args[0]) if args else 4.0)
 
 
+def _delegate(name: str, args: list[str]) -> Command:
+    if len(args) > 2 and args[2].lower() == "until":  # "until" reads well and may be left out
+        args = args[:2] + args[3:]
+    _arity(name, args, 3, 3)
+    return DelegateCommand(w.role_id(args[0]), w.person(args[1]), w.date_ref(args[2]))
+
+
 _READERS: dict[str, Callable[[str, list[str]], Command]] = {
     "help": _help,
     "start": _start,
@@ -268,4 +281,5 @@ _READERS: dict[str, Callable[[str, list[str]], Command]] = {
     "waive": _waive,
     "done": _done,
     "backtest": _backtest,
+    "delegate": _delegate,
 }

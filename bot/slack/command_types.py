@@ -215,6 +215,15 @@ class BacktestCommand:
     weeks: float = 4.0
 
 
+@dataclass(frozen=True)
+class DelegateCommand:
+    """``/ion delegate ROLE @person until DATE``: the person holds the role until the end of DATE."""
+
+    role: str
+    user_id: str
+    until: DateRef
+
+
 Command = (
     HelpCommand
     | StartCommand
@@ -247,6 +256,7 @@ Command = (
     | DoneCommand
     | SkipCommand
     | BacktestCommand
+    | DelegateCommand
 )
 
 

@@ -152,3 +152,21 @@ def item_id(word: str) -> str:
     if not _ITEM_ID.match(lowered):
         raise BadWords(f"'{show(word)}' is not a checklist item id; item ids look like pool-size or db_lag.")
     return lowered
+
+
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
+_USER_ID = re.compile(r"^@?([UW][A-Z0-9]{2,})$")
+
+
+def person(word: str) -> str:
+    """A Slack user as a mention (``<@U123|lou>``, as Slack sends a picked @-mention) or a user id."""
+    found = _MENTION.match(word) or _USER_ID.match(word)
+    if found:
+        return found.group(1)
+    raise BadWords(
+        f"'{show(word)}' is not a person Slack can name; pick them from the @ menu (a mention) or give their user id."
+    )
+
+
+def role_id(word: str) -> str:
+    return plain_name(word, "role")

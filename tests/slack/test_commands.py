@@ -177,6 +177,7 @@ def test_every_command_in_the_usage_table_parses_when_given_its_example_argument
         "override": "override day3 1 the spike was a probe",
         "done": "done day3.1 cache-benchmark 67%",
         "record": "record zero-data-loss yes",
+        "delegate": "delegate lead <@U0LOU|lou> until 2026-11-06",
     }
     for name in USAGE:
         result = parse(examples.get(name, name))

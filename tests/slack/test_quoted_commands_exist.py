@@ -32,6 +32,8 @@ PLACEHOLDERS = {
     "TEXT": "something broke",
     "DATE": "2026-11-02",
     "RUNBOOK": "week17",
+    "ROLE": "lead",
+    "PERSON": "<@U0LOU|lou>",
     "N": "5",
     "DAY": "2",
     "SERVICE": "cloud-run",

@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.bootstrap import Bot, build, outbox_for, slack_deps
+from bot.bootstrap import Bot, build, finish_app, outbox_for, slack_deps
 from bot.config import Settings
 from bot.engine.clock import VirtualClock
 from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
@@ -236,7 +236,7 @@ async def slack_harness(
     bot = await make_bot(tmp_path, **overrides)
     outbox = outbox_for(bot, fast_client(api))
     deps = slack_deps(bot, outbox, reports(bot, outbox) if reports is not None else None)
-    app = build_app(deps, signing_secret=SECRET, process_before_response=process_before_response)
+    app = finish_app(bot, build_app(deps, signing_secret=SECRET, process_before_response=process_before_response))
 
     async def ready() -> bool:
         return True

@@ -115,5 +115,7 @@ def home_view(view: HomeView) -> dict[str, Any]:
         blocks.append(section("*Open alerts*\nNone."))
     if view.metrics:
         blocks.append(section("*Metrics against baseline and target*\n" + "\n".join(map(metric_line, view.metrics))))
+    if view.delegations:
+        blocks.append(section("*Delegated roles*\n" + "\n".join(f"- {escape_inline(d)}" for d in view.delegations)))
     payload: dict[str, Any] = View(type="home", blocks=blocks[:100]).to_dict()
     return payload

@@ -283,6 +283,7 @@ class HomeView:
     active: StatusCardView | None = None
     alerts: tuple[AlertLineView, ...] = ()
     metrics: tuple[MetricLineView, ...] = ()
+    delegations: tuple[str, ...] = ()  # "lou holds lead until Fri 06 Nov (given by lee)"
 
 
 @dataclass(frozen=True)

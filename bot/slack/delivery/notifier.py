@@ -35,7 +35,7 @@ class SlackNotifier:
         run = await state.deps.rollout.run_by_id(event.run_id)
         if run is None:
             return
-        if event.kind in DEADLINE_EVENTS:  # said with mentions and DMs by bot/oncall/wiring.py
+        if event.kind in DEADLINE_EVENTS:  # said with mentions and DMs by bot/bootstrap_oncall.py
             return
         if event.kind in ALERT_EVENTS:
             await self._alert(event, run)

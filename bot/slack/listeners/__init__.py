@@ -9,12 +9,13 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from bot.engine.deliveries import AlreadyHandled, Delivery, handling
 from bot.engine.errors import Refused, StoreUnavailable
+from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.engine.watch import AlertNotFound
 from bot.slack.blocks.render import Renderer
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+class HandoverAcceptance(Protocol):
+    """On-call takes the night: the sentence said to the person (bot/engine/handover.py)."""
+
+    async def accept(self, run: Run, actor: Actor) -> str: ...
+
+
 @dataclass
 class AppState:
     """The Slack app's parts, built once by build_app from its SlackDeps."""
@@ -38,6 +45,7 @@ class AppState:
     directory: Directory
     render: Renderer
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    handover: HandoverAcceptance | None = None  # I have it (bot/engine/handover.py), set by bootstrap
     dialogs: dict[str, Dialog] = field(default_factory=dict)  # trigger id -> dialog opened on arrival (flows)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -19,6 +19,7 @@ from bot.engine.evidence import example
 from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.reports.facts import find_target
+from bot.reports.handover import HANDOVER_ACTION
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
@@ -26,6 +27,7 @@ from bot.slack.blocks.record_fact import record_modal
 from bot.slack.blocks.render import SIGNOFF_ACTION
 from bot.slack.listeners import AppState, answered, delivery_key
 from bot.slack.listeners.flows import done, preview_rollback, run_step
+from bot.slack.listeners.oncall import accept_handover
 
 
 class Click:
@@ -78,6 +80,9 @@ async def on_action(state: AppState, ack: AsyncAck, body: dict[str, Any], action
     async with answered(state, channel, user_id, f"the button {action_name}", delivery_key(body)):
         actor = await state.directory.actor(user_id, user.get("username") or user.get("name"))
         click = Click(state, body, action, actor)
+        if action_name == HANDOVER_ACTION:  # I have it, on the 5 PM report (bot/slack/listeners/oncall.py)
+            await accept_handover(state, click.channel, str(action.get("value", "")), actor)
+            return
         if action_name.startswith(SIGNOFF_ACTION + ":"):
             await _signoff(click, action_name.split(":", 2)[2])
             return

@@ -20,6 +20,7 @@ from bot.slack.deps import ReportsPort
 from bot.slack.listeners import AppState, answered, delivery_key
 from bot.slack.listeners.backtest import on_backtest
 from bot.slack.listeners.flows import done, preview_rollback, run_step
+from bot.slack.listeners.oncall import delegate
 
 
 async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -139,6 +140,10 @@ class Command:
 
     async def _PauseCommand(self, cmd: c.PauseCommand) -> None:
         await self.rollout.pause(self.channel, self.actor, f"paused by {self.actor.name} with /ion pause")
+
+    async def _DelegateCommand(self, cmd: c.DelegateCommand) -> None:
+        until = cmd.until.resolve(self.deps.clock.now().astimezone(self.rollout.zone).date())
+        await delegate(self.state, self.channel, cmd.role, cmd.user_id, until, self.actor)
 
     async def _ResumeCommand(self, cmd: c.ResumeCommand) -> None:
         await self.rollout.resume(self.channel, self.actor)

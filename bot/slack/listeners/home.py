@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.slack.blocks import home_view
 from bot.slack.blocks.from_views import alert_line, status_card_view
 from bot.slack.blocks.views import HomeView, MetricLineView
 from bot.slack.listeners import AppState
+from bot.slack.listeners.oncall import delegated
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +26,7 @@ async def on_home_opened(state: AppState, event: dict[str, Any]) -> None:
     user = str(event.get("user", ""))
     try:
         view = await home(state)
+        view = replace(view, delegations=await delegated(state))
     except Exception:  # the tab shows something simple rather than nothing
         log.exception("app home failed", user=user)
         view = HomeView(dry_run=state.dry_run)
