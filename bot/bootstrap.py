@@ -1,6 +1,6 @@
 """The one composition root: settings in, a running bot's parts out, and for each adapter the
 narrow bundle it needs (``slack_deps`` for the Slack app, ``served_builder`` for ``ionbot serve``,
-``console_world`` for the console and simulate).
+``bootstrap_console.ConsoleSession`` for the console and simulate).
 
 Each dependency is chosen here (sim or Google, SQLite or PostgreSQL, real or virtual clock)
 and passed inward as a parameter with a production default, so tests pass their own (a clock,

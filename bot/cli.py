@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from bot.serve_cli import register_serve
 
@@ -20,6 +21,7 @@ def registrars() -> list[Registrar]:
     """Every subcommand. Their modules are imported here, not at module level: ``ionbot serve``
     (what a container starts) registers only itself and skips pydantic's runbook models, YAML,
     the console and the simulator."""
+    from bot.bootstrap_console import ConsoleSession
     from bot.cli_admin import register_audit, register_db
     from bot.cli_backtest import register_backtest
     from bot.cli_runbook import register_check, register_list, register_schema, register_show
@@ -27,7 +29,7 @@ def registrars() -> list[Registrar]:
     from bot.simulate.cli import register_simulate
 
     return [
-        register_console,
+        partial(register_console, open_session=ConsoleSession),
         register_simulate,
         register_check,
         register_list,

@@ -2,55 +2,28 @@
 
 ``click``, ``tick`` and ``type`` find the card or dialog in the feed, build the block_actions or
 view_submission payload (``console_payloads``) and dispatch it through the session's Bolt app;
-``answer`` reads what came back in the HTTP answer itself. ``serve_response_urls`` plays
-Slack's response_url on 127.0.0.1, so replies sent there are recorded like Web API calls.
+``answer`` reads what came back in the HTTP answer itself. (Slack's response_url is played by
+the composition root, bot/bootstrap_console.py, which records replies there like Web API calls.)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from slack_bolt.response import BoltResponse
 
 from bot.console import payloads
-from bot.console.feed import RESPONSE_URL, Card, Feed, has_input
+from bot.console.feed import Card, Feed, has_input
 from bot.console.input_lines import ClickLine, TickLine
 from bot.console.render import plain
 from bot.console.words import Note, Output
-from bot.sim.slack_api import Call, FakeSlackApi
 
 if TYPE_CHECKING:
     from bot.console.session import Session
 
 Confirm = Callable[[str, str], Awaitable[bool]]
-
-
-async def serve_response_urls(api: FakeSlackApi, stack: AsyncExitStack) -> str:
-    """Slack's response_url, played by a tiny route on 127.0.0.1; returns the URL base to hand out."""
-
-    async def answer(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = {"text": await request.text()}
-        call = Call(RESPONSE_URL, {**(body if isinstance(body, dict) else {}), "_tag": request.match_info["tag"]})
-        api.attempts.append(call)
-        api.recorded.append(call)
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/response/{tag:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(runner.addresses[0][1])
-    return f"http://127.0.0.1:{port}/response/"
 
 
 def answer(response: BoltResponse, feed: Feed, channel: str) -> list[Output]:

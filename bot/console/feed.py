@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.console.ports import RecordedCall, SlackRecord
 from bot.console.render import ButtonRef, Elements, interactive_elements
-from bot.sim.slack_api import Call, FakeSlackApi
 
 JSONDict = dict[str, Any]
 RESPONSE_URL = "response_url"  # the method name recorded for replies POSTed to a response_url
@@ -87,7 +87,7 @@ def message_of(payload: Mapping[str, Any]) -> JSONDict:
 class Feed:
     """Reads ``api.recorded`` from where it left off; remembers cards and the newest open view."""
 
-    def __init__(self, api: FakeSlackApi, names: Mapping[str, str] | None = None) -> None:
+    def __init__(self, api: SlackRecord, names: Mapping[str, str] | None = None) -> None:
         self.api = api
         self.names = dict(names or {})
         self.cards: list[Card] = []
@@ -140,7 +140,7 @@ class Feed:
                 return key[1]
         return None
 
-    def _read(self, call: Call) -> Entry:
+    def _read(self, call: RecordedCall) -> Entry:
         method, payload = call.method, call.payload
         if method in QUIET_METHODS or method == "files.getUploadURLExternal":
             return Entry(method, "", {}, payload)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.bootstrap import Bot
+from bot.console.ports import ConsoleBot
 from bot.engine.clock import VirtualClock
 from bot.engine.ports import Event
 from bot.scheduler import FireResult, JobSpec, ReportScheduler, ScheduleCallbacks, fire_times
@@ -82,7 +82,7 @@ class JobDriver:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: ConsoleBot,
         clock: SteppedClock,
         callbacks: ScheduleCallbacks,
         settle: Settle,

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.config import ConfigError, load_settings
+from bot.console.actions import Confirm
 from bot.console.feed import Entry
 from bot.console.input_lines import parse_console_line
 from bot.console.render import changed_lines, render
@@ -36,9 +37,10 @@ from bot.engine.permissions import DEMO_TEAM
 from bot.logs import configure_logging
 from bot.runbook.errors import RunbookError
 from bot.runbook.loader import load_runbook
-from bot.sim.faults import FaultSyntaxError
 
 ReadLine = Callable[[str], Awaitable[str | None]]
+# How a session is opened: the composition root's (bot.bootstrap_console.ConsoleSession), given by bot/cli.py.
+OpenSession = Callable[[SessionOptions, Confirm | None], Session]
 NAMES = {m.user_id: m.name for m in DEMO_TEAM}
 
 
@@ -143,7 +145,7 @@ def _terminal_confirm() -> Callable[[str, str], Awaitable[bool]]:
     return confirm
 
 
-async def console_main(args: argparse.Namespace) -> int:
+async def console_main(args: argparse.Namespace, open_session: OpenSession) -> int:
     settings = load_settings()
     zone = ZoneInfo(load_runbook(settings.runbook).calendar.timezone)
     options = SessionOptions(
@@ -158,7 +160,7 @@ async def console_main(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty()
     printer = Printer(sys.stdout, as_json=args.json, color=sys.stdout.isatty(), verbose=args.verbose)
     confirm = _terminal_confirm() if interactive else None
-    async with Session(options, confirm) as session:
+    async with open_session(options, confirm) as session:
         if not args.json:
             clock = "virtual" if options.start else "real"
             printer.show(
@@ -171,8 +173,8 @@ async def console_main(args: argparse.Namespace) -> int:
             return await run_lines(session, _stdin_reader(interactive), printer, echo=not interactive)
 
 
-def run_console(args: argparse.Namespace) -> int:
-    return run_safely(console_main(args))
+def run_console(args: argparse.Namespace, open_session: OpenSession) -> int:
+    return run_safely(console_main(args, open_session))
 
 
 LOG_FILE = Path(tempfile.gettempdir()) / "ionbot-console.log"
@@ -207,7 +209,7 @@ def run_safely(main: Coroutine[Any, Any, int]) -> int:
             return asyncio.run(main)
     except KeyboardInterrupt:
         return 130
-    except (ConsoleError, ConfigError, FaultSyntaxError) as error:
+    except (ConsoleError, ConfigError) as error:
         print(f"ionbot: {error}", file=sys.stderr)
         return 2
     except RunbookError as error:
@@ -238,7 +240,8 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"'{value}' is not a date; write it like 2026-11-02") from None
 
 
-def register_console(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register_console(commands: argparse._SubParsersAction[argparse.ArgumentParser], open_session: OpenSession) -> None:
+    """``ionbot console``, its sessions opened by ``open_session`` (the console builds no bot itself)."""
     parser = commands.add_parser("console", help="talk to the bot in the terminal, as the demo team, against the sim")
     parser.add_argument(
         "--clock",
@@ -290,4 +293,4 @@ def register_console(commands: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="PORT",
         help="port of the read-only web timeline on 127.0.0.1, no sign-in (default 8421; busy or 0: any free one)",
     )
-    parser.set_defaults(handler=run_console)
+    parser.set_defaults(handler=lambda args: run_console(args, open_session))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.bootstrap import web_deps
 from bot.console.session import Session
 from bot.console.words import Note
 from bot.web.serving import LOCAL_HOST, serve_local
@@ -18,10 +17,9 @@ from bot.web.serving import LOCAL_HOST, serve_local
 @asynccontextmanager
 async def local_timeline(session: Session, port: int) -> AsyncIterator[Note]:
     """Serve the session's timeline while the console runs; yields the line that says where and how."""
-    bot = session.bot
-    runner, bound = await serve_local(web_deps(bot, local=True), port)
+    runner, bound = await serve_local(session.world.local_timeline(), port)
     url = f"http://{LOCAL_HOST}:{bound}"
-    bot.settings.timeline_url = url
+    session.world.timeline_served_at(url)
     try:
         yield Note(f"Timeline (read-only, no sign-in: only this machine can open it): {url}/runs", "dim")
     finally:

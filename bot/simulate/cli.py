@@ -18,9 +18,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.bootstrap_console import ConsoleSession
 from bot.config import load_settings
 from bot.console.runner import Printer, run_safely
-from bot.console.session import ConsoleError, Output, Session, SessionOptions
+from bot.console.session import ConsoleError, Output, SessionOptions
 from bot.heap import freeze_startup_heap
 from bot.runbook.loader import load_runbook
 from bot.simulate.runner import WeekRunner
@@ -81,7 +82,7 @@ async def simulate(
     )
     transcript = Transcript(team_for(runbook))
     try:
-        async with Session(options) as session:
+        async with ConsoleSession(options) as session:
             runner = WeekRunner(session, transcript, show)
             await runner.play(week_script(runbook, last), start)
             expect = Expectations(last, fault_steps(faults), faulted=bool(faults))

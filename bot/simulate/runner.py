@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.bootstrap_console import ConsoleSession
 from bot.console.input_lines import parse_console_line
-from bot.console.session import Output, Session
+from bot.console.session import Output
 from bot.engine import manual
 from bot.engine.ports import Event
 from bot.engine.records import StepState, TargetStatus
@@ -47,7 +48,7 @@ def production_of(runbook: Runbook) -> Environment | None:
 
 
 class WeekRunner:
-    def __init__(self, session: Session, transcript: Transcript, show: Show | None = None) -> None:
+    def __init__(self, session: ConsoleSession, transcript: Transcript, show: Show | None = None) -> None:
         self.session = session
         self.transcript = transcript
         self.show = show

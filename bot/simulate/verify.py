@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.bootstrap_console import ConsoleSession
 from bot.cloud.ports import ServiceConfig
-from bot.console.session import Session
 from bot.engine.records import StepLane, StepState
 from bot.engine.report_data import week_label
 from bot.simulate.runner import Played, production_of
@@ -33,7 +33,7 @@ def fault_steps(faults: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f.after_step for f in map(parse_fault, faults) if f.after_step)
 
 
-async def problems(session: Session, played: Played, expect: Expectations) -> list[str]:
+async def problems(session: ConsoleSession, played: Played, expect: Expectations) -> list[str]:
     bot = session.bot
     found: list[str] = list(played.problems)
     run = await bot.store.open_run(session.channel)
@@ -67,7 +67,7 @@ async def problems(session: Session, played: Played, expect: Expectations) -> li
 
 
 async def _gate_problems(
-    session: Session, run_id: str, expect: Expectations, roots: tuple[str, ...]
+    session: ConsoleSession, run_id: str, expect: Expectations, roots: tuple[str, ...]
 ) -> tuple[int, list[str]]:
     """Every gate up to the last day is YES, except that a rollback in a gate's phase makes it red, and
     the team must then decide NO (and stop there). Returns the last day played and the problems."""
@@ -94,14 +94,14 @@ async def _gate_problems(
     return expect.days, found
 
 
-def _rolled_back_in_production(session: Session, lanes: Iterable[StepLane]) -> set[str]:
+def _rolled_back_in_production(session: ConsoleSession, lanes: Iterable[StepLane]) -> set[str]:
     """Steps whose production lane a rollback (the bot's, or on-call's answer to an alert) undid:
     with a fault from a time ("from day2 14:00"), which step it hits is for the triggers to find."""
     is_production = session.bot.rollout.is_production
     return {lane.step_id for lane in lanes if is_production(lane.environment) and lane.state is StepState.ROLLED_BACK}
 
 
-def _depending_on(session: Session, roots: tuple[str, ...]) -> set[str]:
+def _depending_on(session: ConsoleSession, roots: tuple[str, ...]) -> set[str]:
     """Steps that wait (directly or not) on a step the fault rolls back: they cannot run after it."""
     blocked: set[str] = set()
     changed = True
@@ -114,7 +114,7 @@ def _depending_on(session: Session, roots: tuple[str, ...]) -> set[str]:
     return blocked
 
 
-def _fault_problems(session: Session, played: Played, rolled_back: tuple[str, ...]) -> list[str]:
+def _fault_problems(session: ConsoleSession, played: Played, rolled_back: tuple[str, ...]) -> list[str]:
     found: list[str] = []
     if not any(e.kind == "alert_opened" for e in session.events):
         found.append("no alert was raised although a fault was injected")
@@ -131,7 +131,7 @@ def _fault_problems(session: Session, played: Played, rolled_back: tuple[str, ..
     return found
 
 
-def _posted(session: Session) -> dict[tuple[str, str | None, int | None], list[str]]:
+def _posted(session: ConsoleSession) -> dict[tuple[str, str | None, int | None], list[str]]:
     """(job kind, standup or gate name, run day) -> the text of every message that job run posted."""
     posted: dict[tuple[str, str | None, int | None], list[str]] = {}
     for fired, entries in session.job_log:
@@ -152,7 +152,7 @@ def _text(payload: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _report_problems(session: Session, expect: Expectations) -> list[str]:
+def _report_problems(session: ConsoleSession, expect: Expectations) -> list[str]:
     runbook = session.bot.runbook
     schedule = runbook.schedule
     posted = _posted(session)
@@ -182,7 +182,7 @@ def _report_problems(session: Session, expect: Expectations) -> list[str]:
     return found
 
 
-def _final_report_posted(session: Session) -> bool:
+def _final_report_posted(session: ConsoleSession) -> bool:
     """The final report itself (not the note that it waits for the decision), from the job or the decision."""
     title = f"{week_label(session.bot.runbook)} Final Report"
     return any(call.method == "chat.postMessage" and title in _text(call.payload) for call in session.api.recorded)

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.bootstrap_console import ConsoleSession
 from bot.console.feed import Entry
 from bot.console.input_lines import parse_console_line
-from bot.console.session import Note, Output, Session, SessionOptions
+from bot.console.session import Note, Output, SessionOptions
 from bot.engine.records import StepState
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -32,12 +33,12 @@ PREFLIGHT = [
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[Session]:
-    async with Session(SessionOptions(start=DAY2_MORNING, watch_every=10)) as started:
+async def session() -> AsyncIterator[ConsoleSession]:
+    async with ConsoleSession(SessionOptions(start=DAY2_MORNING, watch_every=10)) as started:
         yield started
 
 
-async def say(session: Session, *lines: str) -> list[Output]:
+async def say(session: ConsoleSession, *lines: str) -> list[Output]:
     outputs: list[Output] = []
     for line in lines:
         outputs += (await session.send(parse_console_line(line))).outputs
@@ -48,18 +49,18 @@ def notes(outputs: list[Output]) -> list[str]:
     return [o.text for o in outputs if isinstance(o, Note)]
 
 
-def calls(session: Session, method: str) -> list[dict[str, object]]:
+def calls(session: ConsoleSession, method: str) -> list[dict[str, object]]:
     return session.api.calls(method)
 
 
-async def lane(session: Session, step: str, env: str) -> StepState:
+async def lane(session: ConsoleSession, step: str, env: str) -> StepState:
     run = await session.bot.store.open_run(session.channel)
     assert run is not None
     found = await session.bot.store.get_lane(run.id, step, env)
     return found.state if found else StepState.PENDING
 
 
-def us_production(session: Session) -> dict[str, object]:
+def us_production(session: ConsoleSession) -> dict[str, object]:
     assert session.bot.sim is not None
     config = session.bot.sim.world.get_service("ion-mentoring", "us-central1", "ion-mentoring-api")
     return {k: v for k, v in asdict(config).items() if k not in ("etag", "latest_revision")}
@@ -67,7 +68,7 @@ def us_production(session: Session) -> dict[str, object]:
 
 class TestDay21FromCardToRollback:
     async def test_walks_day2_1_through_approval_staging_production_and_rollback_restoring_the_config(
-        self, session: Session
+        self, session: ConsoleSession
     ) -> None:
         await say(session, *PREFLIGHT)
         before = us_production(session)
@@ -93,16 +94,16 @@ class TestDay21FromCardToRollback:
 
 
 class TestConsoleLines:
-    async def test_an_unknown_line_gets_a_short_help_and_sends_nothing(self, session: Session) -> None:
+    async def test_an_unknown_line_gets_a_short_help_and_sends_nothing(self, session: ConsoleSession) -> None:
         before = len(session.api.recorded)
         said = notes(await say(session, "deploy everything"))
         assert said and "I don't know 'deploy'" in said[0] and "/ion help" in said[0]
         assert len(session.api.recorded) == before
 
-    async def test_help_lists_the_console_commands(self, session: Session) -> None:
+    async def test_help_lists_the_console_commands(self, session: ConsoleSession) -> None:
         assert "click LABEL" in notes(await say(session, "help"))[0]
 
-    async def test_as_switches_who_types_and_refuses_a_stranger(self, session: Session) -> None:
+    async def test_as_switches_who_types_and_refuses_a_stranger(self, session: ConsoleSession) -> None:
         assert notes(await say(session, "as dana")) == ["Now typing as dana (member)."]
         assert session.user.name == "dana"
         refused = notes(await say(session, "as zed"))[0]
@@ -110,7 +111,7 @@ class TestConsoleLines:
         await say(session, "/ion start week17 2026-11-02")
         assert "dana may not" in str(calls(session, "chat.postEphemeral")[-1]["text"])
 
-    async def test_click_at_n_presses_the_button_of_an_older_card(self, session: Session) -> None:
+    async def test_click_at_n_presses_the_button_of_an_older_card(self, session: ConsoleSession) -> None:
         await say(session, "/ion start week17 2026-11-02", "/ion step day2.1", "/ion step day2.2")
         older = next(c for c in session.feed.cards if "day2.1" in str(c.payload.get("text", "")) and c.elements.buttons)
         await say(session, "as maria", f"click Approve @{older.number}")
@@ -121,7 +122,7 @@ class TestConsoleLines:
         missing = notes(await say(session, "click Approve @999"))[0]
         assert "There is no card @999 (cards so far are @1 to @" in missing
 
-    async def test_tick_sends_the_new_selection_and_a_second_tick_unticks(self, session: Session) -> None:
+    async def test_tick_sends_the_new_selection_and_a_second_tick_unticks(self, session: ConsoleSession) -> None:
         await say(session, "/ion start week17 2026-11-02", "/ion gonogo", "tick 2")
         action = self._last_checkbox_action(session)
         selected = action["selected_options"]
@@ -137,7 +138,7 @@ class TestConsoleLines:
         assert "there is no box 99" in notes(await say(session, "tick 99"))[0]
 
     @staticmethod
-    def _last_checkbox_action(session: Session) -> dict[str, object]:
+    def _last_checkbox_action(session: ConsoleSession) -> dict[str, object]:
         # The console keeps the payload it sent; the card it came from is the newest checklist.
         card = session.feed.newest_with_checkboxes()
         assert card is not None
@@ -145,7 +146,9 @@ class TestConsoleLines:
         assert sent and sent[-1]["type"] == "checkboxes"
         return sent[-1]
 
-    async def test_type_answers_the_open_dialog_and_keeps_it_open_on_a_wrong_answer(self, session: Session) -> None:
+    async def test_type_answers_the_open_dialog_and_keeps_it_open_on_a_wrong_answer(
+        self, session: ConsoleSession
+    ) -> None:
         assert "No dialog is open" in notes(await say(session, "type anything"))[0]
         await say(session, *PREFLIGHT)
         await say(session, "/ion step day2.1", "as maria", "click Approve", "as sam", "click Approve")
@@ -158,7 +161,7 @@ class TestConsoleLines:
         assert any(isinstance(o, Entry) and o.method == "chat.update" for o in shown)
         assert await lane(session, "day2.1", "production") in (StepState.RUNNING, StepState.VERIFYING)
 
-    async def test_advance_refuses_the_past_and_moves_the_clock_forward(self, session: Session) -> None:
+    async def test_advance_refuses_the_past_and_moves_the_clock_forward(self, session: ConsoleSession) -> None:
         await say(session, "/ion start week17 2026-11-02")
         assert "That time has passed" in notes(await say(session, "advance to day1 09:00"))[0]
         said = notes(await say(session, "advance 2h"))
@@ -166,7 +169,7 @@ class TestConsoleLines:
 
 
 class TestReportsInTheConsole:
-    async def test_ion_report_1_posts_the_day_1_report_with_its_chart_path(self, session: Session) -> None:
+    async def test_ion_report_1_posts_the_day_1_report_with_its_chart_path(self, session: ConsoleSession) -> None:
         await say(session, "/ion start week17 2026-11-02")
         shown = await say(session, "/ion report 1")
         posted = [o for o in shown if isinstance(o, Entry) and o.method == "chat.postMessage"]
@@ -176,7 +179,7 @@ class TestReportsInTheConsole:
         chart = next(word for word in text.split() if word.endswith(".png") or ".png" in word)
         assert "day1-metrics.png" in chart
 
-    async def test_the_5_pm_report_posts_itself_when_the_clock_passes_17_00(self, session: Session) -> None:
+    async def test_the_5_pm_report_posts_itself_when_the_clock_passes_17_00(self, session: ConsoleSession) -> None:
         await say(session, "/ion start week17 2026-11-02")
         said = notes(await say(session, "advance to day2 17:05"))
         assert "daily_report" in said[-1]
@@ -187,13 +190,13 @@ class TestReportsInTheConsole:
 class TestRecoveryOnStart:
     async def test_an_execution_left_running_by_a_stopped_console_is_reconciled_and_said(self, tmp_path: Path) -> None:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ion.db'}"
-        async with Session(SessionOptions(start=DAY2_MORNING, watch_every=10, database_url=url)) as first:
+        async with ConsoleSession(SessionOptions(start=DAY2_MORNING, watch_every=10, database_url=url)) as first:
             await say(first, *PREFLIGHT)
             await say(first, "/ion step day2.1", "tick 1 2 3 4", "as maria", "click Approve", "as sam", "click Approve")
             await say(first, "as dana", "click Run on staging")
             assert await lane(first, "day2.1", "staging") in (StepState.RUNNING, StepState.VERIFYING)
         later = DAY2_MORNING + timedelta(hours=2)  # long past the stopped console's lease
-        async with Session(SessionOptions(start=later, watch_every=10, database_url=url)) as second:
+        async with ConsoleSession(SessionOptions(start=later, watch_every=10, database_url=url)) as second:
             said = [n.text for n in second.started]
             assert said and said[0].startswith("Reconciled an interrupted execution")
             assert await lane(second, "day2.1", "staging") is not StepState.RUNNING

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.bootstrap_console import ConsoleSession
 from bot.console.input_lines import parse_console_line
-from bot.console.session import Note, Output, Session, SessionOptions
+from bot.console.session import Note, Output, SessionOptions
 from bot.engine.records import AuditEntry
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -22,7 +23,7 @@ LAG = "db_replication_lag_ms 500 from day1 08:00 for 3h"
 ALL_ITEMS = "tick 1 2 3 4 5 6 7 8 9 10 11 12 13"
 
 
-async def say(session: Session, *lines: str) -> list[Output]:
+async def say(session: ConsoleSession, *lines: str) -> list[Output]:
     outputs: list[Output] = []
     for line in lines:
         outputs += (await session.send(parse_console_line(line))).outputs
@@ -36,19 +37,23 @@ def seen(outputs: list[Output]) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-async def audit(session: Session, what: str) -> list[AuditEntry]:
+async def audit(session: ConsoleSession, what: str) -> list[AuditEntry]:
     return [e for e in await session.bot.store.audit() if e.what == what]
 
 
 @pytest.fixture
-async def lagging() -> AsyncIterator[Session]:
+async def lagging() -> AsyncIterator[ConsoleSession]:
     """Monday of the run, with the replica lag above the preflight's 100 ms until 11:00."""
-    async with Session(SessionOptions(start=MONDAY_MORNING, faults=(LAG,), run_start=MONDAY_MORNING.date())) as s:
+    async with ConsoleSession(
+        SessionOptions(start=MONDAY_MORNING, faults=(LAG,), run_start=MONDAY_MORNING.date())
+    ) as s:
         yield s
 
 
 class TestAFailingHealthCheckCanBeGotPast:
-    async def test_yes_is_refused_with_the_commands_that_exist_to_recheck_or_override(self, lagging: Session) -> None:
+    async def test_yes_is_refused_with_the_commands_that_exist_to_recheck_or_override(
+        self, lagging: ConsoleSession
+    ) -> None:
         said = seen(await say(lagging, "/ion start week17 2026-11-02", "/ion gonogo", ALL_ITEMS, "click YES"))
         assert "health check 'Database lag < 100ms (all regions)' is failing" in said
         assert "press Re-check on the card" in said and "/ion override preflight CHECK REASON" in said
@@ -56,7 +61,7 @@ class TestAFailingHealthCheckCanBeGotPast:
         assert record is not None and record.decision is None
 
     async def test_an_override_by_a_member_is_refused_and_by_the_lead_is_audited_and_shown_on_the_card(
-        self, lagging: Session
+        self, lagging: ConsoleSession
     ) -> None:
         await say(lagging, "/ion start week17 2026-11-02", "/ion gonogo", ALL_ITEMS)
         refused = seen(await say(lagging, "as dana", "/ion override preflight 5 the lag is a replica rebuild"))
@@ -74,7 +79,7 @@ class TestAFailingHealthCheckCanBeGotPast:
         assert "Decision: YES" in decided
 
     async def test_an_override_names_its_check_by_number_or_words_and_refuses_a_passing_one(
-        self, lagging: Session
+        self, lagging: ConsoleSession
     ) -> None:
         await say(lagging, "/ion start week17 2026-11-02", "/ion gonogo")
         passing = seen(await say(lagging, "/ion override preflight 2 no reason to"))
@@ -84,7 +89,7 @@ class TestAFailingHealthCheckCanBeGotPast:
         words = seen(await say(lagging, "/ion override preflight database-lag replica rebuild"))
         assert "overridden by lee: replica rebuild" in words
 
-    async def test_recheck_measures_again_and_a_lag_that_ended_lets_yes_through(self, lagging: Session) -> None:
+    async def test_recheck_measures_again_and_a_lag_that_ended_lets_yes_through(self, lagging: ConsoleSession) -> None:
         await say(lagging, "/ion start week17 2026-11-02", "/ion gonogo", ALL_ITEMS)
         still = seen(await say(lagging, "click Re-check"))
         assert "preflight re-checked: still not passing: Database lag < 100ms (all regions)" in still
@@ -100,7 +105,7 @@ class TestAFailingHealthCheckCanBeGotPast:
 
 class TestEveryCommandAMessageNamesExists:
     async def test_a_step_before_the_go_no_go_points_to_ion_gate_which_posts_the_gate_card(
-        self, lagging: Session
+        self, lagging: ConsoleSession
     ) -> None:
         refused = seen(await say(lagging, "/ion start week17 2026-11-02", "/ion run day2.1 staging"))
         assert "see /ion gate preflight" in refused
@@ -109,7 +114,7 @@ class TestEveryCommandAMessageNamesExists:
 
     async def test_status_lists_the_steps_and_gates_whose_time_has_passed(self) -> None:
         tuesday = datetime(2026, 11, 3, 9, 30, tzinfo=CHICAGO)
-        async with Session(SessionOptions(start=tuesday, run_start=MONDAY_MORNING.date())) as session:
+        async with ConsoleSession(SessionOptions(start=tuesday, run_start=MONDAY_MORNING.date())) as session:
             status = seen(await say(session, "/ion start week17 2026-11-02", "/ion status"))
         assert "Overdue (5)" in status
         for late in ("preflight", "day1.1", "day1.2", "day1.3", "day1.4"):
@@ -119,7 +124,7 @@ class TestEveryCommandAMessageNamesExists:
 
 class TestDayOneFallsOnItsWeekday:
     @staticmethod
-    async def started(session: Session) -> list[str]:
+    async def started(session: ConsoleSession) -> list[str]:
         return [str(e.detail) for e in await audit(session, "start run") if e.outcome == "ok"]
 
     @pytest.mark.parametrize(
@@ -133,7 +138,7 @@ class TestDayOneFallsOnItsWeekday:
     async def test_a_weekend_start_says_day_1_would_be_monday_and_starts_nothing(
         self, now: datetime, asked: str
     ) -> None:
-        async with Session(SessionOptions(start=now)) as session:
+        async with ConsoleSession(SessionOptions(start=now)) as session:
             said = seen(await say(session, f"/ion start week17 {asked}"))
             assert "is not a working day of week17" in said
             assert "Day 1 would be Mon 02 Nov" in said and "/ion start week17 2026-11-02" in said
@@ -145,7 +150,7 @@ class TestDayOneFallsOnItsWeekday:
         assert "Sun 01 Nov" not in public
 
     async def test_a_midweek_start_asks_for_shift_and_with_it_says_which_days_moved(self) -> None:
-        async with Session(SessionOptions(start=datetime(2026, 11, 3, 10, 0, tzinfo=CHICAGO))) as session:
+        async with ConsoleSession(SessionOptions(start=datetime(2026, 11, 3, 10, 0, tzinfo=CHICAGO))) as session:
             said = seen(await say(session, "/ion start week17 2026-11-04"))
             assert "week17 puts Day 1 on a Monday (weekday: mon)" in said
             assert "start on Mon 09 Nov with /ion start week17 2026-11-09" in said

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.bootstrap_console import ConsoleSession
 from bot.console.input_lines import parse_console_line
 from bot.console.render import render_text
-from bot.console.session import Output, Session, SessionOptions
+from bot.console.session import Output, SessionOptions
 from bot.engine.records import StepState
 from tests.console.test_console_session import PREFLIGHT, lane
 
@@ -36,29 +37,29 @@ DAY21_TO_PRODUCTION = [
 
 
 @pytest.fixture
-async def faulted() -> AsyncIterator[Session]:
+async def faulted() -> AsyncIterator[ConsoleSession]:
     options = SessionOptions(start=DAY2_MORNING, faults=(FAULT,), run_start=date(2026, 11, 2))
-    async with Session(options) as started:
+    async with ConsoleSession(options) as started:
         yield started
 
 
-async def say(session: Session, *lines: str) -> list[Output]:
+async def say(session: ConsoleSession, *lines: str) -> list[Output]:
     outputs: list[Output] = []
     for line in lines:
         outputs += (await session.send(parse_console_line(line))).outputs
     return outputs
 
 
-def posted_texts(session: Session) -> list[str]:
+def posted_texts(session: ConsoleSession) -> list[str]:
     return [render_text(c) for c in session.api.calls("chat.postMessage")]
 
 
-def every_text(session: Session) -> list[str]:
+def every_text(session: ConsoleSession) -> list[str]:
     return [render_text(c) for m in ("chat.postMessage", "chat.update") for c in session.api.calls(m)]
 
 
 async def test_after_an_automatic_rollback_the_rolled_back_line_is_posted_once_and_progress_names_the_environment(
-    faulted: Session,
+    faulted: ConsoleSession,
 ) -> None:
     await say(faulted, *PREFLIGHT, *DAY21_TO_PRODUCTION, "advance 40m")
     assert await lane(faulted, "day2.1", "production") is StepState.ROLLED_BACK
@@ -68,7 +69,7 @@ async def test_after_an_automatic_rollback_the_rolled_back_line_is_posted_once_a
     assert progress_titles and all(t.endswith((" on production", " on staging")) for t in progress_titles)
 
 
-async def test_a_scale_step_names_its_target_once_per_progress_line(faulted: Session) -> None:
+async def test_a_scale_step_names_its_target_once_per_progress_line(faulted: ConsoleSession) -> None:
     await say(faulted, *PREFLIGHT, *DAY21_TO_PRODUCTION)
     label = "ion-mentoring-api us-central1 (staging)"
     lines = [line for text in every_text(faulted) for line in text.splitlines()]
@@ -76,7 +77,7 @@ async def test_a_scale_step_names_its_target_once_per_progress_line(faulted: Ses
     assert not any(f"{label}: {label}" in line for line in lines)
 
 
-async def test_the_last_approval_says_the_step_is_now_approved_not_it_approved(faulted: Session) -> None:
+async def test_the_last_approval_says_the_step_is_now_approved_not_it_approved(faulted: ConsoleSession) -> None:
     said = await say(faulted, "/ion start week17 2026-11-02", "as maria", "/ion approve day2.1 staging")
     first = " ".join(render_text(o.payload) for o in said if hasattr(o, "payload"))
     assert "is recorded; it still needs 1 x sre_oncall." in first
@@ -87,12 +88,14 @@ async def test_the_last_approval_says_the_step_is_now_approved_not_it_approved(f
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[Session]:
-    async with Session(SessionOptions(start=DAY2_MORNING, run_start=date(2026, 11, 2))) as started:
+async def session() -> AsyncIterator[ConsoleSession]:
+    async with ConsoleSession(SessionOptions(start=DAY2_MORNING, run_start=date(2026, 11, 2))) as started:
         yield started
 
 
-async def test_a_second_incident_while_one_is_open_is_posted_in_the_alerts_thread_and_says_so(session: Session) -> None:
+async def test_a_second_incident_while_one_is_open_is_posted_in_the_alerts_thread_and_says_so(
+    session: ConsoleSession,
+) -> None:
     await say(session, "/ion start week17 2026-11-02", "/ion incident checkout errors for EU users")
     alert_posts = [c for c in session.api.calls("chat.postMessage") if "incident" in render_text(c).lower()]
     assert alert_posts
@@ -111,7 +114,7 @@ async def test_a_second_incident_while_one_is_open_is_posted_in_the_alerts_threa
     assert [c.get("thread_ts") for c in added] == [alert_ts]
 
 
-async def test_rolling_back_an_unknown_step_opens_no_dialog_and_says_the_error_once(session: Session) -> None:
+async def test_rolling_back_an_unknown_step_opens_no_dialog_and_says_the_error_once(session: ConsoleSession) -> None:
     await say(session, "/ion start week17 2026-11-02")
     before = len(session.api.recorded)
     await say(session, "/ion rollback day9.9")
@@ -122,7 +125,7 @@ async def test_rolling_back_an_unknown_step_opens_no_dialog_and_says_the_error_o
 
 
 async def test_the_gate_confirm_prompt_reads_without_slack_stars_and_the_yes_button_is_not_cut(
-    session: Session,
+    session: ConsoleSession,
 ) -> None:
     await say(session, "/ion start week17 2026-11-02", "/ion gonogo preflight")
     gate = session.feed.newest_with_button("YES", None)
@@ -134,7 +137,7 @@ async def test_the_gate_confirm_prompt_reads_without_slack_stars_and_the_yes_but
     assert "Record YES for Pre-Implementation Go/No-Go" in prompt and "*" not in prompt
 
 
-async def test_ion_audit_shows_times_in_the_runs_zone_like_the_console_and_names_it(session: Session) -> None:
+async def test_ion_audit_shows_times_in_the_runs_zone_like_the_console_and_names_it(session: ConsoleSession) -> None:
     said = await say(session, "/ion start week17 2026-11-02", "/ion audit 5")
     audit = [
         render_text(o.payload) for o in said if hasattr(o, "payload") and "audit entries" in render_text(o.payload)
@@ -143,7 +146,7 @@ async def test_ion_audit_shows_times_in_the_runs_zone_like_the_console_and_names
     assert "2026-11-03 08:50 lee: start run" in audit[-1]  # 14:50 UTC, shown at the console's 08:50
 
 
-async def test_a_refusal_naming_a_command_shows_it_in_real_backticks_not_look_alikes(session: Session) -> None:
+async def test_a_refusal_naming_a_command_shows_it_in_real_backticks_not_look_alikes(session: ConsoleSession) -> None:
     said = await say(session, "/ion start week17 2026-11-02", "/ion report 9")
     refusal = [c for c in session.api.calls("chat.postEphemeral") if "Day 9" in str(c.get("text"))]
     assert refusal and "`/ion report` shows Day 2 so far." in str(refusal[-1]["text"])

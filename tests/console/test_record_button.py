@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.console.session import Session, SessionOptions
+from bot.bootstrap_console import ConsoleSession
+from bot.console.session import SessionOptions
 from bot.reports.facts import facts_key
 from tests.console.test_console_session import DAY2_MORNING, PREFLIGHT, calls, notes, say
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[Session]:
-    async with Session(SessionOptions(start=DAY2_MORNING, watch_every=10)) as started:
+async def session() -> AsyncIterator[ConsoleSession]:
+    async with ConsoleSession(SessionOptions(start=DAY2_MORNING, watch_every=10)) as started:
         yield started
 
 
-def record_buttons(session: Session) -> list[str]:
+def record_buttons(session: ConsoleSession) -> list[str]:
     """The Record buttons on the newest report posted to the channel."""
     reports = [c for c in calls(session, "chat.postMessage") if "Report" in str(c.get("text", ""))]
     blocks = reports[-1].get("blocks") or []
@@ -32,11 +33,11 @@ def record_buttons(session: Session) -> list[str]:
     ]
 
 
-def channel_says(session: Session) -> str:
+def channel_says(session: ConsoleSession) -> str:
     return html.unescape(str(calls(session, "chat.postMessage")[-1].get("text", "")))
 
 
-async def test_the_record_button_asks_for_a_verdict_and_records_it_like_the_command(session: Session) -> None:
+async def test_the_record_button_asks_for_a_verdict_and_records_it_like_the_command(session: ConsoleSession) -> None:
     await say(session, *PREFLIGHT, "as sam", "/ion report")
     assert record_buttons(session) == ["Record: Zero data loss", "Record: All tests passing"]
 
