@@ -89,6 +89,38 @@ async def test_the_commands_of_one_channel_run_in_arrival_order_and_other_channe
     assert order == ["b1", "a1", "a2"]
 
 
+async def test_a_step_command_waits_for_a_run_command_sent_before_it_and_other_steps_do_not() -> None:
+    """`/ion start` then `/ion step day1.1` at once: the step must not find no run; day1.2 waits too,
+    for the start, and a later `/ion hold` waits for both steps."""
+    tasks = Tasks()
+    queue = WorkQueue(tasks.spawn, workers=4)
+    gates = {name: asyncio.Event() for name in ("start", "day1.1", "day1.2")}
+    order: list[str] = []
+
+    def listener(name: str) -> Any:
+        async def run(ack: AsyncAck) -> None:
+            await ack()
+            if name in gates:
+                await gates[name].wait()
+            order.append(name)
+
+        return run
+
+    await queue.dispatch(acker(), listener("start"), order_key="command:C1")
+    await queue.dispatch(acker(), listener("day1.1"), order_key="command:C1:day1.1")
+    await queue.dispatch(acker(), listener("day1.2"), order_key="command:C1:day1.2")
+    await queue.dispatch(acker(), listener("hold"), order_key="command:C1")
+    gates["day1.1"].set()
+    gates["day1.2"].set()
+    for _ in range(20):  # bounded: nothing may run before the start it waits for
+        await asyncio.sleep(0)
+    assert order == []
+    gates["start"].set()
+    await tasks.settle()
+    assert order[0] == "start" and order[-1] == "hold"
+    assert sorted(order[1:3]) == ["day1.1", "day1.2"]
+
+
 async def test_an_error_before_the_ack_reaches_bolt_and_one_after_it_is_only_logged() -> None:
     tasks = Tasks()
     queue = WorkQueue(tasks.spawn, workers=2)

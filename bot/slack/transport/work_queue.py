@@ -60,6 +60,16 @@ class WorkQueue:
         self._tails: dict[str, asyncio.Future[None]] = {}
         self.busy = 0
 
+    def _waits_for(self, key: str) -> list[asyncio.Future[None]]:
+        """The work a job of ``key`` waits for: the last of its own key, and of the keys nested with it
+        (``command:C1`` holds the run, so ``command:C1:day1.1`` waits for a ``start`` sent before it,
+        and a ``start`` waits for every step's work sent before it); other steps do not wait."""
+        return [
+            tail
+            for other, tail in self._tails.items()
+            if other == key or key.startswith(other + ":") or other.startswith(key + ":")
+        ]
+
     async def dispatch(self, ack: AsyncAck, listener: Listener, *, order_key: str | None = None) -> None:
         """Return as soon as ``listener`` has acked (or finished); its remaining work runs in a slot.
 
@@ -71,7 +81,7 @@ class WorkQueue:
         loop = asyncio.get_running_loop()
         acked: asyncio.Future[None] = loop.create_future()
         # Take the channel's place in line now, in arrival order, without waiting for anything yet.
-        before = self._tails.get(order_key) if order_key else None
+        before = self._waits_for(order_key) if order_key else []
         mine: asyncio.Future[None] = loop.create_future()
         if order_key:
             self._tails[order_key] = mine
@@ -79,8 +89,8 @@ class WorkQueue:
         failed: list[BaseException] = []
 
         async def take_slot() -> None:
-            if before is not None:
-                await before
+            for earlier in before:
+                await earlier
             await self._slots.acquire()
             held.append(True)
             self.busy += 1
