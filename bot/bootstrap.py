@@ -232,7 +232,7 @@ def slack_deps(bot: Bot, outbox: Outbox, reports: ReportsPort | None = None) -> 
         health=bot.health,
         dry_run=bot.settings.dry_run,
         oncall_group=bot.settings.oncall_group,
-        timeline_url=bot.settings.timeline_url,
+        timeline_url=lambda: bot.settings.timeline_url,
     )
 
 

@@ -81,4 +81,6 @@ class SlackDeps:
     health: StoreWatch | None = None
     dry_run: bool = False
     oncall_group: str | None = None
-    timeline_url: str | None = None  # the web timeline's base URL: cards link to their step's page
+    # The web timeline's base URL, read when a card is drawn (the console learns its own address
+    # after the app is built): cards link to their step's page.
+    timeline_url: Callable[[], str | None] = lambda: None

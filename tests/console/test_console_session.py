@@ -200,3 +200,15 @@ class TestRecoveryOnStart:
             said = [n.text for n in second.started]
             assert said and said[0].startswith("Reconciled an interrupted execution")
             assert await lane(second, "day2.1", "staging") is not StepState.RUNNING
+
+
+async def test_a_card_drawn_after_the_local_timeline_is_served_links_to_its_step_page() -> None:
+    from bot.console.timeline import local_timeline
+
+    options = SessionOptions(start=DAY2_MORNING, watch_every=10)
+    async with ConsoleSession(options) as session, local_timeline(session, 0) as note:
+        assert "127.0.0.1" in note.text
+        await say(session, *PREFLIGHT, "/ion step day2.1")
+        cards = [c for c in calls(session, "chat.postMessage") if "/steps/day2.1" in str(c.get("blocks"))]
+        assert cards, "the step card links to its page"
+        assert f"{note.text.split()[-1].removesuffix('/runs')}/runs/" in str(cards[-1].get("blocks"))

@@ -55,7 +55,7 @@ class Renderer:
         view = await self._deps.rollout.step_view(run.channel, step_id)
         card = step_card_view(view, await self.plans(view), self._deps.runbook, self.dry_run)
         message = step_card(card)
-        link = step_link_block(self._deps.timeline_url, run.id, step_id)  # the step's page (bot/web)
+        link = step_link_block(self._deps.timeline_url(), run.id, step_id)  # the step's page (bot/web)
         if link is not None:
             message.blocks.insert(2, link)
         return view, message
