@@ -115,15 +115,27 @@ async def withdraw_stale(ctx: Context, lane: StepLane, fingerprint: str, actor: 
     for vote in await ctx.store.approvals(lane.run_id, lane.step_id, lane.environment):
         if vote.active and vote.plan_fingerprint != fingerprint:
             reason = f"the plan changed ({vote.plan_fingerprint} -> {fingerprint})"
-            await ctx.store.save_approval(replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
-            await ctx.auditor.record(
-                actor,
-                AuditKind.APPROVAL_WITHDRAWN,
-                run_id=lane.run_id,
-                step_id=lane.step_id,
-                environment=lane.environment,
-                before=f"{vote.decision} by {vote.name}",
-                detail=reason,
-            )
+            await _withdraw(ctx, lane, vote, reason, actor)
             withdrawn += 1
     return withdrawn
+
+
+async def withdraw_all(ctx: Context, lane: StepLane, reason: str, actor: Actor) -> int:
+    """Withdraw every active vote of the lane for ``reason`` (a failed metric re-check); audited."""
+    active = [v for v in await ctx.store.approvals(lane.run_id, lane.step_id, lane.environment) if v.active]
+    for vote in active:
+        await _withdraw(ctx, lane, vote, reason, actor)
+    return len(active)
+
+
+async def _withdraw(ctx: Context, lane: StepLane, vote: Approval, reason: str, actor: Actor) -> None:
+    await ctx.store.save_approval(replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
+    await ctx.auditor.record(
+        actor,
+        AuditKind.APPROVAL_WITHDRAWN,
+        run_id=lane.run_id,
+        step_id=lane.step_id,
+        environment=lane.environment,
+        before=f"{vote.decision} by {vote.name}",
+        detail=reason,
+    )

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from bot.engine import approvals, checklist, guards, manual, recovery, rollback
+from bot.engine import approvals, checklist, guards, manual, recheck, recovery, rollback
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
 from bot.engine.errors import Refused
@@ -246,6 +246,7 @@ class Rollout(Votes):
                 StepState.ROLLED_BACK,
             ):
                 raise Refused(ctx.lanes.explain(lane, StepState.RUNNING))
+            await self._recheck(run, step, lane, actor)
         if lane.state in (StepState.APPROVED, StepState.READY):
             if lane.requested_by != actor.user_id:
                 marked = replace(lane, requested_by=actor.user_id)
@@ -275,6 +276,12 @@ class Rollout(Votes):
         await guards.check_order(ctx, run, step, env)
         return await ctx.lanes.get(run.id, step.id, env)
 
+    async def _recheck(self, run: Run, step: Step, lane: StepLane, actor: Actor) -> None:
+        """Refuse a production run whose ``recheck:`` metrics no longer hold, expiring its approvals."""
+        reason = await recheck.failed_recheck(self._ctx, step, lane)
+        if reason is not None:
+            raise Refused(await recheck.expire_approvals(self._ctx, run, step, lane, reason, actor))
+
     async def start_execution(
         self, channel: str, step_id: str, env: str, actor: Actor, fingerprint: str
     ) -> StartedExecution:
@@ -293,6 +300,7 @@ class Rollout(Votes):
                     status = await approvals.evaluate(ctx, step, lane, fingerprint, actor.user_id)
                     raise Refused(f"{lane_name(lane)} is not approved yet: it {status.summary()}. Nothing was run.")
                 raise Refused(ctx.lanes.explain(lane, StepState.RUNNING))
+            await self._recheck(run, step, lane, actor)
             plan = await self._fresh_plan(run, step, lane, actor)
             if plan.fingerprint != fingerprint:
                 raise Refused("The plan changed since you looked; review it again. Nothing was run.")

@@ -63,6 +63,8 @@ def conditions_with_locs(runbook: Runbook) -> Iterator[tuple[Loc, Condition]]:
             yield (*loc, "acceptance", i), condition
         for i, condition in enumerate(step.rollback_if):
             yield (*loc, "rollback_if", i), condition
+        for i, condition in enumerate(step.recheck):
+            yield (*loc, "recheck", i), condition
         if step.verification is not None:
             for i, condition in enumerate(step.verification.conditions):
                 yield (*loc, "verification", "conditions", i), condition

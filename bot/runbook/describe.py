@@ -215,6 +215,7 @@ def describe_step(runbook: Runbook, step: Step) -> str:
         _section(lines, _list_title(group), [_item(i.text, i.condition) for i in group.items])
     _section(lines, "Acceptance criteria", [describe_condition(c) for c in step.acceptance])
     _section(lines, "Roll back if", [describe_condition(c) for c in step.rollback_if])
+    _section(lines, "Re-checked before a production run", [describe_condition(c) for c in step.recheck])
     if step.verification is not None:
         checks = ", ".join(describe_condition(c) for c in step.verification.conditions) or "watch"
         lines.append(f"  Verification: {format_duration(step.verification.window)} after applying: {checks}")

@@ -81,6 +81,9 @@ class Step(Model):
     checklists: list[Checklist] = Field(default_factory=list, description="Boxes per lane and moment.")
     acceptance: list[ConditionExpr] = Field(default_factory=list)
     rollback_if: list[ConditionExpr] = Field(default_factory=list)
+    recheck: list[ConditionExpr] = Field(
+        default_factory=list, description="Read again before a production run; a failure expires its approvals."
+    )
     verification: Verification | None = None
     expected_impact: str | None = None
     cost_impact: CostImpact | None = None

@@ -74,6 +74,11 @@ DEFECTS: list[tuple[str, list[Edit], list[str]]] = [
         ["32:13: unknown metric 'eror_rate_pct'; did you mean error_rate_pct?"],
     ),
     (
+        "unknown metric in a step's recheck, at its column",
+        [(APPROVALS, f"        recheck: [eror_rate_pct < 0.5]\n{APPROVALS}")],
+        ["33:19: unknown metric 'eror_rate_pct'; did you mean error_rate_pct?"],
+    ),
+    (
         "unknown metric in a quoted condition, after the quote",
         [("- error_rate_pct < 0.5 over 30m", "- ' latency_ms < 0.5 over 30m'")],
         ["32:15: unknown metric 'latency_ms'"],
