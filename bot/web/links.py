@@ -27,6 +27,16 @@ def step_link_block(base: str | None, run_id: str, step_id: str) -> dict[str, ob
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{url}|{step_id} in the timeline>"}]}
 
 
+def run_link_block(base: str | None, run_id: str, step_id: str | None = None) -> dict[str, object] | None:
+    """A context line linking the run's timeline (or one step's page): gate, status and alert cards."""
+    if step_id:
+        return step_link_block(base, run_id, step_id)
+    url = run_url(base, run_id)
+    if url is None:
+        return None
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{url}|Timeline of this run>"}]}
+
+
 def report_footer(base: str | None, run_id: str) -> str | None:
     """The last line of a report: where the whole run is drawn."""
     url = run_url(base, run_id)

@@ -212,3 +212,15 @@ async def test_a_card_drawn_after_the_local_timeline_is_served_links_to_its_step
         cards = [c for c in calls(session, "chat.postMessage") if "/steps/day2.1" in str(c.get("blocks"))]
         assert cards, "the step card links to its page"
         assert f"{note.text.split()[-1].removesuffix('/runs')}/runs/" in str(cards[-1].get("blocks"))
+
+
+async def test_the_status_and_gate_cards_link_to_the_runs_timeline() -> None:
+    from bot.console.timeline import local_timeline
+
+    options = SessionOptions(start=DAY2_MORNING, watch_every=10)
+    async with ConsoleSession(options) as session, local_timeline(session, 0) as note:
+        base = note.text.split()[-1].removesuffix("/runs")
+        await say(session, *PREFLIGHT, "/ion status", "/ion gate gonogo.day3")
+        posted = [str(c.get("blocks")) for c in calls(session, "chat.postMessage") + calls(session, "chat.update")]
+        linked = [b for b in posted if f"<{base}/runs/" in b and "|Timeline of this run>" in b]
+        assert len(linked) >= 2, "the status card and the gate card each end with the run's timeline"

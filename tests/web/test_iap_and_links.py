@@ -16,7 +16,7 @@ from google.auth import crypt, jwt
 from bot.engine.ports import Actor
 from bot.web.access import Denied
 from bot.web.iap import HEADER, ISSUER, IapGate
-from bot.web.links import report_footer, step_link_block, step_url
+from bot.web.links import report_footer, run_link_block, step_link_block, step_url
 
 AUDIENCE = "/projects/123/global/backendServices/456"
 LEE = Actor("U_LEAD", "lee", frozenset({"lead"}))
@@ -101,3 +101,6 @@ def test_cards_and_reports_link_into_the_timeline_only_when_its_url_is_set() -> 
     assert block is not None and "<https://ion.example/runs/r1/steps/day2.1|day2.1 in the timeline>" in str(block)
     assert report_footer("https://ion.example", "r1") == "<https://ion.example/runs/r1|Timeline of this run>"
     assert step_link_block(None, "r1", "day2.1") is None and report_footer(None, "r1") is None
+    assert "<https://ion.example/runs/r1|Timeline of this run>" in str(run_link_block("https://ion.example", "r1"))
+    assert "day2.1 in the timeline" in str(run_link_block("https://ion.example", "r1", "day2.1"))  # an alert's step
+    assert run_link_block(None, "r1") is None

@@ -24,7 +24,7 @@ from bot.slack.blocks.from_views import (
 from bot.slack.blocks.kit import Message, actions, button, section
 from bot.slack.blocks.mrkdwn import mention_group, mention_user
 from bot.slack.delivery.cards import card_key
-from bot.web.links import step_link_block
+from bot.web.links import run_link_block, step_link_block
 
 if TYPE_CHECKING:
     from bot.slack.deps import SlackDeps
@@ -61,6 +61,9 @@ class Renderer:
         return view, message
 
     async def gate(self, run: Run, gate_id: str) -> Message:
+        return self._linked(await self._gate(run, gate_id), run)
+
+    async def _gate(self, run: Run, gate_id: str) -> Message:
         view = await self._deps.rollout.gate_view(run.channel, gate_id)
         links = await self._alert_links(run, [c.get("alert", "") for h in view.record.health for c in h.counted])
         message = gate_card(gate_card_view(view, run, self._deps.runbook, self.dry_run, links=links))
@@ -77,6 +80,11 @@ class Renderer:
         blocks = [*message.blocks[:-1], actions(buttons, block_id=f"signoff:{view.gate.id}"), message.blocks[-1]]
         return Message(message.text, blocks)
 
+    def _linked(self, message: Message, run: Run, step_id: str | None = None) -> Message:
+        """The card with a last line linking its run (or step) in the web timeline, when there is one."""
+        link = run_link_block(self._deps.timeline_url(), run.id, step_id)
+        return message if link is None else Message(message.text, [*message.blocks, link])
+
     async def _alert_links(self, run: Run, alert_ids: list[str]) -> dict[str, str]:
         """alert id -> a link to its card in Slack, for the alerts a gate counted (posted ones only)."""
         links: dict[str, str] = {}
@@ -90,9 +98,12 @@ class Renderer:
         view = await self._deps.rollout.status(run.channel)
         alerts = len(await self._deps.alerts.active_alerts(run.id))
         card = status_card_view(view, self._deps.runbook, self.dry_run, alerts, today_only)
-        return today_card(card) if today_only else status_card(card)
+        return self._linked(today_card(card) if today_only else status_card(card), run)
 
     async def alert(self, alert: AlertRecord, run: Run) -> Message:
+        return self._linked(self._alert(alert, run), run, alert.step_id)
+
+    def _alert(self, alert: AlertRecord, run: Run) -> Message:
         group = self._deps.oncall_group
         view = alert_card_view(alert, run, self._deps.runbook, self.dry_run, group)
         message = alert_card(view)
