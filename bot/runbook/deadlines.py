@@ -9,51 +9,20 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import Field, model_validator
 
 from bot.runbook.durations import (
-    clock_from_minutes,
-    duration_from_seconds,
-    format_duration,
     parse_clock,
-    parse_duration,
 )
+from bot.runbook.model_types import ClockTime, Duration, Model
 
 DUE = re.compile(r"^day(\d+)\s+(\d{1,2}:\d{2})$")
 DEFAULT_REMIND = timedelta(minutes=30)
 
 
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return duration_from_seconds(value)
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError("expected a duration such as 30m or 2h")
-
-
-def _clock(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return clock_from_minutes(value)  # YAML 1.1 reads 19:00 as 1140
-    if isinstance(value, str):
-        return parse_clock(value)
-    raise ValueError("expected a time of day such as 19:00")
-
-
-Span = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
-Clock = Annotated[time, BeforeValidator(_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Deadline(_Model):
+class Deadline(Model):
     """``due: "day2 11:00"`` or ``within: 2h`` (of becoming ready); neither: the end of the step's window.
 
     ``remind`` before it the people who can act are reminded; at it ``then`` happens: ``escalate``
@@ -62,8 +31,8 @@ class Deadline(_Model):
     """
 
     due: str | None = Field(None, description='Run day and local time, e.g. "day2 11:00".')
-    within: Span | None = Field(None, description="Time allowed after the item becomes ready, e.g. 2h.")
-    remind: Span = Field(DEFAULT_REMIND, description="How long before the deadline the reminder goes out.")
+    within: Duration | None = Field(None, description="Time allowed after the item becomes ready, e.g. 2h.")
+    remind: Duration = Field(DEFAULT_REMIND, description="How long before the deadline the reminder goes out.")
     then: Literal["escalate", "hold", "fail"] = Field("escalate", description="What happens at the deadline.")
     escalate: str = Field("manager", description="The role told at the deadline when 'then' is escalate.")
 
@@ -82,14 +51,14 @@ class Deadline(_Model):
         return (int(found.group(1)), parse_clock(found.group(2))) if found else None
 
 
-class PagerDutyOnCall(_Model):
+class PagerDutyOnCall(Model):
     """Who ``sre_oncall`` is: whoever PagerDuty has on call now on ``schedule`` (with ION_PAGERDUTY_TOKEN)."""
 
     schedule: str = Field(description="PagerDuty schedule id, e.g. PABC123.")
     role: str = Field("sre_oncall", description="The role on-call fills.")
 
 
-class Handover(_Model):
+class Handover(Model):
     """The overnight handover: on-call accepts the 5 PM report's **Armed tonight** by ``deadline``
     (local time, the same day); if nobody does, the bot applies ``fallback`` until ``until`` the next
     morning and says so in the channel.
@@ -99,11 +68,11 @@ class Handover(_Model):
     role; ``pause_auto_advance`` pauses the run, so the bot starts nothing on its own overnight.
     """
 
-    deadline: Clock = Field(time(19, 0), description="Local time by which on-call accepts, e.g. 19:00.")
+    deadline: ClockTime = Field(time(19, 0), description="Local time by which on-call accepts, e.g. 19:00.")
     fallback: Literal["shorten_hold", "page_secondary", "pause_auto_advance"] = Field(
         "shorten_hold", description="What the bot does when nobody accepted by the deadline."
     )
-    hold: Span = Field(timedelta(minutes=5), description="The shortened countdown of shorten_hold.")
+    hold: Duration = Field(timedelta(minutes=5), description="The shortened countdown of shorten_hold.")
     secondary: str = Field("manager", description="The role page_secondary pages.")
     role: str = Field("sre_oncall", description="Who accepts the handover (a lead may too).")
-    until: Clock = Field(time(8, 0), description="When the fallback ends the next morning (local).")
+    until: ClockTime = Field(time(8, 0), description="When the fallback ends the next morning (local).")
