@@ -28,9 +28,10 @@ from bot.bootstrap_cloud import (
     google_parts,
     sim_parts,
 )
-from bot.bootstrap_oncall import connect_oncall
+from bot.bootstrap_oncall import connect_oncall, oncall_parts
 from bot.config import Settings
 from bot.engine.clock import SystemClock
+from bot.engine.duties import Duties
 from bot.engine.errors import Refused
 from bot.engine.evaluator import MetricsChecker
 from bot.engine.permissions import Policy, demo_policy
@@ -76,11 +77,10 @@ class Bot:
     checker: MetricsChecker
     rollout: Rollout
     watcher: Watcher
+    duties: Duties  # deadline notices and the handover, served by the Slack app's on-call parts
     sim: SimParts | None = None
     health: StoreHealth | None = None  # whether the store takes writes now (bot/store/health.py)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    nudges: Any = None  # deadline reminders and escalations (bot/engine/nudges.py), set by bot/bootstrap_oncall.py
-    handover: Any = None  # the overnight handover (bot/engine/handover.py), set by bot/bootstrap_oncall.py
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -92,10 +92,7 @@ class Bot:
         """One watcher cycle over every open run (the scheduler calls this every watch_interval)."""
         for run in await self.store.open_runs():
             await self.watcher.poll(run.id, run.channel, await self.latest_production_step(run.id))
-            if self.nudges is not None:
-                await self.nudges.pass_once(run)
-            if self.handover is not None:
-                await self.handover.pass_once(run)
+            await self.duties.pass_once(run)
 
 
 async def build(
@@ -177,6 +174,7 @@ def _wire(
         checker,
         rollout,
         watcher,
+        Duties(store, clock),
         sim,
         health,
         stack,
@@ -214,9 +212,11 @@ def outbox_for(bot: Bot, client: AsyncWebClient) -> Outbox:
 
 
 def slack_deps(bot: Bot, outbox: Outbox, reports: ReportsPort | None = None) -> SlackDeps:
-    """The Slack app's narrow bundle over ``bot``: use cases, the ports it reads, its settings."""
+    """The Slack app's narrow bundle over ``bot``: use cases, the ports it reads, its settings, and
+    on-call's parts over the same outbox (bot/bootstrap_oncall.py), whose duties the bot's watch runs."""
     from bot.slack.deps import SlackDeps
 
+    oncall = oncall_parts(bot, outbox)
     return SlackDeps(
         rollout=bot.rollout,
         watcher=bot.watcher,
@@ -233,6 +233,8 @@ def slack_deps(bot: Bot, outbox: Outbox, reports: ReportsPort | None = None) -> 
         dry_run=bot.settings.dry_run,
         oncall_group=bot.settings.oncall_group,
         timeline_url=lambda: bot.settings.timeline_url,
+        delegations=oncall.delegations,
+        handover=oncall.handover,
     )
 
 
@@ -256,7 +258,7 @@ def slack_app(
 
 
 def finish_app(bot: Bot, app: AppT) -> AppT:
-    """What every Slack app over ``bot`` gets once built: delegations, deadlines and paging."""
+    """What every Slack app over ``bot`` gets once built: its deadline notices said in its cards' threads."""
     from bot.slack.app import IonApp
 
     if isinstance(app, IonApp):  # a test's own app factory may build something else

@@ -1,18 +1,21 @@
 """Wiring of deadlines, delegation, on-call and paging onto a built bot and its Slack app's parts.
 
-Part of the composition root (bot/bootstrap.py calls ``connect_oncall`` wherever it builds a Slack
-app). Deadline notices are said here, not by the generic notifier: a reply in the card's thread that
-mentions exactly the people who can act, and one DM to each, every message through the outbox
-under a dedupe key (so a retried pass or a second replica says nothing twice).
+Part of the composition root: bot/bootstrap.py builds the ``OnCall`` parts with every Slack app's
+bundle (``oncall_parts``) and connects the built app's notices (``connect_oncall``). Deadline
+notices are said here, not by the generic notifier: a reply in the card's thread that mentions
+exactly the people who can act, and one DM to each, every message through the outbox under a
+dedupe key (so a retried pass or a second replica says nothing twice).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.engine.delegation import Delegations
 from bot.engine.handover import Handover, ShortenedHold
-from bot.engine.nudges import DEADLINE_EVENTS, Person
+from bot.engine.nudges import DEADLINE_EVENTS, Nudges, Person
 from bot.engine.ports import BOT_ACTOR, JSON, Event
 from bot.engine.records import Run
 from bot.oncall.pagerduty import PagerDuty
@@ -29,11 +32,20 @@ if TYPE_CHECKING:
 CardPlace = Callable[[str], Awaitable[tuple[str, str] | None]]
 
 
-def connect_oncall(bot: Bot, state: AppState) -> None:
-    """Delegations into the app's directory, the deadline pass onto the bot, pages through the outbox."""
-    settings, runbook, outbox = bot.settings, bot.runbook, state.deps.outbox
+@dataclass(frozen=True)
+class OnCall:
+    """On-call's use cases over one outbox, built together: the Slack app takes the delegations and
+    the handover in its bundle; the bot's watch runs the deadline pass and the handover's fallback."""
+
+    delegations: Delegations
+    nudges: Nudges
+    handover: Handover
+
+
+def oncall_parts(bot: Bot, outbox: Outbox) -> OnCall:
+    """Delegations, the deadline pass and the handover in one step; pages go through the outbox."""
+    settings, runbook = bot.settings, bot.runbook
     delegations = bot.rollout.delegations(bot.store)
-    state.directory.delegations = delegations
     pagerduty = PagerDuty(
         bot.clock,
         settings.pagerduty_token,
@@ -49,13 +61,20 @@ def connect_oncall(bot: Bot, state: AppState) -> None:
     async def hold(run: Run, why: str) -> None:
         await bot.rollout.hold(run.channel, BOT_ACTOR, why)
 
-    bot.nudges = bot.rollout.deadline_pass(bot.store, people, hold)
     pager = Pager(outbox, pagerduty, bot.store) if settings.pagerduty_routing_key else None
     if pager is not None:
         outbox.route(METHOD, pager.deliver)
         bot.watcher.watch_through(lambda alerts: PagingAlerts(alerts, pager))
-    bot.handover = state.handover = _handover(bot, outbox, people, pager)
-    bot.events.subscribe(_sayer(bot, outbox, state.poster.where))
+    oncall = OnCall(
+        delegations, bot.rollout.deadline_pass(bot.store, people, hold), _handover(bot, outbox, people, pager)
+    )
+    bot.duties.serve(oncall.nudges, oncall.handover)
+    return oncall
+
+
+def connect_oncall(bot: Bot, state: AppState) -> None:
+    """Deadline notices said by the built app: in the thread of the card they are about."""
+    bot.events.subscribe(_sayer(bot, state.deps.outbox, state.poster.where))
 
 
 def _handover(bot: Bot, outbox: Outbox, people: RolePeople, pager: Pager | None) -> Handover:

@@ -3,9 +3,11 @@
 The 5 PM report ends with **Armed tonight** and an **I have it** button (bot/reports/handover.py).
 ``accept`` records who has the night (once: a second click, a redelivery or another replica's click
 changes nothing). ``pass_once`` runs with every trigger watch: past the runbook's ``handover.deadline``
-with nobody accepted, it applies the fallback exactly once across replicas (``claim_post``), audits
-it and says it in the channel; the next morning, at ``handover.until``, a run the fallback paused is
-resumed. ``ShortenedHold`` is the watcher's alert store while ``shorten_hold`` is in force.
+with nobody accepted, it applies the fallback exactly once across replicas (``claim_post`` on the
+night), audits it and says it in the channel; a bot that was down at the deadline does so when it
+comes back, saying it is late, or, once the morning has come, that the night went without it. At
+``handover.until`` the next morning a run the fallback paused is resumed. ``ShortenedHold`` is the
+watcher's alert store while ``shorten_hold`` is in force.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Protocol
 
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.context import Context
+from bot.engine.duties import Downtime
 from bot.engine.errors import Refused
 from bot.engine.nudges import HANDOVER_FALLBACK_EVENT, People, Person
 from bot.engine.ports import BOT_ACTOR, JSON, Actor, AlertRecord
@@ -145,22 +148,34 @@ class Handover:
             return f"You already have tonight (accepted at {self._ctx.show_time(before.at)}); nothing changed."
         return f"{before.name} already has tonight (accepted at {self._ctx.show_time(before.at)}); nothing changed."
 
-    async def pass_once(self, run: Run) -> list[str]:
-        """The fallback once past the deadline with nobody accepted; the paused run resumed in the morning."""
+    async def pass_once(self, run: Run, down: Downtime | None = None) -> list[str]:
+        """The fallback once past the deadline with nobody accepted; the paused run resumed in the morning.
+
+        A night whose deadline fell while the bot was ``down`` is caught up when it comes back: the
+        fallback applied late (saying so) while the night lasts, else said to have been missed."""
         done: list[str] = []
         plan, now = self.plan, self._ctx.clock.now()
         if plan is None or run.state not in (RunState.ACTIVE, RunState.HELD, RunState.PAUSED):
             return done
         await self._morning(run, now, done)
-        night = self.night(run, now)
-        if night is None or now < self.deadline(night) or await self.accepted(run, night) is not None:
+        night = self._last_night(run, now)
+        if night is None:
+            return done
+        late = down is not None and down.covers(self.deadline(night))
+        over = now >= self.morning(night)
+        if over and not late:
+            return done  # applied (or accepted) while the bot ran; nothing is owed for that night
+        if await self.accepted(run, night) is not None:
             return done
         if not await self._store.claim_post("handover:fallback", run.id, night.isoformat()):
             return done
-        said = await self._apply(run, plan, night)
+        said = self._missed(plan, night) if over else await self._apply(run, plan, night)
+        if late and down is not None:
+            said = f"{said} {down.late_note(self._ctx.show_time, 'Applied' if not over else 'Noticed')}"
         detail = said.removeprefix(":warning: ")
         await self._ctx.auditor.record(BOT_ACTOR, AuditKind.HANDOVER_FALLBACK, run_id=run.id, detail=detail)
-        secondary = await self._people.members(plan.secondary) if plan.fallback == "page_secondary" else []
+        applies = plan.fallback == "page_secondary" and not over
+        secondary = await self._people.members(plan.secondary) if applies else []
         data: dict[str, JSON] = {
             "scope": "handover",
             "environment": None,
@@ -170,8 +185,24 @@ class Handover:
             "fallback": plan.fallback,
         }
         await self._ctx.emit(run, HANDOVER_FALLBACK_EVENT, said, None, data)
-        done.append(plan.fallback)
+        done.append("missed" if over else plan.fallback)
         return done
+
+    def _last_night(self, run: Run, now: datetime) -> date | None:
+        """The latest run day whose handover deadline has passed (tonight's, last night's, Friday's
+        on a Monday morning), looked for a week back at most."""
+        calendar, today = self._ctx.calendar(run), now.astimezone(self._ctx.zone).date()
+        for back in range(8):
+            night = today - timedelta(days=back)
+            if calendar.day_of(night) is not None and self.deadline(night) <= now:
+                return night
+        return None
+
+    def _missed(self, plan: HandoverPlan, night: date) -> str:
+        return (
+            f":warning: Nobody accepted the overnight handover of {night:%a %d %b} by {plan.deadline:%H:%M}, and "
+            f"its fallback ({plan.fallback}) was never applied: the night was over when the bot came back."
+        )
 
     async def _apply(self, run: Run, plan: HandoverPlan, night: date) -> str:
         shown = f"{plan.deadline:%H:%M}"

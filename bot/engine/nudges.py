@@ -1,8 +1,10 @@
 """The deadline pass: find what waits for a person, and send what is owed once (across replicas).
 
-Runs with every trigger watch. Each notice is claimed first (``claim_post`` on its key: one
-replica wins), then said (an Event the chat layer turns into a thread reply with mentions and
-one DM to each person), audited, and, for ``hold``, the run is held.
+Runs with every trigger watch (bot/engine/duties.py). Each notice is claimed first (``claim_post``
+on its key and the local date it fell due: one replica wins, whenever it passes), then said (an
+Event the chat layer turns into a thread reply with mentions and one DM to each person), audited,
+and, for ``hold``, the run is held. A consequence that fell due while the bot was down is said
+when it comes back, once, with when and why it is late.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.engine.deadlines import (
     reminder_text,
     step_due_at,
 )
+from bot.engine.duties import Downtime
 from bot.engine.ports import BOT_ACTOR, JSON
 from bot.engine.records import Run, RunState, StepLane, StepState
 from bot.runbook.durations import format_duration
@@ -68,16 +71,20 @@ class Nudges:
         self._people = people
         self._hold_run = hold_run
 
-    async def pass_once(self, run: Run) -> list[Notice]:
-        """Everything owed now for ``run`` that this process won the claim for, sent."""
+    async def pass_once(self, run: Run, down: Downtime | None = None) -> list[Notice]:
+        """Everything owed now for ``run`` that this process won the claim for, sent (late, saying
+        so, when it fell due while the bot was ``down``)."""
         if run.state not in (RunState.ACTIVE, RunState.HELD, RunState.PAUSED):
             return []
         now = self._ctx.clock.now()
-        local = now.astimezone(self._ctx.zone).date().isoformat()
         sent: list[Notice] = []
         for notice in owed(await self.waiting(run), now):
+            # Claimed on the date it fell due, not today's: a pass just after midnight on one
+            # replica and one just before on another claim the same notice.
+            local = notice.item.due_at.astimezone(self._ctx.zone).date().isoformat()
             if await self._claims.claim_post(notice.claim_key, run.id, local):
-                await self._say(run, notice)
+                late = down is not None and notice.kind != "remind" and down.covers(notice.item.due_at)
+                await self._say(run, notice, down if late else None)
                 sent.append(notice)
         return sent
 
@@ -124,7 +131,7 @@ class Nudges:
         status = await approvals.evaluate(ctx, step, lane, fingerprint, excluding=lane.requested_by)
         return None if status.satisfied else (f"{lane.environment} approval", approvers(step, ctx.policy))
 
-    async def _say(self, run: Run, notice: Notice) -> None:
+    async def _say(self, run: Run, notice: Notice, late: Downtime | None) -> None:
         ctx, item, now = self._ctx, notice.item, self._ctx.clock.now()
         show = ctx.show_time(item.due_at)
         if notice.kind == "remind":
@@ -145,6 +152,9 @@ class Nudges:
             "hold": f"{item.label} waited {waited}; the run was held at {show}",
             "fail": f"{item.label} waited {waited}; missed its deadline at {show}",
         }[notice.kind]
+        if late is not None:
+            said = late.late_note(ctx.show_time, "Said")
+            text, detail = f"{text} {said}", f"{detail} ({said.rstrip('.')})"
         await ctx.auditor.record(
             BOT_ACTOR,
             AUDIT_KIND[notice.kind],

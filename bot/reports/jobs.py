@@ -122,10 +122,7 @@ class ScheduledJobs:
     async def watch_triggers(self, run_id: str, at: datetime) -> None:
         run = await self._run(run_id)
         await self.bot.watcher.poll(run.id, run.channel, await self.bot.latest_production_step(run.id))
-        if getattr(self.bot, "nudges", None) is not None:
-            await self.bot.nudges.pass_once(run)
-        if getattr(self.bot, "handover", None) is not None:
-            await self.bot.handover.pass_once(run)
+        await self.bot.duties.pass_once(run)
 
     async def retry_emails(self) -> None:
         """The resync tick: another round for report emails that failed."""

@@ -94,8 +94,9 @@ def build_app(
     state = AppState(
         deps=deps,
         poster=Poster(deps.outbox, deps.cards, deps.dry_run),
-        directory=Directory(deps.rollout.policy, client, deps.clock),
+        directory=Directory(deps.rollout.policy, client, deps.clock, delegations=deps.delegations),
         render=Renderer(deps),
+        handover=deps.handover,
     )
     queue = WorkQueue(state.spawn, workers=workers, inline=process_before_response)
     # Bolt always runs the listener inline: it returns right after ack(), handing the rest to the

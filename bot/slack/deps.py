@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.engine.delegation import Delegations
 from bot.engine.deliveries import DeliveryLedger
+from bot.engine.handover import Handover
 from bot.engine.ports import Actor, AlertRecord, Clock, Event, KeyValueStore, MetricsSource
 from bot.engine.rollout import Rollout
 from bot.engine.watch import Watcher
@@ -84,3 +86,5 @@ class SlackDeps:
     # The web timeline's base URL, read when a card is drawn (the console learns its own address
     # after the app is built): cards link to their step's page.
     timeline_url: Callable[[], str | None] = lambda: None
+    delegations: Delegations | None = None  # /ion delegate and the roles it hands out (bot/engine/delegation.py)
+    handover: Handover | None = None  # I have it on the 5 PM report (bot/engine/handover.py)

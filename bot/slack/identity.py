@@ -27,13 +27,17 @@ GROUP_PREFIX = "S"
 class Directory:
     """Resolves Slack users to Actors through the Policy; group members and names are cached."""
 
-    delegations: Delegations | None = None  # roles delegated with /ion delegate (bot/bootstrap_oncall.py)
-
     def __init__(
-        self, policy: Policy, client: AsyncWebClient, clock: Clock, ttl: timedelta = timedelta(minutes=5)
+        self,
+        policy: Policy,
+        client: AsyncWebClient,
+        clock: Clock,
+        ttl: timedelta = timedelta(minutes=5),
+        delegations: Delegations | None = None,
     ) -> None:
         self._policy = policy
         self._client = client
+        self.delegations = delegations  # roles delegated with /ion delegate (bot/engine/delegation.py)
         self._clock = clock
         self._ttl = ttl
         self._groups: dict[str, tuple[datetime, frozenset[str]]] = {}

@@ -45,7 +45,7 @@ class AppState:
     directory: Directory
     render: Renderer
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    handover: HandoverAcceptance | None = None  # I have it (bot/engine/handover.py), set by bootstrap
+    handover: HandoverAcceptance | None = None  # I have it (bot/engine/handover.py), from the deps
     dialogs: dict[str, Dialog] = field(default_factory=dict)  # trigger id -> dialog opened on arrival (flows)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.engine.delegation import Delegations, describe
+from bot.engine.delegation import describe
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
 from bot.slack.listeners import AppState
@@ -29,7 +29,7 @@ async def accept_handover(state: AppState, channel: str, run_id: str, actor: Act
 async def delegate(state: AppState, channel: str, role: str, user_id: str, until: date, actor: Actor) -> None:
     """``/ion delegate ROLE @person until DATE``: the use case checks, stores and audits it."""
     delegations = state.directory.delegations
-    if not isinstance(delegations, Delegations):
+    if delegations is None:
         raise Refused("Delegation is not set up in this bot; nothing was delegated.")
     person = await state.directory.actor(user_id)
     given = await delegations.delegate(actor, role, person.user_id, person.name, until)
@@ -41,4 +41,4 @@ async def delegate(state: AppState, channel: str, role: str, user_id: str, until
 async def delegated(state: AppState) -> tuple[str, ...]:
     """App Home's lines of the delegations in force now."""
     delegations = state.directory.delegations
-    return tuple(describe(await delegations.active())) if isinstance(delegations, Delegations) else ()
+    return tuple(describe(await delegations.active())) if delegations is not None else ()
