@@ -125,3 +125,36 @@ async def test_a_delegation_typed_in_slack_is_audited_and_shown_on_app_home(tmp_
         assert [e.outcome for e in entries] == ["ok", "refused"]
     finally:
         await gen.aclose()
+
+
+async def test_a_bot_restarted_after_midnight_applies_the_missed_handover_fallback_late_once(
+    tmp_path: Path, api: FakeSlackApi
+) -> None:
+    runbook = runbook_with_deadline(tmp_path)
+    gen = slack_harness(tmp_path, api, True, runbook=runbook)
+    slack = await gen.__anext__()
+    try:
+        await slack.command("start slacktest")
+        assert isinstance(slack.bot.clock, VirtualClock)
+        await slack.bot.clock.advance_to(START + timedelta(hours=8, minutes=50))  # Monday 18:50 in Chicago
+        await slack.bot.watch_once()
+    finally:
+        await gen.aclose()  # the bot stops before the 19:00 deadline
+    replicas = [slack_harness(tmp_path, api, True, runbook=runbook) for _ in range(2)]
+    bots = [await gen.__anext__() for gen in replicas]  # two replicas over the same store
+    try:
+        for restarted in bots:
+            assert isinstance(restarted.bot.clock, VirtualClock)
+            await restarted.bot.clock.advance_to(START + timedelta(hours=15, minutes=12))  # Tuesday 01:12
+            await restarted.bot.watch_once()
+            await restarted.bot.watch_once()
+    finally:
+        for gen in replicas:
+            await gen.aclose()
+
+    said = [str(p.get("text")) for p in api.calls("chat.postMessage") if "Nobody accepted" in str(p.get("text"))]
+    assert said == [
+        ":warning: Nobody accepted the overnight handover by 19:00, so every automatic rollback now waits at most "
+        "5m for a "
+        "Hold (until Tue 08:00). Applied late at 01:12: the bot was down from Mon 18:50 to 01:12."
+    ]
