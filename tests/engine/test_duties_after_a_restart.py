@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.engine.audit_kinds import AuditKind
-from bot.engine.duties import Duties, Downtime
+from bot.engine.duties import Downtime, Duties
 from bot.engine.records import RunState
 from tests.engine.test_deadlines import DUE, PolicyPeople, World2, requested
 from tests.engine.test_handover import DEADLINE, NEXT_0800, Night, Shared, started
