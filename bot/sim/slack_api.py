@@ -343,6 +343,32 @@ class FakeSlackApi(FaultInjection, FakeSignIn):
             "user": {"id": user_id, "tz": user.get("tz", "America/Chicago"), **user, "profile": profile},
         }
 
+    def _m_users_list(self, payload: JSONDict, request: web.Request) -> JSONDict:
+        """Every user, ``limit`` a page and ``cursor`` the next, as Slack pages its members; an entry's
+        ``deleted``, ``is_bot`` and ``display_name`` are answered as given (the name is the display name)."""
+        users = list(self.workspace.users.items())
+        start = int(str(payload.get("cursor") or 0))
+        end = start + int(str(payload.get("limit") or 200))
+        members = [
+            {
+                "id": user_id,
+                "name": user.get("name", ""),
+                "real_name": user.get("real_name", ""),
+                "deleted": bool(user.get("deleted", False)),
+                "is_bot": bool(user.get("is_bot", False)),
+                "profile": {
+                    "display_name": user.get("display_name", user.get("name", "")),
+                    "real_name": user.get("real_name", ""),
+                },
+            }
+            for user_id, user in users[start:end]
+        ]
+        return {
+            "ok": True,
+            "members": members,
+            "response_metadata": {"next_cursor": str(end) if end < len(users) else ""},
+        }
+
     def _m_usergroups_users_list(self, payload: JSONDict, request: web.Request) -> JSONDict:
         group = str(payload.get("usergroup", ""))
         if group not in self.workspace.usergroups:

@@ -92,7 +92,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "backtest": ("/ion backtest [WEEKS]", "replay the triggers and checks on the last weeks of metrics (default 4)"),
     "delegate": (
         "/ion delegate ROLE PERSON DATE",
-        "PERSON (an @-mention) holds ROLE until the end of DATE while you are out, e.g. "
+        "PERSON (an @-mention, or their Slack name typed) holds ROLE until the end of DATE while you are out, e.g. "
         "/ion delegate lead @lou until 2026-11-06",
     ),
 }

@@ -216,11 +216,20 @@ class BacktestCommand:
 
 
 @dataclass(frozen=True)
+class PersonRef:
+    """A person as the command named them: picked from the @ menu or given by id (``user_id``), else
+    typed as a name (``name``, without its @), which the chat layer looks up in the team directory."""
+
+    user_id: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class DelegateCommand:
     """``/ion delegate ROLE @person until DATE``: the person holds the role until the end of DATE."""
 
     role: str
-    user_id: str
+    person: PersonRef
     until: DateRef
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from bot.runbook.suggest import did_you_mean
-from bot.slack.command_types import DateRef
+from bot.slack.command_types import DateRef, PersonRef
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 KNOWN_ENVIRONMENTS = ("staging", "production")
@@ -156,15 +156,21 @@ def item_id(word: str) -> str:
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _USER_ID = re.compile(r"^@?([UW][A-Z0-9]{2,})$")
+_PERSON_NAME = re.compile(r"^@?([^\W_][\w.'-]{0,79})$")  # Slack's names: letters, digits, . _ - and '
 
 
-def person(word: str) -> str:
-    """A Slack user as a mention (``<@U123|lou>``, as Slack sends a picked @-mention) or a user id."""
+def person(word: str) -> PersonRef:
+    """A Slack user as a mention (``<@U123|lou>``, as Slack sends a picked @-mention), a user id, or a
+    typed name (``@lou`` or ``lou``: Slack sends a typed mention as plain text), looked up later."""
     found = _MENTION.match(word) or _USER_ID.match(word)
     if found:
-        return found.group(1)
+        return PersonRef(user_id=found.group(1))
+    typed = _PERSON_NAME.match(word)
+    if typed:
+        return PersonRef(name=typed.group(1))
     raise BadWords(
-        f"'{show(word)}' is not a person Slack can name; pick them from the @ menu (a mention) or give their user id."
+        f"'{show(word)}' is not a person Slack can name; pick them from the @ menu (a mention), or type their "
+        "Slack name (lou) or their user id."
     )
 
 

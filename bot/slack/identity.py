@@ -17,6 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.engine.delegation import Delegations
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor, Clock
+from bot.slack.command_people import PersonLookup
+from bot.slack.command_types import PersonRef
 from bot.slack.delivery.api_failures import describe
 
 log = structlog.get_logger(__name__)
@@ -47,6 +49,12 @@ class Directory:
         groups = [g for g in await self._configured_groups() if user_id in await self.members(g)]
         actor = self._policy.actor(user_id, name or await self.name(user_id), groups)
         return await self.delegations.with_delegated_roles(actor) if self.delegations is not None else actor
+
+    async def user_id(self, person: PersonRef) -> str:
+        """A person named in a command: picked (their id), or typed by name and looked up (command_people.py)."""
+        if person.user_id:
+            return person.user_id
+        return await PersonLookup(self._client, self._policy, self.name).user_id(person.name)
 
     async def members(self, group_id: str) -> frozenset[str]:
         """The group's user ids; a group Slack cannot list counts as empty (logged), never as everyone."""

@@ -115,8 +115,8 @@ async def test_a_delegation_typed_in_slack_is_audited_and_shown_on_app_home(tmp_
         assert any(t.startswith("dana holds lead until Tue 28 Oct") for t in slack.ephemerals("U0LEE"))
         await slack.command("delegate lead <@U0LEE|lee> until tomorrow")  # to oneself
         assert any("cannot delegate a role to yourself" in t for t in slack.ephemerals("U0LEE"))
-        await slack.command("delegate lead @dana until tomorrow", user="U0LEE")
-        assert any("pick them from the @ menu" in t for t in slack.ephemerals("U0LEE"))
+        await slack.command("delegate lead @nobody until tomorrow", user="U0LEE")  # typed: looked up, not found
+        assert any("Nobody in this workspace is called 'nobody'" in t for t in slack.ephemerals("U0LEE"))
 
         await on_home_opened(slack.state, {"type": "app_home_opened", "user": "U0MARIA", "tab": "home"})
         published = slack.api.last("views.publish")
@@ -158,3 +158,17 @@ async def test_a_bot_restarted_after_midnight_applies_the_missed_handover_fallba
         "5m for a "
         "Hold (until Tue 08:00). Applied late at 01:12: the bot was down from Mon 18:50 to 01:12."
     ]
+
+
+async def test_a_delegate_typed_by_name_is_looked_up_in_the_workspace(tmp_path: Path, api: FakeSlackApi) -> None:
+    gen = slack_harness(tmp_path, api, True, runbook=runbook_with_deadline(tmp_path))
+    slack = await gen.__anext__()
+    try:
+        await slack.command("start slacktest")
+        await slack.command("delegate lead @Maria until tomorrow", user="U0LEE")  # Slack sends a typed @ as text
+
+        assert any(t.startswith("maria holds lead until Tue 28 Oct") for t in slack.ephemerals("U0LEE"))
+        [entry] = [e for e in await slack.bot.store.audit() if e.kind is AuditKind.DELEGATED]
+        assert entry.outcome == "ok" and entry.after == "lead -> maria"
+    finally:
+        await gen.aclose()

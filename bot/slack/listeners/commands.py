@@ -143,7 +143,7 @@ class Command:
 
     async def _DelegateCommand(self, cmd: c.DelegateCommand) -> None:
         until = cmd.until.resolve(self.deps.clock.now().astimezone(self.rollout.zone).date())
-        await delegate(self.state, self.channel, cmd.role, cmd.user_id, until, self.actor)
+        await delegate(self.state, self.channel, cmd.role, cmd.person, until, self.actor)
 
     async def _ResumeCommand(self, cmd: c.ResumeCommand) -> None:
         await self.rollout.resume(self.channel, self.actor)

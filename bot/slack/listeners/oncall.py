@@ -11,6 +11,7 @@ from datetime import date
 from bot.engine.delegation import describe
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
+from bot.slack.command_types import PersonRef
 from bot.slack.listeners import AppState
 
 
@@ -26,12 +27,13 @@ async def accept_handover(state: AppState, channel: str, run_id: str, actor: Act
     await state.poster.say(channel, actor.user_id, said, dry_run=state.dry_run)
 
 
-async def delegate(state: AppState, channel: str, role: str, user_id: str, until: date, actor: Actor) -> None:
-    """``/ion delegate ROLE @person until DATE``: the use case checks, stores and audits it."""
+async def delegate(state: AppState, channel: str, role: str, named: PersonRef, until: date, actor: Actor) -> None:
+    """``/ion delegate ROLE @person until DATE``: the person found (a typed name looked up), then the
+    use case checks, stores and audits it."""
     delegations = state.directory.delegations
     if delegations is None:
         raise Refused("Delegation is not set up in this bot; nothing was delegated.")
-    person = await state.directory.actor(user_id)
+    person = await state.directory.actor(await state.directory.user_id(named))
     given = await delegations.delegate(actor, role, person.user_id, person.name, until)
     active = describe(await delegations.delegates(given.role))
     text = f"{given.name} holds {given.role} until {given.until:%a %d %b}. Now: " + "; ".join(active) + "."
