@@ -6,6 +6,7 @@ Only bot/bootstrap.py uses this module; it is apart so that each file keeps one 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -139,25 +140,62 @@ async def sim_parts(
 
 
 async def _app_dbs(runbook: Runbook, stack: AsyncExitStack) -> dict[str, AsyncEngine]:
-    """One seeded SQLite app database per database the environments name, in a folder removed at close."""
-    from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+    """One seeded SQLite app database per database the environments name, in a folder removed at close.
+
+    Seeding their 60,000 rows costs a second of CPU that no answer to Slack needs, so it runs in the
+    background and each engine's first connection waits for it (an action or a metric read, never
+    an ack): the bot answers meanwhile, and nothing ever reads a half-seeded database."""
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     workdir = Path(tempfile.mkdtemp(prefix="ionbot-sim-"))
     stack.callback(shutil.rmtree, workdir, True)
+    names = list(dict.fromkeys(env.database for env in runbook.environments if env.database))
+    paths = [workdir / f"{name}.db" for name in names]
+    seeded = asyncio.create_task(_seed_app_dbs(paths), name="sim app databases")
+    stack.push_async_callback(_stop_seeding, seeded)
     app_dbs: dict[str, AsyncEngine] = {}
-    seeded: tuple[AsyncEngine, Path] | None = None
-    for env in runbook.environments:
-        if env.database and env.database not in app_dbs:
-            path = workdir / f"{env.database}.db"
-            if seeded is None:
-                # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
-                engine = await create_app_db(path, size=AppDbSize(), now=datetime.now(UTC))
-                seeded = (engine, path)
-            else:  # the same seed gives the same rows: a copy of the first is exact, and seconds cheaper
-                engine = await copy_app_db(*seeded, path)
-            stack.push_async_callback(engine.dispose)
-            app_dbs[env.database] = engine
+    for name, path in zip(names, paths, strict=True):
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", async_creator=_connect_once_seeded(seeded, path))
+        stack.push_async_callback(engine.dispose)
+        app_dbs[name] = engine
     return app_dbs
+
+
+async def _seed_app_dbs(paths: list[Path]) -> None:
+    """Seed the first file and copy it to the others (the same seed gives the same rows: a copy is exact)."""
+    from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+
+    if not paths:
+        return
+    # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
+    seeded = await create_app_db(paths[0], size=AppDbSize(), now=datetime.now(UTC))
+    try:
+        for path in paths[1:]:
+            await (await copy_app_db(seeded, paths[0], path)).dispose()
+    finally:
+        await seeded.dispose()
+
+
+def _connect_once_seeded(seeded: asyncio.Task[None], path: Path) -> Callable[[], Awaitable[Any]]:
+    """aiosqlite's connect, after the background seeding finished (its error, if it failed)."""
+
+    async def connect() -> Any:
+        import aiosqlite
+
+        await asyncio.shield(seeded)  # one waiting connection given up must not stop the seeding
+        return await aiosqlite.connect(path)
+
+    return connect
+
+
+async def _stop_seeding(seeded: asyncio.Task[None]) -> None:
+    seeded.cancel()
+    try:
+        await seeded
+    except asyncio.CancelledError:
+        pass
+    except Exception:  # closing goes on; whoever connected was already told
+        log.warning("the sim's application databases could not be seeded", exc_info=True)
 
 
 async def _http_world(
