@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 RUNBOOK = REPO / "runbooks" / "week17.yaml"
 SECRET = "first-answer-secret"
 CHANNEL = "C_ION_ROLLOUT"
-# Whatever answering a command does not need (the backtest, charts, reports, Google, migrations).
-HEAVY = ("numpy", "matplotlib", "jinja2", "grpc", "google.cloud", "alembic", "mako", "aiosmtplib")
+# Whatever answering a command does not need (the backtest, charts, reports, Google, IAP, migrations, mail).
+HEAVY = ("numpy", "matplotlib", "jinja2", "grpc", "google", "cryptography", "alembic", "mako", "aiosmtplib")
 COMMANDS = {"U0LEE": "help", "U0SAM": "audit 5"}
 
 
