@@ -1,8 +1,8 @@
-"""Issue 14: the sim's application databases are seeded behind the bot, not before it answers.
+"""Issue 14: the sim's application databases are seeded when first used, not before the bot answers.
 
 Seeding 60,000 rows took a second of every `ionbot serve` start on the embedded default; now the
-bot is wired at once and the first connection to an application database waits for the seeding,
-so nothing reads a database half-seeded.
+bot is wired at once and the first connection to an application database starts the seeding and
+waits for it, so nothing reads a database half-seeded.
 """
 
 from __future__ import annotations
@@ -65,22 +65,20 @@ async def _personas(engine: object) -> int:
         return int((await connection.execute(text("SELECT count(*) FROM personas"))).scalar_one())
 
 
-async def test_the_sim_world_is_wired_while_its_application_databases_are_still_being_seeded(
+async def test_the_sim_world_is_wired_without_seeding_its_application_databases(
     held: HeldSeeding, stack: AsyncExitStack
 ) -> None:
     sim = await _sim(stack)
 
-    await held.started.wait()
-    assert not held.let_go.is_set()  # sim_parts returned with the seeding still held
-    assert sim.app_dbs  # and every database already has its engine
+    assert sim.app_dbs  # every database has its engine
+    assert not held.started.is_set()  # and nothing was seeded for it
 
 
-async def test_a_read_that_comes_before_the_seeding_ends_waits_for_every_row(
-    held: HeldSeeding, stack: AsyncExitStack
-) -> None:
+async def test_the_first_read_seeds_them_and_waits_for_every_row(held: HeldSeeding, stack: AsyncExitStack) -> None:
     sim = await _sim(stack)
     reads = [asyncio.create_task(_personas(engine)) for engine in sim.app_dbs.values()]
     await held.started.wait()
+    assert not any(read.done() for read in reads)  # held with the seeding
 
     held.let_go.set()
 
@@ -92,7 +90,11 @@ async def test_closing_the_bot_while_the_seeding_runs_stops_it_and_removes_its_f
 ) -> None:
     async with AsyncExitStack() as stack:
         sim = await _sim(stack)
+        engine = next(iter(sim.app_dbs.values()))
+        read = asyncio.create_task(_personas(engine))
         await held.started.wait()
-        folder = Path(str(next(iter(sim.app_dbs.values())).url.database)).parent  # type: ignore[attr-defined]
+        folder = Path(str(engine.url.database)).parent  # type: ignore[attr-defined]
 
     assert not folder.exists()
+    with pytest.raises(asyncio.CancelledError):
+        await read  # the read waiting for the seeding was told it stopped
