@@ -2,10 +2,11 @@
 app that acks and replies. Cloud Run starts instances on demand, so a slow start is a slow
 first answer: the clock starts at spawn and stops when the private reply to a signed
 `/ion help`, sent as soon as the port accepts connections, reaches the Slack Web API.
-/healthz and /readyz are extra rows (a port that answers is not a bot that answers).
+A `/ion audit 5` sent beside it (it reads the store), the CPU seconds the process had used by
+the first answer, /healthz and /readyz are extra rows (a port that answers is not a bot that answers).
 
 Each run is a fresh process with a fresh SQLite file (the embedded default's cold start:
-schema created, the simulated world seeded). Median of K runs each, started alternately.
+schema created, the simulated world built). Median of K runs each, started alternately.
 
     .venv/bin/python bench/startup.py [--runs K]
 """
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from _common import (
@@ -64,38 +67,67 @@ def _server(name: str, argv: list[str], api_url: str) -> ServedProcess:
 @dataclass(frozen=True)
 class Start:
     healthy: float
-    answered: float
+    answered: float  # the `/ion help`
+    cpu: float | None  # the process's CPU seconds (user + system) when that answer arrived
+    store_read: float | None  # the `/ion audit 5` sent beside it (reads the store), ionbot only
     ready: float | None
 
 
-async def first_answer(server: ServedProcess, slack: SlackApiThread, user: str) -> float:
-    """Seconds from spawn to the reply of a `/ion help` sent at the first moment the port accepts
-    it (a 503 from a server that refuses early requests is sent again: that wait counts too)."""
-    body = slash_command("help", user, user, f"trigger-{user}")
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        while True:
-            headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_signature(body, SECRET)}
-            async with http.post(server.url + "/slack/events", data=body, headers=headers) as response:
-                if response.status == 200:
-                    break
-                if response.status != 503:
-                    raise BenchError(f"{server.name} answered {response.status} to a signed `/ion help`.")
-            await asyncio.sleep(0.005)
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of ``pid`` so far (Linux /proc), or None where it cannot be read.
+
+    Less sensitive to a busy machine than wall time: it counts the work the start did, not the waits."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def send_until_taken(server: ServedProcess, http: aiohttp.ClientSession, text: str, user: str) -> None:
+    """POST a signed `/ion TEXT`; a 503 from a server that refuses early requests is sent again
+    (that wait counts too)."""
+    body = slash_command(text, user, user, f"trigger-{user}")
+    while True:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_signature(body, SECRET)}
+        async with http.post(server.url + "/slack/events", data=body, headers=headers) as response:
+            if response.status == 200:
+                return
+            if response.status != 503:
+                raise BenchError(f"{server.name} answered {response.status} to a signed `/ion {text}`.")
+        await asyncio.sleep(0.005)
+
+
+async def answered_at(server: ServedProcess, slack: SlackApiThread, user: str, text: str) -> tuple[float, float | None]:
+    """Seconds from spawn to the first reply to ``user``, and the server's CPU seconds at that moment."""
     deadline = time.perf_counter() + 60
     while time.perf_counter() < deadline:
         at = slack.read(lambda api: [c.at for c in api.recorded if c.payload.get("user") == user])
         if at:
-            return at[0] - server.started_at
-        await asyncio.sleep(0.005)
-    raise BenchError(f"{server.name} never answered `/ion help`; its output ends:\n{server.log_tail()}")
+            return at[0] - server.started_at, cpu_seconds(server.pid)
+        await asyncio.sleep(0.002)
+    raise BenchError(f"{server.name} never answered `/ion {text}`; its output ends:\n{server.log_tail()}")
 
 
-async def one_start(server: ServedProcess, slack: SlackApiThread, user: str, *, readyz: bool) -> Start:
+async def first_answers(
+    server: ServedProcess, slack: SlackApiThread, user: str, *, store_read: bool
+) -> tuple[float, float | None, float | None]:
+    """Spawn to the reply of a `/ion help` sent at the first moment the port accepts it, with the CPU
+    seconds then; with ``store_read``, also to the reply of a `/ion audit 5` sent beside it."""
+    commands = {user: "help", **({f"{user}_AUDIT": "audit 5"} if store_read else {})}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        await asyncio.gather(*(send_until_taken(server, http, text, who) for who, text in commands.items()))
+    help_at, cpu = await answered_at(server, slack, user, "help")
+    audit_at = (await answered_at(server, slack, f"{user}_AUDIT", "audit 5"))[0] if store_read else None
+    return help_at, cpu, audit_at
+
+
+async def one_start(server: ServedProcess, slack: SlackApiThread, user: str, *, ours: bool) -> Start:
     async with server:
         healthy = await server.wait_healthy(poll=0.002)
-        answered = await first_answer(server, slack, user)
-        ready = await server.wait_healthy(path="/readyz") if readyz else None
-        return Start(healthy, answered, ready)
+        answered, cpu, store_read = await first_answers(server, slack, user, store_read=ours)
+        ready = await server.wait_healthy(path="/readyz") if ours else None
+        return Start(healthy, answered, cpu, store_read, ready)
 
 
 async def import_time() -> float:
@@ -115,13 +147,14 @@ async def run(args: argparse.Namespace) -> None:
     with SlackApiThread() as slack:
         for i in range(args.runs):  # alternate, so a busy moment of the machine hurts both alike
             ours = _server("ionbot serve", ionbot("serve"), slack.api.base_url)
-            bot.append(await one_start(ours, slack, f"U_BOT{i}", readyz=True))
+            bot.append(await one_start(ours, slack, f"U_BOT{i}", ours=True))
             minimal = _server(
                 "minimal Bolt app", [PYTHON, str(REPO / "bench" / "minimal_bolt_app.py")], slack.api.base_url
             )
-            bolt.append(await one_start(minimal, slack, f"U_BOLT{i}", readyz=False))
+            bolt.append(await one_start(minimal, slack, f"U_BOLT{i}", ours=False))
             imports.append(await import_time())
     answered = [s.answered for s in bot]
+    audits = [s.store_read for s in bot if s.store_read is not None]
     ratio = median(answered) / median([s.answered for s in bolt])
     figures = [
         Figure("runs of each", str(args.runs)),
@@ -129,6 +162,8 @@ async def run(args: argparse.Namespace) -> None:
         Figure("ionbot serve: first answer, min / max", f"{secs(min(answered))} / {secs(max(answered))}"),
         Figure("minimal Bolt: first answer, median", secs(median([s.answered for s in bolt]))),
         Figure("first answer ratio (ionbot / Bolt)", f"{ratio:.2f}", "<= 1.5", ratio <= 1.5),
+        Figure("ionbot serve: first answer to `/ion audit 5` (sent beside it), median", secs(median(audits))),
+        Figure("CPU seconds at the first answer, ionbot / Bolt (medians)", cpu_row(bot, bolt)),
         Figure("ionbot serve: /healthz 200, median", secs(median([s.healthy for s in bot]))),
         Figure("ionbot serve: /readyz 200, median", secs(median([s.ready or 0.0 for s in bot]))),
         Figure("minimal Bolt: /healthz 200, median", secs(median([s.healthy for s in bolt]))),
@@ -136,9 +171,18 @@ async def run(args: argparse.Namespace) -> None:
     ]
     notes = [
         "The clock starts just before the process is spawned. A signed `/ion help` is sent the moment "
-        "/healthz first answers; the first answer is when its chat.postEphemeral reaches the fake Web API."
+        "/healthz first answers (with a signed `/ion audit 5` from another person beside it); the first "
+        "answer is when its chat.postEphemeral reaches the fake Web API. CPU seconds: the server process's "
+        "user + system time read from /proc at that moment (the work done, without the waits of a busy machine)."
     ]
     print_report(TITLE, figures, notes)
+
+
+def cpu_row(bot: list[Start], bolt: list[Start]) -> str:
+    ours, theirs = [s.cpu for s in bot if s.cpu is not None], [s.cpu for s in bolt if s.cpu is not None]
+    if not ours or not theirs:
+        return "not measured (no /proc)"
+    return f"{secs(median(ours))} / {secs(median(theirs))} = {median(ours) / median(theirs):.2f}"
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:

@@ -6,6 +6,7 @@ Only bot/bootstrap.py uses this module; it is apart so that each file keeps one 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -139,25 +140,72 @@ async def sim_parts(
 
 
 async def _app_dbs(runbook: Runbook, stack: AsyncExitStack) -> dict[str, AsyncEngine]:
-    """One seeded SQLite app database per database the environments name, in a folder removed at close."""
-    from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+    """One seeded SQLite app database per database the environments name, in a folder removed at close.
+
+    Seeding their 60,000 rows costs a second of CPU that no answer to Slack needs, so it starts at
+    the first connection to any of them (an action or a metric read, never an ack) and that
+    connection waits for it: a starting bot answers at once, and nothing reads a half-seeded database."""
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     workdir = Path(tempfile.mkdtemp(prefix="ionbot-sim-"))
     stack.callback(shutil.rmtree, workdir, True)
+    names = list(dict.fromkeys(env.database for env in runbook.environments if env.database))
+    seeding = SeededOnFirstUse([workdir / f"{name}.db" for name in names])
+    stack.push_async_callback(seeding.stop)
     app_dbs: dict[str, AsyncEngine] = {}
-    seeded: tuple[AsyncEngine, Path] | None = None
-    for env in runbook.environments:
-        if env.database and env.database not in app_dbs:
-            path = workdir / f"{env.database}.db"
-            if seeded is None:
-                # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
-                engine = await create_app_db(path, size=AppDbSize(), now=datetime.now(UTC))
-                seeded = (engine, path)
-            else:  # the same seed gives the same rows: a copy of the first is exact, and seconds cheaper
-                engine = await copy_app_db(*seeded, path)
-            stack.push_async_callback(engine.dispose)
-            app_dbs[env.database] = engine
+    for name, path in zip(names, seeding.paths, strict=True):
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", async_creator=seeding.connect_to(path))
+        stack.push_async_callback(engine.dispose)
+        app_dbs[name] = engine
     return app_dbs
+
+
+class SeededOnFirstUse:
+    """The sim's application database files, seeded once, when a connection to any of them is first
+    made: the first file seeded, the others copied from it (the same seed gives the same rows)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self._seeding: asyncio.Task[None] | None = None
+
+    def connect_to(self, path: Path) -> Callable[[], Awaitable[Any]]:
+        """aiosqlite's connect to ``path``, once every file is seeded (its error, if seeding failed)."""
+
+        async def connect() -> Any:
+            import aiosqlite
+
+            await asyncio.shield(self._started())  # one waiting connection given up must not stop the seeding
+            return await aiosqlite.connect(path)
+
+        return connect
+
+    def _started(self) -> asyncio.Task[None]:
+        if self._seeding is None:
+            self._seeding = asyncio.get_running_loop().create_task(self._seed(), name="sim app databases")
+        return self._seeding
+
+    async def _seed(self) -> None:
+        from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+
+        # The slow-query log is relative to the database's own clock ("now" in SQL), not the sim's.
+        seeded = await create_app_db(self.paths[0], size=AppDbSize(), now=datetime.now(UTC))
+        try:
+            for path in self.paths[1:]:
+                await (await copy_app_db(seeded, self.paths[0], path)).dispose()
+        finally:
+            await seeded.dispose()
+
+    async def stop(self) -> None:
+        """Cancel a seeding still running (the bot is closing and its folder goes next)."""
+        if self._seeding is None:
+            return
+        self._seeding.cancel()
+        try:
+            await self._seeding
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # closing goes on; whoever connected was already told
+            log.warning("the sim's application databases could not be seeded", exc_info=True)
 
 
 async def _http_world(

@@ -9,14 +9,32 @@ only what was made since, so it is short and comes often.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 from collections.abc import Iterable
 
+# What `ionbot serve` needs later but not to answer: the reports' templates and charts.
+SERVE_PRELOAD = ("jinja2", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.dates")
+SETTLE_SECONDS = 1.0
+
 
 def freeze_startup_heap(preload: Iterable[str] = ()) -> None:
     """Import ``preload`` (modules certain to be needed later), collect once, then freeze what is left."""
-    for name in preload:
-        importlib.import_module(name)
+    _import_all(preload)
     gc.collect()
     gc.freeze()
+
+
+async def freeze_once_settled(preload: Iterable[str] = SERVE_PRELOAD, *, after: float = SETTLE_SECONDS) -> None:
+    """``freeze_startup_heap`` for a bot that has just opened: the requests that waited for it are
+    answered first (the collection stalls the loop ~0.1 s), and ``preload`` is imported in a worker
+    thread, so a report's first use of Jinja or matplotlib never stalls an answer either."""
+    await asyncio.sleep(after)
+    await asyncio.to_thread(_import_all, tuple(preload))
+    freeze_startup_heap()
+
+
+def _import_all(names: Iterable[str]) -> None:
+    for name in names:
+        importlib.import_module(name)

@@ -1,9 +1,9 @@
 """Everything `ionbot serve` checks before it runs, gathered into one list of sentences.
 
-Configuration (every invalid or missing variable), the runbook (every problem of the file) and
-the database (reachable, writable, not a lost SQLite store) are all checked even when an earlier
-one failed, so one start says everything that must be fixed; the process then exits with 2 and
-prints the list, never a traceback.
+Configuration (every invalid or missing variable), the runbook (every problem of the file), the
+database (reachable, writable, not a lost SQLite store) and a team's report templates are all
+checked even when an earlier one failed, so one start says everything that must be fixed; the
+process then exits with 2 and prints the list, never a traceback.
 """
 
 from __future__ import annotations
@@ -56,4 +56,14 @@ async def startup_problems(settings: Settings, *, new_store: bool) -> tuple[Runb
 
     runbook, problems = runbook_problems(settings)
     problems += await database_problems(settings.database_url, new_store=new_store)
-    return runbook, problems
+    return runbook, problems + team_template_problems(settings)
+
+
+def team_template_problems(settings: Settings) -> list[str]:
+    """A team's own report templates (ION_TEMPLATES_DIR), each rendered once with a sample. The
+    packaged ones are checked by the tests, so a start without a team directory loads no Jinja."""
+    if settings.templates_dir is None:
+        return []
+    from bot.reports.template_check import validate_templates
+
+    return [f"ION_TEMPLATES_DIR: {p}" for p in validate_templates(settings.templates_dir)]

@@ -19,8 +19,6 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import aiosmtplib
-
 if TYPE_CHECKING:
     from bot.config import Settings
 
@@ -50,6 +48,8 @@ class SmtpMailer:
         return f"SMTP {self.host}:{self.port}"
 
     async def send(self, message: EmailMessage) -> None:
+        import aiosmtplib  # here: most bots never send mail, and a starting one must answer first
+
         await aiosmtplib.send(
             message,
             hostname=self.host,

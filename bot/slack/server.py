@@ -21,7 +21,7 @@ from aiohttp.log import access_logger
 
 from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
-from bot.heap import freeze_startup_heap
+from bot.heap import freeze_once_settled
 from bot.serve_checks import StartupProblems, startup_problems
 from bot.slack.transport.socket_mode import SharedEnvelopes, close_socket_mode, socket_mode_handler
 from bot.slack.transport.startup_gate import StartupGate
@@ -337,10 +337,7 @@ async def _serve_built(
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
     await asyncio.to_thread(_import_heavy_modules)
-    from bot.reports.template_check import validate_templates
-
     runbook, problems = await startup_problems(settings, new_store=new_store)
-    problems += [f"ION_TEMPLATES_DIR: {p}" for p in validate_templates(settings.templates_dir)]
     if problems:
         raise StartupProblems(problems)
     served = await build(settings, runbook, socket_mode)
@@ -348,14 +345,13 @@ async def _serve_built(
         timeline.open(served.web)
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
+    settle: asyncio.Task[None] | None = None
     try:
         await recover_once(served.host)
-        await served.start()
         loops.append(asyncio.create_task(served.outbox.run_forever(OUTBOX_INTERVAL_SECONDS)))
         loops.append(asyncio.create_task(recover_forever(served.host)))
         if served.host.health is not None:
             loops.append(watch_the_store(served.host, served.outbox))
-        freeze_startup_heap()
         if socket_mode:  # connected before /readyz says 200: until then no envelope can arrive
             socket_handler = _socket_handler(served, str(settings.slack_app_token))
             await socket_handler.connect_async()  # kept above first: a cancelled connect is closed too
@@ -363,9 +359,13 @@ async def _serve_built(
         if socket_handler is not None:  # a dropped socket (reconnecting) is not ready either
             checks.append(socket_connected(socket_handler))
         startup.open(None if socket_mode else served.app, ready or _all_ready(*checks))
+        settle = asyncio.create_task(freeze_once_settled())  # what waited for the bot is answered first
+        await served.start()  # the jobs (a report due late renders now) start behind the first answers
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()
     finally:
+        if settle is not None:
+            settle.cancel()
         startup.open(None, _not_ready)
         if timeline is not None:
             timeline.open(None)

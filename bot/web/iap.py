@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 import aiohttp
 import structlog
 from aiohttp import web
-from google.auth import exceptions as auth_errors
-from google.auth import jwt
 
 from bot.engine.ports import Actor
 from bot.web.access import Denied, Page
@@ -46,6 +44,10 @@ class IapGate:
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             log.warning("IAP keys unreadable", url=self.certs_url, error=str(error))
             return Denied(503, "IAP's public keys could not be read, so no sign-in can be checked; try again shortly.")
+        # Imported here: google-auth (and its cryptography) is for the first IAP page, not for answering Slack.
+        from google.auth import exceptions as auth_errors
+        from google.auth import jwt
+
         try:
             claims = jwt.decode(token, certs=certs, audience=self.audience)  # type: ignore[no-untyped-call]
         except (ValueError, auth_errors.GoogleAuthError) as error:

@@ -13,10 +13,6 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.backtest.output import REPORT_NAME, render, save_summary
-from bot.backtest.report import summary_text
-from bot.backtest.service import BacktestRefused, run_backtest
-from bot.backtest.subjects import GATE_ENVIRONMENT
 from bot.engine.errors import Refused
 from bot.slack import command_parser as c
 from bot.slack.blocks.limits import FALLBACK_TEXT, clamp
@@ -26,6 +22,12 @@ if TYPE_CHECKING:
 
 
 async def on_backtest(command: Command, cmd: c.BacktestCommand) -> None:
+    # Imported here: the backtest (numpy, matplotlib) is no part of answering any other command.
+    from bot.backtest.output import REPORT_NAME, render, save_summary
+    from bot.backtest.report import summary_text
+    from bot.backtest.service import BacktestRefused, run_backtest
+    from bot.backtest.subjects import GATE_ENVIRONMENT
+
     deps, channel = command.deps, command.channel
     now = deps.clock.now()
     await command.say(f"Backtesting runbook {deps.runbook.id} on the last {cmd.weeks:g} weeks of production metrics…")

@@ -1,0 +1,66 @@
+"""Issue 14: serve opens to Slack once the bot is built and recovered, before its scheduled jobs
+start (a report due late at start renders then), and /readyz waits for the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.bootstrap import ServedBot, served_builder
+from bot.config import Settings
+from bot.runbook.models import Runbook
+from bot.sim.slack_api import FakeSlackApi
+from bot.slack.server import serve
+from tests.slack_app.test_startup import Listening, get, help_command, post_signed, ready_in_time, serve_settings
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+class JobsHeld:
+    """serve's own builder, whose scheduled jobs start only when the test lets them."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def __call__(self, settings: Settings, runbook: Runbook | None, socket_mode: bool) -> ServedBot:
+        served: ServedBot = await served_builder()(settings, runbook, socket_mode)
+        start = served.start
+
+        async def held_start() -> None:
+            self.asked.set()
+            await self.let_go.wait()
+            await start()
+
+        vars(served)["start"] = held_start
+        return served
+
+
+async def test_a_command_is_answered_while_the_scheduled_jobs_are_still_starting(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession
+) -> None:
+    jobs, listening = JobsHeld(), Listening()
+    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build=jobs, on_listening=listening))
+    try:
+        url = f"http://127.0.0.1:{await listening.port}"
+        await jobs.asked.wait()
+
+        assert await post_signed(http, url, help_command("U0LEE")) == 200
+        answer = await asyncio.wait_for(api.wait_for("chat.postEphemeral"), 30)
+        assert answer["user"] == "U0LEE"
+        assert (await get(http, url + "/readyz"))[0] == 503  # not ready while the jobs wait
+
+        jobs.let_go.set()
+        assert await ready_in_time(http, url + "/readyz", serving) == 200
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
