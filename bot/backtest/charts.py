@@ -61,7 +61,8 @@ def chart_png(metric: str, history: History, lines: list[Line], start: datetime,
     ax.xaxis.set_major_locator(mdates.DayLocator(interval=-(-days // 14)))  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))  # type: ignore[no-untyped-call]
     ax.tick_params(labelsize=7)
-    ax.set_title(f"{metric}: history, thresholds, would-be firings (shaded), no data (grey)", fontsize=10)
+    # a fixed title height: matplotlib otherwise measures the tick labels to place it (a sixth of a chart)
+    ax.set_title(f"{metric}: history, thresholds, would-be firings (shaded), no data (grey)", fontsize=10, y=1.0)
     ax.legend(loc="upper left", fontsize=7, ncols=2)
     ax.grid(alpha=0.3)
     fig.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.12)

@@ -140,6 +140,8 @@ def test_on_call_backtests_before_the_preflight_and_the_lead_answers_its_red_lin
     assert "p95_latency_ms > 100 for 5m would have fired 2 times in 3 weeks, every Monday 09:05-09:30" in summary
     assert "db_replication_lag_ms > 500 for 2m had no data 4.8 % of the time (23h58m): it is blind" in summary
     report = summary.split("Report: ")[1].split(" ")[0]  # the uploaded report's file
+    uploaded = next(p for p in outcome.written if p.name == f"{report}-backtest.md")  # in --out's files/
+    assert uploaded.read_text(encoding="utf-8").startswith("# Backtest: week17, production")
     card = transcript[gate:override]
     assert "❌ Triggers backtested in the last 7 days with no red line: 4 (threshold 0)" in card
     assert "answer each line with /ion override preflight 6 REASON" in card
