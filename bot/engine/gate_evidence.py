@@ -52,7 +52,7 @@ async def measure(ctx: Context, run: Run, gate: Gate, check: HealthCheck, env: E
     if check.counts == "steps_done":
         return await _steps_done(ctx, run, gate)
     if check.counts == "triggers_backtested":
-        return await backtested(ctx, now)
+        return await backtested(ctx, gate, check, now)
     assert check.condition is not None  # the model requires one of the two
     return Evidence(await ctx.checker.check(check.condition, env, now))
 

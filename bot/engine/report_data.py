@@ -98,6 +98,7 @@ def daily_report(
         next_day=day_plan(runbook, day + 1),
         objective=plan.objective if plan else None,
         day_title=plan.title if plan else None,
+        decisions=decided_on(runbook, day, extras.decisions),
         step_metrics=extras.step_metrics,
         rehearsed=completed_steps(runbook, outcomes, rehearsed=True),
         scaling=extras.scaling,
@@ -351,6 +352,20 @@ def decision_for(runbook: Runbook, day: int, decisions: Sequence[GateDecision]) 
     state: Literal["yes", "no"] = "yes" if given.decision == "yes" else "no"
     label = gate.yes_label if state == "yes" else gate.no_label
     return Decision(gate.id, gate.title, state, label, given.by, given.at, given.overrides)
+
+
+def decided_on(runbook: Runbook, day: int, decisions: Sequence[GateDecision]) -> tuple[Decision, ...]:
+    """The gates of ``day`` decided YES or NO, each with the health checks a person let pass and why."""
+    found: list[Decision] = []
+    for gate in sorted((g for g in runbook.gates if g.day == day), key=lambda g: g.at):
+        given = next((d for d in decisions if d.gate_id == gate.id and d.decision in ("yes", "no")), None)
+        if given is not None:
+            yes = given.decision == "yes"
+            label = gate.yes_label if yes else gate.no_label
+            found.append(
+                Decision(gate.id, gate.title, "yes" if yes else "no", label, given.by, given.at, given.overrides)
+            )
+    return tuple(found)
 
 
 def _clock(value: time) -> str:

@@ -227,6 +227,7 @@ class ReportExtras:
     window: str = ""
     plan_states: tuple[tuple[str, str, bool], ...] = ()
     reasons: tuple[tuple[str, str], ...] = ()  # (step id, why it was rolled back)
+    decisions: tuple[GateDecision, ...] = ()  # the gates' decisions, for the day's report to show its own
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ class DailyReport:
     next_day: DayPlan | None
     objective: str | None = None
     day_title: str | None = None
+    decisions: tuple[Decision, ...] = ()  # the Go/No-Go gates of the day decided, with the checks let pass
     step_metrics: tuple[StepMetricLine, ...] = ()
     rehearsed: tuple[CompletedStep, ...] = ()  # done in a dry run: nothing was changed
     scaling: tuple[str, ...] = ()

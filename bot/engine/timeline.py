@@ -212,6 +212,11 @@ class Timelines:
                     record.decided_at if record else None,
                     record.reason if record else None,
                     axis.x(record.decided_at) if record is not None and record.decided_at is not None else None,
+                    tuple(
+                        f"{h.label}: overridden by {h.override_by}: {h.override_reason}"
+                        for h in (record.health if record else [])
+                        if h.override_reason
+                    ),
                 )
             )
             if record is not None and (decided or record.signoffs):

@@ -105,6 +105,7 @@ class Decision:
     at: datetime | None
     reason: str | None
     left: float | None
+    overrides: tuple[str, ...] = ()  # "check: overridden by lee: reason", each health check let pass
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,7 @@ class ReportPublisher:
         """The day's report with its chart and the Record buttons of the targets nobody recorded yet."""
         inputs = await self.gather.inputs(run, day, day, as_of.at, replay=as_of.replay)
         extras = await self._day_extras(run, day, as_of.at)
+        extras = replace(extras, decisions=tuple(await self.gather.decisions(run.id, inputs.history)))
         built = daily_report(self.runbook, day, *inputs.common(), late=late, extras=extras)
         report = self.times.titled(built, as_of)
         chart, png = await self._chart(run, day, report.title, as_of.at)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.backtest.output import latest_summary
 from bot.bootstrap_console import ConsoleSession
 from bot.console.input_lines import parse_console_line
 from bot.console.session import Output
@@ -20,8 +21,21 @@ from bot.engine import manual
 from bot.engine.ports import Event
 from bot.engine.records import StepState, TargetStatus
 from bot.runbook.models import Environment, Gate, Runbook, Step
+from bot.sim.history import HistoryMetrics
+from bot.simulate import backtest_story
 from bot.simulate.measure import measured
-from bot.simulate.script import SIM_TEAM, Act, At, PlayGate, PlayStep, Start, approvers, member, production_requester
+from bot.simulate.script import (
+    SIM_TEAM,
+    Act,
+    At,
+    Backtest,
+    PlayGate,
+    PlayStep,
+    Start,
+    approvers,
+    member,
+    production_requester,
+)
 from bot.simulate.transcript import Transcript
 from bot.slack.blocks.modals import confirmation_word
 
@@ -79,6 +93,9 @@ class WeekRunner:
                     await self.say(f"advance to day{act.day} {act.at:%H:%M}")
             elif self.paused_at is not None:
                 continue  # a gate said NO: the team stops; the clock (reports, digests) goes on
+            elif isinstance(act, Backtest):
+                await self.as_((member(backtest_story.RUNNER) or SIM_TEAM[0]).name)
+                await self.say(f"/ion backtest {backtest_story.WEEKS}")
             elif isinstance(act, PlayGate):
                 gate = self.session.bot.runbook.gate(act.gate_id)
                 if gate is not None:
@@ -93,6 +110,7 @@ class WeekRunner:
     async def gate(self, gate: Gate) -> None:
         await self.as_("lee")
         await self.say(f"/ion gonogo {gate.id}")
+        await self.answer_red_lines(gate)
         failing = await self.failing_checks(gate)
         card = self.session.feed.newest_with_checkboxes()
         if card is not None and not failing:  # nobody ticks "No production incidents" under a red check
@@ -115,6 +133,24 @@ class WeekRunner:
         await self.say(f"click {gate.no_label}")
         await self.say("type Red at the decision point: " + "; ".join(failing))
         self.paused_at = gate.id
+
+    async def answer_red_lines(self, gate: Gate) -> None:
+        """The backtest check is red with lines the team knows the causes of: the lead overrides that
+        one check, saying what each line is (an unexplained line is left red)."""
+        bot = self.session.bot
+        found = backtest_story.backtest_check(gate)
+        if found is None:
+            return
+        view = await bot.rollout.gate_view(self.session.channel, gate.id)
+        result = next((h for h in view.record.health if h.label == found[1].label), None)
+        summary = await latest_summary(bot.store, bot.runbook.id)
+        if result is None or result.passed is not False or result.override_reason or not summary:
+            return  # passing, already answered, or never backtested: nothing an override should say
+        known = bot.metrics.known_faults if isinstance(bot.metrics, HistoryMetrics) else []
+        reason = backtest_story.answer(summary, known, self.session.zone)
+        if reason is not None:
+            await self.as_("lee")
+            await self.say(f"/ion override {gate.id} {found[0]} {reason}")
 
     async def failing_checks(self, gate: Gate) -> list[str]:
         view = await self.session.bot.rollout.gate_view(self.session.channel, gate.id)

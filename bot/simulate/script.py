@@ -3,7 +3,8 @@
 The script is data read off the runbook, so a new runbook gets its own week for free. Who does
 what follows the roles: dana (member) runs staging, lee (lead) or sam (on-call SRE) runs
 production, the approvers are whoever the step names (never the requester in production),
-maria (manager) and lee decide gates, each role signs off its own line.
+maria (manager) and lee decide gates, each role signs off its own line; sam backtests the triggers
+before a gate that asks for it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import time
 
 from bot.engine.permissions import DEMO_TEAM, TeamMember
-from bot.runbook.models import Runbook, Step
+from bot.runbook.models import Gate, Runbook, Step
+from bot.simulate.backtest_story import backtest_check
 
 # The demo team has one person per role. A production step whose approvals name every role that
 # may run it (lead AND on-call SRE) cannot be run by them (the requester's vote does not count
@@ -39,6 +41,11 @@ class At:
 
 
 @dataclass(frozen=True)
+class Backtest:
+    """``/ion backtest`` by on-call, before a gate that asks for one (bot/simulate/backtest_story.py)."""
+
+
+@dataclass(frozen=True)
 class PlayGate:
     gate_id: str
 
@@ -48,7 +55,7 @@ class PlayStep:
     step_id: str
 
 
-Act = Start | At | PlayGate | PlayStep
+Act = Start | At | Backtest | PlayGate | PlayStep
 
 
 def week_script(runbook: Runbook, days: int | None = None) -> list[Act]:
@@ -62,16 +69,21 @@ def week_script(runbook: Runbook, days: int | None = None) -> list[Act]:
         gates = sorted((g for g in runbook.gates if g.day == day.number), key=lambda g: g.at)
         morning_gates = [g for g in gates if g.at <= MORNING.replace(hour=12)]
         for gate in morning_gates:
-            acts += [At(day.number, gate.at), PlayGate(gate.id)]
+            acts += [*_backtest_for(gate), At(day.number, gate.at), PlayGate(gate.id)]
         for step in day.steps:
             if step.window is not None:
                 acts.append(At(day.number, step.window.start))
             acts.append(PlayStep(step.id))
         for gate in gates:
             if gate not in morning_gates:
-                acts += [At(day.number, gate.at), PlayGate(gate.id)]
+                acts += [*_backtest_for(gate), At(day.number, gate.at), PlayGate(gate.id)]
         acts.append(At(day.number, EVENING))
     return acts
+
+
+def _backtest_for(gate: Gate) -> list[Act]:
+    """A gate that checks "triggers backtested" gets its backtest first, before its time."""
+    return [Backtest()] if backtest_check(gate) is not None else []
 
 
 def extra_team(runbook: Runbook) -> tuple[TeamMember, ...]:

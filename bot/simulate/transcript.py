@@ -3,7 +3,7 @@
 ``--out DIR`` gets ``transcript.txt`` (each typed line and everything the bot posted, as text),
 ``calls.jsonl`` (every recorded Web API call), ``reports/`` (each scheduled job's messages,
 one file per job run) and ``files/`` (report charts, written there as they are posted, and
-any file uploaded through the Web API).
+any file uploaded through the Web API, named by its file id and file name: ``F00000001-backtest.md``).
 """
 
 from __future__ import annotations
@@ -70,24 +70,33 @@ class Transcript:
             path.write_text("\n".join(self.text(list(shown))) + "\n", encoding="utf-8")
             written.append(path)
         files = folder / "files"
-        titles = _upload_titles(api)
+        names = _upload_names(api)
         for file_id, data in api.uploads.items():
             files.mkdir(exist_ok=True)
-            path = files / _slug(titles.get(file_id) or file_id)
+            path = files / _slug(names.get(file_id) or file_id)
             path.write_bytes(data)
         if files.is_dir():  # report charts land here as they are posted (the session's files_dir)
             written += sorted(p for p in files.iterdir() if p.is_file())
         return written
 
 
-def _upload_titles(api: FakeSlackApi) -> dict[str, str]:
-    titles: dict[str, str] = {}
-    for call in api.recorded:
-        if call.method == "files.completeUploadExternal":
-            for item in call.payload.get("files") or []:
-                if isinstance(item, dict) and item.get("id"):
-                    titles[str(item["id"])] = str(item.get("title") or item["id"])
-    return titles
+def _upload_names(api: FakeSlackApi) -> dict[str, str]:
+    """File id -> "F00000001-backtest.md": the id the transcript shows ("Report: F00000001"), then the
+    file's own name. A batch's files are asked for an upload address one by one and completed together,
+    in the same order, so the n-th address asked for is the n-th file completed."""
+    asked = [str(c.payload.get("filename") or "") for c in api.recorded if c.method == "files.getUploadURLExternal"]
+    completed = [
+        item
+        for call in api.recorded
+        if call.method == "files.completeUploadExternal"
+        for item in call.payload.get("files") or []
+        if isinstance(item, dict) and item.get("id")
+    ]
+    names: dict[str, str] = {}
+    for n, item in enumerate(completed):
+        filename = asked[n] if n < len(asked) and len(asked) == len(completed) else ""
+        names[str(item["id"])] = f"{item['id']}-{filename or item.get('title') or ''}".rstrip("-")
+    return names
 
 
 def _slug(text: str) -> str:

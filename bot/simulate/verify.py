@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.bootstrap_console import ConsoleSession
 from bot.cloud.ports import ServiceConfig
+from bot.engine.audit_kinds import AuditKind
 from bot.engine.records import StepLane, StepState
 from bot.engine.report_data import week_label
 from bot.simulate.runner import Played, production_of
@@ -44,7 +45,7 @@ async def problems(session: ConsoleSession, played: Played, expect: Expectations
     roots = (*expect.fault_steps, *sorted(rolled_back - set(expect.fault_steps)))
     blocked = _depending_on(session, roots)
     stopped_after, gate_problems = await _gate_problems(session, run.id, expect, roots)
-    found += gate_problems
+    found += gate_problems + await _override_problems(session, run.id)
     for step in bot.runbook.steps():
         if step.day > min(expect.days, stopped_after) or step.id in blocked:
             continue
@@ -92,6 +93,20 @@ async def _gate_problems(
         if decided != "yes":
             found.append(f"the gate {gate.id} is {decided}, not decided YES")
     return expect.days, found
+
+
+async def _override_problems(session: ConsoleSession, run_id: str) -> list[str]:
+    """Every health check let pass has its audit entry, by the same person with the same reason."""
+    bot = session.bot
+    found: list[str] = []
+    entries = await bot.store.audit_history(run_id, kinds=(AuditKind.GATE_CHECK_OVERRIDDEN,))
+    audited = {(e.step_id, e.after, e.actor_name, e.detail) for e in entries}
+    for gate in bot.runbook.gates:
+        record = await bot.store.get_gate(run_id, gate.id)
+        for h in record.health if record else []:
+            if h.override_reason and (gate.id, h.label, h.override_by, h.override_reason) not in audited:
+                found.append(f"the override of '{h.label}' at {gate.id} by {h.override_by} is not in the audit log")
+    return found
 
 
 def _rolled_back_in_production(session: ConsoleSession, lanes: Iterable[StepLane]) -> set[str]:

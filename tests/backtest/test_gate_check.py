@@ -50,7 +50,10 @@ async def test_the_gate_check_fails_without_a_backtest_passes_on_a_fresh_clean_o
 
         never = await measured()
         assert never.passed is False
-        assert "week17 was never backtested; run `ionbot backtest` or `/ion backtest`" in never.detail
+        assert (
+            "week17 was never backtested; run `/ion backtest` (or `ionbot backtest`), then press Re-check"
+            in never.detail
+        )
 
         # a day of the sim's history just before now: inside the quiet days, so no red line
         done = await run_backtest(bot.runbook, bot.metrics, "production", 1 / 7, clock.now())
@@ -67,11 +70,20 @@ async def test_the_gate_check_fails_without_a_backtest_passes_on_a_fresh_clean_o
         await bot.store.put_value(SUMMARY_KEY.format(runbook="week17"), {**stored, "red": [red_line]})
         red = await measured()
         assert red.passed is False and red_line in red.detail
+        # the card shows the detail up to its first ": ": what to do with the lines is said there
+        assert red.detail.split(": ", 1)[0].endswith(
+            "1 red line (change those thresholds and backtest again, or, as a lead or the manager, "
+            "answer each line with /ion override preflight 1 REASON)"
+        )
         assert red.counted == [{"text": f"{red_line} (https://files.example/backtest.md)"}]
 
         await clock.advance(timedelta(days=8))
         await bot.store.put_value(SUMMARY_KEY.format(runbook="week17"), stored)
         stale = await measured()
-        assert stale.passed is False and "8 days ago, older than 7 days" in stale.detail
+        assert stale.passed is False and "8 days ago, older than 7 days; run `/ion backtest`" in stale.detail
+
+        week_old = {**stored, "at": (clock.now() - timedelta(days=7)).isoformat()}
+        await bot.store.put_value(SUMMARY_KEY.format(runbook="week17"), week_old)
+        assert (await measured()).passed is True  # "in the last 7 days": a backtest 7 days old still counts
     finally:
         await bot.close()

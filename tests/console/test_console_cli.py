@@ -54,14 +54,21 @@ def test_the_readme_walkthrough_runs_as_written_and_ends_with_day2_1_rolled_back
     assert "Week 17 Day 1 Report" in out and "Week 17 Day 2 Report" in out
     assert "day2.1 (production) rolled back: 1 target(s) restored to their snapshots and read back." in out
     assert "went wrong" not in out and "cannot run" not in out and "not approved" not in out
+    # The preflight asks for a clean backtest: the red lines are on the card, then lee answers them.
+    assert "every Monday 09:05-09:30: a batch job?" in out
+    assert "❌ Triggers backtested in the last 7 days with no red line: 4" in out
+    assert "/ion override preflight 6 REASON" in out
+    assert "overridden by lee: Monday 09:00 P95 is the known batch job" in out
+    assert "Decision: YES by lee" in out or "YES - Proceed with Week 17 implementation (lee" in out
 
     # An update prints the lines that changed, not the whole card again: the step card's header is drawn
     # once, when /ion step posts it; its updates show only their new lines (state, ticks, buttons).
     assert out.count("== day2.1 · Reduce Minimum Instances (US Region) ==") == 1
     assert "production ⏪ rolling back since 17:00 by lee" in out
     # 27 typed lines printed 1,034 lines when every update was a full card; the 5 PM reports' Armed tonight,
-    # the 19:00 handover fallback and the morning standups' Overnight add about 35 (issue 19).
-    assert len(out.splitlines()) < 650
+    # the 19:00 handover fallback and the morning standups' Overnight add about 35 (issue 19); the backtest,
+    # its red check and the override with its channel note add about 45 (issue 20).
+    assert len(out.splitlines()) < 720
 
 
 def test_the_walkthrough_with_verbose_draws_every_updated_card_whole(

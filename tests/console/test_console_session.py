@@ -22,6 +22,7 @@ PREFLIGHT = [
     "/ion start week17 2026-11-02",
     "/ion gonogo preflight",
     "tick 1 2 3 4 5 6 7 8 9 10 11 12 13",
+    "/ion override preflight 6 the triggers were reviewed by hand this morning",  # no backtest here
     "as maria",
     "click Sign off as manager",
     "as sam",

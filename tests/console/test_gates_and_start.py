@@ -16,6 +16,7 @@ from bot.bootstrap_console import ConsoleSession
 from bot.console.input_lines import parse_console_line
 from bot.console.session import Note, Output, SessionOptions
 from bot.engine.records import AuditEntry
+from tests.console.backtested import backtested_clean
 
 CHICAGO = ZoneInfo("America/Chicago")
 MONDAY_MORNING = datetime(2026, 11, 2, 8, 55, tzinfo=CHICAGO)
@@ -43,10 +44,12 @@ async def audit(session: ConsoleSession, what: str) -> list[AuditEntry]:
 
 @pytest.fixture
 async def lagging() -> AsyncIterator[ConsoleSession]:
-    """Monday of the run, with the replica lag above the preflight's 100 ms until 11:00."""
+    """Monday of the run, with the replica lag above the preflight's 100 ms until 11:00 (and a clean
+    backtest of the day before, so the lag is the one check these tests are about)."""
     async with ConsoleSession(
         SessionOptions(start=MONDAY_MORNING, faults=(LAG,), run_start=MONDAY_MORNING.date())
     ) as s:
+        await backtested_clean(s)
         yield s
 
 

@@ -86,3 +86,24 @@ def test_a_health_check_overridden_at_the_decision_point_is_named_in_the_phase_s
     assert (
         "  - Health check Error rate &lt; 0.5% (last 24h): overridden by lee: the spike was the load test" in decision
     )
+
+
+def test_the_daily_report_names_its_own_days_go_no_go_decisions_with_the_checks_let_pass() -> None:
+    from datetime import UTC, datetime
+
+    from bot.engine.report_model import GateDecision, ReportExtras
+
+    overridden = "Triggers backtested in the last 7 days with no red line: overridden by lee: the Monday batch job"
+    preflight = GateDecision("preflight", "yes", "lee", datetime(2026, 11, 2, 15, tzinfo=UTC), (overridden,))
+    day3 = GateDecision("gonogo.day3", "no", "lee", datetime(2026, 11, 4, 23, tzinfo=UTC))
+    extras = ReportExtras(decisions=(preflight, day3))
+    day1 = render_report(ReportRenderer(None), daily_report(RUNBOOK, 1, *scripted.common(RUNBOOK), extras=extras))
+    decided = day1.split("*Go/No-Go decided today:*\n")[1].split("\n\n*Issues/Blockers:*")[0]
+    assert decided.splitlines() == [
+        f"- {RUNBOOK.gates[0].title}: {RUNBOOK.gates[0].yes_label} (lee)",
+        f"  - Health check {overridden}",
+    ]
+    day2 = render_report(ReportRenderer(None), daily_report(RUNBOOK, 2, *scripted.common(RUNBOOK), extras=extras))
+    assert "Go/No-Go decided today" not in day2  # no gate that day
+    day3_text = render_report(ReportRenderer(None), daily_report(RUNBOOK, 3, *scripted.common(RUNBOOK), extras=extras))
+    assert "PAUSE (lee)" in day3_text.split("*Go/No-Go decided today:*")[1]

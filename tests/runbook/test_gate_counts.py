@@ -22,12 +22,19 @@ def test_a_health_check_needs_exactly_one_of_condition_or_counts() -> None:
         HealthCheck.model_validate({"label": "x", "counts": "everything"})
 
 
-def test_week17s_decision_points_count_their_phase_and_the_steps_they_depend_on() -> None:
+def test_week17s_decision_points_count_their_phase_and_the_preflight_asks_for_a_clean_backtest() -> None:
     runbook = load_runbook(WEEK17)
     counts = {g.id: [h.counts for h in g.health_checks if h.counts] for g in runbook.gates}
     assert counts == {
-        "preflight": [],
+        "preflight": ["triggers_backtested"],
         "gonogo.day3": ["incidents", "trigger_breaches", "steps_done"],
         "gonogo.day7": ["trigger_breaches", "steps_done"],
         "gonogo.day10": ["incidents", "steps_done"],
     }
+
+
+def test_week17s_preflight_labels_its_backtest_check_as_the_issue_words_it() -> None:
+    preflight = load_runbook(WEEK17).gate("preflight")
+    assert preflight is not None
+    backtested = [h.label for h in preflight.health_checks if h.counts == "triggers_backtested"]
+    assert backtested == ["Triggers backtested in the last 7 days with no red line"]

@@ -121,3 +121,36 @@ def test_simulate_out_names_every_report_in_the_runs_zone_and_says_the_zone(outc
     asia = [name for name in reports if "standup" in name and "asia" in name.lower()]
     assert asia and all(name.startswith("2026110") and name[9:13] == "0800" for name in asia), asia  # 22:00 SGT
     assert "times in America/Chicago" in outcome.summary
+
+
+def test_on_call_backtests_before_the_preflight_and_the_lead_answers_its_red_lines_then_decides_yes(
+    outcome: Outcome,
+) -> None:
+    """The preflight asks for triggers backtested with no red line; the sim's history has red lines on
+    purpose: the summary shows them, the check is red and links the report, and lee lets that one
+    check pass with a reason naming each line's cause before the team decides YES."""
+    transcript = written(outcome, "transcript.txt")
+    backtest = transcript.index("sam> /ion backtest 3")
+    gate = transcript.index("lee> /ion gonogo preflight")
+    override = transcript.index("lee> /ion override preflight 6 Red lines known:")
+    yes = transcript.index("lee> click YES - Proceed with Week 17 implementation")
+    assert backtest < gate < override < yes
+    summary = transcript[backtest:gate]
+    assert "Backtest of week17 on production, 3 weeks of history: 30 conditions, 4 red" in summary
+    assert "p95_latency_ms > 100 for 5m would have fired 2 times in 3 weeks, every Monday 09:05-09:30" in summary
+    assert "db_replication_lag_ms > 500 for 2m had no data 4.8 % of the time (23h58m): it is blind" in summary
+    report = summary.split("Report: ")[1].split(" ")[0]  # the uploaded report's file
+    uploaded = next(p for p in outcome.written if p.name == f"{report}-backtest.md")  # in --out's files/
+    assert uploaded.read_text(encoding="utf-8").startswith("# Backtest: week17, production")
+    card = transcript[gate:override]
+    assert "❌ Triggers backtested in the last 7 days with no red line: 4 (threshold 0)" in card
+    assert "answer each line with /ion override preflight 6 REASON" in card
+    assert f"every Monday 09:05-09:30: a batch job? ({report})" in card
+    answered = transcript[override:yes]
+    assert (
+        "overridden by lee: Red lines known: p95_latency_ms > 100 for 5m and p95_latency_ms <= baseline over 24h: "
+        "batch job, every Monday 09:00-09:20; db_replication_lag_ms > 500 for 2m and db_replication_lag_ms < 100: "
+        "lag exporter down for a day, Wed 21 Oct 00:00. Thresholds kept, on-call briefed."
+    ) in answered
+    assert "Decision: YES by lee" in transcript[yes:]
+    assert not [p for p in outcome.problems if "override" in p]  # and it is in the audit log (verify.py)

@@ -70,6 +70,20 @@ def test_approvals_ticks_and_the_rollback_are_marks_at_their_stored_times(served
     assert 'data-gate="preflight"' in html and "YES</b>" in html  # the decision point and its outcome
 
 
+def test_a_health_check_let_pass_is_shown_under_its_decision_point_and_in_the_audit(
+    served: Served, run_id: str
+) -> None:
+    """The simulated lead answers the backtest's red lines at the preflight (bot/simulate/backtest_story.py)."""
+    _, html, _ = get(served, f"/runs/{run_id}")
+    preflight = unescape(html).split('data-gate="preflight"')[1].split('data-gate="gonogo.day3"')[0]
+    assert (
+        '<li class="override">⚠ Triggers backtested in the last 7 days with no red line: overridden by lee: '
+        "Red lines known: p95_latency_ms > 100 for 5m"
+    ) in preflight
+    _, audit, _ = get(served, f"/runs/{run_id}/audit?step=preflight")
+    assert "gate check overridden" in audit and "Thresholds kept, on-call briefed." in unescape(audit)
+
+
 def test_the_step_page_shows_the_plan_diff_the_snapshots_and_the_verification(served: Served, run_id: str) -> None:
     status, html, _ = get(served, f"/runs/{run_id}/steps/day2.1")
     assert status == 200
