@@ -92,11 +92,12 @@ class DeliveryStore(StoreBase):
             claimed = await self._claim_in(session, dedupe_key, owner, hold)
             return await self._message_of(session, dedupe_key), claimed
 
-    def stage(
+    async def stage(
         self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
     ) -> tuple[OutboxMessage, Rider]:
         """The message as ``enqueue_and_claim`` would store it for ``owner``, and the rider that
-        writes it so in the transaction of a delivery's claim (True when it wrote a new row)."""
+        writes it so in the transaction of a delivery's claim (True when it wrote a new row).
+        Nothing is written now."""
         values = self._held_values(channel, payload, dedupe_key, owner, hold)
 
         async def ride(session: AsyncSession) -> bool:

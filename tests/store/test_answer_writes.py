@@ -34,7 +34,7 @@ async def test_a_claim_writes_its_answer_and_its_riders_in_its_own_transaction(s
     with deliveries.handling("trigger:1", "U1") as delivery:
         assert delivery is not None
         delivery.answer = "There is no run in this channel."
-        message, rider = store.stage("C", reply("There is no run in this channel."), "ephemeral|1", "me", HOLD)
+        message, rider = await store.stage("C", reply("There is no run in this channel."), "ephemeral|1", "me", HOLD)
         delivery.riders.append(rider)
         await store.take_delivery()
     assert delivery.owned and delivery.kept == delivery.answer
@@ -48,7 +48,7 @@ async def test_a_redelivery_whose_claim_is_refused_writes_none_of_its_riders(sto
         await store.take_delivery()
     with deliveries.handling("trigger:1", "U1") as again:
         assert again is not None
-        _, rider = store.stage("C", reply("again"), "ephemeral|2", "me", HOLD)
+        _, rider = await store.stage("C", reply("again"), "ephemeral|2", "me", HOLD)
         again.riders.append(rider)
         with pytest.raises(deliveries.AlreadyHandled):
             await store.take_delivery()

@@ -155,12 +155,12 @@ class Poster:
         note_answer(user, text)
         await self.ephemeral(channel, user, text_message(text), dry_run=dry_run)
 
-    def stage_say(self, channel: str, user: str, text: str, *, dry_run: bool = False) -> Staged:
+    async def stage_say(self, channel: str, user: str, text: str, *, dry_run: bool = False) -> Staged:
         """``say``, written with the claim the current delivery is about to make (a refusal's audit
         entry): one commit for the request's record and its answer. Then ``send_staged`` it."""
         note_answer(user, text)
         args = self._ephemeral_args(channel, user, text_message(text), dry_run)
-        return self._outbox.stage(EPHEMERAL, args, _ephemeral_key())
+        return await self._outbox.stage(EPHEMERAL, args, _ephemeral_key())
 
     async def send_staged(self, staged: Staged) -> None:
         await self._outbox.send_staged(staged)

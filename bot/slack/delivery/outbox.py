@@ -144,13 +144,13 @@ class Outbox:
             return message  # delivered already, or another pass (here or on a replica) is sending it
         return await self._deliver(message, claimed=True)
 
-    def stage(self, method: str, args: dict[str, JSON], dedupe_key: str) -> Staged:
+    async def stage(self, method: str, args: dict[str, JSON], dedupe_key: str) -> Staged:
         """Have the current delivery's claim, when its transaction comes (a refusal's audit entry),
         write this message too, held by this outbox: the request's effect and its reply in one
         commit. Then ``send_staged``, which also covers a claim that never came or rolled back."""
         delivery = current_delivery()
         channel = str(args.get("channel", ""))
-        message, write = self._store.stage(
+        message, write = await self._store.stage(
             channel, {"method": method, "args": args}, dedupe_key, self._owner, self._claim
         )
         staged = Staged(method, args, dedupe_key, message, delivery)

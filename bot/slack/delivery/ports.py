@@ -51,7 +51,7 @@ class OutboxStore(Protocol):
         ``answer`` (a Slack delivery's key and first answer) is kept on its row in the same transaction."""
         ...
 
-    def stage(
+    async def stage(
         self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
     ) -> tuple[OutboxMessage, Rider]:
         """The message as ``enqueue_and_claim`` would store it, held by ``owner``, and the rider that

@@ -136,7 +136,7 @@ async def answered(
 async def _refused(state: AppState, channel: str, user: str, what: str, refused: Refused) -> None:
     """The refusal said; its audit entry, the delivery's claim with this answer, and the reply's
     outbox row are one commit (the reply is staged before the audit writes, bot/store/deliveries.py)."""
-    reply = state.poster.stage_say(channel, user, refused.message, dry_run=state.dry_run)
+    reply = await state.poster.stage_say(channel, user, refused.message, dry_run=state.dry_run)
     try:
         if not refused.audited:
             await _audit_refusal(state, channel, user, what, refused)
