@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
@@ -44,6 +44,11 @@ def _held(values: dict[str, Any]) -> OutboxMessage:
     )
 
 
+# Built once (statements are rebuilt and re-keyed per call otherwise): the marks' and settings' hot paths.
+_CURRENT_IDS = select(OutboxRow.id).where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
+_VALUE = select(SettingRow.value).where(SettingRow.key == bindparam("key"))
+FORGET_EVERY = timedelta(minutes=10)  # day-old delivery rows need no forgetting at every commit
+
 _MARK = (
     update(OutboxRow.__table__)  # type: ignore[arg-type]
     .where(OutboxRow.__table__.c.id == bindparam("message_id"))
@@ -58,6 +63,8 @@ _MARK = (
 
 
 class DeliveryStore(StoreBase):
+    _forgotten_at: datetime | None = None  # when mark_many_delivered last forgot old delivery rows
+
     async def enqueue(
         self, channel: str, payload: dict[str, JSON], dedupe_key: str, *, replace: bool = False
     ) -> OutboxMessage:
@@ -195,16 +202,20 @@ class DeliveryStore(StoreBase):
 
     async def mark_many_delivered(self, marks: Sequence[tuple[str, str | None]]) -> set[str]:
         """``mark_delivered`` for several messages in one transaction (the outbox's group commit);
-        returns the ids still current. Slack deliveries older than a day are forgotten meanwhile:
-        bookkeeping goes with bookkeeping, off every answer's way."""
+        returns the ids still current. Slack deliveries older than a day are forgotten meanwhile
+        (every FORGET_EVERY): bookkeeping goes with bookkeeping, off every answer's way."""
         now = self.clock.now()
-        ids = [message_id for message_id, _ in marks]
+        forget = self._forgotten_at is None or now - self._forgotten_at >= FORGET_EVERY
         async with self._transaction(effect=False) as session:
-            current = set((await session.scalars(select(OutboxRow.id).where(OutboxRow.id.in_(ids)))).all())
+            found = await session.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
+            current = set(found.all())
             params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
             if params:
                 await session.execute(_MARK, params)
-            await deliveries.forget_old(session, now)
+            if forget:
+                await deliveries.forget_old(session, now)
+        if forget:
+            self._forgotten_at = now
         return current
 
     async def mark_failed(self, message_id: str, error: str) -> None:
@@ -255,8 +266,8 @@ class DeliveryStore(StoreBase):
 
     async def get_value(self, key: str) -> JSON | None:
         async with self._transaction() as session:
-            row = await session.get(SettingRow, key)
-            return row.value if row else None
+            value: JSON | None = await session.scalar(_VALUE, {"key": key})
+            return value
 
     async def put_value(self, key: str, value: JSON) -> None:
         async with self._transaction() as session:
