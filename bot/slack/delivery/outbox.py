@@ -9,6 +9,10 @@ resets, timeouts), releases its claim with the error recorded, so the next pass,
 ATTEMPT + the pass interval of Slack recovering, sends it once. A longer Retry-After pauses the
 later passes until it is over. Ephemeral replies are not worth a late delivery (the person has
 moved on), so they are tried once and dropped when they fail.
+
+A reply can also be staged (``stage``): the transaction that claims the request's Slack delivery
+writes it too, already held by this outbox, so a refusal's record and its reply are one commit.
+Delivered marks are group-committed (bot/slack/delivery/marks.py).
 """
 
 from __future__ import annotations
