@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.deliveries import Rider
 from bot.engine.ports import JSON
+from bot.safe_text import clean, clean_json
 from bot.slack.delivery.ports import OutboxMessage
 from bot.store import deliveries
 from bot.store.base import StoreBase
@@ -34,11 +35,12 @@ def _message(row: OutboxRow) -> OutboxMessage:
 
 
 def _held(values: dict[str, Any]) -> OutboxMessage:
-    """The message a fresh row of ``values`` is, without reading it back."""
+    """The message a fresh row of ``values`` is, without reading it back (its text cleaned as the
+    store writes it, bot/safe_text.py)."""
     return OutboxMessage(
         id=values["id"],
-        channel=values["channel"],
-        payload=dict(values["payload"]),
+        channel=clean(values["channel"]),
+        payload=clean_json(dict(values["payload"])),
         dedupe_key=values["dedupe_key"],
         created_at=values["created_at"],
     )

@@ -87,3 +87,9 @@ async def test_marks_in_one_commit_mark_the_current_messages_and_forget_day_old_
     ]
     assert all(rows[m.id].delivered_at == clock.now() for m in (first, second))
     assert await delivery_rows(store) == []
+
+
+async def test_a_message_held_as_written_carries_its_text_as_stored(store: SqlStore) -> None:
+    message, _ = await store.enqueue_and_claim("C", reply("a NUL \x00 and a lone \ud800"), "ephemeral|1", "me", HOLD)
+    [row] = await outbox_rows(store)
+    assert message.payload == row.payload and "\x00" not in str(message.payload)
