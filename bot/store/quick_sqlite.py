@@ -42,6 +42,10 @@ class QuickConnection(aiosqlite.core.Connection):
 
 def quick_connect(database: str, **kwargs: Any) -> QuickConnection:
     """SQLAlchemy's aiosqlite dialect calls this as it would ``aiosqlite.connect`` (see db.py). The
-    connection is used from two threads, one call at a time, so sqlite3's same-thread check is off."""
+    connection is used from two threads, one call at a time, so sqlite3's same-thread check is off.
+    Its thread is a daemon, as the dialect makes aiosqlite's own (it skips that for a creator): a
+    connection never closed must not keep the process from exiting."""
     options = {**kwargs, "check_same_thread": False}
-    return QuickConnection(lambda: sqlite3.connect(database, **options), 64)
+    connection = QuickConnection(lambda: sqlite3.connect(database, **options), 64)
+    connection._thread.daemon = True
+    return connection

@@ -15,7 +15,7 @@ import pytest
 
 from bot.engine.clock import VirtualClock
 from bot.store.db import create_engine_for
-from bot.store.quick_sqlite import never_waits
+from bot.store.quick_sqlite import never_waits, quick_connect
 from bot.store.repository import SqlStore
 from tests.store.conftest import T0, sqlite_url
 
@@ -82,3 +82,11 @@ def test_only_calls_that_cannot_wait_on_the_lock_are_made_at_once(tmp_path: Path
     assert not never_waits(connection.rollback)  # a rollback with work to undo goes to the thread
     connection.rollback()
     connection.close()
+
+
+async def test_a_connection_never_closed_does_not_keep_the_process_from_exiting(tmp_path: Path) -> None:
+    connection = await quick_connect(str(tmp_path / "x.db"))
+    try:
+        assert connection._thread.daemon
+    finally:
+        await connection.close()
