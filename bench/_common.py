@@ -198,6 +198,11 @@ class ServedProcess:
         self.started_at = 0.0
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id once started (to read its CPU time from /proc)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def workdir(self) -> Path:
         """A private directory for the child (its SQLite file), removed on exit."""
         return self._workdir

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from _common import (
@@ -50,9 +52,23 @@ class Level:
     in_flight: int
     seconds: list[float]
     lost: int
+    cpu: float | None = None  # the server's CPU seconds over the level (None where /proc cannot tell)
 
     def p(self, pct: float) -> float:
         return percentile(self.seconds, pct)
+
+    def cpu_per_answer(self) -> float | None:
+        return self.cpu / len(self.seconds) if self.cpu is not None and self.seconds else None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux /proc); None elsewhere. Unlike the
+    latencies, it hardly moves when other work shares the machine, so the ratio is a steadier proxy."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def command_body(text: str, user: str) -> str:
@@ -125,7 +141,15 @@ async def measure(slack: SlackApiThread, server: ServedProcess, tag: str, args: 
         await server.wait_healthy(path="/readyz" if tag == "B" else "/healthz")
         url = server.url + "/slack/events"
         await level(slack, url, tag + "W", 1, 10)  # warm up: first imports and auth.test, not measured
-        return [await level(slack, url, tag, n, args.requests) for n in args.levels]
+        levels = []
+        for n in args.levels:
+            before = cpu_seconds(server.pid)
+            measured = await level(slack, url, tag, n, args.requests)
+            await asyncio.sleep(0.2)  # the bot's work after the reply (its delivered mark) belongs to the level
+            after = cpu_seconds(server.pid)
+            used = after - before if before is not None and after is not None else None
+            levels.append(Level(measured.in_flight, measured.seconds, measured.lost, used))
+        return levels
 
 
 def server(name: str, argv: list[str], api_url: str, extra: dict[str, str]) -> ServedProcess:
@@ -153,6 +177,7 @@ async def run(args: argparse.Namespace) -> None:
             Figure(f"{n} in flight: ionbot p50 / p99", f"{ms(ours.p(50))} / {ms(ours.p(99))}"),
             Figure(f"{n} in flight: Bolt p50 / p99", f"{ms(theirs.p(50))} / {ms(theirs.p(99))}"),
             Figure(f"{n} in flight: p99 ratio (ionbot / Bolt)", f"{ratio:.2f}", "<= 3", ratio <= 3),
+            Figure(f"{n} in flight: server CPU per answer (ionbot / Bolt)", cpu_figure(ours, theirs)),
             Figure(
                 f"{n} in flight: unanswered (ionbot / Bolt)",
                 f"{ours.lost} / {theirs.lost}",
@@ -161,12 +186,22 @@ async def run(args: argparse.Namespace) -> None:
             ),
         ]
     notes = [
+        "CPU per answer is the server process's user + system time over the level (/proc, 10 ms ticks) "
+        "divided by its answers: a steadier figure than the latencies on a shared machine.",
         "The clock starts as the request is sent and stops when chat.postEphemeral for that user reaches "
         "the fake Web API (it records the arrival time on its own thread, in this process).",
         "The bot has no run in the channel, so it answers from the database that there is none; ten "
         "requests warm each server up first.",
     ]
     print_report(TITLE, figures, notes)
+
+
+def cpu_figure(ours: Level, theirs: Level) -> str:
+    mine, bolt = ours.cpu_per_answer(), theirs.cpu_per_answer()
+    if mine is None or bolt is None:
+        return "not measurable here (no /proc)"
+    ratio = f" ({mine / bolt:.1f}x)" if bolt else ""
+    return f"{ms(mine)} / {ms(bolt)}{ratio}"
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:

@@ -9,12 +9,18 @@ delivery of the same request took it first. ``DeliveryLedger`` is the port the c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.engine.ports import Actor
+
+# A write of the store's own (its session passed in) made in the transaction that takes the delivery.
+Rider = Callable[[Any], Awaitable[bool]]
 
 
 @dataclass
@@ -26,6 +32,10 @@ class Delivery:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     owned: bool = False  # its row is committed: later transactions need no claim
     answer: str | None = None  # the first sentence said to ``user``, stored when the handler ends
+    kept: str | None = None  # the answer its row holds (written with the claim or with the reply)
+    actor: Actor | None = None  # who sent it, once the chat layer resolved them (a refusal's audit reuses it)
+    # Writes that go with the claim, in its transaction (a refusal's reply: one commit, not three).
+    riders: list[Rider] = field(default_factory=list)
 
 
 _CURRENT: ContextVar[Delivery | None] = ContextVar("ion_slack_delivery", default=None)
@@ -47,6 +57,21 @@ def handling(key: str | None, user: str) -> Iterator[Delivery | None]:
         yield delivery
     finally:
         _CURRENT.reset(token)
+
+
+def answer_to_keep() -> tuple[str, str] | None:
+    """(key, answer) of the current delivery when its row is taken and does not hold its first answer yet."""
+    delivery = _CURRENT.get()
+    if delivery is None or not delivery.owned or delivery.answer is None or delivery.kept == delivery.answer:
+        return None
+    return delivery.key, delivery.answer
+
+
+def answer_kept(answer: tuple[str, str]) -> None:
+    """``answer`` (from ``answer_to_keep``) is committed on its delivery's row: nothing more to store."""
+    delivery = _CURRENT.get()
+    if delivery is not None and delivery.key == answer[0]:
+        delivery.kept = answer[1]
 
 
 @contextmanager

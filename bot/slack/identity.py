@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.delegation import Delegations
+from bot.engine.deliveries import current_delivery
 from bot.engine.permissions import Policy
 from bot.engine.ports import Actor, Clock
 from bot.slack.command_people import PersonLookup
@@ -46,9 +47,16 @@ class Directory:
         self._names: dict[str, str] = {}
 
     async def actor(self, user_id: str, name: str | None = None) -> Actor:
+        """Who ``user_id`` is now; the Slack delivery being handled for them remembers it, so its
+        refusal's audit entry needs no second look-up (bot/slack/listeners/__init__.py)."""
         groups = [g for g in await self._configured_groups() if user_id in await self.members(g)]
         actor = self._policy.actor(user_id, name or await self.name(user_id), groups)
-        return await self.delegations.with_delegated_roles(actor) if self.delegations is not None else actor
+        if self.delegations is not None:
+            actor = await self.delegations.with_delegated_roles(actor)
+        delivery = current_delivery()
+        if delivery is not None and delivery.user == user_id:
+            delivery.actor = actor
+        return actor
 
     async def user_id(self, person: PersonRef) -> str:
         """A person named in a command: picked (their id), or typed by name and looked up (command_people.py)."""

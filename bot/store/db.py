@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot import safe_text
 from bot.store.inline_sqlite import inline_connector
+from bot.store.quick_sqlite import quick_connect
 from bot.store.text_guard import guard_text
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ion.db"
@@ -97,7 +98,16 @@ def create_engine_for(
         _configure_sqlite(engine, throwaway)
         if not throwaway and parsed.database not in (None, "", ":memory:"):
             _never_recreate(engine, Path(str(parsed.database)))
+            _quick_calls(engine)  # after _never_recreate: its "rw" URI is what this one opens
     return engine
+
+
+def _quick_calls(engine: AsyncEngine) -> None:
+    """Connections whose calls that never wait skip aiosqlite's thread (bot/store/quick_sqlite.py)."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        return dialect.dbapi.connect(*cargs, async_creator_fn=quick_connect, **cparams)
 
 
 def _never_recreate(engine: AsyncEngine, path: Path) -> None:

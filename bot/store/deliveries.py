@@ -9,6 +9,10 @@ effect or not at all: a crash in between loses neither, and the next delivery do
 A second delivery's first write finds the row taken by another: its transaction rolls back and
 ``AlreadyHandled`` carries when the first was handled and what it answered. Later transactions of
 the delivery that took the row (and tasks it started) know they own it and pay nothing more.
+
+What is known when the row is taken goes in with it, in the same transaction: the first answer
+(a refusal's, noted before its audit entry is written) and the delivery's riders (its reply's
+outbox row), so a refused request is one commit, not one each for the claim, answer and reply.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ __all__ = [
     "claim",
     "count_writes",
     "current_delivery",
+    "forget_old",
     "handling",
+    "keep_answer",
     "note_answer",
     "outside_delivery",
     "store_answer",
@@ -66,10 +72,20 @@ async def writes_so_far(session: AsyncSession) -> int:
 async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert: Any) -> None:
     """Take ``delivery``'s row in this transaction, or raise AlreadyHandled when another delivery has it.
 
-    ``insert`` is the store's INSERT ... ON CONFLICT DO NOTHING (True when it wrote the row).
+    ``insert`` is the store's INSERT ... ON CONFLICT DO NOTHING (True when it wrote the row). The
+    row holds the first answer when it is known already, and the delivery's riders write with it.
     """
-    values = {"key": delivery.key, "owner": delivery.token, "user_id": delivery.user, "claimed_at": now}
+    values = {
+        "key": delivery.key,
+        "owner": delivery.token,
+        "user_id": delivery.user,
+        "claimed_at": now,
+        "answer": delivery.answer,
+    }
     if await insert(session, values):
+        delivery.kept = delivery.answer  # counts once the caller commits and marks the delivery owned
+        for rider in list(delivery.riders):
+            await rider(session)
         return
     row = (await session.execute(select(DeliveryRow).where(DeliveryRow.key == delivery.key))).scalar_one()
     if row.owner != delivery.token:
@@ -87,7 +103,17 @@ async def taken_by_another(session: AsyncSession, delivery: Delivery) -> Already
 async def store_answer(session: AsyncSession, key: str, answer: str, now: datetime) -> None:
     """Keep ``answer`` on the row, and forget rows older than KEEP (here, not in the effect's
     transaction: that one stays as short as it was)."""
-    await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))
+    await forget_old(session, now)
+    await keep_answer(session, key, answer)
+
+
+async def keep_answer(session: AsyncSession, key: str, answer: str) -> None:
+    """Keep ``answer`` on the row, unless it holds one already (the first answer is the one kept)."""
     await session.execute(
         update(DeliveryRow).where(DeliveryRow.key == key, DeliveryRow.answer.is_(None)).values(answer=answer)
     )
+
+
+async def forget_old(session: AsyncSession, now: datetime) -> None:
+    """Rows older than KEEP: Slack stopped sending their requests again long before."""
+    await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))

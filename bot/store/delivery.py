@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.engine.deliveries import Rider
 from bot.engine.ports import JSON
+from bot.safe_text import clean, clean_json
 from bot.slack.delivery.ports import OutboxMessage
+from bot.store import deliveries
 from bot.store.base import StoreBase
 from bot.store.tables import OutboxRow, PostClaimRow, SettingRow
 
@@ -30,7 +34,39 @@ def _message(row: OutboxRow) -> OutboxMessage:
     )
 
 
+def _held(values: dict[str, Any]) -> OutboxMessage:
+    """The message a fresh row of ``values`` is, without reading it back (its text cleaned as the
+    store writes it, bot/safe_text.py)."""
+    return OutboxMessage(
+        id=values["id"],
+        channel=clean(values["channel"]),
+        payload=clean_json(dict(values["payload"])),
+        dedupe_key=values["dedupe_key"],
+        created_at=values["created_at"],
+    )
+
+
+# Built once (statements are rebuilt and re-keyed per call otherwise): the marks' and settings' hot paths.
+_CURRENT_IDS = select(OutboxRow.id).where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
+_VALUE = select(SettingRow.value).where(SettingRow.key == bindparam("key"))
+FORGET_EVERY = timedelta(minutes=10)  # day-old delivery rows need no forgetting at every commit
+
+_MARK = (
+    update(OutboxRow.__table__)  # type: ignore[arg-type]
+    .where(OutboxRow.__table__.c.id == bindparam("message_id"))
+    .values(
+        delivered_at=bindparam("at"),
+        delivered_ts=bindparam("ts"),
+        attempts=OutboxRow.__table__.c.attempts + 1,
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
 class DeliveryStore(StoreBase):
+    _forgotten_at: datetime | None = None  # when mark_many_delivered last forgot old delivery rows
+
     async def enqueue(
         self, channel: str, payload: dict[str, JSON], dedupe_key: str, *, replace: bool = False
     ) -> OutboxMessage:
@@ -49,13 +85,49 @@ class DeliveryStore(StoreBase):
         hold: timedelta,
         *,
         replace: bool = False,
+        answer: tuple[str, str] | None = None,
     ) -> tuple[OutboxMessage, bool]:
         """``enqueue`` then ``claim`` in one transaction (the send-now path: one round trip, not two);
-        True when ``owner`` now holds the message."""
+        True when ``owner`` now holds the message. A new key's row is written already held, in one
+        statement, and not read back. ``answer`` (a delivery's key and first answer) is kept with it."""
         async with self._transaction(effect=False) as session:
+            if answer is not None:
+                await deliveries.keep_answer(session, *answer)
+            if not replace:
+                values = self._held_values(channel, payload, dedupe_key, owner, hold)
+                if await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict="nothing"):
+                    return _held(values), True
             await self._store_message(session, channel, payload, dedupe_key, replace)
             claimed = await self._claim_in(session, dedupe_key, owner, hold)
             return await self._message_of(session, dedupe_key), claimed
+
+    async def stage(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
+    ) -> tuple[OutboxMessage, Rider]:
+        """The message as ``enqueue_and_claim`` would store it for ``owner``, and the rider that
+        writes it so in the transaction of a delivery's claim (True when it wrote a new row).
+        Nothing is written now."""
+        values = self._held_values(channel, payload, dedupe_key, owner, hold)
+
+        async def ride(session: AsyncSession) -> bool:
+            return await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict="nothing")
+
+        return _held(values), ride
+
+    def _held_values(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
+    ) -> dict[str, Any]:
+        now = self.clock.now()
+        return {
+            "id": uuid.uuid4().hex,
+            "channel": channel,
+            "payload": payload,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+            "attempts": 0,
+            "claimed_by": owner,
+            "claimed_until": now + hold,
+        }
 
     async def _store_message(
         self, session: AsyncSession, channel: str, payload: dict[str, JSON], dedupe_key: str, replace: bool
@@ -130,6 +202,24 @@ class DeliveryStore(StoreBase):
             )
             return marked.first() is not None
 
+    async def mark_many_delivered(self, marks: Sequence[tuple[str, str | None]]) -> set[str]:
+        """``mark_delivered`` for several messages in one transaction (the outbox's group commit);
+        returns the ids still current. Slack deliveries older than a day are forgotten meanwhile
+        (every FORGET_EVERY): bookkeeping goes with bookkeeping, off every answer's way."""
+        now = self.clock.now()
+        forget = self._forgotten_at is None or now - self._forgotten_at >= FORGET_EVERY
+        async with self._transaction(effect=False) as session:
+            found = await session.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
+            current = set(found.all())
+            params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
+            if params:
+                await session.execute(_MARK, params)
+            if forget:
+                await deliveries.forget_old(session, now)
+        if forget:
+            self._forgotten_at = now
+        return current
+
     async def mark_failed(self, message_id: str, error: str) -> None:
         async with self._transaction(effect=False) as session:
             await session.execute(
@@ -178,8 +268,8 @@ class DeliveryStore(StoreBase):
 
     async def get_value(self, key: str) -> JSON | None:
         async with self._transaction() as session:
-            row = await session.get(SettingRow, key)
-            return row.value if row else None
+            value: JSON | None = await session.scalar(_VALUE, {"key": key})
+            return value
 
     async def put_value(self, key: str, value: JSON) -> None:
         async with self._transaction() as session:

@@ -21,7 +21,7 @@ from bot.engine.ports import JSON, KeyValueStore
 from bot.slack.blocks.kit import Message, context
 from bot.slack.blocks.limits import FALLBACK_TEXT, clamp
 from bot.slack.blocks.mrkdwn import Mrkdwn, escape
-from bot.slack.delivery.outbox import Outbox
+from bot.slack.delivery.outbox import EPHEMERAL, Outbox, Staged
 from bot.slack.delivery.ports import OutboxMessage
 
 DRY_RUN_MARK = "DRY RUN"
@@ -32,6 +32,10 @@ UNUSED_PART = "(The card above is shorter now; this part of it is no longer used
 
 def card_key(kind: str, run_id: str, scope: str) -> str:
     return f"slack.card.{kind}.{run_id}.{scope}"
+
+
+def _ephemeral_key() -> str:
+    return f"ephemeral|{uuid.uuid4().hex}"  # a reply is its own message: nothing to deduplicate
 
 
 def _at_key(channel: str, ts: str) -> str:
@@ -140,15 +144,30 @@ class Poster:
         return await self._outbox.send("chat.update", args, f"update|{channel}|{ts}", replace=True)
 
     async def ephemeral(self, channel: str, user: str, message: Message, *, dry_run: bool = False) -> None:
-        part = message.parts()[0]
-        args: dict[str, JSON] = {"channel": channel, "user": user, **self._args(part, dry_run)}
-        await self._outbox.send("chat.postEphemeral", args, f"ephemeral|{uuid.uuid4().hex}")
+        await self._outbox.send(EPHEMERAL, self._ephemeral_args(channel, user, message, dry_run), _ephemeral_key())
+
+    def _ephemeral_args(self, channel: str, user: str, message: Message, dry_run: bool) -> dict[str, JSON]:
+        return {"channel": channel, "user": user, **self._args(message.parts()[0], dry_run)}
 
     async def say(self, channel: str, user: str, text: str, *, dry_run: bool = False) -> None:
         """An ephemeral sentence to one person (the first one is what a redelivery of the request
         being handled is answered with)."""
         note_answer(user, text)
         await self.ephemeral(channel, user, text_message(text), dry_run=dry_run)
+
+    async def stage_say(self, channel: str, user: str, text: str, *, dry_run: bool = False) -> Staged:
+        """``say``, written with the claim the current delivery is about to make (a refusal's audit
+        entry): one commit for the request's record and its answer. Then ``send_staged`` it."""
+        note_answer(user, text)
+        args = self._ephemeral_args(channel, user, text_message(text), dry_run)
+        return await self._outbox.stage(EPHEMERAL, args, _ephemeral_key())
+
+    async def send_staged(self, staged: Staged) -> None:
+        await self._outbox.send_staged(staged)
+
+    def unstage(self, staged: Staged) -> None:
+        """A staged sentence that will not be said after all."""
+        self._outbox.unstage(staged)
 
     async def where(self, track: str) -> tuple[str, str] | None:
         """(channel, ts) of a tracked message, once delivered."""

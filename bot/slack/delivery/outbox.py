@@ -9,6 +9,10 @@ resets, timeouts), releases its claim with the error recorded, so the next pass,
 ATTEMPT + the pass interval of Slack recovering, sends it once. A longer Retry-After pauses the
 later passes until it is over. Ephemeral replies are not worth a late delivery (the person has
 moved on), so they are tried once and dropped when they fail.
+
+A reply can also be staged (``stage``): the transaction that claims the request's Slack delivery
+writes it too, already held by this outbox, so a refusal's record and its reply are one commit.
+Delivered marks are group-committed (bot/slack/delivery/marks.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,10 +34,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.clock import Timer
+from bot.engine.deliveries import Delivery, Rider, answer_kept, answer_to_keep, current_delivery
 from bot.engine.errors import StoreUnavailable
 from bot.engine.lease import new_owner_id
 from bot.engine.ports import JSON, Clock
 from bot.slack.delivery.api_failures import ApiFailure, BriefRateLimitRetryHandler, describe
+from bot.slack.delivery.marks import DeliveredMarks
 from bot.slack.delivery.ports import OutboxMessage, OutboxStore
 
 log = structlog.get_logger(__name__)
@@ -65,6 +72,19 @@ def with_retries(client: AsyncWebClient, *, rate_limit_retries: int = 3, server_
     return client
 
 
+@dataclass
+class Staged:
+    """A message set to be written with the current delivery's claim (``Outbox.stage``)."""
+
+    method: str
+    args: dict[str, JSON]
+    dedupe_key: str
+    message: OutboxMessage  # as the claim's transaction writes it, held by this outbox
+    delivery: Delivery | None
+    rider: Rider | None = None
+    written: bool = False  # the rider wrote it (committed once the delivery is owned)
+
+
 class Outbox:
     """Enqueue with a dedupe key, then deliver; ``deliver_pending`` is the later pass.
 
@@ -94,6 +114,7 @@ class Outbox:
         self._resume_at: datetime | None = None  # Slack's Retry-After: later passes wait until then
         self._on_delivered: list[Delivered] = []
         self._routes: dict[str, Sender] = {}
+        self._marks = DeliveredMarks(store.mark_many_delivered)
 
     @property
     def client(self) -> AsyncWebClient:
@@ -117,12 +138,47 @@ class Outbox:
         payload: dict[str, JSON] = {"method": method, "args": args}
         if self.rate_limited() and method in LATER_OK:  # Slack asked us to wait: the later pass sends it
             return await self._store.enqueue(channel, payload, dedupe_key, replace=replace)
+        answer = answer_to_keep()  # the request's first answer rides along, if its row lacks it
         message, claimed = await self._store.enqueue_and_claim(
-            channel, payload, dedupe_key, self._owner, self._claim, replace=replace
+            channel, payload, dedupe_key, self._owner, self._claim, replace=replace, answer=answer
         )
+        if answer is not None:
+            answer_kept(answer)
         if not claimed:
             return message  # delivered already, or another pass (here or on a replica) is sending it
         return await self._deliver(message, claimed=True)
+
+    async def stage(self, method: str, args: dict[str, JSON], dedupe_key: str) -> Staged:
+        """Have the current delivery's claim, when its transaction comes (a refusal's audit entry),
+        write this message too, held by this outbox: the request's effect and its reply in one
+        commit. Then ``send_staged``, which also covers a claim that never came or rolled back."""
+        delivery = current_delivery()
+        channel = str(args.get("channel", ""))
+        message, write = await self._store.stage(
+            channel, {"method": method, "args": args}, dedupe_key, self._owner, self._claim
+        )
+        staged = Staged(method, args, dedupe_key, message, delivery)
+        if delivery is not None and not delivery.owned:
+
+            async def ride(session: Any) -> bool:
+                staged.written = await write(session)
+                return staged.written
+
+            staged.rider = ride
+            delivery.riders.append(ride)
+        return staged
+
+    async def send_staged(self, staged: Staged) -> OutboxMessage:
+        """Deliver a staged message: the copy the claim committed, else stored and sent as ``send`` does."""
+        self.unstage(staged)
+        if staged.written and staged.delivery is not None and staged.delivery.owned:
+            return await self._deliver(staged.message, claimed=True)
+        return await self.send(staged.method, staged.args, staged.dedupe_key)
+
+    def unstage(self, staged: Staged) -> None:
+        """The claim no longer takes it along (it was sent, or will not be)."""
+        if staged.delivery is not None and staged.rider in staged.delivery.riders:
+            staged.delivery.riders.remove(staged.rider)
 
     async def deliver_pending(self, limit: int = 50) -> int:
         """The later pass: try every undelivered message once, oldest first; returns how many went out."""
@@ -186,7 +242,7 @@ class Outbox:
                 self._resume_at = self._clock.now() + timedelta(seconds=failure.retry_after)
             return await self._failed(message, method, failure)
         ts = response.get("ts") or response.get("message_ts")
-        if not await self._store.mark_delivered(message.id, str(ts) if ts else None):
+        if not await self._marks.mark(message.id, str(ts) if ts else None):
             return message, False
         delivered = dataclasses.replace(
             message,

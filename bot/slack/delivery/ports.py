@@ -3,10 +3,12 @@ that find a card's messages again. Declared here, by their one consumer; bot/sto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.engine.deliveries import Rider
 from bot.engine.ports import JSON
 from bot.engine.ports import KeyValueStore as KeyValueStore
 
@@ -43,8 +45,17 @@ class OutboxStore(Protocol):
         hold: timedelta,
         *,
         replace: bool = False,
+        answer: tuple[str, str] | None = None,
     ) -> tuple[OutboxMessage, bool]:
-        """``enqueue`` and ``claim`` as one: the message, and whether ``owner`` now holds it."""
+        """``enqueue`` and ``claim`` as one: the message, and whether ``owner`` now holds it.
+        ``answer`` (a Slack delivery's key and first answer) is kept on its row in the same transaction."""
+        ...
+
+    async def stage(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
+    ) -> tuple[OutboxMessage, Rider]:
+        """The message as ``enqueue_and_claim`` would store it, held by ``owner``, and the rider that
+        writes it in the transaction of the current delivery's claim (bot/engine/deliveries.py)."""
         ...
 
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
@@ -60,6 +71,10 @@ class OutboxStore(Protocol):
 
     async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
         """Delivered and released; False when the message was replaced meanwhile (still pending)."""
+        ...
+
+    async def mark_many_delivered(self, marks: Sequence[tuple[str, str | None]]) -> set[str]:
+        """``mark_delivered`` for each (id, ts) in one transaction; the ids still current."""
         ...
 
     async def mark_failed(self, message_id: str, error: str) -> None: ...

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from bot.engine.deliveries import AlreadyHandled, Delivery, handling
+from bot.engine.deliveries import AlreadyHandled, Delivery, current_delivery, handling
 from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.ports import Actor
 from bot.engine.records import Run
@@ -134,13 +134,17 @@ async def answered(
 
 
 async def _refused(state: AppState, channel: str, user: str, what: str, refused: Refused) -> None:
+    """The refusal said; its audit entry, the delivery's claim with this answer, and the reply's
+    outbox row are one commit (the reply is staged before the audit writes, bot/store/deliveries.py)."""
+    reply = await state.poster.stage_say(channel, user, refused.message, dry_run=state.dry_run)
     try:
         if not refused.audited:
             await _audit_refusal(state, channel, user, what, refused)
     except AlreadyHandled as handled:  # the refusal of a redelivery: its first answer is the one to give
+        state.poster.unstage(reply)
         await _again(state, channel, user, handled)
         return
-    await state.poster.say(channel, user, refused.message, dry_run=state.dry_run)
+    await state.poster.send_staged(reply)
 
 
 async def _failed_as_a_redelivery(state: AppState, channel: str, user: str) -> bool:
@@ -166,8 +170,8 @@ async def _again(state: AppState, channel: str, user: str, handled: AlreadyHandl
 
 async def _keep_answer(state: AppState, delivery: Delivery | None) -> None:
     """The delivery's first answer, for its redeliveries; a failure to keep it only loses that."""
-    if delivery is None or not delivery.owned or delivery.answer is None:
-        return
+    if delivery is None or not delivery.owned or delivery.answer is None or delivery.kept == delivery.answer:
+        return  # nothing to keep, or kept already (with the claim, or with the reply's outbox row)
     try:
         await state.deps.deliveries.delivery_answered(delivery.key, delivery.answer)
     except Exception:
@@ -177,7 +181,8 @@ async def _keep_answer(state: AppState, delivery: Delivery | None) -> None:
 async def _audit_refusal(state: AppState, channel: str, user: str, what: str, refused: Refused) -> None:
     """A refusal made in the chat layer (an unknown runbook, a stale card) is on the record too."""
     try:
-        actor = await state.directory.actor(user)
+        known = current_delivery()
+        actor = known.actor if known is not None and known.actor is not None else await state.directory.actor(user)
         await state.deps.rollout.record_refusal(channel, actor, what, refused.message)
         refused.audited = True
     except AlreadyHandled:

@@ -1,0 +1,92 @@
+"""The SQLite file store's connections (bot/store/quick_sqlite.py): only what may wait on the lock
+goes to aiosqlite's thread, and a write waiting on another process's lock leaves the loop free."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite.core
+import pytest
+
+from bot.engine.clock import VirtualClock
+from bot.store.db import create_engine_for
+from bot.store.quick_sqlite import never_waits, quick_connect
+from bot.store.repository import SqlStore
+from tests.store.conftest import T0, sqlite_url
+
+
+@pytest.fixture
+async def sqlite_store(migrated_sqlite_template: Path, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    path = tmp_path / "ion.db"
+    shutil.copyfile(migrated_sqlite_template, path)
+    store = SqlStore(create_engine_for(sqlite_url(path)), VirtualClock(T0))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def handed_off(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The calls that reach aiosqlite's worker thread, by name."""
+    names: list[str] = []
+    to_thread = aiosqlite.core.Connection._execute
+
+    async def recorded(self: aiosqlite.core.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        names.append(fn.__name__)
+        return await to_thread(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", recorded)
+    return names
+
+
+async def test_a_read_hands_only_its_begin_its_statement_and_its_commit_to_the_thread(
+    sqlite_store: SqlStore, handed_off: list[str]
+) -> None:
+    await sqlite_store.put_value("k", 1)
+    handed_off.clear()
+    assert await sqlite_store.get_value("k") == 1
+    assert handed_off == ["execute", "execute", "commit"]  # BEGIN IMMEDIATE, the SELECT, COMMIT
+
+
+async def test_a_write_waiting_on_another_processs_lock_leaves_the_loop_free(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "ion.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    writing = asyncio.create_task(sqlite_store.put_value("k", 1))
+    turns = 0
+    while not writing.done() and turns < 200:  # the loop keeps turning while the write waits
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns == 200 and not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await writing
+    assert await sqlite_store.get_value("k") == 1
+
+
+def test_only_calls_that_cannot_wait_on_the_lock_are_made_at_once(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    cursor = connection.cursor()
+    assert never_waits(connection.cursor) and never_waits(cursor.close) and never_waits(connection.rollback)
+    assert not never_waits(cursor.execute) and not never_waits(connection.commit)
+    assert not never_waits(cursor.fetchall)  # outside a transaction a read may still meet the lock
+    cursor.execute("BEGIN IMMEDIATE")
+    assert never_waits(cursor.fetchall)  # inside, the rows come from the snapshot it holds
+    assert not never_waits(connection.rollback)  # a rollback with work to undo goes to the thread
+    connection.rollback()
+    connection.close()
+
+
+async def test_a_connection_never_closed_does_not_keep_the_process_from_exiting(tmp_path: Path) -> None:
+    connection = await quick_connect(str(tmp_path / "x.db"))
+    try:
+        assert connection._thread.daemon
+    finally:
+        await connection.close()
