@@ -131,14 +131,15 @@ class Handover:
             refused.audited = True
             raise
         before = await self.accepted(run, night)
-        if before is None and await self._store.claim_post("handover:accept", run.id, night.isoformat()):
-            before = Accepted(actor.user_id, actor.name, now)
-            await self._store.put_value(accepted_key(run.id, night), before.to_json())
-            late = now >= self.deadline(night)
-            detail = f"{actor.name} has the night of {night:%a %d %b}" + (" (after the deadline)" if late else "")
-            await self._ctx.auditor.record(actor, AuditKind.HANDOVER_ACCEPTED, run_id=run.id, detail=detail)
-            await self._ctx.emit(run, "handover_accepted", f":white_check_mark: {detail}.")
-            return f"Thanks: you have tonight ({night:%a %d %b}); the channel knows."
+        async with self._ctx.unit_of_work():  # the claim, the acceptance and its audit entry
+            if before is None and await self._store.claim_post("handover:accept", run.id, night.isoformat()):
+                before = Accepted(actor.user_id, actor.name, now)
+                await self._store.put_value(accepted_key(run.id, night), before.to_json())
+                late = now >= self.deadline(night)
+                detail = f"{actor.name} has the night of {night:%a %d %b}" + (" (after the deadline)" if late else "")
+                await self._ctx.auditor.record(actor, AuditKind.HANDOVER_ACCEPTED, run_id=run.id, detail=detail)
+                await self._ctx.emit(run, "handover_accepted", f":white_check_mark: {detail}.")
+                return f"Thanks: you have tonight ({night:%a %d %b}); the channel knows."
         if before is None:
             return "Someone accepted the handover at this very moment; the channel says who."
         if before.user_id == actor.user_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Insert, Table
@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.engine import units
 from bot.engine.clock import SystemClock
 from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import Clock
@@ -26,6 +27,10 @@ class StoreBase:
     Inside a Slack delivery (bot/store/deliveries.py) the first transaction that writes also takes
     the delivery's row, before it commits; ``effect=False`` marks the store's own bookkeeping
     (the outbox, Socket Mode envelopes, the delivery rows), which never does.
+
+    Inside ``units.unit_of_work()`` every method instead joins one transaction of the unit (the
+    delivery's claim is taken once, at its end, when anything in it wrote), committed or rolled
+    back with it.
     """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
@@ -39,9 +44,39 @@ class StoreBase:
 
     @asynccontextmanager
     async def _transaction(self, *, effect: bool = True) -> AsyncIterator[AsyncSession]:
-        """One transaction; an unreachable or unwritable database raises ``StoreUnavailable``."""
+        """One transaction (the open unit's, inside one); an unreachable or unwritable database
+        raises ``StoreUnavailable``."""
         if self.refusing is not None:
             raise StoreUnavailable(self.refusing)
+        unit = units.current_unit()
+        if unit is not None:
+            async with self._joined(unit) as session:
+                yield session
+            return
+        async with self._own_transaction(effect) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
+        """The unit's transaction on this engine, begun by its first call (on PostgreSQL each call in a
+        savepoint of it, so a call whose error its caller handles, a taken key, leaves the rest usable)."""
+        share = unit.joined(self.engine)
+        if share is None:
+            share = _UnitShare(self)
+            await share.begin()
+            unit.join(self.engine, share)
+        assert isinstance(share, _UnitShare)
+        if self.engine.dialect.name != "postgresql":
+            yield share.session  # a failed statement leaves a SQLite transaction usable
+            return
+        async with share.session.begin_nested():  # one that fails (and is caught) must not poison the unit
+            yield share.session
+
+    def _forget_uncommitted(self) -> None:
+        """A unit rolled back: what was read or learnt inside it is no longer true (caches override this)."""
+
+    @asynccontextmanager
+    async def _own_transaction(self, effect: bool) -> AsyncIterator[AsyncSession]:
         try:
             async with self._delivery_transaction(effect) as session:
                 yield session
@@ -79,7 +114,11 @@ class StoreBase:
             return
         async with self._transaction(effect=False) as session:
             await deliveries.claim(session, delivery, self.clock.now(), self._insert_delivery)
-        delivery.owned = True
+
+        async def owned() -> None:
+            delivery.owned = True
+
+        await units.after_commit(owned)  # inside a unit, the claim is the delivery's once the unit commits
 
     async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
         return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
@@ -116,6 +155,32 @@ class StoreBase:
             _upsert_statement(self.engine.dialect.name, table, tuple(values), tuple(keys), on_conflict), values
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+class _UnitShare:
+    """One store's transaction inside a unit of work: the store's usual transaction (the delivery
+    claim, the outage errors) held open until the unit ends."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+        self._stack = AsyncExitStack()
+        self.session: AsyncSession
+
+    async def begin(self) -> None:
+        self.session = await self._stack.enter_async_context(self._store._own_transaction(effect=True))
+
+    async def commit(self) -> None:
+        try:
+            await self._stack.aclose()
+        except BaseException:
+            self._store._forget_uncommitted()
+            raise
+
+    async def rollback(self, error: BaseException) -> None:
+        try:
+            await self._stack.__aexit__(type(error), error, error.__traceback__)
+        finally:
+            self._store._forget_uncommitted()
 
 
 @functools.lru_cache(maxsize=256)

@@ -124,6 +124,12 @@ class Outbox:
             return message  # delivered already, or another pass (here or on a replica) is sending it
         return await self._deliver(message, claimed=True)
 
+    async def queue(self, method: str, args: dict[str, JSON], dedupe_key: str) -> OutboxMessage:
+        """Store the call once per ``dedupe_key`` without trying it: for a caller inside a unit of work
+        (no network call there), which ``send``s the same key once the unit has committed."""
+        payload: dict[str, JSON] = {"method": method, "args": args}
+        return await self._store.enqueue(str(args.get("channel", "")), payload, dedupe_key)
+
     async def deliver_pending(self, limit: int = 50) -> int:
         """The later pass: try every undelivered message once, oldest first; returns how many went out."""
         sent = 0

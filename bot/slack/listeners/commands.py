@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck
 
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
-from bot.engine.ports import Actor
+from bot.engine.ports import Actor, AlertRecord
 from bot.engine.records import Run
 from bot.slack import command_parser as c
 from bot.slack.blocks import help_message
@@ -154,9 +154,13 @@ class Command:
 
     async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
         run = await self._run(AuditKind.INCIDENT)
-        await self.rollout.incident(self.channel, cmd.text, self.actor)
-        latest = await self.rollout.latest_production_step(run.id)
-        alert = await self.deps.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
+
+        async def raise_alert(run: Run) -> AlertRecord:
+            latest = await self.rollout.latest_production_step(run.id)
+            return await self.deps.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
+
+        # The incident, its audit entry, the alert and its page: all of them, or (cut off) none, for Slack's retry.
+        _, alert = await self.rollout.declare_incident(self.channel, cmd.text, self.actor, raise_alert)
         if not alert.data.get("also_declared"):
             await self.say(f"Incident recorded (alert {alert.id}); on-call has been alerted.")
             return
