@@ -58,19 +58,20 @@ class StoreBase:
 
     @asynccontextmanager
     async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
-        """The unit's transaction on this engine, begun by its first call (on PostgreSQL each call in a
-        savepoint of it, so a call whose error its caller handles, a taken key, leaves the rest usable)."""
+        """The unit's transaction on this engine, begun by its first call; each call is a savepoint of
+        it, so a call whose error its caller handles (a taken key) undoes only itself."""
         share = unit.joined(self.engine)
         if share is None:
             share = _UnitShare(self)
             await share.begin()
             unit.join(self.engine, share)
         assert isinstance(share, _UnitShare)
-        if self.engine.dialect.name != "postgresql":
-            yield share.session  # a failed statement leaves a SQLite transaction usable
-            return
-        async with share.session.begin_nested():  # one that fails (and is caught) must not poison the unit
-            yield share.session
+        session = share.session
+        try:
+            async with session.begin_nested():  # a call that fails (and is handled) leaves the unit usable
+                yield session
+        finally:
+            session.expunge_all()  # the next call reads the rows afresh, as its own transaction would
 
     def _forget_uncommitted(self) -> None:
         """A unit rolled back: what was read or learnt inside it is no longer true (caches override this)."""
@@ -168,6 +169,14 @@ class _UnitShare:
 
     async def begin(self) -> None:
         self.session = await self._stack.enter_async_context(self._store._own_transaction(effect=True))
+        if self._store.engine.dialect.name != "sqlite":
+            return
+        connection = await self.session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        if getattr(driver, "isolation_level", None) is not None and not getattr(driver, "in_transaction", True):
+            # The driver begins its own transactions (a throwaway store) only before a write, and a
+            # savepoint before that would be a transaction of its own: begin the unit's now.
+            await connection.exec_driver_sql("BEGIN")
 
     async def commit(self) -> None:
         try:
