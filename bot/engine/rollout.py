@@ -204,12 +204,13 @@ class Rollout(Votes):
         """Tick an item (by id or card number) once its list is due; returns the step's whole status."""
         run, step = await self.command_step(channel, step_id, actor, AuditKind.TICK)
         items = step.checklist_items()
-        async with self._audited(actor, AuditKind.TICK, run, step_id):
-            guards.require(self._ctx, actor, "tick")
-            item = checklist.resolve(items, step.id, item_id)
-            await checklist.require_due(self._ctx, run, step, item)
-            await checklist.tick(self._ctx, run, step.id, items, item.id, actor)
-        await self._accept_waiting(run, step, actor)
+        async with self._ctx.unit_of_work():  # the tick, its audit entry and the lane it completes
+            async with self._audited(actor, AuditKind.TICK, run, step_id):
+                guards.require(self._ctx, actor, "tick")
+                item = checklist.resolve(items, step.id, item_id)
+                await checklist.require_due(self._ctx, run, step, item)
+                await checklist.tick(self._ctx, run, step.id, items, item.id, actor)
+            await self._accept_waiting(run, step, actor)
         return await checklist.status(self._ctx, run.id, step.id, items)
 
     async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
@@ -224,10 +225,11 @@ class Rollout(Votes):
         self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
     ) -> checklist.ChecklistStatus:
         run, step = await self.command_step(channel, step_id, actor, AuditKind.WAIVE)
-        async with self._audited(actor, AuditKind.WAIVE, run, step_id):
-            guards.require(self._ctx, actor, "waive")
-            await checklist.waive(self._ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
-        await self._accept_waiting(run, step, actor)
+        async with self._ctx.unit_of_work():  # the waiver, its audit entry and the lane it completes
+            async with self._audited(actor, AuditKind.WAIVE, run, step_id):
+                guards.require(self._ctx, actor, "waive")
+                await checklist.waive(self._ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
+            await self._accept_waiting(run, step, actor)
         return await checklist.status(self._ctx, run.id, step.id, step.checklist_items())
 
     # --- manual work -----------------------------------------------------------------------

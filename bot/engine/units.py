@@ -80,18 +80,17 @@ async def unit_of_work() -> AsyncIterator[None]:
         await _commit(unit)
     except BaseException:
         _CURRENT.reset(token)
-        await _run(unit.after_either)
+        for callback in unit.after_either:  # its error replaces the unit's, as if raised where it was asked
+            await callback()
         raise
     _CURRENT.reset(token)
-    await _run([*unit.after_either, *unit.after])
-
-
-async def _run(callbacks: list[AfterCommit]) -> None:
-    for callback in callbacks:
+    for callback in unit.after_either:
+        await callback()
+    for callback in unit.after:
         try:
             await callback()
-        except Exception:  # the unit has ended; what follows it failing must not undo the caller
-            log.exception("after-unit callback failed")
+        except Exception:  # the change is committed; its announcement failing must not undo the caller
+            log.exception("after-commit callback failed")
 
 
 async def after_commit(callback: AfterCommit) -> None:
@@ -105,7 +104,8 @@ async def after_commit(callback: AfterCommit) -> None:
 
 async def after_unit(callback: AfterCommit) -> None:
     """Run ``callback`` in its own transaction once the open unit has ended, committed or rolled
-    back (the audit entry of a refusal, which stays whatever became of the unit); now, outside one."""
+    back (the audit entry of a refusal, which stays whatever became of the unit); now, outside one.
+    An error it raises reaches the unit's caller (a redelivery's AlreadyHandled, say)."""
     unit = current_unit()
     if unit is None:
         await callback()

@@ -11,6 +11,7 @@ from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor, AlertRecord
 from bot.engine.records import Run
+from bot.engine.units import unit_of_work
 from bot.slack import command_parser as c
 from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
@@ -204,8 +205,9 @@ class Command:
         open_lanes = await self.rollout.open_lanes(run, step)
         if not open_lanes:
             raise Refused(f"{cmd.step_id} is already done or skipped everywhere; nothing was changed.")
-        for env in open_lanes:
-            await self.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
+        async with unit_of_work():  # every open lane skipped, or (cut off) none
+            for env in open_lanes:
+                await self.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
 
     async def _RollbackCommand(self, cmd: c.RollbackCommand) -> None:
         run = await self._run(AuditKind.ROLLBACK_PREVIEW)
