@@ -156,12 +156,19 @@ class Handover:
         night = self.night(run, now)
         if night is None or now < self.deadline(night) or await self.accepted(run, night) is not None:
             return done
-        if not await self._store.claim_post("handover:fallback", run.id, night.isoformat()):
-            return done
-        said = await self._apply(run, plan, night)
+        # Read before the unit: the roster may be asked over the network.
+        secondary = await self._people.members(plan.secondary) if plan.fallback == "page_secondary" else []
+        async with self._ctx.unit_of_work():  # the claim, the fallback, its page and audit entry, or none
+            if not await self._store.claim_post("handover:fallback", run.id, night.isoformat()):
+                return done
+            await self._fall_back(run, plan, night, secondary)
+        done.append(plan.fallback)
+        return done
+
+    async def _fall_back(self, run: Run, plan: HandoverPlan, night: date, secondary: list[Person]) -> None:
+        said = await self._apply(run, plan, night, secondary)
         detail = said.removeprefix(":warning: ")
         await self._ctx.auditor.record(BOT_ACTOR, AuditKind.HANDOVER_FALLBACK, run_id=run.id, detail=detail)
-        secondary = await self._people.members(plan.secondary) if plan.fallback == "page_secondary" else []
         data: dict[str, JSON] = {
             "scope": "handover",
             "environment": None,
@@ -171,10 +178,8 @@ class Handover:
             "fallback": plan.fallback,
         }
         await self._ctx.emit(run, HANDOVER_FALLBACK_EVENT, said, None, data)
-        done.append(plan.fallback)
-        return done
 
-    async def _apply(self, run: Run, plan: HandoverPlan, night: date) -> str:
+    async def _apply(self, run: Run, plan: HandoverPlan, night: date, people: list[Person]) -> str:
         shown = f"{plan.deadline:%H:%M}"
         morning = self.morning(night)
         until = f"{morning:%a %H:%M}"
@@ -187,7 +192,6 @@ class Handover:
                 f"(until {until})."
             )
         if plan.fallback == "page_secondary":
-            people = await self._people.members(plan.secondary)
             names = ", ".join(p.name for p in people) or f"nobody (no one holds {plan.secondary})"
             await self._page(run, f"Nobody accepted the overnight handover of {run.channel} by {shown}.", people)
             return f"{head}, so the secondary ({plan.secondary}: {names}) is paged and has the night."

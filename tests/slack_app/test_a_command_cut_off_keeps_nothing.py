@@ -16,7 +16,15 @@ import pytest
 from bot.engine.deliveries import current_delivery
 from bot.engine.records import StepLane
 from tests.slack_app.conftest import CHANNEL, Slack
-from tests.slack_app.test_exactly_once_per_delivery import AGAIN, CASES, Case, kept_state, slack
+from tests.slack_app.test_exactly_once_per_delivery import (
+    AGAIN,
+    CASES,
+    Case,
+    command,
+    kept_state,
+    run_started,
+    slack,
+)
 from tests.store.conftest import database_url, migrated_postgres, migrated_sqlite_template
 
 __all__ = ["database_url", "migrated_postgres", "migrated_sqlite_template", "slack"]
@@ -46,7 +54,10 @@ WRITES = (  # every store method that writes what the bot keeps (not the outbox,
     "claim_post",
 )
 EXECUTIONS = {"/ion run", "/ion rollback", "Run button", "Roll back button", "production run dialog"}
-COMMANDS = [case for case in CASES if case.name not in EXECUTIONS]
+COMMANDS = [
+    *(case for case in CASES if case.name not in EXECUTIONS),
+    Case("/ion delegate", "U0LEE", run_started, command("delegate lead <@U0DANA|dana> until tomorrow")),
+]
 
 
 class Cutoff:
