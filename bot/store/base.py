@@ -68,7 +68,8 @@ class StoreBase:
         assert isinstance(share, _UnitShare)
         session = share.session
         try:
-            async with session.begin_nested():  # a call that fails (and is handled) leaves the unit usable
+            # A savepoint: a call that fails (and is handled) leaves the unit usable.
+            async with _outage_said(), session.begin_nested():
                 yield session
         finally:
             session.expunge_all()  # the next call reads the rows afresh, as its own transaction would
@@ -78,15 +79,8 @@ class StoreBase:
 
     @asynccontextmanager
     async def _own_transaction(self, effect: bool) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self._delivery_transaction(effect) as session:
-                yield session
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            if is_outage(error):
-                raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
-            raise
+        async with _outage_said(), self._delivery_transaction(effect) as session:
+            yield session
 
     @asynccontextmanager
     async def _delivery_transaction(self, effect: bool) -> AsyncIterator[AsyncSession]:
@@ -158,6 +152,19 @@ class StoreBase:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+@asynccontextmanager
+async def _outage_said() -> AsyncIterator[None]:
+    """An unreachable or unwritable database raises ``StoreUnavailable``, whatever the driver said."""
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        if is_outage(error):
+            raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
+        raise
+
+
 class _UnitShare:
     """One store's transaction inside a unit of work: the store's usual transaction (the delivery
     claim, the outage errors) held open until the unit ends."""
@@ -169,6 +176,13 @@ class _UnitShare:
 
     async def begin(self) -> None:
         self.session = await self._stack.enter_async_context(self._store._own_transaction(effect=True))
+        try:
+            await self._begin_now()
+        except BaseException as error:  # not joined yet: the unit would never end it
+            await self.rollback(error)
+            raise
+
+    async def _begin_now(self) -> None:
         if self._store.engine.dialect.name != "sqlite":
             return
         connection = await self.session.connection()
