@@ -18,6 +18,7 @@ from bot.engine.handover import Handover, ShortenedHold
 from bot.engine.nudges import DEADLINE_EVENTS, Nudges, Person
 from bot.engine.ports import BOT_ACTOR, JSON, Event
 from bot.engine.records import Run
+from bot.engine.units import after_commit
 from bot.oncall.pagerduty import PagerDuty
 from bot.oncall.paging import CHANNEL, METHOD, Pager, PagingAlerts
 from bot.oncall.roster import OnCallRoster, RolePeople
@@ -97,7 +98,14 @@ def _handover(bot: Bot, outbox: Outbox, people: RolePeople, pager: Pager | None)
             "dedup_key": f"ion-handover-{run.id}-{local}",
             "payload": {"summary": text, "source": "ionbot", "severity": "warning"},
         }
-        await outbox.send(METHOD, {"channel": CHANNEL, "event": event}, f"pagerduty:handover:{run.id}:{local}")
+        args: dict[str, JSON] = {"channel": CHANNEL, "event": event}
+        key = f"pagerduty:handover:{run.id}:{local}"
+        await outbox.queue(METHOD, args, key)  # with the fallback's unit of work; sent once it committed
+
+        async def send_now() -> None:
+            await outbox.send(METHOD, args, key)
+
+        await after_commit(send_now)
 
     handover = bot.rollout.handover(bot.store, people, pause, resume, page)
     bot.watcher.watch_through(lambda alerts: ShortenedHold(alerts, handover, bot.clock.now))

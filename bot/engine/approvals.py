@@ -96,16 +96,17 @@ async def record(
         plan_fingerprint=fingerprint,
         reason=reason,
     )
-    await ctx.store.cast_vote(vote, f"superseded by a new {decision}")
-    await ctx.auditor.record(
-        actor,
-        AuditKind.APPROVE if decision == "approved" else AuditKind.REJECT,
-        run_id=lane.run_id,
-        step_id=lane.step_id,
-        environment=lane.environment,
-        after=decision,
-        detail=f"as {role} on plan {fingerprint}" + (f": {reason}" if reason else ""),
-    )
+    async with ctx.unit_of_work():  # the vote and its audit entry, or neither
+        await ctx.store.cast_vote(vote, f"superseded by a new {decision}")
+        await ctx.auditor.record(
+            actor,
+            AuditKind.APPROVE if decision == "approved" else AuditKind.REJECT,
+            run_id=lane.run_id,
+            step_id=lane.step_id,
+            environment=lane.environment,
+            after=decision,
+            detail=f"as {role} on plan {fingerprint}" + (f": {reason}" if reason else ""),
+        )
     return vote
 
 
@@ -129,13 +130,14 @@ async def withdraw_all(ctx: Context, lane: StepLane, reason: str, actor: Actor) 
 
 
 async def _withdraw(ctx: Context, lane: StepLane, vote: Approval, reason: str, actor: Actor) -> None:
-    await ctx.store.save_approval(replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
-    await ctx.auditor.record(
-        actor,
-        AuditKind.APPROVAL_WITHDRAWN,
-        run_id=lane.run_id,
-        step_id=lane.step_id,
-        environment=lane.environment,
-        before=f"{vote.decision} by {vote.name}",
-        detail=reason,
-    )
+    async with ctx.unit_of_work():
+        await ctx.store.save_approval(replace(vote, withdrawn_at=ctx.clock.now(), withdrawn_reason=reason))
+        await ctx.auditor.record(
+            actor,
+            AuditKind.APPROVAL_WITHDRAWN,
+            run_id=lane.run_id,
+            step_id=lane.step_id,
+            environment=lane.environment,
+            before=f"{vote.decision} by {vote.name}",
+            detail=reason,
+        )

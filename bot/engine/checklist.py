@@ -77,17 +77,21 @@ async def status(ctx: Context, run_id: str, scope: str, items: Sequence[Checklis
 async def tick(ctx: Context, run: Run, scope: str, items: Sequence[ChecklistItem], item_id: str, actor: Actor) -> None:
     item = _item(items, scope, item_id)
     now = ctx.clock.now()
-    await ctx.store.put_tick(ChecklistTick(run.id, scope, item.id, actor.user_id, actor.name, now))
-    await ctx.auditor.record(actor, AuditKind.TICK, run_id=run.id, step_id=scope, after=item.id, detail=item.text)
+    async with ctx.unit_of_work():  # the tick and its audit entry, or neither
+        await ctx.store.put_tick(ChecklistTick(run.id, scope, item.id, actor.user_id, actor.name, now))
+        await ctx.auditor.record(actor, AuditKind.TICK, run_id=run.id, step_id=scope, after=item.id, detail=item.text)
 
 
 async def untick(
     ctx: Context, run: Run, scope: str, items: Sequence[ChecklistItem], item_id: str, actor: Actor
 ) -> None:
     item = _item(items, scope, item_id, "unticked")
-    if not await ctx.store.remove_tick(run.id, scope, item.id):
-        raise Refused(f"{scope}: '{item.text}' was not ticked, so there is nothing to untick.")
-    await ctx.auditor.record(actor, AuditKind.UNTICK, run_id=run.id, step_id=scope, before=item.id, detail=item.text)
+    async with ctx.unit_of_work():
+        if not await ctx.store.remove_tick(run.id, scope, item.id):
+            raise Refused(f"{scope}: '{item.text}' was not ticked, so there is nothing to untick.")
+        await ctx.auditor.record(
+            actor, AuditKind.UNTICK, run_id=run.id, step_id=scope, before=item.id, detail=item.text
+        )
 
 
 async def waive(
@@ -107,10 +111,11 @@ async def waive(
     waiver = Waiver(
         uuid.uuid4().hex, run.id, scope, item_id, actor.user_id, actor.name, reason.strip(), ctx.clock.now()
     )
-    await ctx.store.add_waiver(waiver)
-    await ctx.auditor.record(
-        actor, AuditKind.WAIVE, run_id=run.id, step_id=scope, after=item_id or "whole checklist", detail=reason
-    )
+    async with ctx.unit_of_work():
+        await ctx.store.add_waiver(waiver)
+        await ctx.auditor.record(
+            actor, AuditKind.WAIVE, run_id=run.id, step_id=scope, after=item_id or "whole checklist", detail=reason
+        )
     return waiver
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.engine import units
 from bot.engine.audit import Auditor
 from bot.engine.calendar import RunCalendar
 from bot.engine.lease import DEFAULT_LEASE, LeaseRegistry, new_owner_id
@@ -77,8 +79,12 @@ class Context:
         step_id: str | None = None,
         data: dict[str, JSON] | None = None,
     ) -> None:
+        """Tell the chat; inside a unit of work, once the unit has committed (never of a rolled-back change)."""
         if run.dry_run and not text.startswith(DRY_RUN_PREFIX):
             text = DRY_RUN_PREFIX + text
-        await self.notifier.notify(
-            Event(kind=kind, run_id=run.id, channel=run.channel, text=text, step_id=step_id, data=data or {})
-        )
+        event = Event(kind=kind, run_id=run.id, channel=run.channel, text=text, step_id=step_id, data=data or {})
+        await units.after_commit(lambda: self.notifier.notify(event))
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """The use case's writes from here on commit together (bot/engine/units.py)."""
+        return units.unit_of_work()

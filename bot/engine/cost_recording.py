@@ -19,6 +19,7 @@ from bot.engine.errors import Refused
 from bot.engine.money import format_usd
 from bot.engine.ports import JSON, Actor, Clock
 from bot.engine.records import Run
+from bot.engine.units import unit_of_work
 from bot.runbook.models import CostTarget, Runbook, service_key
 from bot.runbook.suggest import did_you_mean
 
@@ -64,10 +65,11 @@ class CostRecording:
             "recorded_at": self.clock.now().isoformat(),
             "by": actor.name,
         }
-        await self.bills.append_value(bills_key(run.id), bill)
-        await self.auditor.record(
-            actor, AuditKind.RECORD_COST, run_id=run.id, detail=f"{target.service} {format_usd(usd)}/month"
-        )
+        async with unit_of_work():  # the bill and its audit entry, or neither
+            await self.bills.append_value(bills_key(run.id), bill)
+            await self.auditor.record(
+                actor, AuditKind.RECORD_COST, run_id=run.id, detail=f"{target.service} {format_usd(usd)}/month"
+            )
         saved = format_usd(usd - target.current_usd)
         return (
             f"Recorded {target.service} at {format_usd(usd)}/month (by {actor.name}); baseline "

@@ -19,6 +19,7 @@ from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.permissions import Policy
 from bot.engine.ports import JSON, Actor, Clock
+from bot.engine.units import unit_of_work
 
 KEY = "delegations"
 MAX_DAYS = 60  # a delegation is for an absence, not a permanent change of roles (that is ION_ROLES)
@@ -92,13 +93,14 @@ class Delegations:
             refused.audited = True
             raise
         given = Delegation(role, user_id, name, until, actor.user_id, actor.name, self._clock.now())
-        await self._store.append_value(KEY, given.to_json())
-        await self._auditor.record(
-            actor,
-            AuditKind.DELEGATED,
-            after=f"{role} -> {name}",
-            detail=f"{name} holds {role} until {until:%a %d %b}",
-        )
+        async with unit_of_work():  # the delegation and its audit entry, or neither
+            await self._store.append_value(KEY, given.to_json())
+            await self._auditor.record(
+                actor,
+                AuditKind.DELEGATED,
+                after=f"{role} -> {name}",
+                detail=f"{name} holds {role} until {until:%a %d %b}",
+            )
         return given
 
     def _check(self, actor: Actor, role: str, user_id: str, until: date) -> None:

@@ -124,9 +124,10 @@ async def check_health(ctx: Context, run: Run, gate: Gate, actor: Actor) -> Gate
             )
         return replace(current.record, health=results)
 
-    _, record = await _save(ctx, run, gate, merged)
-    shown = "; ".join(f"{r.label}: {_verdict(r.passed)}" for r in record.health)
-    await ctx.auditor.record(actor, AuditKind.GATE_HEALTH_CHECKED, run_id=run.id, step_id=gate.id, detail=shown)
+    async with ctx.unit_of_work():  # after the measurements: no metric read inside
+        _, record = await _save(ctx, run, gate, merged)
+        shown = "; ".join(f"{r.label}: {_verdict(r.passed)}" for r in record.health)
+        await ctx.auditor.record(actor, AuditKind.GATE_HEALTH_CHECKED, run_id=run.id, step_id=gate.id, detail=shown)
     return await view(ctx, run, gate)
 
 
@@ -179,17 +180,18 @@ async def override(ctx: Context, run: Run, gate: Gate, label: str, reason: str, 
         ]
         return replace(current.record, health=health)
 
-    _, record = await _save(ctx, run, gate, overridden)
-    await ctx.auditor.record(
-        actor, AuditKind.GATE_CHECK_OVERRIDDEN, run_id=run.id, step_id=gate.id, after=label, detail=reason
-    )
-    was = next(h for h in record.health if h.label == label)
-    await ctx.emit(
-        run,
-        "gate_changed",
-        f"{gate.title}: '{label}' ({was.detail}) overridden by {actor.name}: {reason}",
-        data={"gate": gate.id},
-    )
+    async with ctx.unit_of_work():  # the override, its audit entry and its announcement
+        _, record = await _save(ctx, run, gate, overridden)
+        await ctx.auditor.record(
+            actor, AuditKind.GATE_CHECK_OVERRIDDEN, run_id=run.id, step_id=gate.id, after=label, detail=reason
+        )
+        was = next(h for h in record.health if h.label == label)
+        await ctx.emit(
+            run,
+            "gate_changed",
+            f"{gate.title}: '{label}' ({was.detail}) overridden by {actor.name}: {reason}",
+            data={"gate": gate.id},
+        )
     return await view(ctx, run, gate)
 
 
@@ -241,18 +243,19 @@ async def decide(ctx: Context, run: Run, gate: Gate, yes: bool, reason: str | No
             reason=reason,
         )
 
-    _, record = await _save(ctx, run, gate, decided)
-    await ctx.auditor.record(
-        actor,
-        AuditKind.GATE_DECIDED,
-        run_id=run.id,
-        step_id=gate.id,
-        before="undecided",
-        after=record.decision,
-        detail=reason,
-    )
-    label = gate.yes_label if yes else gate.no_label
-    await ctx.emit(run, "gate_changed", f"{gate.title}: {label} (decided by {actor.name}).", data={"gate": gate.id})
+    async with ctx.unit_of_work():
+        _, record = await _save(ctx, run, gate, decided)
+        await ctx.auditor.record(
+            actor,
+            AuditKind.GATE_DECIDED,
+            run_id=run.id,
+            step_id=gate.id,
+            before="undecided",
+            after=record.decision,
+            detail=reason,
+        )
+        label = gate.yes_label if yes else gate.no_label
+        await ctx.emit(run, "gate_changed", f"{gate.title}: {label} (decided by {actor.name}).", data={"gate": gate.id})
     return await view(ctx, run, gate)
 
 
@@ -291,23 +294,24 @@ async def reopen(ctx: Context, run: Run, gate: Gate, reason: str, actor: Actor) 
             signoffs=[],
         )
 
-    before, _ = await _save(ctx, run, gate, reopened)
-    await ctx.auditor.record(
-        actor,
-        AuditKind.GATE_REOPENED,
-        run_id=run.id,
-        step_id=gate.id,
-        before=before.decision,
-        after="undecided",
-        detail=f"{reason} (was NO by {before.decided_by_name}: {before.reason})",
-    )
-    await ctx.emit(
-        run,
-        "gate_changed",
-        f"{gate.title}: reopened by {actor.name} ({reason}). It needs fresh health checks, "
-        "its sign-offs and a new decision.",
-        data={"gate": gate.id},
-    )
+    async with ctx.unit_of_work():
+        before, _ = await _save(ctx, run, gate, reopened)
+        await ctx.auditor.record(
+            actor,
+            AuditKind.GATE_REOPENED,
+            run_id=run.id,
+            step_id=gate.id,
+            before=before.decision,
+            after="undecided",
+            detail=f"{reason} (was NO by {before.decided_by_name}: {before.reason})",
+        )
+        await ctx.emit(
+            run,
+            "gate_changed",
+            f"{gate.title}: reopened by {actor.name} ({reason}). It needs fresh health checks, "
+            "its sign-offs and a new decision.",
+            data={"gate": gate.id},
+        )
     return await view(ctx, run, gate)
 
 
@@ -323,8 +327,9 @@ async def sign_off(ctx: Context, run: Run, gate: Gate, role: str, actor: Actor) 
         signoffs = [*current.record.signoffs, SignOff(role, actor.user_id, actor.name, ctx.clock.now())]
         return replace(current.record, signoffs=signoffs)
 
-    await _save(ctx, run, gate, signed)
-    await ctx.auditor.record(actor, AuditKind.GATE_SIGNED_OFF, run_id=run.id, step_id=gate.id, after=role)
+    async with ctx.unit_of_work():
+        await _save(ctx, run, gate, signed)
+        await ctx.auditor.record(actor, AuditKind.GATE_SIGNED_OFF, run_id=run.id, step_id=gate.id, after=role)
     return await view(ctx, run, gate)
 
 

@@ -134,14 +134,15 @@ class Handover:
             refused.audited = True
             raise
         before = await self.accepted(run, night)
-        if before is None and await self._store.claim_post("handover:accept", run.id, night.isoformat()):
-            before = Accepted(actor.user_id, actor.name, now)
-            await self._store.put_value(accepted_key(run.id, night), before.to_json())
-            late = now >= self.deadline(night)
-            detail = f"{actor.name} has the night of {night:%a %d %b}" + (" (after the deadline)" if late else "")
-            await self._ctx.auditor.record(actor, AuditKind.HANDOVER_ACCEPTED, run_id=run.id, detail=detail)
-            await self._ctx.emit(run, "handover_accepted", f":white_check_mark: {detail}.")
-            return f"Thanks: you have tonight ({night:%a %d %b}); the channel knows."
+        async with self._ctx.unit_of_work():  # the claim, the acceptance and its audit entry
+            if before is None and await self._store.claim_post("handover:accept", run.id, night.isoformat()):
+                before = Accepted(actor.user_id, actor.name, now)
+                await self._store.put_value(accepted_key(run.id, night), before.to_json())
+                late = now >= self.deadline(night)
+                detail = f"{actor.name} has the night of {night:%a %d %b}" + (" (after the deadline)" if late else "")
+                await self._ctx.auditor.record(actor, AuditKind.HANDOVER_ACCEPTED, run_id=run.id, detail=detail)
+                await self._ctx.emit(run, "handover_accepted", f":white_check_mark: {detail}.")
+                return f"Thanks: you have tonight ({night:%a %d %b}); the channel knows."
         if before is None:
             return "Someone accepted the handover at this very moment; the channel says who."
         if before.user_id == actor.user_id:
@@ -167,15 +168,24 @@ class Handover:
             return done  # applied (or accepted) while the bot ran; nothing is owed for that night
         if await self.accepted(run, night) is not None:
             return done
-        if not await self._store.claim_post("handover:fallback", run.id, night.isoformat()):
-            return done
-        said = self._missed(plan, night) if over else await self._apply(run, plan, night)
-        if late and down is not None:
+        applies = plan.fallback == "page_secondary" and not over
+        # Read before the unit: the roster may be asked over the network.
+        secondary = await self._people.members(plan.secondary) if applies else []
+        async with self._ctx.unit_of_work():  # the claim, the fallback, its page and audit entry, or none
+            if not await self._store.claim_post("handover:fallback", run.id, night.isoformat()):
+                return done
+            await self._fall_back(run, plan, night, secondary, over, down if late else None)
+        done.append("missed" if over else plan.fallback)
+        return done
+
+    async def _fall_back(
+        self, run: Run, plan: HandoverPlan, night: date, secondary: list[Person], over: bool, down: Downtime | None
+    ) -> None:
+        said = self._missed(plan, night) if over else await self._apply(run, plan, night, secondary)
+        if down is not None:
             said = f"{said} {down.late_note(self._ctx.show_time, 'Applied' if not over else 'Noticed')}"
         detail = said.removeprefix(":warning: ")
         await self._ctx.auditor.record(BOT_ACTOR, AuditKind.HANDOVER_FALLBACK, run_id=run.id, detail=detail)
-        applies = plan.fallback == "page_secondary" and not over
-        secondary = await self._people.members(plan.secondary) if applies else []
         data: dict[str, JSON] = {
             "scope": "handover",
             "environment": None,
@@ -185,8 +195,6 @@ class Handover:
             "fallback": plan.fallback,
         }
         await self._ctx.emit(run, HANDOVER_FALLBACK_EVENT, said, None, data)
-        done.append("missed" if over else plan.fallback)
-        return done
 
     def _last_night(self, run: Run, now: datetime) -> date | None:
         """The latest run day whose handover deadline has passed (tonight's, last night's, Friday's
@@ -204,7 +212,7 @@ class Handover:
             f"its fallback ({plan.fallback}) was never applied: the night was over when the bot came back."
         )
 
-    async def _apply(self, run: Run, plan: HandoverPlan, night: date) -> str:
+    async def _apply(self, run: Run, plan: HandoverPlan, night: date, people: list[Person]) -> str:
         shown = f"{plan.deadline:%H:%M}"
         morning = self.morning(night)
         until = f"{morning:%a %H:%M}"
@@ -217,7 +225,6 @@ class Handover:
                 f"(until {until})."
             )
         if plan.fallback == "page_secondary":
-            people = await self._people.members(plan.secondary)
             names = ", ".join(p.name for p in people) or f"nobody (no one holds {plan.secondary})"
             await self._page(run, f"Nobody accepted the overnight handover of {run.channel} by {shown}.", people)
             return f"{head}, so the secondary ({plan.secondary}: {names}) is paged and has the night."

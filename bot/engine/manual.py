@@ -176,28 +176,29 @@ async def record_done(
     earlier = entries(record)
     if not ok and earlier and (earlier[-1].user_id, earlier[-1].text) == (entry.user_id, entry.text):
         return DoneOutcome(_failing(lane, item, earlier[-1], ctx), None)  # the same value again: once is enough
-    if ok:
-        lane, execution = await _claim(ctx, lane, execution, item, actor)
-    snapshot = {"entries": [e.to_json() for e in [*earlier, entry]]}
-    await ctx.store.save_target(replace(record, snapshot=snapshot, at=ctx.clock.now()))
-    await ctx.auditor.record(
-        actor,
-        AuditKind.MANUAL_DONE if ok else AuditKind.MANUAL_VALUE_REFUSED,
-        run_id=run.id,
-        step_id=step.id,
-        environment=lane.environment,
-        after=shown or "done",
-        outcome="ok" if ok else "refused",
-        detail=f"{item.title}: {detail}",
-    )
-    if not ok:
-        message = _failing(lane, item, entry, ctx)
+    async with ctx.unit_of_work():  # the claim back, the entry and its audit entry, or none of them
+        if ok:
+            lane, execution = await _claim(ctx, lane, execution, item, actor)
+        snapshot = {"entries": [e.to_json() for e in [*earlier, entry]]}
+        await ctx.store.save_target(replace(record, snapshot=snapshot, at=ctx.clock.now()))
+        await ctx.auditor.record(
+            actor,
+            AuditKind.MANUAL_DONE if ok else AuditKind.MANUAL_VALUE_REFUSED,
+            run_id=run.id,
+            step_id=step.id,
+            environment=lane.environment,
+            after=shown or "done",
+            outcome="ok" if ok else "refused",
+            detail=f"{item.title}: {detail}",
+        )
+        if not ok:
+            message = _failing(lane, item, entry, ctx)
+            await ctx.emit(run, "step_changed", message, step.id)
+            return DoneOutcome(message, entry)
+        value = f" {shown} ({detail})" if shown else ""
+        message = f"{lane_name(lane)}: '{item.title}' done by {actor.name}{value}; carrying on."
         await ctx.emit(run, "step_changed", message, step.id)
-        return DoneOutcome(message, entry)
-    value = f" {shown} ({detail})" if shown else ""
-    message = f"{lane_name(lane)}: '{item.title}' done by {actor.name}{value}; carrying on."
-    await ctx.emit(run, "step_changed", message, step.id)
-    return DoneOutcome(message, entry, (lane, execution))
+        return DoneOutcome(message, entry, (lane, execution))
 
 
 def _failing(lane: StepLane, item: ManualItem, entry: Entry, ctx: Context) -> str:

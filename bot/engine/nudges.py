@@ -82,10 +82,13 @@ class Nudges:
             # Claimed on the date it fell due, not today's: a pass just after midnight on one
             # replica and one just before on another claim the same notice.
             local = notice.item.due_at.astimezone(self._ctx.zone).date().isoformat()
-            if await self._claims.claim_post(notice.claim_key, run.id, local):
-                late = down is not None and notice.kind != "remind" and down.covers(notice.item.due_at)
-                await self._say(run, notice, down if late else None)
-                sent.append(notice)
+            late = down is not None and notice.kind != "remind" and down.covers(notice.item.due_at)
+            told = await self._told(notice)  # before the unit: the roster may be asked over the network
+            async with self._ctx.unit_of_work():  # the claim, its audit entry and the hold it makes, or none
+                if not await self._claims.claim_post(notice.claim_key, run.id, local):
+                    continue
+                await self._say(run, notice, told, down if late else None)
+            sent.append(notice)
         return sent
 
     async def waiting(self, run: Run) -> list[Waiting]:
@@ -131,19 +134,20 @@ class Nudges:
         status = await approvals.evaluate(ctx, step, lane, fingerprint, excluding=lane.requested_by)
         return None if status.satisfied else (f"{lane.environment} approval", approvers(step, ctx.policy))
 
-    async def _say(self, run: Run, notice: Notice, late: Downtime | None) -> None:
+    async def _told(self, notice: Notice) -> list[Person]:
+        """Who hears of ``notice``: the item's roles, or for an escalation the role it escalates to."""
+        item = notice.item
+        roles = (item.deadline.escalate,) if notice.kind == "escalate" else item.roles
+        told = [p for r in roles for p in await self._people.members(r) if p.user_id != item.excluded]
+        return list({p.user_id: p for p in told}.values())
+
+    async def _say(self, run: Run, notice: Notice, people: list[Person], late: Downtime | None) -> None:
         ctx, item, now = self._ctx, notice.item, self._ctx.clock.now()
         show = ctx.show_time(item.due_at)
-        if notice.kind == "remind":
-            told = [p for r in item.roles for p in await self._people.members(r) if p.user_id != item.excluded]
-            text = reminder_text(item, now, show)
-            kind = EVENT_OF["remind"]
-        else:
-            roles = (item.deadline.escalate,) if notice.kind == "escalate" else item.roles
-            told = [p for r in roles for p in await self._people.members(r) if p.user_id != item.excluded]
-            text = consequence_text(notice, now, show)
-            kind = EVENT_OF[notice.kind]
-        people = list({p.user_id: p for p in told}.values())
+        roles = (item.deadline.escalate,) if notice.kind == "escalate" else item.roles
+        remind = notice.kind == "remind"
+        text = reminder_text(item, now, show) if remind else consequence_text(notice, now, show)
+        kind = EVENT_OF[notice.kind]
         waited = format_duration(max(now - item.since, timedelta(0)))
         names = ", ".join(p.name for p in people) or "nobody (no one holds the role)"
         detail = {
@@ -172,7 +176,7 @@ class Nudges:
             "roles": list(roles if notice.kind != "remind" else item.roles),
         }
         await ctx.emit(run, kind, text, item.scope if ctx.runbook.step(item.scope) else None, data)
-        if notice.kind == "hold":
+        if notice.kind == "hold" and run.state is not RunState.HELD:  # held already: nothing to hold
             await self._hold_run(run, f"{item.label} passed its deadline ({show})")
 
 

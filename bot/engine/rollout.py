@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import TypeVar
 
 from bot.engine import approvals, checklist, guards, manual, recheck, recovery, rollback
 from bot.engine.audit_kinds import AuditKind
@@ -39,6 +41,13 @@ from bot.engine.start_date import day_one
 from bot.engine.states import IN_PROGRESS, RUNNABLE, lane_name
 from bot.engine.store import RolloutStore
 from bot.runbook.models import Runbook, Step
+
+T = TypeVar("T")
+RaiseAlert = Callable[[Run], Awaitable[T]]  # what else an incident raises, inside its unit of work
+
+
+async def _no_alert(run: Run) -> None:
+    """``incident`` alone: the incident and its audit entry."""
 
 
 @dataclass(frozen=True)
@@ -103,24 +112,27 @@ class Rollout(Votes):
                 created_by=actor.user_id,
                 dry_run=dry_run or ctx.dry_run,
             )
-            stored = await ctx.store.create_run(run)
+        async with self._audited(actor, AuditKind.START_RUN, None, None), ctx.unit_of_work():
+            stored = await ctx.store.create_run(run)  # the run and its audit entry, or neither
             if stored.id != run.id:
                 raise Refused(
                     f"This channel already has run {stored.id} ({stored.state.value}, started "
                     f"{stored.start_date.isoformat()}); finish or abandon it before starting another."
                 )
-        moved = f"; shifted off the runbook's weekdays: {'; '.join(shifted)}" if shifted else ""
-        await ctx.auditor.record(
-            actor, AuditKind.START_RUN, run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}{moved}"
-        )
-        note = (
-            f" The days are shifted off the runbook's weekdays (--shift): {'; '.join(shifted[:3])}." if shifted else ""
-        )
-        await ctx.emit(
-            run,
-            "run_started",
-            f"{ctx.runbook.title} started by {actor.name}; Day 1 is {run.start_date:%a %d %b}.{note}",
-        )
+            moved = f"; shifted off the runbook's weekdays: {'; '.join(shifted)}" if shifted else ""
+            await ctx.auditor.record(
+                actor, AuditKind.START_RUN, run_id=run.id, after="active", detail=f"Day 1 = {run.start_date}{moved}"
+            )
+            note = (
+                f" The days are shifted off the runbook's weekdays (--shift): {'; '.join(shifted[:3])}."
+                if shifted
+                else ""
+            )
+            await ctx.emit(
+                run,
+                "run_started",
+                f"{ctx.runbook.title} started by {actor.name}; Day 1 is {run.start_date:%a %d %b}.{note}",
+            )
         return run
 
     async def hold(self, channel: str, actor: Actor, reason: str) -> Run:
@@ -146,21 +158,33 @@ class Rollout(Votes):
                 raise Refused(f"{names} is still in progress; wait for it or roll it back, then finish the run.")
         why = reason.strip() if reason and reason.strip() else "finished"
         closed = replace(run, state=RunState.FINISHED, reason=why, finished_at=self._ctx.clock.now())
-        await self._ctx.store.save_run(closed)
-        await self._ctx.auditor.record(
-            actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=closed.state, detail=why
-        )
-        await self._ctx.emit(closed, "step_changed", f"The run is finished ({actor.name}): {why}.")
+        async with self._ctx.unit_of_work():  # the run's end and its audit entry, or neither
+            await self._ctx.store.save_run(closed)
+            await self._ctx.auditor.record(
+                actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=closed.state, detail=why
+            )
+            await self._ctx.emit(closed, "step_changed", f"The run is finished ({actor.name}): {why}.")
         return closed
 
     async def incident(self, channel: str, text: str, actor: Actor, step_id: str | None = None) -> Incident:
+        found, _ = await self.declare_incident(channel, text, actor, _no_alert, step_id)
+        return found
+
+    async def declare_incident(
+        self, channel: str, text: str, actor: Actor, alert: RaiseAlert[T], step_id: str | None = None
+    ) -> tuple[Incident, T]:
+        """Record the incident, its audit entry and what ``alert`` raises for it (the watcher's alert
+        and its page) in one unit of work: all of it, or, cut off anywhere, none of it, so Slack's
+        retry of ``/ion incident`` does the whole command once."""
         run = await self.command_run(channel, actor, AuditKind.INCIDENT, step_id)
         async with self._audited(actor, AuditKind.INCIDENT, run, step_id):
             guards.require(self._ctx, actor, "incident")
         found = Incident(uuid.uuid4().hex, run.id, actor.user_id, actor.name, self._ctx.clock.now(), text, step_id)
-        await self._ctx.store.add_incident(found)
-        await self._ctx.auditor.record(actor, AuditKind.INCIDENT, run_id=run.id, step_id=step_id, detail=text)
-        return found
+        async with self._ctx.unit_of_work():
+            await self._ctx.store.add_incident(found)
+            await self._ctx.auditor.record(actor, AuditKind.INCIDENT, run_id=run.id, step_id=step_id, detail=text)
+            raised = await alert(run)
+        return found, raised
 
     async def audit(self, channel: str, n: int = 20) -> list[AuditEntry]:
         run = await self.require_run(channel)
@@ -180,12 +204,13 @@ class Rollout(Votes):
         """Tick an item (by id or card number) once its list is due; returns the step's whole status."""
         run, step = await self.command_step(channel, step_id, actor, AuditKind.TICK)
         items = step.checklist_items()
-        async with self._audited(actor, AuditKind.TICK, run, step_id):
-            guards.require(self._ctx, actor, "tick")
-            item = checklist.resolve(items, step.id, item_id)
-            await checklist.require_due(self._ctx, run, step, item)
-            await checklist.tick(self._ctx, run, step.id, items, item.id, actor)
-        await self._accept_waiting(run, step, actor)
+        async with self._ctx.unit_of_work():  # the tick, its audit entry and the lane it completes
+            async with self._audited(actor, AuditKind.TICK, run, step_id):
+                guards.require(self._ctx, actor, "tick")
+                item = checklist.resolve(items, step.id, item_id)
+                await checklist.require_due(self._ctx, run, step, item)
+                await checklist.tick(self._ctx, run, step.id, items, item.id, actor)
+            await self._accept_waiting(run, step, actor)
         return await checklist.status(self._ctx, run.id, step.id, items)
 
     async def untick(self, channel: str, step_id: str, item_id: str, actor: Actor) -> checklist.ChecklistStatus:
@@ -200,10 +225,11 @@ class Rollout(Votes):
         self, channel: str, step_id: str, item_id: str | None, reason: str, actor: Actor
     ) -> checklist.ChecklistStatus:
         run, step = await self.command_step(channel, step_id, actor, AuditKind.WAIVE)
-        async with self._audited(actor, AuditKind.WAIVE, run, step_id):
-            guards.require(self._ctx, actor, "waive")
-            await checklist.waive(self._ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
-        await self._accept_waiting(run, step, actor)
+        async with self._ctx.unit_of_work():  # the waiver, its audit entry and the lane it completes
+            async with self._audited(actor, AuditKind.WAIVE, run, step_id):
+                guards.require(self._ctx, actor, "waive")
+                await checklist.waive(self._ctx, run, step.id, step.checklist_items(), item_id, reason, actor)
+            await self._accept_waiting(run, step, actor)
         return await checklist.status(self._ctx, run.id, step.id, step.checklist_items())
 
     # --- manual work -----------------------------------------------------------------------

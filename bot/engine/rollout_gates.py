@@ -59,13 +59,14 @@ class GateCommands(Reads):
         self, channel: str, gate_id: str, yes: bool, reason: str | None, actor: Actor
     ) -> gates.GateView:
         run = await self.command_run(channel, actor, AuditKind.GATE_DECIDE, gate_id)
-        async with self._audited(actor, AuditKind.GATE_DECIDE, run, gate_id):
-            guards.require(self._ctx, actor, "decide_gate")
-            view = await gates.decide(self._ctx, run, gates.find_gate(self._ctx, gate_id), yes, reason, actor)
-        if not yes and (await self.require_run(channel)).state is not RunState.PAUSED:
-            # Already paused (an earlier NO, reopened and decided NO again; an incident): the NO is
-            # recorded and the run stays paused; refusing "already paused" would hide that it was.
-            await self._set_run_state(channel, actor, RunState.PAUSED, f"{gate_id} decided NO: {reason}")
+        async with self._ctx.unit_of_work():  # a NO and the pause it makes, or neither
+            async with self._audited(actor, AuditKind.GATE_DECIDE, run, gate_id):
+                guards.require(self._ctx, actor, "decide_gate")
+                view = await gates.decide(self._ctx, run, gates.find_gate(self._ctx, gate_id), yes, reason, actor)
+            if not yes and (await self.require_run(channel)).state is not RunState.PAUSED:
+                # Already paused (an earlier NO, reopened and decided NO again; an incident): the NO is
+                # recorded and the run stays paused; refusing "already paused" would hide that it was.
+                await self._set_run_state(channel, actor, RunState.PAUSED, f"{gate_id} decided NO: {reason}")
         return view
 
     async def gate_reopen(self, channel: str, gate_id: str, reason: str, actor: Actor) -> gates.GateView:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.engine import checklist, gates, guards, rollback
+from bot.engine import checklist, gates, guards, rollback, units
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
@@ -153,14 +153,19 @@ class Reads:
         try:
             yield
         except Refused as refused:
-            await self._ctx.auditor.record(
-                actor,
-                what,
-                run_id=run.id if run else None,
-                step_id=scope,
-                outcome="refused",
-                detail=refused.message,
-            )
+            message = refused.message
+
+            async def record() -> None:
+                await self._ctx.auditor.record(
+                    actor,
+                    what,
+                    run_id=run.id if run else None,
+                    step_id=scope,
+                    outcome="refused",
+                    detail=message,
+                )
+
+            await units.after_unit(record)  # inside a unit: written once it is rolled back, so it stays
             refused.audited = True
             raise
 
@@ -172,13 +177,14 @@ class Reads:
                 raise Refused(f"The run is already {to.value}; nothing was changed.")
             if to is not RunState.ACTIVE and not (reason and reason.strip()):
                 raise Refused(f"Putting the run {to.value} needs a reason, so the team knows why.")
-        changed = replace(run, state=to, reason=reason)
-        await self._ctx.store.save_run(changed)
-        await self._ctx.auditor.record(
-            actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=to, detail=reason
-        )
-        why = f": {reason}" if reason else ""
-        await self._ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
+        async with self._ctx.unit_of_work():  # the state, its audit entry and its announcement
+            changed = replace(run, state=to, reason=reason)
+            await self._ctx.store.save_run(changed)
+            await self._ctx.auditor.record(
+                actor, AuditKind.RUN_STATE, run_id=run.id, before=run.state, after=to, detail=reason
+            )
+            why = f": {reason}" if reason else ""
+            await self._ctx.emit(changed, "step_changed", f"The run is now {to.value} ({actor.name}){why}.")
         return changed
 
     async def active_run(self, channel: str) -> Run | None:

@@ -28,15 +28,16 @@ class Votes(GateCommands):
     async def _fresh_plan(self, run: Run, step: Step, lane: StepLane, actor: Actor) -> Plan:
         """Build the plan now; votes on another plan are withdrawn and the lane steps back."""
         plan = await build_plan(self._ctx, run.id, run.dry_run, step, lane.environment)
-        withdrawn = await approvals.withdraw_stale(self._ctx, lane, plan.fingerprint, actor)
-        if withdrawn and lane.state is StepState.APPROVED:
-            await self._ctx.lanes.transition(lane, StepState.READY, actor, "the plan changed; approvals withdrawn")
-            await self._ctx.emit(
-                run,
-                "step_changed",
-                f"{lane_name(lane)}: the plan changed, so approvals were withdrawn.",
-                step.id,
-            )
+        async with self._ctx.unit_of_work():  # after the live reads: the withdrawals and the lane's step back
+            withdrawn = await approvals.withdraw_stale(self._ctx, lane, plan.fingerprint, actor)
+            if withdrawn and lane.state is StepState.APPROVED:
+                await self._ctx.lanes.transition(lane, StepState.READY, actor, "the plan changed; approvals withdrawn")
+                await self._ctx.emit(
+                    run,
+                    "step_changed",
+                    f"{lane_name(lane)}: the plan changed, so approvals were withdrawn.",
+                    step.id,
+                )
         return plan
 
     async def plan(self, channel: str, step_id: str, env: str, actor: Actor) -> Plan:
@@ -77,8 +78,9 @@ class Votes(GateCommands):
             if role is None:
                 wanted = ", ".join(n.describe() for n in approvals.needs(ctx, step, env))
                 raise Refused(f"{lane_name(lane)} needs {wanted}; {actor.name} has none of those roles.")
-        await approvals.record(ctx, lane, actor, role, decision, plan.fingerprint, reason)
-        return await self._settle_approval(run, step, lane, plan, actor)
+        async with ctx.unit_of_work():  # the vote, its audit entry and the lane's move it makes
+            await approvals.record(ctx, lane, actor, role, decision, plan.fingerprint, reason)
+            return await self._settle_approval(run, step, lane, plan, actor)
 
     async def _settle_approval(
         self, run: Run, step: Step, lane: StepLane, plan: Plan, actor: Actor

@@ -20,10 +20,14 @@ Changelog (additive only; the store engineer reads this):
   transaction (the engine checks the move against the transition table first, ``Lanes.claim``).
 - v6: typed audit. ``AuditEntry`` has a ``kind`` (AuditKind), separate ``step_id`` and ``environment``
   and a ``label`` for worded kinds; ``audit_history`` answers by kind, step, environment and outcome.
+- v7: units of work (bot/engine/units.py). Inside ``async with unit_of_work():`` every method of the
+  same task joins one transaction of the unit, committed when the outermost unit ends and rolled
+  back, all of it, when anything inside raises; reads inside see the unit's own writes.
 
 Rules every implementation keeps:
 - Each method is its own transaction and is committed when it returns (the executor's
-  write-ahead relies on ``save_target`` being durable before ``apply`` runs).
+  write-ahead relies on ``save_target`` being durable before ``apply`` runs), except inside a
+  unit of work: there it commits with the unit (so no unit may span an ``apply``).
 - ``claim_lane``, ``put_lane`` and ``save_gate`` are conditional UPDATEs: exactly one of N
   concurrent callers (across processes) wins; the losers change nothing, audit included.
 - Lists come back in a stable order (stated per method); a missing record reads as None.

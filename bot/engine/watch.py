@@ -60,6 +60,7 @@ from bot.engine.triggers import (
     resolve_by_person,
     step_watches,
 )
+from bot.engine.units import after_commit
 from bot.runbook.models import Runbook, Trigger
 
 log = structlog.get_logger(__name__)
@@ -349,7 +350,7 @@ class Watcher:
     async def _announce(self, change: AlertChange, channel: str) -> None:
         event = event_for(change, channel, ZoneInfo(self._runbook.calendar.timezone))
         if event is not None:
-            await self._notifier.notify(event)
+            await after_commit(lambda: self._notifier.notify(event))
 
 
 def _with_data(extra: dict[str, JSON], kind: ChangeKind) -> Callable[[AlertRecord], AlertChange]:

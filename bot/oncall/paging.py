@@ -3,25 +3,25 @@ and its resolution (or the automatic rollback finishing) follow it there.
 
 ``PagingAlerts`` wraps the watcher's alert store: every alert transition is a compare-and-set that
 exactly one writer wins (across replicas), and only the winner enqueues the matching Events API
-call in the outbox, under a dedupe key per (alert, action): so each transition reaches PagerDuty
-once, however many replicas watch and however often PagerDuty answers 429 or 5xx (the outbox's
-later pass tries again). Without ION_PAGERDUTY_ROUTING_KEY nothing is wrapped and nothing paged.
+call in the outbox, under a dedupe key per (alert, action), in the same unit of work as the
+change (bot/engine/units.py): the event is in the outbox if and only if its change is stored, so
+a crash between the two loses neither. It is sent once the unit has committed, and each
+transition reaches PagerDuty once, however many replicas watch and however often PagerDuty
+answers 429 or 5xx (the outbox's later pass tries again). Without ION_PAGERDUTY_ROUTING_KEY
+nothing is wrapped and nothing paged.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-import structlog
-
 from bot.engine.ports import JSON, AlertRecord
 from bot.engine.records import Run, StepLane
+from bot.engine.units import after_commit, unit_of_work
 from bot.engine.watch import WatchStore
 from bot.oncall.pagerduty import PagerDuty, PagerDutyFailure
 from bot.slack.delivery.api_failures import ApiFailure
 from bot.slack.delivery.ports import KeyValueStore, OutboxMessage
-
-log = structlog.get_logger(__name__)
 
 METHOD = "pagerduty.enqueue"
 CHANNEL = "pagerduty"
@@ -31,6 +31,8 @@ Action = Literal["trigger", "acknowledge", "resolve"]
 
 
 class Sends(Protocol):
+    async def queue(self, method: str, args: dict[str, JSON], dedupe_key: str) -> OutboxMessage: ...
+
     async def send(
         self, method: str, args: dict[str, JSON], dedupe_key: str, *, replace: bool = False
     ) -> OutboxMessage: ...
@@ -68,8 +70,15 @@ class Pager:
         self._settings = settings  # "the trigger of this dedup key reached PagerDuty", shared by replicas
 
     async def page(self, alert: AlertRecord, action: Action) -> None:
-        event = event_for(alert, action)
-        await self._outbox.send(METHOD, {"channel": CHANNEL, "event": event}, f"pagerduty:{alert.id}:{action}")
+        """Store the event with the open unit's writes; try it now once they are committed."""
+        args: dict[str, JSON] = {"channel": CHANNEL, "event": event_for(alert, action)}
+        key = f"pagerduty:{alert.id}:{action}"
+        await self._outbox.queue(METHOD, args, key)
+
+        async def send_now() -> None:
+            await self._outbox.send(METHOD, args, key)
+
+        await after_commit(send_now)
 
     async def deliver(self, args: dict[str, Any]) -> dict[str, Any]:
         event = dict(args.get("event") or {})
@@ -122,21 +131,17 @@ class PagingAlerts:
         await self._inner.save_alert(alert)
 
     async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
-        opened = await self._inner.open_alert(alert)
-        if opened is not None and opened.kind in PAGED_KINDS:
-            await self._page(opened, "trigger")
+        async with unit_of_work():  # the alert and its page, or neither
+            opened = await self._inner.open_alert(alert)
+            if opened is not None and opened.kind in PAGED_KINDS:
+                await self._pager.page(opened, "trigger")
         return opened
 
     async def update_alert(self, alert: AlertRecord) -> AlertRecord | None:
-        before = await self._inner.get_alert(alert.id)
-        stored = await self._inner.update_alert(alert)
-        action = transition(before, stored) if stored is not None else None
-        if stored is not None and action is not None:
-            await self._page(stored, action)
+        async with unit_of_work():  # the change and its page, or neither
+            before = await self._inner.get_alert(alert.id)
+            stored = await self._inner.update_alert(alert)
+            action = transition(before, stored) if stored is not None else None
+            if stored is not None and action is not None:
+                await self._pager.page(stored, action)
         return stored
-
-    async def _page(self, alert: AlertRecord, action: Action) -> None:
-        try:
-            await self._pager.page(alert, action)
-        except Exception:  # the alert is saved; a page that cannot even be stored must not undo it
-            log.exception("page not enqueued", alert=alert.id, action=action)

@@ -19,6 +19,7 @@ from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
 from bot.engine.ports import JSON, Actor
 from bot.engine.report_model import QualityReading
+from bot.engine.units import unit_of_work
 from bot.runbook.models import QualityTarget, Runbook
 from bot.runbook.suggest import did_you_mean
 
@@ -99,10 +100,11 @@ class FactBook:
             "by": actor.name,
             "at": now.isoformat(),
         }
-        await self.bot.store.append_value(facts_key(run_id), fact)
         said = "holds" if passed else "does not hold"
         detail = f"{target.label}: {said}" + (f" ({note})" if note else "")
-        await self.bot.rollout.note(actor, AuditKind.RECORD_QUALITY, run_id=run_id, detail=detail)
+        async with unit_of_work():  # the fact and its audit entry, or (cut off) neither
+            await self.bot.store.append_value(facts_key(run_id), fact)
+            await self.bot.rollout.note(actor, AuditKind.RECORD_QUALITY, run_id=run_id, detail=detail)
         return (
             f"Recorded {target.label!r}: {said}, by {actor.name}"
             + (f" ({note})" if note else "")

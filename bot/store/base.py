@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Insert, Table
@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.engine import units
 from bot.engine.clock import SystemClock
 from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import Clock
@@ -26,6 +27,10 @@ class StoreBase:
     Inside a Slack delivery (bot/store/deliveries.py) the first transaction that writes also takes
     the delivery's row, before it commits; ``effect=False`` marks the store's own bookkeeping
     (the outbox, Socket Mode envelopes, the delivery rows), which never does.
+
+    Inside ``units.unit_of_work()`` every method instead joins one transaction of the unit (the
+    delivery's claim is taken once, at its end, when anything in it wrote), committed or rolled
+    back with it.
     """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
@@ -39,18 +44,43 @@ class StoreBase:
 
     @asynccontextmanager
     async def _transaction(self, *, effect: bool = True) -> AsyncIterator[AsyncSession]:
-        """One transaction; an unreachable or unwritable database raises ``StoreUnavailable``."""
+        """One transaction (the open unit's, inside one); an unreachable or unwritable database
+        raises ``StoreUnavailable``."""
         if self.refusing is not None:
             raise StoreUnavailable(self.refusing)
-        try:
-            async with self._delivery_transaction(effect) as session:
+        unit = units.current_unit()
+        if unit is not None:
+            async with self._joined(unit) as session:
                 yield session
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            if is_outage(error):
-                raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
-            raise
+            return
+        async with self._own_transaction(effect) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
+        """The unit's transaction on this engine, begun by its first call; each call is a savepoint of
+        it, so a call whose error its caller handles (a taken key) undoes only itself."""
+        share = unit.joined(self.engine)
+        if share is None:
+            share = _UnitShare(self)
+            await share.begin()
+            unit.join(self.engine, share)
+        assert isinstance(share, _UnitShare)
+        session = share.session
+        try:
+            # A savepoint: a call that fails (and is handled) leaves the unit usable.
+            async with _outage_said(), session.begin_nested():
+                yield session
+        finally:
+            session.expunge_all()  # the next call reads the rows afresh, as its own transaction would
+
+    def _forget_uncommitted(self) -> None:
+        """A unit rolled back: what was read or learnt inside it is no longer true (caches override this)."""
+
+    @asynccontextmanager
+    async def _own_transaction(self, effect: bool) -> AsyncIterator[AsyncSession]:
+        async with _outage_said(), self._delivery_transaction(effect) as session:
+            yield session
 
     @asynccontextmanager
     async def _delivery_transaction(self, effect: bool) -> AsyncIterator[AsyncSession]:
@@ -79,7 +109,11 @@ class StoreBase:
             return
         async with self._transaction(effect=False) as session:
             await deliveries.claim(session, delivery, self.clock.now(), self._insert_delivery)
-        delivery.owned = True
+
+        async def owned() -> None:
+            delivery.owned = True
+
+        await units.after_commit(owned)  # inside a unit, the claim is the delivery's once the unit commits
 
     async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
         return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
@@ -116,6 +150,60 @@ class StoreBase:
             _upsert_statement(self.engine.dialect.name, table, tuple(values), tuple(keys), on_conflict), values
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def _outage_said() -> AsyncIterator[None]:
+    """An unreachable or unwritable database raises ``StoreUnavailable``, whatever the driver said."""
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        if is_outage(error):
+            raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
+        raise
+
+
+class _UnitShare:
+    """One store's transaction inside a unit of work: the store's usual transaction (the delivery
+    claim, the outage errors) held open until the unit ends."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+        self._stack = AsyncExitStack()
+        self.session: AsyncSession
+
+    async def begin(self) -> None:
+        self.session = await self._stack.enter_async_context(self._store._own_transaction(effect=True))
+        try:
+            await self._begin_now()
+        except BaseException as error:  # not joined yet: the unit would never end it
+            await self.rollback(error)
+            raise
+
+    async def _begin_now(self) -> None:
+        if self._store.engine.dialect.name != "sqlite":
+            return
+        connection = await self.session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        if getattr(driver, "isolation_level", None) is not None and not getattr(driver, "in_transaction", True):
+            # The driver begins its own transactions (a throwaway store) only before a write, and a
+            # savepoint before that would be a transaction of its own: begin the unit's now.
+            await connection.exec_driver_sql("BEGIN")
+
+    async def commit(self) -> None:
+        try:
+            await self._stack.aclose()
+        except BaseException:
+            self._store._forget_uncommitted()
+            raise
+
+    async def rollback(self, error: BaseException) -> None:
+        try:
+            await self._stack.__aexit__(type(error), error, error.__traceback__)
+        finally:
+            self._store._forget_uncommitted()
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.engine import units
 from bot.engine.ports import JSON, AlertRecord, Clock
 from bot.engine.records import Approval, ChecklistTick, Execution, GateRecord, Run, StepLane, TargetRecord, Waiver
 from bot.store.alerts import AlertsStore
@@ -42,7 +43,8 @@ class SqlStore(
     (bot/engine/ports.py), OutboxStore and KeyValueStore (bot/slack/delivery/ports.py), the actions'
     KeyValueStore (bot/actions/base.py) and ClaimStore (bot/reports/ports.py).
 
-    Each public method is one short transaction, committed before it returns.
+    Each public method is one short transaction, committed before it returns, or (inside
+    ``bot.engine.units.unit_of_work``) a part of the unit's one transaction.
     """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
@@ -101,7 +103,14 @@ class SoleWriterStore(SqlStore):
         """A store on a file this process alone owns and deletes afterwards (see ``create_engine_for``)."""
         return cls(create_engine_for(url, throwaway=True), clock)
 
+    def _forget_uncommitted(self) -> None:
+        """A unit rolled back: answers learnt inside it may hold its writes, which are gone now."""
+        self._cache.clear()
+        self._values = {}
+
     async def _cached(self, tables: str | tuple[str, ...], key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        if units.current_unit() is not None:  # inside a unit the database may say what is not committed yet
+            return await read()
         names = (tables,) if isinstance(tables, str) else tables
         seen = tuple(self._writes.generation(name) for name in names)
         hit = self._cache.get(key)
@@ -165,6 +174,8 @@ class SoleWriterStore(SqlStore):
         return await self._cached("execution_targets", ("targets", execution_id), lambda: read(execution_id))
 
     async def get_value(self, key: str) -> JSON | None:
+        if units.current_unit() is not None:
+            return await super().get_value(key)
         seen = self._writes.generation("settings")
         if seen != self._values_at:  # written by a statement this class did not make itself
             self._values, self._values_at = {}, seen

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
+from bot.engine import units
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import StoreUnavailable
 from bot.engine.records import (
@@ -27,15 +28,53 @@ from bot.engine.records import (
 )
 
 UNFINISHED = frozenset({ExecutionState.RUNNING, ExecutionState.VERIFYING})
+ROWS = (
+    "runs",
+    "lane_rows",
+    "tick_rows",
+    "waiver_rows",
+    "approval_rows",
+    "gate_rows",
+    "execution_rows",
+    "target_rows",
+    "audit_rows",
+    "incident_rows",
+)
 
 
 class DuplicateKey(Exception):
     """The fake's IntegrityError: a row with that unique key exists already; the call wrote nothing."""
 
 
+class _Snapshot:
+    """The fake's share of a unit of work: its rows as they were before the unit's first write.
+
+    Like SQLite's one writer, the unit holds the fake's writes from its first write to its end
+    (others' writes wait), so putting the rows back never undoes someone else's write."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+        self._rows = {name: copy.deepcopy(getattr(store, name)) for name in ROWS}
+        self.ended = asyncio.Event()
+
+    async def commit(self) -> None:
+        """The writes are in the dictionaries already."""
+        self._end()
+
+    async def rollback(self, error: BaseException) -> None:
+        for name, rows in self._rows.items():
+            setattr(self._store, name, rows)
+        self._end()
+
+    def _end(self) -> None:
+        self._store.writer = None
+        self.ended.set()
+
+
 class FakeStore:
     """A RolloutStore in dictionaries. Check-and-set sections contain no await, so under
-    asyncio they are atomic exactly like the store's conditional UPDATE."""
+    asyncio they are atomic exactly like the store's conditional UPDATE. Inside a unit of work
+    (bot/engine/units.py) the first write snapshots every row, and a rollback puts them back."""
 
     def __init__(self) -> None:
         self.runs: dict[str, Run] = {}
@@ -51,9 +90,22 @@ class FakeStore:
         self.save_target_calls = 0
         self.heartbeats: list[tuple[str, str, datetime]] = []  # every heartbeat call, refused ones too
         self.heartbeat_outage = False  # True: heartbeats fail, as when the owner lost its database
+        self.writer: _Snapshot | None = None  # the unit of work writing now
 
     async def _yield(self) -> None:
         await asyncio.sleep(0)
+
+    async def _join_unit(self) -> None:
+        """Called first by every writing method: wait while another task's unit writes, and
+        inside a unit keep what to go back to."""
+        unit = units.current_unit()
+        if unit is not None and unit.joined(self) is not None:
+            return
+        while self.writer is not None:
+            await self.writer.ended.wait()
+        if unit is not None:
+            self.writer = _Snapshot(self)
+            unit.join(self, self.writer)
 
     def _refuse_duplicates(self, *, execution: str | None = None, audit: str | None = None) -> None:
         """Raise before anything is written, as the SQL store's transaction rolls back on a unique key."""
@@ -63,6 +115,7 @@ class FakeStore:
             raise DuplicateKey(f"audit entry {audit} is stored already")
 
     async def create_run(self, run: Run) -> Run:
+        await self._join_unit()
         await self._yield()
         existing = next(
             (r for r in self.runs.values() if r.channel == run.channel and r.state in OPEN_RUN_STATES), None
@@ -86,6 +139,7 @@ class FakeStore:
 
     async def save_run(self, run: Run) -> None:
         """Like the SQL store: state, reason and finished_at of a stored run; an unknown run changes nothing."""
+        await self._join_unit()
         stored = self.runs.get(run.id)
         if stored is not None:
             self.runs[run.id] = replace(stored, state=run.state, reason=run.reason, finished_at=run.finished_at)
@@ -99,6 +153,7 @@ class FakeStore:
         return sorted(rows, key=lambda lane: (lane.step_id, lane.environment))
 
     async def put_lane(self, lane: StepLane, expected: StepState | None, audit: AuditEntry | None = None) -> bool:
+        await self._join_unit()
         await self._yield()
         key = (lane.run_id, lane.step_id, lane.environment)
         current = self.lane_rows.get(key)
@@ -112,9 +167,11 @@ class FakeStore:
         return True
 
     async def put_tick(self, tick: ChecklistTick) -> None:
+        await self._join_unit()
         self.tick_rows[(tick.run_id, tick.scope, tick.item_id)] = copy.deepcopy(tick)
 
     async def remove_tick(self, run_id: str, scope: str, item_id: str) -> bool:
+        await self._join_unit()
         return self.tick_rows.pop((run_id, scope, item_id), None) is not None
 
     async def ticks(self, run_id: str, scope: str) -> list[ChecklistTick]:
@@ -122,6 +179,7 @@ class FakeStore:
         return sorted(rows, key=lambda t: t.at)
 
     async def add_waiver(self, waiver: Waiver) -> None:
+        await self._join_unit()
         self.waiver_rows.append(copy.deepcopy(waiver))
 
     async def waivers(self, run_id: str, scope: str) -> list[Waiver]:
@@ -129,9 +187,11 @@ class FakeStore:
         return sorted(rows, key=lambda w: (w.at, w.id))
 
     async def save_approval(self, approval: Approval) -> None:
+        await self._join_unit()
         self.approval_rows[approval.id] = copy.deepcopy(approval)
 
     async def cast_vote(self, vote: Approval, superseded_reason: str) -> None:
+        await self._join_unit()
         lane = (vote.run_id, vote.step_id, vote.environment)
         for old in self.approval_rows.values():
             if (old.run_id, old.step_id, old.environment) == lane and old.user_id == vote.user_id and old.active:
@@ -151,6 +211,7 @@ class FakeStore:
         return copy.deepcopy(record) if record else None
 
     async def save_gate(self, record: GateRecord) -> bool:
+        await self._join_unit()
         await self._yield()
         key = (record.run_id, record.gate_id)
         stored = self.gate_rows.get(key)
@@ -161,6 +222,7 @@ class FakeStore:
 
     async def claim_lane(self, lane: StepLane, expected: StepState, execution: Execution, audit: AuditEntry) -> bool:
         """Like the SQL store: the lane's move, the execution and the audit row, all or nothing."""
+        await self._join_unit()
         await self._yield()
         key = (lane.run_id, lane.step_id, lane.environment)
         current = self.lane_rows.get(key)
@@ -180,6 +242,7 @@ class FakeStore:
 
     async def save_execution(self, execution: Execution) -> None:
         """Like the SQL store: state, finished_at and message only; the lease columns are left alone."""
+        await self._join_unit()
         stored = self.execution_rows.get(execution.id)
         if stored is None:
             return
@@ -200,6 +263,7 @@ class FakeStore:
         return sorted(rows, key=lambda e: (e.started_at, e.id))
 
     async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
+        await self._join_unit()
         self.heartbeats.append((execution_id, owner, at))
         if self.heartbeat_outage:
             raise StoreUnavailable("the database did not answer the heartbeat")  # as SqlStore says it
@@ -210,6 +274,7 @@ class FakeStore:
         return True
 
     async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
+        await self._join_unit()
         await self._yield()
         stored = self.execution_rows.get(execution_id)
         if stored is None or stored.state is not ExecutionState.WAITING or stored.message != waiting_for:
@@ -218,6 +283,7 @@ class FakeStore:
         return True
 
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
+        await self._join_unit()
         await self._yield()
         stored = self.execution_rows.get(execution_id)
         if stored is None or stored.state not in UNFINISHED:
@@ -228,6 +294,7 @@ class FakeStore:
         return True
 
     async def save_target(self, record: TargetRecord) -> None:
+        await self._join_unit()
         self.save_target_calls += 1
         key = (record.execution_id, record.action_index, record.target_key)
         self.target_rows[key] = copy.deepcopy(record)
@@ -237,6 +304,7 @@ class FakeStore:
         return sorted(rows, key=lambda t: t.seq)
 
     async def append_audit(self, entry: AuditEntry) -> None:
+        await self._join_unit()
         self._refuse_duplicates(audit=entry.id)
         self.audit_rows.append(copy.deepcopy(entry))
 
@@ -262,6 +330,7 @@ class FakeStore:
         ]
 
     async def add_incident(self, incident: Incident) -> None:
+        await self._join_unit()
         self.incident_rows.append(copy.deepcopy(incident))
 
     async def incidents(self, run_id: str) -> list[Incident]:

@@ -18,6 +18,7 @@ from bot.engine.errors import Refused
 from bot.engine.evidence import example
 from bot.engine.ports import Actor
 from bot.engine.records import Run
+from bot.engine.units import unit_of_work
 from bot.reports.facts import find_target
 from bot.reports.handover import HANDOVER_ACTION
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
@@ -173,13 +174,14 @@ async def _record(click: Click, value: ActionValue, qualifier: str | None) -> No
 async def _hold(click: Click, value: ActionValue, qualifier: str | None) -> None:
     state = click.state
     run = await click.run(value)
+    async with unit_of_work():  # the alert's hold and the run's, or (cut off) neither, for Slack's retry
+        if value.alert:
+            await state.deps.watcher.hold(value.alert, click.actor)
+        if run.state.value != "held":
+            reason = f"held by {click.actor.name} from " + ("an alert" if value.alert else "a card")
+            await state.deps.rollout.hold(run.channel, click.actor, reason)
     if value.alert:
-        await state.deps.watcher.hold(value.alert, click.actor)
         await _refresh_alert(click, value.alert, run)
-    if run.state.value != "held":
-        reason = f"held by {click.actor.name} from " + ("an alert" if value.alert else "a card")
-        await state.deps.rollout.hold(run.channel, click.actor, reason)
-    if value.alert:
         await click.say(
             "The run is held: no step runs until someone resumes it, and this alert's automatic rollback "
             "will not start even then; press Roll back if it is needed."
@@ -220,6 +222,24 @@ async def _ticks(click: Click, verb: Verb) -> None:
         stored = set((await rollout.gate_view(run.channel, scope)).sections.ticks)
     else:
         stored = set((await rollout.step_view(run.channel, scope)).checklist.ticks)
+    async with unit_of_work():  # every box this click changed, or (cut off) none
+        changed = await _apply_ticks(click, verb, run, scope, options, selected, stored)
+    if not changed:  # the boxes match the store: maybe this very click, delivered again
+        await state.deps.deliveries.take_delivery()
+    await state.refresh_card(run, scope, click.at)
+
+
+async def _apply_ticks(
+    click: Click,
+    verb: Verb,
+    run: Run,
+    scope: str,
+    options: list[dict[str, Any]],
+    selected: set[Any],
+    stored: set[str],
+) -> bool:
+    """Tick and untick what differs between the boxes and the store; whether anything did."""
+    rollout = click.state.deps.rollout
     changed = False
     for option, value in zip(options, (ActionValue.decode(str(o.get("value"))) for o in options), strict=True):
         if value is None or value.item is None:
@@ -236,9 +256,7 @@ async def _ticks(click: Click, verb: Verb) -> None:
                 await rollout.gate_untick(run.channel, scope, value.item, click.actor)
             else:
                 await rollout.untick(run.channel, scope, value.item, click.actor)
-    if not changed:  # the boxes match the store: maybe this very click, delivered again
-        await state.deps.deliveries.take_delivery()
-    await state.refresh_card(run, scope, click.at)
+    return changed
 
 
 def _block_options(click: Click) -> list[dict[str, Any]]:

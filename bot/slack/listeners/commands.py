@@ -9,8 +9,9 @@ from slack_bolt.async_app import AsyncAck
 
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
-from bot.engine.ports import Actor
+from bot.engine.ports import Actor, AlertRecord
 from bot.engine.records import Run
+from bot.engine.units import unit_of_work
 from bot.slack import command_parser as c
 from bot.slack.blocks import help_message
 from bot.slack.blocks.kit import Message
@@ -154,9 +155,13 @@ class Command:
 
     async def _IncidentCommand(self, cmd: c.IncidentCommand) -> None:
         run = await self._run(AuditKind.INCIDENT)
-        await self.rollout.incident(self.channel, cmd.text, self.actor)
-        latest = await self.rollout.latest_production_step(run.id)
-        alert = await self.deps.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
+
+        async def raise_alert(run: Run) -> AlertRecord:
+            latest = await self.rollout.latest_production_step(run.id)
+            return await self.deps.watcher.declare_incident(run.id, self.channel, cmd.text, self.actor, latest)
+
+        # The incident, its audit entry, the alert and its page: all of them, or (cut off) none, for Slack's retry.
+        _, alert = await self.rollout.declare_incident(self.channel, cmd.text, self.actor, raise_alert)
         if not alert.data.get("also_declared"):
             await self.say(f"Incident recorded (alert {alert.id}); on-call has been alerted.")
             return
@@ -200,8 +205,9 @@ class Command:
         open_lanes = await self.rollout.open_lanes(run, step)
         if not open_lanes:
             raise Refused(f"{cmd.step_id} is already done or skipped everywhere; nothing was changed.")
-        for env in open_lanes:
-            await self.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
+        async with unit_of_work():  # every open lane skipped, or (cut off) none
+            for env in open_lanes:
+                await self.rollout.skip(self.channel, cmd.step_id, env, cmd.reason, self.actor)
 
     async def _RollbackCommand(self, cmd: c.RollbackCommand) -> None:
         run = await self._run(AuditKind.ROLLBACK_PREVIEW)
