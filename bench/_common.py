@@ -207,11 +207,6 @@ class ServedProcess:
         """A private directory for the child (its SQLite file), removed on exit."""
         return self._workdir
 
-    @property
-    def pid(self) -> int | None:
-        """The child's process id once started (to read its CPU time in /proc)."""
-        return self._process.pid if self._process is not None else None
-
     async def start(self) -> None:
         log = self.log_path.open("wb")
         try:
