@@ -67,7 +67,7 @@ def _field_value(field: str) -> str:
         return "preflight"
     if "step" in name or "target" in name:
         return "day2.1"
-    if "day" in name or "past" in name:
+    if "day" in name or "past" in name or "weeks" in name:
         return "2"
     if "env" in name:
         return "production"
