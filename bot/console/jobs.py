@@ -25,6 +25,7 @@ from bot.engine.ports import Event
 from bot.scheduler import FireResult, JobSpec, ReportScheduler, ScheduleCallbacks, fire_times
 
 Settle = Callable[[], Awaitable[None]]
+FREE_TURNS = 4  # loop turns a busy settle takes before it waits a millisecond for I/O
 
 
 class SteppedClock(VirtualClock):
@@ -204,26 +205,38 @@ class JobDriver:
         return await self.advance_to(self.clock.now() + delta)
 
 
-async def settle_tasks(baseline: set[asyncio.Task[Any]], clock: SteppedClock | None, limit: float = 10.0) -> None:
-    """Wait (in real time, briefly) until every task started since ``baseline`` is done or asleep on the clock."""
+async def settle_tasks(
+    baseline: set[asyncio.Task[Any]],
+    clock: SteppedClock | None,
+    limit: float = 10.0,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Wait (in real time, briefly) until every task started since ``baseline`` is done or asleep on
+    the clock. ``pause`` is how it yields (``asyncio.sleep``; a test counts its real waits)."""
     loop = asyncio.get_running_loop()
     current = asyncio.current_task()
     give_up = loop.time() + limit
 
-    def busy() -> bool:
+    def busy() -> list[asyncio.Task[Any]]:
         asleep: set[object] = set(clock.pending()) if clock is not None else set()
         tasks = [t for t in asyncio.all_tasks() if t is not current and t not in baseline and not t.done()]
-        return any(not _idle(t, asleep, 0) for t in tasks)
+        return [t for t in tasks if not _idle(t, asleep, 0)]
 
     for _ in range(3):  # the common case: nothing was started, or it finished without I/O
-        await asyncio.sleep(0)
-    if not busy():
+        await pause(0)
+    working = busy()
+    if not working:
         return
-    quiet = 0
+    quiet = turns = 0
     while loop.time() < give_up and quiet < 3:
-        # Busy: wait a moment for I/O. Quiet: confirming needs only loop turns, not real time.
-        await asyncio.sleep(0.001 if quiet == 0 else 0)
-        quiet = 0 if busy() else quiet + 1
+        # A task that can run now, or one that finished within the last few loop turns (done
+        # callbacks still queued, as the inline store's futures and shields have): turns are
+        # enough. Only a wait that turns do not end is I/O (a socket, a worker thread): wait a moment.
+        io = turns >= FREE_TURNS and not any(_runnable(t, 0) for t in working)
+        await pause(0.001 if io else 0)
+        before, working = working, busy()
+        turns = 0 if io or len(working) < len(before) else turns + 1
+        quiet = 0 if working else quiet + 1
 
 
 def _idle(task: asyncio.Task[Any], asleep: set[object], depth: int) -> bool:
@@ -240,6 +253,17 @@ def _idle(task: asyncio.Task[Any], asleep: set[object], depth: int) -> bool:
     if isinstance(waiting, asyncio.Task):
         return _idle(waiting, asleep, depth + 1)
     return _idle_wait(_innermost(task.get_coro()), asleep, depth)
+
+
+def _runnable(task: asyncio.Task[Any], depth: int) -> bool:
+    """Runs on the loop's next turn without waiting for I/O: nothing awaited, or what it awaits
+    (a future, or a task itself runnable) is already settled."""
+    waiting = getattr(task, "_fut_waiter", None)
+    if waiting is None or waiting.done():
+        return True
+    if isinstance(waiting, asyncio.Task) and depth < 20:
+        return _runnable(waiting, depth + 1)
+    return False
 
 
 def _innermost(coro: Any) -> Any:

@@ -18,6 +18,7 @@ from datetime import datetime
 WIDTH_PX = 1000
 HEIGHT_PX = 600
 DPI = 100
+TITLE_PAD = 6.0  # points between a panel and its title (matplotlib's default)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
             ax.axhline(one.target, color="#2ca02c", linestyle=":", linewidth=1.5, label="target")
         if all(math.isnan(v) for v in values):
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#d62728")
-        ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9)
+        # Placed, not measured: an automatic title position asks every tick label for its extent.
+        ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9, y=1.0, pad=TITLE_PAD)
         ax.tick_params(labelsize=7)
         zone = times[0].tzinfo if times else None
         # Few ticks, placed by rule: every tick is an artist to lay out and draw (most of a chart's time).

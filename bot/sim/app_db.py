@@ -17,6 +17,8 @@ from pathlib import Path
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.store.inline_sqlite import inline_connector
+
 metadata = MetaData()
 
 personas = Table(
@@ -107,10 +109,18 @@ async def create_app_db(
 ) -> AsyncEngine:
     """An engine on a freshly seeded application database (a SQLite path, or any SQLAlchemy URL)."""
     text = str(path_or_url)
-    url = text if "://" in text else f"sqlite+aiosqlite:///{text}"
-    engine = create_async_engine(url)
+    engine = create_async_engine(text) if "://" in text else _own_file(Path(text))
     await seed_app_db(engine, size=size, now=now, seed=seed)
     return engine
+
+
+def _own_file(path: Path) -> AsyncEngine:
+    """An engine on a SQLite file this process alone uses: its statements run on the event loop's
+    thread (bot/store/inline_sqlite.py), one connection at a time, so none waits on SQLite's lock
+    and the simulation never waits on a worker thread's hand-off."""
+    return create_async_engine(
+        f"sqlite+aiosqlite:///{path}", async_creator=inline_connector(str(path)), pool_size=1, max_overflow=0
+    )
 
 
 async def copy_app_db(engine: AsyncEngine, path: Path, copy: Path) -> AsyncEngine:
@@ -118,7 +128,7 @@ async def copy_app_db(engine: AsyncEngine, path: Path, copy: Path) -> AsyncEngin
     closed first, so the copy has every row (WAL included); ``engine`` stays usable."""
     await engine.dispose()
     shutil.copyfile(path, copy)
-    return create_async_engine(f"sqlite+aiosqlite:///{copy}")
+    return _own_file(copy)
 
 
 async def seed_app_db(

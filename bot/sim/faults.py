@@ -11,8 +11,9 @@ Times of day are in the calendar's time zone; day N is the Nth working day from 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -150,14 +151,34 @@ class FaultPlan:
 
     def override(self, metric_id: str, at: datetime) -> Override | None:
         """The last-declared active fault for this metric at ``at`` wins."""
-        found: Override | None = None
+        return override_at(self.windows(metric_id), at)
+
+    def lookup(self, metric_id: str) -> Callable[[datetime], Override | None] | None:
+        """``override`` for one metric over a whole read (nothing changes the windows while it
+        runs); None when no fault of the metric has a window. A plan whose ``override`` answers
+        its own way (history.PastFaults) is asked point by point."""
+        if type(self).override is not FaultPlan.override:
+            return functools.partial(self.override, metric_id)
+        windows = self.windows(metric_id)
+        return functools.partial(override_at, windows) if windows else None
+
+    def windows(self, metric_id: str) -> list[tuple[datetime, datetime, Override]]:
+        """This metric's faults that have a window now, in declared order."""
+        found: list[tuple[datetime, datetime, Override]] = []
         for fault in self._faults:
-            if not fault.applies_to(metric_id):
-                continue
-            span = self.window(fault)
-            if span is not None and span[0] <= at < span[1]:
-                found = Override(fault.value, fault)
+            span = self.window(fault) if fault.applies_to(metric_id) else None
+            if span is not None:
+                found.append((span[0], span[1], Override(fault.value, fault)))
         return found
+
+
+def override_at(windows: list[tuple[datetime, datetime, Override]], at: datetime) -> Override | None:
+    """The last of ``windows`` (FaultPlan.windows) open at ``at``."""
+    found: Override | None = None
+    for start, end, override in windows:
+        if start <= at < end:
+            found = override
+    return found
 
 
 def check_faults(texts: Iterable[str], runbook: Runbook) -> list[Fault]:

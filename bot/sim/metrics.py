@@ -7,6 +7,7 @@ changes in the simulated world (min instances, cache settings, indexes, SQL tier
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -138,8 +139,9 @@ class SyntheticMetrics:
             return Series(metric.id, (), float(self._step))  # Monitoring has no series for a missing instance
         # The world cannot change during this synchronous loop: work out its effect once, not per point.
         shape, _, shifted = self._level(metric, environment)
+        faulted = self.faults.lookup(metric.id)
         for at in self._grid(start, end):
-            override = self.faults.override(metric.id, at)
+            override = faulted(at) if faulted is not None else None
             if override is not None:
                 if override.value is not None:
                     points.append(Point(at, override.value))
@@ -226,7 +228,12 @@ class SyntheticMetrics:
 
 def _load(at: datetime) -> float:
     """Traffic relative to the daily mean: ~1.15 mid-afternoon on US weekdays, ~0.85 at night."""
-    local = at.astimezone(BUSY_ZONE)
+    return _load_at(at.timestamp())
+
+
+@functools.lru_cache(maxsize=4096)  # the watch and the reports read the same minutes again and again
+def _load_at(timestamp: float) -> float:
+    local = datetime.fromtimestamp(timestamp, BUSY_ZONE)
     hour = local.hour + local.minute / 60
     busy = math.sin(math.pi * (hour - 7) / 12) if local.weekday() < 5 and 7 < hour < 19 else 0.0
     return 0.85 + 0.3 * busy

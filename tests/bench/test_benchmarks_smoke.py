@@ -5,6 +5,7 @@ Nothing here looks at how long anything took: the figures are for people, not fo
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -104,6 +105,8 @@ def test_simulate_prints_the_wall_time_of_a_simulated_day() -> None:
     rows = run_bench("simulate.py", "--runs", "1", "--days", "1")
     assert_measured(rows, "wall time median")
     assert rows["runs"][0] == "1"
+    # timed as an installed ionbot runs: its modules compiled to bytecode, even under PYTHONDONTWRITEBYTECODE
+    assert Path(importlib.util.cache_from_source(str(BENCH.parent / "bot" / "cli.py"))).is_file()
 
 
 def test_backtest_prints_the_replay_time_and_one_monitoring_call_per_metric_per_chunk() -> None:

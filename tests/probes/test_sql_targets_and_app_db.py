@@ -97,3 +97,20 @@ async def test_a_copied_app_database_has_every_row_and_both_stay_usable(tmp_path
             counts.append((await conn.execute(text("SELECT count(*), max(session_id) FROM sessions"))).one())
         await engine.dispose()
     assert counts[0] == counts[1] and counts[0][0] == 3000
+
+
+async def test_the_sims_own_app_databases_run_on_the_event_loops_thread(tmp_path: Path) -> None:
+    from bot.store.inline_sqlite import InlineConnection
+
+    first = await create_app_db(tmp_path / "first.db", size=SMALL_DB)
+    copy = await copy_app_db(first, tmp_path / "first.db", tmp_path / "copy.db")
+    try:
+        for engine in (first, copy):
+            async with engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                assert isinstance(raw.driver_connection, InlineConnection)  # no worker thread to hand off to
+                count = await conn.scalar(text("SELECT count(*) FROM personas"))
+                assert count == SMALL_DB.personas
+    finally:
+        await first.dispose()
+        await copy.dispose()

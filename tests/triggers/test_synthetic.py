@@ -127,6 +127,17 @@ async def test_faults_replace_values_and_open_gaps() -> None:
     assert latency.points == ()
 
 
+async def test_where_faults_overlap_the_last_declared_wins_in_a_read_as_in_override() -> None:
+    plan = FaultPlan(
+        ["error_rate_pct 2.5 from day2 14:00 for 10m", "error_rate_pct 7 from day2 14:03 for 2m"],
+        run_start=RUN_START,
+        calendar=Calendar(working_days=10),
+    )
+    got = await SyntheticMetrics(faults=plan).read(metric("error_rate_pct"), PRODUCTION, T0, T0 + timedelta(minutes=9))
+    assert [p.value for p in got.points] == [2.5, 2.5, 2.5, 7.0, 7.0, 2.5, 2.5, 2.5, 2.5, 2.5]
+    assert [plan.override("error_rate_pct", p.at).value for p in got.points] == [p.value for p in got.points]  # type: ignore[union-attr]
+
+
 def test_fault_lines_parse_in_both_forms() -> None:
     absolute = parse_fault("error_rate_pct 2.5 from day2 14:00 for 10m")
     assert (absolute.metric, absolute.value, absolute.day, absolute.duration) == (
