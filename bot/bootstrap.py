@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import aiohttp
 import structlog
 
 from bot.actions.base import ActionDeps
@@ -281,6 +282,7 @@ class ServedBot:
     outbox: Outbox
     runtime: Any  # bot.runtime.Runtime: the scheduled jobs and the reports
     web: WebDeps  # the read-only web timeline's use cases and its sign-in gate (bot/web)
+    http: aiohttp.ClientSession | None = None  # the Web API client's connections, closed last
 
     @property
     def envelopes(self) -> SqlStore:
@@ -300,7 +302,11 @@ class ServedBot:
         try:
             await self.runtime.stop()
         finally:
-            await self.host.close()
+            try:
+                await self.host.close()
+            finally:
+                if self.http is not None:
+                    await self.http.close()
 
 
 def served_builder(build_bot: BotBuilder | None = None) -> Callable[[Settings, Runbook | None, bool], Awaitable[Any]]:
@@ -309,16 +315,18 @@ def served_builder(build_bot: BotBuilder | None = None) -> Callable[[Settings, R
 
     async def build_served(settings: Settings, runbook: Runbook | None, socket_mode: bool) -> ServedBot:
         bot = await _bot_for_serve(settings, build_bot, runbook)
+        http = aiohttp.ClientSession()
         try:
-            return _serve_parts(settings, bot, socket_mode)
+            return _serve_parts(settings, bot, socket_mode, http)
         except BaseException:
+            await http.close()
             await bot.close()
             raise
 
     return build_served
 
 
-def _serve_parts(settings: Settings, bot: Bot, socket_mode: bool) -> ServedBot:
+def _serve_parts(settings: Settings, bot: Bot, socket_mode: bool, http: aiohttp.ClientSession) -> ServedBot:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
@@ -327,13 +335,16 @@ def _serve_parts(settings: Settings, bot: Bot, socket_mode: bool) -> ServedBot:
     from bot.slack import app as slack
     from bot.slack.delivery.report_poster import SlackReportPoster
 
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL)
+    # One HTTP session for every Web API call: without it slack_sdk opens (and closes) a session, a
+    # TCP connection and a TLS handshake per call, which every answer and card update would wait on.
+    base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=base_url, session=http)
     outbox = outbox_for(bot, client)
     poster = SlackReportPoster(outbox, client)
     runtime = Runtime(bot, poster, AsyncIOScheduler(), renderer=ReportRenderer(settings.templates_dir))
     deps = slack_deps(bot, outbox, runtime.reports)
     app = slack.build_app(deps, signing_secret=None if socket_mode else settings.slack_signing_secret)
-    return ServedBot(bot, finish_app(bot, app), outbox, runtime, web_deps(bot))
+    return ServedBot(bot, finish_app(bot, app), outbox, runtime, web_deps(bot), http)
 
 
 async def _bot_for_serve(settings: Settings, build_bot: BotBuilder | None, runbook: Runbook | None) -> Bot:

@@ -36,6 +36,7 @@ class Call:
     method: str
     payload: JSONDict
     at: float = field(default_factory=time.perf_counter)  # arrival, for benchmarks timing answers
+    connection: str = ""  # the caller's address and port: one per TCP connection it opened
 
 
 @dataclass
@@ -210,7 +211,8 @@ class FakeSlackApi(FaultInjection, FakeSignIn):
         fault = self._take_fault(method)
         if fault is not None:
             return await self._faulty(request, fault)
-        self.recorded.append(Call(method, payload))
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.recorded.append(Call(method, payload, connection=f"{peer[0]}:{peer[1]}" if peer else ""))
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})

@@ -64,3 +64,24 @@ async def test_a_command_is_answered_while_the_scheduled_jobs_are_still_starting
         serving.cancel()
         with pytest.raises(asyncio.CancelledError):
             await serving
+
+
+async def test_serve_reuses_its_connections_to_the_web_api_across_answers(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession
+) -> None:
+    """Against real Slack every new connection is a TLS handshake each answer would wait on."""
+    listening = Listening()
+    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build=served_builder(), on_listening=listening))
+    try:
+        url = f"http://127.0.0.1:{await listening.port}"
+        for count, user in enumerate(("U0LEE", "U0SAM", "U0MARIA", "U0LOU"), start=1):
+            assert await post_signed(http, url, help_command(user)) == 200
+            await asyncio.wait_for(api.wait_for("chat.postEphemeral", count), 30)
+        replies = [c for c in api.recorded if c.method == "chat.postEphemeral"]
+        assert all(c.connection for c in replies)
+        # Each answer was sent after the last one had arrived: an idle connection was there to reuse.
+        assert len({c.connection for c in replies}) < len(replies)
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
