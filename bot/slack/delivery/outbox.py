@@ -179,6 +179,7 @@ class Outbox:
         """The claim no longer takes it along (it was sent, or will not be)."""
         if staged.delivery is not None and staged.rider in staged.delivery.riders:
             staged.delivery.riders.remove(staged.rider)
+
     async def queue(self, method: str, args: dict[str, JSON], dedupe_key: str) -> OutboxMessage:
         """Store the call once per ``dedupe_key`` without trying it: for a caller inside a unit of work
         (no network call there), which ``send``s the same key once the unit has committed."""
