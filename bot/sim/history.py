@@ -19,19 +19,22 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, TypeAlias
 from zoneinfo import ZoneInfo
-
-import numpy as np
-import numpy.typing as npt
 
 from bot.engine.ports import MetricsSource, Point, Series
 from bot.runbook.models import Environment, Metric, Runbook
 from bot.sim.faults import Fault, FaultPlan, Override
 from bot.sim.metrics import BUSY_ZONE, SimWorldState, SyntheticMetrics, _instance_named
 
-Seconds = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
-Arrays = tuple[npt.NDArray[np.int64], Floats, float]  # times in microseconds, values, step in seconds
+if TYPE_CHECKING:  # numpy is imported by the first read of the past, not by every bot with the sim
+    import numpy as np
+    import numpy.typing as npt
+
+    Seconds: TypeAlias = npt.NDArray[np.int64]
+    Floats: TypeAlias = npt.NDArray[np.float64]
+    Arrays: TypeAlias = tuple[npt.NDArray[np.int64], Floats, float]  # times in µs, values, step in seconds
+
 US_PER_S = 1_000_000
 
 QUIET = timedelta(days=2)  # no history fault this close to the start: the live run reads back into it
@@ -148,6 +151,8 @@ class PastMetrics(SyntheticMetrics):
 
     def arrays(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Arrays:
         """Every point of [start, end] on the step grid, a missing one (no data) left out."""
+        import numpy as np
+
         step = self._step
         instance = _instance_named(metric)
         if instance is not None and self.world.sql_instance(environment.name, instance) is None:
@@ -165,6 +170,8 @@ class PastMetrics(SyntheticMetrics):
 
     def _faulted(self, metric_id: str, seconds: Seconds, values: Floats) -> Floats:
         """The history's faults, then the asked ones (they win), each later one over earlier: NaN is no data."""
+        import numpy as np
+
         spans: list[tuple[datetime, datetime, float | None]] = [
             (f.start, f.end, f.value) for f in self.past_faults.past if f.metric in ("*", metric_id)
         ]
@@ -181,6 +188,8 @@ class PastMetrics(SyntheticMetrics):
 
 def _loads(seconds: Seconds) -> Floats:
     """``bot.sim.metrics._load`` for every point: the US business day's swing, ~1.15 mid-afternoon."""
+    import numpy as np
+
     hours = seconds // 3600
     unique, index = np.unique(hours, return_inverse=True)
     offsets = np.array([_offset(int(h) * 3600) for h in unique], dtype=np.int64)  # DST moves on the hour
@@ -198,6 +207,8 @@ def _offset(second: int) -> int:
 
 def _noise(seed: int, metric_id: str, environment: str, seconds: Seconds) -> Floats:
     """Uniform in [-1, 1) per (metric, environment, second): splitmix64 of the series' key and the time."""
+    import numpy as np
+
     digest = hashlib.blake2b(f"{seed}|{metric_id}|{environment}".encode(), digest_size=8).digest()
     with np.errstate(over="ignore"):
         z = seconds.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(int.from_bytes(digest, "big"))
@@ -222,6 +233,8 @@ class HistoryMetrics:
 
     async def read_arrays(self, metric: Metric, environment: Environment, start: datetime, end: datetime) -> Arrays:
         """``read`` as arrays (``bot.backtest.history.ArrayReader``): the past computed at once."""
+        import numpy as np
+
         if start >= self.since:
             return _as_arrays(await self.live.read(metric, environment, start, end))
         times, values, step = self.past.arrays(
@@ -264,6 +277,8 @@ def sim_history(
 
 
 def _as_arrays(series: Series) -> Arrays:
+    import numpy as np
+
     times = np.fromiter((round(p.at.timestamp() * US_PER_S) for p in series.points), dtype=np.int64)
     values = np.fromiter((p.value for p in series.points), dtype=np.float64)
     return times, values, series.step_seconds
