@@ -9,7 +9,6 @@ Exit 0 when everything the runbook asked for happened; 1 with the list of what d
 from __future__ import annotations
 
 import argparse
-import gc
 import shutil
 import sys
 import tempfile
@@ -129,17 +128,12 @@ async def simulate_main(args: argparse.Namespace) -> int:
     return 0
 
 
-YOUNG_COLLECTION_EVERY = 3_000  # allocations between collections of the youngest generation (Python: 700)
 # Drawn every day of the week: imported before the freeze, so their objects are frozen too.
 CHART_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.dates")
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     freeze_startup_heap(CHART_MODULES)
-    # The week allocates without pause (the store's statements, cards, metric points): collecting
-    # the young generation every 700 allocations was about a tenth of its time. Nobody waits on
-    # an ack here, so the collections can be rarer and longer.
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
     return run_safely(simulate_main(args))
 
 
