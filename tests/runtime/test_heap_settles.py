@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from bot.heap import freeze_once_settled
+from bot.heap import freeze_once_settled, release_freed_memory
 
 
 @pytest.fixture
@@ -71,3 +72,17 @@ async def test_steady_traffic_does_not_put_the_later_modules_off_forever(monkeyp
     await freeze_once_settled(["wave"], after=0, idle_for=traffic.idle_for, latest=0.3)
 
     assert "wave" in sys.modules and traffic.busy
+
+
+def test_after_a_burst_its_garbage_is_collected_at_once() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only the collector frees it
+
+    node = Node()
+    gone = weakref.ref(node)
+    del node
+
+    release_freed_memory()
+
+    assert gone() is None

@@ -27,6 +27,7 @@ async def on_backtest(command: Command, cmd: c.BacktestCommand) -> None:
     from bot.backtest.report import summary_text
     from bot.backtest.service import BacktestRefused, run_backtest
     from bot.backtest.subjects import GATE_ENVIRONMENT
+    from bot.heap import release_freed_memory
 
     deps, channel = command.deps, command.channel
     now = deps.clock.now()
@@ -51,4 +52,6 @@ async def on_backtest(command: Command, cmd: c.BacktestCommand) -> None:
     await save_summary(deps.cards, done.result, link, now)
     message = f"{summary_text(done.result)}\nReport: {link} ({len(uploads)} files above)."
     args: dict[str, Any] = {"channel": channel, "text": clamp(message, FALLBACK_TEXT)}
+    del done, text, pngs, uploads
+    release_freed_memory()  # weeks of points and the charts: tens of MB the bot has no more use for
     await command.state.outbox.send("chat.postMessage", args, f"backtest|{channel}|{now.isoformat()}")
