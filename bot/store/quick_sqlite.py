@@ -11,7 +11,9 @@ to the worker thread: they are what may wait on the lock (``busy_timeout``).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +34,32 @@ def never_waits(fn: Callable[..., Any]) -> bool:
 
 
 class QuickConnection(aiosqlite.core.Connection):
-    """An aiosqlite Connection that makes the calls that never wait on the loop's own thread."""
+    """An aiosqlite Connection that makes the calls that never wait on the loop's own thread.
+
+    Only while its worker thread is idle: a statement whose caller was cancelled (a request cut
+    off, a bot stopping) still runs there, and sqlite3 refuses a cursor touched from two threads at
+    once ("Recursive use of cursors"), which left the cancelled caller waiting for ever."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_worker = 0  # calls handed to the worker thread and not yet finished there
+        self._counting = threading.Lock()
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if never_waits(fn) and self._running and self._connection is not None:
+        if never_waits(fn) and self._running and self._connection is not None and not self._in_worker:
             return fn(*args, **kwargs)
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        with self._counting:
+            self._in_worker += 1
+
+        @functools.wraps(fn)
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._counting:
+                    self._in_worker -= 1
+
+        return await super()._execute(counted)  # type: ignore[no-untyped-call]
 
 
 def quick_connect(database: str, **kwargs: Any) -> QuickConnection:

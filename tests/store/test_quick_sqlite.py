@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -89,4 +90,30 @@ async def test_a_connection_never_closed_does_not_keep_the_process_from_exiting(
     try:
         assert connection._thread.daemon
     finally:
+        await connection.close()
+
+
+async def test_while_the_thread_still_runs_a_call_the_calls_that_cannot_wait_queue_behind_it(tmp_path: Path) -> None:
+    """A cancelled caller's statement still runs on the thread; closing its cursor meanwhile from
+    the loop was refused by sqlite3 ("Recursive use of cursors") and left a stopping bot hanging."""
+    connection = quick_connect(str(tmp_path / "busy.db"))
+    await connection
+    hold = threading.Event()
+    try:
+        busy = asyncio.create_task(connection._execute(hold.wait))
+        await asyncio.sleep(0)  # the task counts its call before it waits for the thread
+        assert connection._in_worker == 1
+        raw = connection._connection
+        assert raw is not None
+        making = asyncio.create_task(connection._execute(raw.cursor))  # one that never waits, made at once when idle
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not making.done()  # in line behind the running call, not on the loop's thread
+
+        hold.set()
+        await busy
+        assert isinstance(await making, sqlite3.Cursor)
+        assert connection._in_worker == 0
+    finally:
+        hold.set()
         await connection.close()
