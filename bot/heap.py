@@ -14,13 +14,11 @@ import ctypes
 import ctypes.util
 import gc
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 # What `ionbot serve` needs later but not to answer: the reports' templates and charts.
 SERVE_PRELOAD = ("jinja2", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.dates")
 SETTLE_SECONDS = 1.0
-QUIET_SECONDS = 0.25  # no request worked on for this long: nobody waits on the loop now
-LATEST_SECONDS = 30.0  # under steady traffic it is done by then anyway
 
 
 def freeze_startup_heap(preload: Iterable[str] = ()) -> None:
@@ -30,29 +28,11 @@ def freeze_startup_heap(preload: Iterable[str] = ()) -> None:
     gc.freeze()
 
 
-async def freeze_once_settled(
-    preload: Iterable[str] = SERVE_PRELOAD,
-    *,
-    after: float = SETTLE_SECONDS,
-    idle_for: Callable[[], float] | None = None,
-    latest: float = LATEST_SECONDS,
-) -> None:
+async def freeze_once_settled(preload: Iterable[str] = SERVE_PRELOAD, *, after: float = SETTLE_SECONDS) -> None:
     """``freeze_startup_heap`` for a bot that has just opened: the requests that waited for it are
     answered first (the collection stalls the loop ~0.1 s), and ``preload`` is imported in a worker
-    thread, so a report's first use of Jinja or matplotlib never stalls an answer either.
-
-    The import still holds the interpreter for about half a second, so with ``idle_for`` (seconds
-    since the last request's work ended, 0 while any is in flight) it waits for a quiet moment,
-    ``latest`` seconds after opening at most: the people using the bot just after a deploy do not
-    wait behind it."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + latest
+    thread, so a report's first use of Jinja or matplotlib never stalls an answer either."""
     await asyncio.sleep(after)
-    while idle_for is not None and loop.time() < give_up:
-        idle = idle_for()
-        if idle >= QUIET_SECONDS:
-            break
-        await asyncio.sleep(min(QUIET_SECONDS - idle, max(give_up - loop.time(), 0.0)))
     await asyncio.to_thread(_import_all, tuple(preload))
     freeze_startup_heap()
 

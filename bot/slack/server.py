@@ -359,7 +359,7 @@ async def _serve_built(
         if socket_handler is not None:  # a dropped socket (reconnecting) is not ready either
             checks.append(socket_connected(socket_handler))
         startup.open(None if socket_mode else served.app, ready or _all_ready(*checks))
-        settle = asyncio.create_task(freeze_once_settled(idle_for=served.app.queue.idle_for))  # answers first
+        settle = asyncio.create_task(freeze_once_settled())  # what waited for the bot is answered first
         await served.start()  # the jobs (a report due late renders now) start behind the first answers
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()

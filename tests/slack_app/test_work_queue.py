@@ -157,23 +157,3 @@ async def test_inline_mode_finishes_the_work_before_dispatch_returns() -> None:
 def test_a_queue_without_workers_is_refused_with_a_sentence() -> None:
     with pytest.raises(ValueError, match="at least one worker"):
         WorkQueue(Tasks().spawn, workers=0)
-
-
-async def test_the_queue_is_idle_only_when_no_request_waits_or_is_worked_on() -> None:
-    tasks, now = Tasks(), [100.0]
-    queue = WorkQueue(tasks.spawn, workers=1, clock=lambda: now[0])
-    release = asyncio.Event()
-
-    async def held(ack: AsyncAck) -> None:
-        await ack()
-        await release.wait()
-
-    await queue.dispatch(acker(), held)
-    await queue.dispatch(acker(), held)  # acked, waiting for the one slot
-
-    now[0] = 160.0
-    assert queue.idle_for() == 0.0  # a minute in, but requests are in flight
-    release.set()
-    await tasks.settle()
-    now[0] = 160.5
-    assert (queue.idle_for(), queue.busy) == (0.5, 0)

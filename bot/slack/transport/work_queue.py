@@ -9,7 +9,6 @@ parked, not running, and the event loop that sends the acks stays free.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -51,14 +50,7 @@ class WorkQueue:
     ``inline`` runs each listener to the end before its dispatch returns (tests, the console).
     """
 
-    def __init__(
-        self,
-        spawn: Spawn,
-        *,
-        workers: int = DEFAULT_WORKERS,
-        inline: bool = False,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, spawn: Spawn, *, workers: int = DEFAULT_WORKERS, inline: bool = False) -> None:
         if workers < 1:
             raise ValueError(f"a work queue needs at least one worker, not {workers}; nothing was started.")
         self.workers = workers
@@ -67,14 +59,6 @@ class WorkQueue:
         self._slots = asyncio.Semaphore(workers)
         self._tails: dict[str, asyncio.Future[None]] = {}
         self.busy = 0
-        self._in_flight = 0  # dispatched and not yet finished, waiting for a slot or in one
-        self._clock = clock
-        self._quiet_since = clock()
-
-    def idle_for(self) -> float:
-        """Seconds since the last request's work ended; 0 while any is waiting or worked on (what
-        housekeeping that holds the interpreter waits for: bot/heap.py)."""
-        return 0.0 if self._in_flight else self._clock() - self._quiet_since
 
     def _waits_for(self, key: str) -> list[asyncio.Future[None]]:
         """The work a job of ``key`` waits for: the last of its own key, and of the keys nested with it
@@ -103,7 +87,6 @@ class WorkQueue:
             self._tails[order_key] = mine
         held: list[bool] = []
         failed: list[BaseException] = []
-        self._in_flight += 1
 
         async def take_slot() -> None:
             for earlier in before:
@@ -121,8 +104,6 @@ class WorkQueue:
                 else:
                     failed.append(error)
             finally:
-                self._in_flight -= 1
-                self._quiet_since = self._clock()
                 if held:
                     self.busy -= 1
                     self._slots.release()
