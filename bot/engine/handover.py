@@ -23,8 +23,8 @@ from bot.engine.duties import Downtime
 from bot.engine.errors import Refused
 from bot.engine.nudges import HANDOVER_FALLBACK_EVENT, People, Person
 from bot.engine.ports import BOT_ACTOR, JSON, Actor, AlertRecord
-from bot.engine.records import Run, RunState, StepLane
-from bot.engine.watch import WatchStore
+from bot.engine.records import Run, RunState
+from bot.engine.watch import WatchStore, WatchStoreDecorator
 from bot.runbook.deadlines import Handover as HandoverPlan
 from bot.runbook.durations import format_duration
 
@@ -259,12 +259,12 @@ class Handover:
         return hold if now < until else None
 
 
-class ShortenedHold:
+class ShortenedHold(WatchStoreDecorator):
     """The watcher's alert store, cutting an automatic rollback's countdown while ``shorten_hold`` is
     in force: every alert opened or saved then waits at most the shortened hold from its opening."""
 
     def __init__(self, inner: WatchStore, handover: Handover, clock_now: Callable[[], datetime]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._handover = handover
         self._now = clock_now
 
@@ -276,18 +276,6 @@ class ShortenedHold:
             return alert
         sooner = max(alert.opened_at + hold, self._now())
         return replace(alert, auto_rollback_at=sooner) if sooner < alert.auto_rollback_at else alert
-
-    async def get_run(self, run_id: str) -> Run | None:
-        return await self._inner.get_run(run_id)
-
-    async def lanes(self, run_id: str) -> list[StepLane]:
-        return await self._inner.lanes(run_id)
-
-    async def active_alerts(self, run_id: str) -> list[AlertRecord]:
-        return await self._inner.active_alerts(run_id)
-
-    async def get_alert(self, alert_id: str) -> AlertRecord | None:
-        return await self._inner.get_alert(alert_id)
 
     async def save_alert(self, alert: AlertRecord) -> None:
         await self._inner.save_alert(await self._cut(alert))

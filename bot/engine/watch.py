@@ -79,6 +79,35 @@ class WatchStore(AlertStore, Protocol):
     async def lanes(self, run_id: str) -> list[StepLane]: ...
 
 
+class WatchStoreDecorator:
+    """A ``WatchStore`` around another that passes every call through: a decorator that changes what
+    some calls do (a shortened hold, a page with each alert) overrides only those."""
+
+    def __init__(self, inner: WatchStore) -> None:
+        self._inner = inner
+
+    async def get_run(self, run_id: str) -> Run | None:
+        return await self._inner.get_run(run_id)
+
+    async def lanes(self, run_id: str) -> list[StepLane]:
+        return await self._inner.lanes(run_id)
+
+    async def active_alerts(self, run_id: str) -> list[AlertRecord]:
+        return await self._inner.active_alerts(run_id)
+
+    async def get_alert(self, alert_id: str) -> AlertRecord | None:
+        return await self._inner.get_alert(alert_id)
+
+    async def save_alert(self, alert: AlertRecord) -> None:
+        await self._inner.save_alert(alert)
+
+    async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        return await self._inner.open_alert(alert)
+
+    async def update_alert(self, alert: AlertRecord) -> AlertRecord | None:
+        return await self._inner.update_alert(alert)
+
+
 class AlertNotFound(LookupError):
     """The alert a button or command names does not exist or is already resolved."""
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol
 
 from bot.engine.ports import JSON, AlertRecord
-from bot.engine.records import Run, StepLane
 from bot.engine.units import after_commit, unit_of_work
-from bot.engine.watch import WatchStore
+from bot.engine.watch import WatchStore, WatchStoreDecorator
 from bot.oncall.pagerduty import PagerDuty, PagerDutyFailure
 from bot.slack.delivery.api_failures import ApiFailure
 from bot.slack.delivery.ports import KeyValueStore, OutboxMessage
@@ -108,27 +107,12 @@ def transition(before: AlertRecord | None, after: AlertRecord) -> Action | None:
     return None
 
 
-class PagingAlerts:
+class PagingAlerts(WatchStoreDecorator):
     """The watcher's store, paging on the transitions this writer won."""
 
     def __init__(self, inner: WatchStore, pager: Pager) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._pager = pager
-
-    async def get_run(self, run_id: str) -> Run | None:
-        return await self._inner.get_run(run_id)
-
-    async def lanes(self, run_id: str) -> list[StepLane]:
-        return await self._inner.lanes(run_id)
-
-    async def active_alerts(self, run_id: str) -> list[AlertRecord]:
-        return await self._inner.active_alerts(run_id)
-
-    async def get_alert(self, alert_id: str) -> AlertRecord | None:
-        return await self._inner.get_alert(alert_id)
-
-    async def save_alert(self, alert: AlertRecord) -> None:
-        await self._inner.save_alert(alert)
 
     async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
         async with unit_of_work():  # the alert and its page, or neither
