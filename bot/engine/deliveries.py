@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from bot.engine.ports import Actor
+    from bot.engine.records import Run
 
 # A write of the store's own (its session passed in) made in the transaction that takes the delivery.
 Rider = Callable[[Any], Awaitable[bool]]
@@ -34,6 +35,9 @@ class Delivery:
     answer: str | None = None  # the first sentence said to ``user``, stored when the handler ends
     kept: str | None = None  # the answer its row holds (written with the claim or with the reply)
     actor: Actor | None = None  # who sent it, once the chat layer resolved them (a refusal's audit reuses it)
+    # channel -> its open run (or None) as read before the delivery wrote anything: what a refusal
+    # was decided on, so its audit entry names that run without reading the channel again.
+    runs_seen: dict[str, Run | None] = field(default_factory=dict)
     # Writes that go with the claim, in its transaction (a refusal's reply: one commit, not three).
     riders: list[Rider] = field(default_factory=list)
 
@@ -57,6 +61,21 @@ def handling(key: str | None, user: str) -> Iterator[Delivery | None]:
         yield delivery
     finally:
         _CURRENT.reset(token)
+
+
+def seen_run(channel: str, run: Run | None) -> None:
+    """The current delivery read ``run`` as ``channel``'s open run (only while it has written nothing)."""
+    delivery = _CURRENT.get()
+    if delivery is not None and not delivery.owned:
+        delivery.runs_seen[channel] = run
+
+
+def run_seen(channel: str) -> tuple[bool, Run | None]:
+    """(True, the run) when the current delivery read ``channel``'s open run and has written nothing since."""
+    delivery = _CURRENT.get()
+    if delivery is None or delivery.owned or channel not in delivery.runs_seen:
+        return False, None
+    return True, delivery.runs_seen[channel]
 
 
 def answer_to_keep() -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.engine import checklist, gates, guards, rollback, units
+from bot.engine import checklist, deliveries, gates, guards, rollback, units
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.calendar import where_are_we
 from bot.engine.context import Context
@@ -72,7 +72,9 @@ class Reads:
     async def record_refusal(self, channel: str, actor: Actor, what: str, message: str) -> None:
         """A refusal made in the chat layer (an unknown runbook, a stale card) is on the record too:
         ``what`` is the request in the person's words ("/ion start", "the button approve")."""
-        run = await self._ctx.store.open_run(channel)
+        known, run = deliveries.run_seen(channel)
+        if not known:
+            run = await self._ctx.store.open_run(channel)
         await self._ctx.auditor.record(
             actor,
             AuditKind.CHAT_REQUEST,
@@ -188,10 +190,12 @@ class Reads:
         return changed
 
     async def active_run(self, channel: str) -> Run | None:
-        return await self._ctx.store.open_run(channel)
+        run = await self._ctx.store.open_run(channel)
+        deliveries.seen_run(channel, run)
+        return run
 
     async def require_run(self, channel: str) -> Run:
-        run = await self._ctx.store.open_run(channel)
+        run = await self.active_run(channel)
         if run is None:
             raise Refused("There is no run in this channel; start one with /ion start.")
         return run

@@ -8,9 +8,9 @@ conditional UPDATE on ``version``, so a write based on a stale read changes noth
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,8 +20,15 @@ from bot.engine.triggers import slot_of
 from bot.store.base import StoreBase
 from bot.store.tables import AlertRow, IncidentRow
 
+_ALERTS_TABLE = cast(Table, AlertRow.__table__)
+_ACTIVE_ALERTS = (
+    select(_ALERTS_TABLE)
+    .where(_ALERTS_TABLE.c.run_id == bindparam("run_id"), _ALERTS_TABLE.c.state != "resolved")
+    .order_by(_ALERTS_TABLE.c.opened_at, _ALERTS_TABLE.c.id)
+)
 
-def _alert(row: AlertRow) -> AlertRecord:
+
+def _alert(row: AlertRow | Row[Any]) -> AlertRecord:
     return AlertRecord(
         id=row.id,
         run_id=row.run_id,
@@ -50,13 +57,8 @@ def _values(alert: AlertRecord) -> dict[str, Any]:
 
 class AlertsStore(StoreBase):
     async def active_alerts(self, run_id: str) -> list[AlertRecord]:
-        async with self._transaction() as session:
-            query = (
-                select(AlertRow)
-                .where(AlertRow.run_id == run_id, AlertRow.state != "resolved")
-                .order_by(AlertRow.opened_at, AlertRow.id)
-            )
-            return [_alert(row) for row in await session.scalars(query)]
+        async with self._reading() as connection:  # every status and card reads it: built once, Core rows
+            return [_alert(row) for row in await connection.execute(_ACTIVE_ALERTS, {"run_id": run_id})]
 
     async def alerts(self, run_id: str) -> list[AlertRecord]:
         """Every alert of the run, resolved ones too, oldest first: a past day's report rebuilds what was open."""

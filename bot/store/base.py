@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import units
 from bot.engine.clock import SystemClock
@@ -55,6 +55,34 @@ class StoreBase:
             return
         async with self._own_transaction(effect) as session:
             yield session
+
+    @asynccontextmanager
+    async def _statements(self, *, effect: bool = True) -> AsyncIterator[AsyncConnection]:
+        """``_transaction`` for a call that only runs statements (no ORM object to add, flush or load):
+        a Core connection, without the ORM session that was most of a short transaction's CPU on
+        the answer path (issue 14). Inside a delivery its first write takes the delivery's row, as in
+        ``_transaction``; inside a unit, the unit's own transaction, as for any call."""
+        if self.refusing is not None:
+            raise StoreUnavailable(self.refusing)
+        if units.current_unit() is not None:
+            async with self._transaction(effect=effect) as session:
+                yield await session.connection()
+            return
+        delivery = deliveries.current_delivery() if effect else None
+        claimed = False
+        async with _outage_said(), self.engine.begin() as connection:
+            before = deliveries.writes_on(connection)
+            yield connection
+            if delivery is not None and not delivery.owned and deliveries.writes_on(connection) != before:
+                await deliveries.claim(connection, delivery, self.clock.now(), self._insert_delivery)
+                claimed = True
+        if claimed:
+            assert delivery is not None
+            delivery.owned = True
+
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A transaction that only reads (a read never takes the delivery's row)."""
+        return self._statements(effect=False)
 
     @asynccontextmanager
     async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
@@ -115,7 +143,7 @@ class StoreBase:
 
         await units.after_commit(owned)  # inside a unit, the claim is the delivery's once the unit commits
 
-    async def _insert_delivery(self, session: AsyncSession, values: dict[str, Any]) -> bool:
+    async def _insert_delivery(self, session: AsyncSession | AsyncConnection, values: dict[str, Any]) -> bool:
         return await self._upsert(session, DeliveryRow, values, keys=["key"], on_conflict="nothing")
 
     async def handled_elsewhere(self) -> deliveries.AlreadyHandled | None:
@@ -134,7 +162,7 @@ class StoreBase:
 
     async def _upsert(
         self,
-        session: AsyncSession,
+        session: AsyncSession | AsyncConnection,
         model: type[Base],
         values: dict[str, Any],
         keys: Sequence[str],

@@ -20,8 +20,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import bindparam, delete, event, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.engine.deliveries import (
     AlreadyHandled,
@@ -51,6 +51,10 @@ __all__ = [
 KEEP = timedelta(days=1)  # Slack's last retry comes minutes after the first try; a day is plenty
 _WRITES = "ion.statements_written"  # per DBAPI connection: INSERT/UPDATE/DELETE statements run so far
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
+# Columns, not the ORM entity: a claim is looked up on a session or on a bare Core connection.
+_CLAIM_OF = select(DeliveryRow.owner, DeliveryRow.claimed_at, DeliveryRow.answer).where(
+    DeliveryRow.key == bindparam("key")
+)
 
 
 def count_writes(engine: AsyncEngine) -> None:
@@ -65,11 +69,14 @@ def _on_execute(conn: Any, _cursor: Any, statement: str, _params: Any, _context:
 
 
 async def writes_so_far(session: AsyncSession) -> int:
-    connection = await session.connection()
+    return writes_on(await session.connection())
+
+
+def writes_on(connection: AsyncConnection) -> int:
     return int(connection.info.get(_WRITES, 0))
 
 
-async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert: Any) -> None:
+async def claim(session: AsyncSession | AsyncConnection, delivery: Delivery, now: datetime, insert: Any) -> None:
     """Take ``delivery``'s row in this transaction, or raise AlreadyHandled when another delivery has it.
 
     ``insert`` is the store's INSERT ... ON CONFLICT DO NOTHING (True when it wrote the row). The
@@ -87,33 +94,33 @@ async def claim(session: AsyncSession, delivery: Delivery, now: datetime, insert
         for rider in list(delivery.riders):
             await rider(session)
         return
-    row = (await session.execute(select(DeliveryRow).where(DeliveryRow.key == delivery.key))).scalar_one()
+    row = (await session.execute(_CLAIM_OF, {"key": delivery.key})).one()
     if row.owner != delivery.token:
         raise AlreadyHandled(delivery.key, row.claimed_at, row.answer)
 
 
-async def taken_by_another(session: AsyncSession, delivery: Delivery) -> AlreadyHandled | None:
+async def taken_by_another(session: AsyncSession | AsyncConnection, delivery: Delivery) -> AlreadyHandled | None:
     """Another delivery's claim on ``delivery``'s key, as the AlreadyHandled it would have raised."""
-    row = (await session.execute(select(DeliveryRow).where(DeliveryRow.key == delivery.key))).scalar_one_or_none()
+    row = (await session.execute(_CLAIM_OF, {"key": delivery.key})).one_or_none()
     if row is None or row.owner == delivery.token:
         return None
     return AlreadyHandled(delivery.key, row.claimed_at, row.answer)
 
 
-async def store_answer(session: AsyncSession, key: str, answer: str, now: datetime) -> None:
+async def store_answer(session: AsyncSession | AsyncConnection, key: str, answer: str, now: datetime) -> None:
     """Keep ``answer`` on the row, and forget rows older than KEEP (here, not in the effect's
     transaction: that one stays as short as it was)."""
     await forget_old(session, now)
     await keep_answer(session, key, answer)
 
 
-async def keep_answer(session: AsyncSession, key: str, answer: str) -> None:
+async def keep_answer(session: AsyncSession | AsyncConnection, key: str, answer: str) -> None:
     """Keep ``answer`` on the row, unless it holds one already (the first answer is the one kept)."""
     await session.execute(
         update(DeliveryRow).where(DeliveryRow.key == key, DeliveryRow.answer.is_(None)).values(answer=answer)
     )
 
 
-async def forget_old(session: AsyncSession, now: datetime) -> None:
+async def forget_old(session: AsyncSession | AsyncConnection, now: datetime) -> None:
     """Rows older than KEEP: Slack stopped sending their requests again long before."""
     await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))

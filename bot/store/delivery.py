@@ -208,7 +208,7 @@ class DeliveryStore(StoreBase):
         (every FORGET_EVERY): bookkeeping goes with bookkeeping, off every answer's way."""
         now = self.clock.now()
         forget = self._forgotten_at is None or now - self._forgotten_at >= FORGET_EVERY
-        async with self._transaction(effect=False) as session:
+        async with self._statements(effect=False) as session:
             found = await session.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
             current = set(found.all())
             params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
@@ -267,8 +267,8 @@ class DeliveryStore(StoreBase):
             )
 
     async def get_value(self, key: str) -> JSON | None:
-        async with self._transaction() as session:
-            value: JSON | None = await session.scalar(_VALUE, {"key": key})
+        async with self._reading() as connection:
+            value: JSON | None = await connection.scalar(_VALUE, {"key": key})
             return value
 
     async def put_value(self, key: str, value: JSON) -> None:

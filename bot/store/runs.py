@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.records import OPEN_RUN_STATES, AuditEntry, Run, RunState, StepLane, StepState
+from bot.engine.records import AuditEntry, Run, RunState, StepLane, StepState
 from bot.store.audit import audit_row
 from bot.store.base import StoreBase
 from bot.store.tables import RunRow, StepLaneHistoryRow, StepLaneRow
+from bot.store.tables.runs import OPEN_RUN_SQL
 
-_OPEN = sorted(state.value for state in OPEN_RUN_STATES)
+_RUNS_TABLE = cast(Table, RunRow.__table__)
+# Built once: making a statement and its cache key cost more than running it (issue 14). Read as
+# Core rows (StoreBase._reading): the channel's run is the answer path's hottest read.
+_RUN_BY_ID = select(_RUNS_TABLE).where(_RUNS_TABLE.c.id == bindparam("run_id"))
+_OPEN_RUN_OF = select(_RUNS_TABLE).where(_RUNS_TABLE.c.channel == bindparam("channel"), OPEN_RUN_SQL)
+_LANES_TABLE = cast(Table, StepLaneRow.__table__)
+_LANES_OF = (
+    select(_LANES_TABLE)
+    .where(_LANES_TABLE.c.run_id == bindparam("run_id"))
+    .order_by(_LANES_TABLE.c.step_id, _LANES_TABLE.c.environment)
+)
+_LANE = _LANES_OF.where(
+    _LANES_TABLE.c.step_id == bindparam("step_id"), _LANES_TABLE.c.environment == bindparam("environment")
+)
+_OPEN_RUNS = select(_RUNS_TABLE).where(OPEN_RUN_SQL).order_by(_RUNS_TABLE.c.created_at, _RUNS_TABLE.c.id)
 
 
-def _run(row: RunRow) -> Run:
+def _run(row: RunRow | Row[Any]) -> Run:
     return Run(
         id=row.id,
         runbook_id=row.runbook_id,
@@ -29,7 +46,7 @@ def _run(row: RunRow) -> Run:
     )
 
 
-def _lane(row: StepLaneRow) -> StepLane:
+def _lane(row: StepLaneRow | Row[Any]) -> StepLane:
     return StepLane(
         run_id=row.run_id,
         step_id=row.step_id,
@@ -86,20 +103,18 @@ class RunsStore(StoreBase):
             return existing
 
     async def get_run(self, run_id: str) -> Run | None:
-        async with self._transaction() as session:
-            row = await session.get(RunRow, run_id)
+        async with self._reading() as connection:
+            row = (await connection.execute(_RUN_BY_ID, {"run_id": run_id})).first()
             return _run(row) if row else None
 
     async def open_run(self, channel: str) -> Run | None:
-        async with self._transaction() as session:
-            query = select(RunRow).where(RunRow.channel == channel, RunRow.state.in_(_OPEN))
-            row = (await session.scalars(query)).first()
+        async with self._reading() as connection:
+            row = (await connection.execute(_OPEN_RUN_OF, {"channel": channel})).first()
             return _run(row) if row else None
 
     async def open_runs(self) -> list[Run]:
-        async with self._transaction() as session:
-            query = select(RunRow).where(RunRow.state.in_(_OPEN)).order_by(RunRow.created_at, RunRow.id)
-            return [_run(row) for row in await session.scalars(query)]
+        async with self._reading() as connection:
+            return [_run(row) for row in await connection.execute(_OPEN_RUNS)]
 
     async def runs(self) -> list[Run]:
         """Every run, open or not, oldest first (the web timeline's list of runs)."""
@@ -121,18 +136,14 @@ class RunsStore(StoreBase):
             )
 
     async def get_lane(self, run_id: str, step_id: str, environment: str) -> StepLane | None:
-        async with self._transaction() as session:
-            row = await session.get(StepLaneRow, (run_id, step_id, environment))
+        async with self._reading() as connection:
+            values = {"run_id": run_id, "step_id": step_id, "environment": environment}
+            row = (await connection.execute(_LANE, values)).first()
             return _lane(row) if row else None
 
     async def lanes(self, run_id: str) -> list[StepLane]:
-        async with self._transaction() as session:
-            query = (
-                select(StepLaneRow)
-                .where(StepLaneRow.run_id == run_id)
-                .order_by(StepLaneRow.step_id, StepLaneRow.environment)
-            )
-            return [_lane(row) for row in await session.scalars(query)]
+        async with self._reading() as connection:
+            return [_lane(row) for row in await connection.execute(_LANES_OF, {"run_id": run_id})]
 
     async def lane_history(self, run_id: str, step_id: str, environment: str) -> list[tuple[str | None, str]]:
         """The (from, to) states a lane went through, oldest first."""

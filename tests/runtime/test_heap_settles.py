@@ -31,6 +31,7 @@ async def test_once_settled_the_later_modules_are_imported_and_the_heap_frozen(
     assert "wave" in sys.modules
     assert gc.get_freeze_count() > 0
 
+
 def test_after_a_burst_its_garbage_is_collected_at_once() -> None:
     class Node:
         def __init__(self) -> None:

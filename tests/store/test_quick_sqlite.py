@@ -1,5 +1,6 @@
-"""The SQLite file store's connections (bot/store/quick_sqlite.py): only what may wait on the lock
-goes to aiosqlite's thread, and a write waiting on another process's lock leaves the loop free."""
+"""The SQLite file store's connections (bot/store/quick_sqlite.py): only a BEGIN that meets another
+process's lock goes to aiosqlite's thread, and waiting there leaves the loop free; this process's own
+transactions queue on its one pooled connection (bot/store/db.py), never on SQLite's busy handler."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import aiosqlite.core
 import pytest
 
 from bot.engine.clock import VirtualClock
-from bot.store.db import create_engine_for
+from bot.store.db import SQLITE_BUSY_TIMEOUT_MS, create_engine_for
 from bot.store.quick_sqlite import never_waits, quick_connect
 from bot.store.repository import SqlStore
 from tests.store.conftest import T0, sqlite_url
@@ -46,13 +47,25 @@ def handed_off(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return names
 
 
-async def test_a_read_hands_only_its_begin_its_statement_and_its_commit_to_the_thread(
+async def test_with_no_other_process_on_the_file_nothing_is_handed_to_the_thread(
     sqlite_store: SqlStore, handed_off: list[str]
 ) -> None:
-    await sqlite_store.put_value("k", 1)
+    await sqlite_store.put_value("k", 1)  # opens the pool's connection (its set-up goes to the thread)
     handed_off.clear()
-    assert await sqlite_store.get_value("k") == 1
-    assert handed_off == ["execute", "execute", "commit"]  # BEGIN IMMEDIATE, the SELECT, COMMIT
+    await sqlite_store.put_value("k", 2)
+    assert await sqlite_store.get_value("k") == 2
+    assert handed_off == []  # BEGIN IMMEDIATE took the lock at once; inside it nothing waits
+
+
+async def test_concurrent_transactions_of_one_process_take_turns_on_its_one_connection(
+    sqlite_store: SqlStore, handed_off: list[str]
+) -> None:
+    await sqlite_store.put_value("list", [])  # opens the pool's connection
+    handed_off.clear()
+    await asyncio.gather(*(sqlite_store.append_value("list", n) for n in range(20)))
+    assert sorted(await sqlite_store.get_value("list") or []) == list(range(20))  # type: ignore[type-var]
+    assert handed_off == []  # none met the lock: they queued on the pool, first come first served
+    assert sqlite_store.engine.pool.size() == 1  # type: ignore[attr-defined]
 
 
 async def test_a_write_waiting_on_another_processs_lock_leaves_the_loop_free(
@@ -70,6 +83,8 @@ async def test_a_write_waiting_on_another_processs_lock_leaves_the_loop_free(
     other.close()
     await writing
     assert await sqlite_store.get_value("k") == 1
+    async with sqlite_store.engine.connect() as connection:  # the wait it was tried with is put back
+        assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
 
 
 def test_only_calls_that_cannot_wait_on_the_lock_are_made_at_once(tmp_path: Path) -> None:
@@ -79,14 +94,15 @@ def test_only_calls_that_cannot_wait_on_the_lock_are_made_at_once(tmp_path: Path
     assert not never_waits(cursor.execute) and not never_waits(connection.commit)
     assert not never_waits(cursor.fetchall)  # outside a transaction a read may still meet the lock
     cursor.execute("BEGIN IMMEDIATE")
-    assert never_waits(cursor.fetchall)  # inside, the rows come from the snapshot it holds
-    assert not never_waits(connection.rollback)  # a rollback with work to undo goes to the thread
+    # Inside, the write lock is held: statements, rows, COMMIT and ROLLBACK wait on nobody.
+    assert never_waits(cursor.execute) and never_waits(cursor.fetchall)
+    assert never_waits(connection.commit) and never_waits(connection.rollback)
     connection.rollback()
     connection.close()
 
 
 async def test_a_connection_never_closed_does_not_keep_the_process_from_exiting(tmp_path: Path) -> None:
-    connection = await quick_connect(str(tmp_path / "x.db"))
+    connection = await quick_connect(str(tmp_path / "x.db"), busy_timeout_ms=100)
     try:
         assert connection._thread.daemon
     finally:
@@ -96,7 +112,7 @@ async def test_a_connection_never_closed_does_not_keep_the_process_from_exiting(
 async def test_while_the_thread_still_runs_a_call_the_calls_that_cannot_wait_queue_behind_it(tmp_path: Path) -> None:
     """A cancelled caller's statement still runs on the thread; closing its cursor meanwhile from
     the loop was refused by sqlite3 ("Recursive use of cursors") and left a stopping bot hanging."""
-    connection = quick_connect(str(tmp_path / "busy.db"))
+    connection = quick_connect(str(tmp_path / "busy.db"), busy_timeout_ms=100)
     await connection
     hold = threading.Event()
     try:
