@@ -54,6 +54,20 @@ def test_everything_it_copies_exists_and_every_install_is_pinned_by_the_constrai
     assert unpinned == []
 
 
+def test_the_wheel_the_image_installs_carries_every_data_file_of_the_package() -> None:
+    """The image runs the installed wheel, not the checkout: a file package-data misses (the web
+    timeline's static files and templates were) makes ``ionbot serve`` fail at start."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["bot"]
+    assert all(re.fullmatch(r"\*\*/\*\.\w+", pattern) for pattern in patterns)
+    shipped = {pattern.rsplit(".", 1)[1] for pattern in patterns}
+    data = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "bot").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".py", ".pyc")
+    ]
+    assert data and [name for name in data if name.rsplit(".", 1)[-1] not in shipped] == []
+
+
 class _Health(BaseHTTPRequestHandler):
     status = 200
 
