@@ -1,5 +1,13 @@
 # ION rollout bot: `ionbot serve` on a slim Python, as a non-root user, dependencies pinned.
-FROM python:3.11-slim AS base
+# BASE is python:3.11-slim; .ci/build-image passes a Debian bookworm rootfs (its python3 3.11 and
+# python3-venv) where Docker Hub cannot be reached. The venv works on both, and keeps pip off
+# Debian's externally managed system Python (PEP 668).
+ARG BASE=python:3.11-slim
+FROM ${BASE} AS base
+
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

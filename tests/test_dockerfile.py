@@ -33,12 +33,26 @@ def _name(requirement: str) -> str:
     return re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _base() -> str:
+    """The first FROM with ARG BASE's default put in: what a build without --build-arg starts from."""
+    defaults = dict(arg.split("=", 1) for arg in _instructions("ARG") if "=" in arg)
+    return _instructions("FROM")[0].replace("${BASE}", defaults.get("BASE", "${BASE}"))
+
+
 def test_a_slim_base_a_non_root_user_and_ionbot_serve_as_the_command() -> None:
-    assert _instructions("FROM")[0].startswith("python:3.11-slim")
+    assert _base().startswith("python:3.11-slim")
     assert _instructions("USER") == ["ion"]
     assert LINES.index("USER ion") > max(i for i, line in enumerate(LINES) if line.startswith("RUN "))
     assert _instructions("CMD") == ['["ionbot", "serve"]']
     assert any("ION_LOG_FORMAT=json" in env for env in _instructions("ENV"))
+
+
+def test_pip_installs_into_a_venv_made_first_so_a_debian_python_base_works_too() -> None:
+    """Debian's /usr/bin/python3 is externally managed (PEP 668): .ci/build-image's base needs the venv."""
+    runs = [line for line in LINES if line.startswith("RUN ")]
+    assert runs[0] == "RUN python3 -m venv /opt/venv"
+    assert any(re.search(r"\bPATH=/opt/venv/bin:\$PATH\b", env) for env in _instructions("ENV"))
+    assert LINES.index(runs[0]) < min(LINES.index(run) for run in runs if "pip install" in run)
 
 
 def test_everything_it_copies_exists_and_every_install_is_pinned_by_the_constraints() -> None:
@@ -52,6 +66,20 @@ def test_everything_it_copies_exists_and_every_install_is_pinned_by_the_constrai
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     unpinned = [dep for dep in project["dependencies"] if _name(dep) not in pinned]
     assert unpinned == []
+
+
+def test_the_wheel_the_image_installs_carries_every_data_file_of_the_package() -> None:
+    """The image runs the installed wheel, not the checkout: a file package-data misses (the web
+    timeline's static files and templates were) makes ``ionbot serve`` fail at start."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["bot"]
+    assert all(re.fullmatch(r"\*\*/\*\.\w+", pattern) for pattern in patterns)
+    shipped = {pattern.rsplit(".", 1)[1] for pattern in patterns}
+    data = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "bot").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".py", ".pyc")
+    ]
+    assert data and [name for name in data if name.rsplit(".", 1)[-1] not in shipped] == []
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -97,6 +125,8 @@ def _image_env(root: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     for line in _instructions("ENV"):
         for key, value in re.findall(r"(\w+)=(\S+)", line):
+            if "$" in value or key == "VIRTUAL_ENV":
+                continue  # the image's venv on PATH: here that python is sys.executable
             env[key] = value.replace("/app/", f"{root}/app/").replace("/data/", f"{root}/data/")
     return env
 
