@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Row, bindparam, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.deliveries import Rider
@@ -49,6 +48,7 @@ def _held(values: dict[str, Any]) -> OutboxMessage:
 # Built once (statements are rebuilt and re-keyed per call otherwise): the marks' and settings' hot paths.
 _CURRENT_IDS = select(OutboxRow.id).where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
 _VALUE = select(SettingRow.value).where(SettingRow.key == bindparam("key"))
+_POST_ONCE = ("job_key", "run_id", "local_date")  # uq_post_claims_once
 FORGET_EVERY = timedelta(minutes=10)  # day-old delivery rows need no forgetting at every commit
 
 _OUTBOX = OutboxRow.__table__.c
@@ -272,14 +272,17 @@ class DeliveryStore(StoreBase):
         return or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= self.clock.now())
 
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
-        try:
-            async with self._transaction(effect=False) as session:
-                session.add(
-                    PostClaimRow(job_key=job_key, run_id=run_id, local_date=local_date, claimed_at=self.clock.now())
-                )
-            return True
-        except IntegrityError:
-            return False
+        """True when this call took the post for the date; False when one already had. An INSERT ...
+        ON CONFLICT DO NOTHING on the once-a-date key: no ORM flush, no error raised and caught."""
+        values = {
+            "job_key": job_key,
+            "run_id": run_id,
+            "local_date": local_date,
+            "claimed_at": self.clock.now(),
+            "attempts": 0,
+        }
+        async with self._transaction(effect=False) as session:
+            return await self._upsert(session, PostClaimRow, values, _POST_ONCE, on_conflict="nothing")
 
     async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
         async with self._transaction(effect=False) as session:
