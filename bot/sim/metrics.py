@@ -140,13 +140,19 @@ class SyntheticMetrics:
         # The world cannot change during this synchronous loop: work out its effect once, not per point.
         shape, _, shifted = self._level(metric, environment)
         faulted = self.faults.lookup(metric.id)
-        for at in self._grid(start, end):
+        # _value's arithmetic, unrolled: the watch and the reports read some 130,000 points a week.
+        seed, metric_id, env_name = self._seed, metric.id, environment.name
+        swing, noise, low, high = shape.load_sensitivity, shape.noise, shape.low, shape.high
+        for stamp in self._stamps(start, end):
+            at = datetime.fromtimestamp(stamp, UTC)
             override = faulted(at) if faulted is not None else None
             if override is not None:
                 if override.value is not None:
                     points.append(Point(at, override.value))
                 continue  # a no-data fault: the point is missing
-            points.append(Point(at, self._value(metric.id, environment.name, shape, shifted, at)))
+            value = shifted * (1.0 + swing * (_load_at(stamp) - 1.0))
+            value += noise * _noise(seed, metric_id, env_name, stamp)
+            points.append(Point(at, round(min(high, max(low, value)), 3)))
         return Series(metric.id, tuple(points), float(self._step))
 
     def value_at(self, metric: Metric, environment: Environment, at: datetime) -> float:
@@ -214,16 +220,23 @@ class SyntheticMetrics:
         }
         return effects.get(metric_id, 0.0)
 
-    def _grid(self, start: datetime, end: datetime) -> list[datetime]:
+    def _stamps(self, start: datetime, end: datetime) -> range:
+        """The whole-step Unix times from ``start`` to ``end``, both included."""
         first = math.ceil(start.timestamp() / self._step) * self._step
         last = math.floor(end.timestamp() / self._step) * self._step
-        return [datetime.fromtimestamp(t, UTC) for t in range(int(first), int(last) + 1, self._step)]
+        return range(int(first), int(last) + 1, self._step)
 
     def _unit_noise(self, metric_id: str, environment: str, at: datetime) -> float:
-        key = f"{self._seed}|{metric_id}|{environment}|{int(at.timestamp())}".encode()
-        # The hash itself is the uniform draw (no random.Random per point): deterministic and ~10x cheaper.
-        draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
-        return 2.0 * draw - 1.0
+        return _noise(self._seed, metric_id, environment, int(at.timestamp()))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # overlapping windows (the watch every 15 min) draw the same points again
+def _noise(seed: int, metric_id: str, environment: str, stamp: int) -> float:
+    """The point's noise in [-1, 1): the hash itself is the uniform draw (no random.Random per point),
+    deterministic and ~10x cheaper."""
+    key = f"{seed}|{metric_id}|{environment}|{stamp}".encode()
+    draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+    return 2.0 * draw - 1.0
 
 
 def _load(at: datetime) -> float:

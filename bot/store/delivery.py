@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Row, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.deliveries import Rider
@@ -20,7 +19,7 @@ from bot.store.base import StoreBase
 from bot.store.tables import OutboxRow, PostClaimRow, SettingRow
 
 
-def _message(row: OutboxRow) -> OutboxMessage:
+def _message(row: OutboxRow | Row[Any]) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
         channel=row.channel,
@@ -49,19 +48,36 @@ def _held(values: dict[str, Any]) -> OutboxMessage:
 # Built once (statements are rebuilt and re-keyed per call otherwise): the marks' and settings' hot paths.
 _CURRENT_IDS = select(OutboxRow.id).where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
 _VALUE = select(SettingRow.value).where(SettingRow.key == bindparam("key"))
+_POST_ONCE = ("job_key", "run_id", "local_date")  # uq_post_claims_once
 FORGET_EVERY = timedelta(minutes=10)  # day-old delivery rows need no forgetting at every commit
 
+_OUTBOX = OutboxRow.__table__.c
 _MARK = (
     update(OutboxRow.__table__)  # type: ignore[arg-type]
-    .where(OutboxRow.__table__.c.id == bindparam("message_id"))
+    .where(_OUTBOX.id == bindparam("message_id"))
     .values(
         delivered_at=bindparam("at"),
         delivered_ts=bindparam("ts"),
-        attempts=OutboxRow.__table__.c.attempts + 1,
+        attempts=_OUTBOX.attempts + 1,
         claimed_by=None,
         claimed_until=None,
     )
 )
+_MARK_ONE = _MARK.returning(_OUTBOX.id)  # one mark (the usual group): marked and checked in one statement
+# The send path's claim and read-back as Core statements on the table, built once: the ORM's
+# UPDATE (its session synchronising, the statement rebuilt and re-keyed each call) cost several
+# times the statement itself, for a session that holds no rows.
+_CLAIM = (
+    update(OutboxRow.__table__)  # type: ignore[arg-type]
+    .where(
+        _OUTBOX.dedupe_key == bindparam("key"),
+        _OUTBOX.delivered_at.is_(None),
+        or_(_OUTBOX.claimed_until.is_(None), _OUTBOX.claimed_until <= bindparam("now")),
+    )
+    .values(claimed_by=bindparam("owner"), claimed_until=bindparam("until"))
+    .returning(_OUTBOX.id)
+)
+_BY_KEY = select(OutboxRow.__table__).where(_OUTBOX.dedupe_key == bindparam("dedupe_key"))
 
 
 class DeliveryStore(StoreBase):
@@ -97,9 +113,13 @@ class DeliveryStore(StoreBase):
                 values = self._held_values(channel, payload, dedupe_key, owner, hold)
                 if await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict="nothing"):
                     return _held(values), True
-            await self._store_message(session, channel, payload, dedupe_key, replace)
+                # The key's row was there already: it is what the claim finds, and read back.
+                claimed = await self._claim_in(session, dedupe_key, owner, hold)
+                return await self._message_of(session, dedupe_key), claimed
+            # Replaced: every column the message has is the new values', so nothing is read back.
+            values = await self._store_message(session, channel, payload, dedupe_key, replace)
             claimed = await self._claim_in(session, dedupe_key, owner, hold)
-            return await self._message_of(session, dedupe_key), claimed
+            return _held(values), claimed
 
     async def stage(
         self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
@@ -131,7 +151,8 @@ class DeliveryStore(StoreBase):
 
     async def _store_message(
         self, session: AsyncSession, channel: str, payload: dict[str, JSON], dedupe_key: str, replace: bool
-    ) -> None:
+    ) -> dict[str, Any]:
+        """The key's message stored (with ``replace``, its row rewritten to ``values``); returns the values."""
         values: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "channel": channel,
@@ -144,9 +165,11 @@ class DeliveryStore(StoreBase):
             values |= {"delivered_at": None, "delivered_ts": None, "last_error": None}
         on_conflict: Literal["update", "nothing"] = "update" if replace else "nothing"
         await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict=on_conflict)
+        return values
 
     async def _message_of(self, session: AsyncSession, dedupe_key: str) -> OutboxMessage:
-        return _message((await session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key))).one())
+        row = (await session.execute(_BY_KEY, {"dedupe_key": dedupe_key})).one()
+        return _message(row)
 
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
         """Undelivered messages nobody holds a live claim on, oldest first."""
@@ -168,12 +191,9 @@ class DeliveryStore(StoreBase):
             return await self._message_of(session, dedupe_key)
 
     async def _claim_in(self, session: AsyncSession, dedupe_key: str, owner: str, hold: timedelta) -> bool:
-        claimed = await session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.delivered_at.is_(None), self._unclaimed())
-            .values(claimed_by=owner, claimed_until=self.clock.now() + hold)
-            .returning(OutboxRow.id)
-        )
+        now = self.clock.now()
+        params = {"key": dedupe_key, "now": now, "owner": owner, "until": now + hold}
+        claimed = await session.execute(_CLAIM, params)
         return claimed.first() is not None
 
     async def release(self, dedupe_key: str, owner: str) -> None:
@@ -209,11 +229,16 @@ class DeliveryStore(StoreBase):
         now = self.clock.now()
         forget = self._forgotten_at is None or now - self._forgotten_at >= FORGET_EVERY
         async with self._statements(effect=False) as session:
-            found = await session.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
-            current = set(found.all())
-            params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
-            if params:
-                await session.execute(_MARK, params)
+            if len(marks) == 1:
+                ((message_id, ts),) = marks
+                marked = await session.execute(_MARK_ONE, {"message_id": message_id, "at": now, "ts": ts})
+                current = {message_id} if marked.first() is not None else set()
+            else:
+                found = await session.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
+                current = set(found.all())
+                params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
+                if params:
+                    await session.execute(_MARK, params)
             if forget:
                 await deliveries.forget_old(session, now)
         if forget:
@@ -247,14 +272,17 @@ class DeliveryStore(StoreBase):
         return or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= self.clock.now())
 
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
-        try:
-            async with self._transaction(effect=False) as session:
-                session.add(
-                    PostClaimRow(job_key=job_key, run_id=run_id, local_date=local_date, claimed_at=self.clock.now())
-                )
-            return True
-        except IntegrityError:
-            return False
+        """True when this call took the post for the date; False when one already had. An INSERT ...
+        ON CONFLICT DO NOTHING on the once-a-date key: no ORM flush, no error raised and caught."""
+        values = {
+            "job_key": job_key,
+            "run_id": run_id,
+            "local_date": local_date,
+            "claimed_at": self.clock.now(),
+            "attempts": 0,
+        }
+        async with self._transaction(effect=False) as session:
+            return await self._upsert(session, PostClaimRow, values, _POST_ONCE, on_conflict="nothing")
 
     async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
         async with self._transaction(effect=False) as session:
