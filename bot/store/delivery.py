@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Row, bindparam, delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.engine.deliveries import Rider
 from bot.engine.ports import JSON
@@ -106,7 +106,7 @@ class DeliveryStore(StoreBase):
         """``enqueue`` then ``claim`` in one transaction (the send-now path: one round trip, not two);
         True when ``owner`` now holds the message. A new key's row is written already held, in one
         statement, and not read back. ``answer`` (a delivery's key and first answer) is kept with it."""
-        async with self._transaction(effect=False) as session:
+        async with self._statements(effect=False) as session:
             if answer is not None:
                 await deliveries.keep_answer(session, *answer)
             if not replace:
@@ -150,7 +150,12 @@ class DeliveryStore(StoreBase):
         }
 
     async def _store_message(
-        self, session: AsyncSession, channel: str, payload: dict[str, JSON], dedupe_key: str, replace: bool
+        self,
+        session: AsyncSession | AsyncConnection,
+        channel: str,
+        payload: dict[str, JSON],
+        dedupe_key: str,
+        replace: bool,
     ) -> dict[str, Any]:
         """The key's message stored (with ``replace``, its row rewritten to ``values``); returns the values."""
         values: dict[str, Any] = {
@@ -167,7 +172,7 @@ class DeliveryStore(StoreBase):
         await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict=on_conflict)
         return values
 
-    async def _message_of(self, session: AsyncSession, dedupe_key: str) -> OutboxMessage:
+    async def _message_of(self, session: AsyncSession | AsyncConnection, dedupe_key: str) -> OutboxMessage:
         row = (await session.execute(_BY_KEY, {"dedupe_key": dedupe_key})).one()
         return _message(row)
 
@@ -185,12 +190,14 @@ class DeliveryStore(StoreBase):
     async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
         """Take the key's undelivered message for ``owner`` for ``hold``, unless a live claim (anyone's)
         holds it; returns it as it is now. The conditional UPDATE lets one of racing replicas win."""
-        async with self._transaction(effect=False) as session:
+        async with self._statements(effect=False) as session:
             if not await self._claim_in(session, dedupe_key, owner, hold):
                 return None
             return await self._message_of(session, dedupe_key)
 
-    async def _claim_in(self, session: AsyncSession, dedupe_key: str, owner: str, hold: timedelta) -> bool:
+    async def _claim_in(
+        self, session: AsyncSession | AsyncConnection, dedupe_key: str, owner: str, hold: timedelta
+    ) -> bool:
         now = self.clock.now()
         params = {"key": dedupe_key, "now": now, "owner": owner, "until": now + hold}
         claimed = await session.execute(_CLAIM, params)
