@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.heap import freeze_once_settled, release_freed_memory
+from bot.heap import collector_paused, freeze_once_settled, freeze_startup_heap, release_freed_memory
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ async def test_once_settled_the_later_modules_are_imported_and_the_heap_frozen(
     assert "wave" in sys.modules
     assert gc.get_freeze_count() > 0
 
+
 def test_after_a_burst_its_garbage_is_collected_at_once() -> None:
     class Node:
         def __init__(self) -> None:
@@ -43,3 +44,29 @@ def test_after_a_burst_its_garbage_is_collected_at_once() -> None:
     release_freed_memory()
 
     assert gone() is None
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_a_collector_paused_for_the_start_runs_again_once_the_heap_is_frozen() -> None:
+    with collector_paused():
+        assert not gc.isenabled()
+        freeze_startup_heap()
+        assert gc.isenabled()
+
+
+def test_a_start_that_stops_before_it_settled_leaves_the_collector_running() -> None:
+    with collector_paused():
+        assert not gc.isenabled()
+
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_before_the_start_stays_off_after_it() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
