@@ -18,7 +18,7 @@ import ctypes
 import ctypes.util
 import gc
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 # What `ionbot serve` needs later but not to answer: the reports' templates and charts.
@@ -48,12 +48,24 @@ def freeze_startup_heap(preload: Iterable[str] = ()) -> None:
     gc.enable()
 
 
-async def freeze_once_settled(preload: Iterable[str] = SERVE_PRELOAD, *, after: float = SETTLE_SECONDS) -> None:
+async def freeze_once_settled(
+    preload: Iterable[str] = SERVE_PRELOAD,
+    *,
+    after: float = SETTLE_SECONDS,
+    first: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """``freeze_startup_heap`` for a bot that has just opened: the requests that waited for it are
     answered first (the collection stalls the loop ~0.1 s), and ``preload`` is imported in a worker
-    thread, so a report's first use of Jinja or matplotlib never stalls an answer either."""
+    thread, so a report's first use of Jinja or matplotlib never stalls an answer either. ``first``
+    is what the bot opens only then (serve's web timeline), so it is frozen with the rest."""
     await asyncio.sleep(after)
-    await asyncio.to_thread(_import_all, tuple(preload))
+    try:
+        if first is not None:
+            await first()
+        await asyncio.to_thread(_import_all, tuple(preload))
+    except Exception:
+        gc.enable()  # whatever failed here, the collector paused for the start must run again
+        raise
     freeze_startup_heap()
 
 

@@ -70,3 +70,27 @@ def test_a_collector_that_was_off_before_the_start_stays_off_after_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.usefixtures("unfrozen")
+async def test_what_opens_once_settled_opens_before_the_heap_is_frozen() -> None:
+    frozen_at_opening: list[int] = []
+
+    async def open_pages() -> None:
+        frozen_at_opening.append(gc.get_freeze_count())
+
+    await freeze_once_settled([], after=0, first=open_pages)
+
+    assert frozen_at_opening == [0]
+    assert gc.get_freeze_count() > 0
+
+
+async def test_a_collector_paused_for_the_start_runs_again_even_when_what_opens_once_settled_fails() -> None:
+    async def broken_pages() -> None:
+        raise RuntimeError("the pages could not be built")
+
+    with collector_paused():
+        with pytest.raises(RuntimeError):
+            await freeze_once_settled([], after=0, first=broken_pages)
+
+        assert gc.isenabled()
