@@ -281,8 +281,13 @@ class ServedBot:
     app: IonApp
     outbox: Outbox
     runtime: Any  # bot.runtime.Runtime: the scheduled jobs and the reports
-    web: WebDeps  # the read-only web timeline's use cases and its sign-in gate (bot/web)
     http: aiohttp.ClientSession | None = None  # the Web API client's connections, closed last
+
+    @property
+    def web(self) -> WebDeps:
+        """The read-only web timeline's use cases and its sign-in gate (bot/web), built when serve
+        opens the pages, after the first answers: nothing of them is imported before."""
+        return web_deps(self.host)
 
     @property
     def envelopes(self) -> SqlStore:
@@ -344,7 +349,7 @@ def _serve_parts(settings: Settings, bot: Bot, socket_mode: bool, http: aiohttp.
     runtime = Runtime(bot, poster, AsyncIOScheduler(), renderer=ReportRenderer(settings.templates_dir))
     deps = slack_deps(bot, outbox, runtime.reports)
     app = slack.build_app(deps, signing_secret=None if socket_mode else settings.slack_signing_secret)
-    return ServedBot(bot, finish_app(bot, app), outbox, runtime, web_deps(bot), http)
+    return ServedBot(bot, finish_app(bot, app), outbox, runtime, http)
 
 
 async def _bot_for_serve(settings: Settings, build_bot: BotBuilder | None, runbook: Runbook | None) -> Bot:

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -341,8 +342,6 @@ async def _serve_built(
     if problems:
         raise StartupProblems(problems)
     served = await build(settings, runbook, socket_mode)
-    if timeline is not None:
-        timeline.open(served.web)
     loops: list[asyncio.Task[Any]] = []
     socket_handler: Any = None
     settle: asyncio.Task[None] | None = None
@@ -359,7 +358,8 @@ async def _serve_built(
         if socket_handler is not None:  # a dropped socket (reconnecting) is not ready either
             checks.append(socket_connected(socket_handler))
         startup.open(None if socket_mode else served.app, ready or _all_ready(*checks))
-        settle = asyncio.create_task(freeze_once_settled())  # what waited for the bot is answered first
+        pages = None if timeline is None else partial(timeline.open_built, lambda: served.web)  # opened once settled
+        settle = asyncio.create_task(freeze_once_settled(first=pages))  # what waited for the bot is answered first
         await served.start()  # the jobs (a report due late renders now) start behind the first answers
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()

@@ -6,6 +6,8 @@ probes answer as soon as the process starts; the deps arrive later through ``Web
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "static"
 RUN = r"{run_id:[A-Za-z0-9_.:-]{1,80}}"
+# What the pages' use cases are built from (the engine's timeline read models, the routes, the
+# gate): imported by ``WebView.open_built`` in a worker thread, so building them never stalls the loop.
+PAGE_MODULES = ("bot.engine.timeline", "bot.engine.timeline_pages", "bot.web.routes", "bot.web.setup")
 SIGN_IN_PATHS = ("/auth/slack", "/auth/slack/callback", "/auth/signout")
 # path, page name (bot/web/routes.py PAGES), and whether a person reads it (HTML: sign-in redirect)
 ROUTES: tuple[tuple[str, str, bool], ...] = (
@@ -38,6 +43,16 @@ class WebView:
 
     def open(self, deps: WebDeps | None) -> None:
         self.deps = deps
+
+    async def open_built(self, build: Callable[[], WebDeps]) -> None:
+        """Open with ``build()``, its modules imported first in a worker thread (the loop answers meanwhile)."""
+        await asyncio.to_thread(_import_all, PAGE_MODULES)
+        self.open(build())
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 def add_routes(app: web.Application, view: WebView) -> WebView:

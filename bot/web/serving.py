@@ -1,7 +1,8 @@
 """Putting the timeline on a server: on `ionbot serve`'s own port, or the console's open local one.
 
-``mount`` adds the routes before the port is bound (they answer "starting" until the bot is
-built and ``WebView.open`` hands them their use cases); ``serve_local`` is the console's
+``mount`` adds the routes before the port is bound (they answer "starting" until the bot has
+settled, a second after its first answers, and ``WebView.open_built`` hands them their use cases);
+``serve_local`` is the console's
 embedded view, bound to 127.0.0.1 only, where nobody but this machine can reach it.
 """
 

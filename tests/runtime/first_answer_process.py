@@ -30,9 +30,10 @@ HEAVY = ("numpy", "matplotlib", "jinja2", "grpc", "google", "cryptography", "ale
 COMMANDS = {"U0LEE": "help", "U0SAM": "audit 5"}
 
 
-async def _never_settle() -> None:
-    """serve imports the reports' libraries on purpose a second after it opens (bot/heap.py); held
-    here, so what this process loaded by the answers is what answering itself needed."""
+async def _never_settle(**_: object) -> None:
+    """serve imports the reports' libraries and opens the web timeline on purpose a second after it
+    opens (bot/heap.py); held here, so what this process loaded by the answers is what answering
+    itself needed."""
     await asyncio.Event().wait()
 
 
