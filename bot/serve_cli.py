@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, missing_for_serve, secret_values, settings_and_problems
@@ -41,17 +40,6 @@ async def _build_served(settings: Settings, runbook: Runbook | None, socket_mode
     return served
 
 
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where it is installed (Linux and macOS): its scheduling and socket writes took about a
-    fifth less CPU per answer than asyncio's own loop (issue 14, bench/answer_latency.py); None,
-    asyncio's own loop, elsewhere."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 def run_serve(args: argparse.Namespace) -> int:
     """Exit 2 with every start-up problem listed (configuration, runbook, database), never a traceback."""
     new_store = bool(getattr(args, "new_store", False))
@@ -71,8 +59,7 @@ def run_serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt), collector_paused():
             from bot.slack.server import serve
 
-            with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-                runner.run(serve(settings, build=_build_served, new_store=new_store))
+            asyncio.run(serve(settings, build=_build_served, new_store=new_store))
     except StartupProblems as exc:
         print(exc, file=sys.stderr)
         return EXIT_CANNOT_START

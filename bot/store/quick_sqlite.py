@@ -12,6 +12,7 @@ wake-up that each answer paid for, about three per transaction.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sqlite3
 import threading
@@ -71,10 +72,14 @@ class QuickConnection(aiosqlite.core.Connection):
         self._counting = threading.Lock()
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        connection = _begin_on(fn, args)
+        if connection is not None:
+            # A transaction runs on the loop's thread without a pause from here to its COMMIT: what
+            # the loop has ready (Slack's acks) goes first.
+            await asyncio.sleep(0)
         if self._running and self._connection is not None and not self._in_worker:
             if never_waits(fn):
                 return fn(*args, **kwargs)
-            connection = _begin_on(fn, args)
             if connection is not None and _begin_without_waiting(
                 connection, functools.partial(fn, *args, **kwargs), self._busy_timeout_ms
             ):
