@@ -14,6 +14,7 @@ from bot.store.base import StoreBase
 from bot.store.tables import AuditRow
 
 _AUDIT_TABLE = cast(Table, AuditRow.__table__)
+_APPEND = insert(_AUDIT_TABLE)  # built once: building a statement cost more than running it
 
 
 def audit_values(entry: AuditEntry) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def _entry(row: AuditRow) -> AuditEntry:
 class AuditStore(StoreBase):
     async def append_audit(self, entry: AuditEntry) -> None:
         async with self._statements() as connection:  # a Core INSERT: no ORM flush for a row never read back
-            await connection.execute(insert(_AUDIT_TABLE), [audit_values(entry)])
+            await connection.execute(_APPEND, [audit_values(entry)])
 
     async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         """Oldest first, in the order appended; with ``limit`` the newest ``limit`` entries."""

@@ -1,8 +1,9 @@
 """One place that turns a database URL into a configured async engine.
 
-SQLite (the embedded default) gets WAL, a busy timeout, foreign keys and
-``BEGIN IMMEDIATE`` transactions, so concurrent writers queue on the lock
-instead of failing with "database is locked"; PostgreSQL goes through asyncpg.
+SQLite (the embedded default) gets WAL, a busy timeout, foreign keys, ``BEGIN IMMEDIATE``
+transactions and one pooled connection: this process's transactions queue on the pool, another
+process's wait on the lock, instead of failing with "database is locked"; PostgreSQL goes through
+asyncpg.
 """
 
 from __future__ import annotations
