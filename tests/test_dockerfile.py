@@ -7,19 +7,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.local_http import free_port, http_status
 
 ROOT = Path(__file__).resolve().parent.parent
 LINES = [line.strip() for line in (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()]
@@ -131,16 +130,6 @@ def _image_env(root: Path) -> dict[str, str]:
     return env
 
 
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
 def test_ionbot_serve_runs_from_the_image_layout_with_its_env_and_passes_its_healthcheck(tmp_path: Path) -> None:
     """The package outside the repository (as pip installs it), the runbooks and templates where the
     image copies them, the image's ENV: what runs in the container, short of the container."""
@@ -149,9 +138,7 @@ def test_ionbot_serve_runs_from_the_image_layout_with_its_env_and_passes_its_hea
     for folder in ("runbooks", "templates"):
         shutil.copytree(ROOT / folder, app / folder)
     (tmp_path / "data").mkdir()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -173,7 +160,7 @@ def test_ionbot_serve_runs_from_the_image_layout_with_its_env_and_passes_its_hea
         deadline = time.monotonic() + 60
         ready = 0
         while time.monotonic() < deadline and server.poll() is None and ready != 200:
-            ready = _get(f"http://127.0.0.1:{port}/readyz")
+            ready = http_status(f"http://127.0.0.1:{port}/readyz")
             time.sleep(0.1)
         assert ready == 200, f"not ready: {ready}"
         (healthcheck,) = _instructions("HEALTHCHECK")

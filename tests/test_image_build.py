@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.local_http import free_port, http_status
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("ION_TEST_IMAGE") != "1",
@@ -64,22 +63,6 @@ def container(config: dict[str, Any]) -> Iterator[str]:
         _buildah("rm", name)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
 def _uids_of_descendants(pid: int) -> dict[int, int]:
     """Real uid of every process below ``pid`` (buildah run's chroot child runs the image's CMD)."""
     children: dict[int, list[int]] = {}
@@ -112,7 +95,7 @@ def test_the_image_runs_as_the_non_root_user_ion(config: dict[str, Any], contain
 def test_ionbot_serve_in_the_image_answers_healthz_and_passes_the_image_healthcheck(
     config: dict[str, Any], container: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = ["--env", f"PORT={port}", "--env", "ION_HOST=127.0.0.1"]
     env += [arg for key, value in SECRETS.items() for arg in ("--env", f"{key}={value}")]
     env += ["--env", "SLACK_API_URL=http://127.0.0.1:9/api/"]  # never called before a request arrives
@@ -122,10 +105,10 @@ def test_ionbot_serve_in_the_image_answers_healthz_and_passes_the_image_healthch
         deadline = time.monotonic() + 120
         ready = 0
         while time.monotonic() < deadline and server.poll() is None and ready != 200:
-            ready = _get(f"http://127.0.0.1:{port}/readyz")
+            ready = http_status(f"http://127.0.0.1:{port}/readyz")
             time.sleep(0.2)
         assert ready == 200, f"/readyz from the image: {ready}"
-        assert _get(f"http://127.0.0.1:{port}/healthz") == 200
+        assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
         serving = [uid for uid in _uids_of_descendants(server.pid).values() if uid != 0]
         assert serving and all(uid == 10001 for uid in serving), _uids_of_descendants(server.pid)
         kind, command = config["Healthcheck"]["Test"]

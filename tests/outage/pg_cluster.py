@@ -12,11 +12,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.local_http import free_port
 
 
 def server_binaries() -> Path | None:
@@ -29,12 +30,6 @@ def server_binaries() -> Path | None:
         if (Path(folder) / "pg_ctl").exists() and (Path(folder) / "initdb").exists():
             return Path(folder)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class StoppableCluster:

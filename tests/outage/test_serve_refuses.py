@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.outage.pg_cluster import free_port
+from tests.local_http import free_port
 from tests.outage.serving import own_folder, refused, remove_folder, serve_env
 
 
