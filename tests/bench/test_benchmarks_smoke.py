@@ -71,8 +71,10 @@ def test_startup_prints_the_first_answer_of_both_servers_and_their_ratio() -> No
         "first answer ratio (ionbot / Bolt)",
         "ionbot serve: /healthz 200, median",
         "ionbot serve: /readyz 200, median",
+        "floor of the ratio for any bot that answers through a SQLAlchemy store",
     )
     assert rows["first answer ratio (ionbot / Bolt)"][1] == "<= 1.5"
+    assert "(+" in rows["importing Bolt's modules / and the store's libraries (medians)"][0]
 
 
 def test_answer_latency_prints_send_to_reply_of_both_servers_at_each_level() -> None:
