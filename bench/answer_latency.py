@@ -44,6 +44,7 @@ SECRET = "bench-secret"
 TOKEN = "xoxb-bench"
 CHANNEL = "C_BENCH"
 TEXT = "audit 5"
+REPLY_TIMEOUT = 60.0  # seconds: a reply later than this counts as unanswered
 SETTLED_AFTER = 2.0  # seconds: serve's settle (1 s after opening, then the imports in a worker thread)
 TITLE = "Answer latency: send to the reply reaching Slack, ionbot serve vs a Bolt app that replies"
 
@@ -87,31 +88,6 @@ async def send(http: aiohttp.ClientSession, url: str, body: str) -> float:
     return sent
 
 
-def replies_to(slack: SlackApiThread, users: set[str]) -> dict[str, float]:
-    """When the first private reply to each of ``users`` reached the fake Web API."""
-
-    def ask(api: object) -> dict[str, float]:
-        found: dict[str, float] = {}
-        for call in api.recorded:  # type: ignore[attr-defined]
-            user = str(call.payload.get("user", ""))
-            if call.method == "chat.postEphemeral" and user in users and user not in found:
-                found[user] = call.at
-        return found
-
-    return slack.read(ask)
-
-
-async def answered_at(slack: SlackApiThread, user: str, timeout: float = 60.0) -> float | None:
-    """When the reply to ``user`` reached the fake Web API; None when it never came."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        found = replies_to(slack, {user})
-        if user in found:
-            return found[user]
-        await asyncio.sleep(0.002)
-    return None
-
-
 async def level(slack: SlackApiThread, url: str, tag: str, in_flight: int, count: int) -> Level:
     """``count`` requests by ``in_flight`` people at once, each sending the next request only once the
     answer to the last has arrived (a request is in flight from its sending to its answer)."""
@@ -126,12 +102,13 @@ async def level(slack: SlackApiThread, url: str, tag: str, in_flight: int, count
             nonlocal lost
             while queue:
                 user = queue.pop(0)
+                reply = slack.expect_reply(user)
                 sent = await send(http, url, command_body(TEXT, user))
-                at = await answered_at(slack, user)
-                if at is None:
+                try:
+                    seconds.append(await asyncio.wait_for(reply, REPLY_TIMEOUT) - sent)
+                except TimeoutError:
+                    slack.forget(user)
                     lost += 1
-                else:
-                    seconds.append(at - sent)
 
         await asyncio.gather(*(person() for _ in range(in_flight)))
     return Level(in_flight, seconds, lost)
@@ -193,7 +170,8 @@ async def run(args: argparse.Namespace) -> None:
         "CPU per answer is the server process's user + system time over the level (/proc, 10 ms ticks) "
         "divided by its answers: a steadier figure than the latencies on a shared machine.",
         "The clock starts as the request is sent and stops when chat.postEphemeral for that user reaches "
-        "the fake Web API (it records the arrival time on its own thread, in this process).",
+        "the fake Web API (it records the arrival time on its own thread, in this process, and wakes the "
+        "waiting person; nothing polls).",
         "The bot has no run in the channel, so it answers from the database that there is none; ten "
         "requests warm each server up first, then both are left 2 s to settle (serve imports its report "
         "libraries a second after opening: a start-up cost, in bench/startup.py).",

@@ -98,15 +98,14 @@ async def send_until_taken(server: ServedProcess, http: aiohttp.ClientSession, t
         await asyncio.sleep(0.005)
 
 
-async def answered_at(server: ServedProcess, slack: SlackApiThread, user: str, text: str) -> tuple[float, float | None]:
-    """Seconds from spawn to the first reply to ``user``, and the server's CPU seconds at that moment."""
-    deadline = time.perf_counter() + 60
-    while time.perf_counter() < deadline:
-        at = slack.read(lambda api: [c.at for c in api.recorded if c.payload.get("user") == user])
-        if at:
-            return at[0] - server.started_at, cpu_seconds(server.pid)
-        await asyncio.sleep(0.002)
-    raise BenchError(f"{server.name} never answered `/ion {text}`; its output ends:\n{server.log_tail()}")
+async def answered_at(server: ServedProcess, reply: asyncio.Future[float], text: str) -> tuple[float, float | None]:
+    """Seconds from spawn to ``reply`` (the fake Web API's record of the answer), and the server's CPU
+    seconds at that moment."""
+    try:
+        at = await asyncio.wait_for(reply, 60)
+    except TimeoutError:
+        raise BenchError(f"{server.name} never answered `/ion {text}`; its output ends:\n{server.log_tail()}") from None
+    return at - server.started_at, cpu_seconds(server.pid)
 
 
 async def first_answers(
@@ -115,10 +114,11 @@ async def first_answers(
     """Spawn to the reply of a `/ion help` sent at the first moment the port accepts it, with the CPU
     seconds then; with ``store_read``, also to the reply of a `/ion audit 5` sent beside it."""
     commands = {user: "help", **({f"{user}_AUDIT": "audit 5"} if store_read else {})}
+    replies = {who: slack.expect_reply(who, method=None) for who in commands}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         await asyncio.gather(*(send_until_taken(server, http, text, who) for who, text in commands.items()))
-    help_at, cpu = await answered_at(server, slack, user, "help")
-    audit_at = (await answered_at(server, slack, f"{user}_AUDIT", "audit 5"))[0] if store_read else None
+    help_at, cpu = await answered_at(server, replies[user], "help")
+    audit_at = (await answered_at(server, replies[f"{user}_AUDIT"], "audit 5"))[0] if store_read else None
     return help_at, cpu, audit_at
 
 
