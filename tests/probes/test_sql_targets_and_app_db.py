@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.cloud.sql_target import SqlTargetError, SqlTargets, for_dialect, format_table, read_only_query
-from bot.sim.app_db import AppDbSize, copy_app_db, create_app_db
+from bot.sim.app_db import SEED_NOW, AppDbSize, copy_app_db, create_app_db, metadata, seed_rows, sqlite_insert
 
 from .conftest import SMALL_DB
 
@@ -85,6 +87,30 @@ async def test_the_app_database_is_the_same_every_time(tmp_path: Path) -> None:
         await engine.dispose()
     assert fingerprints[0] == fingerprints[1]
     assert "calmflowingseek_advice" in fingerprints[0][0]
+
+
+async def test_the_sqlite_seed_stores_exactly_what_sqlalchemys_insert_stores(tmp_path: Path) -> None:
+    """The SQLite seeding skips SQLAlchemy's per-row binding; every stored value, times included, is the same."""
+    size = AppDbSize(personas=300, users=20, preferences=200, sessions=200, slow_queries=40)
+    stored = []
+    for name, driver_level in (("portable.db", False), ("fast.db", True)):
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / name}")
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            for table, rows in seed_rows(random.Random(17), size, SEED_NOW).items():
+                chunk = list(rows)
+                if driver_level:
+                    await conn.exec_driver_sql(*sqlite_insert(table, chunk))
+                else:
+                    await conn.execute(insert(table), chunk)
+        async with engine.connect() as conn:
+            tables = ("personas", "user_preferences", "sessions", "slow_query_log")
+            stored.append({t: (await conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY id")).all() for t in tables})
+        await engine.dispose()
+    assert stored[0] == stored[1]
+    assert [len(rows) for rows in stored[1].values()] == [300, 200, 200, 40]
+    created_at = stored[1]["sessions"][0][3]
+    assert isinstance(created_at, str) and len(created_at) == 26  # "2026-04-.. ..:..:...ffffff", as SQLAlchemy writes
 
 
 async def test_a_copied_app_database_has_every_row_and_both_stay_usable(tmp_path: Path) -> None:
