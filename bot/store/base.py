@@ -16,7 +16,7 @@ from bot.engine import units
 from bot.engine.clock import SystemClock
 from bot.engine.errors import StoreUnavailable
 from bot.engine.ports import Clock
-from bot.store import deliveries
+from bot.store import closing, deliveries
 from bot.store.outage import is_outage, reason
 from bot.store.tables import Base, DeliveryRow
 
@@ -70,7 +70,7 @@ class StoreBase:
             return
         delivery = deliveries.current_delivery() if effect else None
         claimed = False
-        async with _outage_said(), self.engine.begin() as connection:
+        async with _outage_said(), closing.begin(self.engine) as connection:
             before = deliveries.writes_on(connection)
             yield connection
             if delivery is not None and not delivery.owned and deliveries.writes_on(connection) != before:
@@ -115,11 +115,11 @@ class StoreBase:
         """Inside a Slack delivery, the first transaction that writes also takes the delivery's row."""
         delivery = deliveries.current_delivery() if effect else None
         if delivery is None or delivery.owned:
-            async with self._sessions() as session, session.begin():
+            async with closing.session(self._sessions) as session, session.begin():
                 yield session
             return
         claimed = False
-        async with self._sessions() as session, session.begin():
+        async with closing.session(self._sessions) as session, session.begin():
             before = await deliveries.writes_so_far(session)
             yield session
             await session.flush()  # rows added to the session are written at the latest here

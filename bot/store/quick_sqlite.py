@@ -71,13 +71,17 @@ class QuickConnection(aiosqlite.core.Connection):
         self._in_worker = 0  # calls handed to the worker thread and not yet finished there
         self._counting = threading.Lock()
 
+    def calls_run_inline(self) -> bool:
+        """Whether a call that never waits runs on the loop's thread now (nothing is left in the worker)."""
+        return self._running and self._connection is not None and not self._in_worker
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection = _begin_on(fn, args)
         if connection is not None:
             # A transaction runs on the loop's thread without a pause from here to its COMMIT: what
             # the loop has ready (Slack's acks) goes first.
             await asyncio.sleep(0)
-        if self._running and self._connection is not None and not self._in_worker:
+        if self.calls_run_inline():
             if never_waits(fn):
                 return fn(*args, **kwargs)
             if connection is not None and _begin_without_waiting(
