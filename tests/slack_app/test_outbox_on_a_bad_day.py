@@ -260,3 +260,37 @@ async def test_a_database_outage_is_logged_once_when_it_starts_and_once_when_del
         ("info", "outbox delivery resumed: the database answers again"),
     ]
     assert log.tracebacks == [] and log.records == []
+
+
+async def test_a_cut_off_call_leaves_the_sending_task_with_no_cancel_request_pending(
+    api: FakeSlackApi, store: SqlStore, clock: VirtualClock
+) -> None:
+    """The clock cuts a call off by cancelling the sending task, as asyncio.timeout does; the request is
+    taken back, so a later timeout or cancel in that task means what it says."""
+    outbox = Outbox(store, client_for(api), clock)
+    api.hang(POST)
+
+    async def send_then_count() -> int:
+        await outbox.send(POST, {"channel": "C1", "text": "cut off"}, dedupe_key="cut-off")
+        current = asyncio.current_task()
+        assert current is not None
+        return current.cancelling()
+
+    sending = asyncio.create_task(send_then_count())
+    await until_hung(api, 1)
+    await clock.advance(timedelta(seconds=30))
+    assert await sending == 0
+    assert await errors(store) == ["Slack did not answer within 30 s"]
+
+
+async def test_a_sender_cancelled_from_outside_is_cancelled_not_timed_out(
+    api: FakeSlackApi, store: SqlStore, clock: VirtualClock
+) -> None:
+    outbox = Outbox(store, client_for(api), clock)
+    api.hang(POST)
+    sending = asyncio.create_task(outbox.send(POST, {"channel": "C1", "text": "stop"}, dedupe_key="stopped"))
+    await until_hung(api, 1)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert await errors(store) == []  # nothing recorded as Slack's failure
