@@ -189,7 +189,7 @@ def cpu_figure(ours: Level, theirs: Level) -> str:
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=200, help="requests per level (default 200)")
+    parser.add_argument("--requests", type=int, default=500, help="requests per level (default 500)")
     parser.add_argument("--levels", default="1,10,50", help="requests in flight, comma-separated (default 1,10,50)")
     args = parser.parse_args(argv)
     try:
