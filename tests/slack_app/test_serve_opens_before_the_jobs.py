@@ -85,3 +85,46 @@ async def test_serve_reuses_its_connections_to_the_web_api_across_answers(
         serving.cancel()
         with pytest.raises(asyncio.CancelledError):
             await serving
+
+
+class BuildHeld:
+    """serve's own builder, which builds only when the test lets it."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def __call__(self, settings: Settings, runbook: Runbook | None, socket_mode: bool) -> ServedBot:
+        self.asked.set()
+        await self.let_go.wait()
+        served: ServedBot = await served_builder()(settings, runbook, socket_mode)
+        return served
+
+
+async def test_the_timeline_says_starting_until_the_bot_has_settled_then_opens(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession
+) -> None:
+    """Mounted before the port is bound, the pages answer from the first moment: "starting" (503)
+    while the bot is built, then the page's own answer once it has settled (here: sign-in is not
+    set up, so the timeline says which settings it needs)."""
+    held, listening = BuildHeld(), Listening()
+    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build=held, on_listening=listening))
+    try:
+        url = f"http://127.0.0.1:{await listening.port}"
+        await held.asked.wait()
+        status, body = await get(http, url + "/runs")
+        assert status == 503 and "starting" in body
+
+        held.let_go.set()
+        assert await ready_in_time(http, url + "/readyz", serving) == 200
+        for _ in range(1500):  # opened about a second after the bot answers (bot/heap.py settles first)
+            status, body = await get(http, url + "/runs")
+            if "starting" not in body or serving.done():
+                break
+            await asyncio.sleep(0.02)
+        assert "starting" not in body
+        assert "needs Sign in with Slack set up" in body and "SLACK_CLIENT_ID" in body
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
