@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.records import AuditEntry
@@ -24,6 +24,11 @@ def audit_values(entry: AuditEntry) -> dict[str, Any]:
 
 def audit_row(entry: AuditEntry) -> AuditRow:
     return AuditRow(**audit_values(entry))
+
+
+def append_entry(connection: Connection, entry: AuditEntry) -> None:
+    """Append ``entry`` in the transaction of ``connection`` (the change it records, when it records one)."""
+    connection.execute(_APPEND, [audit_values(entry)])
 
 
 def _entry(row: AuditRow) -> AuditEntry:

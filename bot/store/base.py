@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.util import greenlet_spawn
 
 from bot.engine import units
 from bot.engine.clock import SystemClock
@@ -19,6 +20,10 @@ from bot.engine.ports import Clock
 from bot.store import deliveries
 from bot.store.outage import is_outage, reason
 from bot.store.tables import Base, DeliveryRow
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Work = Callable[Concatenate[Connection, P], T]  # a transaction's statements, run on its connection
 
 
 class StoreBase:
@@ -83,6 +88,46 @@ class StoreBase:
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A transaction that only reads (a read never takes the delivery's row)."""
         return self._statements(effect=False)
+
+    async def _read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(connection, ...)`` as a transaction that only reads (see ``_at_once``)."""
+        return await self._at_once(False, work, *args, **kwargs)
+
+    async def _write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(connection, ...)`` as a transaction with an effect: inside a delivery, its first
+        write takes the delivery's row (see ``_at_once``)."""
+        return await self._at_once(True, work, *args, **kwargs)
+
+    async def _bookkeeping(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(connection, ...)`` writing the store's own bookkeeping, which never takes a delivery's row."""
+        return await self._at_once(False, work, *args, **kwargs)
+
+    async def _at_once(self, effect: bool, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``_statements`` for statements written as one synchronous ``work``: the transaction's
+        begin, statements and commit run in one greenlet, not one each (every await on an async
+        connection is a greenlet of its own, half of a short transaction's CPU; issue 14).
+
+        Inside a unit, or when the call may take a delivery's row, it is ``_statements``'s
+        transaction as before, with ``work`` run on its connection.
+        """
+        if self.refusing is not None:
+            raise StoreUnavailable(self.refusing)
+        delivery = deliveries.current_delivery() if effect else None
+        if units.current_unit() is not None or (delivery is not None and not delivery.owned):
+            async with self._statements(effect=effect) as connection:
+                return await connection.run_sync(work, *args, **kwargs)
+        try:
+            return await greenlet_spawn(functools.partial(self._committed, work, *args, **kwargs))
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_outage(error):
+                raise _unavailable(error) from error
+            raise
+
+    def _committed(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.engine.sync_engine.begin() as connection:
+            return work(connection, *args, **kwargs)
 
     @asynccontextmanager
     async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
@@ -189,8 +234,12 @@ async def _outage_said() -> AsyncIterator[None]:
         raise
     except Exception as error:
         if is_outage(error):
-            raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
+            raise _unavailable(error) from error
         raise
+
+
+def _unavailable(error: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"the database cannot be reached or written ({reason(error)})")
 
 
 class _UnitShare:
