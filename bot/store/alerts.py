@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.engine.ports import AlertRecord
 from bot.engine.records import Incident
 from bot.engine.triggers import slot_of
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, execute, upsert
 from bot.store.tables import AlertRow, IncidentRow
 
 _ALERTS_TABLE = cast(Table, AlertRow.__table__)
@@ -25,6 +25,19 @@ _ACTIVE_ALERTS = (
     select(_ALERTS_TABLE)
     .where(_ALERTS_TABLE.c.run_id == bindparam("run_id"), _ALERTS_TABLE.c.state != "resolved")
     .order_by(_ALERTS_TABLE.c.opened_at, _ALERTS_TABLE.c.id)
+)
+_ALERTS_OF = (
+    select(_ALERTS_TABLE)
+    .where(_ALERTS_TABLE.c.run_id == bindparam("run_id"))
+    .order_by(_ALERTS_TABLE.c.opened_at, _ALERTS_TABLE.c.id)
+)
+_ALERT = select(_ALERTS_TABLE).where(_ALERTS_TABLE.c.id == bindparam("alert_id"))
+_INCIDENTS_TABLE = cast(Table, IncidentRow.__table__)
+_NEW_INCIDENT = insert(_INCIDENTS_TABLE)
+_INCIDENTS_OF = (
+    select(_INCIDENTS_TABLE)
+    .where(_INCIDENTS_TABLE.c.run_id == bindparam("run_id"))
+    .order_by(_INCIDENTS_TABLE.c.at, _INCIDENTS_TABLE.c.id)
 )
 
 
@@ -55,25 +68,45 @@ def _values(alert: AlertRecord) -> dict[str, Any]:
     return {**asdict(alert), "slot": slot_of(alert.kind)}
 
 
+def _alerts(connection: Connection, statement: Any, values: dict[str, Any]) -> list[AlertRecord]:
+    return [_alert(row) for row in connection.execute(statement, values)]
+
+
+def _alert_by_id(connection: Connection, alert_id: str) -> AlertRecord | None:
+    row = connection.execute(_ALERT, {"alert_id": alert_id}).first()
+    return _alert(row) if row else None
+
+
+def _incident(row: Row[Any]) -> Incident:
+    return Incident(
+        id=row.id,
+        run_id=row.run_id,
+        opened_by=row.opened_by,
+        opened_by_name=row.opened_by_name,
+        at=row.at,
+        text=row.text,
+        step_id=row.step_id,
+        resolved_at=row.resolved_at,
+    )
+
+
+def _incidents(connection: Connection, run_id: str) -> list[Incident]:
+    return [_incident(row) for row in connection.execute(_INCIDENTS_OF, {"run_id": run_id})]
+
+
 class AlertsStore(StoreBase):
     async def active_alerts(self, run_id: str) -> list[AlertRecord]:
-        async with self._reading() as connection:  # every status and card reads it: built once, Core rows
-            return [_alert(row) for row in await connection.execute(_ACTIVE_ALERTS, {"run_id": run_id})]
+        return await self._read(_alerts, _ACTIVE_ALERTS, {"run_id": run_id})  # every status and card reads it
 
     async def alerts(self, run_id: str) -> list[AlertRecord]:
         """Every alert of the run, resolved ones too, oldest first: a past day's report rebuilds what was open."""
-        async with self._transaction() as session:
-            query = select(AlertRow).where(AlertRow.run_id == run_id).order_by(AlertRow.opened_at, AlertRow.id)
-            return [_alert(row) for row in await session.scalars(query)]
+        return await self._read(_alerts, _ALERTS_OF, {"run_id": run_id})
 
     async def get_alert(self, alert_id: str) -> AlertRecord | None:
-        async with self._transaction() as session:
-            row = await session.get(AlertRow, alert_id)
-            return _alert(row) if row else None
+        return await self._read(_alert_by_id, alert_id)
 
     async def save_alert(self, alert: AlertRecord) -> None:
-        async with self._transaction() as session:
-            await self._upsert(session, AlertRow, _values(alert), keys=["id"])
+        await self._write(upsert, AlertRow, _values(alert), ["id"])
 
     async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
         stored = replace(alert, version=1)
@@ -101,22 +134,7 @@ class AlertsStore(StoreBase):
         return replace(alert, version=won[0]) if won is not None else None
 
     async def add_incident(self, incident: Incident) -> None:
-        async with self._transaction() as session:
-            session.add(IncidentRow(**asdict(incident)))
+        await self._write(execute, _NEW_INCIDENT, [asdict(incident)])
 
     async def incidents(self, run_id: str) -> list[Incident]:
-        async with self._transaction() as session:
-            query = select(IncidentRow).where(IncidentRow.run_id == run_id).order_by(IncidentRow.at, IncidentRow.id)
-            return [
-                Incident(
-                    id=row.id,
-                    run_id=row.run_id,
-                    opened_by=row.opened_by,
-                    opened_by_name=row.opened_by_name,
-                    at=row.at,
-                    text=row.text,
-                    step_id=row.step_id,
-                    resolved_at=row.resolved_at,
-                )
-                for row in await session.scalars(query)
-            ]
+        return await self._read(_incidents, run_id)

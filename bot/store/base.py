@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Connection, Executable, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
 
 from bot.engine import units
@@ -107,16 +108,21 @@ class StoreBase:
         begin, statements and commit run in one greenlet, not one each (every await on an async
         connection is a greenlet of its own, half of a short transaction's CPU; issue 14).
 
-        Inside a unit, or when the call may take a delivery's row, it is ``_statements``'s
-        transaction as before, with ``work`` run on its connection.
+        Inside a unit, ``work`` runs in a savepoint of the unit's transaction, as ``_joined`` makes
+        it (also in one greenlet); when the call may take a delivery's row, in ``_statements``'s
+        transaction as before.
         """
         if self.refusing is not None:
             raise StoreUnavailable(self.refusing)
+        unit = units.current_unit()
         delivery = deliveries.current_delivery() if effect else None
-        if units.current_unit() is not None or (delivery is not None and not delivery.owned):
+        if unit is None and delivery is not None and not delivery.owned:
             async with self._statements(effect=effect) as connection:
                 return await connection.run_sync(work, *args, **kwargs)
         try:
+            if unit is not None:
+                session = (await self._share(unit)).session.sync_session
+                return await greenlet_spawn(functools.partial(_in_savepoint, session, work, *args, **kwargs))
             return await greenlet_spawn(functools.partial(self._committed, work, *args, **kwargs))
         except StoreUnavailable:
             raise
@@ -129,17 +135,21 @@ class StoreBase:
         with self.engine.sync_engine.begin() as connection:
             return work(connection, *args, **kwargs)
 
-    @asynccontextmanager
-    async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
-        """The unit's transaction on this engine, begun by its first call; each call is a savepoint of
-        it, so a call whose error its caller handles (a taken key) undoes only itself."""
+    async def _share(self, unit: units.Unit) -> _UnitShare:
+        """This store's transaction in ``unit``, begun by the unit's first call to it."""
         share = unit.joined(self.engine)
         if share is None:
             share = _UnitShare(self)
             await share.begin()
             unit.join(self.engine, share)
         assert isinstance(share, _UnitShare)
-        session = share.session
+        return share
+
+    @asynccontextmanager
+    async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
+        """The unit's transaction on this engine, begun by its first call; each call is a savepoint of
+        it, so a call whose error its caller handles (a taken key) undoes only itself."""
+        session = (await self._share(unit)).session
         try:
             # A savepoint: a call that fails (and is handled) leaves the unit usable.
             async with _outage_said(), session.begin_nested():
@@ -202,8 +212,7 @@ class StoreBase:
     async def delivery_answered(self, key: str, answer: str) -> None:
         """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries;
         rows older than a day go meanwhile."""
-        async with self._transaction(effect=False) as session:
-            await deliveries.store_answer(session, key, answer, self.clock.now())
+        await self._bookkeeping(deliveries.store_answer, key, answer, self.clock.now())
 
     async def _upsert(
         self,
@@ -236,6 +245,15 @@ async def _outage_said() -> AsyncIterator[None]:
         if is_outage(error):
             raise _unavailable(error) from error
         raise
+
+
+def _in_savepoint(session: Session, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work`` in a savepoint of a unit's transaction, as ``StoreBase._joined`` runs a call."""
+    try:
+        with session.begin_nested():
+            return work(session.connection(), *args, **kwargs)
+    finally:
+        session.expunge_all()  # the next call reads the rows afresh, as its own transaction would
 
 
 def _unavailable(error: BaseException) -> StoreUnavailable:
@@ -281,6 +299,25 @@ class _UnitShare:
             await self._stack.__aexit__(type(error), error, error.__traceback__)
         finally:
             self._store._forget_uncommitted()
+
+
+def execute(connection: Connection, statement: Executable, values: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """One prebuilt statement as a transaction's work (``StoreBase._write(execute, statement, values)``)."""
+    connection.execute(statement, values)
+
+
+def upsert(
+    connection: Connection,
+    model: type[Base],
+    values: dict[str, Any],
+    keys: Sequence[str],
+    on_conflict: Literal["update", "nothing"] = "update",
+) -> bool:
+    """``StoreBase._upsert`` for a transaction's synchronous work (``StoreBase._write``)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    statement = _upsert_statement(connection.dialect.name, table, tuple(values), tuple(keys), on_conflict)
+    return bool(connection.execute(statement, values).rowcount == 1)
 
 
 @functools.lru_cache(maxsize=256)

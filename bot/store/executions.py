@@ -19,7 +19,7 @@ from bot.engine.records import (
     TargetStatus,
 )
 from bot.store.audit import append_entry
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, execute, upsert
 from bot.store.runs import record_lane_move
 from bot.store.tables import ExecutionRow, ExecutionTargetRow, StepLaneRow
 
@@ -71,6 +71,31 @@ _SAVE_EXECUTION = (
         message=bindparam("message"),
         version=_EXECUTIONS.version + 1,
     )
+)
+_RESUME = (
+    update(_EXECUTIONS_TABLE)
+    .where(
+        _EXECUTIONS.id == bindparam("b_id"),
+        _EXECUTIONS.state == ExecutionState.WAITING.value,
+        _EXECUTIONS.message.is_not_distinct_from(bindparam("b_waiting_for")),  # None: no message
+    )
+    .values(
+        state=ExecutionState.RUNNING.value,
+        owner=bindparam("v_owner"),
+        heartbeat_at=bindparam("v_at"),
+        version=_EXECUTIONS.version + 1,
+    )
+    .returning(_EXECUTIONS.id)
+)
+_TAKE_OVER = (
+    update(_EXECUTIONS_TABLE)
+    .where(
+        _EXECUTIONS.id == bindparam("b_id"),
+        _EXECUTIONS.state.in_(_UNFINISHED),
+        func.coalesce(_EXECUTIONS.heartbeat_at, _EXECUTIONS.started_at) < bindparam("b_stale_before"),
+    )
+    .values(owner=bindparam("v_owner"), heartbeat_at=bindparam("v_at"), version=_EXECUTIONS.version + 1)
+    .returning(_EXECUTIONS.id)
 )
 _HEARTBEAT = (
     update(_EXECUTIONS_TABLE)
@@ -183,8 +208,9 @@ def _targets_of(connection: Connection, execution_id: str) -> list[TargetRecord]
     return [_target(row) for row in connection.execute(_TARGETS_OF, {"execution_id": execution_id})]
 
 
-def _renewed(connection: Connection, values: dict[str, Any]) -> bool:
-    return connection.execute(_HEARTBEAT, values).first() is not None
+def _won(connection: Connection, statement: Any, values: dict[str, Any]) -> bool:
+    """A conditional UPDATE ... RETURNING: True when it changed the row."""
+    return connection.execute(statement, values).first() is not None
 
 
 class ExecutionsStore(StoreBase):
@@ -198,7 +224,7 @@ class ExecutionsStore(StoreBase):
             "finished_at": execution.finished_at,
             "message": execution.message,
         }
-        await self._write(lambda connection: connection.execute(_SAVE_EXECUTION, values))
+        await self._write(execute, _SAVE_EXECUTION, values)
 
     async def get_execution(self, execution_id: str) -> Execution | None:
         return await self._read(_execution_of, execution_id)
@@ -212,44 +238,18 @@ class ExecutionsStore(StoreBase):
     async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
         """Renew the lease; False once it is no longer ours. The most frequent write of a run (every
         third of a lease): one prebuilt Core UPDATE, its transaction run at once (StoreBase._write)."""
-        return await self._write(_renewed, {"execution_id": execution_id, "lease_owner": owner, "at": at})
+        return await self._write(_won, _HEARTBEAT, {"execution_id": execution_id, "lease_owner": owner, "at": at})
 
     async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
         """A waiting execution goes back to running, owned by ``owner`` (a Done passed); one caller wins."""
-        async with self._transaction() as session:
-            resumed = await session.execute(
-                update(ExecutionRow)
-                .where(
-                    ExecutionRow.id == execution_id,
-                    ExecutionRow.state == ExecutionState.WAITING.value,
-                    ExecutionRow.message == waiting_for,
-                )
-                .values(
-                    state=ExecutionState.RUNNING.value,
-                    owner=owner,
-                    heartbeat_at=at,
-                    version=ExecutionRow.version + 1,
-                )
-                .returning(ExecutionRow.id)
-            )
-            return resumed.first() is not None
+        values = {"b_id": execution_id, "b_waiting_for": waiting_for, "v_owner": owner, "v_at": at}
+        return await self._write(_won, _RESUME, values)
 
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
-        async with self._transaction() as session:
-            # Like the claim, the WHERE is re-checked against a concurrent writer's commit, so of
-            # several recovering replicas one wins, and an owner's fresh heartbeat makes all lose.
-            last_sign_of_life = func.coalesce(ExecutionRow.heartbeat_at, ExecutionRow.started_at)
-            taken = await session.execute(
-                update(ExecutionRow)
-                .where(
-                    ExecutionRow.id == execution_id,
-                    ExecutionRow.state.in_(_UNFINISHED),
-                    last_sign_of_life < stale_before,
-                )
-                .values(owner=owner, heartbeat_at=at, version=ExecutionRow.version + 1)
-                .returning(ExecutionRow.id)
-            )
-            return taken.first() is not None
+        # Like the claim, the WHERE is re-checked against a concurrent writer's commit, so of
+        # several recovering replicas one wins, and an owner's fresh heartbeat makes all lose.
+        values = {"b_id": execution_id, "b_stale_before": stale_before, "v_owner": owner, "v_at": at}
+        return await self._write(_won, _TAKE_OVER, values)
 
     async def save_target(self, record: TargetRecord) -> None:
         values = {
@@ -266,8 +266,7 @@ class ExecutionsStore(StoreBase):
             "message": record.message,
             "mutating": record.mutating,
         }
-        async with self._transaction() as session:
-            await self._upsert(session, ExecutionTargetRow, values, keys=["execution_id", "action_index", "target_key"])
+        await self._write(upsert, ExecutionTargetRow, values, ["execution_id", "action_index", "target_key"])
 
     async def targets(self, execution_id: str) -> list[TargetRecord]:
         return await self._read(_targets_of, execution_id)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.engine.records import AuditEntry, Run, RunState, StepLane, StepState
 from bot.store.audit import append_entry
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, execute
 from bot.store.tables import RunRow, StepLaneHistoryRow, StepLaneRow
 from bot.store.tables.runs import OPEN_RUN_SQL
 
@@ -215,7 +215,7 @@ class RunsStore(StoreBase):
 
     async def save_run(self, run: Run) -> None:
         values = {"run_id": run.id, "state": run.state.value, "reason": run.reason, "finished_at": run.finished_at}
-        await self._write(lambda connection: connection.execute(_SAVE_RUN, values))
+        await self._write(execute, _SAVE_RUN, values)
 
     async def get_lane(self, run_id: str, step_id: str, environment: str) -> StepLane | None:
         return await self._read(_lane_of, run_id, step_id, environment)
