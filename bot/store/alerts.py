@@ -32,6 +32,16 @@ _ALERTS_OF = (
     .order_by(_ALERTS_TABLE.c.opened_at, _ALERTS_TABLE.c.id)
 )
 _ALERT = select(_ALERTS_TABLE).where(_ALERTS_TABLE.c.id == bindparam("alert_id"))
+_FIXED = ("id", "run_id", "trigger_id", "kind", "opened_at", "version")  # never changed by update_alert
+_UPDATE_ALERT = (
+    update(_ALERTS_TABLE)
+    .where(_ALERTS_TABLE.c.id == bindparam("b_id"), _ALERTS_TABLE.c.version == bindparam("b_version"))
+    .values(
+        version=_ALERTS_TABLE.c.version + 1,
+        **{c.name: bindparam(f"v_{c.name}") for c in _ALERTS_TABLE.c if c.name not in _FIXED},
+    )
+    .returning(_ALERTS_TABLE.c.version)
+)
 _INCIDENTS_TABLE = cast(Table, IncidentRow.__table__)
 _NEW_INCIDENT = insert(_INCIDENTS_TABLE)
 _INCIDENTS_OF = (
@@ -66,6 +76,20 @@ def _alert(row: AlertRow | Row[Any]) -> AlertRecord:
 
 def _values(alert: AlertRecord) -> dict[str, Any]:
     return {**asdict(alert), "slot": slot_of(alert.kind)}
+
+
+def _opened(connection: Connection, values: dict[str, Any]) -> bool:
+    # No conflict target: the id and the open-slot index both make the loser do nothing.
+    # PostgreSQL waits for a concurrent inserter's commit, SQLite serialises writers.
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(_ALERTS_TABLE).values(**values).on_conflict_do_nothing()
+    return connection.execute(statement.returning(_ALERTS_TABLE.c.id)).first() is not None
+
+
+def _updated(connection: Connection, values: dict[str, Any]) -> int | None:
+    """The new version, or None when the alert's version moved on (a write based on a stale read)."""
+    won = connection.execute(_UPDATE_ALERT, values).first()
+    return int(won[0]) if won is not None else None
 
 
 def _alerts(connection: Connection, statement: Any, values: dict[str, Any]) -> list[AlertRecord]:
@@ -110,28 +134,12 @@ class AlertsStore(StoreBase):
 
     async def open_alert(self, alert: AlertRecord) -> AlertRecord | None:
         stored = replace(alert, version=1)
-        async with self._transaction() as session:
-            # No conflict target: the id and the open-slot index both make the loser do nothing.
-            # PostgreSQL waits for a concurrent inserter's commit, SQLite serialises writers.
-            dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-            insert = dialect_insert(AlertRow).values(**_values(stored)).on_conflict_do_nothing()
-            inserted = (await session.execute(insert.returning(AlertRow.id))).first()
-        return stored if inserted is not None else None
+        return stored if await self._write(_opened, _values(stored)) else None
 
     async def update_alert(self, alert: AlertRecord) -> AlertRecord | None:
-        values = _values(alert)
-        for fixed in ("id", "run_id", "trigger_id", "kind", "opened_at", "version"):
-            del values[fixed]
-        async with self._transaction() as session:
-            won = (
-                await session.execute(
-                    update(AlertRow)
-                    .where(AlertRow.id == alert.id, AlertRow.version == alert.version)
-                    .values(**values, version=AlertRow.version + 1)
-                    .returning(AlertRow.version)
-                )
-            ).first()
-        return replace(alert, version=won[0]) if won is not None else None
+        values = {f"v_{name}": value for name, value in _values(alert).items() if name not in _FIXED}
+        won = await self._write(_updated, {**values, "b_id": alert.id, "b_version": alert.version})
+        return replace(alert, version=won) if won is not None else None
 
     async def add_incident(self, incident: Incident) -> None:
         await self._write(execute, _NEW_INCIDENT, [asdict(incident)])
