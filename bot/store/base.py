@@ -25,6 +25,7 @@ from bot.store.tables import Base, DeliveryRow
 P = ParamSpec("P")
 T = TypeVar("T")
 Work = Callable[Concatenate[Connection, P], T]  # a transaction's statements, run on its connection
+Kind = Literal["read", "effect", "bookkeeping"]  # what a transaction's work does (StoreBase._at_once)
 
 
 class StoreBase:
@@ -92,37 +93,39 @@ class StoreBase:
 
     async def _read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``work(connection, ...)`` as a transaction that only reads (see ``_at_once``)."""
-        return await self._at_once(False, work, *args, **kwargs)
+        return await self._at_once("read", work, *args, **kwargs)
 
     async def _write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``work(connection, ...)`` as a transaction with an effect: inside a delivery, its first
         write takes the delivery's row (see ``_at_once``)."""
-        return await self._at_once(True, work, *args, **kwargs)
+        return await self._at_once("effect", work, *args, **kwargs)
 
     async def _bookkeeping(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``work(connection, ...)`` writing the store's own bookkeeping, which never takes a delivery's row."""
-        return await self._at_once(False, work, *args, **kwargs)
+        return await self._at_once("bookkeeping", work, *args, **kwargs)
 
-    async def _at_once(self, effect: bool, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def _at_once(self, kind: Kind, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``_statements`` for statements written as one synchronous ``work``: the transaction's
         begin, statements and commit run in one greenlet, not one each (every await on an async
         connection is a greenlet of its own, half of a short transaction's CPU; issue 14).
 
-        Inside a unit, ``work`` runs in a savepoint of the unit's transaction, as ``_joined`` makes
-        it (also in one greenlet); when the call may take a delivery's row, in ``_statements``'s
-        transaction as before.
+        Inside a unit, ``work`` runs in the unit's transaction (also in one greenlet): a write in a
+        savepoint of it, as ``_joined`` makes it, so a write whose error its caller handles undoes
+        only itself; a read needs none (it changes nothing to undo). When the call may take a
+        delivery's row, it runs in ``_statements``'s transaction as before.
         """
         if self.refusing is not None:
             raise StoreUnavailable(self.refusing)
         unit = units.current_unit()
-        delivery = deliveries.current_delivery() if effect else None
+        delivery = deliveries.current_delivery() if kind == "effect" else None
         if unit is None and delivery is not None and not delivery.owned:
-            async with self._statements(effect=effect) as connection:
+            async with self._statements(effect=True) as connection:
                 return await connection.run_sync(work, *args, **kwargs)
         try:
             if unit is not None:
                 session = (await self._share(unit)).session.sync_session
-                return await greenlet_spawn(functools.partial(_in_savepoint, session, work, *args, **kwargs))
+                joined = _in_unit if kind == "read" else _in_savepoint
+                return await greenlet_spawn(functools.partial(joined, session, work, *args, **kwargs))
             return await greenlet_spawn(functools.partial(self._committed, work, *args, **kwargs))
         except StoreUnavailable:
             raise
@@ -245,6 +248,11 @@ async def _outage_said() -> AsyncIterator[None]:
         if is_outage(error):
             raise _unavailable(error) from error
         raise
+
+
+def _in_unit(session: Session, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A read in a unit's transaction: no savepoint, nothing of it to undo."""
+    return work(session.connection(), *args, **kwargs)
 
 
 def _in_savepoint(session: Session, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
