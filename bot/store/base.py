@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Executable, Insert, Table
@@ -38,6 +38,10 @@ class StoreBase:
     Inside ``units.unit_of_work()`` every method instead joins one transaction of the unit (the
     delivery's claim is taken once, at its end, when anything in it wrote), committed or rolled
     back with it.
+
+    A method is written as prebuilt Core statements in one synchronous function, run by ``_read``,
+    ``_write`` or ``_bookkeeping`` as one transaction in one greenlet (issue 14); ``_transaction``
+    (an ORM session) is left for the few cold paths that still use one.
     """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
@@ -86,10 +90,6 @@ class StoreBase:
         if claimed:
             assert delivery is not None
             delivery.owned = True
-
-    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A transaction that only reads (a read never takes the delivery's row)."""
-        return self._statements(effect=False)
 
     async def _read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``work(connection, ...)`` as a transaction that only reads (see ``_at_once``)."""

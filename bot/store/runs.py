@@ -15,7 +15,7 @@ from bot.store.tables.runs import OPEN_RUN_SQL
 
 _RUNS_TABLE = cast(Table, RunRow.__table__)
 # Built once: making a statement and its cache key cost more than running it (issue 14). Read as
-# Core rows (StoreBase._reading): the channel's run is the answer path's hottest read.
+# Core rows (StoreBase._read): the channel's run is the answer path's hottest read.
 _RUN_BY_ID = select(_RUNS_TABLE).where(_RUNS_TABLE.c.id == bindparam("run_id"))
 _OPEN_RUN_OF = select(_RUNS_TABLE).where(_RUNS_TABLE.c.channel == bindparam("channel"), OPEN_RUN_SQL)
 _LANES_TABLE = cast(Table, StepLaneRow.__table__)
