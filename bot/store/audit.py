@@ -1,12 +1,16 @@
-"""The audit log: append and read, nothing else (no update or delete exists on purpose)."""
+"""The audit log: append and read, nothing else (no update or delete exists on purpose).
+
+Prebuilt Core statements in transactions run at once (StoreBase._read/_write): a week's reports
+read the log hundreds of times, and an ORM object per row cost more than the query.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.records import AuditEntry
@@ -15,6 +19,28 @@ from bot.store.tables import AuditRow
 
 _AUDIT_TABLE = cast(Table, AuditRow.__table__)
 _APPEND = insert(_AUDIT_TABLE)  # built once: building a statement cost more than running it
+_C = _AUDIT_TABLE.c
+# An entry's columns in the order _entry unpacks them: a log of hundreds of rows is read by
+# position (a Row's attribute look-ups were most of a long read's cost).
+_ENTRY = (
+    _C.id,
+    _C.at,
+    _C.actor_id,
+    _C.actor_name,
+    _C.run_id,
+    _C.kind,
+    _C.step_id,
+    _C.environment,
+    _C.before,
+    _C.after,
+    _C.outcome,
+    _C.detail,
+    _C.label,
+)
+_NEWEST_FIRST = select(*_ENTRY).order_by(_C.seq.desc())
+_NEWEST_OF_RUN = _NEWEST_FIRST.where(_C.run_id == bindparam("run_id"))
+_OF_RUN = select(*_ENTRY).where(_C.run_id == bindparam("run_id")).order_by(_C.seq)
+_KINDS = {kind.value: kind for kind in AuditKind}
 
 
 def audit_values(entry: AuditEntry) -> dict[str, Any]:
@@ -22,46 +48,47 @@ def audit_values(entry: AuditEntry) -> dict[str, Any]:
     return {**asdict(entry), "kind": entry.kind.value}
 
 
-def audit_row(entry: AuditEntry) -> AuditRow:
-    return AuditRow(**audit_values(entry))
+def append_entry(connection: Connection, entry: AuditEntry) -> None:
+    """Append ``entry`` in the transaction of ``connection`` (the change it records, when it records one)."""
+    connection.execute(_APPEND, [audit_values(entry)])
 
 
-def _entry(row: AuditRow) -> AuditEntry:
-    kind = AuditKind.read(row.kind)
+def _entry(row: Sequence[Any]) -> AuditEntry:
+    id_, at, actor_id, actor_name, run_id, stored, step_id, environment, before, after, outcome, detail, label = row
+    kind = _KINDS.get(stored) or AuditKind.read(stored)
     # A kind only a newer bot knows reads as OTHER, its stored kind kept as the words to show.
-    label = row.label if kind.value == row.kind else (row.label or row.kind)
     return AuditEntry(
-        id=row.id,
-        at=row.at,
-        actor_id=row.actor_id,
-        actor_name=row.actor_name,
-        run_id=row.run_id,
+        id=id_,
+        at=at,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        run_id=run_id,
         kind=kind,
-        step_id=row.step_id,
-        environment=row.environment,
-        before=row.before,
-        after=row.after,
-        outcome=row.outcome,
-        detail=row.detail,
-        label=label,
+        step_id=step_id,
+        environment=environment,
+        before=before,
+        after=after,
+        outcome=outcome,
+        detail=detail,
+        label=label if kind.value == stored else (label or stored),
     )
+
+
+def _entries(connection: Connection, statement: Any, values: dict[str, Any]) -> list[AuditEntry]:
+    return [_entry(row) for row in connection.execute(statement, values)]
 
 
 class AuditStore(StoreBase):
     async def append_audit(self, entry: AuditEntry) -> None:
-        async with self._statements() as connection:  # a Core INSERT: no ORM flush for a row never read back
-            await connection.execute(_APPEND, [audit_values(entry)])
+        await self._write(append_entry, entry)
 
     async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         """Oldest first, in the order appended; with ``limit`` the newest ``limit`` entries."""
-        async with self._transaction() as session:
-            query = select(AuditRow).order_by(AuditRow.seq.desc())
-            if run_id is not None:
-                query = query.where(AuditRow.run_id == run_id)
-            if limit is not None:
-                query = query.limit(limit)
-            rows = list(await session.scalars(query))
-            return [_entry(row) for row in reversed(rows)]
+        query = _NEWEST_FIRST if run_id is None else _NEWEST_OF_RUN
+        if limit is not None:
+            query = query.limit(limit)
+        newest_first = await self._read(_entries, query, {"run_id": run_id})
+        return newest_first[::-1]
 
     async def audit_history(
         self,
@@ -73,14 +100,14 @@ class AuditStore(StoreBase):
         outcome: str | None = None,
     ) -> list[AuditEntry]:
         """The run's entries oldest first, narrowed in SQL by kind, step, environment and outcome."""
-        wanted = [AuditRow.run_id == run_id]
+        if not kinds and step_id is None and environment is None and outcome is None:
+            return await self._read(_entries, _OF_RUN, {"run_id": run_id})
+        wanted = [_C.run_id == run_id]
         if kinds:
-            wanted.append(AuditRow.kind.in_(sorted(kind.value for kind in kinds)))
-        for column, value in ((AuditRow.step_id, step_id), (AuditRow.environment, environment)):
+            wanted.append(_C.kind.in_(sorted(kind.value for kind in kinds)))
+        for column, value in ((_C.step_id, step_id), (_C.environment, environment)):
             if value is not None:
                 wanted.append(column == value)
         if outcome is not None:
-            wanted.append(AuditRow.outcome == outcome)
-        async with self._transaction() as session:
-            rows = await session.scalars(select(AuditRow).where(*wanted).order_by(AuditRow.seq))
-            return [_entry(row) for row in rows]
+            wanted.append(_C.outcome == outcome)
+        return await self._read(_entries, select(*_ENTRY).where(*wanted).order_by(_C.seq), {})

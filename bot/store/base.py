@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Connection, Executable, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.util import greenlet_spawn
 
 from bot.engine import units
 from bot.engine.clock import SystemClock
@@ -19,6 +21,11 @@ from bot.engine.ports import Clock
 from bot.store import closing, deliveries
 from bot.store.outage import is_outage, reason
 from bot.store.tables import Base, DeliveryRow
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Work = Callable[Concatenate[Connection, P], T]  # a transaction's statements, run on its connection
+Kind = Literal["read", "effect", "bookkeeping"]  # what a transaction's work does (StoreBase._at_once)
 
 
 class StoreBase:
@@ -31,6 +38,10 @@ class StoreBase:
     Inside ``units.unit_of_work()`` every method instead joins one transaction of the unit (the
     delivery's claim is taken once, at its end, when anything in it wrote), committed or rolled
     back with it.
+
+    A method is written as prebuilt Core statements in one synchronous function, run by ``_read``,
+    ``_write`` or ``_bookkeeping`` as one transaction in one greenlet (issue 14); ``_transaction``
+    (an ORM session) is left for the few cold paths that still use one.
     """
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
@@ -80,21 +91,68 @@ class StoreBase:
             assert delivery is not None
             delivery.owned = True
 
-    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A transaction that only reads (a read never takes the delivery's row)."""
-        return self._statements(effect=False)
+    async def _read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(connection, ...)`` as a transaction that only reads (see ``_at_once``)."""
+        return await self._at_once("read", work, *args, **kwargs)
 
-    @asynccontextmanager
-    async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
-        """The unit's transaction on this engine, begun by its first call; each call is a savepoint of
-        it, so a call whose error its caller handles (a taken key) undoes only itself."""
+    async def _write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(connection, ...)`` as a transaction with an effect: inside a delivery, its first
+        write takes the delivery's row (see ``_at_once``)."""
+        return await self._at_once("effect", work, *args, **kwargs)
+
+    async def _bookkeeping(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(connection, ...)`` writing the store's own bookkeeping, which never takes a delivery's row."""
+        return await self._at_once("bookkeeping", work, *args, **kwargs)
+
+    async def _at_once(self, kind: Kind, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``_statements`` for statements written as one synchronous ``work``: the transaction's
+        begin, statements and commit run in one greenlet, not one each (every await on an async
+        connection is a greenlet of its own, half of a short transaction's CPU; issue 14).
+
+        Inside a unit, ``work`` runs in the unit's transaction (also in one greenlet): a write in a
+        savepoint of it, as ``_joined`` makes it, so a write whose error its caller handles undoes
+        only itself; a read needs none (it changes nothing to undo). When the call may take a
+        delivery's row, it runs in ``_statements``'s transaction as before.
+        """
+        if self.refusing is not None:
+            raise StoreUnavailable(self.refusing)
+        unit = units.current_unit()
+        delivery = deliveries.current_delivery() if kind == "effect" else None
+        if unit is None and delivery is not None and not delivery.owned:
+            async with self._statements(effect=True) as connection:
+                return await connection.run_sync(work, *args, **kwargs)
+        try:
+            if unit is not None:
+                session = (await self._share(unit)).session.sync_session
+                joined = _in_unit if kind == "read" else _in_savepoint
+                return await greenlet_spawn(functools.partial(joined, session, work, *args, **kwargs))
+            return await greenlet_spawn(functools.partial(self._committed, work, *args, **kwargs))
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_outage(error):
+                raise _unavailable(error) from error
+            raise
+
+    def _committed(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.engine.sync_engine.begin() as connection:
+            return work(connection, *args, **kwargs)
+
+    async def _share(self, unit: units.Unit) -> _UnitShare:
+        """This store's transaction in ``unit``, begun by the unit's first call to it."""
         share = unit.joined(self.engine)
         if share is None:
             share = _UnitShare(self)
             await share.begin()
             unit.join(self.engine, share)
         assert isinstance(share, _UnitShare)
-        session = share.session
+        return share
+
+    @asynccontextmanager
+    async def _joined(self, unit: units.Unit) -> AsyncIterator[AsyncSession]:
+        """The unit's transaction on this engine, begun by its first call; each call is a savepoint of
+        it, so a call whose error its caller handles (a taken key) undoes only itself."""
+        session = (await self._share(unit)).session
         try:
             # A savepoint: a call that fails (and is handled) leaves the unit usable.
             async with _outage_said(), session.begin_nested():
@@ -157,8 +215,7 @@ class StoreBase:
     async def delivery_answered(self, key: str, answer: str) -> None:
         """Store the first answer of the delivery ``key`` (taken by this process), for its redeliveries;
         rows older than a day go meanwhile."""
-        async with self._transaction(effect=False) as session:
-            await deliveries.store_answer(session, key, answer, self.clock.now())
+        await self._bookkeeping(deliveries.store_answer, key, answer, self.clock.now())
 
     async def _upsert(
         self,
@@ -189,8 +246,26 @@ async def _outage_said() -> AsyncIterator[None]:
         raise
     except Exception as error:
         if is_outage(error):
-            raise StoreUnavailable(f"the database cannot be reached or written ({reason(error)})") from error
+            raise _unavailable(error) from error
         raise
+
+
+def _in_unit(session: Session, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A read in a unit's transaction: no savepoint, nothing of it to undo."""
+    return work(session.connection(), *args, **kwargs)
+
+
+def _in_savepoint(session: Session, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work`` in a savepoint of a unit's transaction, as ``StoreBase._joined`` runs a call."""
+    try:
+        with session.begin_nested():
+            return work(session.connection(), *args, **kwargs)
+    finally:
+        session.expunge_all()  # the next call reads the rows afresh, as its own transaction would
+
+
+def _unavailable(error: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"the database cannot be reached or written ({reason(error)})")
 
 
 class _UnitShare:
@@ -232,6 +307,25 @@ class _UnitShare:
             await self._stack.__aexit__(type(error), error, error.__traceback__)
         finally:
             self._store._forget_uncommitted()
+
+
+def execute(connection: Connection, statement: Executable, values: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """One prebuilt statement as a transaction's work (``StoreBase._write(execute, statement, values)``)."""
+    connection.execute(statement, values)
+
+
+def upsert(
+    connection: Connection,
+    model: type[Base],
+    values: dict[str, Any],
+    keys: Sequence[str],
+    on_conflict: Literal["update", "nothing"] = "update",
+) -> bool:
+    """``StoreBase._upsert`` for a transaction's synchronous work (``StoreBase._write``)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    statement = _upsert_statement(connection.dialect.name, table, tuple(values), tuple(keys), on_conflict)
+    return bool(connection.execute(statement, values).rowcount == 1)
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, select, update
+from sqlalchemy import Connection, bindparam, delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.engine.deliveries import (
@@ -55,6 +55,12 @@ _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 _CLAIM_OF = select(DeliveryRow.owner, DeliveryRow.claimed_at, DeliveryRow.answer).where(
     DeliveryRow.key == bindparam("key")
 )
+_KEEP_ANSWER = (
+    update(DeliveryRow)
+    .where(DeliveryRow.key == bindparam("b_key"), DeliveryRow.answer.is_(None))
+    .values(answer=bindparam("v_answer"))
+)
+_FORGET_BEFORE = delete(DeliveryRow).where(DeliveryRow.claimed_at < bindparam("before"))
 
 
 def count_writes(engine: AsyncEngine) -> None:
@@ -107,20 +113,18 @@ async def taken_by_another(session: AsyncSession | AsyncConnection, delivery: De
     return AlreadyHandled(delivery.key, row.claimed_at, row.answer)
 
 
-async def store_answer(session: AsyncSession | AsyncConnection, key: str, answer: str, now: datetime) -> None:
+def store_answer(connection: Connection, key: str, answer: str, now: datetime) -> None:
     """Keep ``answer`` on the row, and forget rows older than KEEP (here, not in the effect's
     transaction: that one stays as short as it was)."""
-    await forget_old(session, now)
-    await keep_answer(session, key, answer)
+    forget_old(connection, now)
+    keep_answer(connection, key, answer)
 
 
-async def keep_answer(session: AsyncSession | AsyncConnection, key: str, answer: str) -> None:
+def keep_answer(connection: Connection, key: str, answer: str) -> None:
     """Keep ``answer`` on the row, unless it holds one already (the first answer is the one kept)."""
-    await session.execute(
-        update(DeliveryRow).where(DeliveryRow.key == key, DeliveryRow.answer.is_(None)).values(answer=answer)
-    )
+    connection.execute(_KEEP_ANSWER, {"b_key": key, "v_answer": answer})
 
 
-async def forget_old(session: AsyncSession | AsyncConnection, now: datetime) -> None:
+def forget_old(connection: Connection, now: datetime) -> None:
     """Rows older than KEEP: Slack stopped sending their requests again long before."""
-    await session.execute(delete(DeliveryRow).where(DeliveryRow.claimed_at < now - KEEP))
+    connection.execute(_FORGET_BEFORE, {"before": now - KEEP})

@@ -1,22 +1,26 @@
-"""The outbox (OutboxStore), scheduled-post claims (ClaimStore) and settings (KeyValueStore)."""
+"""The outbox (OutboxStore) and scheduled-post claims (ClaimStore); settings are in settings.py.
+
+Prebuilt Core statements in transactions run at once (StoreBase._read/_write/_bookkeeping): the
+outbox is written on every answer and card redraw (issue 14).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, Row, bindparam, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.deliveries import Rider
 from bot.engine.ports import JSON
 from bot.safe_text import clean, clean_json
 from bot.slack.delivery.ports import OutboxMessage
 from bot.store import deliveries
-from bot.store.base import StoreBase
-from bot.store.tables import OutboxRow, PostClaimRow, SettingRow
+from bot.store.base import StoreBase, execute, upsert
+from bot.store.tables import OutboxRow, PostClaimRow
 
 
 def _message(row: OutboxRow | Row[Any]) -> OutboxMessage:
@@ -47,7 +51,6 @@ def _held(values: dict[str, Any]) -> OutboxMessage:
 
 # Built once (statements are rebuilt and re-keyed per call otherwise): the marks' and settings' hot paths.
 _CURRENT_IDS = select(OutboxRow.id).where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
-_VALUE = select(SettingRow.value).where(SettingRow.key == bindparam("key"))
 _POST_ONCE = ("job_key", "run_id", "local_date")  # uq_post_claims_once
 FORGET_EVERY = timedelta(minutes=10)  # day-old delivery rows need no forgetting at every commit
 
@@ -78,6 +81,105 @@ _CLAIM = (
     .returning(_OUTBOX.id)
 )
 _BY_KEY = select(OutboxRow.__table__).where(_OUTBOX.dedupe_key == bindparam("dedupe_key"))
+_PENDING = (
+    select(OutboxRow.__table__)
+    .where(
+        _OUTBOX.delivered_at.is_(None),
+        or_(_OUTBOX.claimed_until.is_(None), _OUTBOX.claimed_until <= bindparam("now")),
+    )
+    .order_by(_OUTBOX.created_at, _OUTBOX.id)
+    .limit(bindparam("limit"))
+)
+_RELEASE = (
+    update(OutboxRow.__table__)  # type: ignore[arg-type]
+    .where(_OUTBOX.dedupe_key == bindparam("b_key"), _OUTBOX.claimed_by == bindparam("b_owner"))
+    .values(claimed_by=None, claimed_until=None)
+)
+_FAILED = (
+    update(OutboxRow.__table__)  # type: ignore[arg-type]
+    .where(_OUTBOX.id == bindparam("message_id"))
+    .values(last_error=bindparam("error"), attempts=_OUTBOX.attempts + 1)
+)
+_POST_CLAIMS = PostClaimRow.__table__.c
+_RELEASE_POST = delete(PostClaimRow.__table__).where(  # type: ignore[arg-type]
+    _POST_CLAIMS.job_key == bindparam("job_key"),
+    _POST_CLAIMS.run_id == bindparam("run_id"),
+    _POST_CLAIMS.local_date == bindparam("local_date"),
+)
+
+
+def _store_message(connection: Connection, values: dict[str, Any], *, replace: bool) -> None:
+    """The key's message stored (with ``replace``, its row rewritten to ``values``)."""
+    if replace:
+        values |= {"delivered_at": None, "delivered_ts": None, "last_error": None}
+    upsert(connection, OutboxRow, values, keys=["dedupe_key"], on_conflict="update" if replace else "nothing")
+
+
+def _message_of(connection: Connection, dedupe_key: str) -> OutboxMessage:
+    return _message(connection.execute(_BY_KEY, {"dedupe_key": dedupe_key}).one())
+
+
+def _claimed(connection: Connection, dedupe_key: str, owner: str, now: datetime, hold: timedelta) -> bool:
+    params = {"key": dedupe_key, "now": now, "owner": owner, "until": now + hold}
+    return connection.execute(_CLAIM, params).first() is not None
+
+
+def _enqueue(connection: Connection, values: dict[str, Any], replace: bool) -> OutboxMessage:
+    _store_message(connection, values, replace=replace)
+    return _message_of(connection, values["dedupe_key"])
+
+
+def _enqueue_and_claim(
+    connection: Connection,
+    values: dict[str, Any],
+    held: dict[str, Any] | None,
+    owner: str,
+    hold: timedelta,
+    answer: tuple[str, str] | None,
+) -> tuple[OutboxMessage, bool]:
+    """``held``: the row a new key gets, written already claimed (None when replacing with ``values``)."""
+    if answer is not None:
+        deliveries.keep_answer(connection, *answer)
+    if held is not None:
+        if upsert(connection, OutboxRow, held, keys=["dedupe_key"], on_conflict="nothing"):
+            return _held(held), True
+        # The key's row was there already: it is what the claim finds, and read back.
+        claimed = _claimed(connection, held["dedupe_key"], owner, held["created_at"], hold)
+        return _message_of(connection, held["dedupe_key"]), claimed
+    # Replaced: every column the message has is the new values', so nothing is read back.
+    _store_message(connection, values, replace=True)
+    return _held(values), _claimed(connection, values["dedupe_key"], owner, values["created_at"], hold)
+
+
+def _claim(connection: Connection, dedupe_key: str, owner: str, now: datetime, hold: timedelta) -> OutboxMessage | None:
+    if not _claimed(connection, dedupe_key, owner, now, hold):
+        return None
+    return _message_of(connection, dedupe_key)
+
+
+def _pending(connection: Connection, now: datetime, limit: int) -> list[OutboxMessage]:
+    return [_message(row) for row in connection.execute(_PENDING, {"now": now, "limit": limit})]
+
+
+def _marked(connection: Connection, marks: Sequence[tuple[str, str | None]], now: datetime, forget: bool) -> set[str]:
+    if len(marks) == 1:
+        ((message_id, ts),) = marks
+        marked = connection.execute(_MARK_ONE, {"message_id": message_id, "at": now, "ts": ts})
+        current = {message_id} if marked.first() is not None else set()
+    else:
+        found = connection.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
+        current = set(found.all())
+        params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
+        if params:
+            connection.execute(_MARK, params)
+    if forget:
+        deliveries.forget_old(connection, now)
+    return current
+
+
+def _fail_and_release(connection: Connection, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
+    connection.execute(_FAILED, {"message_id": message_id, "error": error})
+    connection.execute(_RELEASE, {"b_key": dedupe_key, "b_owner": owner})
 
 
 class DeliveryStore(StoreBase):
@@ -88,9 +190,7 @@ class DeliveryStore(StoreBase):
     ) -> OutboxMessage:
         """Store once per ``dedupe_key``. With ``replace`` the key's row takes the new payload and is
         pending again under a new id, so a deliverer still sending the old id cannot mark it delivered."""
-        async with self._transaction(effect=False) as session:
-            await self._store_message(session, channel, payload, dedupe_key, replace)
-            return await self._message_of(session, dedupe_key)
+        return await self._bookkeeping(_enqueue, self._message_values(channel, payload, dedupe_key), replace)
 
     async def enqueue_and_claim(
         self,
@@ -106,20 +206,11 @@ class DeliveryStore(StoreBase):
         """``enqueue`` then ``claim`` in one transaction (the send-now path: one round trip, not two);
         True when ``owner`` now holds the message. A new key's row is written already held, in one
         statement, and not read back. ``answer`` (a delivery's key and first answer) is kept with it."""
-        async with self._statements(effect=False) as session:
-            if answer is not None:
-                await deliveries.keep_answer(session, *answer)
-            if not replace:
-                values = self._held_values(channel, payload, dedupe_key, owner, hold)
-                if await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict="nothing"):
-                    return _held(values), True
-                # The key's row was there already: it is what the claim finds, and read back.
-                claimed = await self._claim_in(session, dedupe_key, owner, hold)
-                return await self._message_of(session, dedupe_key), claimed
-            # Replaced: every column the message has is the new values', so nothing is read back.
-            values = await self._store_message(session, channel, payload, dedupe_key, replace)
-            claimed = await self._claim_in(session, dedupe_key, owner, hold)
-            return _held(values), claimed
+        if replace:
+            values, held = self._message_values(channel, payload, dedupe_key), None
+        else:
+            values = held = self._held_values(channel, payload, dedupe_key, owner, hold)
+        return await self._bookkeeping(_enqueue_and_claim, values, held, owner, hold, answer)
 
     async def stage(
         self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
@@ -134,31 +225,8 @@ class DeliveryStore(StoreBase):
 
         return _held(values), ride
 
-    def _held_values(
-        self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
-    ) -> dict[str, Any]:
-        now = self.clock.now()
+    def _message_values(self, channel: str, payload: dict[str, JSON], dedupe_key: str) -> dict[str, Any]:
         return {
-            "id": uuid.uuid4().hex,
-            "channel": channel,
-            "payload": payload,
-            "dedupe_key": dedupe_key,
-            "created_at": now,
-            "attempts": 0,
-            "claimed_by": owner,
-            "claimed_until": now + hold,
-        }
-
-    async def _store_message(
-        self,
-        session: AsyncSession | AsyncConnection,
-        channel: str,
-        payload: dict[str, JSON],
-        dedupe_key: str,
-        replace: bool,
-    ) -> dict[str, Any]:
-        """The key's message stored (with ``replace``, its row rewritten to ``values``); returns the values."""
-        values: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "channel": channel,
             "payload": payload,
@@ -166,68 +234,29 @@ class DeliveryStore(StoreBase):
             "created_at": self.clock.now(),
             "attempts": 0,
         }
-        if replace:
-            values |= {"delivered_at": None, "delivered_ts": None, "last_error": None}
-        on_conflict: Literal["update", "nothing"] = "update" if replace else "nothing"
-        await self._upsert(session, OutboxRow, values, keys=["dedupe_key"], on_conflict=on_conflict)
-        return values
 
-    async def _message_of(self, session: AsyncSession | AsyncConnection, dedupe_key: str) -> OutboxMessage:
-        row = (await session.execute(_BY_KEY, {"dedupe_key": dedupe_key})).one()
-        return _message(row)
+    def _held_values(
+        self, channel: str, payload: dict[str, JSON], dedupe_key: str, owner: str, hold: timedelta
+    ) -> dict[str, Any]:
+        values = self._message_values(channel, payload, dedupe_key)
+        return values | {"claimed_by": owner, "claimed_until": values["created_at"] + hold}
 
     async def pending(self, limit: int = 50) -> list[OutboxMessage]:
         """Undelivered messages nobody holds a live claim on, oldest first."""
-        async with self._transaction(effect=False) as session:
-            query = (
-                select(OutboxRow)
-                .where(OutboxRow.delivered_at.is_(None), self._unclaimed())
-                .order_by(OutboxRow.created_at, OutboxRow.id)
-                .limit(limit)
-            )
-            return [_message(row) for row in await session.scalars(query)]
+        return await self._bookkeeping(_pending, self.clock.now(), limit)
 
     async def claim(self, dedupe_key: str, owner: str, hold: timedelta) -> OutboxMessage | None:
         """Take the key's undelivered message for ``owner`` for ``hold``, unless a live claim (anyone's)
         holds it; returns it as it is now. The conditional UPDATE lets one of racing replicas win."""
-        async with self._statements(effect=False) as session:
-            if not await self._claim_in(session, dedupe_key, owner, hold):
-                return None
-            return await self._message_of(session, dedupe_key)
-
-    async def _claim_in(
-        self, session: AsyncSession | AsyncConnection, dedupe_key: str, owner: str, hold: timedelta
-    ) -> bool:
-        now = self.clock.now()
-        params = {"key": dedupe_key, "now": now, "owner": owner, "until": now + hold}
-        claimed = await session.execute(_CLAIM, params)
-        return claimed.first() is not None
+        return await self._bookkeeping(_claim, dedupe_key, owner, self.clock.now(), hold)
 
     async def release(self, dedupe_key: str, owner: str) -> None:
         """Give up ``owner``'s claim (after a failure, or when the message was replaced meanwhile)."""
-        async with self._transaction(effect=False) as session:
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.claimed_by == owner)
-                .values(claimed_by=None, claimed_until=None)
-            )
+        await self._bookkeeping(execute, _RELEASE, {"b_key": dedupe_key, "b_owner": owner})
 
     async def mark_delivered(self, message_id: str, ts: str | None) -> bool:
         """False when ``message_id`` is no longer the key's content (replaced by a newer payload)."""
-        async with self._transaction(effect=False) as session:
-            marked = await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == message_id)
-                .values(
-                    delivered_at=self.clock.now(),
-                    delivered_ts=ts,
-                    attempts=OutboxRow.attempts + 1,
-                    claimed_by=None,
-                    claimed_until=None,
-                )
-                .returning(OutboxRow.id)
-            )
-            return marked.first() is not None
+        return message_id in await self._bookkeeping(_marked, [(message_id, ts)], self.clock.now(), False)
 
     async def mark_many_delivered(self, marks: Sequence[tuple[str, str | None]]) -> set[str]:
         """``mark_delivered`` for several messages in one transaction (the outbox's group commit);
@@ -235,48 +264,18 @@ class DeliveryStore(StoreBase):
         (every FORGET_EVERY): bookkeeping goes with bookkeeping, off every answer's way."""
         now = self.clock.now()
         forget = self._forgotten_at is None or now - self._forgotten_at >= FORGET_EVERY
-        async with self._statements(effect=False) as session:
-            if len(marks) == 1:
-                ((message_id, ts),) = marks
-                marked = await session.execute(_MARK_ONE, {"message_id": message_id, "at": now, "ts": ts})
-                current = {message_id} if marked.first() is not None else set()
-            else:
-                found = await session.scalars(_CURRENT_IDS, {"ids": [message_id for message_id, _ in marks]})
-                current = set(found.all())
-                params = [{"message_id": i, "at": now, "ts": ts} for i, ts in marks if i in current]
-                if params:
-                    await session.execute(_MARK, params)
-            if forget:
-                await deliveries.forget_old(session, now)
+        current = await self._bookkeeping(_marked, marks, now, forget)
         if forget:
             self._forgotten_at = now
         return current
 
     async def mark_failed(self, message_id: str, error: str) -> None:
-        async with self._transaction(effect=False) as session:
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == message_id)
-                .values(last_error=error, attempts=OutboxRow.attempts + 1)
-            )
+        await self._bookkeeping(execute, _FAILED, {"message_id": message_id, "error": error})
 
     async def fail_and_release(self, message_id: str, dedupe_key: str, owner: str, error: str) -> None:
         """A failed try in one transaction: its error recorded and ``owner``'s claim given back, so the
         next pass (here or on a replica) may send it at once instead of after the claim expires."""
-        async with self._transaction() as session:
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == message_id)
-                .values(last_error=error, attempts=OutboxRow.attempts + 1)
-            )
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.claimed_by == owner)
-                .values(claimed_by=None, claimed_until=None)
-            )
-
-    def _unclaimed(self) -> ColumnElement[bool]:
-        return or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= self.clock.now())
+        await self._write(_fail_and_release, message_id, dedupe_key, owner, error)
 
     async def claim_post(self, job_key: str, run_id: str, local_date: str) -> bool:
         """True when this call took the post for the date; False when one already had. An INSERT ...
@@ -288,48 +287,8 @@ class DeliveryStore(StoreBase):
             "claimed_at": self.clock.now(),
             "attempts": 0,
         }
-        async with self._transaction(effect=False) as session:
-            return await self._upsert(session, PostClaimRow, values, _POST_ONCE, on_conflict="nothing")
+        return await self._bookkeeping(upsert, PostClaimRow, values, _POST_ONCE, "nothing")
 
     async def release_post(self, job_key: str, run_id: str, local_date: str) -> None:
-        async with self._transaction(effect=False) as session:
-            await session.execute(
-                delete(PostClaimRow).where(
-                    PostClaimRow.job_key == job_key,
-                    PostClaimRow.run_id == run_id,
-                    PostClaimRow.local_date == local_date,
-                )
-            )
-
-    async def get_value(self, key: str) -> JSON | None:
-        async with self._reading() as connection:
-            value: JSON | None = await connection.scalar(_VALUE, {"key": key})
-            return value
-
-    async def put_value(self, key: str, value: JSON) -> None:
-        async with self._transaction() as session:
-            await self._upsert(
-                session,
-                SettingRow,
-                {"key": key, "value": value, "updated_at": self.clock.now()},
-                keys=["key"],
-            )
-
-    async def append_value(self, key: str, item: JSON) -> list[JSON]:
-        """Append ``item`` to the list stored under ``key`` (a missing or non-list value starts a new
-        list) in one transaction, with the row locked, so two appends at once both land (a read
-        and a ``put_value`` would lose one). Returns the list as stored."""
-        async with self._transaction() as session:
-            await self._upsert(
-                session, SettingRow, {"key": key, "value": [], "updated_at": self.clock.now()}, ["key"], "nothing"
-            )
-            row = (await session.scalars(select(SettingRow).where(SettingRow.key == key).with_for_update())).one()
-            items = [*row.value, item] if isinstance(row.value, list) else [item]
-            await session.execute(
-                update(SettingRow).where(SettingRow.key == key).values(value=items, updated_at=self.clock.now())
-            )
-            return items
-
-    async def delete_value(self, key: str) -> None:
-        async with self._transaction() as session:
-            await session.execute(delete(SettingRow).where(SettingRow.key == key))
+        key = {"job_key": job_key, "run_id": run_id, "local_date": local_date}
+        await self._bookkeeping(execute, _RELEASE_POST, key)

@@ -12,56 +12,59 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, execute, upsert
 from bot.store.tables import SocketEnvelopeRow
 
 Arrival = Literal["new", "in_flight", "acked"]
 KEEP = timedelta(hours=1)
 
+# Built once (issue 14): each Socket Mode request arrives and is acked, two transactions of its own.
+_ENVELOPES = SocketEnvelopeRow.__table__.c
+_FORGET_BEFORE = delete(SocketEnvelopeRow).where(SocketEnvelopeRow.arrived_at < bindparam("before"))
+_ACKED_AT = select(SocketEnvelopeRow.acked_at).where(SocketEnvelopeRow.envelope_id == bindparam("envelope_id"))
+_TAKE_STALE = (
+    update(SocketEnvelopeRow.__table__)  # type: ignore[arg-type]
+    .where(
+        _ENVELOPES.envelope_id == bindparam("b_envelope_id"),
+        _ENVELOPES.acked_at.is_(None),
+        _ENVELOPES.arrived_at < bindparam("b_stale_before"),
+    )
+    .values(owner=bindparam("v_owner"), arrived_at=bindparam("v_now"))
+    .returning(_ENVELOPES.envelope_id)
+)
+_ACK = (
+    update(SocketEnvelopeRow.__table__)  # type: ignore[arg-type]
+    .where(_ENVELOPES.envelope_id == bindparam("b_envelope_id"))
+    .values(acked_at=bindparam("v_now"))
+)
+_FORGET_UNACKED = delete(SocketEnvelopeRow).where(
+    SocketEnvelopeRow.envelope_id == bindparam("envelope_id"),
+    SocketEnvelopeRow.owner == bindparam("owner"),
+    SocketEnvelopeRow.acked_at.is_(None),
+)
+
+
+def _arrive(connection: Connection, envelope_id: str, owner: str, stale_before: datetime, now: datetime) -> Arrival:
+    connection.execute(_FORGET_BEFORE, {"before": now - KEEP})
+    values = {"envelope_id": envelope_id, "owner": owner, "arrived_at": now, "acked_at": None}
+    if upsert(connection, SocketEnvelopeRow, values, keys=["envelope_id"], on_conflict="nothing"):
+        return "new"
+    if connection.scalar(_ACKED_AT, {"envelope_id": envelope_id}) is not None:
+        return "acked"
+    stale = {"b_envelope_id": envelope_id, "b_stale_before": stale_before, "v_owner": owner, "v_now": now}
+    return "new" if connection.execute(_TAKE_STALE, stale).first() is not None else "in_flight"
+
 
 class EnvelopesStore(StoreBase):
     async def arrive(self, envelope_id: str, owner: str, stale_before: datetime) -> Arrival:
         """Take the envelope for ``owner`` ("new"), or say where its first delivery stands."""
-        now = self.clock.now()
-        async with self._transaction(effect=False) as session:
-            await session.execute(delete(SocketEnvelopeRow).where(SocketEnvelopeRow.arrived_at < now - KEEP))
-            values = {"envelope_id": envelope_id, "owner": owner, "arrived_at": now, "acked_at": None}
-            if await self._upsert(session, SocketEnvelopeRow, values, keys=["envelope_id"], on_conflict="nothing"):
-                return "new"
-            acked_at = await session.scalar(
-                select(SocketEnvelopeRow.acked_at).where(SocketEnvelopeRow.envelope_id == envelope_id)
-            )
-            if acked_at is not None:
-                return "acked"
-            taken = await session.execute(
-                update(SocketEnvelopeRow)
-                .where(
-                    SocketEnvelopeRow.envelope_id == envelope_id,
-                    SocketEnvelopeRow.acked_at.is_(None),
-                    SocketEnvelopeRow.arrived_at < stale_before,
-                )
-                .values(owner=owner, arrived_at=now)
-                .returning(SocketEnvelopeRow.envelope_id)
-            )
-            return "new" if taken.first() is not None else "in_flight"
+        return await self._bookkeeping(_arrive, envelope_id, owner, stale_before, self.clock.now())
 
     async def envelope_acked(self, envelope_id: str) -> None:
-        async with self._transaction(effect=False) as session:
-            await session.execute(
-                update(SocketEnvelopeRow)
-                .where(SocketEnvelopeRow.envelope_id == envelope_id)
-                .values(acked_at=self.clock.now())
-            )
+        await self._bookkeeping(execute, _ACK, {"b_envelope_id": envelope_id, "v_now": self.clock.now()})
 
     async def envelope_failed(self, envelope_id: str, owner: str) -> None:
         """Not acked: Slack sends it again, and that delivery, on any replica, deserves a real try."""
-        async with self._transaction(effect=False) as session:
-            await session.execute(
-                delete(SocketEnvelopeRow).where(
-                    SocketEnvelopeRow.envelope_id == envelope_id,
-                    SocketEnvelopeRow.owner == owner,
-                    SocketEnvelopeRow.acked_at.is_(None),
-                )
-            )
+        await self._bookkeeping(execute, _FORGET_UNACKED, {"envelope_id": envelope_id, "owner": owner})

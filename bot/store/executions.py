@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, update
 
 from bot.engine.records import (
     AuditEntry,
@@ -17,16 +18,87 @@ from bot.engine.records import (
     TargetRecord,
     TargetStatus,
 )
-from bot.store.audit import audit_row
-from bot.store.base import StoreBase
+from bot.store.audit import append_entry
+from bot.store.base import StoreBase, execute, upsert
 from bot.store.runs import record_lane_move
 from bot.store.tables import ExecutionRow, ExecutionTargetRow, StepLaneRow
 
 _UNFINISHED = (ExecutionState.RUNNING.value, ExecutionState.VERIFYING.value)
-_EXECUTIONS = ExecutionRow.__table__.c
-# Built once: the statement was rebuilt and re-keyed on every beat (a third of its cost).
+_EXECUTIONS_TABLE = cast(Table, ExecutionRow.__table__)
+_EXECUTIONS = _EXECUTIONS_TABLE.c
+_TARGETS = cast(Table, ExecutionTargetRow.__table__)
+_LANES = cast(Table, StepLaneRow.__table__)
+# Built once (issue 14): making a statement and its cache key cost more than running it.
+_EXECUTION = select(_EXECUTIONS_TABLE).where(_EXECUTIONS.id == bindparam("execution_id"))
+_EXECUTIONS_OF = (
+    select(_EXECUTIONS_TABLE)
+    .where(_EXECUTIONS.run_id == bindparam("run_id"))
+    .order_by(_EXECUTIONS.started_at, _EXECUTIONS.id)
+)
+_UNFINISHED_EXECUTIONS = (
+    select(_EXECUTIONS_TABLE).where(_EXECUTIONS.state.in_(_UNFINISHED)).order_by(_EXECUTIONS.started_at, _EXECUTIONS.id)
+)
+_TARGETS_OF = (
+    select(_TARGETS)
+    .where(_TARGETS.c.execution_id == bindparam("execution_id"))
+    .order_by(_TARGETS.c.seq, _TARGETS.c.action_index)
+)
+_NEW_EXECUTION = insert(_EXECUTIONS_TABLE)
+# The claim: the lane moves from the state its caller saw (b_* name the key and that state).
+_CLAIM_LANE = (
+    update(_LANES)
+    .where(
+        _LANES.c.run_id == bindparam("b_run_id"),
+        _LANES.c.step_id == bindparam("b_step_id"),
+        _LANES.c.environment == bindparam("b_environment"),
+        _LANES.c.state == bindparam("b_expected"),
+    )
+    .values(
+        state=bindparam("state"),
+        last_execution_id=bindparam("last_execution_id"),
+        changed_at=bindparam("changed_at"),
+        changed_by=bindparam("changed_by"),
+        version=_LANES.c.version + 1,
+    )
+    .returning(_LANES.c.version, _LANES.c.reason)
+)
+_SAVE_EXECUTION = (
+    update(_EXECUTIONS_TABLE)
+    .where(_EXECUTIONS.id == bindparam("execution_id"))
+    .values(
+        state=bindparam("state"),
+        finished_at=bindparam("finished_at"),
+        message=bindparam("message"),
+        version=_EXECUTIONS.version + 1,
+    )
+)
+_RESUME = (
+    update(_EXECUTIONS_TABLE)
+    .where(
+        _EXECUTIONS.id == bindparam("b_id"),
+        _EXECUTIONS.state == ExecutionState.WAITING.value,
+        _EXECUTIONS.message.is_not_distinct_from(bindparam("b_waiting_for")),  # None: no message
+    )
+    .values(
+        state=ExecutionState.RUNNING.value,
+        owner=bindparam("v_owner"),
+        heartbeat_at=bindparam("v_at"),
+        version=_EXECUTIONS.version + 1,
+    )
+    .returning(_EXECUTIONS.id)
+)
+_TAKE_OVER = (
+    update(_EXECUTIONS_TABLE)
+    .where(
+        _EXECUTIONS.id == bindparam("b_id"),
+        _EXECUTIONS.state.in_(_UNFINISHED),
+        func.coalesce(_EXECUTIONS.heartbeat_at, _EXECUTIONS.started_at) < bindparam("b_stale_before"),
+    )
+    .values(owner=bindparam("v_owner"), heartbeat_at=bindparam("v_at"), version=_EXECUTIONS.version + 1)
+    .returning(_EXECUTIONS.id)
+)
 _HEARTBEAT = (
-    update(ExecutionRow.__table__)  # type: ignore[arg-type]
+    update(_EXECUTIONS_TABLE)
     .where(
         _EXECUTIONS.id == bindparam("execution_id"),
         _EXECUTIONS.owner == bindparam("lease_owner"),
@@ -37,7 +109,7 @@ _HEARTBEAT = (
 )
 
 
-def _execution(row: ExecutionRow) -> Execution:
+def _execution(row: ExecutionRow | Row[Any]) -> Execution:
     return Execution(
         id=row.id,
         run_id=row.run_id,
@@ -57,7 +129,7 @@ def _execution(row: ExecutionRow) -> Execution:
     )
 
 
-def _target(row: ExecutionTargetRow) -> TargetRecord:
+def _target(row: ExecutionTargetRow | Row[Any]) -> TargetRecord:
     return TargetRecord(
         execution_id=row.execution_id,
         seq=row.seq,
@@ -74,144 +146,110 @@ def _target(row: ExecutionTargetRow) -> TargetRecord:
     )
 
 
-def _execution_row(execution: Execution, claim_key: str) -> ExecutionRow:
-    return ExecutionRow(
-        id=execution.id,
-        run_id=execution.run_id,
-        step_id=execution.step_id,
-        environment=execution.environment,
-        kind=execution.kind,
-        state=execution.state.value,
-        requested_by=execution.requested_by,
-        plan_fingerprint=execution.plan_fingerprint,
-        started_at=execution.started_at,
-        dry_run=execution.dry_run,
-        reverts=execution.reverts,
-        finished_at=execution.finished_at,
-        message=execution.message,
-        claimed_by=execution.requested_by,
-        claim_key=claim_key,
-        version=1,
-        owner=execution.owner,
-        heartbeat_at=execution.heartbeat_at,
-    )
+def _execution_values(execution: Execution, claim_key: str) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "run_id": execution.run_id,
+        "step_id": execution.step_id,
+        "environment": execution.environment,
+        "kind": execution.kind,
+        "state": execution.state.value,
+        "requested_by": execution.requested_by,
+        "plan_fingerprint": execution.plan_fingerprint,
+        "started_at": execution.started_at,
+        "dry_run": execution.dry_run,
+        "reverts": execution.reverts,
+        "finished_at": execution.finished_at,
+        "message": execution.message,
+        "claimed_by": execution.requested_by,
+        "claim_key": claim_key,
+        "version": 1,
+        "owner": execution.owner,
+        "heartbeat_at": execution.heartbeat_at,
+    }
+
+
+def _claim_lane(
+    connection: Connection, lane: StepLane, expected: StepState, execution: Execution, audit: AuditEntry
+) -> bool:
+    # The conditional UPDATE is the claim: PostgreSQL re-checks the WHERE after a concurrent
+    # writer commits, SQLite serialises writers; either way one caller sees a row come back.
+    values = {
+        "b_run_id": lane.run_id,
+        "b_step_id": lane.step_id,
+        "b_environment": lane.environment,
+        "b_expected": expected.value,
+        "state": lane.state.value,
+        "last_execution_id": lane.last_execution_id,
+        "changed_at": lane.changed_at,
+        "changed_by": lane.changed_by,
+    }
+    won = connection.execute(_CLAIM_LANE, values).first()
+    if won is None:
+        return False
+    version, reason = won
+    record_lane_move(connection, replace(lane, reason=reason), expected.value)
+    claim_key = f"{lane.run_id}/{lane.step_id}/{lane.environment}@{version}"
+    connection.execute(_NEW_EXECUTION, [_execution_values(execution, claim_key)])
+    append_entry(connection, audit)
+    return True
+
+
+def _execution_of(connection: Connection, execution_id: str) -> Execution | None:
+    row = connection.execute(_EXECUTION, {"execution_id": execution_id}).first()
+    return _execution(row) if row else None
+
+
+def _executions(connection: Connection, statement: Any, values: dict[str, Any]) -> list[Execution]:
+    return [_execution(row) for row in connection.execute(statement, values)]
+
+
+def _targets_of(connection: Connection, execution_id: str) -> list[TargetRecord]:
+    return [_target(row) for row in connection.execute(_TARGETS_OF, {"execution_id": execution_id})]
+
+
+def _won(connection: Connection, statement: Any, values: dict[str, Any]) -> bool:
+    """A conditional UPDATE ... RETURNING: True when it changed the row."""
+    return connection.execute(statement, values).first() is not None
 
 
 class ExecutionsStore(StoreBase):
     async def claim_lane(self, lane: StepLane, expected: StepState, execution: Execution, audit: AuditEntry) -> bool:
-        async with self._transaction() as session:
-            # The conditional UPDATE is the claim: PostgreSQL re-checks the WHERE after a concurrent
-            # writer commits, SQLite serialises writers; either way one caller sees a row come back.
-            won = (
-                await session.execute(
-                    update(StepLaneRow)
-                    .where(
-                        StepLaneRow.run_id == lane.run_id,
-                        StepLaneRow.step_id == lane.step_id,
-                        StepLaneRow.environment == lane.environment,
-                        StepLaneRow.state == expected.value,
-                    )
-                    .values(
-                        state=lane.state.value,
-                        last_execution_id=lane.last_execution_id,
-                        changed_at=lane.changed_at,
-                        changed_by=lane.changed_by,
-                        version=StepLaneRow.version + 1,
-                    )
-                    .returning(StepLaneRow.version, StepLaneRow.reason)
-                )
-            ).first()
-            if won is None:
-                return False
-            version, reason = won
-            record_lane_move(session, replace(lane, reason=reason), expected.value)
-            session.add(_execution_row(execution, f"{lane.run_id}/{lane.step_id}/{lane.environment}@{version}"))
-            session.add(audit_row(audit))
-            return True
+        return await self._write(_claim_lane, lane, expected, execution, audit)
 
     async def save_execution(self, execution: Execution) -> None:
-        async with self._transaction() as session:
-            await session.execute(
-                update(ExecutionRow)
-                .where(ExecutionRow.id == execution.id)
-                .values(
-                    state=execution.state.value,
-                    finished_at=execution.finished_at,
-                    message=execution.message,
-                    version=ExecutionRow.version + 1,
-                )
-            )
+        values = {
+            "execution_id": execution.id,
+            "state": execution.state.value,
+            "finished_at": execution.finished_at,
+            "message": execution.message,
+        }
+        await self._write(execute, _SAVE_EXECUTION, values)
 
     async def get_execution(self, execution_id: str) -> Execution | None:
-        async with self._transaction() as session:
-            row = await session.get(ExecutionRow, execution_id)
-            return _execution(row) if row else None
+        return await self._read(_execution_of, execution_id)
 
     async def executions(self, run_id: str) -> list[Execution]:
-        async with self._transaction() as session:
-            query = (
-                select(ExecutionRow)
-                .where(ExecutionRow.run_id == run_id)
-                .order_by(ExecutionRow.started_at, ExecutionRow.id)
-            )
-            return [_execution(row) for row in await session.scalars(query)]
+        return await self._read(_executions, _EXECUTIONS_OF, {"run_id": run_id})
 
     async def unfinished_executions(self) -> list[Execution]:
-        async with self._transaction() as session:
-            query = (
-                select(ExecutionRow)
-                .where(ExecutionRow.state.in_(_UNFINISHED))
-                .order_by(ExecutionRow.started_at, ExecutionRow.id)
-            )
-            return [_execution(row) for row in await session.scalars(query)]
+        return await self._read(_executions, _UNFINISHED_EXECUTIONS, {})
 
     async def heartbeat(self, execution_id: str, owner: str, at: datetime) -> bool:
         """Renew the lease; False once it is no longer ours. The most frequent write of a run (every
-        third of a lease), so it is a Core UPDATE on the session's connection: the ORM's bulk-update
-        bookkeeping would keep in step a session that holds nothing."""
-        async with self._transaction() as session:
-            connection = await session.connection()
-            renewed = await connection.execute(
-                _HEARTBEAT, {"execution_id": execution_id, "lease_owner": owner, "at": at}
-            )
-            return renewed.first() is not None
+        third of a lease): one prebuilt Core UPDATE, its transaction run at once (StoreBase._write)."""
+        return await self._write(_won, _HEARTBEAT, {"execution_id": execution_id, "lease_owner": owner, "at": at})
 
     async def resume_execution(self, execution_id: str, owner: str, at: datetime, waiting_for: str | None) -> bool:
         """A waiting execution goes back to running, owned by ``owner`` (a Done passed); one caller wins."""
-        async with self._transaction() as session:
-            resumed = await session.execute(
-                update(ExecutionRow)
-                .where(
-                    ExecutionRow.id == execution_id,
-                    ExecutionRow.state == ExecutionState.WAITING.value,
-                    ExecutionRow.message == waiting_for,
-                )
-                .values(
-                    state=ExecutionState.RUNNING.value,
-                    owner=owner,
-                    heartbeat_at=at,
-                    version=ExecutionRow.version + 1,
-                )
-                .returning(ExecutionRow.id)
-            )
-            return resumed.first() is not None
+        values = {"b_id": execution_id, "b_waiting_for": waiting_for, "v_owner": owner, "v_at": at}
+        return await self._write(_won, _RESUME, values)
 
     async def take_over(self, execution_id: str, owner: str, stale_before: datetime, at: datetime) -> bool:
-        async with self._transaction() as session:
-            # Like the claim, the WHERE is re-checked against a concurrent writer's commit, so of
-            # several recovering replicas one wins, and an owner's fresh heartbeat makes all lose.
-            last_sign_of_life = func.coalesce(ExecutionRow.heartbeat_at, ExecutionRow.started_at)
-            taken = await session.execute(
-                update(ExecutionRow)
-                .where(
-                    ExecutionRow.id == execution_id,
-                    ExecutionRow.state.in_(_UNFINISHED),
-                    last_sign_of_life < stale_before,
-                )
-                .values(owner=owner, heartbeat_at=at, version=ExecutionRow.version + 1)
-                .returning(ExecutionRow.id)
-            )
-            return taken.first() is not None
+        # Like the claim, the WHERE is re-checked against a concurrent writer's commit, so of
+        # several recovering replicas one wins, and an owner's fresh heartbeat makes all lose.
+        values = {"b_id": execution_id, "b_stale_before": stale_before, "v_owner": owner, "v_at": at}
+        return await self._write(_won, _TAKE_OVER, values)
 
     async def save_target(self, record: TargetRecord) -> None:
         values = {
@@ -228,14 +266,7 @@ class ExecutionsStore(StoreBase):
             "message": record.message,
             "mutating": record.mutating,
         }
-        async with self._transaction() as session:
-            await self._upsert(session, ExecutionTargetRow, values, keys=["execution_id", "action_index", "target_key"])
+        await self._write(upsert, ExecutionTargetRow, values, ["execution_id", "action_index", "target_key"])
 
     async def targets(self, execution_id: str) -> list[TargetRecord]:
-        async with self._transaction() as session:
-            query = (
-                select(ExecutionTargetRow)
-                .where(ExecutionTargetRow.execution_id == execution_id)
-                .order_by(ExecutionTargetRow.seq, ExecutionTargetRow.action_index)
-            )
-            return [_target(row) for row in await session.scalars(query)]
+        return await self._read(_targets_of, execution_id)

@@ -23,6 +23,7 @@ from bot.store.envelopes import EnvelopesStore
 from bot.store.executions import ExecutionsStore
 from bot.store.report_emails import ReportEmailStore
 from bot.store.runs import RunsStore
+from bot.store.settings import SettingsStore
 
 T = TypeVar("T")
 _ATOMS = (str, int, float, bool, type(None), datetime, Enum)
@@ -36,6 +37,7 @@ class SqlStore(
     AuditStore,
     AlertsStore,
     DeliveryStore,
+    SettingsStore,
     EnvelopesStore,
     ReportEmailStore,
 ):
