@@ -1,0 +1,36 @@
+"""A store call cancelled while its transaction waits (another writer holds the row it writes) gives
+its connection back and leaves nothing half-written, on SQLite and PostgreSQL alike: a request cut
+off mid-write must not take a pooled connection, or the row, with it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from bot.store.repository import SqlStore
+
+
+async def test_a_write_cancelled_while_it_waits_for_a_lock_gives_its_connection_back(
+    store: SqlStore, database_url: str
+) -> None:
+    await store.put_value("k", 1)
+    async with store.engine.connect() as holder:
+        await holder.begin()
+        if store.engine.dialect.name == "postgresql":
+            await holder.execute(text("SELECT value FROM settings WHERE key = 'k' FOR UPDATE"))
+        writing = asyncio.create_task(store.put_value("k", 2))
+        for _ in range(50):  # the write is under way, waiting on the lock (SQLite: the pool's one connection)
+            await asyncio.sleep(0)
+        assert not writing.done()
+        writing.cancel()
+        await holder.rollback()
+    for _ in range(500):  # bounded: the cancelled write's clean-up runs once the lock is let go
+        if writing.done():
+            break
+        await asyncio.sleep(0.01)
+    assert writing.cancelled() or writing.done()
+    assert await store.get_value("k") == 1  # nothing of the cut-off write landed
+    await store.put_value("k", 3)  # the pool still has its connection to give
+    assert await store.get_value("k") == 3
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
