@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.engine import deliveries
 from bot.engine.audit import Auditor
 from bot.engine.audit_kinds import AuditKind
 from bot.engine.errors import Refused
@@ -125,7 +126,9 @@ class Delegations:
 
     async def active(self) -> list[Delegation]:
         """Delegations in force now, the latest per (role, person) only."""
-        raw = await self._store.get_value(KEY)
+        known, raw = deliveries.looked_value(KEY)  # read by the request's first look, moments ago
+        if not known:
+            raw = await self._store.get_value(KEY)
         found = [d for d in (Delegation.from_json(item) for item in raw or [] if isinstance(raw, list)) if d]
         now = self._clock.now()
         latest: dict[tuple[str, str], Delegation] = {}

@@ -9,15 +9,17 @@ delivery of the same request took it first. ``DeliveryLedger`` is the port the c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.engine.units import current_unit
+
 if TYPE_CHECKING:
-    from bot.engine.ports import Actor
+    from bot.engine.ports import JSON, Actor
     from bot.engine.records import Run
 
 # A write of the store's own (its session passed in) made in the transaction that takes the delivery.
@@ -38,6 +40,10 @@ class Delivery:
     # channel -> its open run (or None) as read before the delivery wrote anything: what a refusal
     # was decided on, so its audit entry names that run without reading the channel again.
     runs_seen: dict[str, Run | None] = field(default_factory=dict)
+    # What its first look read in one transaction (``keep_first_look``): each handed once, to the
+    # first reader that asks, while nothing has been written; every later read is the database's.
+    looked_runs: dict[str, Run | None] = field(default_factory=dict)
+    looked_values: dict[str, JSON | None] = field(default_factory=dict)
     # Writes that go with the claim, in its transaction (a refusal's reply: one commit, not three).
     riders: list[Rider] = field(default_factory=list)
 
@@ -68,6 +74,38 @@ def seen_run(channel: str, run: Run | None) -> None:
     delivery = _CURRENT.get()
     if delivery is not None and not delivery.owned:
         delivery.runs_seen[channel] = run
+
+
+def keep_first_look(channel: str, run: Run | None, values: Mapping[str, JSON | None]) -> None:
+    """What the current delivery's first look read: ``channel``'s open run and the settings ``values``."""
+    delivery = _CURRENT.get()
+    if delivery is not None and not delivery.owned:
+        delivery.looked_runs[channel] = run
+        delivery.looked_values.update(values)
+
+
+def looked_run(channel: str) -> tuple[bool, Run | None]:
+    """(True, the run) the first time ``channel``'s run is asked for after the first look read it,
+    unless something may have been written since (the delivery's row taken, or a unit open)."""
+    delivery = _first_look_valid()
+    if delivery is None or channel not in delivery.looked_runs:
+        return False, None
+    return True, delivery.looked_runs.pop(channel)
+
+
+def looked_value(key: str) -> tuple[bool, JSON | None]:
+    """``looked_run`` for the setting ``key``."""
+    delivery = _first_look_valid()
+    if delivery is None or key not in delivery.looked_values:
+        return False, None
+    return True, delivery.looked_values.pop(key)
+
+
+def _first_look_valid() -> Delivery | None:
+    delivery = _CURRENT.get()
+    if delivery is None or delivery.owned or current_unit() is not None:
+        return None
+    return delivery
 
 
 def run_seen(channel: str) -> tuple[bool, Run | None]:
@@ -141,4 +179,8 @@ class DeliveryLedger(Protocol):
 
     async def delivery_answered(self, key: str, answer: str) -> None:
         """Keep the first answer of the delivery ``key``, for its redeliveries."""
+        ...
+
+    async def first_look(self, channel: str, keys: Sequence[str]) -> tuple[Run | None, dict[str, JSON | None]]:
+        """``channel``'s open run and the settings ``keys`` (None where unset), read in one transaction."""
         ...

@@ -190,7 +190,9 @@ class Reads:
         return changed
 
     async def active_run(self, channel: str) -> Run | None:
-        run = await self._ctx.store.open_run(channel)
+        known, run = deliveries.looked_run(channel)  # read by the request's first look, moments ago
+        if not known:
+            run = await self._ctx.store.open_run(channel)
         deliveries.seen_run(channel, run)
         return run
 

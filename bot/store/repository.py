@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, cast
@@ -21,6 +21,7 @@ from bot.store.db import DEFAULT_DATABASE_URL, create_engine_for
 from bot.store.delivery import DeliveryStore
 from bot.store.envelopes import EnvelopesStore
 from bot.store.executions import ExecutionsStore
+from bot.store.first_look import FirstLookStore
 from bot.store.report_emails import ReportEmailStore
 from bot.store.runs import RunsStore
 from bot.store.settings import SettingsStore
@@ -38,6 +39,7 @@ class SqlStore(
     AlertsStore,
     DeliveryStore,
     SettingsStore,
+    FirstLookStore,
     EnvelopesStore,
     ReportEmailStore,
 ):
@@ -131,6 +133,10 @@ class SoleWriterStore(SqlStore):
 
     async def open_runs(self) -> list[Run]:
         return await self._cached("runs", ("open_runs",), lambda: super(SoleWriterStore, self).open_runs())
+
+    async def first_look(self, channel: str, keys: Sequence[str]) -> tuple[Run | None, dict[str, JSON | None]]:
+        """From the caches of its two reads (most often no transaction at all)."""
+        return await self.open_run(channel), {key: await self.get_value(key) for key in keys}
 
     async def lanes(self, run_id: str) -> list[StepLane]:
         return await self._cached("step_lanes", ("lanes", run_id), lambda: super(SoleWriterStore, self).lanes(run_id))

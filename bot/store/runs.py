@@ -120,7 +120,8 @@ def _run_by_id(connection: Connection, run_id: str) -> Run | None:
     return _run(row) if row else None
 
 
-def _open_run_of(connection: Connection, channel: str) -> Run | None:
+def open_run_of(connection: Connection, channel: str) -> Run | None:
+    """The channel's open run, in ``connection``'s transaction (also a request's first look, first_look.py)."""
     row = connection.execute(_OPEN_RUN_OF, {"channel": channel}).first()
     return _run(row) if row else None
 
@@ -204,7 +205,7 @@ class RunsStore(StoreBase):
         return await self._read(_run_by_id, run_id)
 
     async def open_run(self, channel: str) -> Run | None:
-        return await self._read(_open_run_of, channel)
+        return await self._read(open_run_of, channel)
 
     async def open_runs(self) -> list[Run]:
         return await self._read(_all_runs, _OPEN_RUNS)

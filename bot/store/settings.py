@@ -25,7 +25,8 @@ _SET_VALUE = (
 _DELETE_VALUE = delete(SettingRow.__table__).where(_SETTINGS.key == bindparam("key"))  # type: ignore[arg-type]
 
 
-def _value_of(connection: Connection, key: str) -> JSON | None:
+def value_of(connection: Connection, key: str) -> JSON | None:
+    """The setting ``key`` (None where unset), in ``connection``'s transaction."""
     value: JSON | None = connection.scalar(_VALUE, {"key": key})
     return value
 
@@ -40,7 +41,7 @@ def _append(connection: Connection, key: str, item: JSON, now: Any) -> list[JSON
 
 class SettingsStore(StoreBase):
     async def get_value(self, key: str) -> JSON | None:
-        return await self._read(_value_of, key)
+        return await self._read(value_of, key)
 
     async def put_value(self, key: str, value: JSON) -> None:
         await self._write(upsert, SettingRow, {"key": key, "value": value, "updated_at": self.clock.now()}, ["key"])

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from bot.engine.deliveries import AlreadyHandled, Delivery, current_delivery, handling
+from bot.engine import delegation
+from bot.engine.deliveries import AlreadyHandled, Delivery, current_delivery, handling, keep_first_look
 from bot.engine.errors import Refused, StoreUnavailable
 from bot.engine.ports import Actor
 from bot.engine.records import Run
@@ -83,6 +84,15 @@ class AppState:
         else:
             _, message = await self.render.step(run, scope)
         await self.poster.update(where[0], where[1], message, dry_run=run.dry_run)
+
+
+async def first_look(state: AppState, channel: str) -> None:
+    """What nearly every request reads first, in one transaction instead of two: the channel's run
+    and the delegations behind the sender's roles (each handed once to its first reader)."""
+    if not channel or current_delivery() is None:
+        return
+    run, values = await state.deps.deliveries.first_look(channel, (delegation.KEY,))
+    keep_first_look(channel, run, values)
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:

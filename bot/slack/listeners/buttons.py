@@ -26,7 +26,7 @@ from bot.slack.blocks.from_views import gate_version, step_version
 from bot.slack.blocks.reason_modal import reason_modal
 from bot.slack.blocks.record_fact import record_modal
 from bot.slack.blocks.render import SIGNOFF_ACTION
-from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners import AppState, answered, delivery_key, first_look
 from bot.slack.listeners.flows import done, preview_rollback, run_step
 from bot.slack.listeners.oncall import accept_handover
 
@@ -79,6 +79,7 @@ async def on_action(state: AppState, ack: AsyncAck, body: dict[str, Any], action
     user_id = str(user.get("id", ""))
     action_name = str(action.get("action_id", ""))
     async with answered(state, channel, user_id, f"the button {action_name}", delivery_key(body)):
+        await first_look(state, channel)
         actor = await state.directory.actor(user_id, user.get("username") or user.get("name"))
         click = Click(state, body, action, actor)
         if action_name == HANDOVER_ACTION:  # I have it, on the 5 PM report (bot/slack/listeners/oncall.py)

@@ -18,7 +18,7 @@ from bot.slack.blocks.kit import Message
 from bot.slack.blocks.mrkdwn import Mrkdwn, code, escape
 from bot.slack.delivery.cards import card_key, text_message
 from bot.slack.deps import ReportsPort
-from bot.slack.listeners import AppState, answered, delivery_key
+from bot.slack.listeners import AppState, answered, delivery_key, first_look
 from bot.slack.listeners.backtest import on_backtest
 from bot.slack.listeners.flows import done, preview_rollback, run_step
 from bot.slack.listeners.oncall import delegate
@@ -35,6 +35,7 @@ async def on_command(state: AppState, ack: AsyncAck, body: dict[str, Any]) -> No
         if isinstance(parsed, c.ParseError):
             await state.poster.say(channel, user, parse_error_text(parsed))
             return
+        await first_look(state, channel)
         actor = await state.directory.actor(user, body.get("user_name"))
         command = Command(state, channel, actor, str(body.get("trigger_id", "")))
         await command.do(parsed)
