@@ -18,8 +18,8 @@ import structlog
 from bot.engine.records import Run
 from bot.engine.report_data import ReportExtras, daily_report, final_report, phase_summary
 from bot.reports.answers import section_blocks
+from bot.reports.chart_reuse import daily_chart_png
 from bot.reports.chart_worker import ChartWorker, shared_worker
-from bot.reports.charts import metrics_chart_png
 from bot.reports.context import Report, render_report
 from bot.reports.emailing import ReportEmailer
 from bot.reports.facts import FactBook, manual_targets, slug
@@ -167,8 +167,8 @@ class ReportPublisher:
         """Upload the day's chart; a failure is logged and named in the report, never fatal."""
         try:
             series = await self.gather.chart_series(run, day, now)
-            # A fifth of a second of drawing, in the chart process: the bot's answers never wait for it.
-            png = await self.charts.draw(metrics_chart_png, f"{title}: key metrics", series)
+            # Drawn in the chart process (the bot's answers never wait for it), on a kept figure when it can.
+            png = await self.charts.draw(daily_chart_png, f"{title}: key metrics", series)
             where = await self.poster.upload(run.channel, f"day{day}-metrics.png", png, f"{title}: key metrics")
         except Exception as error:
             log.exception("report chart failed", run_id=run.id, day=day)
