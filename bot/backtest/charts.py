@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.backtest.chart_draw import MetricChart, draw
+from bot.backtest.chart_draw import MetricChart, draw, draw_on_kept_figure
 from bot.backtest.run import Line, Result
 from bot.backtest.timeline import History, Ints, micros, moment
 from bot.reports.chart_worker import ChartWorker, shared_worker
@@ -34,7 +34,9 @@ def metric_charts(result: Result, histories: dict[str, History], worker: ChartWo
         by_metric[line.subject.condition.metric].append(line)
     # Every chart is asked for before the first is awaited: the child draws while the specs are built.
     futures: dict[str, Future[bytes]] = {
-        metric: charts.submit(draw, chart_spec(metric, histories[metric], lines, result.start, result.end))
+        metric: charts.submit(
+            draw_on_kept_figure, chart_spec(metric, histories[metric], lines, result.start, result.end)
+        )
         for metric, lines in by_metric.items()
         if metric in histories
     }
