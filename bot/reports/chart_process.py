@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import signal
 import struct
 import sys
 from collections.abc import Callable
@@ -63,10 +64,15 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             function, args = read_frame(requests)
         except ChartProcessGone:
             return
-        write_frame(answers, _answer(function, args))
+        try:
+            write_frame(answers, _answer(function, args))
+        except BrokenPipeError:  # the bot stopped while this chart was drawn
+            return
 
 
 def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the bot decides when this process stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print (Python's or a library's) goes to stderr, never into the answers pipe
     serve(sys.stdin.buffer, answers)

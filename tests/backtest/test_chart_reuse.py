@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from bot.backtest.chart_draw import MetricChart, draw, draw_on_kept_figure
 
@@ -34,6 +35,7 @@ def _chart(rng: random.Random, metric: str) -> MetricChart:
     return MetricChart(metric, days, low, high, thresholds, tuple(spans), START, end, -(-7 * weeks // 14))
 
 
+@pytest.mark.filterwarnings("ignore:No artists with labels")  # a chart without data or thresholds
 def test_a_backtests_charts_drawn_in_a_row_on_the_kept_figure_match_each_drawn_alone() -> None:
     rng = random.Random(17)
     for n in range(16):

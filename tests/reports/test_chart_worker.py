@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -79,3 +80,9 @@ def test_a_worker_never_asked_for_a_chart_starts_no_process(worker: ChartWorker)
     assert worker.pid() is None
     worker.shutdown()
     assert worker.pid() is None
+
+
+def test_ctrl_c_in_the_terminal_leaves_the_chart_process_to_the_bot(worker: ChartWorker) -> None:
+    first = worker.submit(own_pid).result()
+    os.kill(first, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group
+    assert worker.submit(own_pid).result() == first
