@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 WIDTH_PX = 1000
 HEIGHT_PX = 600
@@ -32,8 +33,32 @@ class ChartSeries:
     target: float | None = None
 
 
+@dataclass
+class Panel:
+    """The artists of one metric's panel that a later chart of the same shape redraws with new data."""
+
+    axes: Any
+    line: Any
+    references: list[tuple[Any, float]]  # (axhline, its y): baseline, then target, in the order drawn
+    title: Any
+
+
+@dataclass
+class DrawnChart:
+    """A drawn figure and the artists a chart of the same shape changes (bot/reports/chart_reuse.py)."""
+
+    figure: Any
+    suptitle: Any
+    panels: list[Panel]
+
+
 def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
     """One small panel per metric (units differ), in a 2-column grid; returns PNG bytes."""
+    return png_of(draw_chart(title, series).figure)
+
+
+def draw_chart(title: str, series: Sequence[ChartSeries]) -> DrawnChart:
+    """A new figure with every panel drawn; the artists are kept so the figure can be drawn again."""
     import matplotlib.dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -45,20 +70,23 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
     axes_grid = fig.subplots(rows, columns, squeeze=False)
-    fig.suptitle(title, fontsize=12)
+    suptitle = fig.suptitle(title, fontsize=12)
     axes = [ax for row in axes_grid for ax in row]
+    drawn: list[Panel] = []
     for ax, one in zip(axes, series, strict=False):
-        times = [t for t, _ in one.points]
-        values = [math.nan if v is None else v for _, v in one.points]
-        ax.plot(times, values, color="#1f77b4", linewidth=1.5, label="now")
+        times, values = plotted(one)
+        (line,) = ax.plot(times, values, color="#1f77b4", linewidth=1.5, label="now")
+        references: list[tuple[Any, float]] = []
         if one.baseline is not None:
-            ax.axhline(one.baseline, color="#7f7f7f", linestyle="--", linewidth=1, label="baseline")
+            baseline = ax.axhline(one.baseline, color="#7f7f7f", linestyle="--", linewidth=1, label="baseline")
+            references.append((baseline, one.baseline))
         if one.target is not None:
-            ax.axhline(one.target, color="#2ca02c", linestyle=":", linewidth=1.5, label="target")
+            target = ax.axhline(one.target, color="#2ca02c", linestyle=":", linewidth=1.5, label="target")
+            references.append((target, one.target))
         if all(math.isnan(v) for v in values):
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#d62728")
         # Placed, not measured: an automatic title position asks every tick label for its extent.
-        ax.set_title(f"{one.label} ({one.unit})" if one.unit else one.label, fontsize=9, y=1.0, pad=TITLE_PAD)
+        panel_title = ax.set_title(panel_title_of(one), fontsize=9, y=1.0, pad=TITLE_PAD)
         ax.tick_params(labelsize=7)
         zone = times[0].tzinfo if times else None
         # Few ticks, placed by rule: every tick is an artist to lay out and draw (most of a chart's time).
@@ -67,12 +95,26 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))  # type: ignore[no-untyped-call]
         ax.legend(fontsize=6, loc="best")
         ax.grid(alpha=0.3)
+        drawn.append(Panel(ax, line, references, panel_title))
     for ax in axes[len(series) :]:
         ax.axis("off")
     if not series:
         axes[0].text(0.5, 0.5, "no metrics", ha="center", va="center")
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.07, hspace=0.45, wspace=0.15)
+    return DrawnChart(fig, suptitle, drawn)
+
+
+def plotted(one: ChartSeries) -> tuple[list[datetime], list[float]]:
+    """The series as the plot takes it: times, and values with NaN for a missing point (a gap)."""
+    return [t for t, _ in one.points], [math.nan if v is None else v for _, v in one.points]
+
+
+def panel_title_of(one: ChartSeries) -> str:
+    return f"{one.label} ({one.unit})" if one.unit else one.label
+
+
+def png_of(figure: Any) -> bytes:
     buffer = io.BytesIO()
     # zlib level 1: a tenth of the drawing time saved; with fewer ticks the file stays ~85 KB
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()

@@ -8,7 +8,6 @@ command (bot/reports/on_demand.py).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -19,7 +18,8 @@ import structlog
 from bot.engine.records import Run
 from bot.engine.report_data import ReportExtras, daily_report, final_report, phase_summary
 from bot.reports.answers import section_blocks
-from bot.reports.charts import metrics_chart_png
+from bot.reports.chart_reuse import daily_chart_png
+from bot.reports.chart_worker import ChartWorker, shared_worker
 from bot.reports.context import Report, render_report
 from bot.reports.emailing import ReportEmailer
 from bot.reports.facts import FactBook, manual_targets, slug
@@ -51,6 +51,7 @@ class ReportPublisher:
         gather: ReportGatherer,
         emailer: ReportEmailer,
         times: ReportTimes,
+        charts: ChartWorker | None = None,
     ) -> None:
         self.bot = bot
         self.poster = poster
@@ -58,6 +59,7 @@ class ReportPublisher:
         self.gather = gather
         self.emailer = emailer
         self.times = times
+        self.charts = charts if charts is not None else shared_worker()
         self.extras = ExtrasGatherer(bot)
         self.scaling_log = ScalingLog(bot)
         self.facts = FactBook(bot)
@@ -165,8 +167,8 @@ class ReportPublisher:
         """Upload the day's chart; a failure is logged and named in the report, never fatal."""
         try:
             series = await self.gather.chart_series(run, day, now)
-            # Half a second of drawing: in a worker thread, so Slack's acks are not kept waiting.
-            png = await asyncio.to_thread(metrics_chart_png, f"{title}: key metrics", series)
+            # Drawn in the chart process (the bot's answers never wait for it), on a kept figure when it can.
+            png = await self.charts.draw(daily_chart_png, f"{title}: key metrics", series)
             where = await self.poster.upload(run.channel, f"day{day}-metrics.png", png, f"{title}: key metrics")
         except Exception as error:
             log.exception("report chart failed", run_id=run.id, day=day)

@@ -23,6 +23,7 @@ from bot.config import load_settings
 from bot.console.runner import Printer, run_safely
 from bot.console.session import ConsoleError, Output, SessionOptions
 from bot.heap import freeze_startup_heap
+from bot.reports.chart_worker import shared_worker
 from bot.runbook.loader import load_runbook
 from bot.simulate.runner import WeekRunner
 from bot.simulate.script import extra_team, team_for, week_script
@@ -60,7 +61,26 @@ async def simulate(
     database_url: str | None = None,
     show: Callable[[str, str, list[Output]], None] | None = None,
 ) -> Outcome:
-    """Play the week (up to ``days``) and check it; raises ConsoleError for options that cannot work."""
+    """Play the week (up to ``days``) and check it; raises ConsoleError for options that cannot work.
+
+    The chart process starts first, so its imports run on another core while the session opens;
+    it is stopped (and reaped) when the week is over."""
+    charts = shared_worker()
+    charts.start()
+    try:
+        return await _simulate(start_date, days, faults, out, database_url, show)
+    finally:
+        charts.shutdown()
+
+
+async def _simulate(
+    start_date: date,
+    days: int | None,
+    faults: tuple[str, ...],
+    out: Path | None,
+    database_url: str | None,
+    show: Callable[[str, str, list[Output]], None] | None,
+) -> Outcome:
     settings = load_settings()
     runbook = load_runbook(settings.runbook)
     zone = ZoneInfo(runbook.calendar.timezone)
@@ -128,12 +148,8 @@ async def simulate_main(args: argparse.Namespace) -> int:
     return 0
 
 
-# Drawn every day of the week: imported before the freeze, so their objects are frozen too.
-CHART_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.dates")
-
-
 def run_simulate(args: argparse.Namespace) -> int:
-    freeze_startup_heap(CHART_MODULES)
+    freeze_startup_heap()  # matplotlib is not among what is frozen: the charts are drawn in their own process
     return run_safely(simulate_main(args))
 
 

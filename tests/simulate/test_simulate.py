@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.console.runner import logs_to_file
+from bot.reports.chart_worker import shared_worker
 from bot.simulate.cli import Outcome, simulate
 
 FAULT = "error_rate_pct 2.5 after day2.1 for 10m"
@@ -154,3 +155,8 @@ def test_on_call_backtests_before_the_preflight_and_the_lead_answers_its_red_lin
     ) in answered
     assert "Decision: YES by lee" in transcript[yes:]
     assert not [p for p in outcome.problems if "override" in p]  # and it is in the audit log (verify.py)
+
+
+def test_the_chart_process_is_stopped_when_the_week_is_over(outcome: Outcome) -> None:
+    assert shared_worker().pid() is None
+    assert "Metrics chart: " in written(outcome, "20261103T1700CST-daily_report.txt")
