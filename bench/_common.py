@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -386,6 +386,14 @@ class SimulatedWeek:
     summary: str
     complete: bool
     missed: list[str]
+    # Peak RSS of each process it started (its chart process), by pid: VmHWM, read every 50 ms.
+    helper_peaks: dict[int, int] = field(default_factory=dict)
+    # The most the process and those it started held at once: VmRSS of all of them, read every 50 ms.
+    tree_peak_bytes: int = 0
+
+    @property
+    def helpers_peak_bytes(self) -> int:
+        return sum(self.helper_peaks.values())
 
 
 def week_checks(weeks: Sequence[SimulatedWeek]) -> tuple[Figure, list[str]]:
@@ -421,11 +429,16 @@ async def simulate_week(workdir: Path, days: int | None = None) -> SimulatedWeek
         child = await asyncio.to_thread(
             subprocess.Popen, argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log
         )
+    helper_peaks: dict[int, int] = {}
+    tree_peak = [0]
+    watching = asyncio.create_task(_watch_descendants(child.pid, helper_peaks, tree_peak))
     try:
         _, status, usage = await asyncio.shield(asyncio.to_thread(os.wait4, child.pid, 0))
     except BaseException:  # cancelled or interrupted: stop the child, then let its waiter reap it
         child.kill()
         raise
+    finally:
+        watching.cancel()
     wall = time.perf_counter() - began
     child.returncode = code = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
     peak = int(usage.ru_maxrss) * 1024
@@ -438,4 +451,44 @@ async def simulate_week(workdir: Path, days: int | None = None) -> SimulatedWeek
             f"nothing to measure; it said:\n{tail}"
         )
     missed = [line.strip().removeprefix("- ") for line in said if line.startswith("  - ")]
-    return SimulatedWeek(wall, peak, summary, code == 0, missed)
+    return SimulatedWeek(wall, peak, summary, code == 0, missed, helper_peaks, tree_peak[0])
+
+
+async def _watch_descendants(pid: int, peaks: dict[int, int], tree_peak: list[int]) -> None:
+    """Until cancelled: the high-water mark of each process ``pid`` started (VmHWM only grows, so the
+    last reading before it exits is its peak within 50 ms of work), and the most ``pid`` and those
+    together held at one reading. Linux only; elsewhere nothing."""
+    while True:
+        children = _descendants(pid)
+        for child in children:
+            peaks[child] = max(peaks.get(child, 0), _status_bytes(child, "VmHWM:"))
+        held = sum(_status_bytes(one, "VmRSS:") for one in (pid, *children))
+        tree_peak[0] = max(tree_peak[0], held)
+        await asyncio.sleep(0.05)
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _status_bytes(pid: int, field_name: str) -> int:
+    """A size field of ``pid``'s /proc status (VmHWM:, VmRSS:) in bytes (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

@@ -2,7 +2,9 @@
 small laptop or a 256 MB container, world, state store, charts and all.
 
 The child is reaped with ``wait4``, whose ``ru_maxrss`` is the kernel's own high-water mark of
-its resident set: exact, with no polling interval to miss a peak.
+its resident set: exact, with no polling interval to miss a peak. The charts are drawn in a
+process of their own, which the child starts: its high-water mark (VmHWM) is read every 50 ms,
+and the target holds for the two together (the sum of their peaks, at least the week's peak).
 
     .venv/bin/python bench/memory.py [--runs K] [--days N]
 """
@@ -31,16 +33,29 @@ async def run(args: argparse.Namespace) -> None:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     peak = max(w.peak_rss_bytes for w in weeks)
+    together = max(w.peak_rss_bytes + w.helpers_peak_bytes for w in weeks)
     whole = args.days is None
     checks, notes = week_checks(weeks)
     figures = [
         Figure("days simulated", "all" if whole else str(args.days)),
         Figure("runs", str(args.runs)),
         checks,
+        Figure("peak RSS of `ionbot simulate` (highest run)", mib(peak)),
+        Figure("peak RSS of `ionbot simulate` (lowest run)", mib(min(w.peak_rss_bytes for w in weeks))),
         Figure(
-            "peak RSS (highest run)", mib(peak), "< 200 MB" if whole else "", peak < TARGET_BYTES if whole else None
+            "peak RSS of the processes it started (its chart process; highest run)",
+            mib(max(w.helpers_peak_bytes for w in weeks)),
         ),
-        Figure("peak RSS (lowest run)", mib(min(w.peak_rss_bytes for w in weeks))),
+        Figure(
+            "the most they held at once (VmRSS of both, read every 50 ms; highest run)",
+            mib(max(w.tree_peak_bytes for w in weeks)),
+        ),
+        Figure(
+            "the two together (sum of their peaks; highest run)",
+            mib(together),
+            "< 200 MB" if whole else "",
+            together < TARGET_BYTES if whole else None,
+        ),
     ]
     notes.append("MiB is 1024 x 1024 bytes, MB 1000 x 1000; the target is held to 200 MB, the smaller of the two.")
     if not whole:

@@ -21,8 +21,9 @@ import importlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-# What `ionbot serve` needs later but not to answer: the reports' templates and charts.
-SERVE_PRELOAD = ("jinja2", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.dates")
+# What `ionbot serve` needs later but not to answer: the reports' templates (not matplotlib: serve
+# draws its charts in their own process, bot/reports/chart_worker.py).
+SERVE_PRELOAD = ("jinja2",)
 SETTLE_SECONDS = 1.0
 
 
@@ -56,7 +57,7 @@ async def freeze_once_settled(
 ) -> None:
     """``freeze_startup_heap`` for a bot that has just opened: the requests that waited for it are
     answered first (the collection stalls the loop ~0.1 s), and ``preload`` is imported in a worker
-    thread, so a report's first use of Jinja or matplotlib never stalls an answer either. ``first``
+    thread, so a report's first use of Jinja never stalls an answer either. ``first``
     is what the bot opens only then (serve's web timeline), so it is frozen with the rest."""
     await asyncio.sleep(after)
     try:

@@ -45,7 +45,8 @@ class ChartWorker:
     one sender thread, which waits on the pipe with the GIL released.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, here: bool = False) -> None:
+        self.here = here  # draw on the sender thread in this process, with no child (``draw_charts_here``)
         self._child: subprocess.Popen[bytes] | None = None
         self._sender: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -53,7 +54,8 @@ class ChartWorker:
     def start(self) -> None:
         """Start the child now if none runs: its imports overlap whatever the caller does next."""
         with self._lock:
-            self._started()
+            if not self.here:
+                self._started()
 
     def submit(self, draw: Callable[..., T], *args: Any) -> Future[T]:
         """``draw(*args)`` in the child, after the charts asked for before it."""
@@ -83,6 +85,8 @@ class ChartWorker:
             _stop(child)
 
     def _call(self, draw: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self.here:
+            return draw(*args)
         with self._lock:
             child = self._started()
         assert child.stdin is not None and child.stdout is not None
@@ -131,3 +135,13 @@ atexit.register(_shared.shutdown)  # reaped before the interpreter goes, whoever
 def shared_worker() -> ChartWorker:
     """The process's chart worker: the daily reports and the backtest share its one child."""
     return _shared
+
+
+def draw_charts_here() -> None:
+    """From now on the shared worker draws in this process (on its sender thread), with no child.
+
+    For ``ionbot simulate``, the demo held to 200 MB: a chart process is a second interpreter with
+    matplotlib and numpy (about 77 MiB), and with it the week's two processes held 230 MB at once,
+    against 192 MB for one. ``serve`` keeps the child, so its answers never wait on matplotlib."""
+    _shared.shutdown()
+    _shared.here = True

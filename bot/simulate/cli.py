@@ -23,7 +23,8 @@ from bot.config import load_settings
 from bot.console.runner import Printer, run_safely
 from bot.console.session import ConsoleError, Output, SessionOptions
 from bot.heap import freeze_startup_heap
-from bot.reports.chart_worker import shared_worker
+from bot.reports.chart_process import CHART_MODULES
+from bot.reports.chart_worker import draw_charts_here, shared_worker
 from bot.runbook.loader import load_runbook
 from bot.simulate.runner import WeekRunner
 from bot.simulate.script import extra_team, team_for, week_script
@@ -63,14 +64,13 @@ async def simulate(
 ) -> Outcome:
     """Play the week (up to ``days``) and check it; raises ConsoleError for options that cannot work.
 
-    The chart process starts first, so its imports run on another core while the session opens;
-    it is stopped (and reaped) when the week is over."""
-    charts = shared_worker()
-    charts.start()
+    Its charts are drawn in this process, on the chart worker's thread (``draw_charts_here``: the
+    demo's memory), which is stopped when the week is over."""
+    draw_charts_here()
     try:
         return await _simulate(start_date, days, faults, out, database_url, show)
     finally:
-        charts.shutdown()
+        shared_worker().shutdown()
 
 
 async def _simulate(
@@ -149,7 +149,8 @@ async def simulate_main(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    freeze_startup_heap()  # matplotlib is not among what is frozen: the charts are drawn in their own process
+    # Drawn every day of the week, in this process: imported before the freeze, so their objects are frozen too.
+    freeze_startup_heap(CHART_MODULES)
     return run_safely(simulate_main(args))
 
 

@@ -99,7 +99,12 @@ def test_watch_cycle_counts_one_list_time_series_call_per_metric() -> None:
 
 def test_memory_prints_the_peak_rss_of_a_simulated_day() -> None:
     rows = run_bench("memory.py", "--days", "1")
-    assert_measured(rows, "peak RSS (highest run)")
+    assert_measured(
+        rows,
+        "peak RSS of `ionbot simulate` (highest run)",
+        "peak RSS of the processes it started (its chart process; highest run)",
+        "the two together (sum of their peaks; highest run)",
+    )
     assert rows["days simulated"][0] == "1"
 
 

@@ -86,3 +86,14 @@ def test_ctrl_c_in_the_terminal_leaves_the_chart_process_to_the_bot(worker: Char
     first = worker.submit(own_pid).result()
     os.kill(first, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group
     assert worker.submit(own_pid).result() == first
+
+
+async def test_a_worker_told_to_draw_here_starts_no_process_and_answers_the_same_chart() -> None:
+    here, there = ChartWorker(here=True), ChartWorker()
+    try:
+        drawn_here = await here.draw(metrics_chart_png, "Day 1", _series())
+        assert here.pid() is None
+        assert drawn_here == await there.draw(metrics_chart_png, "Day 1", _series())
+    finally:
+        here.shutdown()
+        there.shutdown()

@@ -157,6 +157,7 @@ def test_on_call_backtests_before_the_preflight_and_the_lead_answers_its_red_lin
     assert not [p for p in outcome.problems if "override" in p]  # and it is in the audit log (verify.py)
 
 
-def test_the_chart_process_is_stopped_when_the_week_is_over(outcome: Outcome) -> None:
+def test_the_week_draws_its_charts_in_its_own_process_and_leaves_no_child(outcome: Outcome) -> None:
+    assert shared_worker().here  # the demo's memory: no second interpreter with matplotlib
     assert shared_worker().pid() is None
     assert "Metrics chart: " in written(outcome, "20261103T1700CST-daily_report.txt")
