@@ -99,11 +99,15 @@ class MetricsGatherer:
             while hour < until:
                 starts.append(hour)
                 hour = hour + timedelta(hours=1)
-            # One pass over the points (not one scan per hour): bisect finds each point's hour.
+            # One pass over the points (not one scan per hour): bisect finds each point's hour, on
+            # POSIX timestamps (comparing zone-aware datetimes converts both at every step).
+            begins = [hour.timestamp() for hour in starts]
+            ends = [(hour + timedelta(hours=1)).timestamp() for hour in starts]
             buckets: dict[int, list[float]] = {}
             for p in points:
-                index = bisect_right(starts, p.at) - 1
-                if index >= 0 and p.at < starts[index] + timedelta(hours=1):
+                at = p.at.timestamp()
+                index = bisect_right(begins, at) - 1
+                if index >= 0 and at < ends[index]:
                     buckets.setdefault(index, []).append(p.value)
             hours: list[tuple[datetime, float | None]] = []
             for index, hour in enumerate(starts):
