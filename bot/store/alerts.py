@@ -7,6 +7,7 @@ conditional UPDATE on ``version``, so a write based on a stale read changes noth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any, cast
 
@@ -18,20 +19,22 @@ from bot.engine.ports import AlertRecord
 from bot.engine.records import Incident
 from bot.engine.triggers import slot_of
 from bot.store.base import StoreBase, execute, upsert
+from bot.store.rows import columns_of
 from bot.store.tables import AlertRow, IncidentRow
 
 _ALERTS_TABLE = cast(Table, AlertRow.__table__)
+_ALERT_COLUMNS = columns_of(_ALERTS_TABLE, AlertRecord)
 _ACTIVE_ALERTS = (
-    select(_ALERTS_TABLE)
+    select(*_ALERT_COLUMNS)
     .where(_ALERTS_TABLE.c.run_id == bindparam("run_id"), _ALERTS_TABLE.c.state != "resolved")
     .order_by(_ALERTS_TABLE.c.opened_at, _ALERTS_TABLE.c.id)
 )
 _ALERTS_OF = (
-    select(_ALERTS_TABLE)
+    select(*_ALERT_COLUMNS)
     .where(_ALERTS_TABLE.c.run_id == bindparam("run_id"))
     .order_by(_ALERTS_TABLE.c.opened_at, _ALERTS_TABLE.c.id)
 )
-_ALERT = select(_ALERTS_TABLE).where(_ALERTS_TABLE.c.id == bindparam("alert_id"))
+_ALERT = select(*_ALERT_COLUMNS).where(_ALERTS_TABLE.c.id == bindparam("alert_id"))
 _FIXED = ("id", "run_id", "trigger_id", "kind", "opened_at", "version")  # never changed by update_alert
 _UPDATE_ALERT = (
     update(_ALERTS_TABLE)
@@ -51,27 +54,10 @@ _INCIDENTS_OF = (
 )
 
 
-def _alert(row: AlertRow | Row[Any]) -> AlertRecord:
-    return AlertRecord(
-        id=row.id,
-        run_id=row.run_id,
-        trigger_id=row.trigger_id,
-        kind=row.kind,
-        state=row.state,
-        opened_at=row.opened_at,
-        message=row.message,
-        value=row.value,
-        threshold=row.threshold,
-        step_id=row.step_id,
-        environment=row.environment,
-        acknowledged_by=row.acknowledged_by,
-        resolved_at=row.resolved_at,
-        clear_since=row.clear_since,
-        auto_rollback_at=row.auto_rollback_at,
-        no_data_polls=row.no_data_polls,
-        data=dict(row.data),
-        version=row.version,
-    )
+def _alert(row: Sequence[Any]) -> AlertRecord:
+    alert = AlertRecord(*row)  # the columns of _ALERT_COLUMNS, in AlertRecord's field order
+    alert.data = dict(alert.data)
+    return alert
 
 
 def _values(alert: AlertRecord) -> dict[str, Any]:

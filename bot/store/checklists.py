@@ -7,6 +7,7 @@ statements it ran).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.engine.records import Approval, ChecklistTick, GateRecord, HealthResult, SignOff, Waiver
 from bot.store.base import StoreBase, execute, upsert
+from bot.store.rows import columns_of
 from bot.store.tables import ApprovalRow, ChecklistTickRow, GateRow, GateSignOffRow, StepLaneRow, WaiverRow
 
 VOTE_TRIES = 3  # a vote whose lane row was missing can still meet another's insert; the index decides
@@ -50,21 +52,23 @@ _UNTICK = (
     .values(unticked_at=bindparam("v_unticked_at"), unticked_by=bindparam("v_unticked_by"))
     .returning(_TICKS.c.seq)
 )
-_TICKS_OF = select(_TICKS).where(*_OF_SCOPE, _TICKS.c.unticked_at.is_(None)).order_by(_TICKS.c.at, _TICKS.c.seq)
-_TICK_HISTORY = select(_TICKS).where(*_OF_SCOPE).order_by(_TICKS.c.seq)
+_TICK = columns_of(_TICKS, ChecklistTick)
+_TICKS_OF = select(*_TICK).where(*_OF_SCOPE, _TICKS.c.unticked_at.is_(None)).order_by(_TICKS.c.at, _TICKS.c.seq)
+_TICK_HISTORY = select(*_TICK, _TICKS.c.unticked_at).where(*_OF_SCOPE).order_by(_TICKS.c.seq)
 _RUN_TICKS = (
-    select(_TICKS)
+    select(*_TICK)
     .where(_TICKS.c.run_id == bindparam("run_id"), _TICKS.c.unticked_at.is_(None))
     .order_by(_TICKS.c.at, _TICKS.c.seq)
 )
 _NEW_WAIVER = insert(_WAIVERS)
 _WAIVERS_OF = (
-    select(_WAIVERS)
+    select(*columns_of(_WAIVERS, Waiver))
     .where(_WAIVERS.c.run_id == bindparam("run_id"), _WAIVERS.c.scope == bindparam("scope"))
     .order_by(_WAIVERS.c.at, _WAIVERS.c.id)
 )
+_APPROVAL = columns_of(_APPROVALS, Approval)
 _APPROVALS_OF = (
-    select(_APPROVALS)
+    select(*_APPROVAL)
     .where(
         _APPROVALS.c.run_id == bindparam("run_id"),
         _APPROVALS.c.step_id == bindparam("step_id"),
@@ -73,7 +77,7 @@ _APPROVALS_OF = (
     .order_by(_APPROVALS.c.at, _APPROVALS.c.id)
 )
 _RUN_APPROVALS = (
-    select(_APPROVALS).where(_APPROVALS.c.run_id == bindparam("run_id")).order_by(_APPROVALS.c.at, _APPROVALS.c.id)
+    select(*_APPROVAL).where(_APPROVALS.c.run_id == bindparam("run_id")).order_by(_APPROVALS.c.at, _APPROVALS.c.id)
 )
 _LOCK_LANE = (
     select(_LANES.c.version)
@@ -113,39 +117,16 @@ _DROP_SIGNOFFS = delete(_SIGNOFFS).where(_SIGNOFFS.c.seq.in_(bindparam("seqs", e
 _NEW_SIGNOFF = insert(_SIGNOFFS)
 
 
-def _tick(row: Row[Any]) -> ChecklistTick:
-    return ChecklistTick(row.run_id, row.scope, row.item_id, row.user_id, row.name, row.at)
+def _tick(row: Sequence[Any]) -> ChecklistTick:
+    return ChecklistTick(*row)  # the columns of _TICK, in ChecklistTick's field order
 
 
-def _waiver(row: Row[Any]) -> Waiver:
-    return Waiver(
-        id=row.id,
-        run_id=row.run_id,
-        scope=row.scope,
-        item_id=row.item_id,
-        user_id=row.user_id,
-        name=row.name,
-        reason=row.reason,
-        at=row.at,
-    )
+def _waiver(row: Sequence[Any]) -> Waiver:
+    return Waiver(*row)  # selected by columns_of, in Waiver's field order
 
 
-def _approval(row: Row[Any]) -> Approval:
-    return Approval(
-        id=row.id,
-        run_id=row.run_id,
-        step_id=row.step_id,
-        environment=row.environment,
-        role=row.role,
-        user_id=row.user_id,
-        name=row.name,
-        decision=row.decision,
-        at=row.at,
-        plan_fingerprint=row.plan_fingerprint,
-        reason=row.reason,
-        withdrawn_at=row.withdrawn_at,
-        withdrawn_reason=row.withdrawn_reason,
-    )
+def _approval(row: Sequence[Any]) -> Approval:
+    return Approval(*row)  # the columns of _APPROVAL, in Approval's field order
 
 
 def _health_json(result: HealthResult) -> dict[str, Any]:
@@ -288,7 +269,7 @@ class ChecklistStore(StoreBase):
     async def tick_history(self, run_id: str, scope: str) -> list[tuple[ChecklistTick, datetime | None]]:
         """Every tick of the scope, unticked ones included, with when it was unticked; oldest first."""
         rows = await self._read(_rows, _TICK_HISTORY, {"run_id": run_id, "scope": scope})
-        return [(_tick(row), row.unticked_at) for row in rows]
+        return [(_tick(row[:-1]), row[-1]) for row in rows]
 
     async def add_waiver(self, waiver: Waiver) -> None:
         await self._write(execute, _NEW_WAIVER, [asdict(waiver)])

@@ -3,11 +3,12 @@ the write-ahead target records."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from bot.engine.records import (
     AuditEntry,
@@ -20,6 +21,7 @@ from bot.engine.records import (
 )
 from bot.store.audit import append_entry
 from bot.store.base import StoreBase, execute, upsert
+from bot.store.rows import columns_of
 from bot.store.runs import record_lane_move
 from bot.store.tables import ExecutionRow, ExecutionTargetRow, StepLaneRow
 
@@ -29,17 +31,20 @@ _EXECUTIONS = _EXECUTIONS_TABLE.c
 _TARGETS = cast(Table, ExecutionTargetRow.__table__)
 _LANES = cast(Table, StepLaneRow.__table__)
 # Built once (issue 14): making a statement and its cache key cost more than running it.
-_EXECUTION = select(_EXECUTIONS_TABLE).where(_EXECUTIONS.id == bindparam("execution_id"))
+_EXECUTION_COLUMNS = columns_of(_EXECUTIONS_TABLE, Execution)
+_EXECUTION = select(*_EXECUTION_COLUMNS).where(_EXECUTIONS.id == bindparam("execution_id"))
 _EXECUTIONS_OF = (
-    select(_EXECUTIONS_TABLE)
+    select(*_EXECUTION_COLUMNS)
     .where(_EXECUTIONS.run_id == bindparam("run_id"))
     .order_by(_EXECUTIONS.started_at, _EXECUTIONS.id)
 )
 _UNFINISHED_EXECUTIONS = (
-    select(_EXECUTIONS_TABLE).where(_EXECUTIONS.state.in_(_UNFINISHED)).order_by(_EXECUTIONS.started_at, _EXECUTIONS.id)
+    select(*_EXECUTION_COLUMNS)
+    .where(_EXECUTIONS.state.in_(_UNFINISHED))
+    .order_by(_EXECUTIONS.started_at, _EXECUTIONS.id)
 )
 _TARGETS_OF = (
-    select(_TARGETS)
+    select(*columns_of(_TARGETS, TargetRecord))
     .where(_TARGETS.c.execution_id == bindparam("execution_id"))
     .order_by(_TARGETS.c.seq, _TARGETS.c.action_index)
 )
@@ -109,40 +114,71 @@ _HEARTBEAT = (
 )
 
 
-def _execution(row: ExecutionRow | Row[Any]) -> Execution:
+def _execution(row: Sequence[Any]) -> Execution:
+    (
+        id_,
+        run_id,
+        step_id,
+        environment,
+        kind,
+        state,
+        requested_by,
+        plan_fingerprint,
+        started_at,
+        dry_run,
+        reverts,
+        finished_at,
+        message,
+        owner,
+        heartbeat_at,
+    ) = row
     return Execution(
-        id=row.id,
-        run_id=row.run_id,
-        step_id=row.step_id,
-        environment=row.environment,
-        kind=row.kind,
-        state=ExecutionState(row.state),
-        requested_by=row.requested_by,
-        plan_fingerprint=row.plan_fingerprint,
-        started_at=row.started_at,
-        dry_run=row.dry_run,
-        reverts=row.reverts,
-        finished_at=row.finished_at,
-        message=row.message,
-        owner=row.owner,
-        heartbeat_at=row.heartbeat_at,
+        id=id_,
+        run_id=run_id,
+        step_id=step_id,
+        environment=environment,
+        kind=kind,
+        state=ExecutionState(state),
+        requested_by=requested_by,
+        plan_fingerprint=plan_fingerprint,
+        started_at=started_at,
+        dry_run=dry_run,
+        reverts=reverts,
+        finished_at=finished_at,
+        message=message,
+        owner=owner,
+        heartbeat_at=heartbeat_at,
     )
 
 
-def _target(row: ExecutionTargetRow | Row[Any]) -> TargetRecord:
+def _target(row: Sequence[Any]) -> TargetRecord:
+    (
+        execution_id,
+        seq,
+        action_index,
+        action_line,
+        target_key,
+        target_label,
+        snapshot,
+        status,
+        at,
+        changes,
+        message,
+        mutating,
+    ) = row
     return TargetRecord(
-        execution_id=row.execution_id,
-        seq=row.seq,
-        action_index=row.action_index,
-        action_line=row.action_line,
-        target_key=row.target_key,
-        target_label=row.target_label,
-        snapshot=row.snapshot,
-        status=TargetStatus(row.status),
-        at=row.at,
-        changes=list(row.changes),
-        message=row.message,
-        mutating=row.mutating,
+        execution_id=execution_id,
+        seq=seq,
+        action_index=action_index,
+        action_line=action_line,
+        target_key=target_key,
+        target_label=target_label,
+        snapshot=snapshot,
+        status=TargetStatus(status),
+        at=at,
+        changes=list(changes),
+        message=message,
+        mutating=mutating,
     )
 
 

@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.engine.records import AuditEntry, Run, RunState, StepLane, StepState
 from bot.store.audit import append_entry
 from bot.store.base import StoreBase, execute
+from bot.store.rows import columns_of
 from bot.store.tables import RunRow, StepLaneHistoryRow, StepLaneRow
 from bot.store.tables.runs import OPEN_RUN_SQL
 
 _RUNS_TABLE = cast(Table, RunRow.__table__)
+_RUN = columns_of(_RUNS_TABLE, Run)
 # Built once: making a statement and its cache key cost more than running it (issue 14). Read as
 # Core rows (StoreBase._read): the channel's run is the answer path's hottest read.
-_RUN_BY_ID = select(_RUNS_TABLE).where(_RUNS_TABLE.c.id == bindparam("run_id"))
-_OPEN_RUN_OF = select(_RUNS_TABLE).where(_RUNS_TABLE.c.channel == bindparam("channel"), OPEN_RUN_SQL)
+_RUN_BY_ID = select(*_RUN).where(_RUNS_TABLE.c.id == bindparam("run_id"))
+_OPEN_RUN_OF = select(*_RUN).where(_RUNS_TABLE.c.channel == bindparam("channel"), OPEN_RUN_SQL)
 _LANES_TABLE = cast(Table, StepLaneRow.__table__)
 _LANES_OF = (
-    select(_LANES_TABLE)
+    select(*columns_of(_LANES_TABLE, StepLane))
     .where(_LANES_TABLE.c.run_id == bindparam("run_id"))
     .order_by(_LANES_TABLE.c.step_id, _LANES_TABLE.c.environment)
 )
 _LANE = _LANES_OF.where(
     _LANES_TABLE.c.step_id == bindparam("step_id"), _LANES_TABLE.c.environment == bindparam("environment")
 )
-_OPEN_RUNS = select(_RUNS_TABLE).where(OPEN_RUN_SQL).order_by(_RUNS_TABLE.c.created_at, _RUNS_TABLE.c.id)
-_RUNS = select(_RUNS_TABLE).order_by(_RUNS_TABLE.c.created_at, _RUNS_TABLE.c.id)
+_OPEN_RUNS = select(*_RUN).where(OPEN_RUN_SQL).order_by(_RUNS_TABLE.c.created_at, _RUNS_TABLE.c.id)
+_RUNS = select(*_RUN).order_by(_RUNS_TABLE.c.created_at, _RUNS_TABLE.c.id)
 _SAVE_RUN = (
     update(_RUNS_TABLE)
     .where(_RUNS_TABLE.c.id == bindparam("run_id"))
@@ -67,32 +70,34 @@ _MOVE_LANE = (
 )
 
 
-def _run(row: RunRow | Row[Any]) -> Run:
+def _run(row: Sequence[Any]) -> Run:
+    id_, runbook_id, channel, start_date, state, created_at, created_by, dry_run, reason, finished_at = row
     return Run(
-        id=row.id,
-        runbook_id=row.runbook_id,
-        channel=row.channel,
-        start_date=row.start_date,
-        state=RunState(row.state),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        dry_run=row.dry_run,
-        reason=row.reason,
-        finished_at=row.finished_at,
+        id=id_,
+        runbook_id=runbook_id,
+        channel=channel,
+        start_date=start_date,
+        state=RunState(state),
+        created_at=created_at,
+        created_by=created_by,
+        dry_run=dry_run,
+        reason=reason,
+        finished_at=finished_at,
     )
 
 
-def _lane(row: StepLaneRow | Row[Any]) -> StepLane:
+def _lane(row: Sequence[Any]) -> StepLane:
+    run_id, step_id, environment, state, reason, changed_at, changed_by, last_execution_id, requested_by = row
     return StepLane(
-        run_id=row.run_id,
-        step_id=row.step_id,
-        environment=row.environment,
-        state=StepState(row.state),
-        reason=row.reason,
-        changed_at=row.changed_at,
-        changed_by=row.changed_by,
-        last_execution_id=row.last_execution_id,
-        requested_by=row.requested_by,
+        run_id=run_id,
+        step_id=step_id,
+        environment=environment,
+        state=StepState(state),
+        reason=reason,
+        changed_at=changed_at,
+        changed_by=changed_by,
+        last_execution_id=last_execution_id,
+        requested_by=requested_by,
     )
 
 
