@@ -39,6 +39,8 @@ _ENTRY = (
 )
 _NEWEST_FIRST = select(*_ENTRY).order_by(_C.seq.desc())
 _NEWEST_OF_RUN = _NEWEST_FIRST.where(_C.run_id == bindparam("run_id"))
+_NEWEST_LIMITED = _NEWEST_FIRST.limit(bindparam("limit"))  # /ion audit N
+_NEWEST_OF_RUN_LIMITED = _NEWEST_OF_RUN.limit(bindparam("limit"))
 _OF_RUN = select(*_ENTRY).where(_C.run_id == bindparam("run_id")).order_by(_C.seq)
 _KINDS = {kind.value: kind for kind in AuditKind}
 
@@ -84,10 +86,11 @@ class AuditStore(StoreBase):
 
     async def audit(self, run_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         """Oldest first, in the order appended; with ``limit`` the newest ``limit`` entries."""
-        query = _NEWEST_FIRST if run_id is None else _NEWEST_OF_RUN
-        if limit is not None:
-            query = query.limit(limit)
-        newest_first = await self._read(_entries, query, {"run_id": run_id})
+        if limit is None:
+            query = _NEWEST_FIRST if run_id is None else _NEWEST_OF_RUN
+        else:
+            query = _NEWEST_LIMITED if run_id is None else _NEWEST_OF_RUN_LIMITED
+        newest_first = await self._read(_entries, query, {"run_id": run_id, "limit": limit})
         return newest_first[::-1]
 
     async def audit_history(

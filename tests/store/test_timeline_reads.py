@@ -11,7 +11,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.records import Approval, ChecklistTick, RunState
 from bot.store.repository import SqlStore
 from tests.store.conftest import T0
-from tests.store.records import a_run, new_id
+from tests.store.records import a_run, an_audit_entry, new_id
 
 
 def a_tick(run_id: str, scope: str, item_id: str, minutes: int) -> ChecklistTick:
@@ -69,3 +69,11 @@ async def test_every_vote_of_the_run_comes_back_withdrawn_ones_included(store: S
         (again.id, None),
     ]
     assert [v.id for v in await store.approvals(run.id, "day2.1", "staging")] == [first.id, again.id]
+
+
+async def test_the_newest_entries_of_the_whole_log_come_back_oldest_first(store: SqlStore) -> None:
+    entries = [an_audit_entry("incident", run_id, T0 + timedelta(minutes=n)) for n, run_id in enumerate("abab")]
+    for entry in entries:
+        await store.append_audit(entry)
+    assert await store.audit(limit=3) == entries[1:]
+    assert await store.audit() == entries
