@@ -8,6 +8,7 @@ delivery of the same request took it first. ``DeliveryLedger`` is the port the c
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,11 @@ from bot.engine.units import current_unit
 if TYPE_CHECKING:
     from bot.engine.ports import JSON, Actor
     from bot.engine.records import Run
+
+# How long a first look is good for: a handler that first waited on something slow (a Slack call, a
+# metric history) reads the run and the settings afresh, as if no look had been taken.
+LOOK_FRESH_SECONDS = 1.0
+look_clock: Callable[[], float] = time.monotonic  # tests put their own clock here
 
 # A write of the store's own (its session passed in) made in the transaction that takes the delivery.
 Rider = Callable[[Any], Awaitable[bool]]
@@ -44,6 +50,7 @@ class Delivery:
     # first reader that asks, while nothing has been written; every later read is the database's.
     looked_runs: dict[str, Run | None] = field(default_factory=dict)
     looked_values: dict[str, JSON | None] = field(default_factory=dict)
+    looked_at: float | None = None  # ``look_clock()`` when it was taken
     # Writes that go with the claim, in its transaction (a refusal's reply: one commit, not three).
     riders: list[Rider] = field(default_factory=list)
 
@@ -82,11 +89,13 @@ def keep_first_look(channel: str, run: Run | None, values: Mapping[str, JSON | N
     if delivery is not None and not delivery.owned:
         delivery.looked_runs[channel] = run
         delivery.looked_values.update(values)
+        delivery.looked_at = look_clock()
 
 
 def looked_run(channel: str) -> tuple[bool, Run | None]:
     """(True, the run) the first time ``channel``'s run is asked for after the first look read it,
-    unless something may have been written since (the delivery's row taken, or a unit open)."""
+    unless something may have been written since (the delivery's row taken, or a unit open) or the
+    look is more than ``LOOK_FRESH_SECONDS`` old."""
     delivery = _first_look_valid()
     if delivery is None or channel not in delivery.looked_runs:
         return False, None
@@ -103,7 +112,9 @@ def looked_value(key: str) -> tuple[bool, JSON | None]:
 
 def _first_look_valid() -> Delivery | None:
     delivery = _CURRENT.get()
-    if delivery is None or delivery.owned or current_unit() is not None:
+    if delivery is None or delivery.owned or current_unit() is not None or delivery.looked_at is None:
+        return None
+    if look_clock() - delivery.looked_at > LOOK_FRESH_SECONDS:
         return None
     return delivery
 

@@ -3,6 +3,9 @@ are each handed once, to the first reader, and never once something may have bee
 
 from __future__ import annotations
 
+import pytest
+
+from bot.engine import deliveries
 from bot.engine.deliveries import handling, keep_first_look, looked_run, looked_value
 from bot.engine.units import unit_of_work
 from tests.store.records import a_run
@@ -42,3 +45,14 @@ async def test_inside_a_unit_of_work_the_look_is_not_handed_out() -> None:
         async with unit_of_work():
             assert looked_run("C1") == (False, None)
         assert looked_run("C1") != (False, None)  # the unit rolled back or committed nothing: still good
+
+
+def test_a_look_older_than_a_second_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler that first waited on something slow reads the run afresh."""
+    now = [100.0]
+    monkeypatch.setattr(deliveries, "look_clock", lambda: now[0])
+    with handling("trigger:T1", "U-sam"):
+        keep_first_look("C1", a_run(), {"delegations": []})
+        now[0] += deliveries.LOOK_FRESH_SECONDS + 0.001
+        assert looked_run("C1") == (False, None)
+        assert looked_value("delegations") == (False, None)
