@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 from _common import (
@@ -31,6 +29,7 @@ from _common import (
     SlackApiThread,
     bench_main,
     child_env,
+    cpu_seconds,
     free_port,
     ionbot,
     ms,
@@ -61,16 +60,6 @@ class Level:
 
     def cpu_per_answer(self) -> float | None:
         return self.cpu / len(self.seconds) if self.cpu is not None and self.seconds else None
-
-
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of process ``pid`` so far (Linux /proc); None elsewhere. Unlike the
-    latencies, it hardly moves when other work shares the machine, so the ratio is a steadier proxy."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def command_body(text: str, user: str) -> str:

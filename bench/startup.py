@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 from _common import (
@@ -33,6 +31,7 @@ from _common import (
     SlackApiThread,
     bench_main,
     child_env,
+    cpu_seconds,
     free_port,
     ionbot,
     median,
@@ -71,17 +70,6 @@ class Start:
     cpu: float | None  # the process's CPU seconds (user + system) when that answer arrived
     store_read: float | None  # the `/ion audit 5` sent beside it (reads the store), ionbot only
     ready: float | None
-
-
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of ``pid`` so far (Linux /proc), or None where it cannot be read.
-
-    Less sensitive to a busy machine than wall time: it counts the work the start did, not the waits."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def send_until_taken(server: ServedProcess, http: aiohttp.ClientSession, text: str, user: str) -> None:
