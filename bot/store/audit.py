@@ -7,7 +7,7 @@ read the log hundreds of times, and an ORM object per row cost more than the que
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select
@@ -43,11 +43,16 @@ _NEWEST_LIMITED = _NEWEST_FIRST.limit(bindparam("limit"))  # /ion audit N
 _NEWEST_OF_RUN_LIMITED = _NEWEST_OF_RUN.limit(bindparam("limit"))
 _OF_RUN = select(*_ENTRY).where(_C.run_id == bindparam("run_id")).order_by(_C.seq)
 _KINDS = {kind.value: kind for kind in AuditKind}
+_FIELDS = tuple(field.name for field in fields(AuditEntry))
 
 
 def audit_values(entry: AuditEntry) -> dict[str, Any]:
-    """The columns of an entry's row; its kind is stored by value (the words the log shows)."""
-    return {**asdict(entry), "kind": entry.kind.value}
+    """The columns of an entry's row; its kind is stored by value (the words the log shows). Its
+    fields are read one by one: every one is a scalar, and ``asdict``'s deep copy of each cost
+    about 3% of a refused command's CPU (issue 14)."""
+    values = {name: getattr(entry, name) for name in _FIELDS}
+    values["kind"] = entry.kind.value
+    return values
 
 
 def append_entry(connection: Connection, entry: AuditEntry) -> None:
