@@ -4,7 +4,9 @@ when the private reply reaches the Slack Web API, next to a Bolt app that acks a
 An ack only tells Slack the request arrived; the person sees nothing until the reply is posted.
 Each request comes from its own user, so every reply can be matched to its request; N people
 at a time each send their next request once the last one is answered. Both servers get the same
-requests with 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's).
+requests with 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's). They run side by side and
+take turns within each level (ionbot, Bolt, Bolt, ionbot), so a change in the machine's load
+during the run falls on both.
 
     .venv/bin/python bench/answer_latency.py [--requests N] [--levels 1,10,50]
 """
@@ -103,23 +105,55 @@ async def level(slack: SlackApiThread, url: str, tag: str, in_flight: int, count
     return Level(in_flight, seconds, lost)
 
 
-async def measure(slack: SlackApiThread, server: ServedProcess, tag: str, args: argparse.Namespace) -> list[Level]:
-    async with server:
-        await server.wait_healthy(path="/readyz" if tag == "B" else "/healthz")
-        url = server.url + "/slack/events"
-        await level(slack, url, tag + "W", 1, 10)  # warm up: first imports and auth.test, not measured
+ROUNDS = 2  # turns of each server per level (ionbot, Bolt, Bolt, ionbot): a drift of the load hurts both alike
+
+
+async def warm(slack: SlackApiThread, server: ServedProcess, tag: str) -> str:
+    """Wait until ``server`` answers, send it a few requests (first imports, auth.test); its events URL."""
+    await server.wait_healthy(path="/readyz" if tag == "B" else "/healthz")
+    url = server.url + "/slack/events"
+    await level(slack, url, tag + "W", 1, 10)  # warm up, not measured
+    return url
+
+
+async def measured(slack: SlackApiThread, server: ServedProcess, url: str, tag: str, n: int, count: int) -> Level:
+    before = cpu_seconds(server.pid)
+    done = await level(slack, url, tag, n, count)
+    await asyncio.sleep(0.2)  # the bot's work after the reply (its delivered mark) belongs to the level
+    after = cpu_seconds(server.pid)
+    used = after - before if before is not None and after is not None else None
+    return Level(done.in_flight, done.seconds, done.lost, used)
+
+
+def pooled(parts: list[Level]) -> Level:
+    cpus = [part.cpu for part in parts]
+    cpu = None if any(c is None for c in cpus) else sum(c for c in cpus if c is not None)
+    seconds = [s for part in parts for s in part.seconds]
+    return Level(parts[0].in_flight, seconds, sum(part.lost for part in parts), cpu)
+
+
+async def measure(
+    slack: SlackApiThread, ours: ServedProcess, theirs: ServedProcess, args: argparse.Namespace
+) -> tuple[list[Level], list[Level]]:
+    """Both servers running side by side; each level is split into ROUNDS turns of each, in the
+    order ionbot, Bolt, Bolt, ionbot, so neither gets the machine's quiet or busy moment alone."""
+    async with ours, theirs:
+        urls = {"B": await warm(slack, ours, "B"), "M": await warm(slack, theirs, "M")}
+        servers = {"B": ours, "M": theirs}
         # serve imports the report libraries a second after opening (bot/heap.py): a start-up cost,
         # which bench/startup.py measures; answers are measured after it.
         await asyncio.sleep(SETTLED_AFTER)
-        levels = []
+        results: dict[str, list[Level]] = {"B": [], "M": []}
         for n in args.levels:
-            before = cpu_seconds(server.pid)
-            measured = await level(slack, url, tag, n, args.requests)
-            await asyncio.sleep(0.2)  # the bot's work after the reply (its delivered mark) belongs to the level
-            after = cpu_seconds(server.pid)
-            used = after - before if before is not None and after is not None else None
-            levels.append(Level(measured.in_flight, measured.seconds, measured.lost, used))
-        return levels
+            parts: dict[str, list[Level]] = {"B": [], "M": []}
+            share = [args.requests // ROUNDS + (i < args.requests % ROUNDS) for i in range(ROUNDS)]
+            for turn, count in enumerate(share):
+                order = ("B", "M") if turn % 2 == 0 else ("M", "B")
+                for tag in order:
+                    parts[tag].append(await measured(slack, servers[tag], urls[tag], f"{tag}{turn}", n, count))
+            for tag in results:
+                results[tag].append(pooled(parts[tag]))
+        return results["B"], results["M"]
 
 
 def server(name: str, argv: list[str], api_url: str, extra: dict[str, str]) -> ServedProcess:
@@ -136,9 +170,13 @@ def server(name: str, argv: list[str], api_url: str, extra: dict[str, str]) -> S
 async def run(args: argparse.Namespace) -> None:
     with SlackApiThread() as slack:
         url = slack.api.base_url
-        bot = await measure(slack, server("ionbot serve", ionbot("serve"), url, {}), "B", args)
         minimal = [PYTHON, str(REPO / "bench" / "minimal_bolt_app.py")]
-        bolt = await measure(slack, server("Bolt", minimal, url, {"BENCH_REPLY": "1"}), "M", args)
+        bot, bolt = await measure(
+            slack,
+            server("ionbot serve", ionbot("serve"), url, {}),
+            server("Bolt", minimal, url, {"BENCH_REPLY": "1"}),
+            args,
+        )
     figures = [Figure("requests per level", f"{args.requests} signed `/ion {TEXT}`, each from its own user")]
     for ours, theirs in zip(bot, bolt, strict=True):
         ratio = ours.p(99) / theirs.p(99) if theirs.seconds and ours.seconds else float("inf")
@@ -164,6 +202,8 @@ async def run(args: argparse.Namespace) -> None:
         "The bot has no run in the channel, so it answers from the database that there is none; ten "
         "requests warm each server up first, then both are left 2 s to settle (serve imports its report "
         "libraries a second after opening: a start-up cost, in bench/startup.py).",
+        f"Both servers run at once and each level is measured in {ROUNDS} turns of each, in the order "
+        "ionbot, Bolt, Bolt, ionbot; each figure pools its server's turns.",
     ]
     print_report(TITLE, figures, notes)
 
