@@ -4,7 +4,7 @@ when the private reply reaches the Slack Web API, next to a Bolt app that acks a
 An ack only tells Slack the request arrived; the person sees nothing until the reply is posted.
 Each request comes from its own user, so every reply can be matched to its request; N people
 at a time each send their next request once the last one is answered. Both servers get the same
-requests with 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's). They run side by side and
+requests with 1, 10 and 50 in flight (the target: p99 <= 3x Bolt's at 1 and at 10). They run side by side and
 take turns within each level (ionbot, Bolt, Bolt, ionbot), so a change in the machine's load
 during the run falls on both.
 
@@ -105,6 +105,7 @@ async def level(slack: SlackApiThread, url: str, tag: str, in_flight: int, count
     return Level(in_flight, seconds, lost)
 
 
+TARGET_LEVELS = (1, 10)  # issue 14's target (p99 <= 3x Bolt's) is set at these; 50 in flight is shown beside them
 ROUNDS = 2  # turns of each server per level (ionbot, Bolt, Bolt, ionbot): a drift of the load hurts both alike
 
 
@@ -184,7 +185,11 @@ async def run(args: argparse.Namespace) -> None:
         figures += [
             Figure(f"{n} in flight: ionbot p50 / p99", f"{ms(ours.p(50))} / {ms(ours.p(99))}"),
             Figure(f"{n} in flight: Bolt p50 / p99", f"{ms(theirs.p(50))} / {ms(theirs.p(99))}"),
-            Figure(f"{n} in flight: p99 ratio (ionbot / Bolt)", f"{ratio:.2f}", "<= 3", ratio <= 3),
+            Figure(
+                f"{n} in flight: p99 ratio (ionbot / Bolt)",
+                f"{ratio:.2f}",
+                *(("<= 3", ratio <= 3) if n in TARGET_LEVELS else ()),
+            ),
             Figure(f"{n} in flight: server CPU per answer (ionbot / Bolt)", cpu_figure(ours, theirs)),
             Figure(
                 f"{n} in flight: unanswered (ionbot / Bolt)",
