@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 ReadyCheck = Callable[[], Awaitable[bool]]
 EVENTS_PATH = "/slack/events"
 OUTBOX_INTERVAL_SECONDS = 30.0
+EARLY_ANSWERS_SECONDS = 1.0  # the longest the jobs wait for the answers to requests that waited for the bot
 
 
 class Startup:
@@ -87,7 +88,8 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
             return await SlackEdge(app).handle(request)
         if gate is None or startup.stopping:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
-        return await held_until_ready(startup, gate, request)
+        with gate.early():
+            return await held_until_ready(startup, gate, request)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -316,13 +318,8 @@ async def serve(
 
 
 def _import_heavy_modules() -> None:
-    for name in (
-        "bot.bootstrap",
-        "bot.runtime",
-        "bot.slack.app",
-        "bot.reports.render",
-        "bot.slack.delivery.report_poster",
-    ):
+    # Not the Runtime's (the jobs, the reports): serve builds it after the first answers (bot/serve_runtime.py).
+    for name in ("bot.bootstrap", "bot.slack.app", "bot.serve_runtime"):
         importlib.import_module(name)
 
 
@@ -360,7 +357,10 @@ async def _serve_built(
         startup.open(None if socket_mode else served.app, ready or _all_ready(*checks))
         pages = None if timeline is None else partial(timeline.open_built, lambda: served.web)  # opened once settled
         settle = asyncio.create_task(freeze_once_settled(first=pages))  # what waited for the bot is answered first
-        await served.start()  # the jobs (a report due late renders now) start behind the first answers
+        # The jobs (a report due late renders now), and the modules they import, start behind the first answers.
+        if startup.gate is not None:
+            await startup.gate.answered(lambda: served.app.state.tasks, within=EARLY_ANSWERS_SECONDS)
+        await served.start()
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()
     finally:
