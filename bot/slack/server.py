@@ -24,7 +24,6 @@ from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_once_settled
 from bot.serve_checks import StartupProblems, startup_problems
-from bot.slack.transport.socket_mode import SharedEnvelopes, close_socket_mode, socket_mode_handler
 from bot.slack.transport.startup_gate import StartupGate
 from bot.web.mount import WebView
 from bot.web.serving import mount as mount_timeline
@@ -43,6 +42,8 @@ log = structlog.get_logger(__name__)
 ReadyCheck = Callable[[], Awaitable[bool]]
 EVENTS_PATH = "/slack/events"
 OUTBOX_INTERVAL_SECONDS = 30.0
+# Imported while /healthz answers; not the Runtime's (the jobs, the reports): see bot/serve_runtime.py.
+HEAVY_MODULES = ("bot.bootstrap", "bot.slack.app", "bot.serve_runtime")
 EARLY_ANSWERS_SECONDS = 1.0  # the longest the jobs wait for the answers to requests that waited for the bot
 
 
@@ -317,12 +318,6 @@ async def serve(
         await runner.cleanup()
 
 
-def _import_heavy_modules() -> None:
-    # Not the Runtime's (the jobs, the reports): serve builds it after the first answers (bot/serve_runtime.py).
-    for name in ("bot.bootstrap", "bot.slack.app", "bot.serve_runtime"):
-        importlib.import_module(name)
-
-
 async def _serve_built(
     settings: Settings,
     startup: Startup,
@@ -334,7 +329,7 @@ async def _serve_built(
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
-    await asyncio.to_thread(_import_heavy_modules)
+    await asyncio.to_thread(lambda: [importlib.import_module(name) for name in HEAVY_MODULES])
     runbook, problems = await startup_problems(settings, new_store=new_store)
     if problems:
         raise StartupProblems(problems)
@@ -370,6 +365,8 @@ async def _serve_built(
         if timeline is not None:
             timeline.open(None)
         if socket_handler is not None:  # first: no new envelope may start work while the rest stops
+            from bot.slack.transport.socket_mode import close_socket_mode
+
             await close_socket_mode(socket_handler)
         for loop in loops:
             loop.cancel()
@@ -378,6 +375,9 @@ async def _serve_built(
 
 
 def _socket_handler(served: Served, app_token: str) -> Any:
+    # Imported here, not before the port is bound: through the engine's ports it loads the runbook's models.
+    from bot.slack.transport.socket_mode import SharedEnvelopes, socket_mode_handler
+
     envelopes = SharedEnvelopes(served.envelopes, served.host.clock, served.owner)
     return socket_mode_handler(served.app, app_token, envelopes)
 
