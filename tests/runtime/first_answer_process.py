@@ -30,8 +30,9 @@ CHANNEL = "C_ION_ROLLOUT"
 # Whatever answering a command does not need (the backtest, charts, reports, Google, IAP, migrations, mail).
 HEAVY = ("numpy", "matplotlib", "jinja2", "grpc", "google", "cryptography", "alembic", "mako", "aiosmtplib")
 COMMANDS = {"U0LEE": "help", "U0SAM": "audit 5"}
-# What serve builds only once the first answers are out (bot/serve_runtime.py): the jobs and the reports.
-DEFERRED = ("apscheduler", "bot.runtime", "bot.reports.service")
+# What serve builds only once the first answers are out (bot/serve_runtime.py): the jobs and the reports
+# (and their report model, which the clicks that record a quality fact import at their first use).
+DEFERRED = ("apscheduler", "bot.runtime", "bot.reports.service", "bot.engine.report_model")
 
 
 async def _never_settle(**_: object) -> None:
