@@ -1,8 +1,8 @@
 """`ionbot serve`'s scheduled jobs and on-demand reports, built once the first answers are out.
 
 The Runtime (bot/runtime.py) brings APScheduler (whose scheduler scans every installed package's
-entry points when it is imported) and the report services (bot/reports): about a tenth of a
-start's CPU, which no answer but a report's needs. ``DeferredRuntime`` builds it the first time
+entry points when it is imported) and the report services (bot/reports): 30-40 ms of a start's
+CPU, which no answer but a report's needs. ``DeferredRuntime`` builds it the first time
 something needs it: serve starting the jobs (after the requests that waited for the bot are
 answered), a report command, or an event its jobs listen to, whichever comes first. Until then a
 placeholder keeps the jobs' place among the event bus's listeners, so every event reaches them,
