@@ -158,3 +158,20 @@ async def test_a_listener_subscribed_in_place_of_a_placeholder_takes_its_positio
     await events.notify(event("run_started"))
     assert [name for name, _ in heard.log] == ["first", "built", "last"]
     assert len(added) == 1
+
+
+async def test_a_jobs_listener_that_fails_on_an_event_before_the_build_does_not_stop_the_listeners_after_it() -> None:
+    events, heard = EventBus(), Heard()
+
+    def failing_runtime() -> FakeRuntime:
+        async def broken(event: Event) -> None:
+            raise RuntimeError("the final report could not be gathered")
+
+        runtime = FakeRuntime(EventBus(), heard)
+        events.subscribe(broken)
+        return runtime
+
+    runtime = DeferredRuntime(events, failing_runtime)
+    events.subscribe(heard.listener("slack notifier"))
+    await events.notify(event("gate_changed"))
+    assert heard.log == [("slack notifier", "gate_changed")] and runtime.built is not None
