@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from bot.engine.timeline import Timelines
     from bot.engine.timeline_pages import StepPages
+    from bot.serve_runtime import DeferredRuntime
     from bot.slack.app import IonApp
     from bot.slack.delivery.outbox import Outbox
     from bot.slack.deps import ReportsPort, SlackDeps
@@ -280,7 +281,7 @@ class ServedBot:
     host: Bot
     app: IonApp
     outbox: Outbox
-    runtime: Any  # bot.runtime.Runtime: the scheduled jobs and the reports
+    runtime: DeferredRuntime  # the scheduled jobs and the reports, built after the first answers
     http: aiohttp.ClientSession | None = None  # the Web API client's connections, closed last
 
     @property
@@ -332,21 +333,17 @@ def served_builder(build_bot: BotBuilder | None = None) -> Callable[[Settings, R
 
 
 def _serve_parts(settings: Settings, bot: Bot, socket_mode: bool, http: aiohttp.ClientSession) -> ServedBot:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.reports.render import ReportRenderer
-    from bot.runtime import Runtime
+    from bot.serve_runtime import deferred_runtime
     from bot.slack import app as slack
-    from bot.slack.delivery.report_poster import SlackReportPoster
 
     # One HTTP session for every Web API call: without it slack_sdk opens (and closes) a session, a
     # TCP connection and a TLS handshake per call, which every answer and card update would wait on.
     base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=base_url, session=http)
     outbox = outbox_for(bot, client)
-    poster = SlackReportPoster(outbox, client)
-    runtime = Runtime(bot, poster, AsyncIOScheduler(), renderer=ReportRenderer(settings.templates_dir))
+    runtime = deferred_runtime(settings, bot, outbox, client)  # built at its first use, subscribed here
     deps = slack_deps(bot, outbox, runtime.reports)
     app = slack.build_app(deps, signing_secret=None if socket_mode else settings.slack_signing_secret)
     return ServedBot(bot, finish_app(bot, app), outbox, runtime, http)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,14 +48,33 @@ class EventBus:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    @contextmanager
+    def in_place_of(self, placeholder: Listener) -> Iterator[list[Listener]]:
+        """Whatever subscribes inside the block takes ``placeholder``'s place in the order, and the
+        list yielded holds it once the block ends: a part built later (serve's reports,
+        bot/serve_runtime.py) hears each event when it would have had it been built at once."""
+        before = len(self._listeners)
+        added: list[Listener] = []
+        try:
+            yield added
+        finally:
+            added += self._listeners[before:]
+            del self._listeners[before:]
+            at = self._listeners.index(placeholder) if placeholder in self._listeners else len(self._listeners)
+            self._listeners[at : at + 1] = added
+
     async def notify(self, event: Event) -> None:
         for listener in list(self._listeners):
-            try:
-                await listener(event)
-            except StoreUnavailable:  # the store's health watch says so, once; no traceback per event
-                log.warning("event not passed on: the state store is out", kind=event.kind, run=event.run_id)
-            except Exception:  # one broken listener must not stop the rollout
-                log.exception("event listener failed", kind=event.kind, run=event.run_id)
+            await self.deliver(listener, event)
+
+    async def deliver(self, listener: Listener, event: Event) -> None:
+        """``event`` to one listener; whatever it raises is logged, never passed to the others."""
+        try:
+            await listener(event)
+        except StoreUnavailable:  # the store's health watch says so, once; no traceback per event
+            log.warning("event not passed on: the state store is out", kind=event.kind, run=event.run_id)
+        except Exception:  # one broken listener must not stop the rollout
+            log.exception("event listener failed", kind=event.kind, run=event.run_id)
 
 
 class OpenIncidents:

@@ -24,7 +24,6 @@ from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
 from bot.heap import freeze_once_settled
 from bot.serve_checks import StartupProblems, startup_problems
-from bot.slack.transport.socket_mode import SharedEnvelopes, close_socket_mode, socket_mode_handler
 from bot.slack.transport.startup_gate import StartupGate
 from bot.web.mount import WebView
 from bot.web.serving import mount as mount_timeline
@@ -43,6 +42,9 @@ log = structlog.get_logger(__name__)
 ReadyCheck = Callable[[], Awaitable[bool]]
 EVENTS_PATH = "/slack/events"
 OUTBOX_INTERVAL_SECONDS = 30.0
+# Imported while /healthz answers; not the Runtime's (the jobs, the reports): see bot/serve_runtime.py.
+HEAVY_MODULES = ("bot.bootstrap", "bot.slack.app", "bot.serve_runtime")
+EARLY_ANSWERS_SECONDS = 1.0  # the longest the jobs wait for the answers to requests that waited for the bot
 
 
 class Startup:
@@ -87,7 +89,8 @@ def make_startup_web_app(startup: Startup, *, events: bool) -> web.Application:
             return await SlackEdge(app).handle(request)
         if gate is None or startup.stopping:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
-        return await held_until_ready(startup, gate, request)
+        with gate.early():
+            return await held_until_ready(startup, gate, request)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -315,17 +318,6 @@ async def serve(
         await runner.cleanup()
 
 
-def _import_heavy_modules() -> None:
-    for name in (
-        "bot.bootstrap",
-        "bot.runtime",
-        "bot.slack.app",
-        "bot.reports.render",
-        "bot.slack.delivery.report_poster",
-    ):
-        importlib.import_module(name)
-
-
 async def _serve_built(
     settings: Settings,
     startup: Startup,
@@ -337,7 +329,7 @@ async def _serve_built(
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
-    await asyncio.to_thread(_import_heavy_modules)
+    await asyncio.to_thread(lambda: [importlib.import_module(name) for name in HEAVY_MODULES])
     runbook, problems = await startup_problems(settings, new_store=new_store)
     if problems:
         raise StartupProblems(problems)
@@ -360,7 +352,10 @@ async def _serve_built(
         startup.open(None if socket_mode else served.app, ready or _all_ready(*checks))
         pages = None if timeline is None else partial(timeline.open_built, lambda: served.web)  # opened once settled
         settle = asyncio.create_task(freeze_once_settled(first=pages))  # what waited for the bot is answered first
-        await served.start()  # the jobs (a report due late renders now) start behind the first answers
+        # The jobs (a report due late renders now), and the modules they import, start behind the first answers.
+        if startup.gate is not None:
+            await startup.gate.answered(lambda: served.app.state.tasks, within=EARLY_ANSWERS_SECONDS)
+        await served.start()
         log.info("ionbot ready", mode="socket" if socket_mode else "http")
         await asyncio.Event().wait()
     finally:
@@ -370,6 +365,8 @@ async def _serve_built(
         if timeline is not None:
             timeline.open(None)
         if socket_handler is not None:  # first: no new envelope may start work while the rest stops
+            from bot.slack.transport.socket_mode import close_socket_mode
+
             await close_socket_mode(socket_handler)
         for loop in loops:
             loop.cancel()
@@ -378,6 +375,9 @@ async def _serve_built(
 
 
 def _socket_handler(served: Served, app_token: str) -> Any:
+    # Imported here, not before the port is bound: through the engine's ports it loads the runbook's models.
+    from bot.slack.transport.socket_mode import SharedEnvelopes, socket_mode_handler
+
     envelopes = SharedEnvelopes(served.envelopes, served.host.clock, served.owner)
     return socket_mode_handler(served.app, app_token, envelopes)
 

@@ -18,8 +18,10 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.config import Settings
+from bot.runbook.models import Runbook
 from bot.sim.slack_api import FakeSlackApi, FakeSlackWorkspace
 from bot.slack import server
+from bot.slack.server import Served
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOK = REPO / "runbooks" / "week17.yaml"
@@ -28,6 +30,9 @@ CHANNEL = "C_ION_ROLLOUT"
 # Whatever answering a command does not need (the backtest, charts, reports, Google, IAP, migrations, mail).
 HEAVY = ("numpy", "matplotlib", "jinja2", "grpc", "google", "cryptography", "alembic", "mako", "aiosmtplib")
 COMMANDS = {"U0LEE": "help", "U0SAM": "audit 5"}
+# What serve builds only once the first answers are out (bot/serve_runtime.py): the jobs and the reports
+# (and their report model, which the clicks that record a quality fact import at their first use).
+DEFERRED = ("apscheduler", "bot.runtime", "bot.reports.service", "bot.engine.report_model")
 
 
 async def _never_settle(**_: object) -> None:
@@ -69,9 +74,9 @@ async def answer_two_commands(workdir: Path) -> dict[str, Any]:
             port=0,
         )
         listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        from bot.bootstrap import served_builder
-
-        serving = asyncio.create_task(server.serve(settings, build=served_builder(), on_listening=listening.set_result))
+        serving = asyncio.create_task(
+            server.serve(settings, build=_jobs_never_start, on_listening=listening.set_result)
+        )
         try:
             url = f"http://127.0.0.1:{await listening}"
             statuses = await asyncio.gather(*(_send(http, url, user, text) for user, text in COMMANDS.items()))
@@ -83,10 +88,21 @@ async def answer_two_commands(workdir: Path) -> dict[str, Any]:
             await asyncio.wait_for(answers, 1)
             answered = sorted(str(call["user"]) for call in api.calls("chat.postEphemeral"))
             loaded = sorted(name for name in HEAVY if name in sys.modules)
+            deferred = sorted(name for name in DEFERRED if name in sys.modules)
         finally:
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
-    return {"statuses": statuses, "answered": answered, "loaded": loaded}
+    return {"statuses": statuses, "answered": answered, "loaded": loaded, "deferred_loaded": deferred}
+
+
+async def _jobs_never_start(settings: Settings, runbook: Runbook | None, socket_mode: bool) -> Served:
+    """serve's own builder, whose jobs (built after the first answers, bot/serve_runtime.py) are
+    held here like ``_never_settle``: what was loaded by the answers is what answering needed."""
+    from bot.bootstrap import ServedBot, served_builder
+
+    served: ServedBot = await served_builder()(settings, runbook, socket_mode)
+    vars(served)["start"] = _never_settle
+    return served
 
 
 def a_report() -> str:

@@ -49,6 +49,10 @@ def test_answering_loads_no_backtest_chart_template_google_migration_or_mail_lib
     assert first_answer["loaded"] == []
 
 
+def test_answering_builds_neither_the_scheduler_nor_the_report_services(first_answer: dict[str, Any]) -> None:
+    assert first_answer["deferred_loaded"] == []
+
+
 def test_the_report_renders_at_its_first_use_after_the_answers(first_answer: dict[str, Any]) -> None:
     assert first_answer["report"].startswith("*Week 17 Day 1 Report*")
 

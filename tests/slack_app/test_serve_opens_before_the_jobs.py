@@ -128,3 +128,48 @@ async def test_the_timeline_says_starting_until_the_bot_has_settled_then_opens(
         serving.cancel()
         with pytest.raises(asyncio.CancelledError):
             await serving
+
+
+class StartWatched:
+    """serve's own builder, building when the test lets it, that notes at the jobs' start how many
+    answers Slack had and whether the Runtime (the jobs, the reports) was still unbuilt."""
+
+    def __init__(self, api: FakeSlackApi) -> None:
+        self.api = api
+        self.asked = asyncio.Event()
+        self.let_go = asyncio.Event()
+        self.at_start: list[tuple[int, bool]] = []
+
+    async def __call__(self, settings: Settings, runbook: Runbook | None, socket_mode: bool) -> ServedBot:
+        self.asked.set()
+        await self.let_go.wait()
+        served: ServedBot = await served_builder()(settings, runbook, socket_mode)
+        start = served.start
+
+        async def watched_start() -> None:
+            self.at_start.append((self.api.call_count("chat.postEphemeral"), served.runtime.built is None))
+            await start()
+
+        vars(served)["start"] = watched_start
+        return served
+
+
+async def test_the_jobs_and_reports_are_built_only_once_a_command_sent_while_the_bot_started_is_answered(
+    tmp_path: Path, api: FakeSlackApi, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.slack.transport.startup_gate.HOLD_SECONDS", 0.0)  # acked at once, worked at open
+    monkeypatch.setattr("bot.slack.server.EARLY_ANSWERS_SECONDS", 60.0)  # the wait's bound is not under test
+    watched, listening = StartWatched(api), Listening()
+    serving = asyncio.create_task(serve(serve_settings(tmp_path, api), build=watched, on_listening=listening))
+    try:
+        url = f"http://127.0.0.1:{await listening.port}"
+        await watched.asked.wait()
+        assert await post_signed(http, url, help_command("U0LEE")) == 200  # held by the gate
+
+        watched.let_go.set()
+        assert await ready_in_time(http, url + "/readyz", serving) == 200
+        assert watched.at_start == [(1, True)]
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving

@@ -231,3 +231,23 @@ async def test_a_command_sent_while_the_bot_starts_is_answered_once_it_is_ready_
         serving.cancel()
         with pytest.raises(asyncio.CancelledError):
             await serving
+
+
+def test_what_serve_imports_before_it_binds_its_port_loads_no_runbook_model_store_bolt_or_scheduler() -> None:
+    """The platform sees a live port as soon as possible: the bot's modules are imported behind it."""
+    heavy = (
+        "bot.runbook.models",
+        "bot.engine.ports",
+        "sqlalchemy",
+        "slack_bolt",
+        "yaml",
+        "apscheduler",
+        "bot.bootstrap",
+    )
+    script = (
+        "import sys, bot.cli, bot.heap, bot.slack.server\n"
+        f"print(sorted(name for name in {heavy!r} if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

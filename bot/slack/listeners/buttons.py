@@ -19,7 +19,6 @@ from bot.engine.evidence import example
 from bot.engine.ports import Actor
 from bot.engine.records import Run
 from bot.engine.units import unit_of_work
-from bot.reports.facts import find_target
 from bot.reports.handover import HANDOVER_ACTION
 from bot.slack.blocks.actions import ActionValue, Verb, parse_action_id
 from bot.slack.blocks.from_views import gate_version, step_version
@@ -164,6 +163,8 @@ async def _done(click: Click, value: ActionValue, qualifier: str | None) -> None
 
 async def _record(click: Click, value: ActionValue, qualifier: str | None) -> None:
     """Record on the daily report: a dialog asks whether the quality target holds, and a note."""
+    from bot.reports.facts import find_target  # not before the first answer: it brings the report model
+
     run = await click.run(value)
     target = find_target(click.state.deps.runbook, value.item or qualifier or "")  # refuses an unknown one
     meta = ActionValue(run=run.id, item=value.item or qualifier, channel=click.channel)

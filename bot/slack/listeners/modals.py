@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck
 from bot.engine.errors import Refused
 from bot.engine.ports import Actor
 from bot.engine.records import Run
-from bot.reports.facts import NO, YES
 from bot.slack.blocks import CONFIRM_BLOCK, confirmation_word, typed_confirmation_errors
 from bot.slack.blocks.actions import ActionValue, Verb, action_id, parse_action_id
 from bot.slack.blocks.reason_modal import REASON_BLOCK, REASON_INPUT, reason_errors
@@ -65,6 +64,8 @@ def _errors(state: AppState, verb: Verb, meta: ActionValue, view: dict[str, Any]
     if verb in (Verb.REJECT, Verb.GATE_DECIDE, Verb.DONE):
         return reason_errors(_input(view, REASON_BLOCK, REASON_INPUT))
     if verb is Verb.RECORD:
+        from bot.reports.facts import NO, YES  # not before the first answer: it brings the report model
+
         answer = _input(view, REASON_BLOCK, REASON_INPUT)
         return answer_errors(answer, split_answer(answer)[0] in YES + NO)
     return None

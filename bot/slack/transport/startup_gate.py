@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -35,6 +36,9 @@ class StartupGate:
         self._held: list[Held] = []
         self._replays: set[asyncio.Task[None]] = set()
         self.app: EdgeApp | None = None
+        self._early = 0  # requests that came before the bot opened, not yet answered over HTTP
+        self._no_early = asyncio.Event()
+        self._no_early.set()
 
     def signature_problem(self, raw: bytes, headers: Mapping[str, str]) -> str | None:
         """Why this is not provably Slack's request (the edge's own check), or None."""
@@ -82,6 +86,37 @@ class StartupGate:
                 continue
             if response.status >= 400:
                 log.warning("a request held during start-up was refused", status=response.status)
+
+    @contextmanager
+    def early(self) -> Iterator[None]:
+        """Around a request that came before the bot opened, until its HTTP answer (see ``answered``)."""
+        self._early += 1
+        self._no_early.clear()
+        try:
+            yield
+        finally:
+            self._early -= 1
+            if not self._early:
+                self._no_early.set()
+
+    async def answered(self, work: Callable[[], Iterable[asyncio.Task[Any]]], *, within: float) -> None:
+        """Wait, ``within`` seconds at most, until the requests that came before the bot opened are
+        answered: their HTTP answers, the replays of those held past Slack's 3 s, then the work
+        queued after their acks (``work()``, read then). Only the waiting is ever cancelled here."""
+
+        async def all_answered() -> None:
+            await self._no_early.wait()
+            if self._replays:
+                await asyncio.wait(set(self._replays))
+            tasks = set(work())
+            if tasks:
+                await asyncio.wait(tasks)
+
+        waiting = asyncio.ensure_future(all_answered())
+        try:
+            await asyncio.wait({waiting}, timeout=within)
+        finally:
+            waiting.cancel()
 
     async def close(self) -> None:
         """Wait for the replays still running (a clean shutdown loses none)."""
