@@ -310,3 +310,21 @@ async def test_readyz_is_503_while_a_dropped_socket_reconnects_and_200_once_it_i
 
 async def _status(slack: SocketSlack, path: str, wanted: int) -> bool:
     return (await get(slack.http, slack.url + path))[0] == wanted
+
+
+async def test_a_dialog_envelope_with_several_response_urls_is_acked(slack: SocketSlack) -> None:
+    """Bolt read such a body by logging to a context without a logger yet; the envelope was never
+    acked, so Slack sent it again and again and the person was left without an answer."""
+    where = {"block_id": "confirm_name", "action_id": "ion:typed_name", "channel_id": CHANNEL}
+    payload = {
+        "type": "view_submission",
+        "api_app_id": APP_ID,
+        "team": {"id": "T0ION", "domain": "ion-test"},
+        "user": {"id": "U0LEE", "username": NAMES["U0LEE"], "team_id": "T0ION"},
+        "trigger_id": f"trigger-U0LEE-{next(TRIGGERS)}",
+        "view": {"id": "V0GONE", "type": "modal", "callback_id": "ion:confirm", "state": {"values": {}}},
+        "response_urls": [{**where, "response_url": f"http://127.0.0.1:9/r{n}"} for n in (1, 2)],
+    }
+    envelope = await slack.socket.send("interactive", payload)
+
+    assert len(await slack.acked(envelope)) == 1

@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -168,6 +169,13 @@ def refusal_reply(app: EdgeApp, body: Body, reason: str) -> dict[str, Any] | Non
     return {}
 
 
+def bolt_context() -> dict[str, Any]:
+    """What a Bolt request's context starts with: a logger. Bolt gives the context its own only in
+    dispatch, but logs to it while reading a body whose ``response_urls`` has more than one entry
+    (a modal with several inputs that ask for one), and failed on that body without it."""
+    return {"logger": logging.getLogger("slack_bolt.App")}
+
+
 def _bolt_request(text: str, body: Body, request: Held) -> AsyncBoltRequest:
     """Bolt's request around the body read here (Bolt's own reader drops a command whose text says
     "payload"); the raw text stays, so Bolt's signature check sees the signed bytes."""
@@ -178,7 +186,7 @@ def _bolt_request(text: str, body: Body, request: Held) -> AsyncBoltRequest:
     bolt = AsyncBoltRequest(body="", query=request.query, headers=dict(request.headers))
     bolt.raw_body = text
     bolt.body = body
-    bolt.context = build_async_context(AsyncBoltContext({}), body)
+    bolt.context = build_async_context(AsyncBoltContext(bolt_context()), body)
     return bolt
 
 

@@ -71,10 +71,12 @@ def socket_mode_handler(app: IonApp, app_token: str, envelopes: SharedEnvelopes)
     else; one that arrives while the first is still in flight waits for that first ack.
     """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-    from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+    from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+    from slack_bolt.adapter.socket_mode.internals import build_headers
+    from slack_bolt.request.async_request import AsyncBoltRequest
     from slack_sdk.socket_mode.response import SocketModeResponse
 
-    from bot.slack.transport.edge import guard_socket_frames, screen_envelope
+    from bot.slack.transport.edge import bolt_context, guard_socket_frames, screen_envelope
 
     handler = AsyncSocketModeHandler(app, app_token)
     guard_socket_frames(handler.client)
@@ -95,7 +97,11 @@ def socket_mode_handler(app: IonApp, app_token: str, envelopes: SharedEnvelopes)
                 await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         try:
-            response = await run_async_bolt_app(app, req)
+            # Bolt's run_async_bolt_app, with a context Bolt can read every body into (edge.bolt_context).
+            bolt = AsyncBoltRequest(
+                mode="socket_mode", body=req.payload, headers=build_headers(req), context=bolt_context()
+            )
+            response = await app.async_dispatch(bolt)
         except BaseException:
             with contextlib.suppress(Exception):  # the listener's error is the one to see
                 await envelopes.failed(req.envelope_id)
