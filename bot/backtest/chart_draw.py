@@ -62,11 +62,12 @@ _lock = threading.Lock()  # one chart at a time on the kept figure, whichever th
 
 
 def _new_figure() -> tuple[Any, Any]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from bot.reports.chart_text import TextCachingCanvas
+
     figure = Figure(figsize=(11, 3.6), dpi=90)
-    FigureCanvasAgg(figure)
+    TextCachingCanvas(figure)
     return figure, figure.add_subplot(1, 1, 1)
 
 

@@ -60,15 +60,16 @@ def metrics_chart_png(title: str, series: Sequence[ChartSeries]) -> bytes:
 def draw_chart(title: str, series: Sequence[ChartSeries]) -> DrawnChart:
     """A new figure with every panel drawn; the artists are kept so the figure can be drawn again."""
     import matplotlib.dates as mdates
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+
+    from bot.reports.chart_text import TextCachingCanvas
 
     panels = max(1, len(series))
     columns = 1 if panels == 1 else 2
     rows = math.ceil(panels / columns)
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
+    TextCachingCanvas(fig)
     axes_grid = fig.subplots(rows, columns, squeeze=False)
     suptitle = fig.suptitle(title, fontsize=12)
     axes = [ax for row in axes_grid for ax in row]
