@@ -178,3 +178,14 @@ def test_day_numbers_skip_weekends() -> None:
 def test_a_day_fault_without_a_run_start_is_refused() -> None:
     with pytest.raises(ValueError, match="pass run_start"):
         FaultPlan(["error_rate_pct 2 from day2 14:00 for 5m"])
+
+
+async def test_a_reads_points_are_the_values_of_their_minutes_one_by_one() -> None:
+    """``read`` hashes the series' part of each point's noise key once; ``value_at`` hashes it whole."""
+    source = SyntheticMetrics()
+    for metric_id in ("p95_latency_ms", "error_rate_pct", "db_replication_lag_ms", "cache_hit_rate_pct"):
+        got = await source.read(metric(metric_id), PRODUCTION, NIGHT, NIGHT + timedelta(hours=3))
+        assert len(got.points) == 181
+        assert [p.value for p in got.points] == [
+            source.value_at(metric(metric_id), PRODUCTION, p.at) for p in got.points
+        ]
