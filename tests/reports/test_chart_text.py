@@ -4,14 +4,14 @@ however warm the caches are and whatever they were filled with."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bot.backtest.chart_draw import _new_figure, _plot
+from bot.backtest.chart_draw import _new_figure, _plot, _png
 from bot.reports import chart_text
 from bot.reports.chart_text import TextCachingCanvas
 from bot.reports.charts import draw_chart, png_of
@@ -35,12 +35,12 @@ def _forget() -> None:
     chart_text._glyph_count[0] = 0
 
 
-def _both(figure: Any) -> tuple[bytes, bytes]:
+def _both(figure: Any, encode: Callable[[Any], bytes] = png_of) -> tuple[bytes, bytes]:
     """The figure's PNG drawn with the caches, then by matplotlib's own canvas."""
     TextCachingCanvas(figure)
-    cached = png_of(figure)
+    cached = encode(figure)
     FigureCanvasAgg(figure)
-    return cached, png_of(figure)
+    return cached, encode(figure)
 
 
 def _texts(rng: random.Random) -> Figure:
@@ -77,7 +77,7 @@ def test_a_backtests_charts_match_matplotlibs_own_drawing_after_the_daily_charts
     for n in range(8):
         figure, axes = _new_figure()
         _plot(axes, _chart(rng, f"metric_{n}"))
-        cached, plain = _both(figure)
+        cached, plain = _both(figure, _png)
         assert cached == plain, f"chart {n} differs"
 
 
@@ -121,3 +121,23 @@ def test_a_weeks_daily_charts_keep_well_under_a_megabyte_of_glyphs() -> None:
     for day in range(10):
         png_of(draw_chart("Day", _day(rng, day)).figure)
     assert sum(len(kept) for placed in chart_text._glyphs.values() for kept in placed.values()) < 1_000_000
+
+
+def _as_matplotlib_draws(figure: Any, encode: Callable[[Any], bytes] = png_of) -> bytes:
+    """The figure as matplotlib draws it unaided: its own canvas, axis labels placed by measuring."""
+    for axes in figure.axes:
+        axes.xaxis._autolabelpos = axes.yaxis._autolabelpos = True
+    FigureCanvasAgg(figure)
+    return encode(figure)
+
+
+@pytest.mark.filterwarnings("ignore:No artists with labels")  # a chart without data or thresholds
+def test_the_charts_with_their_text_cached_and_labels_placed_by_hand_are_matplotlibs_own() -> None:
+    rng = random.Random(41)
+    for day in range(4):
+        drawn = draw_chart("Day", _day(rng, day))
+        assert png_of(drawn.figure) == _as_matplotlib_draws(drawn.figure), f"day {day + 1} differs"
+    for n in range(4):
+        figure, axes = _new_figure()
+        _plot(axes, _chart(rng, f"metric_{n}"))
+        assert _png(figure) == _as_matplotlib_draws(figure, _png), f"backtest chart {n} differs"
