@@ -1,4 +1,4 @@
-"""The Agg canvas the charts draw on, with its text drawn from two caches: the same PNG, byte for byte.
+"""The Agg canvas the charts draw on, with its text drawn from caches: the same PNG, byte for byte.
 
 A chart's text (tick labels, titles, legends) was a third of its drawing time: matplotlib lays out
 each string again (``FT2Font._layout``, ~0.3 ms) and rasterises each glyph again (``_render_glyph``)
@@ -10,6 +10,13 @@ every time it is drawn, though the charts of a week draw the same labels ("00:00
 - a glyph's bitmap and offsets, of (font object, size, dpi, glyph, angle, position in 1/64 pixels,
   hinting flags, antialiasing): exactly the arguments FreeType renders it from.
 
+A third cache answers ``Text._get_layout``'s question of a font's ascent, descent and line gap
+(matplotlib asks a renderer that has ``_get_font_height_metrics`` before it finds the font and reads
+its tables itself, for each text each time it is measured): keyed by the font properties, the
+figure's dpi and the font settings ``findfont`` itself keys its cache by (the ``font.*`` rcParams,
+``MPL_IGNORE_SYSTEM_FONTS``), read when a draw begins; the numbers are worked out as matplotlib
+does.
+
 Nothing invalidates them: fonts are never changed in place, and a different font, size or place is
 a different key. Each is bounded (a full cache starts again), so a long-lived chart process stays
 small. Where matplotlib lacks the private calls this relies on (before 3.10), or for mathtext, the
@@ -19,6 +26,7 @@ text is drawn by matplotlib itself.
 from __future__ import annotations
 
 import math
+import os
 import struct
 import threading
 from array import array
@@ -41,6 +49,10 @@ _layouts: dict[Hashable, Layout] = {}
 # columns, left and top, then its bitmap; one int and one bytearray a glyph (tuples held twice the memory)
 _glyphs: dict[Hashable, dict[int, bytearray]] = {}  # writable: Agg takes no read-only bitmap
 _glyph_count = [0]
+_heights: dict[Hashable, tuple[float, float, float] | tuple[None, None, None]] = {}
+HEIGHTS_KEPT = 256  # font properties x dpi (a week's charts have a handful)
+_FONT_SETTINGS: tuple[str, ...] = ("family", "style", "variant", "weight", "stretch", "size")
+_FONT_SETTINGS += ("serif", "sans-serif", "cursive", "fantasy", "monospace")
 
 
 def _keep_layout(key: Hashable, layout: Layout) -> None:
@@ -74,8 +86,40 @@ def _glyph_key(glyph_index: int, at: tuple[int, int]) -> int | None:
     return (glyph_index * 2 * _SPAN + x + _SPAN) * 2 * _SPAN + y + _SPAN
 
 
+def font_settings() -> Hashable:
+    """What ``findfont`` keys its own cache by besides the font properties (the rcParams it reads)."""
+    import matplotlib as mpl
+
+    rc: Any = mpl.rcParams  # typed for literal keys only
+    settings = (rc[f"font.{key}"] for key in _FONT_SETTINGS)
+    return (*(tuple(e) if isinstance(e, list) else e for e in settings), os.getenv("MPL_IGNORE_SYSTEM_FONTS"))
+
+
 class TextCachingRenderer(RendererAgg):  # type: ignore[misc]
     """RendererAgg whose ``draw_text`` takes layouts and glyph bitmaps from the caches when it can."""
+
+    _figure: Any = None  # the figure it draws, and the font settings, as of the draw's start
+    _fonts: Hashable = None
+
+    def measuring(self, figure: Any) -> None:
+        """A draw of ``figure`` begins (``TextCachingCanvas.get_renderer``)."""
+        self._figure, self._fonts = figure, font_settings()
+
+    def _get_font_height_metrics(self, prop: Any) -> tuple[float, float, float] | tuple[None, None, None]:
+        """(ascent, descent, line gap) of ``prop``'s font at its size, as ``Text._get_layout`` works them
+        out itself at the figure's dpi; (None, None, None) lets it do so."""
+        if not CACHING or self._figure is None:
+            return None, None, None
+        dpi = self._figure.dpi
+        key = (tuple(prop.__dict__.values()), dpi, self._fonts)
+        found = _heights.get(key)
+        if found is None:
+            found = _font_heights(prop, dpi)
+            with _lock:
+                if len(_heights) >= HEIGHTS_KEPT:
+                    _heights.clear()
+                _heights[key] = found
+        return found
 
     def draw_text(
         self, gc: Any, x: float, y: float, s: str, prop: Any, angle: float, ismath: Any = False, mtext: Any = None
@@ -138,6 +182,26 @@ class TextCachingRenderer(RendererAgg):  # type: ignore[misc]
             self._renderer.draw_text_image(buffer, left, int(height) - top + buffer.shape[0], 0, gc)
 
 
+def _font_heights(prop: Any, dpi: float) -> tuple[float, float, float] | tuple[None, None, None]:
+    """matplotlib's own reading (``Text._get_layout``, 3.10-3.11): the OS/2 table's typographic metrics,
+    else the hhea table's, scaled from font units to pixels."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    font: Any = get_font(
+        fontManager._find_fonts_by_props(prop)
+    )  # the tables typed as maybe-missing: read as matplotlib does
+    possible = [("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")]
+    for table_name, linegap_key, ascent_key, descent_key in possible:
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        fontsize = prop.get_size_in_points()
+        units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+        scale = 1 / units_per_em * fontsize * dpi / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[linegap_key] * scale
+    return None, None, None
+
+
 class TextCachingCanvas(FigureCanvasAgg):  # type: ignore[misc]
     """FigureCanvasAgg drawing with ``TextCachingRenderer`` (``get_renderer`` as matplotlib's, but
     for the renderer's class)."""
@@ -148,4 +212,5 @@ class TextCachingCanvas(FigureCanvasAgg):  # type: ignore[misc]
         if self._lastKey != key:
             self.renderer = TextCachingRenderer(w, h, self.figure.dpi)  # type: ignore[no-untyped-call]
             self._lastKey = key
+        self.renderer.measuring(self.figure)
         return self.renderer

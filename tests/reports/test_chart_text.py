@@ -3,10 +3,13 @@ however warm the caches are and whatever they were filled with."""
 
 from __future__ import annotations
 
+import functools
+import io
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import matplotlib as mpl
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -33,6 +36,7 @@ def _forget() -> None:
     chart_text._layouts.clear()
     chart_text._glyphs.clear()
     chart_text._glyph_count[0] = 0
+    chart_text._heights.clear()
 
 
 def _both(figure: Any, encode: Callable[[Any], bytes] = png_of) -> tuple[bytes, bytes]:
@@ -141,3 +145,27 @@ def test_the_charts_with_their_text_cached_and_labels_placed_by_hand_are_matplot
         figure, axes = _new_figure()
         _plot(axes, _chart(rng, f"metric_{n}"))
         assert _png(figure) == _as_matplotlib_draws(figure, _png), f"backtest chart {n} differs"
+
+
+def test_font_heights_follow_the_dpi_and_the_font_settings_a_draw_begins_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ascent/descent cache is keyed by what matplotlib's own font lookup reads: other dpis and other
+    rcParams for the same text give matplotlib's own drawing, not the cached numbers."""
+    rng = random.Random(13)
+    figure = _texts(rng)
+    for dpi in (72, 100, 150, 72):
+        cached, plain = _both(figure, functools.partial(_png_at, dpi=dpi))
+        assert cached == plain, f"dpi {dpi} differs"
+    assert chart_text._heights
+    plain_font = Figure(figsize=(3, 1), dpi=100)
+    plain_font.text(0.05, 0.4, "Mon 02 Nov 00:00 baseline", fontsize=9, va="top")  # default family: sans-serif
+    assert _both(plain_font)[0] == _both(plain_font)[1]
+    monkeypatch.setitem(mpl.rcParams, "font.sans-serif", ["STIXGeneral", *mpl.rcParams["font.sans-serif"]])
+    for _ in range(2):
+        cached, plain = _both(plain_font)
+        assert cached == plain
+
+
+def _png_at(figure: Any, dpi: int) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=dpi, metadata={"Software": None})
+    return out.getvalue()
