@@ -135,3 +135,15 @@ def test_every_emoji_code_is_drawn_and_text_without_a_colon_is_left_as_it_is() -
     text = " ".join(EMOJI)
     assert emoji(text) == " ".join(EMOJI.values())
     assert emoji("no codes here, 100% plain") == "no codes here, 100% plain"
+
+
+def test_markup_is_read_the_same_whether_or_not_a_text_carries_each_marker() -> None:
+    names = {"U1": "lee"}
+    assert (
+        plain("*bold* and _it_ and ~gone~ <@U1> <https://x.io|x> &amp;", names)
+        == "bold and it and gone @lee x (https://x.io) &"
+    )
+    assert (
+        plain("no markers: 2 * 3 = 6, snake_case stays, a~b", names) == "no markers: 2 * 3 = 6, snake_case stays, a~b"
+    )
+    assert plain("only *bold*", names) == "only bold"
