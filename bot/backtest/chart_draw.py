@@ -62,12 +62,18 @@ _lock = threading.Lock()  # one chart at a time on the kept figure, whichever th
 
 
 def _new_figure() -> tuple[Any, Any]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from bot.reports.chart_text import TextCachingCanvas
+
     figure = Figure(figsize=(11, 3.6), dpi=90)
-    FigureCanvasAgg(figure)
-    return figure, figure.add_subplot(1, 1, 1)
+    TextCachingCanvas(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    # No axis labels: placed by hand, an empty label is not moved clear of the tick labels at each
+    # draw (matplotlib measures them all again for it); it draws nothing wherever it is.
+    axes.xaxis.set_label_coords(0.5, 0.0)
+    axes.yaxis.set_label_coords(0.0, 0.5)
+    return figure, axes
 
 
 def _empty(axes: Any) -> None:

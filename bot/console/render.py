@@ -46,7 +46,10 @@ EMOJI = {
 }
 
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
-_PAIRED = [re.compile(rf"(?<![\w{m}]){m}([^{m}\n]+){m}(?![\w{m}])") for m in (r"\*", "_", "~")]
+# (marker, pattern): a text without the marker is left as it is, not scanned (most texts have none)
+_PAIRED = [
+    (m, re.compile(rf"(?<![\w{e}]){e}([^{e}\n]+){e}(?![\w{e}])")) for m, e in (("*", r"\*"), ("_", "_"), ("~", "~"))
+]
 
 
 @dataclass(frozen=True)
@@ -101,14 +104,17 @@ def plain(mrkdwn: str, names: Mapping[str, str] | None = None) -> str:
             return "#" + (label or names.get(target[1:], target[1:]))
         return f"{label} ({target})" if label else target
 
-    text = _LINK.sub(link, mrkdwn)
-    for pattern in _PAIRED:  # bold, italic, strike: the transcript shows the words only
-        text = pattern.sub(r"\1", text)
+    text = _LINK.sub(link, mrkdwn) if "<" in mrkdwn else mrkdwn  # every link or mention starts with one
+    for marker, pattern in _PAIRED:  # bold, italic, strike: the transcript shows the words only
+        if marker in text:
+            text = pattern.sub(r"\1", text)
     return html.unescape(emoji(text))
 
 
 def emoji(text: str) -> str:
     """Slack emoji codes the bot uses, as the characters a terminal can show."""
+    if ":" not in text:  # every code starts with one; most texts have none (a transcript renders ~100k)
+        return text
     for code, symbol in EMOJI.items():
         text = text.replace(code, symbol)
     return text

@@ -11,10 +11,10 @@ import functools
 import hashlib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.engine.ports import Point, Series
@@ -141,7 +141,7 @@ class SyntheticMetrics:
         shape, _, shifted = self._level(metric, environment)
         faulted = self.faults.lookup(metric.id)
         # _value's arithmetic, unrolled: the watch and the reports read some 130,000 points a week.
-        seed, metric_id, env_name = self._seed, metric.id, environment.name
+        keyed = _series_hash(self._seed, metric.id, environment.name)
         swing, noise, low, high = shape.load_sensitivity, shape.noise, shape.low, shape.high
         for stamp in self._stamps(start, end):
             at = datetime.fromtimestamp(stamp, UTC)
@@ -151,7 +151,9 @@ class SyntheticMetrics:
                     points.append(Point(at, override.value))
                 continue  # a no-data fault: the point is missing
             value = shifted * (1.0 + swing * (_load_at(stamp) - 1.0))
-            value += noise * _noise(seed, metric_id, env_name, stamp)
+            hashed = keyed.copy()  # _noise's hash, its series' part of the key hashed once per read
+            hashed.update(str(stamp).encode())
+            value += noise * (2.0 * (int.from_bytes(hashed.digest(), "big") / 2**64) - 1.0)
             points.append(Point(at, round(min(high, max(low, value)), 3)))
         return Series(metric.id, tuple(points), float(self._step))
 
@@ -192,33 +194,10 @@ class SyntheticMetrics:
         return shape, base, base * tier_factor * _ROLE_LOAD.get(role, 0.1)
 
     def _effect(self, metric_id: str, environment: Environment, base: float) -> float:
-        """How the world's current state moves a metric away from its baseline."""
-        env = environment.name
-        missing = max(0, self._ref_mins - sum(self.world.min_instances(env).values()))
-        items, warmup = _cache_settings(self.world.env_vars(env))
-        l1_gain = min(5.8, 5.8 * (items - BASE_CACHE_ITEMS) / 500) + (2.0 if warmup else 0.0)
-        vcpu = _vcpus(self.world.sql_tier(env))
-        tier_factor = (self._ref_vcpu / vcpu) ** 0.35 if self._ref_vcpu and vcpu else 1.0
-        indexed = self.world.has_indexes(env)
-        flags = _flags(self.world.env_vars(env))
-        effects = {
-            # the Phase 2 features, measured on the revisions that carry them (days 6 and 8)
-            "prefetch_success_pct": 26.0 if "ENABLE_MULTI_TIER_WARMING" in flags else 0.0,
-            "recommend_hit_rate_pct": 32.0 if "RECOMMEND_CACHE_TTL" in flags else 0.0,
-            "bulk_hit_rate_pct": 31.0 if "BULK_PROCESS_L1_CACHE" in flags else 0.0,
-            # fewer warm instances cost a little; a better cache and indexed queries win it back
-            "p95_latency_ms": 1.2 * missing - 0.4 * l1_gain - (1.0 if indexed else 0.0),
-            "response_time_ms": 0.5 * missing,
-            "cpu_utilization_pct": 5.0 * missing,
-            "l1_hit_rate_pct": l1_gain,
-            "cache_hit_rate_pct": 0.5 * l1_gain,
-            "l1_memory_mb": 0.0016 * (items - BASE_CACHE_ITEMS),  # 1500 items: +0.8 MB, under the +1 MB limit
-            "cache_eviction_rate": base * (BASE_CACHE_ITEMS / items - 1.0),
-            "db_query_ms": -5.0 if indexed else 0.0,  # 18.3 -> ~13.3 (~14 at the noon peak): the seed expects < 15
-            "db_query_p95_ms": -4.0 if indexed else 0.0,
-            "db_cpu_pct": base * (tier_factor - 1.0),
-        }
-        return effects.get(metric_id, 0.0)
+        """How the world's current state moves a metric away from its baseline: only what the metric's
+        rule reads is asked of the world (most metrics, the error rate among them, read nothing)."""
+        rule = _EFFECTS.get(metric_id)
+        return rule(_WorldNow(self, environment.name), base) if rule is not None else 0.0
 
     def _stamps(self, start: datetime, end: datetime) -> range:
         """The whole-step Unix times from ``start`` to ``end``, both included."""
@@ -230,6 +209,67 @@ class SyntheticMetrics:
         return _noise(self._seed, metric_id, environment, int(at.timestamp()))
 
 
+class _WorldNow:
+    """The world's state as the effects read it, each part asked of the world once, when first read."""
+
+    def __init__(self, metrics: SyntheticMetrics, environment: str) -> None:
+        self._metrics, self._world, self._env = metrics, metrics.world, environment
+
+    @functools.cached_property
+    def missing(self) -> int:
+        """Min instances below the simulation's start, summed over regions."""
+        return max(0, self._metrics._ref_mins - sum(self._world.min_instances(self._env).values()))
+
+    @functools.cached_property
+    def _env_vars(self) -> Mapping[str, Mapping[str, str]]:
+        return self._world.env_vars(self._env)
+
+    @functools.cached_property
+    def cache(self) -> tuple[float, bool]:
+        return _cache_settings(self._env_vars)
+
+    @functools.cached_property
+    def l1_gain(self) -> float:
+        items, warmup = self.cache
+        return min(5.8, 5.8 * (items - BASE_CACHE_ITEMS) / 500) + (2.0 if warmup else 0.0)
+
+    @functools.cached_property
+    def tier_factor(self) -> float:
+        vcpu = _vcpus(self._world.sql_tier(self._env))
+        ref = self._metrics._ref_vcpu
+        return (ref / vcpu) ** 0.35 if ref and vcpu else 1.0
+
+    @functools.cached_property
+    def indexed(self) -> bool:
+        return self._world.has_indexes(self._env)
+
+    @functools.cached_property
+    def flags(self) -> set[str]:
+        return _flags(self._env_vars)
+
+
+# How the world moves each metric (world now, baseline) -> shift; a metric not named here does not move.
+_EFFECTS: dict[str, Callable[[_WorldNow, float], float]] = {
+    # the Phase 2 features, measured on the revisions that carry them (days 6 and 8)
+    "prefetch_success_pct": lambda w, base: 26.0 if "ENABLE_MULTI_TIER_WARMING" in w.flags else 0.0,
+    "recommend_hit_rate_pct": lambda w, base: 32.0 if "RECOMMEND_CACHE_TTL" in w.flags else 0.0,
+    "bulk_hit_rate_pct": lambda w, base: 31.0 if "BULK_PROCESS_L1_CACHE" in w.flags else 0.0,
+    # fewer warm instances cost a little; a better cache and indexed queries win it back
+    "p95_latency_ms": lambda w, base: 1.2 * w.missing - 0.4 * w.l1_gain - (1.0 if w.indexed else 0.0),
+    "response_time_ms": lambda w, base: 0.5 * w.missing,
+    "cpu_utilization_pct": lambda w, base: 5.0 * w.missing,
+    "l1_hit_rate_pct": lambda w, base: w.l1_gain,
+    "cache_hit_rate_pct": lambda w, base: 0.5 * w.l1_gain,
+    # 1500 items: +0.8 MB, under the +1 MB limit
+    "l1_memory_mb": lambda w, base: 0.0016 * (w.cache[0] - BASE_CACHE_ITEMS),
+    "cache_eviction_rate": lambda w, base: base * (BASE_CACHE_ITEMS / w.cache[0] - 1.0),
+    # 18.3 -> ~13.3 (~14 at the noon peak): the seed expects < 15
+    "db_query_ms": lambda w, base: -5.0 if w.indexed else 0.0,
+    "db_query_p95_ms": lambda w, base: -4.0 if w.indexed else 0.0,
+    "db_cpu_pct": lambda w, base: base * (w.tier_factor - 1.0),
+}
+
+
 # Not cached: a cache of the watch's overlapping windows held 15 MB at the simulated week's peak, over
 # its 200 MB (bench/memory.py), for about 40 µs a read.
 def _noise(seed: int, metric_id: str, environment: str, stamp: int) -> float:
@@ -238,6 +278,12 @@ def _noise(seed: int, metric_id: str, environment: str, stamp: int) -> float:
     key = f"{seed}|{metric_id}|{environment}|{stamp}".encode()
     draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
     return 2.0 * draw - 1.0
+
+
+def _series_hash(seed: int, metric_id: str, environment: str) -> Any:
+    """``_noise``'s hash fed the key's fixed part ("SEED|METRIC|ENV|"): a copy of it fed the stamp
+    gives the very digest ``_noise`` computes (a hash is fed in pieces or whole alike), at half its cost."""
+    return hashlib.blake2b(f"{seed}|{metric_id}|{environment}|".encode(), digest_size=8)
 
 
 def _load(at: datetime) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,8 +40,9 @@ class WorldState:
 
     def min_instances(self, environment: str) -> Mapping[str, int]:
         project, name = self._project(environment), self._main_service()
+        # The latest revision as ``config()`` reads it, without building the whole config (a read of metrics).
         return {
-            region: svc.config().min_instances
+            region: svc.latest.min_instances
             for (p, region, n), svc in self._world.services.items()
             if p == project and n == name
         }
@@ -48,7 +50,7 @@ class WorldState:
     def env_vars(self, environment: str) -> Mapping[str, Mapping[str, str]]:
         project, name = self._project(environment), self._main_service()
         return {
-            region: svc.config().env
+            region: MappingProxyType(svc.latest.env)  # read-only: ``config()`` gave a copy
             for (p, region, n), svc in self._world.services.items()
             if p == project and n == name
         }

@@ -3,15 +3,19 @@ the real Watcher on the virtual clock, poll by poll, and through the backtest in
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
-from bot.backtest.lifecycle import Span, replay
-from bot.backtest.timeline import History, poll_times, verdicts
+import numpy as np
+
+from bot.backtest.lifecycle import Alerts, Span, replay
+from bot.backtest.timeline import FALSE, TRUE, UNKNOWN, History, micros, moment, poll_times, verdicts
 from bot.engine.clock import VirtualClock
-from bot.engine.evaluator import lookback
-from bot.engine.triggers import TriggerPolicy
+from bot.engine.evaluator import Evaluation, State, lookback
+from bot.engine.ports import AlertRecord
+from bot.engine.triggers import TriggerContext, TriggerPolicy, decide
 from bot.engine.watch import Watcher
-from bot.runbook.models import Runbook
+from bot.runbook.models import Runbook, Trigger
 from bot.sim.faults import FaultPlan
 from bot.sim.metrics import SyntheticMetrics
 from tests.triggers.builders import (
@@ -111,3 +115,48 @@ async def test_the_backtest_fires_and_resolves_at_the_same_minutes_as_the_watche
 
 def _key(alert: tuple[str, datetime, datetime | None]) -> tuple[str, datetime]:
     return alert[0], alert[1]
+
+
+NAMES: dict[int, State] = {FALSE: "false", TRUE: "true", UNKNOWN: "unknown"}
+
+
+def _poll_by_poll(trigger: Trigger, states: np.ndarray, polls: np.ndarray, policy: TriggerPolicy) -> Alerts:
+    """Every poll handed to ``decide``, nothing skipped: what ``replay`` must give."""
+    breach: AlertRecord | None = None
+    no_data: AlertRecord | None = None
+    unknown_polls = 0
+    firings: list[tuple[datetime, datetime | None]] = []
+    blind: list[tuple[datetime, datetime | None]] = []
+    for i, state in enumerate(states):
+        now = moment(int(polls[i]))
+        verdict = Evaluation(NAMES[int(state)], None, None, None, "")
+        ctx = TriggerContext(run_id="r", now=now, new_id=f"a{i}")
+        decision = decide(trigger, verdict, breach, no_data, unknown_polls, ctx, policy)
+        unknown_polls = decision.unknown_polls
+        for change in decision.changes:
+            if change.kind == "opened":
+                firings.append((now, None))
+            elif change.kind == "resolved":
+                firings[-1] = (firings[-1][0], now)
+            elif change.kind == "no_data_opened":
+                blind.append((now, None))
+            elif change.kind == "no_data_resolved":
+                blind[-1] = (blind[-1][0], now)
+            active = change.alert if change.alert.state != "resolved" else None
+            if change.alert.kind == "no_data":
+                no_data = active
+            else:
+                breach = active
+    return Alerts(tuple(Span(a, b) for a, b in firings), tuple(Span(a, b) for a, b in blind))
+
+
+def test_replay_skipping_quiet_polls_in_bulk_gives_what_every_poll_through_decide_gives() -> None:
+    """Long blind stretches (under a breach, clearing or not), flapping, and runs of each state."""
+    rng = random.Random(8)
+    trigger = runbook().triggers[0]
+    policy = TriggerPolicy()
+    for _ in range(60):
+        runs = [(rng.choice((FALSE, TRUE, UNKNOWN)), rng.choice((1, 2, 3, 5, 12, 40, 300))) for _ in range(30)]
+        states = np.array([state for state, length in runs for _ in range(length)], dtype=np.int8)
+        polls = np.arange(len(states), dtype=np.int64) * 60_000_000 + micros(T0)
+        assert replay(trigger, states, polls, None, policy) == _poll_by_poll(trigger, states, polls, policy)

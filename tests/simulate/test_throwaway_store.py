@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from bot.engine.clock import VirtualClock
 from bot.engine.records import ChecklistTick, GateRecord, RunState, SignOff, StepState
 from bot.store.db import UnsupportedDatabase, create_engine_for
 from bot.store.inline_sqlite import InlineConnection
-from bot.store.repository import SoleWriterStore
+from bot.store.repository import SoleWriterStore, _clone
 from bot.store.schema import ensure_schema
 from tests.store.conftest import T0
 from tests.store.records import a_lane, a_run
@@ -120,3 +121,19 @@ async def test_cached_checklists_gates_and_executions_follow_their_writes(tmp_pa
         assert latest is not None and [s.role for s in latest.signoffs] == ["lead", "sre"]
     finally:
         await store.close()
+
+
+def test_a_cached_answer_is_copied_to_its_leaves_and_shares_only_what_cannot_change() -> None:
+    gate = GateRecord(run_id="r", gate_id="g", signoffs=[SignOff(role="lead", user_id="U1", name="lee", at=T0)])
+    value = {"cards": [{"ts": "1.2", "rows": [1, 2.5, None, True]}], "gate": gate, "state": StepState.DONE}
+    twin = _clone(value)
+    assert twin == value
+    twin["cards"][0]["rows"].append(3)
+    twin["cards"][0]["ts"] = "9.9"
+    twin["gate"].signoffs.append(SignOff(role="manager", user_id="U2", name="maria", at=T0))
+    twin["gate"].signoffs[0].user_id = "U9"
+    assert value["cards"] == [{"ts": "1.2", "rows": [1, 2.5, None, True]}]
+    assert [(s.role, s.user_id) for s in gate.signoffs] == [("lead", "U1")]
+    assert twin["state"] is StepState.DONE and type(twin["gate"]) is GateRecord
+    at = datetime(2026, 11, 2, 9, 0)
+    assert _clone([at, "x", 7])[0] is at  # immutable leaves are shared, not copied

@@ -22,7 +22,7 @@ from bot.console.input_lines import (
     UnknownLine,
     parse_console_line,
 )
-from bot.console.render import interactive_elements, plain, render, render_text
+from bot.console.render import EMOJI, emoji, interactive_elements, plain, render, render_text
 from bot.slack.blocks import ActionValue, gate_card, run_confirm_modal, step_card
 from bot.slack.blocks.views import CardMeta, GateCardView, StepCardView
 
@@ -128,3 +128,22 @@ def test_the_rich_renderer_prints_the_same_lines_without_reading_markup() -> Non
     render(gate, Console(file=buffer, width=200, color_system=None))
     assert buffer.getvalue().rstrip("\n") == render_text(gate)
     assert "[YES - Proceed] [NO - Postpone]" in buffer.getvalue()
+
+
+def test_every_emoji_code_is_drawn_and_text_without_a_colon_is_left_as_it_is() -> None:
+    assert all(code.startswith(":") for code in EMOJI)  # what lets a text without ":" skip the codes
+    text = " ".join(EMOJI)
+    assert emoji(text) == " ".join(EMOJI.values())
+    assert emoji("no codes here, 100% plain") == "no codes here, 100% plain"
+
+
+def test_markup_is_read_the_same_whether_or_not_a_text_carries_each_marker() -> None:
+    names = {"U1": "lee"}
+    assert (
+        plain("*bold* and _it_ and ~gone~ <@U1> <https://x.io|x> &amp;", names)
+        == "bold and it and gone @lee x (https://x.io) &"
+    )
+    assert (
+        plain("no markers: 2 * 3 = 6, snake_case stays, a~b", names) == "no markers: 2 * 3 = 6, snake_case stays, a~b"
+    )
+    assert plain("only *bold*", names) == "only bold"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.runbook.models import Calendar, Environment, Metric
 from bot.sim.faults import FaultPlan, FaultSyntaxError, parse_fault, working_day
-from bot.sim.metrics import StaticWorld, SyntheticMetrics
+from bot.sim.metrics import BASE_CACHE_ITEMS, SHAPES, StaticWorld, SyntheticMetrics, _cache_settings, _flags, _vcpus
 from tests.triggers.builders import RUN_START, T0
 
 PRODUCTION = Environment(name="production", project="ion-mentoring", production=True)
@@ -178,3 +179,65 @@ def test_day_numbers_skip_weekends() -> None:
 def test_a_day_fault_without_a_run_start_is_refused() -> None:
     with pytest.raises(ValueError, match="pass run_start"):
         FaultPlan(["error_rate_pct 2 from day2 14:00 for 5m"])
+
+
+async def test_a_reads_points_are_the_values_of_their_minutes_one_by_one() -> None:
+    """``read`` hashes the series' part of each point's noise key once; ``value_at`` hashes it whole."""
+    source = SyntheticMetrics()
+    for metric_id in ("p95_latency_ms", "error_rate_pct", "db_replication_lag_ms", "cache_hit_rate_pct"):
+        got = await source.read(metric(metric_id), PRODUCTION, NIGHT, NIGHT + timedelta(hours=3))
+        assert len(got.points) == 181
+        assert [p.value for p in got.points] == [
+            source.value_at(metric(metric_id), PRODUCTION, p.at) for p in got.points
+        ]
+
+
+def _every_effect_at_once(source: SyntheticMetrics, metric_id: str, env: str, base: float) -> float:
+    """The effects as they were written before each metric asked only for what it reads."""
+    world = source.world
+    missing = max(0, source._ref_mins - sum(world.min_instances(env).values()))
+    items, warmup = _cache_settings(world.env_vars(env))
+    l1_gain = min(5.8, 5.8 * (items - BASE_CACHE_ITEMS) / 500) + (2.0 if warmup else 0.0)
+    vcpu = _vcpus(world.sql_tier(env))
+    tier_factor = (source._ref_vcpu / vcpu) ** 0.35 if source._ref_vcpu and vcpu else 1.0
+    indexed = world.has_indexes(env)
+    flags = _flags(world.env_vars(env))
+    return {
+        "prefetch_success_pct": 26.0 if "ENABLE_MULTI_TIER_WARMING" in flags else 0.0,
+        "recommend_hit_rate_pct": 32.0 if "RECOMMEND_CACHE_TTL" in flags else 0.0,
+        "bulk_hit_rate_pct": 31.0 if "BULK_PROCESS_L1_CACHE" in flags else 0.0,
+        "p95_latency_ms": 1.2 * missing - 0.4 * l1_gain - (1.0 if indexed else 0.0),
+        "response_time_ms": 0.5 * missing,
+        "cpu_utilization_pct": 5.0 * missing,
+        "l1_hit_rate_pct": l1_gain,
+        "cache_hit_rate_pct": 0.5 * l1_gain,
+        "l1_memory_mb": 0.0016 * (items - BASE_CACHE_ITEMS),
+        "cache_eviction_rate": base * (BASE_CACHE_ITEMS / items - 1.0),
+        "db_query_ms": -5.0 if indexed else 0.0,
+        "db_query_p95_ms": -4.0 if indexed else 0.0,
+        "db_cpu_pct": base * (tier_factor - 1.0),
+    }.get(metric_id, 0.0)
+
+
+def test_each_metric_moves_with_the_world_exactly_as_when_every_effect_was_worked_out_at_once() -> None:
+    rng = random.Random(3)
+    world = StaticWorld()
+    source = SyntheticMetrics(world)
+    for _ in range(200):
+        world.mins = {"us-central1": rng.randint(0, 4), "europe-west1": rng.randint(0, 3), "asia-southeast1": 1}
+        world.env = {
+            region: {
+                "CACHE_MAX_ITEMS": rng.choice(("", "0", "800", "1000", "1500", "x")),
+                "ENABLE_CACHE_WARMUP": rng.choice(("", "true", "no")),
+                rng.choice(("ENABLE_MULTI_TIER_WARMING", "RECOMMEND_CACHE_TTL", "BULK_PROCESS_L1_CACHE")): rng.choice(
+                    ("1", "false", "")
+                ),
+            }
+            for region in rng.sample(["us-central1", "europe-west1"], rng.randint(0, 2))
+        }
+        world.tier = rng.choice((None, "db-custom-16-32768", "db-custom-8-16384", "db-f1-micro"))
+        world.indexes = rng.random() < 0.5
+        for metric_id, shape in SHAPES.items():
+            base = shape.baseline * rng.uniform(0.5, 1.5)
+            expected = _every_effect_at_once(source, metric_id, "production", base)
+            assert source._effect(metric_id, PRODUCTION, base) == expected, metric_id
