@@ -2,9 +2,10 @@
 small laptop or a 256 MB container, world, state store, charts and all.
 
 The child is reaped with ``wait4``, whose ``ru_maxrss`` is the kernel's own high-water mark of
-its resident set: exact, with no polling interval to miss a peak. The charts are drawn in a
-process of their own, which the child starts: its high-water mark (VmHWM) is read every 50 ms,
-and the target holds for the two together (the sum of their peaks, at least the week's peak).
+its resident set: exact, with no polling interval to miss a peak. `ionbot simulate` draws its
+charts in its own process; should it start any process of its own (as `serve` does for its
+charts), each one's high-water mark (VmHWM) is read every 50 ms, and the target holds for them
+all together (the sum of their peaks, at least the week's peak).
 
     .venv/bin/python bench/memory.py [--runs K] [--days N]
 """
