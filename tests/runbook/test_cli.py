@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import COMMANDS, build_parser, main
 
 from .conftest import MINI
 
@@ -102,3 +105,30 @@ def test_schema_prints_a_json_schema_editors_can_use(capsys: pytest.CaptureFixtu
 def test_no_subcommand_prints_help_and_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "check" in capsys.readouterr().out
+
+
+def test_each_command_name_registers_that_command_alone() -> None:
+    """main builds the parser of a named command from its registrar alone: the name must be the
+    command the registrar adds, or `ionbot NAME` would answer "invalid choice"."""
+    for name, register in COMMANDS.items():
+        parser = argparse.ArgumentParser(prog="ionbot")
+        commands = parser.add_subparsers(dest="command")
+        register(commands)
+        assert list(commands.choices) == [name]
+    listed = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(listed.choices) == list(COMMANDS)  # `ionbot --help` lists every one
+
+
+def test_check_imports_neither_the_store_nor_bolt_nor_the_bot() -> None:
+    """`ionbot check` (a runbook author's loop, a CI step) loads only what checking needs."""
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"code = main(['check', {WEEK17!r}])\n"
+        "heavy = ('sqlalchemy', 'slack_bolt', 'aiohttp', 'bot.bootstrap', 'matplotlib', 'grpc')\n"
+        "print(code, sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
