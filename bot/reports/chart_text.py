@@ -19,8 +19,8 @@ does.
 
 Nothing invalidates them: fonts are never changed in place, and a different font, size or place is
 a different key. Each is bounded (a full cache starts again), so a long-lived chart process stays
-small. Where matplotlib lacks the private calls this relies on (before 3.10), or for mathtext, the
-text is drawn by matplotlib itself.
+small. On a matplotlib release other than those it was checked against (3.10, 3.11), or for
+mathtext, the text is drawn by matplotlib itself.
 """
 
 from __future__ import annotations
@@ -33,12 +33,20 @@ from array import array
 from collections.abc import Hashable
 from typing import Any
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.ft2font import FT2Font
 
 LAYOUTS_KEPT = 1024  # strings (a week's charts draw ~870, under 200 of them distinct)
 GLYPHS_KEPT = 8192  # placed glyphs (a week's charts draw ~7,700, ~3,200 of them distinct): ~1 MB
-CACHING = hasattr(FT2Font, "_layout") and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+# Only on the matplotlib releases whose private text calls this follows (tests/reports/test_chart_text.py
+# holds it to their drawing byte for byte); any other draws its text itself, slower and the same.
+TESTED_RELEASES = ((3, 10), (3, 11))
+CACHING = (
+    tuple(int(part) for part in matplotlib.__version__.split(".")[:2]) in TESTED_RELEASES
+    and all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform"))
+    and all(hasattr(RendererAgg, name) for name in ("_draw_text_glyphs_and_boxes", "_prepare_font"))
+)
 _HEADER = struct.Struct("<iiii")  # a kept glyph: rows, columns, left, top, then its bitmap's bytes
 _SPAN = 1 << 21  # positions (1/64 px) packed into a glyph's key: a canvas up to 16,384 px
 

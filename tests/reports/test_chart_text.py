@@ -21,7 +21,7 @@ from bot.reports.charts import draw_chart, png_of
 from tests.backtest.test_chart_reuse import _chart
 from tests.reports.test_chart_reuse import _day
 
-pytestmark = pytest.mark.skipif(not chart_text.CACHING, reason="this matplotlib has no layout call to cache")
+pytestmark = pytest.mark.skipif(not chart_text.CACHING, reason="the text caches are off on this matplotlib release")
 
 
 @pytest.fixture(autouse=True)
