@@ -19,8 +19,8 @@ does.
 
 Nothing invalidates them: fonts are never changed in place, and a different font, size or place is
 a different key. Each is bounded (a full cache starts again), so a long-lived chart process stays
-small. On a matplotlib release other than those it was checked against (3.10, 3.11), or for
-mathtext, the text is drawn by matplotlib itself.
+small. On a matplotlib release other than the one it was checked against (3.11, the pinned one),
+or for mathtext, the text is drawn by matplotlib itself.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ LAYOUTS_KEPT = 1024  # strings (a week's charts draw ~870, under 200 of them dis
 GLYPHS_KEPT = 8192  # placed glyphs (a week's charts draw ~7,700, ~3,200 of them distinct): ~1 MB
 # Only on the matplotlib releases whose private text calls this follows (tests/reports/test_chart_text.py
 # holds it to their drawing byte for byte); any other draws its text itself, slower and the same.
-TESTED_RELEASES = ((3, 10), (3, 11))
+TESTED_RELEASES = ((3, 11),)  # the pinned release (constraints.txt)
 CACHING = (
     tuple(int(part) for part in matplotlib.__version__.split(".")[:2]) in TESTED_RELEASES
     and all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform"))
