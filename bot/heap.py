@@ -43,7 +43,7 @@ def collector_paused() -> Iterator[None]:
 def freeze_startup_heap(preload: Iterable[str] = ()) -> None:
     """Import ``preload`` (modules certain to be needed later), collect once, then freeze what is
     left; the collector runs from here on (``collector_paused`` stopped it for the start)."""
-    _import_all(preload)
+    import_all(preload)
     gc.collect()
     gc.freeze()
     gc.enable()
@@ -63,14 +63,15 @@ async def freeze_once_settled(
     try:
         if first is not None:
             await first()
-        await asyncio.to_thread(_import_all, tuple(preload))
+        await asyncio.to_thread(import_all, tuple(preload))
     except Exception:
         gc.enable()  # whatever failed here, the collector paused for the start must run again
         raise
     freeze_startup_heap()
 
 
-def _import_all(names: Iterable[str]) -> None:
+def import_all(names: Iterable[str]) -> None:
+    """Import each module named (run in a worker thread where the loop must not wait for it)."""
     for name in names:
         importlib.import_module(name)
 

@@ -12,13 +12,13 @@ in the same order, as if they had been built at once.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.engine.ports import Actor, Event
+from bot.heap import import_all
 from bot.slack.deps import ReportsPort
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class DeferredRuntime:
         """The Runtime, built now if nobody needed it before."""
         async with self._lock:
             if self._built is None:
-                await asyncio.to_thread(_import_all, self._modules)
+                await asyncio.to_thread(import_all, self._modules)
                 with self._events.in_place_of(self._placeholder) as heard:
                     built = self._build()
                 self._heard, self._built = heard, built
@@ -150,8 +150,3 @@ class DeferredReports:
 
     async def scaling(self, channel: str, actor: Actor) -> str:
         return await (await self._reports()).scaling(channel, actor)
-
-
-def _import_all(names: Iterable[str]) -> None:
-    for name in names:
-        importlib.import_module(name)

@@ -10,7 +10,6 @@ delivers twice (same id), to this replica or another, is dispatched once.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from functools import partial
@@ -22,7 +21,7 @@ from aiohttp.log import access_logger
 
 from bot.config import Settings, require_for_serve
 from bot.engine.errors import StoreUnavailable
-from bot.heap import freeze_once_settled
+from bot.heap import freeze_once_settled, import_all
 from bot.serve_checks import StartupProblems, startup_problems
 from bot.slack.transport.startup_gate import StartupGate
 from bot.web.mount import WebView
@@ -329,7 +328,7 @@ async def _serve_built(
 ) -> None:
     """Build everything behind the bound port, open the gate, and run until cancelled."""
     # Import the heavy modules in a worker thread: the loop keeps answering /healthz meanwhile.
-    await asyncio.to_thread(lambda: [importlib.import_module(name) for name in HEAVY_MODULES])
+    await asyncio.to_thread(import_all, HEAVY_MODULES)
     runbook, problems = await startup_problems(settings, new_store=new_store)
     if problems:
         raise StartupProblems(problems)

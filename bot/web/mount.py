@@ -7,12 +7,13 @@ probes answer as soon as the process starts; the deps arrive later through ``Web
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from bot.heap import import_all
 
 if TYPE_CHECKING:
     from bot.web.routes import WebDeps
@@ -46,13 +47,8 @@ class WebView:
 
     async def open_built(self, build: Callable[[], WebDeps]) -> None:
         """Open with ``build()``, its modules imported first in a worker thread (the loop answers meanwhile)."""
-        await asyncio.to_thread(_import_all, PAGE_MODULES)
+        await asyncio.to_thread(import_all, PAGE_MODULES)
         self.open(build())
-
-
-def _import_all(names: tuple[str, ...]) -> None:
-    for name in names:
-        importlib.import_module(name)
 
 
 def add_routes(app: web.Application, view: WebView) -> WebView:
